@@ -1,0 +1,471 @@
+//! A shard of one database's keyspace: a [`Table`] plus expiry and access bookkeeping.
+//!
+//! A shard is single-threaded data: the server keeps each one behind its own lock and a command
+//! holds the locks of the shards its keys live in for the whole of its execution. Every read goes
+//! through [`Shard::get`]/[`Shard::get_mut`], which apply lazy expiry (an expired key is removed
+//! and never returned) and update the key's access data (LRU clock or LFU counter) unless the
+//! caller asked for no touch.
+
+use crate::entry::Entry;
+use crate::table::Table;
+
+/// How the per-key access field is maintained (follows `maxmemory-policy`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessMode {
+    /// Last access time in seconds (OBJECT IDLETIME).
+    Lru,
+    /// Logarithmic access frequency with decay (OBJECT FREQ), Redis's LFU.
+    Lfu {
+        /// `lfu-log-factor`
+        log_factor: u32,
+        /// `lfu-decay-time` in minutes
+        decay_minutes: u32,
+    },
+}
+
+/// Initial LFU counter of a new key (Redis's LFU_INIT_VAL).
+pub const LFU_INIT_VAL: u8 = 5;
+
+/// The time a command runs at. One command sees one `now` throughout, as in Redis.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    /// Unix time in milliseconds.
+    pub ms: i64,
+    /// Whether reads update the key's access data (false for OBJECT, CLIENT NO-TOUCH, ...).
+    pub touch: bool,
+    /// Pseudo-random bits for the LFU counter's probabilistic increment.
+    pub rand: u32,
+}
+
+impl Clock {
+    /// A clock at `ms` that touches keys on access.
+    pub fn at(ms: i64) -> Clock {
+        Clock {
+            ms,
+            touch: true,
+            rand: (ms as u32).wrapping_mul(2_654_435_761),
+        }
+    }
+
+    fn secs(&self) -> u32 {
+        (self.ms / 1000) as u32
+    }
+
+    fn minutes(&self) -> u16 {
+        ((self.ms / 60_000) & 0xffff) as u16
+    }
+}
+
+/// Counters a shard keeps for INFO (summed over shards on demand: no shared atomics on the hot path).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ShardStats {
+    /// Keys removed because their TTL passed (lazily or by the active cycle).
+    pub expired_keys: u64,
+    /// Successful key lookups by read commands.
+    pub keyspace_hits: u64,
+    /// Failed key lookups by read commands.
+    pub keyspace_misses: u64,
+}
+
+/// One shard's keys.
+pub struct Shard {
+    table: Table,
+    /// INFO counters.
+    pub stats: ShardStats,
+    access_mode: AccessMode,
+    /// Next segment the active expiry cycle will visit.
+    expire_cursor: usize,
+    /// Keys that expired since the server last drained them (for propagation and notifications).
+    expired_log: Vec<Box<[u8]>>,
+    /// Whether expired keys are recorded in `expired_log`.
+    log_expired: bool,
+}
+
+impl Default for Shard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shard {
+    /// An empty shard.
+    pub fn new() -> Shard {
+        Shard {
+            table: Table::new(),
+            stats: ShardStats::default(),
+            access_mode: AccessMode::Lru,
+            expire_cursor: 0,
+            expired_log: Vec::new(),
+            log_expired: false,
+        }
+    }
+
+    /// Sets how access data is kept (on a `maxmemory-policy` change).
+    pub fn set_access_mode(&mut self, m: AccessMode) {
+        self.access_mode = m;
+    }
+
+    /// Turns recording of expired keys on or off (the server turns it on when something consumes them).
+    pub fn set_log_expired(&mut self, on: bool) {
+        self.log_expired = on;
+        if !on {
+            self.expired_log.clear();
+        }
+    }
+
+    /// Takes the keys expired since the last call.
+    pub fn drain_expired(&mut self) -> Vec<Box<[u8]>> {
+        std::mem::take(&mut self.expired_log)
+    }
+
+    /// Number of keys (expired ones not yet reclaimed included, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// True when the shard holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Number of keys with an expiry.
+    pub fn volatile_len(&self) -> usize {
+        self.table.volatile_len()
+    }
+
+    /// The access value a new key starts with.
+    pub fn new_access(&self, clock: &Clock) -> u32 {
+        match self.access_mode {
+            AccessMode::Lru => clock.secs(),
+            AccessMode::Lfu { .. } => (u32::from(clock.minutes()) << 8) | u32::from(LFU_INIT_VAL),
+        }
+    }
+
+    fn expire_now(&mut self, key: &[u8]) {
+        if let Some(e) = self.table.remove(key) {
+            self.stats.expired_keys += 1;
+            if self.log_expired {
+                self.expired_log.push(e.key().into());
+            }
+        }
+    }
+
+    /// Reads a key: `None` if absent or expired (an expired key is removed).
+    pub fn get(&mut self, key: &[u8], clock: &Clock) -> Option<&Entry> {
+        self.get_mut(key, clock).map(|e| &*e)
+    }
+
+    /// Reads a key for in-place modification (see [`Entry`] for what may change in place).
+    pub fn get_mut(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
+        let expired = self.table.get(key)?.is_expired(clock.ms);
+        if expired {
+            self.expire_now(key);
+            return None;
+        }
+        let mode = self.access_mode;
+        let e = self.table.get_mut(key)?;
+        if clock.touch {
+            touch(e, mode, clock);
+        }
+        Some(e)
+    }
+
+    /// Whether a live key exists (does not touch it).
+    pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
+        let clock = Clock {
+            ms: now_ms,
+            touch: false,
+            rand: 0,
+        };
+        self.get(key, &clock).is_some()
+    }
+
+    /// Inserts or replaces an entry; returns the previous live entry, if any.
+    pub fn insert(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
+        let old = self.table.insert(e)?;
+        if old.is_expired(now_ms) {
+            self.stats.expired_keys += 1;
+            if self.log_expired {
+                self.expired_log.push(old.key().into());
+            }
+            return None;
+        }
+        Some(old)
+    }
+
+    /// Removes a key; returns its entry if it was live.
+    pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
+        let e = self.table.remove(key)?;
+        if e.is_expired(now_ms) {
+            self.stats.expired_keys += 1;
+            if self.log_expired {
+                self.expired_log.push(e.key().into());
+            }
+            return None;
+        }
+        Some(e)
+    }
+
+    /// Sets or clears the expiry of a live key; returns false if the key does not exist.
+    pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now_ms: i64) -> bool {
+        let Some(e) = self.remove(key, now_ms) else {
+            return false;
+        };
+        if e.expire_at() == at {
+            self.table.insert(e);
+        } else {
+            self.table.insert(e.with_expire(at));
+        }
+        true
+    }
+
+    /// Drops every key.
+    pub fn clear(&mut self) {
+        self.table.clear();
+        self.expire_cursor = 0;
+    }
+
+    /// Takes the whole content out (for FLUSHALL ASYNC / SWAPDB), leaving the shard empty.
+    pub fn take_table(&mut self) -> Table {
+        self.expire_cursor = 0;
+        std::mem::take(&mut self.table)
+    }
+
+    /// Replaces the whole content (SWAPDB).
+    pub fn swap_content(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        self.expire_cursor = 0;
+        other.expire_cursor = 0;
+    }
+
+    /// All live keys (unordered), e.g. for KEYS; expired keys are skipped, not removed.
+    pub fn live_entries(&self, now_ms: i64) -> impl Iterator<Item = &Entry> {
+        self.table.iter().filter(move |e| !e.is_expired(now_ms))
+    }
+
+    /// SCAN step in hash order from `from`; visits live keys among `budget` entries.
+    /// Returns the next position or `None` at the end of the shard.
+    pub fn scan(
+        &mut self,
+        from: u64,
+        budget: usize,
+        now_ms: i64,
+        mut visit: impl FnMut(&Entry),
+    ) -> Option<u64> {
+        let mut dead: Vec<Vec<u8>> = Vec::new();
+        let next = self.table.scan_from(from, budget, |e| {
+            if e.is_expired(now_ms) {
+                dead.push(e.key().to_vec());
+            } else {
+                visit(e);
+            }
+        });
+        for k in dead {
+            self.expire_now(&k);
+        }
+        next
+    }
+
+    /// A uniformly chosen live key, `r` being a random number; `None` if the shard is empty.
+    pub fn random_key(&mut self, mut r: u64, now_ms: i64) -> Option<Vec<u8>> {
+        // Like Redis, retry a bounded number of times when landing on expired keys.
+        for _ in 0..100 {
+            let n = self.table.len();
+            if n == 0 {
+                return None;
+            }
+            let e = self.table.nth((r % n as u64) as usize)?;
+            let key = e.key().to_vec();
+            if !e.is_expired(now_ms) {
+                return Some(key);
+            }
+            self.expire_now(&key);
+            r = r.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        }
+        None
+    }
+
+    /// One step of the active expiry cycle: visits segments holding volatile keys, starting where
+    /// the previous step stopped, until `max_checks` entries were examined. Returns
+    /// (entries examined, keys expired).
+    pub fn active_expire(&mut self, now_ms: i64, max_checks: usize) -> (usize, usize) {
+        if self.table.volatile_len() == 0 {
+            return (0, 0);
+        }
+        let mut checked = 0;
+        let mut dead: Vec<Vec<u8>> = Vec::new();
+        let segs = self.table.segment_count();
+        for _ in 0..segs {
+            if checked >= max_checks {
+                break;
+            }
+            let s = self.expire_cursor % segs;
+            self.expire_cursor = s + 1;
+            let Some((volatile, entries)) = self.table.segment_entries(s) else {
+                continue;
+            };
+            if volatile == 0 {
+                continue;
+            }
+            for e in entries {
+                checked += 1;
+                if e.is_expired(now_ms) {
+                    dead.push(e.key().to_vec());
+                }
+            }
+        }
+        let n = dead.len();
+        for k in dead {
+            self.expire_now(&k);
+        }
+        (checked, n)
+    }
+
+    /// Approximate memory held by this shard (entries plus table overhead).
+    pub fn memory_bytes(&self) -> usize {
+        self.table.overhead_bytes() + self.table.iter().map(Entry::heap_size).sum::<usize>()
+    }
+}
+
+/// Updates an entry's access field on a read, per the access mode.
+fn touch(e: &mut Entry, mode: AccessMode, clock: &Clock) {
+    match mode {
+        AccessMode::Lru => e.set_access(clock.secs()),
+        AccessMode::Lfu {
+            log_factor,
+            decay_minutes,
+        } => {
+            let counter = lfu_decayed(e.access(), decay_minutes, clock);
+            let counter = lfu_log_incr(counter, log_factor, clock.rand);
+            e.set_access((u32::from(clock.minutes()) << 8) | u32::from(counter));
+        }
+    }
+}
+
+/// The LFU counter after applying decay since its last decrement time (Redis's LFUDecrAndReturn).
+pub fn lfu_decayed(access: u32, decay_minutes: u32, clock: &Clock) -> u8 {
+    let ldt = (access >> 8) as u16;
+    let counter = (access & 0xff) as u8;
+    if decay_minutes == 0 {
+        return counter;
+    }
+    let now = clock.minutes();
+    let elapsed = if now >= ldt {
+        u32::from(now - ldt)
+    } else {
+        65535 - u32::from(ldt) + u32::from(now)
+    };
+    let periods = elapsed / decay_minutes;
+    if periods > u32::from(counter) {
+        0
+    } else {
+        counter - periods as u8
+    }
+}
+
+/// Redis's LFULogIncr: increments become less likely as the counter grows.
+fn lfu_log_incr(counter: u8, log_factor: u32, rand: u32) -> u8 {
+    if counter == 255 {
+        return 255;
+    }
+    let r = f64::from(rand) / f64::from(u32::MAX);
+    let base = f64::from(counter.saturating_sub(LFU_INIT_VAL));
+    let p = 1.0 / (base * f64::from(log_factor) + 1.0);
+    if r < p {
+        counter + 1
+    } else {
+        counter
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(key: &str, val: &str, exp: Option<i64>) -> Entry {
+        Entry::new_string(key.as_bytes(), val.as_bytes(), exp, 0)
+    }
+
+    #[test]
+    fn expired_keys_are_never_returned_and_get_removed() {
+        let mut sh = Shard::new();
+        sh.set_log_expired(true);
+        sh.insert(s("a", "1", Some(1000)), 0);
+        sh.insert(s("b", "2", None), 0);
+        assert!(sh.get(b"a", &Clock::at(999)).is_some());
+        assert!(sh.get(b"a", &Clock::at(1000)).is_none());
+        assert_eq!(sh.len(), 1);
+        assert_eq!(sh.stats.expired_keys, 1);
+        assert_eq!(sh.drain_expired(), vec![Box::<[u8]>::from(&b"a"[..])]);
+        assert!(sh.get(b"b", &Clock::at(5000)).is_some());
+    }
+
+    #[test]
+    fn insert_over_expired_key_reports_no_previous_value() {
+        let mut sh = Shard::new();
+        sh.insert(s("a", "1", Some(10)), 0);
+        assert!(sh.insert(s("a", "2", None), 20).is_none());
+        assert!(sh.insert(s("a", "3", None), 20).is_some());
+    }
+
+    #[test]
+    fn set_expire_and_persist() {
+        let mut sh = Shard::new();
+        sh.insert(s("a", "1", None), 0);
+        assert!(sh.set_expire(b"a", Some(100), 0));
+        assert_eq!(sh.volatile_len(), 1);
+        assert!(sh.set_expire(b"a", None, 0));
+        assert_eq!(sh.volatile_len(), 0);
+        assert!(!sh.set_expire(b"zz", Some(1), 0));
+    }
+
+    #[test]
+    fn active_expire_reclaims_expired_keys() {
+        let mut sh = Shard::new();
+        for i in 0..5000 {
+            let exp = if i % 2 == 0 { Some(100) } else { None };
+            sh.insert(s(&format!("k{i}"), "v", exp), 0);
+        }
+        let mut total = 0;
+        for _ in 0..100 {
+            let (_, n) = sh.active_expire(200, 1000);
+            total += n;
+            if sh.volatile_len() == 0 {
+                break;
+            }
+        }
+        assert_eq!(total, 2500);
+        assert_eq!(sh.len(), 2500);
+    }
+
+    #[test]
+    fn lru_touch_updates_access_unless_disabled() {
+        let mut sh = Shard::new();
+        sh.insert(s("a", "1", None), 0);
+        let mut c = Clock::at(50_000);
+        c.touch = false;
+        assert_eq!(sh.get(b"a", &c).map(|e| e.access()), Some(0));
+        assert_eq!(sh.get(b"a", &Clock::at(50_000)).map(|e| e.access()), Some(50));
+    }
+
+    #[test]
+    fn lfu_counter_grows_and_decays() {
+        let mut sh = Shard::new();
+        sh.set_access_mode(AccessMode::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        });
+        let c0 = Clock::at(0);
+        let a = sh.new_access(&c0);
+        sh.insert(Entry::new_string(b"a", b"v", None, a), 0);
+        let mut c = Clock::at(0);
+        for i in 0..1000u32 {
+            c.rand = i.wrapping_mul(2_654_435_761);
+            sh.get(b"a", &c);
+        }
+        let acc = sh.get(b"a", &Clock::at(0)).map(|e| e.access()).unwrap_or(0);
+        assert!((acc & 0xff) > u32::from(LFU_INIT_VAL));
+        let later = Clock::at(10 * 60_000);
+        assert!(lfu_decayed(acc, 1, &later) < (acc & 0xff) as u8);
+    }
+}

@@ -1,0 +1,415 @@
+//! A segmented (extendible) hash table of [`Entry`]s with cursors in hash order.
+//!
+//! The table is a directory of `2^depth` slots indexed by the top bits of a key's 64-bit hash,
+//! pointing at segments; each segment is a small `hashbrown` table holding the keys whose hash
+//! starts with the segment's prefix. A full segment splits in two on the next prefix bit (the
+//! directory doubles when needed), so growth moves at most one segment's worth of entries at a
+//! time: there is never a stop-the-world rehash of a huge table.
+//!
+//! Because a key's place in *hash order* never changes, SCAN can use the hash itself as its
+//! cursor: a scan emits keys in increasing hash order, and a full iteration returns every key
+//! present throughout, exactly once, however the table grows or shrinks meanwhile (Redis gives
+//! "at least once"; this is stronger).
+
+use crate::entry::Entry;
+use hashbrown::HashTable;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+
+/// A segment splits when an insert would take it past this many entries.
+/// hashbrown holds 896 entries in 1024 buckets, so segments stay between ~45% and ~88% full.
+const SEGMENT_MAX: usize = 896;
+
+/// The hasher shared by every table of the process (random seed: no hash flooding).
+fn hasher() -> &'static foldhash::quality::FixedState {
+    static STATE: OnceLock<foldhash::quality::FixedState> = OnceLock::new();
+    STATE.get_or_init(|| {
+        let seed = std::collections::hash_map::RandomState::new().hash_one(0x6b65_7973u64);
+        foldhash::quality::FixedState::with_seed(seed)
+    })
+}
+
+/// The 64-bit hash of a key, as used for table placement and scan order.
+pub fn hash_key(key: &[u8]) -> u64 {
+    let mut h = hasher().build_hasher();
+    h.write(key);
+    h.finish()
+}
+
+struct Segment {
+    /// Number of leading hash bits all keys of this segment share.
+    depth: u32,
+    map: HashTable<Entry>,
+    /// Entries of this segment with an expiry (so the expiry cycle can skip segments without any).
+    volatile: usize,
+}
+
+impl Segment {
+    fn new(depth: u32, cap: usize) -> Segment {
+        Segment {
+            depth,
+            map: HashTable::with_capacity(cap),
+            volatile: 0,
+        }
+    }
+}
+
+/// The hash-ordered table of one shard.
+pub struct Table {
+    dir: Vec<u32>,
+    depth: u32,
+    segs: Vec<Segment>,
+    len: usize,
+    volatile: usize,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn dir_index(hash: u64, depth: u32) -> usize {
+    if depth == 0 {
+        0
+    } else {
+        (hash >> (64 - depth)) as usize
+    }
+}
+
+impl Table {
+    /// An empty table (one empty segment, no allocation for entries yet).
+    pub fn new() -> Table {
+        Table {
+            dir: vec![0],
+            depth: 0,
+            segs: vec![Segment::new(0, 0)],
+            len: 0,
+            volatile: 0,
+        }
+    }
+
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when there are no keys.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Number of keys with an expiry.
+    pub fn volatile_len(&self) -> usize {
+        self.volatile
+    }
+
+    fn seg_of(&self, hash: u64) -> usize {
+        self.dir
+            .get(dir_index(hash, self.depth))
+            .copied()
+            .unwrap_or(0) as usize
+    }
+
+    /// Looks a key up.
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let h = hash_key(key);
+        let seg = self.segs.get(self.seg_of(h))?;
+        seg.map.find(h, |e| e.key() == key)
+    }
+
+    /// Looks a key up for modification in place (the key and expiry must not change through it).
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = hash_key(key);
+        let s = self.seg_of(h);
+        let seg = self.segs.get_mut(s)?;
+        seg.map.find_mut(h, |e| e.key() == key)
+    }
+
+    /// Inserts or replaces the entry for its key; returns the previous one.
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let h = hash_key(entry.key());
+        let mut s = self.seg_of(h);
+        let new_volatile = entry.expire_at().is_some();
+        {
+            let seg = self.segs.get_mut(s)?;
+            if let Some(slot) = seg.map.find_mut(h, |e| e.key() == entry.key()) {
+                let old = std::mem::replace(slot, entry);
+                let old_volatile = old.expire_at().is_some();
+                match (old_volatile, new_volatile) {
+                    (false, true) => {
+                        seg.volatile += 1;
+                        self.volatile += 1;
+                    }
+                    (true, false) => {
+                        seg.volatile -= 1;
+                        self.volatile -= 1;
+                    }
+                    _ => {}
+                }
+                return Some(old);
+            }
+        }
+        if self.segs.get(s).is_some_and(|seg| seg.map.len() >= SEGMENT_MAX) {
+            self.split(s);
+            s = self.seg_of(h);
+        }
+        let seg = self.segs.get_mut(s)?;
+        seg.map.insert_unique(h, entry, |e| hash_key(e.key()));
+        if new_volatile {
+            seg.volatile += 1;
+            self.volatile += 1;
+        }
+        self.len += 1;
+        None
+    }
+
+    /// Removes a key; returns its entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = hash_key(key);
+        let s = self.seg_of(h);
+        let seg = self.segs.get_mut(s)?;
+        let found = seg.map.find_entry(h, |e| e.key() == key).ok()?;
+        let (old, _) = found.remove();
+        if old.expire_at().is_some() {
+            seg.volatile -= 1;
+            self.volatile -= 1;
+        }
+        self.len -= 1;
+        if seg.map.capacity() > 64 && seg.map.len() * 8 < seg.map.capacity() {
+            seg.map.shrink_to(seg.map.len() * 2, |e| hash_key(e.key()));
+        }
+        Some(old)
+    }
+
+    /// Splits segment `s` on its next prefix bit, doubling the directory if needed.
+    fn split(&mut self, s: usize) {
+        let Some(old_depth) = self.segs.get(s).map(|x| x.depth) else {
+            return;
+        };
+        if old_depth >= 63 {
+            return; // cannot happen with a sane hash; keep growing the segment instead
+        }
+        if old_depth == self.depth {
+            // Double the directory: each slot i becomes slots 2i and 2i+1.
+            let mut nd = Vec::with_capacity(self.dir.len() * 2);
+            for &x in &self.dir {
+                nd.push(x);
+                nd.push(x);
+            }
+            self.dir = nd;
+            self.depth += 1;
+        }
+        let new_depth = old_depth + 1;
+        let bit = 1u64 << (63 - old_depth);
+        let new_idx = self.segs.len() as u32;
+        let Some(seg) = self.segs.get_mut(s) else {
+            return;
+        };
+        let old_map = std::mem::replace(&mut seg.map, HashTable::new());
+        let half = old_map.len() / 2 + 1;
+        let mut low = Segment::new(new_depth, half);
+        let mut high = Segment::new(new_depth, half);
+        for e in old_map {
+            let h = hash_key(e.key());
+            let target = if h & bit == 0 { &mut low } else { &mut high };
+            if e.expire_at().is_some() {
+                target.volatile += 1;
+            }
+            target.map.insert_unique(h, e, |x| hash_key(x.key()));
+        }
+        *seg = low;
+        self.segs.push(high);
+        // Directory slots of the old segment whose next bit is 1 now point at the new segment.
+        let shift = self.depth - new_depth;
+        for (i, slot) in self.dir.iter_mut().enumerate() {
+            if *slot as usize == s && (i >> shift) & 1 == 1 {
+                *slot = new_idx;
+            }
+        }
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        *self = Table::new();
+    }
+
+    /// Iterates over all entries (unordered).
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.segs.iter().flat_map(|s| s.map.iter())
+    }
+
+    /// Visits entries in hash order starting at hash `from`, stopping after `budget` entries
+    /// have been visited (all entries sharing the last visited hash are included). Returns the
+    /// hash to continue from, or `None` when the end of the table was reached.
+    pub fn scan_from(
+        &self,
+        mut from: u64,
+        budget: usize,
+        mut visit: impl FnMut(&Entry),
+    ) -> Option<u64> {
+        let mut seen = 0usize;
+        let mut batch: Vec<(u64, &Entry)> = Vec::new();
+        loop {
+            let di = dir_index(from, self.depth);
+            let s = self.dir.get(di).copied()? as usize;
+            let seg = self.segs.get(s)?;
+            // The hash range this segment covers: its prefix, then all ones.
+            let range_end = seg_range_end(from, seg.depth);
+            batch.clear();
+            batch.extend(seg.map.iter().filter_map(|e| {
+                let h = hash_key(e.key());
+                (h >= from).then_some((h, e))
+            }));
+            let want = budget.saturating_sub(seen);
+            if batch.len() > want {
+                // Only the `want` smallest hashes are needed, plus ties with the last one.
+                batch.select_nth_unstable_by_key(want.saturating_sub(1), |x| x.0);
+                let cut = batch.get(want.saturating_sub(1)).map(|x| x.0).unwrap_or(u64::MAX);
+                batch.retain(|x| x.0 <= cut);
+                batch.sort_unstable_by_key(|x| x.0);
+                for (_, e) in &batch {
+                    visit(e);
+                }
+                return cut.checked_add(1);
+            }
+            batch.sort_unstable_by_key(|x| x.0);
+            seen += batch.len();
+            for (_, e) in &batch {
+                visit(e);
+            }
+            match range_end.checked_add(1) {
+                None => return None,
+                Some(next) => from = next,
+            }
+            if seen >= budget {
+                return Some(from);
+            }
+        }
+    }
+
+    /// The entries of segment `s` (for the active expiry cycle, which walks segments in turn).
+    pub fn segment_entries(&self, s: usize) -> Option<(usize, impl Iterator<Item = &Entry>)> {
+        let seg = self.segs.get(s)?;
+        Some((seg.volatile, seg.map.iter()))
+    }
+
+    /// Number of segments.
+    pub fn segment_count(&self) -> usize {
+        self.segs.len()
+    }
+
+    /// The `n`-th entry of the table in segment order (for RANDOMKEY); `n < len()`.
+    pub fn nth(&self, mut n: usize) -> Option<&Entry> {
+        for seg in &self.segs {
+            if n < seg.map.len() {
+                return seg.map.iter().nth(n);
+            }
+            n -= seg.map.len();
+        }
+        None
+    }
+
+    /// Approximate bytes used by the table's slots and control bytes (not the entries' blocks).
+    pub fn overhead_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<Entry>() + 1;
+        self.segs.iter().map(|s| s.map.capacity() * slot).sum::<usize>() + self.dir.len() * 4
+    }
+}
+
+/// The last hash covered by the segment of depth `depth` that contains `h`.
+fn seg_range_end(h: u64, depth: u32) -> u64 {
+    if depth == 0 {
+        u64::MAX
+    } else {
+        h | (u64::MAX >> depth)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn e(k: &str) -> Entry {
+        Entry::new_string(k.as_bytes(), b"v", None, 0)
+    }
+
+    #[test]
+    fn insert_get_remove_across_splits() {
+        let mut t = Table::new();
+        for i in 0..20_000 {
+            assert!(t.insert(e(&format!("key:{i}"))).is_none());
+        }
+        assert_eq!(t.len(), 20_000);
+        assert!(t.segment_count() > 16);
+        for i in 0..20_000 {
+            assert!(t.get(format!("key:{i}").as_bytes()).is_some(), "{i}");
+        }
+        assert!(t.insert(e("key:5")).is_some());
+        assert_eq!(t.len(), 20_000);
+        for i in (0..20_000).step_by(2) {
+            assert!(t.remove(format!("key:{i}").as_bytes()).is_some());
+        }
+        assert_eq!(t.len(), 10_000);
+        assert!(t.get(b"key:4").is_none());
+        assert!(t.get(b"key:5").is_some());
+    }
+
+    #[test]
+    fn volatile_counts_track_inserts_and_removes() {
+        let mut t = Table::new();
+        for i in 0..3000 {
+            let exp = (i % 3 == 0).then_some(1000);
+            t.insert(Entry::new_string(format!("k{i}").as_bytes(), b"v", exp, 0));
+        }
+        assert_eq!(t.volatile_len(), 1000);
+        t.insert(Entry::new_string(b"k0", b"v", None, 0));
+        assert_eq!(t.volatile_len(), 999);
+        t.remove(b"k3");
+        assert_eq!(t.volatile_len(), 998);
+        let per_seg: usize = (0..t.segment_count())
+            .filter_map(|s| t.segment_entries(s).map(|x| x.0))
+            .sum();
+        assert_eq!(per_seg, 998);
+    }
+
+    #[test]
+    fn scan_returns_each_key_once_while_table_grows() {
+        let mut t = Table::new();
+        for i in 0..1000 {
+            t.insert(e(&format!("a{i}")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = Some(0u64);
+        let mut added = 0;
+        while let Some(c) = cursor {
+            let mut got = Vec::new();
+            cursor = t.scan_from(c, 10, |x| got.push(x.key().to_vec()));
+            for k in got {
+                assert!(seen.insert(k), "duplicate key from scan");
+            }
+            // Grow the table during the iteration, forcing splits.
+            for _ in 0..30 {
+                t.insert(e(&format!("b{added}")));
+                added += 1;
+            }
+        }
+        for i in 0..1000 {
+            assert!(seen.contains(format!("a{i}").as_bytes()), "a{i} missed");
+        }
+    }
+
+    #[test]
+    fn nth_reaches_every_entry() {
+        let mut t = Table::new();
+        for i in 0..2000 {
+            t.insert(e(&format!("k{i}")));
+        }
+        let mut all = std::collections::HashSet::new();
+        for n in 0..t.len() {
+            all.insert(t.nth(n).map(|x| x.key().to_vec()));
+        }
+        assert_eq!(all.len(), 2000);
+        assert!(t.nth(2000).is_none());
+    }
+}
