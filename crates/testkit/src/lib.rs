@@ -31,7 +31,7 @@ pub use prop::{Gen, PropRunner, Rng};
 pub use server::{find_in_path, free_port, wait_until, ServerProc, READY_TIMEOUT};
 pub use value::{escape, parse_reply, parse_value, Value};
 
-/// Starts a [`Diff`] or returns from the calling test (the skip message is already printed)
+/// Starts a [`Diff`] (`diff_or_skip!(bin)`, or `diff_or_skip!(resp3, bin)` for RESP3) or returns from the calling test (the skip message is already printed)
 /// when redis-server is not installed.
 ///
 /// ```no_run
@@ -42,14 +42,14 @@ pub use value::{escape, parse_reply, parse_value, Value};
 /// ```
 #[macro_export]
 macro_rules! diff_or_skip {
-    ($bin:expr) => {
-        match $crate::Diff::new($bin) {
+    (resp3, $bin:expr) => {
+        match $crate::Diff::resp3($bin) {
             Some(d) => d,
             None => return,
         }
     };
-    (resp3, $bin:expr) => {
-        match $crate::Diff::resp3($bin) {
+    ($bin:expr) => {
+        match $crate::Diff::new($bin) {
             Some(d) => d,
             None => return,
         }

@@ -61,8 +61,8 @@ fn redis_required() -> bool {
 /// The redis-server binary: `REDIS_SERVER_BIN` if set, else `redis-server` from `PATH`.
 fn redis_bin() -> Option<PathBuf> {
     match std::env::var_os("REDIS_SERVER_BIN") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => find_in_path("redis-server"),
+        Some(p) if !p.is_empty() => Some(PathBuf::from(p)).filter(|p| p.is_file()),
+        _ => find_in_path("redis-server"),
     }
 }
 

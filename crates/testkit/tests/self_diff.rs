@@ -506,3 +506,14 @@ fn conn_connects_by_address() {
     assert_eq!(c.addr(), s.addr());
     assert_eq!(c.cmd(&["ECHO", "x"]), Value::bulk("x"));
 }
+
+#[test]
+fn diff_or_skip_macro_in_both_protocols() {
+    let bin = bin_or_skip!();
+    let mut d = ferrokv_testkit::diff_or_skip!(&bin);
+    assert!(!d.is_resp3());
+    d.check(&["PING"]);
+    let mut d = ferrokv_testkit::diff_or_skip!(resp3, &bin);
+    assert!(d.is_resp3());
+    assert_eq!(d.redis().cmd_raw(&[b"GET", b"nope"]), b"_\r\n");
+}
