@@ -19,6 +19,8 @@
 //! `value.rs` (reply model and parser), `conn.rs` (connection), `server.rs` (processes, ports,
 //! polling), `diff.rs` (differential comparison), `prop.rs` (random sequences).
 
+#![warn(missing_docs)]
+
 mod conn;
 mod diff;
 mod prop;

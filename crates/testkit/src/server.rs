@@ -78,6 +78,8 @@ pub struct ServerProc {
     dir: PathBuf,
     bin: PathBuf,
     args: Vec<String>,
+    /// Config file passed as the first argument, if the test supplied one.
+    conf: Option<PathBuf>,
 }
 
 static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -107,7 +109,19 @@ impl ServerProc {
             Ok(b) if !b.is_empty() => PathBuf::from(b),
             _ => PathBuf::from(bin),
         };
-        Self::start(bin, extra)
+        Self::start(bin, None, extra)
+    }
+
+    /// Like [`ServerProc::ferrokv`], but first writes `config` (redis.conf syntax) to
+    /// `<tempdir>/test.conf` and passes that file as the first argument, as `redis-server`
+    /// expects; the base arguments and `extra` still override it. For tests of config-file
+    /// parsing, `CONFIG REWRITE` and directives that cannot be given on the command line.
+    pub fn ferrokv_with_config(bin: &str, config: &str, extra: &[&str]) -> ServerProc {
+        let bin = match std::env::var("FERROKV_BIN") {
+            Ok(b) if !b.is_empty() => PathBuf::from(b),
+            _ => PathBuf::from(bin),
+        };
+        Self::start(bin, Some(config), extra)
     }
 
     /// Starts the oracle, `redis-server` from `PATH` (or env `REDIS_SERVER_BIN`), with the same
@@ -125,22 +139,45 @@ impl ServerProc {
         };
         let mut args = vec!["--enable-debug-command", "yes"];
         args.extend_from_slice(extra);
-        Some(Self::start(bin, &args))
+        Some(Self::start(bin, None, &args))
+    }
+
+    /// Like [`ServerProc::redis`] with a config file, as [`ServerProc::ferrokv_with_config`].
+    pub fn redis_with_config(config: &str, extra: &[&str]) -> Option<ServerProc> {
+        let Some(bin) = redis_bin() else {
+            if redis_required() {
+                panic!("redis-server not installed but FERROKV_REQUIRE_REDIS=1");
+            }
+            eprintln!("SKIP: redis-server not installed");
+            return None;
+        };
+        let mut args = vec!["--enable-debug-command", "yes"];
+        args.extend_from_slice(extra);
+        Some(Self::start(bin, Some(config), &args))
     }
 
     /// Starts `bin` with the base arguments and `extra`, retrying on a fresh port if the chosen
     /// one was taken in the meantime.
-    fn start(bin: PathBuf, extra: &[&str]) -> ServerProc {
+    fn start(bin: PathBuf, config: Option<&str>, extra: &[&str]) -> ServerProc {
         let dir = make_temp_dir();
+        let conf = config.map(|text| {
+            let path = dir.join("test.conf");
+            fs::write(&path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            path
+        });
         let args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let mut last_logs = String::new();
         for _attempt in 0..5 {
+            // Fresh logs per attempt, so a stale "address in use" is not misread later.
+            let _ = fs::remove_file(dir.join("stdout.log"));
+            let _ = fs::remove_file(dir.join("stderr.log"));
             let mut p = ServerProc {
                 port: free_port(),
                 child: None,
                 dir: dir.clone(),
                 bin: bin.clone(),
                 args: args.clone(),
+                conf: conf.clone(),
             };
             match p.spawn_and_wait() {
                 Ok(()) => return p,
@@ -160,20 +197,25 @@ impl ServerProc {
     }
 
     fn full_args(&self) -> Vec<String> {
-        let mut a: Vec<String> = [
-            "--port",
-            &self.port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut a: Vec<String> = Vec::new();
+        if let Some(c) = &self.conf {
+            a.push(c.to_string_lossy().into_owned());
+        }
+        a.extend(
+            [
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         a.push(self.dir.to_string_lossy().into_owned());
         a.extend(self.args.iter().cloned());
         a

@@ -517,3 +517,25 @@ fn diff_or_skip_macro_in_both_protocols() {
     assert!(d.is_resp3());
     assert_eq!(d.redis().cmd_raw(&[b"GET", b"nope"]), b"_\r\n");
 }
+
+#[test]
+fn config_file_is_the_first_argument_and_base_args_win() {
+    let bin = bin_or_skip!();
+    let s = ServerProc::ferrokv_with_config(&bin, "maxmemory 1mb\nport 1\n", &[]);
+    assert!(s.dir().join("test.conf").is_file());
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "maxmemory"]),
+        Value::Array(vec![Value::bulk("maxmemory"), Value::bulk("1048576")])
+    );
+    let Some(r) = ServerProc::redis_with_config("maxmemory-policy allkeys-lru\n", &[]) else {
+        return;
+    };
+    assert_eq!(
+        r.conn().cmd(&["CONFIG", "GET", "maxmemory-policy"]),
+        Value::Array(vec![
+            Value::bulk("maxmemory-policy"),
+            Value::bulk("allkeys-lru")
+        ])
+    );
+}
