@@ -287,7 +287,11 @@ impl Entry {
     }
 
     fn raw_len(&self, p: usize) -> usize {
-        match self.buf.get(p..p + 4).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+        match self
+            .buf
+            .get(p..p + 4)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        {
             Some(b) => u32::from_le_bytes(b) as usize,
             None => 0,
         }

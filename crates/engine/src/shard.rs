@@ -445,7 +445,10 @@ mod tests {
         let mut c = Clock::at(50_000);
         c.touch = false;
         assert_eq!(sh.get(b"a", &c).map(|e| e.access()), Some(0));
-        assert_eq!(sh.get(b"a", &Clock::at(50_000)).map(|e| e.access()), Some(50));
+        assert_eq!(
+            sh.get(b"a", &Clock::at(50_000)).map(|e| e.access()),
+            Some(50)
+        );
     }
 
     #[test]

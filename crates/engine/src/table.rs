@@ -150,7 +150,11 @@ impl Table {
                 return Some(old);
             }
         }
-        if self.segs.get(s).is_some_and(|seg| seg.map.len() >= SEGMENT_MAX) {
+        if self
+            .segs
+            .get(s)
+            .is_some_and(|seg| seg.map.len() >= SEGMENT_MAX)
+        {
             self.split(s);
             s = self.seg_of(h);
         }
@@ -265,7 +269,10 @@ impl Table {
             if batch.len() > want {
                 // Only the `want` smallest hashes are needed, plus ties with the last one.
                 batch.select_nth_unstable_by_key(want.saturating_sub(1), |x| x.0);
-                let cut = batch.get(want.saturating_sub(1)).map(|x| x.0).unwrap_or(u64::MAX);
+                let cut = batch
+                    .get(want.saturating_sub(1))
+                    .map(|x| x.0)
+                    .unwrap_or(u64::MAX);
                 batch.retain(|x| x.0 <= cut);
                 batch.sort_unstable_by_key(|x| x.0);
                 for (_, e) in &batch {
@@ -313,7 +320,11 @@ impl Table {
     /// Approximate bytes used by the table's slots and control bytes (not the entries' blocks).
     pub fn overhead_bytes(&self) -> usize {
         let slot = std::mem::size_of::<Entry>() + 1;
-        self.segs.iter().map(|s| s.map.capacity() * slot).sum::<usize>() + self.dir.len() * 4
+        self.segs
+            .iter()
+            .map(|s| s.map.capacity() * slot)
+            .sum::<usize>()
+            + self.dir.len() * 4
     }
 }
 

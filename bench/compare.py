@@ -1,0 +1,728 @@
+#!/usr/bin/env python3
+"""Benchmark ferrokv against redis-server on this machine, side by side.
+
+Both servers are started on loopback ports with the same arguments
+(``--port N --save "" --appendonly no``), driven by the same load generator
+(``redis-benchmark``) in alternating runs (ferrokv, redis, ferrokv, redis, ...),
+and compared on:
+
+* throughput (requests/s as reported by redis-benchmark),
+* efficiency (requests per CPU-second of the *server* process, from /proc),
+* latency (p50 / p99 from redis-benchmark's CSV output),
+* memory (RSS growth per key after loading N keys through a raw-socket loader).
+
+Python 3 standard library only.  See bench/README.md for usage and caveats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO_DIR = os.path.dirname(BENCH_DIR)
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+DEFAULT_TESTS = ["SET", "GET", "INCR", "MSET"]
+OPTIONAL_TESTS = ["LPUSH", "HSET", "ZADD"]
+# redis-benchmark's CSV names the MSET test "MSET (10 keys)".
+CSV_NAME = {"MSET": "MSET (10 keys)"}
+
+
+class BenchError(Exception):
+    """A fatal, user-facing error (missing binary, busy port, server died...)."""
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------
+# /proc helpers
+# --------------------------------------------------------------------------
+
+def proc_cpu_ticks(pid: int) -> int:
+    """utime+stime (clock ticks) of the whole process, i.e. all its threads."""
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    # comm (field 2) may contain spaces/parens: split after the last ')'.
+    rest = data[data.rindex(b")") + 2:].split()
+    # rest[0] is field 3 (state); utime is field 14, stime field 15.
+    return int(rest[11]) + int(rest[12])
+
+
+def proc_rss_bytes(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise BenchError(f"no VmRSS in /proc/{pid}/status")
+
+
+def proc_threads(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+# --------------------------------------------------------------------------
+# Tiny RESP client (enough for PING and the loader)
+# --------------------------------------------------------------------------
+
+def encode_command(*args: bytes | str) -> bytes:
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+def ping(port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(b"*1\r\n$4\r\nPING\r\n")
+            buf = b""
+            while b"\r\n" not in buf:
+                chunk = s.recv(64)
+                if not chunk:
+                    return False
+                buf += chunk
+            return buf.startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def port_in_use(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+            return True
+    except OSError:
+        return False
+
+
+def load_keys(port: int, nkeys: int, ttl: int | None, batch: int = 1000) -> float:
+    """SET key:%012d -> 16-byte value for nkeys keys, pipelined in batches.
+
+    Each batch is written in one sendall and all of its replies are read back
+    before the next batch is sent.  Returns the elapsed wall time.  Raises on
+    any non +OK reply.
+    """
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for start in range(0, nkeys, batch):
+            end = min(start + batch, nkeys)
+            if ttl is None:
+                payload = b"".join(
+                    b"*3\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nval:%012d\r\n" % (i, i)
+                    for i in range(start, end))
+            else:
+                t = str(ttl).encode()
+                payload = b"".join(
+                    b"*5\r\n$3\r\nSET\r\n$16\r\nkey:%012d\r\n$16\r\nval:%012d\r\n"
+                    b"$2\r\nEX\r\n$%d\r\n%s\r\n" % (i, i, len(t), t)
+                    for i in range(start, end))
+            s.sendall(payload)
+            want = end - start
+            buf = b""
+            # All expected replies are "+OK\r\n" (5 bytes each).
+            while buf.count(b"\r\n") < want:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise BenchError(f"server on port {port} closed the connection during load")
+                buf += chunk
+            if buf != b"+OK\r\n" * want:
+                bad = next((ln for ln in buf.split(b"\r\n") if ln != b"+OK"), buf[:80])
+                raise BenchError(f"unexpected reply while loading keys on port {port}: {bad[:200]!r}")
+    return time.monotonic() - t0
+
+
+# --------------------------------------------------------------------------
+# Server process management
+# --------------------------------------------------------------------------
+
+try:
+    import ctypes
+    _LIBC = ctypes.CDLL(None, use_errno=True)
+except (ImportError, OSError):
+    _LIBC = None
+
+
+def _child_setup(cpus: set[int] | None):
+    """preexec_fn: die with the parent (Linux PDEATHSIG) and optional CPU pinning."""
+    def setup() -> None:
+        if _LIBC is not None:
+            try:
+                _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: no orphans if we are killed
+            except Exception:  # noqa: BLE001 - best effort only
+                pass
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+    return setup
+
+
+class Server:
+    """One server process (ferrokv or redis) started on a loopback port."""
+
+    def __init__(self, kind: str, binary: str, port: int, extra_args: list[str],
+                 workdir: str, cpus: set[int] | None):
+        self.kind = kind
+        self.binary = binary
+        self.port = port
+        self.args = [binary, "--port", str(port), "--save", "", "--appendonly", "no"] + extra_args
+        self.workdir = workdir
+        self.cpus = cpus
+        self.proc: subprocess.Popen | None = None
+        self.logpath = os.path.join(workdir, f"{kind}-{port}.log")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, ready_timeout: float) -> None:
+        if port_in_use(self.port):
+            raise BenchError(f"port {self.port} is already in use; pick another --port-base")
+        logf = open(self.logpath, "wb")
+        try:
+            self.proc = subprocess.Popen(
+                self.args, cwd=self.workdir, stdin=subprocess.DEVNULL, stdout=logf,
+                stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_child_setup(self.cpus))
+        finally:
+            logf.close()
+        deadline = time.monotonic() + ready_timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.kind} exited with status {self.proc.returncode} during "
+                                 f"startup; command: {shlex.join(self.args)}\n"
+                                 f"--- log ---\n{self.log_tail()}")
+            if ping(self.port):
+                return
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.kind} did not answer PING on port {self.port} within "
+                                 f"{ready_timeout}s\n--- log ---\n{self.log_tail()}")
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_tail(self, nbytes: int = 3000) -> str:
+        try:
+            with open(self.logpath, "rb") as f:
+                data = f.read()
+            return data[-nbytes:].decode(errors="replace")
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        except (ProcessLookupError, OSError):
+            pass
+
+
+class ServerPool:
+    """Keeps track of every started server so all get stopped on exit."""
+
+    def __init__(self) -> None:
+        self.servers: list[Server] = []
+
+    def start(self, server: Server, ready_timeout: float) -> Server:
+        self.servers.append(server)
+        server.start(ready_timeout)
+        return server
+
+    def stop_all(self) -> None:
+        for s in self.servers:
+            s.stop()
+        self.servers.clear()
+
+
+# --------------------------------------------------------------------------
+# redis-benchmark driver
+# --------------------------------------------------------------------------
+
+def parse_csv(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+    rows = [r for r in csv.reader(io.StringIO(text)) if r]
+    # Skip anything before the header (e.g. "WARNING: Could not fetch server CONFIG").
+    start = next((i for i, r in enumerate(rows) if r[0] == "test"), None)
+    if start is None:
+        raise ValueError(f"unexpected redis-benchmark CSV output: {text[:300]!r}")
+    header = rows[start]
+    return [dict(zip(header, r)) for r in rows[start + 1:] if len(r) == len(header)]
+
+
+def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, requests: int,
+                  clients: int, keyspace: int, threads: int, timeout: float,
+                  cpus: set[int] | None) -> dict[str, Any]:
+    cmd = [rb, "-h", "127.0.0.1", "-p", str(port), "-t", test.lower(), "-n", str(requests),
+           "-c", str(clients), "-P", str(pipeline), "-d", str(size), "-r", str(keyspace), "--csv"]
+    if threads > 0:
+        cmd += ["--threads", str(threads)]
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           preexec_fn=_child_setup(cpus))
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"redis-benchmark timed out after {timeout:.0f}s",
+                "cmd": cmd}
+    wall = time.monotonic() - t0
+    res: dict[str, Any] = {"cmd": cmd, "wall_s": wall, "returncode": p.returncode,
+                           "stderr": p.stderr[-2000:]}
+    if p.returncode != 0:
+        res.update(ok=False, error=f"redis-benchmark exited {p.returncode}: {p.stderr.strip()[-500:]}")
+        return res
+    try:
+        rows = parse_csv(p.stdout)
+    except ValueError as e:
+        res.update(ok=False, error=str(e), stdout=p.stdout[-2000:])
+        return res
+    want = CSV_NAME.get(test, test)
+    row = next((r for r in rows if r.get("test") == want), None)
+    if row is None:
+        res.update(ok=False, error=f"test {want!r} missing from CSV output", stdout=p.stdout[-2000:])
+        return res
+    try:
+        res.update(ok=True, csv=row, rps=float(row["rps"]),
+                   p50_ms=float(row["p50_latency_ms"]), p99_ms=float(row["p99_latency_ms"]),
+                   avg_ms=float(row["avg_latency_ms"]))
+    except (KeyError, ValueError) as e:
+        res.update(ok=False, error=f"bad CSV row {row!r}: {e}")
+    return res
+
+
+def rb_supports_threads(rb: str) -> bool:
+    p = subprocess.run([rb, "--help"], capture_output=True, text=True)
+    return "--threads" in (p.stdout + p.stderr)
+
+
+def tool_version(binary: str) -> str:
+    try:
+        p = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+        return (p.stdout or p.stderr).strip().splitlines()[0] if (p.stdout or p.stderr) else "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+# --------------------------------------------------------------------------
+# Phases
+# --------------------------------------------------------------------------
+
+def median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def paired_ratios(a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]],
+                  key: str) -> list[float]:
+    """a[i][key] / b[i][key] for every run pair where both runs succeeded."""
+    rs = [ratio(a.get(key), b.get(key)) for a, b in zip(a_runs, b_runs)
+          if a.get("ok") and b.get("ok")]
+    return [r for r in rs if r is not None]
+
+
+def paired_ratio(a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]],
+                 key: str) -> float | None:
+    """Median of the paired ratios (see paired_ratios)."""
+    return median(paired_ratios(a_runs, b_runs, key))
+
+
+def throughput_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int,
+                     raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ports = {"ferrokv": args.port_base, "redis": args.port_base + 1}
+    bins = {"ferrokv": args.ferrokv_bin, "redis": args.redis_bin}
+    servers = {}
+    for kind in ("ferrokv", "redis"):
+        servers[kind] = pool.start(Server(kind, bins[kind], ports[kind], args.server_arg,
+                                          workdir, args.server_cpus), args.ready_timeout)
+        log(f"started {kind} pid {servers[kind].pid} on port {ports[kind]}")
+    dead: dict[str, str] = {}
+    summary = []
+
+    for size in args.value_sizes:
+        for pipeline in args.pipelines:
+            for test in args.tests:
+                label = f"{test} P{pipeline} d{size}"
+                # How many requests: fixed, or calibrated so the faster server takes ~target s.
+                if args.requests:
+                    n = args.requests
+                else:
+                    probe_n = 20000 * pipeline if pipeline > 1 else 20000
+                    best = 0.0
+                    for kind in ("ferrokv", "redis"):
+                        if kind in dead:
+                            continue
+                        r = run_benchmark(rb, ports[kind], test, pipeline, size, probe_n,
+                                          args.clients, args.keyspace, threads, args.run_timeout,
+                                          args.client_cpus)
+                        if r.get("ok"):
+                            best = max(best, r["rps"])
+                    n = int(best * args.seconds) if best > 0 else probe_n
+                    n = max(n, probe_n)
+                log(f"[{label}] {n} requests per run, {args.runs} runs each, alternating")
+                runs: dict[str, list[dict[str, Any]]] = {"ferrokv": [], "redis": []}
+                for i in range(args.runs):
+                    for kind in ("ferrokv", "redis"):
+                        srv = servers[kind]
+                        if kind in dead:
+                            continue
+                        c0 = proc_cpu_ticks(srv.pid)
+                        r = run_benchmark(rb, ports[kind], test, pipeline, size, n, args.clients,
+                                          args.keyspace, threads, args.run_timeout,
+                                          args.client_cpus)
+                        if not srv.alive():
+                            dead[kind] = f"{kind} died during {label}: exit {srv.proc.returncode}"
+                            log(dead[kind] + "\n--- log ---\n" + srv.log_tail())
+                            r.update(ok=False, error=dead[kind])
+                        else:
+                            c1 = proc_cpu_ticks(srv.pid)
+                            cpu_s = (c1 - c0) / CLK_TCK
+                            r.update(server_cpu_ticks=[c0, c1], server_cpu_s=cpu_s,
+                                     server_threads=proc_threads(srv.pid))
+                            if r.get("ok") and cpu_s > 0:
+                                r["ops_per_cpu_s"] = n / cpu_s
+                        r.update(server=kind, test=test, pipeline=pipeline, value_size=size,
+                                 requests=n, run=i)
+                        raw.append(r)
+                        runs[kind].append(r)
+                        if r.get("ok"):
+                            log(f"  run {i} {kind:8s} {r['rps']:>12,.0f} ops/s  "
+                                f"cpu {r.get('server_cpu_s', 0):6.2f}s  p99 {r['p99_ms']:.3f} ms")
+                        else:
+                            log(f"  run {i} {kind:8s} FAILED: {r.get('error')}")
+                row: dict[str, Any] = {"test": test, "pipeline": pipeline, "value_size": size,
+                                       "requests": n}
+                for kind in ("ferrokv", "redis"):
+                    ok = [r for r in runs[kind] if r.get("ok")]
+                    row[kind] = {
+                        "runs_ok": len(ok), "runs": len(runs[kind]),
+                        "rps": median([r["rps"] for r in ok]),
+                        "ops_per_cpu_s": median([r["ops_per_cpu_s"] for r in ok
+                                                 if "ops_per_cpu_s" in r]),
+                        "p50_ms": median([r["p50_ms"] for r in ok]),
+                        "p99_ms": median([r["p99_ms"] for r in ok]),
+                        "errors": sorted({r.get("error", "") for r in runs[kind] if not r.get("ok")}),
+                    }
+                # Ratios: median over adjacent (ferrokv run i, redis run i) pairs, which cancels
+                # slow drifts in background load better than a ratio of medians; the latter is
+                # kept in the JSON as "ratio_of_medians".
+                for key, name in (("rps", "ratio_rps"), ("ops_per_cpu_s", "ratio_ops_per_cpu_s"),
+                                  ("p50_ms", "ratio_p50"), ("p99_ms", "ratio_p99")):
+                    row[name] = paired_ratio(runs["ferrokv"], runs["redis"], key)
+                    rs = paired_ratios(runs["ferrokv"], runs["redis"], key)
+                    row[name + "_range"] = [min(rs), max(rs)] if rs else None
+                    row.setdefault("ratio_of_medians", {})[key] = ratio(
+                        row["ferrokv"][key], row["redis"][key])
+                summary.append(row)
+    for kind in ("ferrokv", "redis"):
+        servers[kind].stop()
+    return summary
+
+
+def settled_rss(pid: int, timeout: float = 5.0) -> int:
+    """RSS once it stopped changing for 0.5 s (background rehash/expiry), or after timeout."""
+    deadline = time.monotonic() + timeout
+    last = proc_rss_bytes(pid)
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        cur = proc_rss_bytes(pid)
+        if cur != last:
+            last, stable_since = cur, time.monotonic()
+        elif time.monotonic() - stable_since >= 0.5:
+            break
+    return last
+
+
+def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
+    results = []
+    variants: list[int | None] = [None] + ([args.ttl] if args.ttl else [])
+    port = args.port_base + 2
+    bins = {"ferrokv": args.ferrokv_bin, "redis": args.redis_bin}
+    for ttl in variants:
+        row: dict[str, Any] = {"keys": args.keys, "ttl": ttl}
+        for kind in ("ferrokv", "redis"):
+            srv = pool.start(Server(kind, bins[kind], port, args.server_arg, workdir,
+                                    args.server_cpus), args.ready_timeout)
+            port += 1
+            try:
+                rss0 = proc_rss_bytes(srv.pid)
+                secs = load_keys(srv.port, args.keys, ttl)
+                rss1 = settled_rss(srv.pid)
+                row[kind] = {"rss_before": rss0, "rss_after": rss1, "load_s": secs,
+                             "bytes_per_key": (rss1 - rss0) / args.keys}
+                log(f"memory {kind:8s} ttl={ttl}: RSS {rss0/2**20:.1f} -> {rss1/2**20:.1f} MiB "
+                    f"({(rss1 - rss0) / args.keys:.1f} B/key, load {secs:.1f}s)")
+            except BenchError as e:
+                row[kind] = {"error": str(e)}
+                log(f"memory {kind}: {e}")
+            finally:
+                srv.stop()
+        row["ratio"] = ratio(row["ferrokv"].get("bytes_per_key"), row["redis"].get("bytes_per_key"))
+        results.append(row)
+    return results
+
+
+# --------------------------------------------------------------------------
+# Output
+# --------------------------------------------------------------------------
+
+def fmt_num(x: float | None, spec: str) -> str:
+    return "ERR" if x is None else format(x, spec)
+
+
+def print_table(summary: list[dict[str, Any]], memory: list[dict[str, Any]]) -> None:
+    cols = [("workload", 8, "<"), ("P", 3, ">"), ("size", 5, ">"),
+            ("ferrokv op/s", 13, ">"), ("redis op/s", 13, ">"), ("ratio", 6, ">"),
+            ("ferrokv op/cpu-s", 17, ">"), ("redis op/cpu-s", 15, ">"), ("ratio", 6, ">"),
+            ("p50 f/r ms", 13, ">"), ("p99 f/r ms", 13, ">"), ("p99 ratio", 9, ">")]
+    head = "  ".join(format(name, f"{al}{w}") for name, w, al in cols)
+    print(head)
+    print("-" * len(head))
+    for r in summary:
+        f, rd = r["ferrokv"], r["redis"]
+        cells = [
+            r["test"], str(r["pipeline"]), str(r["value_size"]),
+            fmt_num(f["rps"], ",.0f"), fmt_num(rd["rps"], ",.0f"), fmt_num(r["ratio_rps"], ".2f"),
+            fmt_num(f["ops_per_cpu_s"], ",.0f"), fmt_num(rd["ops_per_cpu_s"], ",.0f"),
+            fmt_num(r["ratio_ops_per_cpu_s"], ".2f"),
+            f"{fmt_num(f['p50_ms'], '.3f')}/{fmt_num(rd['p50_ms'], '.3f')}",
+            f"{fmt_num(f['p99_ms'], '.3f')}/{fmt_num(rd['p99_ms'], '.3f')}",
+            fmt_num(r["ratio_p99"], ".2f"),
+        ]
+        print("  ".join(format(c, f"{al}{w}") for c, (_, w, al) in zip(cells, cols)))
+        for kind in ("ferrokv", "redis"):
+            for err in r[kind]["errors"]:
+                print(f"    ! {kind}: {err}")
+    if memory:
+        print()
+        for m in memory:
+            what = f"{m['keys']:,} keys x 16 B values" + (f", EX {m['ttl']}" if m["ttl"] else "")
+            parts = []
+            for kind in ("ferrokv", "redis"):
+                d = m[kind]
+                parts.append(f"{kind} {d['bytes_per_key']:.1f} B/key" if "bytes_per_key" in d
+                             else f"{kind} ERR ({d.get('error')})")
+            print(f"memory ({what}): " + ", ".join(parts)
+                  + f", ratio {fmt_num(m['ratio'], '.2f')}")
+
+
+# --------------------------------------------------------------------------
+# main
+# --------------------------------------------------------------------------
+
+def parse_cpus(s: str | None) -> set[int] | None:
+    if not s:
+        return None
+    out: set[int] = set()
+    for part in s.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.update(range(int(a), int(b) + 1))
+        else:
+            out.add(int(part))
+    return out
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(REPO_DIR, "target")
+    p = argparse.ArgumentParser(
+        description="Benchmark ferrokv against redis-server (throughput, CPU efficiency, "
+                    "latency, memory per key).")
+    p.add_argument("--ferrokv-bin", default=os.path.join(target, "release", "ferrokv-server"),
+                   help="ferrokv server binary (default: $CARGO_TARGET_DIR or ./target, "
+                        "then release/ferrokv-server)")
+    p.add_argument("--redis-bin", default="redis-server", help="redis-server binary (default: PATH)")
+    p.add_argument("--redis-benchmark", default="redis-benchmark", help="redis-benchmark binary")
+    p.add_argument("--build", action="store_true",
+                   help="run 'cargo build --release --bin ferrokv-server' first")
+    p.add_argument("--quick", action="store_true",
+                   help="smoke run: 1 run, few requests, 20k keys; a few seconds total")
+    p.add_argument("--runs", type=int, default=None,
+                   help="runs per server per workload (default 5; 1 with --quick)")
+    p.add_argument("--tests", default=",".join(DEFAULT_TESTS),
+                   help="comma list from SET,GET,INCR,MSET,LPUSH,HSET,ZADD "
+                        "(default SET,GET,INCR,MSET)")
+    p.add_argument("--pipelines", default="1,16", help="pipeline depths (default 1,16)")
+    p.add_argument("--value-sizes", default="16", help="value sizes in bytes, e.g. 16,256,1024")
+    p.add_argument("--clients", type=int, default=50, help="redis-benchmark -c (default 50)")
+    p.add_argument("--keyspace", type=int, default=100000, help="redis-benchmark -r (default 100000)")
+    p.add_argument("--seconds", type=float, default=4.0,
+                   help="target duration of one run for the faster server (default 4)")
+    p.add_argument("--requests", type=int, default=0,
+                   help="fixed request count per run (default: calibrated from --seconds)")
+    p.add_argument("--bench-threads", type=int, default=0,
+                   help="redis-benchmark --threads N (default 0 = off: in thread mode "
+                        "redis-benchmark 7.0 rounds run time up to 250 ms steps; -1 = 2 if "
+                        "supported)")
+    p.add_argument("--keys", type=int, default=None,
+                   help="keys for the memory test (default 1000000; 20000 with --quick)")
+    p.add_argument("--ttl", type=int, default=100000,
+                   help="also measure memory with SET ... EX TTL (0 disables; default 100000)")
+    p.add_argument("--no-memory", action="store_true", help="skip the memory test")
+    p.add_argument("--no-throughput", action="store_true", help="skip the throughput tests")
+    p.add_argument("--port-base", type=int, default=7400,
+                   help="ports used: base..base+5 on 127.0.0.1 (default 7400)")
+    p.add_argument("--server-arg", action="append", default=[],
+                   help="extra argument passed to both servers (repeatable)")
+    p.add_argument("--server-cpus", default="",
+                   help="pin servers to these CPUs, e.g. 0 (default: no pinning)")
+    p.add_argument("--client-cpus", default="",
+                   help="pin redis-benchmark to these CPUs, e.g. 1 (default: no pinning)")
+    p.add_argument("--ready-timeout", type=float, default=10.0,
+                   help="seconds to wait for a server to answer PING (default 10)")
+    p.add_argument("--run-timeout", type=float, default=0,
+                   help="kill a redis-benchmark run after this many seconds "
+                        "(default max(60, 15 x --seconds))")
+    p.add_argument("--out", default="", help="JSON output path (default bench/results/<UTC ts>.json)")
+    a = p.parse_args(argv)
+
+    if a.runs is None:
+        a.runs = 1 if a.quick else 5
+    if a.keys is None:
+        a.keys = 20000 if a.quick else 1_000_000
+    if a.quick and not a.requests:
+        a.requests = 10000
+    a.tests = [t.strip().upper() for t in a.tests.split(",") if t.strip()]
+    for t in a.tests:
+        if t not in DEFAULT_TESTS + OPTIONAL_TESTS:
+            p.error(f"unknown test {t!r}")
+    a.pipelines = [int(x) for x in a.pipelines.split(",") if x.strip()]
+    a.value_sizes = [int(x) for x in a.value_sizes.split(",") if x.strip()]
+    a.server_cpus = parse_cpus(a.server_cpus)
+    a.client_cpus = parse_cpus(a.client_cpus)
+    if not a.run_timeout:
+        a.run_timeout = max(60.0, 15 * a.seconds)
+    if a.runs < 1 or a.keys < 1:
+        p.error("--runs and --keys must be >= 1")
+    return a
+
+
+def resolve_binary(name: str, what: str) -> str:
+    path = shutil.which(name) if os.sep not in name else (name if os.access(name, os.X_OK) else None)
+    if not path:
+        raise BenchError(f"{what} binary not found or not executable: {name}")
+    return os.path.abspath(path)
+
+
+def git_rev() -> str:
+    try:
+        p = subprocess.run(["git", "-C", REPO_DIR, "rev-parse", "--short", "HEAD"],
+                           capture_output=True, text=True, timeout=10)
+        return p.stdout.strip() or "?"
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+
+
+def _sigterm(signum, frame):  # noqa: ARG001
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    # Ctrl-C must raise KeyboardInterrupt even if SIGINT was inherited as ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _sigterm)
+    signal.signal(signal.SIGHUP, _sigterm)
+    pool = ServerPool()
+    try:
+        if args.build:
+            log("building ferrokv-server (release)...")
+            r = subprocess.run(["cargo", "build", "--release", "--bin", "ferrokv-server"],
+                               cwd=REPO_DIR)
+            if r.returncode != 0:
+                raise BenchError("cargo build failed")
+        args.ferrokv_bin = resolve_binary(args.ferrokv_bin, "ferrokv (--ferrokv-bin)")
+        args.redis_bin = resolve_binary(args.redis_bin, "redis-server (--redis-bin)")
+        rb = resolve_binary(args.redis_benchmark, "redis-benchmark (--redis-benchmark)")
+        if args.bench_threads < 0:
+            threads = 2 if rb_supports_threads(rb) else 0
+        elif args.bench_threads > 0 and not rb_supports_threads(rb):
+            raise BenchError(f"{rb} does not support --threads")
+        else:
+            threads = args.bench_threads
+        meta = {
+            "timestamp_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "host": platform.node(), "kernel": platform.release(), "cpus": os.cpu_count(),
+            "python": platform.python_version(), "git_rev": git_rev(),
+            "ferrokv_bin": args.ferrokv_bin, "ferrokv_version": tool_version(args.ferrokv_bin),
+            "redis_bin": args.redis_bin, "redis_version": tool_version(args.redis_bin),
+            "redis_benchmark": rb, "redis_benchmark_version": tool_version(rb),
+            "redis_benchmark_threads": threads, "clk_tck": CLK_TCK,
+            "argv": argv,
+            "settings": {k: (sorted(v) if isinstance(v, set) else v)
+                         for k, v in vars(args).items()},
+        }
+        log(f"ferrokv: {args.ferrokv_bin} ({meta['ferrokv_version']})")
+        log(f"redis:   {args.redis_bin} ({meta['redis_version']})")
+        log(f"load:    {rb} (--threads {threads or 'off'}), {os.cpu_count()} CPUs")
+        raw: list[dict[str, Any]] = []
+        summary: list[dict[str, Any]] = []
+        memory: list[dict[str, Any]] = []
+        with tempfile.TemporaryDirectory(prefix="ferrokv-bench-") as workdir:
+            if not args.no_throughput:
+                summary = throughput_phase(args, pool, workdir, rb, threads, raw)
+            if not args.no_memory:
+                memory = memory_phase(args, pool, workdir)
+            pool.stop_all()
+        print()
+        print(f"# ferrokv vs redis ({meta['redis_version']}), {os.cpu_count()} CPUs, "
+              f"{args.runs} run(s) each, medians; -c {args.clients} -r {args.keyspace}, "
+              f"redis-benchmark --threads {threads or 'off'}")
+        print("# ratio = ferrokv / redis (throughput: >1 is ferrokv faster; "
+              "latency: <1 is ferrokv lower)")
+        print_table(summary, memory)
+        out = args.out or os.path.join(
+            BENCH_DIR, "results",
+            _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump({"meta": meta, "summary": summary, "memory": memory, "runs": raw}, f,
+                      indent=1)
+        print(f"\nraw results: {os.path.relpath(out)}")
+        failed = any(r[k]["runs_ok"] == 0 for r in summary for k in ("ferrokv", "redis")) or \
+            any("error" in m[k] for m in memory for k in ("ferrokv", "redis"))
+        return 1 if failed else 0
+    except BenchError as e:
+        log(f"error: {e}")
+        return 2
+    except KeyboardInterrupt:
+        log("interrupted; stopping servers")
+        return 130
+    finally:
+        pool.stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,162 @@
+//! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, RESET, CLIENT ...
+
+use crate::dispatch::{CommandTable, Ctx, Locking};
+use crate::errors::{self, CmdResult};
+use crate::{args, cmd_err};
+use ferrokv_resp::Protocol;
+
+/// Binds the group's handlers.
+pub fn register(t: &mut CommandTable) {
+    t.add("ping", ping, Locking::None);
+    t.add("echo", echo, Locking::None);
+    t.add("select", select, Locking::None);
+    t.add("quit", quit, Locking::None);
+    t.add("auth", auth, Locking::None);
+    t.add("hello", hello, Locking::None);
+}
+
+fn ping(c: &mut Ctx) -> CmdResult {
+    match c.argv.len() {
+        1 => c.reply.simple(b"PONG"),
+        2 => c.reply.bulk(c.arg(1)),
+        _ => return Err(errors::wrong_arity("ping")),
+    }
+    Ok(())
+}
+
+fn echo(c: &mut Ctx) -> CmdResult {
+    c.reply.bulk(c.arg(1));
+    Ok(())
+}
+
+fn select(c: &mut Ctx) -> CmdResult {
+    let Some(db) = args::parse_i64_strict(c.arg(1)) else {
+        return Err(errors::INVALID_DB_INDEX);
+    };
+    if db < 0 || db as usize >= c.srv.keyspace.db_count() {
+        return Err(errors::DB_INDEX);
+    }
+    c.client.db = db as u32;
+    c.reply.ok();
+    Ok(())
+}
+
+fn quit(c: &mut Ctx) -> CmdResult {
+    c.client.close_after_reply = true;
+    c.reply.ok();
+    Ok(())
+}
+
+/// Checks a password for the default user (ACL users come with the ACL work).
+fn check_password(c: &mut Ctx, user: Option<&[u8]>, pass: &[u8]) -> CmdResult {
+    if let Some(u) = user {
+        if u != b"default" {
+            return Err(errors::WRONGPASS);
+        }
+    }
+    let expected = c.srv.requirepass.read().clone();
+    match expected {
+        None if user.is_none() => Err(errors::AUTH_NO_PASSWORD),
+        None => {
+            c.client.authenticated = true;
+            Ok(())
+        }
+        Some(p) if constant_time_eq(&p, pass) => {
+            c.client.authenticated = true;
+            Ok(())
+        }
+        Some(_) => Err(errors::WRONGPASS),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn auth(c: &mut Ctx) -> CmdResult {
+    match c.argv.len() {
+        2 => check_password(c, None, c.arg(1))?,
+        3 => check_password(c, Some(c.arg(1)), c.arg(2))?,
+        _ => return Err(errors::SYNTAX),
+    }
+    c.reply.ok();
+    Ok(())
+}
+
+fn hello(c: &mut Ctx) -> CmdResult {
+    let mut proto = None;
+    let mut i = 1;
+    if c.argv.len() >= 2 {
+        let v = args::parse_i64_strict(c.arg(1)).ok_or(errors::CmdError::new(
+            "ERR Protocol version is not an integer or out of range",
+        ))?;
+        if !(2..=3).contains(&v) {
+            return Err(errors::NOPROTO);
+        }
+        proto = Some(if v == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        });
+        i = 2;
+    }
+    let mut setname = None;
+    while i < c.argv.len() {
+        let opt = c.arg(i);
+        let more = c.argv.len() - i - 1;
+        if args::is(opt, "AUTH") && more >= 2 {
+            check_password(c, Some(c.arg(i + 1)), c.arg(i + 2))?;
+            i += 3;
+        } else if args::is(opt, "SETNAME") && more >= 1 {
+            setname = Some(c.arg_bytes(i + 1));
+            i += 2;
+        } else {
+            return Err(cmd_err!(
+                "ERR Syntax error in HELLO option '{}'",
+                args::text(opt)
+            ));
+        }
+    }
+    if !c.client.authenticated {
+        return Err(errors::CmdError::new(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(n) = setname {
+        crate::cmd::connection::validate_client_name(&n)?;
+        c.client.name = if n.is_empty() { None } else { Some(n) };
+    }
+    if let Some(p) = proto {
+        c.reply.set_proto(p);
+    }
+    let r = &mut *c.reply;
+    r.map(7);
+    r.bulk(b"server");
+    r.bulk(b"redis");
+    r.bulk(b"version");
+    r.bulk(crate::REDIS_VERSION.as_bytes());
+    r.bulk(b"proto");
+    r.int(if r.proto() == Protocol::Resp3 { 3 } else { 2 });
+    r.bulk(b"id");
+    r.int(c.client.id as i64);
+    r.bulk(b"mode");
+    r.bulk(b"standalone");
+    r.bulk(b"role");
+    r.bulk(b"master");
+    r.bulk(b"modules");
+    r.empty_array();
+    Ok(())
+}
+
+/// Client names cannot contain spaces, newlines or other special characters.
+pub fn validate_client_name(n: &[u8]) -> CmdResult {
+    if n.iter().any(|&ch| !(b'!'..=b'~').contains(&ch)) {
+        return Err(errors::CmdError::new(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! Command implementations, one file per command group (as Redis's documentation groups them).
+//!
+//! Each group file has a `register` function that binds its handlers in the table; the metadata
+//! (arity, flags, key specs, ...) comes from [`crate::spec`]. To add a command: write the handler
+//! in its group file, add one `t.add(...)` line to that file's `register`, and add tests in
+//! `tests/<group>.rs` and the differential suite.
+
+use crate::dispatch::CommandTable;
+
+pub mod connection;
+pub mod server;
+pub mod string;
+
+/// Builds the table of every implemented command.
+pub fn table() -> CommandTable {
+    let mut t = CommandTable::default();
+    connection::register(&mut t);
+    string::register(&mut t);
+    server::register(&mut t);
+    t
+}

@@ -1,0 +1,69 @@
+//! The periodic task (Redis's `serverCron`): runs `hz` times per second and does the active expiry
+//! cycle within a CPU budget.
+
+use crate::keyspace::SHARDS;
+use crate::server::Server;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Share of each cron period the active expiry cycle may use (Redis: 25%).
+const EXPIRE_TIME_PERCENT: u64 = 25;
+/// Entries examined per shard visit.
+const CHECKS_PER_VISIT: usize = 256;
+
+/// Runs until shutdown.
+pub async fn run(srv: Arc<Server>) {
+    let mut cursor = 0usize;
+    loop {
+        let hz = srv.hot.hz.load(Relaxed).max(1);
+        let period = Duration::from_micros(1_000_000 / hz);
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = srv.shutdown_notify.notified() => return,
+        }
+        if srv.shutting_down.load(Relaxed) {
+            return;
+        }
+        if srv.hot.active_expire.load(Relaxed) && !srv.pause.writes_paused() {
+            let budget = period * EXPIRE_TIME_PERCENT as u32 / 100;
+            cursor = active_expire_cycle(&srv, cursor, budget);
+        }
+    }
+}
+
+/// One active expiry cycle: visits shards round-robin from `cursor` until the time budget is
+/// spent or a whole round found few expired keys. Returns where the next cycle starts.
+pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) -> usize {
+    let start = Instant::now();
+    let total = srv.keyspace.db_count() * SHARDS;
+    if total == 0 {
+        return 0;
+    }
+    let mut round_checked = 0usize;
+    let mut round_expired = 0usize;
+    let mut visited = 0usize;
+    loop {
+        let (db, shard) = (cursor / SHARDS % srv.keyspace.db_count(), cursor % SHARDS);
+        cursor = (cursor + 1) % total;
+        visited += 1;
+        if let Some(mut s) = srv.keyspace.lock_one(db, shard) {
+            let now = crate::util::now_ms();
+            let (c, e) = s.active_expire(now, CHECKS_PER_VISIT);
+            round_checked += c;
+            round_expired += e;
+        }
+        if start.elapsed() >= budget {
+            srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);
+            return cursor;
+        }
+        if visited.is_multiple_of(total) {
+            // A full round: continue only while more than 10% of examined keys were expired.
+            if round_checked == 0 || round_expired * 10 <= round_checked {
+                return cursor;
+            }
+            round_checked = 0;
+            round_expired = 0;
+        }
+    }
+}

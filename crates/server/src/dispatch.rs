@@ -1,0 +1,476 @@
+//! The command table and the path every request takes.
+//!
+//! `execute` follows Redis's `processCommand` order: lookup → arity → authentication → gates
+//! (pause, ...) → lock the shards the command declares → call the handler → after-call work
+//! (command statistics, error statistics, slow log, MONITOR feed). Handlers are plain functions
+//! `fn(&mut Ctx) -> CmdResult`; an `Err` becomes the error reply and counts as a failed call.
+//!
+//! Metadata (arity, flags, key specs) comes from [`crate::spec`]; this table only binds handlers
+//! to names and says how the command's shards are locked.
+
+use crate::client::Client;
+use crate::errors::{self, CmdError, CmdResult};
+use crate::keyspace::{shard_of, LockPlan, LockSet};
+use crate::server::Server;
+use crate::spec::{self, BeginSearch, CommandSpec, FindKeys};
+use bytes::Bytes;
+use ferrokv_engine::{Clock, Shard};
+use ferrokv_resp::Reply;
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::time::Instant;
+
+/// A command implementation.
+pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+
+/// How a command's shards are locked before it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Locking {
+    /// Touches no key.
+    None,
+    /// The shards of the keys its key specs locate (in the client's current database).
+    Keys,
+    /// Every shard of the client's current database (KEYS, DBSIZE, FLUSHDB, RANDOMKEY, ...).
+    Db,
+    /// Every shard of every database (FLUSHALL, SWAPDB, ...).
+    All,
+    /// The handler locks on its own, one shard at a time (SCAN, INFO keyspace): not atomic over
+    /// the whole keyspace, like Redis's SCAN. Inside MULTI/EXEC or a script these get the whole db.
+    Manual,
+}
+
+/// Per-command counters (INFO commandstats). Updated once per connection batch, not per call.
+#[derive(Default)]
+pub struct CmdStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// One entry of the command table.
+pub struct Command {
+    /// Metadata (arity, flags, key specs, ...).
+    pub spec: &'static CommandSpec,
+    /// Full lowercase name, `get` or `config|get`.
+    pub name: &'static str,
+    /// Dense index (for per-client statistics buffers).
+    pub index: usize,
+    /// The implementation; `None` for a container (CONFIG, CLIENT, ...) whose subcommands run.
+    pub handler: Option<Handler>,
+    /// Lock discipline.
+    pub locking: Locking,
+    /// Subcommands by lowercase name.
+    pub subs: HashMap<&'static [u8], Command>,
+    /// Statistics.
+    pub stats: CmdStats,
+}
+
+impl Command {
+    /// Whether the command has a flag (`spec::flags::*`).
+    #[inline]
+    pub fn has(&self, flag: u64) -> bool {
+        self.spec.flags & flag != 0
+    }
+}
+
+/// Result of looking up a request's command.
+pub enum Lookup<'a> {
+    Found(&'a Command),
+    Unknown,
+    UnknownSub(&'a Command),
+}
+
+/// All implemented commands.
+#[derive(Default)]
+pub struct CommandTable {
+    map: HashMap<&'static [u8], Command>,
+    count: usize,
+    /// Full name of each command index.
+    names: Vec<&'static str>,
+}
+
+impl CommandTable {
+    /// Binds `handler` to the command `name` (lowercase; `parent|sub` for a subcommand). Fails if
+    /// the metadata table has no such command (a programming error caught by a unit test).
+    pub fn add(&mut self, name: &'static str, handler: Handler, locking: Locking) {
+        let (parent, sub) = match name.split_once('|') {
+            Some((p, s)) => (p, Some(s)),
+            None => (name, None),
+        };
+        let Some(pspec) = spec::lookup(parent.as_bytes()) else {
+            crate::log_warning!("command table: no metadata for '{}'", parent);
+            return;
+        };
+        let index = self.count;
+        match sub {
+            None => {
+                self.count += 1;
+                self.names.push(pspec.name);
+                self.map.insert(
+                    pspec.name.as_bytes(),
+                    Command {
+                        spec: pspec,
+                        name: pspec.name,
+                        index,
+                        handler: Some(handler),
+                        locking,
+                        subs: HashMap::new(),
+                        stats: CmdStats::default(),
+                    },
+                );
+            }
+            Some(s) => {
+                let Some(sspec) = spec::lookup_sub(pspec, s.as_bytes()) else {
+                    crate::log_warning!("command table: no metadata for '{}'", name);
+                    return;
+                };
+                let container = self
+                    .map
+                    .entry(pspec.name.as_bytes())
+                    .or_insert_with(|| Command {
+                        spec: pspec,
+                        name: pspec.name,
+                        index: usize::MAX,
+                        handler: None,
+                        locking: Locking::None,
+                        subs: HashMap::new(),
+                        stats: CmdStats::default(),
+                    });
+                self.count += 1;
+                self.names.push(sspec.name);
+                let sub_name = sspec.name.rsplit('|').next().unwrap_or(sspec.name);
+                container.subs.insert(
+                    sub_name.as_bytes(),
+                    Command {
+                        spec: sspec,
+                        name: sspec.name,
+                        index,
+                        handler: Some(handler),
+                        locking,
+                        subs: HashMap::new(),
+                        stats: CmdStats::default(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// The command with dense index `i`.
+    pub fn by_index(&self, i: usize) -> Option<&Command> {
+        self.get(self.names.get(i)?)
+    }
+
+    /// Number of command slots (for per-client statistics buffers).
+    pub fn slots(&self) -> usize {
+        self.count
+    }
+
+    /// Finds the command of `argv` without allocating (names are lowercased on the stack).
+    pub fn lookup(&self, argv: &[Bytes]) -> Lookup<'_> {
+        let Some(name) = argv.first() else {
+            return Lookup::Unknown;
+        };
+        let mut buf = [0u8; 32];
+        let Some(lower) = lower_into(name, &mut buf) else {
+            return Lookup::Unknown;
+        };
+        let Some(cmd) = self.map.get(lower) else {
+            return Lookup::Unknown;
+        };
+        if cmd.handler.is_some() {
+            return Lookup::Found(cmd);
+        }
+        let mut buf2 = [0u8; 32];
+        match argv.get(1).and_then(|s| lower_into(s, &mut buf2)) {
+            Some(sub) => match cmd.subs.get(sub) {
+                Some(c) => Lookup::Found(c),
+                None => Lookup::UnknownSub(cmd),
+            },
+            // A container called without a subcommand fails the arity check, as in Redis.
+            None => Lookup::Found(cmd),
+        }
+    }
+
+    /// Looks up by lowercase name (`get`, `config|get`).
+    pub fn get(&self, name: &str) -> Option<&Command> {
+        match name.split_once('|') {
+            None => self.map.get(name.as_bytes()),
+            Some((p, s)) => self.map.get(p.as_bytes())?.subs.get(s.as_bytes()),
+        }
+    }
+
+    /// Every top-level command.
+    pub fn iter(&self) -> impl Iterator<Item = &Command> {
+        self.map.values()
+    }
+
+    /// Every command and subcommand that has a handler.
+    pub fn all_callables(&self) -> Vec<&Command> {
+        let mut v = Vec::new();
+        for c in self.map.values() {
+            if c.handler.is_some() {
+                v.push(c);
+            }
+            v.extend(c.subs.values());
+        }
+        v
+    }
+}
+
+fn lower_into<'b>(name: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
+    let dst = buf.get_mut(..name.len())?;
+    for (d, s) in dst.iter_mut().zip(name) {
+        *d = s.to_ascii_lowercase();
+    }
+    Some(dst)
+}
+
+/// Everything a handler needs while it runs.
+pub struct Ctx<'a> {
+    /// Shared server state.
+    pub srv: &'a Server,
+    /// The calling client (its selected db, protocol, name, ...).
+    pub client: &'a mut Client,
+    /// The request, command name included.
+    pub argv: &'a [Bytes],
+    /// Where the reply goes.
+    pub reply: &'a mut Reply,
+    /// The shards this command holds.
+    pub locks: LockSet<'a>,
+    /// The time the command runs at.
+    pub clock: Clock,
+    /// The command being run.
+    pub cmd: &'a Command,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    #[inline]
+    pub fn db(&self) -> u32 {
+        self.client.db
+    }
+
+    /// Argument `i` (0 is the command name); empty if absent (arity was checked before).
+    #[inline]
+    pub fn arg(&self, i: usize) -> &'a [u8] {
+        self.argv.get(i).map(|b| &b[..]).unwrap_or(&[])
+    }
+
+    /// Argument `i` as shared bytes.
+    #[inline]
+    pub fn arg_bytes(&self, i: usize) -> Bytes {
+        self.argv.get(i).cloned().unwrap_or_default()
+    }
+
+    /// Current time in unix milliseconds.
+    #[inline]
+    pub fn now_ms(&self) -> i64 {
+        self.clock.ms
+    }
+
+    /// The locked shard holding `key` in the current database.
+    #[inline]
+    pub fn shard(&mut self, key: &[u8]) -> Result<&mut Shard, CmdError> {
+        let db = self.client.db;
+        self.locks.for_key(db, key).ok_or(LOCK_BUG)
+    }
+
+    /// The locked shard holding `key` and the reply writer, borrowed together.
+    #[inline]
+    pub fn shard_reply(&mut self, key: &[u8]) -> Result<(&mut Shard, &mut Reply), CmdError> {
+        let db = self.client.db;
+        let shard = self.locks.for_key(db, key).ok_or(LOCK_BUG)?;
+        Ok((shard, &mut *self.reply))
+    }
+
+    /// The locked shard holding `key` in database `db`.
+    pub fn shard_in(&mut self, db: u32, key: &[u8]) -> Result<&mut Shard, CmdError> {
+        self.locks.for_key(db, key).ok_or(LOCK_BUG)
+    }
+
+    /// Records `n` changes to the dataset (rdb_changes_since_last_save).
+    #[inline]
+    pub fn dirty(&mut self, n: u64) {
+        self.client.batch.dirty += n;
+    }
+
+    /// Records a keyspace hit or miss (INFO keyspace_hits / keyspace_misses).
+    #[inline]
+    pub fn hit(&mut self, found: bool) {
+        if found {
+            self.client.batch.hits += 1;
+        } else {
+            self.client.batch.misses += 1;
+        }
+    }
+
+    /// A reply with the RESP3-aware writer, for the handler's success path.
+    #[inline]
+    pub fn out(&mut self) -> &mut Reply {
+        self.reply
+    }
+}
+
+const LOCK_BUG: CmdError = CmdError::new("ERR internal error: key outside the command's lock plan");
+
+/// What the connection loop must do after `execute`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    /// Go on with the next request.
+    Continue,
+    /// Flush and close the connection (QUIT, protocol error, CLIENT KILL of self).
+    Close,
+    /// The command was not run because clients are paused; wait and run it again.
+    Paused,
+}
+
+/// Runs one request and appends its reply.
+pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Reply) -> Flow {
+    let cmd = match srv.commands.lookup(argv) {
+        Lookup::Found(c) => c,
+        Lookup::Unknown => {
+            reject(srv, client, reply, None, errors::unknown_command(argv));
+            return Flow::Continue;
+        }
+        Lookup::UnknownSub(container) => {
+            let e = errors::unknown_subcommand(
+                argv.get(1).map(|b| &b[..]).unwrap_or(b""),
+                container.name,
+            );
+            reject(srv, client, reply, None, e);
+            return Flow::Continue;
+        }
+    };
+    let arity = cmd.spec.arity;
+    let argc = argv.len() as i32;
+    if (arity > 0 && argc != arity) || argc < -arity || cmd.handler.is_none() {
+        reject(srv, client, reply, Some(cmd), errors::wrong_arity(cmd.name));
+        return Flow::Continue;
+    }
+    if !client.authenticated && !cmd.has(spec::flags::NO_AUTH) {
+        reject(srv, client, reply, Some(cmd), errors::NOAUTH);
+        return Flow::Continue;
+    }
+    if srv.pause.blocks(cmd, client) {
+        return Flow::Paused;
+    }
+    let Some(handler) = cmd.handler else {
+        return Flow::Continue;
+    };
+    let plan = lock_plan(cmd, argv, client.db);
+    let start = Instant::now();
+    let reply_mark = reply.len();
+    let result = {
+        let locks = srv.keyspace.lock(&plan);
+        let mut ctx = Ctx {
+            srv,
+            client: &mut *client,
+            argv,
+            reply: &mut *reply,
+            locks,
+            clock: Clock {
+                ms: crate::util::now_ms(),
+                touch: true,
+                rand: 0,
+            },
+            cmd,
+        };
+        ctx.clock.touch = !ctx.client.no_touch || ctx.cmd.name == "touch";
+        ctx.clock.rand = ctx.client.next_rand();
+        handler(&mut ctx)
+    };
+    let usec = start.elapsed().as_micros() as u64;
+    client.batch.record_call(cmd.index, usec);
+    if let Err(e) = result {
+        reply.truncate(reply_mark);
+        reply.error(e.0.as_bytes());
+        client.batch.record_failed(cmd.index);
+        srv.stats.count_error(e.code());
+    }
+    srv.after_call(client, cmd, argv, usec);
+    if client.close_after_reply {
+        Flow::Close
+    } else {
+        Flow::Continue
+    }
+}
+
+fn reject(
+    srv: &Server,
+    client: &mut Client,
+    reply: &mut Reply,
+    cmd: Option<&Command>,
+    e: CmdError,
+) {
+    reply.error(e.0.as_bytes());
+    srv.stats.count_error(e.code());
+    if let Some(c) = cmd {
+        client.batch.record_rejected(c.index);
+    }
+}
+
+/// The shards a command must hold, from its locking mode and key specs.
+pub fn lock_plan(cmd: &Command, argv: &[Bytes], db: u32) -> LockPlan {
+    match cmd.locking {
+        Locking::None | Locking::Manual => LockPlan::None,
+        Locking::Db => LockPlan::Db(db),
+        Locking::All => LockPlan::All,
+        Locking::Keys => key_plan(cmd.spec, argv, db),
+    }
+}
+
+/// The shards of the keys of `argv`, per the command's key specs. Falls back to the whole db
+/// when the keys cannot be located (malformed request: the handler will reject it anyway).
+pub fn key_plan(spec: &CommandSpec, argv: &[Bytes], db: u32) -> LockPlan {
+    // Fast path: one key spec, fixed index, range find (GET, SET, MSET, DEL, ...): no allocation
+    // beyond the plan itself.
+    if let [ks] = spec.key_specs {
+        if let (
+            BeginSearch::Index(first),
+            FindKeys::Range {
+                lastkey,
+                step,
+                limit,
+            },
+        ) = (&ks.begin, &ks.find)
+        {
+            if *first > 0 && *step > 0 && *limit == 0 {
+                let first = *first as usize;
+                let argc = argv.len();
+                let last = if *lastkey >= 0 {
+                    first + *lastkey as usize
+                } else {
+                    let back = (-*lastkey) as usize;
+                    match argc.checked_sub(back) {
+                        Some(l) => l,
+                        None => return LockPlan::Db(db),
+                    }
+                };
+                let mut v = Vec::with_capacity(1);
+                let mut i = first;
+                while i <= last {
+                    match argv.get(i) {
+                        Some(k) => v.push((db, shard_of(k) as u32)),
+                        None => break,
+                    }
+                    i += *step as usize;
+                }
+                return LockPlan::Shards(v).normalise();
+            }
+        }
+    }
+    let args: Vec<&[u8]> = argv.iter().map(|b| &b[..]).collect();
+    let keys = spec::keys_for_dispatch(spec, &args);
+    if keys.is_empty() && spec::has_keys(spec) && argv.len() > 1 {
+        // Keys could not be located (malformed request): hold the whole db, the handler rejects it.
+        return LockPlan::Db(db);
+    }
+    LockPlan::Shards(
+        keys.iter()
+            .filter_map(|(i, _)| argv.get(*i))
+            .map(|k| (db, shard_of(k) as u32))
+            .collect(),
+    )
+    .normalise()
+}

@@ -1,0 +1,122 @@
+//! Every error text ferrokv replies with, in one place (Redis's exact wording), and the error type
+//! command handlers return.
+
+use std::borrow::Cow;
+
+/// An error reply: the full text after '-', starting with its code (`ERR`, `WRONGTYPE`, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CmdError(pub Cow<'static, str>);
+
+impl CmdError {
+    /// An error with a fixed text.
+    pub const fn new(s: &'static str) -> CmdError {
+        CmdError(Cow::Borrowed(s))
+    }
+
+    /// The error code: the first word (`ERR`, `WRONGTYPE`, ...), as counted by INFO errorstats.
+    pub fn code(&self) -> &str {
+        self.0.split(' ').next().unwrap_or("ERR")
+    }
+}
+
+impl From<String> for CmdError {
+    fn from(s: String) -> Self {
+        CmdError(Cow::Owned(s))
+    }
+}
+
+impl From<&'static str> for CmdError {
+    fn from(s: &'static str) -> Self {
+        CmdError(Cow::Borrowed(s))
+    }
+}
+
+/// Result of a command handler: `Err` is written as the reply and counted as a failed call.
+pub type CmdResult = Result<(), CmdError>;
+
+/// Builds an owned error text with `format!` syntax.
+#[macro_export]
+macro_rules! cmd_err {
+    ($($arg:tt)*) => { $crate::errors::CmdError::from(format!($($arg)*)) };
+}
+
+pub const WRONGTYPE: CmdError =
+    CmdError::new("WRONGTYPE Operation against a key holding the wrong kind of value");
+pub const SYNTAX: CmdError = CmdError::new("ERR syntax error");
+pub const NOT_INTEGER: CmdError = CmdError::new("ERR value is not an integer or out of range");
+pub const NOT_FLOAT: CmdError = CmdError::new("ERR value is not a valid float");
+pub const OVERFLOW: CmdError = CmdError::new("ERR increment or decrement would overflow");
+pub const INCR_NAN_INF: CmdError = CmdError::new("ERR increment would produce NaN or Infinity");
+pub const NO_SUCH_KEY: CmdError = CmdError::new("ERR no such key");
+pub const DB_INDEX: CmdError = CmdError::new("ERR DB index is out of range");
+pub const INVALID_DB_INDEX: CmdError = CmdError::new("ERR invalid DB index");
+pub const STRING_TOO_LONG: CmdError =
+    CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+pub const OFFSET_OUT_OF_RANGE: CmdError = CmdError::new("ERR offset is out of range");
+pub const NOAUTH: CmdError = CmdError::new("NOAUTH Authentication required.");
+pub const WRONGPASS: CmdError =
+    CmdError::new("WRONGPASS invalid username-password pair or user is disabled.");
+pub const AUTH_NO_PASSWORD: CmdError = CmdError::new(
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+);
+pub const NOPROTO: CmdError = CmdError::new("NOPROTO unsupported protocol version");
+pub const TIMEOUT_NEGATIVE: CmdError = CmdError::new("ERR timeout is negative");
+pub const TIMEOUT_NOT_FLOAT: CmdError = CmdError::new("ERR timeout is not a float or out of range");
+pub const MAX_CLIENTS: &str = "ERR max number of clients reached";
+pub const DEBUG_DISABLED: CmdError = CmdError::new(
+    "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+);
+pub const NESTED_MULTI: CmdError = CmdError::new("ERR MULTI calls can not be nested");
+pub const EXEC_WITHOUT_MULTI: CmdError = CmdError::new("ERR EXEC without MULTI");
+pub const DISCARD_WITHOUT_MULTI: CmdError = CmdError::new("ERR DISCARD without MULTI");
+pub const CURSOR: CmdError = CmdError::new("ERR invalid cursor");
+pub const NOT_POSITIVE: CmdError = CmdError::new("ERR value is out of range, must be positive");
+
+/// `ERR wrong number of arguments for '<name>' command`
+pub fn wrong_arity(name: &str) -> CmdError {
+    cmd_err!("ERR wrong number of arguments for '{}' command", name)
+}
+
+/// `ERR invalid expire time in '<cmd>' command`
+pub fn invalid_expire(cmd: &str) -> CmdError {
+    cmd_err!("ERR invalid expire time in '{}' command", cmd)
+}
+
+/// `ERR unknown subcommand '<sub>'. Try <CMD> HELP.`
+pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> CmdError {
+    let sub = String::from_utf8_lossy(sub);
+    let sub: String = sub.chars().take(128).collect();
+    cmd_err!(
+        "ERR unknown subcommand '{}'. Try {} HELP.",
+        sub,
+        cmd.to_ascii_uppercase()
+    )
+}
+
+/// Redis's reply to an unknown command: the name and the first arguments, each cut to fit
+/// within 128 characters in all.
+pub fn unknown_command(argv: &[bytes::Bytes]) -> CmdError {
+    let name = argv
+        .first()
+        .map(|a| lossy_prefix(a, 128))
+        .unwrap_or_default();
+    let mut args = String::new();
+    for a in argv.iter().skip(1) {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push('\'');
+        args.push_str(&lossy_prefix(a, room));
+        args.push_str("' ");
+    }
+    cmd_err!(
+        "ERR unknown command '{}', with args beginning with: {}",
+        name,
+        args
+    )
+}
+
+fn lossy_prefix(b: &[u8], max: usize) -> String {
+    String::from_utf8_lossy(b.get(..b.len().min(max)).unwrap_or(b)).into_owned()
+}

@@ -1,0 +1,231 @@
+//! The databases, their shards and the locking discipline that makes every command atomic.
+//!
+//! Each database is split into [`SHARDS`] shards by the key's cluster hash slot (CRC16 mod 16384,
+//! then slot mod SHARDS), each behind its own mutex. A command runs with a [`LockSet`]: the
+//! guards of every shard it may touch, acquired up front **in ascending (db, shard) order**, held
+//! for the whole (synchronous, `.await`-free) execution and released together. Because every
+//! acquirer uses the same global order, multi-key commands, MULTI/EXEC and scripts cannot
+//! deadlock, and no other client can observe a half-applied command.
+
+use crate::crc16::key_slot;
+use ferrokv_engine::Shard;
+use parking_lot::{Mutex, MutexGuard};
+
+/// Shards per database (a power of two; the SCAN cursor keeps the shard index in its top 16 bits).
+pub const SHARDS: usize = 64;
+
+/// One logical database (SELECT index).
+pub struct Db {
+    shards: Box<[Mutex<Shard>]>,
+}
+
+impl Db {
+    fn new() -> Db {
+        Db {
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+        }
+    }
+}
+
+/// All databases.
+pub struct Keyspace {
+    dbs: Box<[Db]>,
+}
+
+/// The shard a key lives in.
+#[inline]
+pub fn shard_of(key: &[u8]) -> usize {
+    key_slot(key) as usize % SHARDS
+}
+
+/// Which shards a command needs, computed before it runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LockPlan {
+    /// Nothing: the command does not touch the keyspace.
+    None,
+    /// These (db, shard) pairs; sorted and deduplicated by [`LockPlan::normalise`].
+    Shards(Vec<(u32, u32)>),
+    /// Every shard of one database.
+    Db(u32),
+    /// Every shard of every database.
+    All,
+}
+
+impl LockPlan {
+    /// Sorts and deduplicates an explicit shard list.
+    pub fn normalise(mut self) -> LockPlan {
+        if let LockPlan::Shards(v) = &mut self {
+            v.sort_unstable();
+            v.dedup();
+        }
+        self
+    }
+
+    /// The union of two plans (used for MULTI/EXEC and scripts).
+    pub fn union(self, other: LockPlan) -> LockPlan {
+        use LockPlan::*;
+        match (self, other) {
+            (All, _) | (_, All) => All,
+            (None, x) | (x, None) => x,
+            (Db(a), Db(b)) if a == b => Db(a),
+            (Db(a), Shards(v)) | (Shards(v), Db(a)) if v.iter().all(|s| s.0 == a) => Db(a),
+            (Shards(mut a), Shards(b)) => {
+                a.extend(b);
+                Shards(a).normalise()
+            }
+            _ => All,
+        }
+    }
+}
+
+/// Locked shards held by one executing command (or transaction, or script).
+pub struct LockSet<'a> {
+    ks: &'a Keyspace,
+    held: Vec<((u32, u32), MutexGuard<'a, Shard>)>,
+}
+
+impl Keyspace {
+    /// `n` empty databases.
+    pub fn new(n: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..n.max(1)).map(|_| Db::new()).collect(),
+        }
+    }
+
+    /// Number of databases.
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// Acquires the locks of a plan in the global order.
+    pub fn lock(&self, plan: &LockPlan) -> LockSet<'_> {
+        let mut set = LockSet {
+            ks: self,
+            held: Vec::new(),
+        };
+        match plan {
+            LockPlan::None => {}
+            LockPlan::Shards(v) => {
+                set.held.reserve(v.len());
+                for &(db, s) in v {
+                    if let Some(m) = self.shard_mutex(db, s) {
+                        set.held.push(((db, s), m.lock()));
+                    }
+                }
+            }
+            LockPlan::Db(db) => set.lock_db(*db),
+            LockPlan::All => {
+                for db in 0..self.dbs.len() as u32 {
+                    set.lock_db(db);
+                }
+            }
+        }
+        set
+    }
+
+    fn shard_mutex(&self, db: u32, s: u32) -> Option<&Mutex<Shard>> {
+        self.dbs.get(db as usize)?.shards.get(s as usize)
+    }
+
+    /// Runs `f` on each shard of `db` in turn, locking one at a time (non-atomic walks: INFO, cron).
+    pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(usize, &mut Shard)) {
+        if let Some(d) = self.dbs.get(db) {
+            for (i, m) in d.shards.iter().enumerate() {
+                f(i, &mut m.lock());
+            }
+        }
+    }
+
+    /// Locks a single shard (for work that is atomic per shard only: SCAN steps, expiry cycle).
+    pub fn lock_one(&self, db: usize, shard: usize) -> Option<MutexGuard<'_, Shard>> {
+        Some(self.dbs.get(db)?.shards.get(shard)?.lock())
+    }
+}
+
+impl<'a> LockSet<'a> {
+    fn lock_db(&mut self, db: u32) {
+        if let Some(d) = self.ks.dbs.get(db as usize) {
+            self.held.reserve(d.shards.len());
+            for (i, m) in d.shards.iter().enumerate() {
+                self.held.push(((db, i as u32), m.lock()));
+            }
+        }
+    }
+
+    /// The locked shard `(db, shard)`. Panics are impossible by construction only if the command's
+    /// lock plan covered it; a missing shard is a bug in a command's plan, reported as `None`.
+    pub fn shard(&mut self, db: u32, shard: u32) -> Option<&mut Shard> {
+        let key = (db, shard);
+        // Plans are sorted, so a binary search finds the guard; most commands hold one.
+        let i = self.held.binary_search_by(|x| x.0.cmp(&key)).ok()?;
+        self.held.get_mut(i).map(|x| &mut *x.1)
+    }
+
+    /// The locked shard holding `key` in `db`.
+    pub fn for_key(&mut self, db: u32, key: &[u8]) -> Option<&mut Shard> {
+        self.shard(db, shard_of(key) as u32)
+    }
+
+    /// Whether every shard of `db` is held.
+    pub fn holds_db(&self, db: u32) -> bool {
+        self.held.iter().filter(|x| x.0 .0 == db).count() == SHARDS
+    }
+
+    /// All held shards of `db`, in shard order.
+    pub fn db_shards(&mut self, db: u32) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
+        self.held
+            .iter_mut()
+            .filter(move |x| x.0 .0 == db)
+            .map(|x| &mut *x.1)
+    }
+
+    /// All held shards with their (db, shard) coordinates.
+    pub fn all_held(&mut self) -> impl Iterator<Item = ((u32, u32), &mut Shard)> + use<'_, 'a> {
+        self.held.iter_mut().map(|x| (x.0, &mut *x.1))
+    }
+
+    /// Swaps the contents of two fully locked databases (SWAPDB).
+    pub fn swap_dbs(&mut self, a: u32, b: u32) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = if a < b { (a, b) } else { (b, a) };
+        let split = self.held.partition_point(|x| x.0 .0 <= lo);
+        let (left, right) = self.held.split_at_mut(split);
+        let l = left.iter_mut().filter(|x| x.0 .0 == lo);
+        let r = right.iter_mut().filter(|x| x.0 .0 == hi);
+        for (x, y) in l.zip(r) {
+            x.1.swap_content(&mut y.1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_union_and_normalise() {
+        let a = LockPlan::Shards(vec![(0, 5), (0, 1), (0, 5)]).normalise();
+        assert_eq!(a, LockPlan::Shards(vec![(0, 1), (0, 5)]));
+        assert_eq!(a.clone().union(LockPlan::Db(0)), LockPlan::Db(0));
+        assert_eq!(a.clone().union(LockPlan::Db(1)), LockPlan::All);
+        assert_eq!(
+            a.union(LockPlan::Shards(vec![(1, 0)])),
+            LockPlan::Shards(vec![(0, 1), (0, 5), (1, 0)])
+        );
+    }
+
+    #[test]
+    fn lockset_finds_held_shards_only() {
+        let ks = Keyspace::new(2);
+        let mut set = ks.lock(&LockPlan::Shards(vec![(0, 3), (1, 7)]));
+        assert!(set.shard(0, 3).is_some());
+        assert!(set.shard(1, 7).is_some());
+        assert!(set.shard(0, 4).is_none());
+        drop(set);
+        let mut all = ks.lock(&LockPlan::All);
+        assert!(all.holds_db(0) && all.holds_db(1));
+        assert_eq!(all.db_shards(1).count(), SHARDS);
+    }
+}

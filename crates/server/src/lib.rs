@@ -1,0 +1,33 @@
+//! ferrokv-server: a Redis-compatible server.
+//!
+//! # Layout
+//! - [`net`]: listeners and the per-connection loop (parse every buffered request, write once).
+//! - [`dispatch`]: the command table and the path of a request (lookup, arity, auth, gates,
+//!   locking, call, statistics).
+//! - [`spec`]: command metadata (arity, flags, key specs, ACL categories, docs) as data.
+//! - [`cmd`]: handlers, one file per command group.
+//! - [`keyspace`]: databases split into shards, and the lock discipline that makes commands atomic.
+//! - [`config`]: the parameter table, config file and command-line parsing, CONFIG GET/SET/REWRITE.
+//! - [`server`], [`client`], [`cron`]: shared state, client state, periodic work.
+//! - [`errors`], [`args`]: error texts and argument parsing.
+
+pub mod args;
+pub mod client;
+pub mod cmd;
+pub mod config;
+pub mod crc16;
+pub mod cron;
+pub mod dispatch;
+pub mod errors;
+pub mod glob;
+pub mod keyspace;
+pub mod logging;
+pub mod net;
+pub mod server;
+pub mod spec;
+pub mod util;
+
+/// The Redis version ferrokv presents to clients (they feature-detect on it).
+pub const REDIS_VERSION: &str = "7.4.0";
+/// ferrokv's own version.
+pub const FERROKV_VERSION: &str = env!("CARGO_PKG_VERSION");

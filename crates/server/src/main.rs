@@ -1,0 +1,97 @@
+//! The `ferrokv-server` binary: same command line as `redis-server`.
+
+use ferrokv_server::config::Config;
+use ferrokv_server::server::Server;
+use ferrokv_server::{log_notice, log_warning, net, FERROKV_VERSION, REDIS_VERSION};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn usage() {
+    eprintln!(
+        "Usage: ./ferrokv-server [/path/to/ferrokv.conf] [options] [-]
+       ./ferrokv-server - (read config from stdin)
+       ./ferrokv-server -v or --version
+       ./ferrokv-server -h or --help
+
+Examples:
+       ./ferrokv-server (run the server with default config)
+       ./ferrokv-server /etc/redis/6379.conf
+       ./ferrokv-server --port 7777
+       ./ferrokv-server /etc/myredis.conf --loglevel verbose -
+       ./ferrokv-server --port 7777 --save \"\" --appendonly no
+
+Every redis.conf directive is accepted as a file line or as --directive value."
+    );
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(first) = args.first() {
+        match first.as_str() {
+            "-v" | "--version" => {
+                println!(
+                    "ferrokv server v={FERROKV_VERSION} redis_version={REDIS_VERSION} bits=64 malloc=mimalloc"
+                );
+                return ExitCode::SUCCESS;
+            }
+            "-h" | "--help" => {
+                usage();
+                return ExitCode::SUCCESS;
+            }
+            _ => {}
+        }
+    }
+    let (config, warnings) = match Config::from_args(&args) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ferrokv_server::logging::init(config.loglevel(), &config.logfile());
+    log_notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
+    log_notice!(
+        "ferrokv version={}, redis_version={}, bits=64, pid={}, just started",
+        FERROKV_VERSION,
+        REDIS_VERSION,
+        std::process::id()
+    );
+    for w in &warnings {
+        log_warning!("{}", w);
+    }
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("ferrokv-worker")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Failed to start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let srv = Arc::new(Server::new(config));
+    rt.block_on(async move {
+        let listeners = match net::bind(&srv).await {
+            Ok(l) => l,
+            Err(e) => {
+                log_warning!(
+                    "Failed listening on port {} (tcp), aborting: {}",
+                    srv.config.read().port(),
+                    e
+                );
+                return ExitCode::FAILURE;
+            }
+        };
+        log_notice!("Server initialized");
+        net::serve(srv, listeners).await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,316 @@
+//! Networking: listeners, the per-connection loop and the periodic cron task.
+//!
+//! One tokio task per connection. Each time the socket is readable, the task parses *every*
+//! complete request in its buffer, executes them in order and appends the replies to one output
+//! buffer, which is written with a single write when the batch is done (or when it grows past
+//! [`FLUSH_AT`]). Locks are only held inside `dispatch::execute`, never across an `.await`.
+
+use crate::client::{Client, RegistrationGuard, ReplyMode};
+use crate::dispatch::{self, Flow};
+use crate::server::Server;
+use crate::{log_notice, log_verbose, log_warning};
+use bytes::{Bytes, BytesMut};
+use ferrokv_resp::{Limits, Protocol, Reply, RequestParser};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Replies are flushed mid-batch once they exceed this many bytes.
+const FLUSH_AT: usize = 64 * 1024;
+/// Read buffer growth step.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// Binds every configured address; fails with a clear message if none can be bound.
+pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let (binds, port) = {
+        let c = srv.config.read();
+        (c.bind(), c.port())
+    };
+    let mut out = Vec::new();
+    let mut last_err = None;
+    for b in &binds {
+        let (addr, optional) = match b.strip_prefix('-') {
+            Some(a) => (a, true),
+            None => (b.as_str(), false),
+        };
+        // Redis's wildcards: "*" is every IPv4 interface, "::*" every IPv6 one.
+        let addr = match addr {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            a => a,
+        };
+        let host = if addr.contains(':') && !addr.starts_with('[') {
+            format!("[{addr}]:{port}")
+        } else {
+            format!("{addr}:{port}")
+        };
+        match TcpListener::bind(&host).await {
+            Ok(l) => out.push(l),
+            Err(e) if optional || (addr == "::1" && binds.len() > 1) => {
+                log_verbose!("Skipping optional bind address {}: {}", host, e);
+            }
+            Err(e) => {
+                log_warning!(
+                    "Warning: Could not create server TCP listening socket {}: {}",
+                    host,
+                    e
+                );
+                last_err = Some(e);
+            }
+        }
+    }
+    if out.is_empty() || (last_err.is_some() && out.len() < binds.len()) {
+        if let Some(e) = last_err {
+            return Err(e);
+        }
+        if out.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrNotAvailable,
+                "no address to listen on",
+            ));
+        }
+    }
+    if let Some(l) = out.first() {
+        if let Ok(a) = l.local_addr() {
+            srv.tcp_port.store(u64::from(a.port()), Relaxed);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the server until shutdown: accept loops, cron, signal handling.
+pub async fn serve(srv: Arc<Server>, listeners: Vec<TcpListener>) {
+    let mut tasks = Vec::new();
+    for l in listeners {
+        tasks.push(tokio::spawn(accept_loop(srv.clone(), l)));
+    }
+    tokio::spawn(crate::cron::run(srv.clone()));
+    tokio::spawn(signals(srv.clone()));
+    log_notice!("Ready to accept connections tcp");
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Give connections a bounded moment to observe the kill flag and close.
+    for _ in 0..100 {
+        if srv.clients.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn signals(srv: Arc<Server>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    let which = tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = int.recv() => "SIGINT",
+    };
+    log_warning!("Received {} scheduling shutdown...", which);
+    crate::cmd::server::shutdown_now(&srv);
+}
+
+async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            _ = srv.shutdown_notify.notified() => return,
+        };
+        if srv.shutting_down.load(Relaxed) {
+            return;
+        }
+        let (stream, addr) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                log_warning!("Accepting client connection: {}", e);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let max = srv.hot.maxclients.load(Relaxed) as usize;
+        if srv.clients.len() >= max {
+            srv.stats.rejected_connections.fetch_add(1, Relaxed);
+            let msg = format!("-{}\r\n", crate::errors::MAX_CLIENTS);
+            let _ = stream.try_write(msg.as_bytes());
+            continue;
+        }
+        srv.stats.total_connections_received.fetch_add(1, Relaxed);
+        let s = srv.clone();
+        tokio::spawn(async move {
+            connection(s, stream, addr).await;
+        });
+    }
+}
+
+fn limits(srv: &Server) -> Limits {
+    Limits {
+        max_bulk_len: srv.hot.proto_max_bulk_len.load(Relaxed),
+        ..Limits::default()
+    }
+}
+
+/// Serves one client until it quits, is killed, times out or breaks the protocol.
+pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+    let laddr = stream.local_addr().unwrap_or(addr);
+    let handle = srv.clients.register(addr, laddr);
+    let _reg = RegistrationGuard {
+        srv: &srv,
+        id: handle.id,
+    };
+    let mut client = Client::new(handle.clone(), !srv.auth_required());
+    let mut parser = RequestParser::new();
+    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut reply = Reply::new(Protocol::Resp2);
+    let mut args: Vec<Bytes> = Vec::new();
+    let mut pending = false;
+    let mut monitor: Option<tokio::sync::mpsc::Receiver<Bytes>> = None;
+
+    'conn: loop {
+        let lim = limits(&srv);
+        loop {
+            if !pending {
+                match parser.parse(&mut inbuf, &mut args, &lim, client.authenticated) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(e) => {
+                        let text = format!("ERR {e}");
+                        reply.error(text.as_bytes());
+                        srv.stats.count_error("ERR");
+                        log_verbose!(
+                            "Protocol error ({}) from client: id={} addr={}",
+                            e,
+                            client.id,
+                            addr
+                        );
+                        let _ = stream.write_all(&reply.take()).await;
+                        break 'conn;
+                    }
+                }
+            }
+            pending = false;
+            if handle.is_killed() {
+                break 'conn;
+            }
+            let before = client.reply_mode;
+            if before == ReplyMode::SkipNext {
+                client.reply_mode = ReplyMode::Skip;
+            }
+            let mark = reply.len();
+            let flow = dispatch::execute(&srv, &mut client, &args, &mut reply);
+            if flow == Flow::Paused {
+                client.reply_mode = before;
+                pending = true;
+                break;
+            }
+            match client.reply_mode {
+                ReplyMode::Off => reply.truncate(mark),
+                ReplyMode::Skip => {
+                    reply.truncate(mark);
+                    client.reply_mode = ReplyMode::On;
+                }
+                ReplyMode::SkipNext if before != ReplyMode::SkipNext => reply.truncate(mark),
+                _ => {}
+            }
+            if client.wants_monitor && monitor.is_none() {
+                monitor = Some(srv.add_monitor(client.id));
+            }
+            if flow == Flow::Close {
+                let _ = stream.write_all(&reply.take()).await;
+                break 'conn;
+            }
+            if reply.len() >= FLUSH_AT {
+                let out = reply.take();
+                srv.stats
+                    .net_output_bytes
+                    .fetch_add(out.len() as u64, Relaxed);
+                if stream.write_all(&out).await.is_err() {
+                    break 'conn;
+                }
+            }
+        }
+        srv.flush_batch(&mut client);
+        handle
+            .last_interaction_ms
+            .store(crate::util::now_ms() as u64, Relaxed);
+        client.publish_info(reply.proto(), inbuf.len(), inbuf.capacity(), reply.len());
+        if !reply.is_empty() {
+            let out = reply.take();
+            srv.stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Relaxed);
+            if stream.write_all(&out).await.is_err() {
+                break;
+            }
+        }
+        if pending {
+            let wait = srv.pause.until_ms() - crate::util::now_ms();
+            let wait = Duration::from_millis(wait.clamp(1, 1000) as u64);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = srv.pause.unpaused.notified() => {}
+                _ = handle.kill_notify.notified() => break,
+            }
+            continue;
+        }
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        let idle_limit = srv.hot.timeout_secs.load(Relaxed);
+        let monitoring = monitor.is_some();
+        let idle = async {
+            if idle_limit == 0 || monitoring {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(Duration::from_secs(idle_limit)).await;
+        };
+        tokio::select! {
+            r = stream.read_buf(&mut inbuf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    let limit = srv.hot.query_buffer_limit.load(Relaxed) as usize;
+                    if inbuf.len() > limit {
+                        srv.stats.client_query_buffer_limit_disconnections.fetch_add(1, Relaxed);
+                        log_warning!("Closing client that reached max query buffer length: id={} addr={} (qbuf={})", client.id, addr, inbuf.len());
+                        break;
+                    }
+                }
+            },
+            _ = handle.kill_notify.notified() => break,
+            m = async { match monitor.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
+                match m {
+                    Some(line) => {
+                        let mut out = line.to_vec();
+                        if let Some(rx) = monitor.as_mut() {
+                            while let Ok(more) = rx.try_recv() {
+                                out.extend_from_slice(&more);
+                            }
+                        }
+                        if stream.write_all(&out).await.is_err() {
+                            break;
+                        }
+                    }
+                    None => break,
+                }
+            },
+            _ = idle => {
+                log_verbose!("Closing idle client id={}", client.id);
+                break;
+            }
+        }
+    }
+    if monitor.is_some() {
+        srv.remove_monitor(client.id);
+    }
+    srv.flush_batch(&mut client);
+}

@@ -1,0 +1,392 @@
+//! Shared server state: keyspace, configuration, command table, clients, statistics, slow log,
+//! MONITOR feed and CLIENT PAUSE state.
+
+use crate::client::{Client, ClientRegistry};
+use crate::config::Config;
+use crate::dispatch::{Command, CommandTable};
+use crate::keyspace::Keyspace;
+use crate::spec::flags;
+use bytes::Bytes;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed,
+};
+use std::time::Instant;
+use tokio::sync::{mpsc, Notify};
+
+/// Server-wide counters for INFO stats.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub keyspace_hits: AtomicU64,
+    pub keyspace_misses: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    pub errorstats: Mutex<BTreeMap<String, u64>>,
+    /// Changes since the last successful save (rdb_changes_since_last_save).
+    pub dirty: AtomicU64,
+    pub expired_time_cap_reached: AtomicU64,
+    pub client_query_buffer_limit_disconnections: AtomicU64,
+}
+
+impl Stats {
+    /// Counts an error reply under its code (INFO errorstats), at most 128 distinct codes as Redis.
+    pub fn count_error(&self, code: &str) {
+        self.total_error_replies.fetch_add(1, Relaxed);
+        let mut m = self.errorstats.lock();
+        if let Some(n) = m.get_mut(code) {
+            *n += 1;
+        } else if m.len() < 128 {
+            m.insert(code.to_string(), 1);
+        }
+    }
+
+    /// Resets what CONFIG RESETSTAT resets.
+    pub fn reset(&self) {
+        for a in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.keyspace_hits,
+            &self.keyspace_misses,
+            &self.total_error_replies,
+            &self.expired_time_cap_reached,
+            &self.client_query_buffer_limit_disconnections,
+        ] {
+            a.store(0, Relaxed);
+        }
+        self.errorstats.lock().clear();
+    }
+}
+
+/// CLIENT PAUSE state.
+#[derive(Default)]
+pub struct PauseState {
+    /// 0: not paused, 1: WRITE, 2: ALL.
+    mode: AtomicU8,
+    until_ms: AtomicI64,
+    /// Woken on CLIENT UNPAUSE.
+    pub unpaused: Notify,
+}
+
+impl PauseState {
+    /// Pauses clients until `until_ms`; `all` pauses every command, else only writes.
+    pub fn pause(&self, until_ms: i64, all: bool) {
+        let mode = if all { 2 } else { 1 };
+        // A new pause never shortens or weakens an active one (Redis keeps the stricter).
+        let cur = self.mode.load(Relaxed);
+        let active = cur != 0 && self.until_ms.load(Relaxed) > crate::util::now_ms();
+        if !active || mode > cur {
+            self.mode.store(mode, Relaxed);
+        }
+        if !active || until_ms > self.until_ms.load(Relaxed) {
+            self.until_ms.store(until_ms, Relaxed);
+        }
+    }
+
+    /// Ends the pause.
+    pub fn unpause(&self) {
+        self.mode.store(0, Relaxed);
+        self.unpaused.notify_waiters();
+    }
+
+    /// The deadline of the active pause.
+    pub fn until_ms(&self) -> i64 {
+        self.until_ms.load(Relaxed)
+    }
+
+    /// Whether `cmd` must wait because of an active pause.
+    pub fn blocks(&self, cmd: &Command, _client: &Client) -> bool {
+        let mode = self.mode.load(Relaxed);
+        if mode == 0 {
+            return false;
+        }
+        if self.until_ms.load(Relaxed) <= crate::util::now_ms() {
+            self.mode.store(0, Relaxed);
+            return false;
+        }
+        mode == 2 || cmd.has(flags::WRITE) || cmd.has(flags::MAY_REPLICATE)
+    }
+
+    /// Whether writes (including expiry) are paused right now.
+    pub fn writes_paused(&self) -> bool {
+        self.mode.load(Relaxed) != 0 && self.until_ms.load(Relaxed) > crate::util::now_ms()
+    }
+}
+
+/// One SLOWLOG entry.
+#[derive(Clone, Debug)]
+pub struct SlowEntry {
+    pub id: u64,
+    pub time_secs: i64,
+    pub usec: u64,
+    pub argv: Vec<Bytes>,
+    pub addr: String,
+    pub name: Bytes,
+}
+
+/// The slow log.
+#[derive(Default)]
+pub struct SlowLog {
+    pub entries: VecDeque<SlowEntry>,
+    pub next_id: u64,
+}
+
+/// Values read on hot paths, mirrored from the configuration on every change.
+#[derive(Default)]
+pub struct Hot {
+    pub timeout_secs: AtomicU64,
+    pub slowlog_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicU64,
+    pub maxclients: AtomicU64,
+    pub proto_max_bulk_len: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+    pub hz: AtomicU64,
+    pub active_expire: AtomicBool,
+}
+
+/// The whole server.
+pub struct Server {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    pub hot: Hot,
+    pub commands: CommandTable,
+    pub clients: ClientRegistry,
+    pub stats: Stats,
+    pub pause: PauseState,
+    pub slowlog: Mutex<SlowLog>,
+    /// MONITOR clients: (client id, feed).
+    pub monitors: Mutex<Vec<(u64, mpsc::Sender<Bytes>)>>,
+    pub monitor_count: AtomicUsize,
+    /// `requirepass` of the default user (None: no password).
+    pub requirepass: RwLock<Option<Bytes>>,
+    pub started: Instant,
+    pub started_unix_ms: i64,
+    pub run_id: String,
+    pub tcp_port: AtomicU64,
+    /// Set by SHUTDOWN / signals; the accept loop and cron stop.
+    pub shutting_down: AtomicBool,
+    pub shutdown_notify: Notify,
+    pub lastsave_unix: AtomicI64,
+    pub config_file: Option<std::path::PathBuf>,
+    pub executable: String,
+}
+
+impl Server {
+    /// Builds the server from a loaded configuration.
+    pub fn new(config: Config) -> Server {
+        let commands = crate::cmd::table();
+        let dbs = config.databases();
+        let now = crate::util::now_ms();
+        let srv = Server {
+            keyspace: Keyspace::new(dbs),
+            requirepass: RwLock::new(config.requirepass().map(Bytes::from)),
+            config_file: config.config_file().map(|p| p.to_path_buf()),
+            config: RwLock::new(config),
+            hot: Hot::default(),
+            commands,
+            clients: ClientRegistry::default(),
+            stats: Stats::default(),
+            pause: PauseState::default(),
+            slowlog: Mutex::new(SlowLog::default()),
+            monitors: Mutex::new(Vec::new()),
+            monitor_count: AtomicUsize::new(0),
+            started: Instant::now(),
+            started_unix_ms: now,
+            run_id: crate::util::random_hex(40),
+            tcp_port: AtomicU64::new(0),
+            shutting_down: AtomicBool::new(false),
+            shutdown_notify: Notify::new(),
+            lastsave_unix: AtomicI64::new(now / 1000),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        };
+        srv.refresh_hot();
+        srv
+    }
+
+    /// Re-reads the hot configuration values (after startup and CONFIG SET).
+    pub fn refresh_hot(&self) {
+        let c = self.config.read();
+        let h = &self.hot;
+        h.timeout_secs.store(c.timeout_secs(), Relaxed);
+        h.slowlog_slower_than
+            .store(c.slowlog_log_slower_than(), Relaxed);
+        h.slowlog_max_len.store(c.slowlog_max_len(), Relaxed);
+        h.maxclients.store(c.maxclients() as u64, Relaxed);
+        h.proto_max_bulk_len.store(c.proto_max_bulk_len(), Relaxed);
+        h.query_buffer_limit
+            .store(c.client_query_buffer_limit(), Relaxed);
+        h.hz.store(u64::from(c.hz().clamp(1, 500)), Relaxed);
+        h.active_expire.store(true, Relaxed);
+        *self.requirepass.write() = c.requirepass().map(Bytes::from);
+    }
+
+    /// Whether clients must authenticate.
+    pub fn auth_required(&self) -> bool {
+        self.requirepass.read().is_some()
+    }
+
+    /// Publishes a client's batch counters into the shared statistics.
+    pub fn flush_batch(&self, client: &mut Client) {
+        let b = &mut client.batch;
+        if b.commands > 0 {
+            self.stats
+                .total_commands_processed
+                .fetch_add(b.commands, Relaxed);
+        }
+        if b.dirty > 0 {
+            self.stats.dirty.fetch_add(b.dirty, Relaxed);
+        }
+        if b.hits > 0 {
+            self.stats.keyspace_hits.fetch_add(b.hits, Relaxed);
+        }
+        if b.misses > 0 {
+            self.stats.keyspace_misses.fetch_add(b.misses, Relaxed);
+        }
+        for &(idx, calls, usec, failed, rejected) in &b.cmds {
+            if let Some(cmd) = self.commands.by_index(idx) {
+                let s = &cmd.stats;
+                if calls > 0 {
+                    s.calls.fetch_add(calls, Relaxed);
+                    s.usec.fetch_add(usec, Relaxed);
+                }
+                if failed > 0 {
+                    s.failed.fetch_add(failed, Relaxed);
+                }
+                if rejected > 0 {
+                    s.rejected.fetch_add(rejected, Relaxed);
+                }
+            }
+        }
+        b.cmds.clear();
+        b.commands = 0;
+        b.dirty = 0;
+        b.hits = 0;
+        b.misses = 0;
+    }
+
+    /// After-call work: slow log and MONITOR feed.
+    pub fn after_call(&self, client: &mut Client, cmd: &Command, argv: &[Bytes], usec: u64) {
+        client.last_cmd = cmd.name;
+        let threshold = self.hot.slowlog_slower_than.load(Relaxed);
+        if threshold >= 0 && usec >= threshold as u64 && !cmd.has(flags::SKIP_SLOWLOG) {
+            self.slowlog_push(client, argv, usec);
+        }
+        if self.monitor_count.load(Relaxed) > 0
+            && !cmd.has(flags::SKIP_MONITOR)
+            && !cmd.has(flags::ADMIN)
+        {
+            self.feed_monitors(client, cmd, argv);
+        }
+    }
+
+    fn slowlog_push(&self, client: &Client, argv: &[Bytes], usec: u64) {
+        const MAX_ARGC: usize = 32;
+        const MAX_STRING: usize = 128;
+        let mut args: Vec<Bytes> = Vec::with_capacity(argv.len().min(MAX_ARGC));
+        for (i, a) in argv.iter().enumerate() {
+            if i == MAX_ARGC - 1 && argv.len() > MAX_ARGC {
+                args.push(Bytes::from(format!(
+                    "... ({} more arguments)",
+                    argv.len() - MAX_ARGC + 1
+                )));
+                break;
+            }
+            if a.len() > MAX_STRING {
+                let mut s = a.slice(..MAX_STRING).to_vec();
+                s.extend_from_slice(
+                    format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes(),
+                );
+                args.push(Bytes::from(s));
+            } else {
+                args.push(a.clone());
+            }
+        }
+        let max = self.hot.slowlog_max_len.load(Relaxed) as usize;
+        let mut log = self.slowlog.lock();
+        let id = log.next_id;
+        log.next_id += 1;
+        log.entries.push_front(SlowEntry {
+            id,
+            time_secs: crate::util::now_ms() / 1000,
+            usec,
+            argv: args,
+            addr: client.handle.addr.to_string(),
+            name: client.name.clone().unwrap_or_default(),
+        });
+        log.entries.truncate(max);
+    }
+
+    fn feed_monitors(&self, client: &Client, cmd: &Command, argv: &[Bytes]) {
+        let now = crate::util::now_us();
+        let mut line = format!(
+            "+{}.{:06} [{} {}]",
+            now / 1_000_000,
+            now % 1_000_000,
+            client.db,
+            client.handle.addr
+        );
+        let redact = cmd.name == "auth" || cmd.name == "hello" || cmd.name == "migrate";
+        for (i, a) in argv.iter().enumerate() {
+            line.push(' ');
+            if redact && i > 0 {
+                line.push_str("\"(redacted)\"");
+            } else {
+                crate::util::repr_into(&mut line, a);
+            }
+        }
+        line.push_str("\r\n");
+        let msg = Bytes::from(line);
+        let mut mons = self.monitors.lock();
+        mons.retain(|(id, tx)| {
+            if *id == client.id {
+                return true;
+            }
+            match tx.try_send(msg.clone()) {
+                Ok(()) => true,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    // The monitor cannot keep up: disconnect it rather than buffer without bound.
+                    if let Some(h) = self.clients.get(*id) {
+                        h.kill();
+                    }
+                    false
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => false,
+            }
+        });
+        self.monitor_count.store(mons.len(), Relaxed);
+    }
+
+    /// Registers a MONITOR client; returns its feed.
+    pub fn add_monitor(&self, id: u64) -> mpsc::Receiver<Bytes> {
+        let (tx, rx) = mpsc::channel(65_536);
+        let mut mons = self.monitors.lock();
+        mons.push((id, tx));
+        self.monitor_count.store(mons.len(), Relaxed);
+        rx
+    }
+
+    /// Removes a MONITOR client.
+    pub fn remove_monitor(&self, id: u64) {
+        let mut mons = self.monitors.lock();
+        mons.retain(|(i, _)| *i != id);
+        self.monitor_count.store(mons.len(), Relaxed);
+    }
+
+    /// Starts a graceful shutdown.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Relaxed);
+        self.shutdown_notify.notify_waiters();
+        for c in self.clients.all() {
+            c.kill();
+        }
+    }
+}
