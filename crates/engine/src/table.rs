@@ -16,6 +16,12 @@ use hashbrown::HashTable;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
 
+/// Scan positions are kept at this many bits of precision (the low bits of the 64-bit hash are
+/// ignored), so that a position fits in a SCAN cursor next to a shard index; keys whose hashes
+/// share the top `SCAN_POSITION_BITS` are always visited together.
+pub const SCAN_POSITION_BITS: u32 = 48;
+const SCAN_LOW_MASK: u64 = (1u64 << (64 - SCAN_POSITION_BITS)) - 1;
+
 /// A segment splits when an insert would take it past this many entries.
 /// hashbrown holds 896 entries in 1024 buckets, so segments stay between ~45% and ~88% full.
 const SEGMENT_MAX: usize = 896;
@@ -244,14 +250,16 @@ impl Table {
     }
 
     /// Visits entries in hash order starting at hash `from`, stopping after `budget` entries
-    /// have been visited (all entries sharing the last visited hash are included). Returns the
-    /// hash to continue from, or `None` when the end of the table was reached.
+    /// have been visited (all entries sharing the last visited position, see
+    /// [`SCAN_POSITION_BITS`], are included). Returns the hash to continue from (a multiple of
+    /// the position granularity), or `None` when the end of the table was reached.
     pub fn scan_from(
         &self,
         mut from: u64,
         budget: usize,
         mut visit: impl FnMut(&Entry),
     ) -> Option<u64> {
+        from &= !SCAN_LOW_MASK;
         let mut seen = 0usize;
         let mut batch: Vec<(u64, &Entry)> = Vec::new();
         loop {

@@ -37,6 +37,9 @@ pub enum Locking {
     /// The handler locks on its own, one shard at a time (SCAN, INFO keyspace): not atomic over
     /// the whole keyspace, like Redis's SCAN. Inside MULTI/EXEC or a script these get the whole db.
     Manual,
+    /// A command-specific plan computed from the arguments and the current db (MOVE, COPY ... DB,
+    /// which touch two databases). Must return a normalised plan.
+    Custom(fn(&[Bytes], u32) -> LockPlan),
 }
 
 /// Per-command counters (INFO commandstats). Updated once per connection batch, not per call.
@@ -417,6 +420,7 @@ pub fn lock_plan(cmd: &Command, argv: &[Bytes], db: u32) -> LockPlan {
         Locking::Db => LockPlan::Db(db),
         Locking::All => LockPlan::All,
         Locking::Keys => key_plan(cmd.spec, argv, db),
+        Locking::Custom(f) => f(argv, db),
     }
 }
 
