@@ -280,7 +280,8 @@ impl Table {
                 let cut = batch
                     .get(want.saturating_sub(1))
                     .map(|x| x.0)
-                    .unwrap_or(u64::MAX);
+                    .unwrap_or(u64::MAX)
+                    | SCAN_LOW_MASK;
                 batch.retain(|x| x.0 <= cut);
                 batch.sort_unstable_by_key(|x| x.0);
                 for (_, e) in &batch {

@@ -24,7 +24,7 @@ use std::time::Instant;
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
 
 /// How a command's shards are locked before it runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub enum Locking {
     /// Touches no key.
     None,
