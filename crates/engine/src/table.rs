@@ -433,3 +433,32 @@ mod tests {
         assert!(t.nth(2000).is_none());
     }
 }
+
+#[cfg(test)]
+mod size_probe {
+    use super::*;
+
+    #[test]
+    #[ignore = "prints table overhead; run by hand"]
+    fn print_overhead_per_key() {
+        let mut t = Table::new();
+        for i in 0..1_000_000u64 {
+            t.insert(Entry::new_string(
+                format!("key:{i:012}").as_bytes(),
+                &[b'x'; 16],
+                None,
+                0,
+            ));
+        }
+        let slots: usize = t.segs.iter().map(|s| s.map.capacity()).sum();
+        println!(
+            "segments {} slots(cap) {} overhead/key {:.1} entry {}",
+            t.segs.len(),
+            slots,
+            t.overhead_bytes() as f64 / t.len() as f64,
+            t.get(b"key:000000000001")
+                .map(|e| e.heap_size())
+                .unwrap_or(0)
+        );
+    }
+}

@@ -18,7 +18,6 @@ use ferrokv_engine::{Clock, Shard};
 use ferrokv_resp::Reply;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::time::Instant;
 
 /// A command implementation.
 pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
@@ -362,7 +361,8 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         return Flow::Continue;
     };
     let plan = lock_plan(cmd, argv, client.db);
-    let start = Instant::now();
+    // One clock read serves both as the command's time and as the start of its duration.
+    let start_us = crate::util::now_us();
     let reply_mark = reply.len();
     let result = {
         let locks = srv.keyspace.lock(&plan);
@@ -373,7 +373,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
             reply: &mut *reply,
             locks,
             clock: Clock {
-                ms: crate::util::now_ms(),
+                ms: start_us / 1000,
                 touch: true,
                 rand: 0,
             },
@@ -383,7 +383,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         ctx.clock.rand = ctx.client.next_rand();
         handler(&mut ctx)
     };
-    let usec = start.elapsed().as_micros() as u64;
+    let usec = (crate::util::now_us() - start_us).max(0) as u64;
     client.batch.record_call(cmd.index, usec);
     if let Err(e) = result {
         reply.truncate(reply_mark);

@@ -65,9 +65,7 @@ fn main() -> ExitCode {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("ferrokv-worker")
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -78,6 +76,13 @@ fn main() -> ExitCode {
         }
     };
     let srv = Arc::new(Server::new(config));
+    let workers = match net::start_workers(&srv, threads) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("Failed to start the connection threads: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     rt.block_on(async move {
         let listeners = match net::bind(&srv).await {
             Ok(l) => l,
@@ -91,7 +96,7 @@ fn main() -> ExitCode {
             }
         };
         log_notice!("Server initialized");
-        net::serve(srv, listeners).await;
+        net::serve(srv, listeners, workers).await;
         ExitCode::SUCCESS
     })
 }

@@ -1,4 +1,11 @@
-//! Networking: listeners, the per-connection loop and the periodic cron task.
+//! Networking: listeners, connection worker threads and the per-connection loop.
+//!
+//! Threads: the main thread runs a small runtime for the accept loops, the cron task and signal
+//! handling; each of N worker threads (one per core) runs its own single-threaded runtime with its
+//! own I/O driver. An accepted socket is handed to one worker (round robin) and stays there for
+//! its whole life, so serving a request never involves a wake-up on another thread: no
+//! work-stealing hops, no cross-core scheduling per command. Shared state (the sharded keyspace)
+//! is reached through the per-shard locks.
 //!
 //! One tokio task per connection. Each time the socket is readable, the task parses *every*
 //! complete request in its buffer, executes them in order and appends the replies to one output
@@ -81,11 +88,45 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
     Ok(out)
 }
 
-/// Runs the server until shutdown: accept loops, cron, signal handling.
-pub async fn serve(srv: Arc<Server>, listeners: Vec<TcpListener>) {
+/// Where accepted connections are sent: one channel per worker thread.
+type WorkerQueue = tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
+
+/// Starts `n` connection worker threads, each with its own current-thread runtime.
+pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQueue>> {
+    let mut queues = Vec::with_capacity(n);
+    for i in 0..n.max(1) {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+        let srv = srv.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name(format!("ferrokv-io-{i}"))
+            .spawn(move || {
+                rt.block_on(async move {
+                    while let Some((sock, addr)) = rx.recv().await {
+                        match TcpStream::from_std(sock) {
+                            Ok(stream) => {
+                                tokio::spawn(connection(srv.clone(), stream, addr));
+                            }
+                            Err(e) => log_warning!("Registering client connection: {}", e),
+                        }
+                    }
+                });
+            })?;
+        queues.push(tx);
+    }
+    Ok(queues)
+}
+
+/// Runs the server until shutdown: accept loops (handing connections to `workers`), cron,
+/// signal handling.
+pub async fn serve(srv: Arc<Server>, listeners: Vec<TcpListener>, workers: Vec<WorkerQueue>) {
+    let workers = Arc::new(workers);
     let mut tasks = Vec::new();
     for l in listeners {
-        tasks.push(tokio::spawn(accept_loop(srv.clone(), l)));
+        tasks.push(tokio::spawn(accept_loop(srv.clone(), l, workers.clone())));
     }
     tokio::spawn(crate::cron::run(srv.clone()));
     tokio::spawn(signals(srv.clone()));
@@ -118,7 +159,8 @@ async fn signals(srv: Arc<Server>) {
     crate::cmd::server::shutdown_now(&srv);
 }
 
-async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
+async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<WorkerQueue>>) {
+    let mut next = 0usize;
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
@@ -145,10 +187,17 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
             continue;
         }
         srv.stats.total_connections_received.fetch_add(1, Relaxed);
-        let s = srv.clone();
-        tokio::spawn(async move {
-            connection(s, stream, addr).await;
-        });
+        let sock = match stream.into_std() {
+            Ok(s) => s,
+            Err(e) => {
+                log_warning!("Handing over client connection: {}", e);
+                continue;
+            }
+        };
+        next = next.wrapping_add(1);
+        if let Some(q) = workers.get(next % workers.len().max(1)) {
+            let _ = q.send((sock, addr));
+        }
     }
 }
 

@@ -94,7 +94,7 @@ fn table_has_unique_names_and_valid_defaults() {
 fn defaults_and_typed_accessors() {
     let c = Config::defaults();
     assert_eq!(c.port(), 6379);
-    assert_eq!(c.bind(), vec!["*", "-::*"]);
+    assert_eq!(c.bind(), vec!["127.0.0.1", "-::1"]);
     assert_eq!(c.databases(), 16);
     assert_eq!(c.requirepass(), None);
     assert_eq!(c.maxclients(), 10000);
