@@ -221,6 +221,16 @@ impl Server {
     /// switched; a change of `maxmemory-policy` (or of the LFU parameters) switches every
     /// shard's access bookkeeping between LRU and LFU, one shard lock at a time.
     pub fn apply_config(&self, changed: &[&'static str]) {
+        self.apply_config_held(changed, None);
+    }
+
+    /// [`Server::apply_config`] from a command that may already hold shard locks (inside
+    /// MULTI/EXEC): shards in `held` are updated through it instead of being locked again.
+    pub fn apply_config_held(
+        &self,
+        changed: &[&'static str],
+        held: Option<&mut crate::keyspace::LockSet<'_>>,
+    ) {
         self.refresh_hot();
         let (level, logfile) = {
             let c = self.config.read();
@@ -237,13 +247,17 @@ impl Server {
             .iter()
             .any(|n| matches!(*n, "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time"))
         {
-            self.apply_access_mode();
+            self.apply_access_mode_held(held);
         }
     }
 
     /// Sets every shard's access bookkeeping from `maxmemory-policy` (LFU for the `*-lfu`
     /// policies, LRU otherwise), one shard lock at a time.
     pub fn apply_access_mode(&self) {
+        self.apply_access_mode_held(None);
+    }
+
+    fn apply_access_mode_held(&self, mut held: Option<&mut crate::keyspace::LockSet<'_>>) {
         let mode = {
             let c = self.config.read();
             if c.maxmemory_policy().ends_with("-lfu") {
@@ -257,7 +271,12 @@ impl Server {
         };
         for db in 0..self.keyspace.db_count() {
             for i in 0..crate::keyspace::SHARDS {
-                if let Some(mut s) = self.keyspace.lock_one(db, i) {
+                if let Some(s) = held
+                    .as_deref_mut()
+                    .and_then(|h| h.shard(db as u32, i as u32))
+                {
+                    s.set_access_mode(mode);
+                } else if let Some(mut s) = self.keyspace.lock_one(db, i) {
                     s.set_access_mode(mode);
                 }
             }

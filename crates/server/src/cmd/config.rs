@@ -45,7 +45,7 @@ fn set(c: &mut Ctx) -> CmdResult {
         .write()
         .set_many_from(&pairs, local)
         .map_err(CmdError::from)?;
-    c.srv.apply_config(&changed);
+    c.srv.apply_config_held(&changed, Some(&mut c.locks));
     c.reply.ok();
     Ok(())
 }
@@ -55,7 +55,7 @@ fn resetstat(c: &mut Ctx) -> CmdResult {
     c.srv.flush_batch(c.client);
     c.srv.stats.reset();
     reset_command_stats(c.srv);
-    reset_shard_stats(c.srv);
+    reset_shard_stats(c);
     c.reply.ok();
     Ok(())
 }

@@ -20,6 +20,7 @@ use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::CmdResult;
 use crate::keyspace::SHARDS;
 use crate::server::Server;
+use ferrokv_engine::Shard;
 use parking_lot::Mutex;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -260,35 +261,61 @@ fn info(c: &mut Ctx) -> CmdResult {
     // Publish this connection's pending counters so the report includes earlier pipelined calls.
     c.srv.flush_batch(c.client);
     let args: Vec<&[u8]> = c.argv[1..].iter().map(|b| &b[..]).collect();
-    let text = info_string(c.srv, &selected_sections(&args));
+    let sections = selected_sections(&args);
+    let walk = if sections.iter().any(|s| *s == "stats" || *s == "keyspace") {
+        walk_shards(c)
+    } else {
+        ShardWalk::default()
+    };
+    let text = info_string(c.srv, &sections, &walk);
     c.reply.verbatim(b"txt", text.as_bytes());
     Ok(())
 }
 
-/// Per-shard counters summed over every shard of every database (each shard locked in turn).
-#[derive(Default)]
-struct ShardTotals {
-    expired: u64,
-    hits: u64,
-    misses: u64,
-}
-
-fn shard_totals(srv: &Server) -> ShardTotals {
-    let mut t = ShardTotals::default();
+/// Visits every shard of every database, one at a time: shards the command already holds
+/// (inside MULTI/EXEC) through its lock set, the others by locking each in turn.
+pub fn for_each_shard(c: &mut Ctx, mut f: impl FnMut(usize, &mut Shard)) {
+    let srv = c.srv;
     for db in 0..srv.keyspace.db_count() {
         for i in 0..SHARDS {
-            if let Some(s) = srv.keyspace.lock_one(db, i) {
-                t.expired += s.stats.expired_keys;
-                t.hits += s.stats.keyspace_hits;
-                t.misses += s.stats.keyspace_misses;
+            if let Some(s) = c.locks.shard(db as u32, i as u32) {
+                f(db, s);
+            } else if let Some(mut s) = srv.keyspace.lock_one(db, i) {
+                f(db, &mut s);
             }
         }
     }
-    t
+}
+
+/// What INFO needs from the shards, gathered in one walk.
+#[derive(Default)]
+pub struct ShardWalk {
+    expired: u64,
+    hits: u64,
+    misses: u64,
+    /// (keys, keys with an expiry) per database.
+    dbs: Vec<(usize, usize)>,
+}
+
+fn walk_shards(c: &mut Ctx) -> ShardWalk {
+    let mut w = ShardWalk {
+        dbs: vec![(0, 0); c.srv.keyspace.db_count()],
+        ..ShardWalk::default()
+    };
+    for_each_shard(c, |db, s| {
+        w.expired += s.stats.expired_keys;
+        w.hits += s.stats.keyspace_hits;
+        w.misses += s.stats.keyspace_misses;
+        if let Some(d) = w.dbs.get_mut(db) {
+            d.0 += s.len();
+            d.1 += s.volatile_len();
+        }
+    });
+    w
 }
 
 /// The INFO text for the given sections (names as from [`selected_sections`]).
-pub fn info_string(srv: &Server, sections: &[&str]) -> String {
+pub fn info_string(srv: &Server, sections: &[&str], walk: &ShardWalk) -> String {
     let mut out = String::with_capacity(4096);
     for (n, name) in sections.iter().enumerate() {
         if n > 0 {
@@ -299,7 +326,7 @@ pub fn info_string(srv: &Server, sections: &[&str]) -> String {
             "clients" => clients_section(srv, &mut out),
             "memory" => memory_section(srv, &mut out),
             "persistence" => persistence_section(srv, &mut out),
-            "stats" => stats_section(srv, &mut out),
+            "stats" => stats_section(srv, walk, &mut out),
             "replication" => replication_section(srv, &mut out),
             "cpu" => cpu_section(&mut out),
             "modules" => out.push_str("# Modules\r\n"),
@@ -307,7 +334,7 @@ pub fn info_string(srv: &Server, sections: &[&str]) -> String {
             "errorstats" => errorstats_section(srv, &mut out),
             "latencystats" => out.push_str("# Latencystats\r\n"),
             "cluster" => out.push_str("# Cluster\r\ncluster_enabled:0\r\n"),
-            "keyspace" => keyspace_section(srv, &mut out),
+            "keyspace" => keyspace_section(walk, &mut out),
             _ => {}
         }
     }
@@ -598,9 +625,8 @@ fn persistence_section(srv: &Server, out: &mut String) {
     field!(out, "module_fork_last_cow_size", "0");
 }
 
-fn stats_section(srv: &Server, out: &mut String) {
+fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
     let st = &srv.stats;
-    let t = shard_totals(srv);
     let (ops, kin, kout) = srv.metrics.instantaneous();
     out.push_str("# Stats\r\n");
     field!(
@@ -777,18 +803,10 @@ fn errorstats_section(srv: &Server, out: &mut String) {
     }
 }
 
-fn keyspace_section(srv: &Server, out: &mut String) {
+fn keyspace_section(walk: &ShardWalk, out: &mut String) {
     out.push_str("# Keyspace\r\n");
-    for db in 0..srv.keyspace.db_count() {
-        let mut keys = 0usize;
-        let mut expires = 0usize;
-        for i in 0..SHARDS {
-            if let Some(s) = srv.keyspace.lock_one(db, i) {
-                keys += s.len();
-                expires += s.volatile_len();
-            }
-        }
-        if keys > 0 {
+    for (db, (keys, expires)) in walk.dbs.iter().enumerate() {
+        if *keys > 0 {
             field!(
                 out,
                 format_args!("db{db}"),
@@ -810,14 +828,8 @@ pub fn reset_command_stats(srv: &Server) {
 }
 
 /// Zeroes the per-shard counters (expired keys, hits, misses) of every shard (CONFIG RESETSTAT).
-pub fn reset_shard_stats(srv: &Server) {
-    for db in 0..srv.keyspace.db_count() {
-        for i in 0..SHARDS {
-            if let Some(mut s) = srv.keyspace.lock_one(db, i) {
-                s.stats = Default::default();
-            }
-        }
-    }
+pub fn reset_shard_stats(c: &mut Ctx) {
+    for_each_shard(c, |_, s| s.stats = Default::default());
 }
 
 #[cfg(test)]
