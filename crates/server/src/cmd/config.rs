@@ -31,7 +31,7 @@ fn get(c: &mut Ctx) -> CmdResult {
 }
 
 fn set(c: &mut Ctx) -> CmdResult {
-    if c.argv.len() % 2 != 0 {
+    if !c.argv.len().is_multiple_of(2) {
         return Err(errors::SYNTAX);
     }
     let pairs: Vec<(&[u8], &[u8])> = c.argv[2..]
@@ -83,4 +83,39 @@ fn help(c: &mut Ctx) -> CmdResult {
         ],
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use crate::server::Server;
+    use ferrokv_engine::Clock;
+
+    /// The low byte of a new key's access field: the LFU counter's initial value under LFU.
+    fn new_access_low_byte(srv: &Server) -> u32 {
+        let s = srv.keyspace.lock_one(0, 7).expect("shard");
+        s.new_access(&Clock::at(1_000_000_000)) & 0xff
+    }
+
+    #[test]
+    fn maxmemory_policy_switches_shard_access_mode() {
+        let srv = Server::new(Config::defaults());
+        // LRU: seconds (1_000_000 & 0xff = 64).
+        assert_eq!(new_access_low_byte(&srv), 64);
+        let changed = srv
+            .config
+            .write()
+            .set_many(&[(b"maxmemory-policy", b"allkeys-lfu")])
+            .expect("valid");
+        assert_eq!(changed, vec!["maxmemory-policy"]);
+        srv.apply_config(&changed);
+        assert_eq!(new_access_low_byte(&srv), 5);
+        let changed = srv
+            .config
+            .write()
+            .set_many(&[(b"maxmemory-policy", b"volatile-lru")])
+            .expect("valid");
+        srv.apply_config(&changed);
+        assert_eq!(new_access_low_byte(&srv), 64);
+    }
 }
