@@ -54,6 +54,7 @@ fn resetstat(c: &mut Ctx) -> CmdResult {
     // Counters this connection has not published yet belong to the period being reset.
     c.srv.flush_batch(c.client);
     c.srv.stats.reset();
+    c.srv.metrics.reset();
     reset_command_stats(c.srv);
     reset_shard_stats(c);
     c.reply.ok();

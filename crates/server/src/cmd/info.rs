@@ -73,6 +73,11 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Forgets the instantaneous-rate samples (CONFIG RESETSTAT); the next sample re-baselines.
+    pub fn reset(&self) {
+        *self.sampler.lock() = Sampler::default();
+    }
+
     fn instantaneous(&self) -> (f64, f64, f64) {
         let s = self.sampler.lock();
         let avg = |m: &Metric| {
