@@ -109,6 +109,12 @@ impl CommandTable {
             None => {
                 self.count += 1;
                 self.names.push(pspec.name);
+                // Keep subcommands registered before the container's own handler (COMMAND).
+                let subs = self
+                    .map
+                    .remove(pspec.name.as_bytes())
+                    .map(|c| c.subs)
+                    .unwrap_or_default();
                 self.map.insert(
                     pspec.name.as_bytes(),
                     Command {
@@ -117,7 +123,7 @@ impl CommandTable {
                         index,
                         handler: Some(handler),
                         locking,
-                        subs: HashMap::new(),
+                        subs,
                         stats: CmdStats::default(),
                     },
                 );
@@ -180,17 +186,15 @@ impl CommandTable {
         let Some(cmd) = self.map.get(lower) else {
             return Lookup::Unknown;
         };
-        if cmd.handler.is_some() {
+        // A command without subcommands, or a container called without a subcommand (which
+        // fails the arity check unless it has a handler of its own, like COMMAND), as in Redis.
+        let Some(sub) = argv.get(1).filter(|_| !cmd.subs.is_empty()) else {
             return Lookup::Found(cmd);
-        }
+        };
         let mut buf2 = [0u8; 32];
-        match argv.get(1).and_then(|s| lower_into(s, &mut buf2)) {
-            Some(sub) => match cmd.subs.get(sub) {
-                Some(c) => Lookup::Found(c),
-                None => Lookup::UnknownSub(cmd),
-            },
-            // A container called without a subcommand fails the arity check, as in Redis.
-            None => Lookup::Found(cmd),
+        match lower_into(sub, &mut buf2).and_then(|s| cmd.subs.get(s)) {
+            Some(c) => Lookup::Found(c),
+            None => Lookup::UnknownSub(cmd),
         }
     }
 

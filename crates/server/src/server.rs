@@ -176,6 +176,8 @@ pub struct Server {
     pub lastsave_unix: AtomicI64,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
+    /// INFO / MEMORY bookkeeping: instantaneous-rate samples, replication id, startup memory.
+    pub metrics: crate::cmd::info::Metrics,
 }
 
 impl Server {
@@ -207,9 +209,78 @@ impl Server {
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
+            metrics: crate::cmd::info::Metrics::default(),
         };
         srv.refresh_hot();
+        srv.apply_access_mode();
         srv
+    }
+
+    /// Applies the side effects of configuration changes (CONFIG SET): `changed` holds the
+    /// canonical names whose value changed. Hot values are re-read; the log level and file are
+    /// switched; a change of `maxmemory-policy` (or of the LFU parameters) switches every
+    /// shard's access bookkeeping between LRU and LFU, one shard lock at a time.
+    pub fn apply_config(&self, changed: &[&'static str]) {
+        self.apply_config_held(changed, None);
+    }
+
+    /// [`Server::apply_config`] from a command that may already hold shard locks (inside
+    /// MULTI/EXEC): shards in `held` are updated through it instead of being locked again.
+    pub fn apply_config_held(
+        &self,
+        changed: &[&'static str],
+        held: Option<&mut crate::keyspace::LockSet<'_>>,
+    ) {
+        self.refresh_hot();
+        let (level, logfile) = {
+            let c = self.config.read();
+            (c.loglevel(), c.logfile())
+        };
+        for name in changed {
+            match *name {
+                "loglevel" => crate::logging::set_level(level),
+                "logfile" => crate::logging::set_logfile(&logfile),
+                _ => {}
+            }
+        }
+        if changed
+            .iter()
+            .any(|n| matches!(*n, "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time"))
+        {
+            self.apply_access_mode_held(held);
+        }
+    }
+
+    /// Sets every shard's access bookkeeping from `maxmemory-policy` (LFU for the `*-lfu`
+    /// policies, LRU otherwise), one shard lock at a time.
+    pub fn apply_access_mode(&self) {
+        self.apply_access_mode_held(None);
+    }
+
+    fn apply_access_mode_held(&self, mut held: Option<&mut crate::keyspace::LockSet<'_>>) {
+        let mode = {
+            let c = self.config.read();
+            if c.maxmemory_policy().ends_with("-lfu") {
+                ferrokv_engine::AccessMode::Lfu {
+                    log_factor: c.get_u64("lfu-log-factor").unwrap_or(10) as u32,
+                    decay_minutes: c.get_u64("lfu-decay-time").unwrap_or(1) as u32,
+                }
+            } else {
+                ferrokv_engine::AccessMode::Lru
+            }
+        };
+        for db in 0..self.keyspace.db_count() {
+            for i in 0..crate::keyspace::SHARDS {
+                if let Some(s) = held
+                    .as_deref_mut()
+                    .and_then(|h| h.shard(db as u32, i as u32))
+                {
+                    s.set_access_mode(mode);
+                } else if let Some(mut s) = self.keyspace.lock_one(db, i) {
+                    s.set_access_mode(mode);
+                }
+            }
+        }
     }
 
     /// Re-reads the hot configuration values (after startup and CONFIG SET).

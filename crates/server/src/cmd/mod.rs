@@ -7,7 +7,11 @@
 
 use crate::dispatch::CommandTable;
 
+pub mod command;
+pub mod config;
 pub mod connection;
+pub mod info;
+pub mod memory;
 pub mod server;
 pub mod string;
 
@@ -17,5 +21,9 @@ pub fn table() -> CommandTable {
     connection::register(&mut t);
     string::register(&mut t);
     server::register(&mut t);
+    command::register(&mut t);
+    info::register(&mut t);
+    config::register(&mut t);
+    memory::register(&mut t);
     t
 }
