@@ -8,7 +8,10 @@
 use crate::dispatch::CommandTable;
 
 pub mod connection;
+pub mod debug;
+pub mod latency;
 pub mod server;
+pub mod slowlog;
 pub mod string;
 
 /// Builds the table of every implemented command.
@@ -17,5 +20,8 @@ pub fn table() -> CommandTable {
     connection::register(&mut t);
     string::register(&mut t);
     server::register(&mut t);
+    slowlog::register(&mut t);
+    latency::register(&mut t);
+    debug::register(&mut t);
     t
 }
