@@ -336,7 +336,10 @@ fn populate(c: &mut Ctx) -> CmdResult {
         b"key".to_vec()
     };
     let size = if c.argv.len() == 5 {
-        args::non_negative(c.arg(4))? as usize
+        match args::parse_i64_strict(c.arg(4)) {
+            Some(n) if n >= 0 => n as usize,
+            _ => return Err(errors::NOT_POSITIVE),
+        }
     } else {
         0
     };
