@@ -153,6 +153,8 @@ pub struct Hot {
     pub latency_threshold_ms: AtomicU64,
     /// DEBUG PAUSE-CRON: the periodic task skips its work while set.
     pub pause_cron: AtomicBool,
+    /// `latency-tracking`: per-command latency histograms are recorded.
+    pub latency_tracking: AtomicBool,
 }
 
 /// The whole server.
@@ -233,6 +235,8 @@ impl Server {
         h.query_buffer_limit
             .store(c.client_query_buffer_limit(), Relaxed);
         h.hz.store(u64::from(c.hz().clamp(1, 500)), Relaxed);
+        h.latency_tracking
+            .store(c.get_bool("latency-tracking").unwrap_or(true), Relaxed);
         h.latency_threshold_ms
             .store(c.get_u64("latency-monitor-threshold").unwrap_or(0), Relaxed);
         *self.requirepass.write() = c.requirepass().map(Bytes::from);
@@ -295,7 +299,9 @@ impl Server {
     /// After-call work: slow log and MONITOR feed.
     pub fn after_call(&self, client: &mut Client, cmd: &Command, argv: &[Bytes], usec: u64) {
         client.last_cmd = cmd.name;
-        client.batch.record_latency(cmd.index, usec);
+        if self.hot.latency_tracking.load(Relaxed) {
+            client.batch.record_latency(cmd.index, usec);
+        }
         let lt = self.hot.latency_threshold_ms.load(Relaxed);
         if lt > 0 && usec / 1000 >= lt {
             let event = if cmd.has(flags::FAST) {

@@ -68,10 +68,7 @@ fn digest_is_order_independent_and_tracks_changes() {
     assert_eq!(arr.len(), 3);
     assert_eq!(simple(&arr[1]), ZERO);
     assert_ne!(simple(&arr[0]), simple(&arr[2]));
-    assert_eq!(
-        c.cmd(&["DEBUG", "DIGEST-VALUE"]),
-        Value::Array(vec![])
-    );
+    assert_eq!(c.cmd(&["DEBUG", "DIGEST-VALUE"]), Value::Array(vec![]));
 }
 
 #[test]
@@ -90,11 +87,20 @@ fn object_reports_encoding_and_sizes() {
     );
     assert!(line.contains(" lru_seconds_idle:"), "{line}");
     let line = simple(&c.cmd(&["DEBUG", "OBJECT", "small"]));
-    assert!(line.contains(" refcount:2147483647 encoding:int serializedlength:2 "), "{line}");
+    assert!(
+        line.contains(" refcount:2147483647 encoding:int serializedlength:2 "),
+        "{line}"
+    );
     let line = simple(&c.cmd(&["DEBUG", "OBJECT", "e"]));
-    assert!(line.contains(" encoding:embstr serializedlength:6 "), "{line}");
+    assert!(
+        line.contains(" encoding:embstr serializedlength:6 "),
+        "{line}"
+    );
     let line = simple(&c.cmd(&["DEBUG", "OBJECT", "r"]));
-    assert!(line.contains(" encoding:raw serializedlength:51 "), "{line}");
+    assert!(
+        line.contains(" encoding:raw serializedlength:51 "),
+        "{line}"
+    );
     assert_eq!(
         c.cmd(&["DEBUG", "OBJECT", "nokey"]).error_text(),
         Some("ERR no such key")
@@ -125,7 +131,8 @@ fn populate_creates_missing_keys_only() {
         );
     }
     assert_eq!(
-        c.cmd(&["DEBUG", "POPULATE", "1", "a", "b", "c"]).error_text(),
+        c.cmd(&["DEBUG", "POPULATE", "1", "a", "b", "c"])
+            .error_text(),
         Some("ERR unknown subcommand or wrong number of arguments for 'POPULATE'. Try DEBUG HELP.")
     );
     ok(c.cmd(&["SELECT", "2"]));
@@ -188,7 +195,10 @@ fn protocol_types_resp2_and_resp3() {
         Some("ERR RESP2 is not supported by this command")
     );
     c.hello3();
-    assert_eq!(c.cmd_raw(&[b"DEBUG", b"PROTOCOL", b"double"]), b",3.141\r\n");
+    assert_eq!(
+        c.cmd_raw(&[b"DEBUG", b"PROTOCOL", b"double"]),
+        b",3.141\r\n"
+    );
     assert_eq!(c.cmd_raw(&[b"DEBUG", b"PROTOCOL", b"true"]), b"#t\r\n");
     assert_eq!(
         c.cmd_raw(&[b"DEBUG", b"PROTOCOL", b"map"]),
@@ -216,13 +226,15 @@ fn misc_subcommands() {
     ok(c.cmd(&["DEBUG", "REPLYBUFFER", "peak-reset-time", "100"]));
     ok(c.cmd(&["DEBUG", "REPLYBUFFER", "RESIZING", "0"]));
     assert_eq!(
-        c.cmd(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "abc"]).error_text(),
+        c.cmd(&["DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "abc"])
+            .error_text(),
         Some("ERR value is not an integer or out of range")
     );
     ok(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "1k"]));
     ok(c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "0"]));
     assert_eq!(
-        c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5gb"]).error_text(),
+        c.cmd(&["DEBUG", "QUICKLIST-PACKED-THRESHOLD", "5gb"])
+            .error_text(),
         Some("ERR argument must be a memory value bigger than 1 and smaller than 4gb")
     );
     ok(c.cmd(&["DEBUG", "CHANGE-REPL-ID"]));

@@ -176,12 +176,7 @@ fn slowlog_shapes() {
 
 #[test]
 fn slowlog_disabled_and_max_len() {
-    let mut d = diff_or_return!(&[
-        "--slowlog-log-slower-than",
-        "-1",
-        "--slowlog-max-len",
-        "2"
-    ]);
+    let mut d = diff_or_return!(&["--slowlog-log-slower-than", "-1", "--slowlog-max-len", "2"]);
     d.check(&["SET", "a", "1"]);
     d.check(&["SLOWLOG", "LEN"]);
     d.check(&["SLOWLOG", "GET"]);
@@ -322,7 +317,10 @@ fn debug_object_fields() {
         ("long", "12345678901234"),
         ("str", "hello world"),
         ("emb", "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH"),
-        ("raw", "the quick brown fox jumps over a lazy dog: 0123456789 ABCDEFGHIJ"),
+        (
+            "raw",
+            "the quick brown fox jumps over a lazy dog: 0123456789 ABCDEFGHIJ",
+        ),
     ] {
         d.check(&["SET", k, v]);
         let (f, r) = d.run(&["DEBUG", "OBJECT", k]);

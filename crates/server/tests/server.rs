@@ -378,7 +378,7 @@ fn latency_histogram_counts_calls_per_command() {
     assert_eq!(inner[1], Value::Int(5));
     assert_eq!(inner[2], Value::Bulk(b"histogram_usec".to_vec()));
     let buckets = inner[3].as_array().expect("buckets");
-    assert!(!buckets.is_empty() && buckets.len() % 2 == 0);
+    assert!(!buckets.is_empty() && buckets.len().is_multiple_of(2));
     // Cumulative counts over increasing power-of-two bounds, ending at the number of calls.
     let pairs: Vec<(i64, i64)> = buckets
         .chunks(2)

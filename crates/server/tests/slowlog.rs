@@ -9,7 +9,8 @@ fn start(extra: &[&str]) -> ServerProc {
 }
 
 fn int(v: &Value) -> i64 {
-    v.as_int().unwrap_or_else(|| panic!("not an integer: {v:?}"))
+    v.as_int()
+        .unwrap_or_else(|| panic!("not an integer: {v:?}"))
 }
 
 fn bulk(s: &str) -> Value {
@@ -28,10 +29,7 @@ fn entries(v: &Value) -> Vec<Vec<Value>> {
 fn entries_have_redis_shape_newest_first() {
     let s = start(&["--slowlog-log-slower-than", "0"]);
     let mut c = s.conn();
-    assert_eq!(
-        c.cmd(&["SLOWLOG", "RESET"]),
-        Value::Simple("OK".into())
-    );
+    assert_eq!(c.cmd(&["SLOWLOG", "RESET"]), Value::Simple("OK".into()));
     c.cmd(&["CLIENT", "SETNAME", "tester"]);
     c.cmd(&["SET", "k", "v"]);
     c.cmd(&["GET", "k"]);
@@ -95,12 +93,7 @@ fn threshold_and_max_len_are_honoured() {
     c.cmd(&["SET", "a", "1"]);
     assert_eq!(int(&c.cmd(&["SLOWLOG", "LEN"])), 0);
     drop(c);
-    let s = start(&[
-        "--slowlog-log-slower-than",
-        "0",
-        "--slowlog-max-len",
-        "3",
-    ]);
+    let s = start(&["--slowlog-log-slower-than", "0", "--slowlog-max-len", "3"]);
     let mut c = s.conn();
     for _ in 0..10 {
         c.cmd(&["PING"]);
@@ -142,9 +135,7 @@ fn errors_and_help() {
     let lines = help.as_array().expect("array");
     assert_eq!(
         lines[0],
-        Value::Simple(
-            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into()
-        )
+        Value::Simple("SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:".into())
     );
     assert_eq!(
         lines.last(),

@@ -76,7 +76,15 @@ fn debug(c: &mut Ctx) -> CmdResult {
     } else if is("SLEEP") && argc == 3 {
         let secs = strtod_prefix(c.arg(2));
         if secs > 0.0 && secs.is_finite() {
-            std::thread::sleep(Duration::from_secs_f64(secs.min(1e9)));
+            let d = Duration::from_secs_f64(secs.min(1e9));
+            // Tell the runtime this worker is about to block, so the other connections it was
+            // serving move to another worker meanwhile.
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| std::thread::sleep(d));
+                }
+                _ => std::thread::sleep(d),
+            }
         }
         c.reply.ok();
         Ok(())
@@ -380,6 +388,8 @@ fn protocol(c: &mut Ctx) -> CmdResult {
     match t.as_str() {
         "string" => r.bulk(b"Hello World"),
         "integer" => r.int(12345),
+        // Redis's fixed sample value (not meant as pi).
+        #[allow(clippy::approx_constant)]
         "double" => r.double(3.141),
         "bignum" => r.big_number(b"1234567999999999999999999999999999999"),
         "null" => r.null(),

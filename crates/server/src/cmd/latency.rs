@@ -331,6 +331,15 @@ fn write_histogram(r: &mut ferrokv_resp::Reply, name: &str, stats: &CmdStats) {
     }
 }
 
+/// Clears every command's latency histogram (CONFIG RESETSTAT).
+pub fn reset_histograms(table: &CommandTable) {
+    for cmd in table.all_callables() {
+        for b in &cmd.stats.hist {
+            b.store(0, Relaxed);
+        }
+    }
+}
+
 fn has_samples(cmd: &Command) -> bool {
     cmd.stats.hist.iter().any(|a| a.load(Relaxed) > 0)
 }
@@ -418,12 +427,12 @@ mod tests {
         m.add_sample("command", 100, 5);
         m.add_sample("command", 100, 9);
         m.add_sample("command", 100, 3);
-        let s = m.series("command").unwrap();
+        let s = m.series("command").expect("event");
         assert_eq!(s.samples, VecDeque::from(vec![(100, 9)]));
         for t in 0..200 {
             m.add_sample("command", 200 + t, 1);
         }
-        let s = m.series("command").unwrap();
+        let s = m.series("command").expect("event");
         assert_eq!(s.samples.len(), HISTORY_LEN);
         assert_eq!(s.max, 9);
         assert_eq!(m.reset(&[b"nope"]), 0);
