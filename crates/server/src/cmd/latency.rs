@@ -21,17 +21,39 @@ use std::sync::atomic::Ordering::Relaxed;
 
 /// Samples kept per event (Redis's LATENCY_TS_LEN).
 pub const HISTORY_LEN: usize = 160;
-/// Number of histogram buckets: bucket `b` counts calls of at most `2^b` microseconds
-/// (and more than `2^(b-1)`); the last bucket takes everything longer.
+/// Number of histogram buckets; the last one takes every longer call.
 pub const HIST_BUCKETS: usize = 32;
 
-/// The histogram bucket of a call that took `usec` microseconds.
+/// Upper bound, in nanoseconds, of histogram bucket `k`: `2^(10+k)` widened by the resolution
+/// of a 2-significant-digit HDR histogram at that magnitude (`2^(k+3)`), which is how Redis's
+/// histogram iterates. Reported in microseconds this gives Redis's bucket labels
+/// `1, 2, 4, 8, 16, 33, 66, 132, ...`.
+fn bucket_top_ns(k: usize) -> u64 {
+    (1u64 << (10 + k)) + (1u64 << (k + 3)) - 1
+}
+
+/// The label (microseconds) LATENCY HISTOGRAM shows for bucket `k`.
+pub fn bucket_label(k: usize) -> u64 {
+    bucket_top_ns(k) / 1000
+}
+
+/// The histogram bucket of a call that took `usec` microseconds: the first whose upper bound
+/// holds it.
 #[inline]
 pub fn hist_bucket(usec: u64) -> usize {
-    if usec <= 1 {
-        0
+    let ns = usec.saturating_mul(1000).max(1);
+    if ns <= bucket_top_ns(0) {
+        return 0;
+    }
+    // Smallest k with 2^(10+k) >= ns, then one lower if the widened bound of k-1 holds it.
+    let k = (64 - (ns - 1).leading_zeros() as usize).saturating_sub(10);
+    if k >= HIST_BUCKETS {
+        return HIST_BUCKETS - 1;
+    }
+    if k > 0 && ns <= bucket_top_ns(k - 1) {
+        k - 1
     } else {
-        ((64 - (usec - 1).leading_zeros()) as usize).min(HIST_BUCKETS - 1)
+        k
     }
 }
 
@@ -326,7 +348,7 @@ fn write_histogram(r: &mut ferrokv_resp::Reply, name: &str, stats: &CmdStats) {
             continue;
         }
         cumulative += n;
-        r.int(1i64 << b);
+        r.int(bucket_label(b) as i64);
         r.int(cumulative as i64);
     }
 }
@@ -411,13 +433,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_powers_of_two() {
+    fn buckets_follow_redis_labels() {
+        let labels: Vec<u64> = (0..17).map(bucket_label).collect();
+        assert_eq!(
+            labels,
+            [1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113, 4227, 8454, 16908, 33816, 67633]
+        );
         assert_eq!(hist_bucket(0), 0);
         assert_eq!(hist_bucket(1), 0);
         assert_eq!(hist_bucket(2), 1);
         assert_eq!(hist_bucket(3), 2);
         assert_eq!(hist_bucket(4), 2);
         assert_eq!(hist_bucket(5), 3);
+        assert_eq!(hist_bucket(33), 5);
+        assert_eq!(hist_bucket(34), 6);
+        // Every duration lands in the first bucket whose label (rounded down) is not below it.
+        for us in 0..100_000u64 {
+            let k = hist_bucket(us);
+            assert!(us * 1000 <= bucket_top_ns(k), "{us}");
+            assert!(k == 0 || us * 1000 > bucket_top_ns(k - 1), "{us}");
+        }
         assert_eq!(hist_bucket(u64::MAX), HIST_BUCKETS - 1);
     }
 
