@@ -327,3 +327,26 @@ fn debug_object_fields() {
         assert_eq!(object_line(&f), object_line(&r), "{k}");
     }
 }
+
+#[test]
+fn slowlog_and_latency_resp3() {
+    let mut d = diff_or_return!(&["--slowlog-log-slower-than", "0"]);
+    d.ferrokv().hello3();
+    d.redis().hello3();
+    d.check(&["SLOWLOG", "RESET"]);
+    d.check(&["SET", "k", "v"]);
+    let (f, r) = d.run(&["SLOWLOG", "GET", "3"]);
+    assert_eq!(
+        normalise_slowlog(f.clone()),
+        normalise_slowlog(r.clone()),
+        "ferrokv: {f:?}\nredis: {r:?}"
+    );
+    d.check(&["SLOWLOG", "LEN"]);
+    d.check(&["SLOWLOG", "HELP"]);
+    d.check(&["LATENCY", "LATEST"]);
+    d.check(&["LATENCY", "HISTORY", "command"]);
+    d.check(&["LATENCY", "HISTOGRAM", "nosuchcommand"]);
+    d.check(&["TIME", "x"]);
+    d.check_error(&["SLOWLOG", "GET", "-5"]);
+    d.check_error(&["LATENCY", "GRAPH", "command"]);
+}
