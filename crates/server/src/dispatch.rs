@@ -49,7 +49,7 @@ pub struct CmdStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
-    /// Calls per power-of-two duration bucket (LATENCY HISTOGRAM; see `cmd::latency::hist_bucket`).
+    /// Calls per duration bucket (LATENCY HISTOGRAM; see `cmd::latency::hist_bucket`).
     pub hist: [AtomicU64; crate::cmd::latency::HIST_BUCKETS],
 }
 
