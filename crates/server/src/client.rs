@@ -33,6 +33,8 @@ pub struct BatchStats {
     pub dirty: u64,
     pub hits: u64,
     pub misses: u64,
+    /// (command index, latency bucket, calls) for LATENCY HISTOGRAM.
+    pub hist: Vec<(usize, u8, u64)>,
 }
 
 impl BatchStats {
@@ -53,6 +55,15 @@ impl BatchStats {
         let s = self.slot(index);
         s.1 += 1;
         s.2 += usec;
+    }
+
+    /// A call's duration for the command's latency histogram.
+    pub fn record_latency(&mut self, index: usize, usec: u64) {
+        let b = crate::cmd::latency::hist_bucket(usec) as u8;
+        match self.hist.iter_mut().find(|h| h.0 == index && h.1 == b) {
+            Some(h) => h.2 += 1,
+            None => self.hist.push((index, b, 1)),
+        }
     }
 
     /// A call that returned an error.

@@ -25,6 +25,9 @@ pub async fn run(srv: Arc<Server>) {
         if srv.shutting_down.load(Relaxed) {
             return;
         }
+        if srv.hot.pause_cron.load(Relaxed) {
+            continue;
+        }
         crate::cmd::info::cron_sample(&srv);
         if srv.hot.active_expire.load(Relaxed) && !srv.pause.writes_paused() {
             let budget = period * EXPIRE_TIME_PERCENT as u32 / 100;

@@ -48,6 +48,8 @@ pub struct CmdStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Calls per duration bucket (LATENCY HISTOGRAM; see `cmd::latency::hist_bucket`).
+    pub hist: [AtomicU64; crate::cmd::latency::HIST_BUCKETS],
 }
 
 /// One entry of the command table.

@@ -120,3 +120,21 @@ pub fn unknown_command(argv: &[bytes::Bytes]) -> CmdError {
 fn lossy_prefix(b: &[u8], max: usize) -> String {
     String::from_utf8_lossy(b.get(..b.len().min(max)).unwrap_or(b)).into_owned()
 }
+
+// Server administration (SHUTDOWN, SWAPDB, SLOWLOG, LATENCY, DEBUG).
+pub const NO_SHUTDOWN_IN_PROGRESS: CmdError = CmdError::new("ERR No shutdown in progress.");
+pub const SHUTDOWN_FAILED: CmdError = CmdError::new("ERR Errors trying to SHUTDOWN. Check logs.");
+pub const INVALID_FIRST_DB: CmdError = CmdError::new("ERR invalid first DB index");
+pub const INVALID_SECOND_DB: CmdError = CmdError::new("ERR invalid second DB index");
+pub const SLOWLOG_COUNT: CmdError =
+    CmdError::new("ERR count should be greater than or equal to -1");
+pub const RESP2_UNSUPPORTED: CmdError = CmdError::new("ERR RESP2 is not supported by this command");
+
+/// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`
+pub fn bad_subcommand_args(sub: &[u8], cmd: &str) -> CmdError {
+    cmd_err!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        cmd
+    )
+}

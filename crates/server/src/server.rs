@@ -149,6 +149,12 @@ pub struct Hot {
     pub query_buffer_limit: AtomicU64,
     pub hz: AtomicU64,
     pub active_expire: AtomicBool,
+    /// `latency-monitor-threshold` in ms (0: the latency monitor is off).
+    pub latency_threshold_ms: AtomicU64,
+    /// DEBUG PAUSE-CRON: the periodic task skips its work while set.
+    pub pause_cron: AtomicBool,
+    /// `latency-tracking`: per-command latency histograms are recorded.
+    pub latency_tracking: AtomicBool,
 }
 
 /// The whole server.
@@ -161,6 +167,8 @@ pub struct Server {
     pub stats: Stats,
     pub pause: PauseState,
     pub slowlog: Mutex<SlowLog>,
+    /// LATENCY events.
+    pub latency: crate::cmd::latency::Monitor,
     /// MONITOR clients: (client id, feed).
     pub monitors: Mutex<Vec<(u64, mpsc::Sender<Bytes>)>>,
     pub monitor_count: AtomicUsize,
@@ -197,6 +205,7 @@ impl Server {
             stats: Stats::default(),
             pause: PauseState::default(),
             slowlog: Mutex::new(SlowLog::default()),
+            latency: crate::cmd::latency::Monitor::default(),
             monitors: Mutex::new(Vec::new()),
             monitor_count: AtomicUsize::new(0),
             started: Instant::now(),
@@ -211,6 +220,7 @@ impl Server {
                 .unwrap_or_default(),
             metrics: crate::cmd::info::Metrics::default(),
         };
+        srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
         srv.apply_access_mode();
         srv
@@ -296,7 +306,10 @@ impl Server {
         h.query_buffer_limit
             .store(c.client_query_buffer_limit(), Relaxed);
         h.hz.store(u64::from(c.hz().clamp(1, 500)), Relaxed);
-        h.active_expire.store(true, Relaxed);
+        h.latency_tracking
+            .store(c.get_bool("latency-tracking").unwrap_or(true), Relaxed);
+        h.latency_threshold_ms
+            .store(c.get_u64("latency-monitor-threshold").unwrap_or(0), Relaxed);
         *self.requirepass.write() = c.requirepass().map(Bytes::from);
     }
 
@@ -337,6 +350,16 @@ impl Server {
                 }
             }
         }
+        for &(idx, bucket, n) in &b.hist {
+            if let Some(h) = self
+                .commands
+                .by_index(idx)
+                .and_then(|c| c.stats.hist.get(usize::from(bucket)))
+            {
+                h.fetch_add(n, Relaxed);
+            }
+        }
+        b.hist.clear();
         b.cmds.clear();
         b.commands = 0;
         b.dirty = 0;
@@ -347,6 +370,19 @@ impl Server {
     /// After-call work: slow log and MONITOR feed.
     pub fn after_call(&self, client: &mut Client, cmd: &Command, argv: &[Bytes], usec: u64) {
         client.last_cmd = cmd.name;
+        if self.hot.latency_tracking.load(Relaxed) {
+            client.batch.record_latency(cmd.index, usec);
+        }
+        let lt = self.hot.latency_threshold_ms.load(Relaxed);
+        if lt > 0 && usec / 1000 >= lt {
+            let event = if cmd.has(flags::FAST) {
+                "fast-command"
+            } else {
+                "command"
+            };
+            self.latency
+                .add_sample(event, crate::util::now_ms() / 1000, usec / 1000);
+        }
         let threshold = self.hot.slowlog_slower_than.load(Relaxed);
         if threshold >= 0 && usec >= threshold as u64 && !cmd.has(flags::SKIP_SLOWLOG) {
             self.slowlog_push(client, argv, usec);

@@ -12,7 +12,10 @@ pub mod config;
 pub mod connection;
 pub mod info;
 pub mod memory;
+pub mod debug;
+pub mod latency;
 pub mod server;
+pub mod slowlog;
 pub mod string;
 
 /// Builds the table of every implemented command.
@@ -25,5 +28,8 @@ pub fn table() -> CommandTable {
     info::register(&mut t);
     config::register(&mut t);
     memory::register(&mut t);
+    slowlog::register(&mut t);
+    latency::register(&mut t);
+    debug::register(&mut t);
     t
 }
