@@ -7,6 +7,7 @@
 
 use crate::dispatch::CommandTable;
 
+pub mod client;
 pub mod connection;
 pub mod server;
 pub mod string;
@@ -15,6 +16,7 @@ pub mod string;
 pub fn table() -> CommandTable {
     let mut t = CommandTable::default();
     connection::register(&mut t);
+    client::register(&mut t);
     string::register(&mut t);
     server::register(&mut t);
     t
