@@ -187,6 +187,9 @@ fn list(c: &mut Ctx) -> CmdResult {
     let argc = c.argv.len();
     let mut out = String::new();
     let push = |c: &Ctx, out: &mut String, h: &ClientHandle| {
+        if h.is_killed() {
+            return;
+        }
         let me = (h.id == c.client.id).then_some(c);
         info_line(out, h, me);
         out.push('\n');
@@ -252,7 +255,7 @@ fn kill(c: &mut Ctx) -> CmdResult {
             .clients
             .all()
             .into_iter()
-            .find(|h| h.addr.to_string() == addr)
+            .find(|h| !h.is_killed() && h.addr.to_string() == addr)
         else {
             return Err(CmdError::new("ERR No such client"));
         };
@@ -312,6 +315,10 @@ fn kill(c: &mut Ctx) -> CmdResult {
     let mut killed = 0;
     for h in c.srv.clients.all() {
         let me = h.id == c.client.id;
+        // A client already killed is gone for Redis (freed at once), even if its task still runs.
+        if h.is_killed() {
+            continue;
+        }
         if f.id.is_some_and(|id| id != h.id)
             || f.addr.as_ref().is_some_and(|a| *a != h.addr.to_string())
             || f.laddr.as_ref().is_some_and(|a| *a != h.laddr.to_string())
@@ -365,6 +372,18 @@ fn setinfo(c: &mut Ctx) -> CmdResult {
     }
     c.reply.ok();
     Ok(())
+}
+
+/// Redis's reply to a subcommand called with an argument count it does not handle.
+fn sub_syntax(c: &Ctx) -> CmdError {
+    cmd_err!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(c.arg(1))
+            .chars()
+            .take(128)
+            .collect::<String>(),
+        args::text(c.arg(0)).to_ascii_uppercase()
+    )
 }
 
 /// Parses `ON`/`OFF` (syntax error otherwise).
@@ -421,7 +440,7 @@ fn pause(c: &mut Ctx) -> CmdResult {
         4 if args::is(c.arg(3), "all") => true,
         4 if args::is(c.arg(3), "write") => false,
         4 => return Err(CmdError::new("ERR CLIENT PAUSE mode must be WRITE or ALL")),
-        _ => return Err(errors::SYNTAX),
+        _ => return Err(sub_syntax(c)),
     };
     let until = c.now_ms().saturating_add(ms);
     c.srv.pause.pause(until, all);
@@ -458,6 +477,9 @@ fn trackinginfo(c: &mut Ctx) -> CmdResult {
 /// `ClientHandle::unblock_notify` and `unblock_reason`). Replies 1 when a blocked client was
 /// woken, 0 otherwise.
 fn unblock(c: &mut Ctx) -> CmdResult {
+    if c.argv.len() > 4 {
+        return Err(sub_syntax(c));
+    }
     let id = args::int(c.arg(2))?;
     let reason = match c.argv.len() {
         3 => UNBLOCK_TIMEOUT,

@@ -33,8 +33,9 @@ fn echo(c: &mut Ctx) -> CmdResult {
 }
 
 fn select(c: &mut Ctx) -> CmdResult {
-    let Some(db) = args::parse_i64_strict(c.arg(1)) else {
-        return Err(errors::INVALID_DB_INDEX);
+    // Redis reads the index as a C int: anything else is "not an integer".
+    let Some(db) = args::parse_i64_strict(c.arg(1)).filter(|d| i32::try_from(*d).is_ok()) else {
+        return Err(errors::NOT_INTEGER);
     };
     if db < 0 || db as usize >= c.srv.keyspace.db_count() {
         return Err(errors::DB_INDEX);
