@@ -146,9 +146,7 @@ pub fn monitor_redacted(name: &str, argv: &[Bytes], i: usize) -> bool {
             false
         }
         "migrate" => {
-            (i >= 1 && is(i - 1, "AUTH"))
-                || (i >= 1 && is(i - 1, "AUTH2"))
-                || (i >= 2 && is(i - 2, "AUTH2"))
+            i >= 1 && (is(i - 1, "AUTH") || is(i - 1, "AUTH2") || (i >= 2 && is(i - 2, "AUTH2")))
         }
         _ => false,
     }
