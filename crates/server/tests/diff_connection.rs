@@ -346,3 +346,62 @@ fn kill_old_form_and_self() {
     assert!(d.ferrokv().is_closed());
     assert!(d.redis().is_closed());
 }
+
+/// MONITOR lines agree once the timestamp and client address (which legitimately differ) are
+/// dropped: same commands shown, same quoting, same redaction, same database numbers.
+#[test]
+fn monitor_lines() {
+    let mut d = diff_or_skip!(BIN);
+    let (mut fm, mut rm) = d.new_pair();
+    assert_eq!(fm.cmd(&["MONITOR"]), rm.cmd(&["MONITOR"]));
+    let cmds: &[&[&str]] = &[
+        &["SET", "k", "v w"],
+        &["set", "K2", "\u{1}\"\\\n"],
+        &["SELECT", "2"],
+        &["AUTH", "x"],
+        &["AUTH", "default", "x"],
+        &["HELLO", "2", "SETNAME", "nm", "AUTH", "default", "pw"],
+        &["HELLO", "2", "AUTH", "default", "pw", "SETNAME", "nm2"],
+        &["CLIENT", "LIST"],
+        &["CLIENT", "KILL", "ID", "99999"],
+        &["CLIENT", "SETNAME", "x"],
+        &["CLIENT", "ID"],
+        &["GET", "nope"],
+        &["NOSUCHCOMMAND", "a"],
+        &["GET"],
+        &["PING"],
+        &["SELECT", "0"],
+        &["ECHO", "end"],
+    ];
+    for c in cmds {
+        d.run(c);
+    }
+    let strip = |c: &mut ferrokv_testkit::Conn| -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let Value::Simple(l) = c.read_value() else {
+                panic!("not a monitor line")
+            };
+            let (_, rest) = l.split_once(" [").expect("[");
+            let (db, rest) = rest.split_once(' ').expect("db");
+            let (_, args) = rest.split_once("] ").expect("]");
+            let done = args == "\"ECHO\" \"end\"";
+            out.push(format!("{db} {args}"));
+            if done {
+                return out;
+            }
+        }
+    };
+    let f = strip(&mut fm);
+    let r = strip(&mut rm);
+    assert_eq!(f, r);
+    // The monitor client is flagged O in CLIENT LIST, on both.
+    let fl = text_of(&d.ferrokv().cmd(&["CLIENT", "LIST"]));
+    let rl = text_of(&d.redis().cmd(&["CLIENT", "LIST"]));
+    assert!(fl.contains(" flags=O "), "{fl}");
+    assert!(rl.contains(" flags=O "), "{rl}");
+}
+
+fn text_of(v: &Value) -> String {
+    String::from_utf8_lossy(v.as_bytes().expect("bulk")).into_owned()
+}
