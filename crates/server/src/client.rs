@@ -120,6 +120,8 @@ pub struct SharedInfo {
     pub sub: usize,
     pub psub: usize,
     pub ssub: usize,
+    /// Number of keys WATCHed (CLIENT LIST watch=, Redis 7.4).
+    pub watch: usize,
 }
 
 /// The class of a client (CLIENT KILL TYPE, CLIENT LIST TYPE).

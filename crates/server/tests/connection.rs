@@ -67,7 +67,8 @@ fn client_list_line_format() {
     let t = text(&a.cmd(&["CLIENT", "LIST"]));
     let line = t.lines().next().expect("one line");
     let (order, f) = fields(line);
-    let expected = "id addr laddr fd name age idle flags db sub psub ssub multi qbuf qbuf-free \
+    let expected =
+        "id addr laddr fd name age idle flags db sub psub ssub multi watch qbuf qbuf-free \
                     argv-mem multi-mem rbs rbp obl oll omem tot-mem events cmd user redir resp \
                     lib-name lib-ver";
     assert_eq!(
@@ -79,6 +80,7 @@ fn client_list_line_format() {
     assert!(f["fd"].parse::<i64>().expect("fd") > 0);
     assert_eq!(f["flags"], "N");
     assert_eq!(f["multi"], "-1");
+    assert_eq!(f["watch"], "0");
     assert_eq!(f["redir"], "-1");
     assert_eq!(f["sub"], "0");
     assert_eq!(f["cmd"], "client|list");

@@ -155,8 +155,9 @@ fn common(d: &mut Diff) {
     d.check_raw(b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING g\r\n", 2);
 }
 
-/// The shape of CLIENT LIST/INFO lines: the field names, in order. ferrokv follows 7.2+ which
-/// appends lib-name and lib-ver; the rest must be the same fields in the same order.
+/// The shape of CLIENT LIST/INFO lines: the field names, in order. ferrokv follows 7.4, which
+/// adds `watch` after `multi` and (7.2) appends lib-name and lib-ver; the rest must be the same
+/// fields in the same order.
 fn field_names(v: &Value) -> Vec<Vec<String>> {
     let text = match v {
         Value::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
@@ -176,12 +177,19 @@ fn field_names(v: &Value) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Turns a 7.0 CLIENT LIST field list into the 7.4 one.
+fn to_74(line: &mut Vec<String>) {
+    let multi = line.iter().position(|f| f == "multi").expect("multi field");
+    line.insert(multi + 1, "watch".to_string());
+    line.extend(["lib-name".to_string(), "lib-ver".to_string()]);
+}
+
 fn check_list_shape(d: &mut Diff, args: &[&str]) {
     let (f, r) = d.run(args);
     let f = field_names(&f);
     let mut r = field_names(&r);
     for line in &mut r {
-        line.extend(["lib-name".to_string(), "lib-ver".to_string()]);
+        to_74(line);
     }
     assert_eq!(f, r, "{args:?}");
 }
@@ -205,7 +213,7 @@ fn info_shapes(d: &mut Diff) {
     let (fl, mut rl) = (field_names(&fl), field_names(&rl));
     assert_eq!(rl.len(), 2);
     for line in &mut rl {
-        line.extend(["lib-name".to_string(), "lib-ver".to_string()]);
+        to_74(line);
     }
     assert_eq!(fl, rl);
 }

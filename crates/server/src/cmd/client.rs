@@ -1,6 +1,7 @@
 //! The CLIENT command family and MONITOR.
 //!
-//! CLIENT LIST/INFO lines follow Redis 7.4's field order. Values ferrokv does not track (reply
+//! CLIENT LIST/INFO lines follow Redis 7.4's field order (with 7.2's lib-name/lib-ver and 7.4's
+//! watch). Values ferrokv does not track (reply
 //! buffer peaks, multi memory, tracking redirection, ...) are shown as Redis shows them for an
 //! idle plain client. The calling client is rendered from its live state (so `cmd=` shows the
 //! running command); other clients from what their connection published after its last batch.
@@ -148,7 +149,7 @@ fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
     let _ = write!(
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
-         multi={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} \
+         multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} \
          tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
@@ -163,6 +164,7 @@ fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
         i.psub,
         i.ssub,
         i.multi,
+        i.watch,
         i.qbuf,
         i.qbuf_free,
         argv_mem,
