@@ -274,7 +274,9 @@ pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAdd
             inbuf.reserve(READ_CHUNK);
         }
         let idle_limit = srv.hot.timeout_secs.load(Relaxed);
-        let monitoring = monitor.is_some();
+        // Like Redis, `timeout` spares MONITOR and Pub/Sub clients.
+        let monitoring =
+            monitor.is_some() || handle.info.lock().kind == crate::client::ClientKind::PubSub;
         let idle = async {
             if idle_limit == 0 || monitoring {
                 std::future::pending::<()>().await;

@@ -462,11 +462,16 @@ fn pause_ends_at_deadline() {
 #[test]
 fn idle_timeout_closes_clients() {
     let s = ServerProc::ferrokv(BIN, &["--timeout", "1"]);
+    let mut m = s.conn();
+    assert_eq!(m.cmd(&["MONITOR"]), ok());
     let mut a = s.conn();
     assert_eq!(a.cmd(&["PING"]), Value::Simple("PONG".into()));
     let t = Instant::now();
     assert!(a.is_closed_within(Duration::from_secs(5)));
     assert!(t.elapsed() >= Duration::from_millis(900));
+    // MONITOR clients are never timed out; it saw the PING.
+    assert!(!m.is_closed_within(Duration::from_millis(500)));
+    assert!(String::from_utf8_lossy(&m.read_reply()).contains("\"PING\""));
 }
 
 #[test]
