@@ -350,6 +350,13 @@ fn kill_old_form_and_self() {
     assert!(f2.is_closed());
     assert!(r2.is_closed());
     // New form, killing ourselves: the count comes first, then the connection closes.
+    for fk in [true, false] {
+        let c = if fk { d.ferrokv() } else { d.redis() };
+        assert!(ferrokv_testkit::wait_until(
+            std::time::Duration::from_secs(5),
+            || text_of(&c.cmd(&["CLIENT", "LIST"])).lines().count() == 1
+        ));
+    }
     d.check(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "no"]);
     assert!(d.ferrokv().is_closed());
     assert!(d.redis().is_closed());
