@@ -145,6 +145,21 @@ impl ClientHandle {
     pub fn is_killed(&self) -> bool {
         self.killed.load(Relaxed)
     }
+
+    /// Marks the connection as waiting in a blocking command (CLIENT LIST flags=b; CLIENT
+    /// UNBLOCK only wakes blocked clients). Leaving the blocked state drops any pending request.
+    pub fn set_blocked(&self, on: bool) {
+        self.blocked.store(on, Relaxed);
+        if !on {
+            self.unblock_reason.store(0, Relaxed);
+        }
+    }
+
+    /// The pending CLIENT UNBLOCK request, cleared: 0 (none), [`UNBLOCK_TIMEOUT`] or
+    /// [`UNBLOCK_ERROR`]. A blocking command checks it when `unblock_notify` fires.
+    pub fn take_unblock(&self) -> u8 {
+        self.unblock_reason.swap(0, Relaxed)
+    }
 }
 
 /// State owned by the connection task.

@@ -102,6 +102,11 @@ fn common(d: &mut Diff) {
     d.check_error(&["CLIENT", "PAUSE", "10", "foo"]);
     d.check_error(&["CLIENT", "PAUSE", "10", "WRITE", "x"]);
     d.check_error(&["CLIENT", "PAUSE"]);
+    d.check_error(&["CLIENT", "PAUSE", "9223372036854775808"]);
+    d.check_error(&["CLIENT", "PAUSE", "10", "all", "extra"]);
+    d.check(&["CLIENT", "PAUSE", "9223372036854775807", "WRITE"]);
+    d.check(&["GET", "k"]);
+    d.check(&["CLIENT", "UNPAUSE"]);
     d.check(&["CLIENT", "PAUSE", "0"]);
     d.check(&["CLIENT", "UNPAUSE"]);
     d.check_error(&["CLIENT", "UNPAUSE", "x"]);
@@ -114,6 +119,10 @@ fn common(d: &mut Diff) {
     d.check_error(&["CLIENT", "LIST", "FOO"]);
     d.check_error(&["CLIENT", "LIST", "TYPE"]);
     d.check(&["CLIENT", "LIST", "ID", "0"]);
+    d.check_error(&["CLIENT", "LIST", "ID", "1", "TYPE", "normal"]);
+    d.check_error(&["CLIENT", "LIST", "TYPE", "normal", "ID", "1"]);
+    d.check_error(&["CLIENT", "KILL", "MAXAGE"]);
+    d.check(&["CLIENT", "UNBLOCK", "0"]);
     d.check(&["CLIENT", "LIST", "ID", "-3", "1000000"]);
     for t in ["pubsub", "replica", "slave", "MASTER"] {
         d.check(&["CLIENT", "LIST", "TYPE", t]);
