@@ -7,7 +7,7 @@ use ferrokv_resp::Protocol;
 use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -90,7 +90,20 @@ pub struct ClientHandle {
     pub last_interaction_ms: AtomicU64,
     /// Fields shown by CLIENT LIST/INFO, refreshed by the connection after each batch.
     pub info: Mutex<SharedInfo>,
+    /// The socket's file descriptor (CLIENT LIST fd=), -1 until the connection sets it.
+    pub fd: AtomicI64,
+    /// Set by a blocking command while it waits; CLIENT UNBLOCK only acts on blocked clients.
+    pub blocked: AtomicBool,
+    /// Why CLIENT UNBLOCK woke the client: 0 not asked, [`UNBLOCK_TIMEOUT`] or [`UNBLOCK_ERROR`].
+    pub unblock_reason: AtomicU8,
+    /// Woken by CLIENT UNBLOCK; a blocking command waits on it next to its own wake-ups.
+    pub unblock_notify: Notify,
 }
+
+/// CLIENT UNBLOCK ... TIMEOUT (the default): the blocked command replies as if it timed out.
+pub const UNBLOCK_TIMEOUT: u8 = 1;
+/// CLIENT UNBLOCK ... ERROR: the blocked command fails with `-UNBLOCKED`.
+pub const UNBLOCK_ERROR: u8 = 2;
 
 /// The CLIENT LIST view of a connection.
 #[derive(Clone, Debug, Default)]
@@ -112,6 +125,14 @@ pub struct SharedInfo {
     pub no_evict: bool,
     pub no_touch: bool,
     pub kind: ClientKind,
+    /// In MONITOR mode (CLIENT LIST flags=O).
+    pub monitor: bool,
+    /// Channel, pattern and shard-channel subscription counts (CLIENT LIST sub= psub= ssub=).
+    pub sub: usize,
+    pub psub: usize,
+    pub ssub: usize,
+    /// Number of keys WATCHed (CLIENT LIST watch=, Redis 7.4).
+    pub watch: usize,
 }
 
 /// The class of a client (CLIENT KILL TYPE, CLIENT LIST TYPE).
@@ -134,6 +155,21 @@ impl ClientHandle {
     /// Whether CLIENT KILL (or shutdown) asked this connection to close.
     pub fn is_killed(&self) -> bool {
         self.killed.load(Relaxed)
+    }
+
+    /// Marks the connection as waiting in a blocking command (CLIENT LIST flags=b; CLIENT
+    /// UNBLOCK only wakes blocked clients). Leaving the blocked state drops any pending request.
+    pub fn set_blocked(&self, on: bool) {
+        self.blocked.store(on, Relaxed);
+        if !on {
+            self.unblock_reason.store(0, Relaxed);
+        }
+    }
+
+    /// The pending CLIENT UNBLOCK request, cleared: 0 (none), [`UNBLOCK_TIMEOUT`] or
+    /// [`UNBLOCK_ERROR`]. A blocking command checks it when `unblock_notify` fires.
+    pub fn take_unblock(&self) -> u8 {
+        self.unblock_reason.swap(0, Relaxed)
     }
 }
 
@@ -211,6 +247,7 @@ impl Client {
         i.obl = obl;
         i.no_evict = self.no_evict;
         i.no_touch = self.no_touch;
+        i.monitor = self.wants_monitor;
     }
 }
 
@@ -237,8 +274,13 @@ impl ClientRegistry {
                 user: "default".into(),
                 resp: 2,
                 last_cmd: "NULL",
+                multi: -1,
                 ..SharedInfo::default()
             }),
+            fd: AtomicI64::new(-1),
+            blocked: AtomicBool::new(false),
+            unblock_reason: AtomicU8::new(0),
+            unblock_notify: Notify::new(),
         });
         self.clients.lock().insert(id, h.clone());
         h

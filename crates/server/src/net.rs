@@ -212,6 +212,10 @@ fn limits(srv: &Server) -> Limits {
 pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = srv.clients.register(addr, laddr);
+    {
+        use std::os::fd::AsRawFd;
+        handle.fd.store(i64::from(stream.as_raw_fd()), Relaxed);
+    }
     let _reg = RegistrationGuard {
         srv: &srv,
         id: handle.id,
@@ -272,6 +276,10 @@ pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAdd
             }
             if client.wants_monitor && monitor.is_none() {
                 monitor = Some(srv.add_monitor(client.id));
+            } else if !client.wants_monitor && monitor.is_some() {
+                // RESET ends MONITOR mode.
+                srv.remove_monitor(client.id);
+                monitor = None;
             }
             if flow == Flow::Close {
                 let _ = stream.write_all(&reply.take()).await;
@@ -315,7 +323,9 @@ pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAdd
             inbuf.reserve(READ_CHUNK);
         }
         let idle_limit = srv.hot.timeout_secs.load(Relaxed);
-        let monitoring = monitor.is_some();
+        // Like Redis, `timeout` spares MONITOR and Pub/Sub clients.
+        let monitoring =
+            monitor.is_some() || handle.info.lock().kind == crate::client::ClientKind::PubSub;
         let idle = async {
             if idle_limit == 0 || monitoring {
                 std::future::pending::<()>().await;

@@ -120,6 +120,38 @@ impl PauseState {
     }
 }
 
+/// Whether argument `i` of a command is hidden as `"(redacted)"` in the MONITOR feed, as Redis
+/// redacts secrets: every argument of AUTH, the user and password after HELLO's AUTH option,
+/// and the password arguments of MIGRATE's AUTH/AUTH2 options.
+pub fn monitor_redacted(name: &str, argv: &[Bytes], i: usize) -> bool {
+    let is = |j: usize, w: &str| {
+        argv.get(j)
+            .is_some_and(|a| a.eq_ignore_ascii_case(w.as_bytes()))
+    };
+    match name {
+        "auth" => i > 0,
+        // HELLO <proto> [AUTH user pass] [SETNAME name]: the option can sit after SETNAME.
+        "hello" => {
+            let mut j = 2;
+            while j < argv.len() {
+                if is(j, "AUTH") && j + 2 < argv.len() {
+                    if i == j + 1 || i == j + 2 {
+                        return true;
+                    }
+                    j += 3;
+                } else {
+                    j += 2;
+                }
+            }
+            false
+        }
+        "migrate" => {
+            i >= 1 && (is(i - 1, "AUTH") || is(i - 1, "AUTH2") || (i >= 2 && is(i - 2, "AUTH2")))
+        }
+        _ => false,
+    }
+}
+
 /// One SLOWLOG entry.
 #[derive(Clone, Debug)]
 pub struct SlowEntry {
@@ -441,10 +473,9 @@ impl Server {
             client.db,
             client.handle.addr
         );
-        let redact = cmd.name == "auth" || cmd.name == "hello" || cmd.name == "migrate";
         for (i, a) in argv.iter().enumerate() {
             line.push(' ');
-            if redact && i > 0 {
+            if monitor_redacted(cmd.name, argv, i) {
                 line.push_str("\"(redacted)\"");
             } else {
                 crate::util::repr_into(&mut line, a);
@@ -453,10 +484,8 @@ impl Server {
         line.push_str("\r\n");
         let msg = Bytes::from(line);
         let mut mons = self.monitors.lock();
+        // Like Redis, a MONITOR client also sees its own (non-admin) commands.
         mons.retain(|(id, tx)| {
-            if *id == client.id {
-                return true;
-            }
             match tx.try_send(msg.clone()) {
                 Ok(()) => true,
                 Err(mpsc::error::TrySendError::Full(_)) => {

@@ -1,5 +1,7 @@
-//! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, RESET, CLIENT ...
+//! Connection commands: PING, ECHO, SELECT, QUIT, AUTH, HELLO, RESET (CLIENT and MONITOR live in
+//! [`crate::cmd::client`]).
 
+use crate::client::ReplyMode;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdResult};
 use crate::{args, cmd_err};
@@ -13,6 +15,7 @@ pub fn register(t: &mut CommandTable) {
     t.add("quit", quit, Locking::None);
     t.add("auth", auth, Locking::None);
     t.add("hello", hello, Locking::None);
+    t.add("reset", reset, Locking::None);
 }
 
 fn ping(c: &mut Ctx) -> CmdResult {
@@ -30,8 +33,9 @@ fn echo(c: &mut Ctx) -> CmdResult {
 }
 
 fn select(c: &mut Ctx) -> CmdResult {
-    let Some(db) = args::parse_i64_strict(c.arg(1)) else {
-        return Err(errors::INVALID_DB_INDEX);
+    // Redis reads the index as a C int: anything else is "not an integer".
+    let Some(db) = args::parse_i64_strict(c.arg(1)).filter(|d| i32::try_from(*d).is_ok()) else {
+        return Err(errors::NOT_INTEGER);
     };
     if db < 0 || db as usize >= c.srv.keyspace.db_count() {
         return Err(errors::DB_INDEX);
@@ -86,6 +90,11 @@ fn auth(c: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Redis 7.2+ wording (7.0 lacks the `<proto>`).
+const HELLO_NOAUTH: errors::CmdError = errors::CmdError::new(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+);
+
 fn hello(c: &mut Ctx) -> CmdResult {
     let mut proto = None;
     let mut i = 1;
@@ -103,15 +112,19 @@ fn hello(c: &mut Ctx) -> CmdResult {
         });
         i = 2;
     }
+    // Options are all parsed (and the name validated) before anything takes effect.
     let mut setname = None;
+    let mut credentials = None;
     while i < c.argv.len() {
         let opt = c.arg(i);
         let more = c.argv.len() - i - 1;
         if args::is(opt, "AUTH") && more >= 2 {
-            check_password(c, Some(c.arg(i + 1)), c.arg(i + 2))?;
+            credentials = Some((c.arg(i + 1), c.arg(i + 2)));
             i += 3;
         } else if args::is(opt, "SETNAME") && more >= 1 {
-            setname = Some(c.arg_bytes(i + 1));
+            let name = c.arg_bytes(i + 1);
+            validate_client_name(&name)?;
+            setname = Some(name);
             i += 2;
         } else {
             return Err(cmd_err!(
@@ -120,13 +133,13 @@ fn hello(c: &mut Ctx) -> CmdResult {
             ));
         }
     }
+    if let Some((user, pass)) = credentials {
+        check_password(c, Some(user), pass)?;
+    }
     if !c.client.authenticated {
-        return Err(errors::CmdError::new(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
-        ));
+        return Err(HELLO_NOAUTH);
     }
     if let Some(n) = setname {
-        crate::cmd::connection::validate_client_name(&n)?;
         c.client.name = if n.is_empty() { None } else { Some(n) };
     }
     if let Some(p) = proto {
@@ -151,9 +164,36 @@ fn hello(c: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// RESET: back to the state of a fresh connection (db 0, no name, RESP2, reply mode ON,
+/// no-evict/no-touch off, MONITOR off, the default user: unauthenticated when it has a
+/// password). The library name/version stay, as in Redis (they describe the connection).
+/// MULTI and subscriptions belong to their groups: they must be cleared here too once they exist.
+fn reset(c: &mut Ctx) -> CmdResult {
+    let cl = &mut *c.client;
+    cl.db = 0;
+    cl.name = None;
+    // A reply being skipped by CLIENT REPLY SKIP stays skipped, like Redis's CLIENT_REPLY_SKIP.
+    if cl.reply_mode != ReplyMode::Skip {
+        cl.reply_mode = ReplyMode::On;
+    }
+    cl.no_evict = false;
+    cl.no_touch = false;
+    cl.wants_monitor = false;
+    cl.user = "default".into();
+    cl.authenticated = !c.srv.auth_required();
+    c.reply.set_proto(Protocol::Resp2);
+    c.reply.simple(b"RESET");
+    Ok(())
+}
+
+/// Whether `v` only holds printable ASCII without spaces (client names, library name/version).
+pub fn valid_client_attr(v: &[u8]) -> bool {
+    v.iter().all(|ch| (b'!'..=b'~').contains(ch))
+}
+
 /// Client names cannot contain spaces, newlines or other special characters.
 pub fn validate_client_name(n: &[u8]) -> CmdResult {
-    if n.iter().any(|&ch| !(b'!'..=b'~').contains(&ch)) {
+    if !valid_client_attr(n) {
         return Err(errors::CmdError::new(
             "ERR Client names cannot contain spaces, newlines or special characters.",
         ));

@@ -9,6 +9,7 @@ use crate::dispatch::CommandTable;
 
 pub mod command;
 pub mod config;
+pub mod client;
 pub mod connection;
 pub mod info;
 pub mod memory;
@@ -22,6 +23,7 @@ pub mod string;
 pub fn table() -> CommandTable {
     let mut t = CommandTable::default();
     connection::register(&mut t);
+    client::register(&mut t);
     string::register(&mut t);
     server::register(&mut t);
     command::register(&mut t);
