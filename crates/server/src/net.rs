@@ -183,8 +183,9 @@ pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAdd
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
-                        let text = format!("ERR {e}");
-                        reply.error(text.as_bytes());
+                        // Exact bytes: `expected '$', got '<byte>'` carries the raw byte,
+                        // which the Display text would re-encode as UTF-8.
+                        e.write_reply(&mut reply);
                         srv.stats.count_error("ERR");
                         log_verbose!(
                             "Protocol error ({}) from client: id={} addr={}",
