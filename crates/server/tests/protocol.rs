@@ -717,3 +717,115 @@ fn random_bytes_never_crash_or_hang_the_server() {
     assert_eq!(c.cmd_raw(&[b"SET", b"after", b"fuzz"]), b"+OK\r\n");
     assert_eq!(c.cmd_raw(&[b"GET", b"after"]), b"$4\r\nfuzz\r\n");
 }
+
+#[test]
+fn quit_and_half_close() {
+    let d = ferrokv_testkit::diff_or_skip!(BIN);
+    // QUIT answers +OK, later pipelined requests are not executed, and the connection closes.
+    fresh_check(&d, b"PING\r\nQUIT\r\nPING\r\n", 2, true);
+    fresh_check(&d, b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n", 1, true);
+    // A client that sends its requests and shuts down its write side still gets every reply.
+    let (f, r) = d.new_pair();
+    let (fa, ra) = (f.addr().to_string(), r.addr().to_string());
+    let req = b"SET hc 1\r\nGET hc\r\nPING\r\n";
+    let half = |addr: &str| {
+        let mut t = TcpStream::connect(addr).expect("connect");
+        t.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        t.write_all(req).expect("write");
+        t.shutdown(std::net::Shutdown::Write).expect("shutdown");
+        let mut out = Vec::new();
+        let _ = t.read_to_end(&mut out);
+        out
+    };
+    let fo = half(&fa);
+    assert_eq!(escape(&fo), escape(&half(&ra)));
+    assert_eq!(fo, b"+OK\r\n$1\r\n1\r\n+PONG\r\n");
+}
+
+#[test]
+fn idle_timeout_closes_clients() {
+    let s = ServerProc::ferrokv(BIN, &["--timeout", "1"]);
+    let mut idle = s.conn();
+    assert_eq!(idle.cmd_raw(&[b"PING"]), b"+PONG\r\n");
+    let started = std::time::Instant::now();
+    assert!(
+        idle.is_closed_within(Duration::from_secs(5)),
+        "idle client not closed with --timeout 1"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "idle client closed too early: {:?}",
+        started.elapsed()
+    );
+    // An active client is not closed: it keeps talking for longer than the timeout.
+    let mut busy = s.conn();
+    for _ in 0..15 {
+        assert_eq!(busy.cmd_raw(&[b"PING"]), b"+PONG\r\n");
+        std::thread::sleep(Duration::from_millis(150)); // activity spaced below the timeout
+    }
+}
+
+/// Opens `max` clients (each confirmed registered by a PING), then checks the next one is
+/// refused with Redis's error and closed; returns the refusal bytes.
+fn maxclients_refusal(addr: &str, max: usize) -> (Vec<Conn>, Vec<u8>) {
+    let mut held = Vec::new();
+    for _ in 0..max {
+        let mut c = Conn::connect(addr);
+        assert_eq!(c.cmd_raw(&[b"PING"]), b"+PONG\r\n");
+        held.push(c);
+    }
+    (held, raw_until_eof(addr, b""))
+}
+
+#[test]
+fn maxclients_refuses_extra_clients() {
+    let args = ["--maxclients", "3"];
+    let s = ServerProc::ferrokv(BIN, &args);
+    let (mut held, refused) = maxclients_refusal(&s.addr(), 3);
+    assert_eq!(
+        escape(&refused),
+        escape(b"-ERR max number of clients reached\r\n")
+    );
+    if let Some(r) = ServerProc::redis(&args) {
+        let (_h, rr) = maxclients_refusal(&r.addr(), 3);
+        assert_eq!(escape(&refused), escape(&rr), "left ferrokv, right redis");
+    }
+    // Once a client leaves, a new one gets in.
+    drop(held.pop());
+    let addr = s.addr();
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            let mut t = match TcpStream::connect(&addr) {
+                Ok(t) => t,
+                Err(_) => return false,
+            };
+            let _ = t.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut b = [0u8; 64];
+            t.write_all(b"PING\r\n").is_ok()
+                && matches!(t.read(&mut b), Ok(7) if &b[..7] == b"+PONG\r\n")
+        }),
+        "no slot freed after a client disconnected"
+    );
+}
+
+#[test]
+fn lenient_terminators_like_redis() {
+    let mut d = ferrokv_testkit::diff_or_skip!(BIN);
+    // Redis does not check the two bytes after bulk data, nor the byte after a header's '\r'.
+    d.check_raw(b"*1\r\n$4\r\nPINGxx*1\r\n$4\r\nPING\r\n", 2);
+    d.check_raw(b"*2\rX$4\rXECHO\r\n$2\r?hi\r\n", 1);
+    // A NUL inside an inline line hides its terminator (Redis searches with strchr): the
+    // line never completes, so neither server answers (until the too-big-inline limit).
+    let (mut f, mut r) = d.new_pair();
+    f.send_raw(b"PI\0NG\r\n");
+    r.send_raw(b"PI\0NG\r\n");
+    assert!(f.try_read_reply(Duration::from_millis(300)).is_none());
+    assert!(r.try_read_reply(Duration::from_millis(300)).is_none());
+    // Zero-length and empty arguments.
+    d.check_raw(b"*2\r\n$4\r\nECHO\r\n$0\r\n\r\n", 1);
+    d.check_raw(
+        b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n",
+        2,
+    );
+}
