@@ -570,6 +570,8 @@ fn resp3_null_encoding() {
     d.check(&["SET", "n", "w", "GET"]);
     d.check(&["PING"]);
     assert_eq!(d.ferrokv().cmd_raw(&[b"GET", b"nope"]), b"_\r\n");
+    // Inline requests and errors on a RESP3 connection.
+    d.check_raw(b"GET nope\r\nGET k\r\nGET\r\nNOSUCH 1\r\n", 4);
     // And back to RESP2 on a new connection.
     let (mut f, _) = d.new_pair();
     let mut f2 = Conn::connect(f.addr());
@@ -828,4 +830,38 @@ fn lenient_terminators_like_redis() {
         b"*3\r\n$3\r\nSET\r\n$0\r\n\r\n$0\r\n\r\n*2\r\n$3\r\nGET\r\n$0\r\n\r\n",
         2,
     );
+}
+
+#[test]
+fn big_replies_to_a_pipeline_arrive_complete_and_in_order() {
+    // 4000 GETs of 10 KiB values in one write: ~40 MiB of replies, flushed in many pieces while
+    // the client is still sending (socket buffers fill up in both directions).
+    let s = ServerProc::ferrokv(BIN, &[]);
+    let mut c = s.conn();
+    let values: Vec<Vec<u8>> = (0..4u8).map(|i| vec![b'a' + i; 10 * 1024]).collect();
+    for (i, v) in values.iter().enumerate() {
+        let k = format!("big{i}");
+        assert_eq!(c.cmd_raw(&[b"SET", k.as_bytes(), v]), b"+OK\r\n");
+    }
+    let mut req = Vec::new();
+    let mut want = Vec::new();
+    for n in 0..4000 {
+        req.extend(cmd(&["GET", &format!("big{}", n % 4)]));
+        want.extend(format!("${}\r\n", 10 * 1024).into_bytes());
+        want.extend(&values[n % 4]);
+        want.extend(b"\r\n");
+    }
+    let mut t = TcpStream::connect(s.addr()).expect("connect");
+    t.set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let mut w = t.try_clone().expect("clone");
+    let writer = std::thread::spawn(move || w.write_all(&req).map(|_| w));
+    let mut got = vec![0u8; want.len()];
+    t.read_exact(&mut got).expect("read all replies");
+    assert!(got == want, "replies differ from the expected stream");
+    let _w = writer
+        .join()
+        .expect("writer thread")
+        .expect("write pipeline");
+    assert_eq!(c.cmd_raw(&[b"PING"]), b"+PONG\r\n");
 }
