@@ -145,9 +145,13 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
             continue;
         }
         srv.stats.total_connections_received.fetch_add(1, Relaxed);
+        // Registered here, before the next accept, so a burst of connections cannot slip past
+        // the maxclients check above while their tasks have not started yet.
+        let laddr = stream.local_addr().unwrap_or(addr);
+        let handle = srv.clients.register(addr, laddr);
         let s = srv.clone();
         tokio::spawn(async move {
-            connection(s, stream, addr).await;
+            serve_registered(s, stream, addr, handle).await;
         });
     }
 }
@@ -160,9 +164,20 @@ fn limits(srv: &Server) -> Limits {
 }
 
 /// Serves one client until it quits, is killed, times out or breaks the protocol.
-pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+pub async fn connection(srv: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = srv.clients.register(addr, laddr);
+    serve_registered(srv, stream, addr, handle).await;
+}
+
+/// [`connection`] for a client already registered in the client table (by the accept loop);
+/// unregisters it when the connection ends.
+async fn serve_registered(
+    srv: Arc<Server>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    handle: Arc<crate::client::ClientHandle>,
+) {
     let _reg = RegistrationGuard {
         srv: &srv,
         id: handle.id,
