@@ -887,3 +887,18 @@ fn big_replies_to_a_pipeline_arrive_complete_and_in_order() {
         .expect("write pipeline");
     assert_eq!(c.cmd_raw(&[b"PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn requests_with_very_many_arguments() {
+    let mut d = ferrokv_testkit::diff_or_skip!(BIN);
+    for name in ["ECHO", "NOSUCH", "GET"] {
+        let n = 200_000;
+        let mut req = format!("*{}\r\n${}\r\n{name}\r\n", n + 1, name.len()).into_bytes();
+        for i in 0..n {
+            let a = (i % 1000).to_string();
+            req.extend(format!("${}\r\n{a}\r\n", a.len()).into_bytes());
+        }
+        d.check_raw(&req, 1);
+    }
+    d.check(&["PING"]);
+}
