@@ -89,14 +89,17 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
 }
 
 /// Where accepted connections are sent: one channel per worker thread.
-type WorkerQueue = tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>;
+type WorkerQueue = tokio::sync::mpsc::UnboundedSender<Handover>;
+
+/// An accepted, already registered connection on its way to a worker.
+type Handover = (std::net::TcpStream, SocketAddr, Arc<crate::client::ClientHandle>);
 
 /// Starts `n` connection worker threads, each with its own current-thread runtime.
 pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQueue>> {
     let mut queues = Vec::with_capacity(n);
     for i in 0..n.max(1) {
         let (tx, mut rx) =
-            tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+            tokio::sync::mpsc::unbounded_channel::<Handover>();
         let srv = srv.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -105,12 +108,15 @@ pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQ
             .name(format!("ferrokv-io-{i}"))
             .spawn(move || {
                 rt.block_on(async move {
-                    while let Some((sock, addr)) = rx.recv().await {
+                    while let Some((sock, addr, handle)) = rx.recv().await {
                         match TcpStream::from_std(sock) {
                             Ok(stream) => {
-                                tokio::spawn(connection(srv.clone(), stream, addr));
+                                tokio::spawn(serve_registered(srv.clone(), stream, addr, handle));
                             }
-                            Err(e) => log_warning!("Registering client connection: {}", e),
+                            Err(e) => {
+                                srv.clients.unregister(handle.id);
+                                log_warning!("Registering client connection: {}", e);
+                            }
                         }
                     }
                 });
@@ -187,16 +193,23 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<W
             continue;
         }
         srv.stats.total_connections_received.fetch_add(1, Relaxed);
+        // Registered here, before the next accept, so a burst of connections cannot slip past
+        // the maxclients check above while their tasks have not started yet.
+        let laddr = stream.local_addr().unwrap_or(addr);
+        let handle = srv.clients.register(addr, laddr);
         let sock = match stream.into_std() {
             Ok(s) => s,
             Err(e) => {
+                srv.clients.unregister(handle.id);
                 log_warning!("Handing over client connection: {}", e);
                 continue;
             }
         };
         next = next.wrapping_add(1);
         if let Some(q) = workers.get(next % workers.len().max(1)) {
-            let _ = q.send((sock, addr));
+            if q.send((sock, addr, handle.clone())).is_err() {
+                srv.clients.unregister(handle.id);
+            }
         }
     }
 }
@@ -209,9 +222,20 @@ fn limits(srv: &Server) -> Limits {
 }
 
 /// Serves one client until it quits, is killed, times out or breaks the protocol.
-pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+pub async fn connection(srv: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = srv.clients.register(addr, laddr);
+    serve_registered(srv, stream, addr, handle).await;
+}
+
+/// [`connection`] for a client already registered in the client table (by the accept loop);
+/// unregisters it when the connection ends.
+async fn serve_registered(
+    srv: Arc<Server>,
+    mut stream: TcpStream,
+    addr: SocketAddr,
+    handle: Arc<crate::client::ClientHandle>,
+) {
     {
         use std::os::fd::AsRawFd;
         handle.fd.store(i64::from(stream.as_raw_fd()), Relaxed);
@@ -236,8 +260,9 @@ pub async fn connection(srv: Arc<Server>, mut stream: TcpStream, addr: SocketAdd
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
-                        let text = format!("ERR {e}");
-                        reply.error(text.as_bytes());
+                        // Exact bytes: `expected '$', got '<byte>'` carries the raw byte,
+                        // which the Display text would re-encode as UTF-8.
+                        e.write_reply(&mut reply);
                         srv.stats.count_error("ERR");
                         log_verbose!(
                             "Protocol error ({}) from client: id={} addr={}",
