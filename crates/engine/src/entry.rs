@@ -166,6 +166,22 @@ impl Entry {
         Self::build(key, value, string_kind_for(value), expire_at, access, 0)
     }
 
+    /// Builds a string entry as Redis's `createStringObject` does (no integer detection): `embstr`
+    /// up to [`EMBSTR_SIZE_LIMIT`] bytes, else `raw` without spare capacity (INCRBYFLOAT results).
+    pub fn new_plain_string(
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+        access: u32,
+    ) -> Entry {
+        let kind = if value.len() <= EMBSTR_SIZE_LIMIT {
+            Kind::StrEmb
+        } else {
+            Kind::StrRaw
+        };
+        Self::build(key, value, kind, expire_at, access, 0)
+    }
+
     /// Builds a string entry with the `raw` encoding and `slack` spare bytes (APPEND/SETRANGE results).
     pub fn new_raw_string(
         key: &[u8],

@@ -141,6 +141,16 @@ impl Shard {
         }
     }
 
+    /// The access value of a value that replaces an existing key's value (Redis's `dbOverwrite`):
+    /// under LFU the old key's frequency data (`old`, read after the lookup touched it) carries
+    /// over; under LRU the new value starts at the current clock like any new object.
+    pub fn overwrite_access(&self, old: Option<u32>, clock: &Clock) -> u32 {
+        match (self.access_mode, old) {
+            (AccessMode::Lfu { .. }, Some(a)) => a,
+            _ => self.new_access(clock),
+        }
+    }
+
     fn expire_now(&mut self, key: &[u8]) {
         if let Some(e) = self.table.remove(key) {
             self.stats.expired_keys += 1;
