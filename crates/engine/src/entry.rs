@@ -341,6 +341,23 @@ impl Entry {
         true
     }
 
+    /// Overwrites an `int`-encoded value with another integer text of the same length in place
+    /// (INCR on a counter without reallocating); returns false when the lengths differ or the
+    /// entry is not `int`-encoded. The caller guarantees `text` is a canonical integer.
+    pub fn replace_int_in_place(&mut self, text: &[u8]) -> bool {
+        if self.kind() != Kind::StrInt {
+            return false;
+        }
+        let p = self.payload_start();
+        match self.buf.get_mut(p..) {
+            Some(dst) if dst.len() == text.len() => {
+                dst.copy_from_slice(text);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Mutable access to a raw string's value bytes (for SETRANGE within the current length).
     pub fn raw_value_mut(&mut self) -> Option<&mut [u8]> {
         if self.kind() != Kind::StrRaw {
@@ -465,6 +482,15 @@ mod tests {
             v[0] = b'A';
         }
         assert_eq!(e.str_value(), b"Abcdefg");
+        assert!(
+            !e.replace_int_in_place(b"1234567"),
+            "raw strings are not ints"
+        );
+        let mut n = Entry::new_string(b"n", b"19", None, 0);
+        assert!(n.replace_int_in_place(b"20"));
+        assert_eq!(n.str_value(), b"20");
+        assert!(!n.replace_int_in_place(b"100"));
+        assert_eq!(n.str_value(), b"20");
         let moved = e.with_key(b"k2").with_expire(None);
         assert_eq!(moved.str_value(), b"Abcdefg");
     }

@@ -422,18 +422,22 @@ fn incr_decr(c: &mut Ctx, by: i64) -> CmdResult {
     let key = c.arg(1);
     let clock = c.clock;
     let (shard, reply) = c.shard_reply(key)?;
-    let (old, expire, access) = match shard.get(key, &clock) {
-        Some(e) if !e.kind().is_string() => return Err(errors::WRONGTYPE),
-        Some(e) => (
-            args::parse_i64_strict(e.str_value()).ok_or(errors::NOT_INTEGER)?,
-            e.expire_at(),
-            Some(e.access()),
-        ),
-        None => (0, None, None),
-    };
-    let new = old.checked_add(by).ok_or(errors::OVERFLOW)?;
-    let access = shard.overwrite_access(access, &clock);
     let mut buf = itoa::Buffer::new();
+    let (new, expire, access) = match shard.get_mut(key, &clock) {
+        Some(e) if !e.kind().is_string() => return Err(errors::WRONGTYPE),
+        Some(e) => {
+            let old = args::parse_i64_strict(e.str_value()).ok_or(errors::NOT_INTEGER)?;
+            let new = old.checked_add(by).ok_or(errors::OVERFLOW)?;
+            if e.replace_int_in_place(buf.format(new).as_bytes()) {
+                reply.int(new);
+                c.dirty(1);
+                return Ok(());
+            }
+            (new, e.expire_at(), Some(e.access()))
+        }
+        None => (by, None, None),
+    };
+    let access = shard.overwrite_access(access, &clock);
     let text = buf.format(new);
     shard.insert(
         Entry::new_string(key, text.as_bytes(), expire, access),
