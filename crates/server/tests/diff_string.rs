@@ -585,6 +585,27 @@ fn run_cases(mut r: Runner) {
     r.check_with(&[b"GETRANGE", b"bin", b"1", b"4"], Compare::Exact);
     r.check_with(&[b"INCRBYFLOAT", b"binf", b"1\x002"], Compare::Exact);
     r.check_with(&[b"INCRBYFLOAT", b"binf", b"\x00"], Compare::Exact);
+    // string2ld's input length limit (MAX_LONG_DOUBLE_CHARS = 5120).
+    for len in [5119usize, 5120] {
+        let v = format!("{}1", "0".repeat(len - 1));
+        r.line(&format!("INCRBYFLOAT ld{len} {v}"));
+        r.line(&format!("SET ld{len} {v}"));
+        r.line(&format!("INCRBYFLOAT ld{len} 1"));
+    }
+    r.line(&format!("INCRBYFLOAT huge 1{}", "0".repeat(4000)));
+    r.line("INCRBYFLOAT huge 0.5");
+    r.line("INCRBYFLOAT huge2 0x1.fffffffffffffffep16383");
+    r.line("INCRBYFLOAT huge2 -0x1.fffffffffffffffep16383");
+    r.line("INCRBYFLOAT huge3 0x1p-16445");
+    r.line("INCRBYFLOAT huge3 0x1p-16446");
+    r.line("INCRBYFLOAT huge4 infin");
+    r.line("INCRBYFLOAT huge4 0x");
+    r.line("INCRBYFLOAT huge4 0x1p");
+    r.line("INCRBYFLOAT huge4 -.5");
+    r.line("INCRBYFLOAT huge4 1e+");
+    r.line("INCRBYFLOAT huge4 1e+2");
+    r.line("INCRBYFLOAT huge4 -nan");
+    r.line("INCRBYFLOAT huge4 1.5.5");
     // LCS transient memory guard (proto-max-bulk-len is 512 MiB by default).
     let a = "a".repeat(12000);
     r.line(&format!("SET lbig1 {a}"));
@@ -814,4 +835,41 @@ fn property_string_commands_resp3() {
         return;
     }
     prop_runner().cases(800).resp3(true).run(BIN);
+}
+
+#[test]
+fn lcs_matches_redis_on_random_strings() {
+    let Some(d) = Diff::resp3(BIN) else { return };
+    let mut r = Runner::new(d);
+    let mut rng = ferrokv_testkit::Rng::new(0x1C5);
+    let word = |rng: &mut ferrokv_testkit::Rng| -> String {
+        let n = rng.below(40) as usize;
+        (0..n)
+            .map(|_| char::from(b'a' + rng.below(4) as u8))
+            .collect()
+    };
+    for _ in 0..300 {
+        let (a, b) = (word(&mut rng), word(&mut rng));
+        r.check_with(
+            &[b"MSET", b"la", a.as_bytes(), b"lb", b.as_bytes()],
+            Compare::Exact,
+        );
+        r.line("LCS la lb");
+        r.line("LCS lb la LEN");
+        let min = rng.below(5).to_string();
+        r.check_with(
+            &[
+                b"LCS",
+                b"la",
+                b"lb",
+                b"IDX",
+                b"MINMATCHLEN",
+                min.as_bytes(),
+                b"WITHMATCHLEN",
+            ],
+            Compare::Exact,
+        );
+        r.line("LCS lb la IDX");
+    }
+    r.finish();
 }
