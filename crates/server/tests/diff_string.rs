@@ -738,6 +738,9 @@ fn templates() -> Templates {
             if g.chance(20) {
                 v.push(g.pick(&["EX", "PX"]));
                 v.push(g.int(50, 1000).to_string() + "000");
+            } else if g.chance(3) {
+                v.push("PXAT".into());
+                v.push("1".into());
             }
             v
         })
@@ -747,11 +750,16 @@ fn templates() -> Templates {
         .template("getdel", |g| vec!["GETDEL".into(), g.key()])
         .template("getex", |g| {
             let mut v = vec!["GETEX".into(), g.key()];
-            match g.below(3) {
+            match g.below(6) {
                 0 => v.push("PERSIST".into()),
                 1 => {
                     v.push("EX".into());
                     v.push(g.int(-1, 1000).to_string());
+                }
+                2 => {
+                    // An absolute time in the past deletes the key.
+                    v.push("PXAT".into());
+                    v.push("1".into());
                 }
                 _ => {}
             }
