@@ -468,6 +468,19 @@ mod tests {
     }
 
     #[test]
+    fn plain_strings_never_get_the_int_encoding() {
+        let e = Entry::new_plain_string(b"k", b"5200", Some(3), 9);
+        assert_eq!(e.kind(), Kind::StrEmb);
+        assert_eq!(e.str_value(), b"5200");
+        assert_eq!(e.expire_at(), Some(3));
+        let long = [b'1'; 45];
+        let e = Entry::new_plain_string(b"k", &long, None, 9);
+        assert_eq!(e.kind(), Kind::StrRaw);
+        assert_eq!(e.str_value(), &long[..]);
+        assert_eq!(e.raw_slack(), 0);
+    }
+
+    #[test]
     fn raw_strings_append_in_place_within_slack() {
         let mut e = Entry::new_raw_string(b"key", b"abc", Some(9), 0, 4);
         assert_eq!(e.kind(), Kind::StrRaw);

@@ -449,6 +449,20 @@ mod tests {
     }
 
     #[test]
+    fn overwrite_access_keeps_lfu_data_only() {
+        let mut sh = Shard::new();
+        let clock = Clock::at(120_000_000);
+        assert_eq!(sh.overwrite_access(Some(7), &clock), sh.new_access(&clock));
+        assert_eq!(sh.overwrite_access(None, &clock), sh.new_access(&clock));
+        sh.set_access_mode(AccessMode::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        });
+        assert_eq!(sh.overwrite_access(Some(0x1234), &clock), 0x1234);
+        assert_eq!(sh.overwrite_access(None, &clock), sh.new_access(&clock));
+    }
+
+    #[test]
     fn lru_touch_updates_access_unless_disabled() {
         let mut sh = Shard::new();
         sh.insert(s("a", "1", None), 0);
