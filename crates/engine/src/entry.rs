@@ -166,6 +166,22 @@ impl Entry {
         Self::build(key, value, string_kind_for(value), expire_at, access, 0)
     }
 
+    /// Builds a string entry as Redis's `createStringObject` does (no integer detection): `embstr`
+    /// up to [`EMBSTR_SIZE_LIMIT`] bytes, else `raw` without spare capacity (INCRBYFLOAT results).
+    pub fn new_plain_string(
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+        access: u32,
+    ) -> Entry {
+        let kind = if value.len() <= EMBSTR_SIZE_LIMIT {
+            Kind::StrEmb
+        } else {
+            Kind::StrRaw
+        };
+        Self::build(key, value, kind, expire_at, access, 0)
+    }
+
     /// Builds a string entry with the `raw` encoding and `slack` spare bytes (APPEND/SETRANGE results).
     pub fn new_raw_string(
         key: &[u8],
@@ -325,6 +341,23 @@ impl Entry {
         true
     }
 
+    /// Overwrites an `int`-encoded value with another integer text of the same length in place
+    /// (INCR on a counter without reallocating); returns false when the lengths differ or the
+    /// entry is not `int`-encoded. The caller guarantees `text` is a canonical integer.
+    pub fn replace_int_in_place(&mut self, text: &[u8]) -> bool {
+        if self.kind() != Kind::StrInt {
+            return false;
+        }
+        let p = self.payload_start();
+        match self.buf.get_mut(p..) {
+            Some(dst) if dst.len() == text.len() => {
+                dst.copy_from_slice(text);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Mutable access to a raw string's value bytes (for SETRANGE within the current length).
     pub fn raw_value_mut(&mut self) -> Option<&mut [u8]> {
         if self.kind() != Kind::StrRaw {
@@ -435,6 +468,19 @@ mod tests {
     }
 
     #[test]
+    fn plain_strings_never_get_the_int_encoding() {
+        let e = Entry::new_plain_string(b"k", b"5200", Some(3), 9);
+        assert_eq!(e.kind(), Kind::StrEmb);
+        assert_eq!(e.str_value(), b"5200");
+        assert_eq!(e.expire_at(), Some(3));
+        let long = [b'1'; 45];
+        let e = Entry::new_plain_string(b"k", &long, None, 9);
+        assert_eq!(e.kind(), Kind::StrRaw);
+        assert_eq!(e.str_value(), &long[..]);
+        assert_eq!(e.raw_slack(), 0);
+    }
+
+    #[test]
     fn raw_strings_append_in_place_within_slack() {
         let mut e = Entry::new_raw_string(b"key", b"abc", Some(9), 0, 4);
         assert_eq!(e.kind(), Kind::StrRaw);
@@ -449,6 +495,15 @@ mod tests {
             v[0] = b'A';
         }
         assert_eq!(e.str_value(), b"Abcdefg");
+        assert!(
+            !e.replace_int_in_place(b"1234567"),
+            "raw strings are not ints"
+        );
+        let mut n = Entry::new_string(b"n", b"19", None, 0);
+        assert!(n.replace_int_in_place(b"20"));
+        assert_eq!(n.str_value(), b"20");
+        assert!(!n.replace_int_in_place(b"100"));
+        assert_eq!(n.str_value(), b"20");
         let moved = e.with_key(b"k2").with_expire(None);
         assert_eq!(moved.str_value(), b"Abcdefg");
     }

@@ -141,6 +141,16 @@ impl Shard {
         }
     }
 
+    /// The access value of a value that replaces an existing key's value (Redis's `dbOverwrite`):
+    /// under LFU the old key's frequency data (`old`, read after the lookup touched it) carries
+    /// over; under LRU the new value starts at the current clock like any new object.
+    pub fn overwrite_access(&self, old: Option<u32>, clock: &Clock) -> u32 {
+        match (self.access_mode, old) {
+            (AccessMode::Lfu { .. }, Some(a)) => a,
+            _ => self.new_access(clock),
+        }
+    }
+
     fn expire_now(&mut self, key: &[u8]) {
         if let Some(e) = self.table.remove(key) {
             self.stats.expired_keys += 1;
@@ -436,6 +446,20 @@ mod tests {
         }
         assert_eq!(total, 2500);
         assert_eq!(sh.len(), 2500);
+    }
+
+    #[test]
+    fn overwrite_access_keeps_lfu_data_only() {
+        let mut sh = Shard::new();
+        let clock = Clock::at(120_000_000);
+        assert_eq!(sh.overwrite_access(Some(7), &clock), sh.new_access(&clock));
+        assert_eq!(sh.overwrite_access(None, &clock), sh.new_access(&clock));
+        sh.set_access_mode(AccessMode::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        });
+        assert_eq!(sh.overwrite_access(Some(0x1234), &clock), 0x1234);
+        assert_eq!(sh.overwrite_access(None, &clock), sh.new_access(&clock));
     }
 
     #[test]
