@@ -92,14 +92,17 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
 type WorkerQueue = tokio::sync::mpsc::UnboundedSender<Handover>;
 
 /// An accepted, already registered connection on its way to a worker.
-type Handover = (std::net::TcpStream, SocketAddr, Arc<crate::client::ClientHandle>);
+type Handover = (
+    std::net::TcpStream,
+    SocketAddr,
+    Arc<crate::client::ClientHandle>,
+);
 
 /// Starts `n` connection worker threads, each with its own current-thread runtime.
 pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQueue>> {
     let mut queues = Vec::with_capacity(n);
     for i in 0..n.max(1) {
-        let (tx, mut rx) =
-            tokio::sync::mpsc::unbounded_channel::<Handover>();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Handover>();
         let srv = srv.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -7,14 +7,14 @@
 
 use crate::dispatch::CommandTable;
 
+pub mod client;
 pub mod command;
 pub mod config;
-pub mod client;
 pub mod connection;
-pub mod info;
-pub mod memory;
 pub mod debug;
+pub mod info;
 pub mod latency;
+pub mod memory;
 pub mod server;
 pub mod slowlog;
 pub mod string;
