@@ -58,6 +58,12 @@ const KNOWN_7_0_DIFFERENCES: &[(&str, &str)] = &[
     ("zrank", "7.2: WITHSCORE made arity -3"),
     ("zrevrank", "7.2: WITHSCORE made arity -3"),
     ("sinterstore", "7.2+: destination key spec is OW"),
+    (
+        "client",
+        "7.2+: CLIENT NO-TOUCH and CLIENT SETINFO subcommands",
+    ),
+    ("client|no-touch", "new in 7.2"),
+    ("client|setinfo", "new in 7.2"),
 ];
 
 fn known(name: &str) -> bool {
