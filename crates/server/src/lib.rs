@@ -21,6 +21,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod glob;
 pub mod keyspace;
+pub mod lazyfree;
 pub mod logging;
 pub mod net;
 pub mod server;

@@ -8,6 +8,7 @@
 use crate::dispatch::CommandTable;
 
 pub mod connection;
+pub mod generic;
 pub mod server;
 pub mod string;
 
@@ -16,6 +17,7 @@ pub fn table() -> CommandTable {
     let mut t = CommandTable::default();
     connection::register(&mut t);
     string::register(&mut t);
+    generic::register(&mut t);
     server::register(&mut t);
     t
 }
