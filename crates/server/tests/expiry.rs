@@ -1,6 +1,8 @@
 //! Key expiry: the EXPIRE/TTL families, lazy expiry (an expired key is never returned) and the
 //! active expiry cycle (expired keys are reclaimed without being accessed).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+
 use ferrokv_testkit::{wait_until, Conn, ServerProc, Value};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -63,7 +65,11 @@ fn expire_options_nx_xx_gt_lt() {
     let mut c = s.conn();
     c.cmd(&["SET", "k", "v"]);
     assert_eq!(c.cmd(&["EXPIRE", "k", "100", "XX"]), int(0));
-    assert_eq!(c.cmd(&["EXPIRE", "k", "100", "GT"]), int(0), "no TTL = infinite");
+    assert_eq!(
+        c.cmd(&["EXPIRE", "k", "100", "GT"]),
+        int(0),
+        "no TTL = infinite"
+    );
     assert_eq!(c.cmd(&["EXPIRE", "k", "100", "LT"]), int(1));
     assert_eq!(c.cmd(&["EXPIRE", "k", "200", "NX"]), int(0));
     assert_eq!(c.cmd(&["EXPIRE", "k", "200", "GT"]), int(1));
@@ -116,7 +122,11 @@ fn expire_in_the_past_deletes_the_key() {
         assert_eq!(c.cmd(&args), int(1), "{args:?}");
         assert_eq!(c.cmd(&["EXISTS", k]), int(0), "{args:?}");
     }
-    assert_eq!(dbsize(&mut c), 0, "deleted at once, not left for the expiry cycle");
+    assert_eq!(
+        dbsize(&mut c),
+        0,
+        "deleted at once, not left for the expiry cycle"
+    );
 }
 
 #[test]
@@ -132,8 +142,14 @@ fn millisecond_precision() {
         c.cmd(&["EXISTS", "k"]) == int(0)
     }));
     let took = start.elapsed();
-    assert!(took >= Duration::from_millis(45), "expired too early: {took:?}");
-    assert!(took < Duration::from_millis(1500), "expired too late: {took:?}");
+    assert!(
+        took >= Duration::from_millis(45),
+        "expired too early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "expired too late: {took:?}"
+    );
 }
 
 #[test]
@@ -167,7 +183,9 @@ fn an_expired_key_is_never_returned() {
     let mut c = s.conn();
     let deadline = now_ms() + 300;
     let at = deadline.to_string();
-    for k in ["k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12"] {
+    for k in [
+        "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12",
+    ] {
         c.cmd(&["SET", k, "v"]);
         c.cmd(&["PEXPIREAT", k, &at]);
     }
@@ -193,12 +211,19 @@ fn an_expired_key_is_never_returned() {
         Value::Array(vec![Value::bulk("live")])
     );
     let scan = c.cmd(&["SCAN", "0", "COUNT", "1000"]);
-    assert_eq!(scan.as_array().unwrap()[1], Value::Array(vec![Value::bulk("live")]));
+    assert_eq!(
+        scan.as_array().unwrap()[1],
+        Value::Array(vec![Value::bulk("live")])
+    );
     for _ in 0..20 {
         assert_eq!(c.cmd(&["RANDOMKEY"]), Value::bulk("live"));
     }
     assert_eq!(c.cmd(&["SELECT", "1"]), Value::Simple("OK".into()));
-    assert_eq!(c.cmd(&["DBSIZE"]), int(0), "MOVE of an expired key moved it");
+    assert_eq!(
+        c.cmd(&["DBSIZE"]),
+        int(0),
+        "MOVE of an expired key moved it"
+    );
 }
 
 #[test]

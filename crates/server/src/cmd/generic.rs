@@ -532,7 +532,8 @@ fn scan(c: &mut Ctx) -> CmdResult {
         }
     }
     c.reply.array(2);
-    c.reply.bulk(itoa::Buffer::new().format(next_cursor).as_bytes());
+    c.reply
+        .bulk(itoa::Buffer::new().format(next_cursor).as_bytes());
     c.reply.array(out.len());
     for k in &out {
         c.reply.bulk(k);
@@ -846,8 +847,7 @@ fn object_help(c: &mut Ctx) -> CmdResult {
 /// forever) and then gets 0, as Redis does with no replica attached.
 fn wait(c: &mut Ctx) -> CmdResult {
     let numreplicas = args::int(c.arg(1))?;
-    let timeout =
-        args::parse_i64_strict(c.arg(2)).ok_or(WAIT_TIMEOUT_NOT_INTEGER)?;
+    let timeout = args::parse_i64_strict(c.arg(2)).ok_or(WAIT_TIMEOUT_NOT_INTEGER)?;
     if timeout < 0 {
         return Err(errors::TIMEOUT_NEGATIVE);
     }
@@ -869,6 +869,7 @@ fn wait(c: &mut Ctx) -> CmdResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
