@@ -414,6 +414,31 @@ fn prop(resp3: bool) {
             vec!["KEYS".into(), g.pick(&["*", "k1*", "k[0-4]", "?"])]
         })
         .add("dbsize", Compare::Exact, 1, |_| vec!["DBSIZE".into()])
+        .add("move", Compare::Exact, 1, |g| {
+            vec!["MOVE".into(), g.key(), g.pick(&["1", "2"])]
+        })
+        .add("copy-db", Compare::Exact, 1, |g| {
+            let mut v = vec![
+                "COPY".into(),
+                g.key(),
+                g.key(),
+                "DB".into(),
+                g.pick(&["0", "1"]),
+            ];
+            if g.chance(50) {
+                v.push("REPLACE".into());
+            }
+            v
+        })
+        // The keyspace (10 keys) is smaller than COUNT: one call returns everything, cursor 0.
+        .add("scan", Compare::UnorderedDeep, 1, |g| {
+            let mut v = vec!["SCAN".into(), "0".into(), "COUNT".into(), "100".into()];
+            if g.chance(50) {
+                v.push("MATCH".into());
+                v.push(g.pick(&["k1*", "*", "k?", "[k]*"]));
+            }
+            v
+        })
         .add("encoding", Compare::Exact, 1, |g| {
             vec!["OBJECT".into(), "ENCODING".into(), g.key()]
         })
