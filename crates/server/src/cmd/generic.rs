@@ -505,14 +505,16 @@ fn scan(c: &mut Ctx) -> CmdResult {
             pattern,
             type_name,
         };
-        // Inside MULTI/EXEC or a script the whole db is already locked: use those guards.
-        let result = if held {
-            c.locks.shard(db, idx as u32).map(|s| step.run(s, &mut out))
-        } else {
-            c.srv
+        // Inside MULTI/EXEC or a script the db is already locked: use the held guard (locking
+        // it again would deadlock); otherwise lock this one shard for this step only.
+        let result = match c.locks.shard(db, idx as u32) {
+            Some(s) => Some(step.run(s, &mut out)),
+            None if held => None,
+            None => c
+                .srv
                 .keyspace
                 .lock_one(db as usize, idx)
-                .map(|mut g| step.run(&mut g, &mut out))
+                .map(|mut g| step.run(&mut g, &mut out)),
         };
         let Some((next, visited)) = result else {
             break;
