@@ -368,6 +368,21 @@ impl Entry {
         self.buf.get_mut(p + 4..p + 4 + len)
     }
 
+    /// Changes the expiry of an entry that already has one, in place (no copy of the value);
+    /// returns false, changing nothing, when the entry has no expiry slot.
+    pub fn set_expire_in_place(&mut self, at: i64) -> bool {
+        if self.flags() & FLAG_EXPIRE == 0 {
+            return false;
+        }
+        match self.buf.get_mut(HDR..HDR + 8) {
+            Some(slot) => {
+                slot.copy_from_slice(&at.to_le_bytes());
+                true
+            }
+            None => false,
+        }
+    }
+
     /// A copy of this entry with a new expiry (or none); the value and access data are kept.
     pub fn with_expire(&self, expire_at: Option<i64>) -> Entry {
         let p = self.payload_start();
@@ -457,6 +472,11 @@ mod tests {
                     assert_eq!(e2.expire_at(), Some(42));
                     assert_eq!(e2.str_value(), val);
                     assert_eq!(e2.key(), key);
+                    let mut e2b = e2.with_expire(Some(1));
+                    assert!(e2b.set_expire_in_place(43));
+                    assert_eq!(e2b.expire_at(), Some(43));
+                    assert_eq!(e2b.str_value(), val);
+                    assert_eq!(e2b.key(), key);
                     let e3 = e2.with_expire(None).with_key(b"other");
                     assert_eq!(e3.expire_at(), None);
                     assert_eq!(e3.key(), b"other");

@@ -218,6 +218,13 @@ impl Shard {
 
     /// Sets or clears the expiry of a live key; returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now_ms: i64) -> bool {
+        // A key that already has an expiry gets the new time written in place (no copy of a
+        // possibly big value; the volatile counts do not change).
+        if let (Some(t), Some(e)) = (at, self.table.get_mut(key)) {
+            if !e.is_expired(now_ms) && e.set_expire_in_place(t) {
+                return true;
+            }
+        }
         let Some(e) = self.remove(key, now_ms) else {
             return false;
         };
@@ -424,6 +431,12 @@ mod tests {
         sh.insert(s("a", "1", None), 0);
         assert!(sh.set_expire(b"a", Some(100), 0));
         assert_eq!(sh.volatile_len(), 1);
+        assert!(sh.set_expire(b"a", Some(200), 0));
+        assert_eq!(sh.volatile_len(), 1);
+        assert_eq!(
+            sh.get(b"a", &Clock::at(0)).and_then(|e| e.expire_at()),
+            Some(200)
+        );
         assert!(sh.set_expire(b"a", None, 0));
         assert_eq!(sh.volatile_len(), 0);
         assert!(!sh.set_expire(b"zz", Some(1), 0));

@@ -77,6 +77,17 @@ impl BatchStats {
     }
 }
 
+/// A client parked until a deadline, then answered with an integer (WAIT with no replica able to
+/// acknowledge). Set by the handler, which writes no reply; the connection loop waits, then
+/// writes the integer and goes on with the next request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimedBlock {
+    /// Unix ms at which the block ends; `None` blocks until the connection is killed.
+    pub deadline_ms: Option<i64>,
+    /// The reply written when the block ends.
+    pub reply_int: i64,
+}
+
 /// What other clients may read or change about a connection.
 pub struct ClientHandle {
     pub id: u64,
@@ -193,6 +204,8 @@ pub struct Client {
     /// Name of the last command run (CLIENT LIST cmd=).
     pub last_cmd: &'static str,
     pub batch: BatchStats,
+    /// Set by a handler that blocks the client until a deadline (see [`TimedBlock`]).
+    pub block_until: Option<TimedBlock>,
     rng: u64,
 }
 
@@ -216,6 +229,7 @@ impl Client {
             wants_monitor: false,
             last_cmd: "NULL",
             batch: BatchStats::default(),
+            block_until: None,
         }
     }
 

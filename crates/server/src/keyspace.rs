@@ -8,7 +8,7 @@
 //! deadlock, and no other client can observe a half-applied command.
 
 use crate::crc16::key_slot;
-use ferrokv_engine::Shard;
+use ferrokv_engine::{AccessMode, Shard};
 use parking_lot::{Mutex, MutexGuard};
 
 /// Shards per database (a power of two; the SCAN cursor keeps the shard index in its top 16 bits).
@@ -30,6 +30,21 @@ impl Db {
 /// All databases.
 pub struct Keyspace {
     dbs: Box<[Db]>,
+    /// How every shard tracks key access (follows `maxmemory-policy`).
+    access_mode: Mutex<AccessMode>,
+}
+
+/// The access tracking a `maxmemory-policy` implies: LFU counters for the `*-lfu` policies, the
+/// LRU clock otherwise (as Redis's `MAXMEMORY_FLAG_LFU`).
+pub fn access_mode_for(policy: &str, lfu_log_factor: i64, lfu_decay_time: i64) -> AccessMode {
+    if policy.ends_with("-lfu") {
+        AccessMode::Lfu {
+            log_factor: u32::try_from(lfu_log_factor).unwrap_or(10),
+            decay_minutes: u32::try_from(lfu_decay_time).unwrap_or(1),
+        }
+    } else {
+        AccessMode::Lru
+    }
 }
 
 /// The shard a key lives in.
@@ -89,6 +104,26 @@ impl Keyspace {
     pub fn new(n: usize) -> Keyspace {
         Keyspace {
             dbs: (0..n.max(1)).map(|_| Db::new()).collect(),
+            access_mode: Mutex::new(AccessMode::Lru),
+        }
+    }
+
+    /// The current access tracking mode (OBJECT FREQ / IDLETIME read it).
+    pub fn access_mode(&self) -> AccessMode {
+        *self.access_mode.lock()
+    }
+
+    /// Switches every shard to access mode `m` (no-op when unchanged). Locks each shard in turn:
+    /// never call it while holding the configuration lock, since handlers read the configuration
+    /// while holding shards.
+    pub fn set_access_mode(&self, m: AccessMode) {
+        let mut cur = self.access_mode.lock();
+        if *cur == m {
+            return;
+        }
+        *cur = m;
+        for db in 0..self.dbs.len() {
+            self.for_each_shard(db, |_, s| s.set_access_mode(m));
         }
     }
 

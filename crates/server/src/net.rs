@@ -302,6 +302,37 @@ async fn serve_registered(
                 ReplyMode::SkipNext if before != ReplyMode::SkipNext => reply.truncate(mark),
                 _ => {}
             }
+            if let Some(b) = client.block_until.take() {
+                // Blocked (WAIT): send what is pending, park until the deadline, then reply.
+                let silent = client.reply_mode == ReplyMode::Off
+                    || matches!(before, ReplyMode::SkipNext | ReplyMode::Skip);
+                srv.flush_batch(&mut client);
+                if !reply.is_empty() {
+                    let out = reply.take();
+                    srv.stats
+                        .net_output_bytes
+                        .fetch_add(out.len() as u64, Relaxed);
+                    if stream.write_all(&out).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                let sleep = async {
+                    match b.deadline_ms {
+                        None => std::future::pending::<()>().await,
+                        Some(d) => {
+                            let ms = d.saturating_sub(crate::util::now_ms()).max(0) as u64;
+                            tokio::time::sleep(Duration::from_millis(ms)).await;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = sleep => {}
+                    _ = handle.kill_notify.notified() => break 'conn,
+                }
+                if !silent {
+                    reply.int(b.reply_int);
+                }
+            }
             if client.wants_monitor && monitor.is_none() {
                 monitor = Some(srv.add_monitor(client.id));
             } else if !client.wants_monitor && monitor.is_some() {

@@ -343,6 +343,14 @@ impl Server {
         h.latency_threshold_ms
             .store(c.get_u64("latency-monitor-threshold").unwrap_or(0), Relaxed);
         *self.requirepass.write() = c.requirepass().map(Bytes::from);
+        let access = crate::keyspace::access_mode_for(
+            c.maxmemory_policy(),
+            c.get_i64("lfu-log-factor").unwrap_or(10),
+            c.get_i64("lfu-decay-time").unwrap_or(1),
+        );
+        // Shards are locked without holding the configuration lock (see set_access_mode).
+        drop(c);
+        self.keyspace.set_access_mode(access);
     }
 
     /// Whether clients must authenticate.

@@ -12,6 +12,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod debug;
+pub mod generic;
 pub mod info;
 pub mod latency;
 pub mod memory;
@@ -25,6 +26,7 @@ pub fn table() -> CommandTable {
     connection::register(&mut t);
     client::register(&mut t);
     string::register(&mut t);
+    generic::register(&mut t);
     server::register(&mut t);
     command::register(&mut t);
     info::register(&mut t);
