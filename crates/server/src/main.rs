@@ -62,9 +62,15 @@ fn main() -> ExitCode {
     for w in &warnings {
         log_warning!("{}", w);
     }
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2);
+    let threads = std::env::var("FERROKV_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

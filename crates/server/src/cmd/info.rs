@@ -578,7 +578,12 @@ fn memory_section(srv: &Server, out: &mut String) {
     field!(out, "mem_allocator", "mimalloc");
     field!(out, "mem_overhead_db_hashtable_rehashing", "0");
     field!(out, "active_defrag_running", "0");
-    field!(out, "lazyfree_pending_objects", "{}", crate::lazyfree::pending());
+    field!(
+        out,
+        "lazyfree_pending_objects",
+        "{}",
+        crate::lazyfree::pending()
+    );
     field!(out, "lazyfreed_objects", "{}", crate::lazyfree::freed());
 }
 
