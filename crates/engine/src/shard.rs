@@ -7,7 +7,7 @@
 //! caller asked for no touch.
 
 use crate::entry::Entry;
-use crate::table::Table;
+use crate::table::{Probe, Table};
 
 /// How the per-key access field is maintained (follows `maxmemory-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -167,17 +167,23 @@ impl Shard {
 
     /// Reads a key for in-place modification (see [`Entry`] for what may change in place).
     pub fn get_mut(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
-        let expired = self.table.get(key)?.is_expired(clock.ms);
-        if expired {
-            self.expire_now(key);
-            return None;
-        }
         let mode = self.access_mode;
-        let e = self.table.get_mut(key)?;
-        if clock.touch {
-            touch(e, mode, clock);
+        match self.table.lookup_mut(key, clock.ms) {
+            Probe::Live(e) => {
+                if clock.touch {
+                    touch(e, mode, clock);
+                }
+                Some(e)
+            }
+            Probe::Missing => None,
+            Probe::Expired(old) => {
+                self.stats.expired_keys += 1;
+                if self.log_expired {
+                    self.expired_log.push(old.key().into());
+                }
+                None
+            }
         }
-        Some(e)
     }
 
     /// Whether a live key exists (does not touch it).

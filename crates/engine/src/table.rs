@@ -60,6 +60,16 @@ impl Segment {
     }
 }
 
+/// Result of [`Table::lookup_mut`].
+pub enum Probe<'a> {
+    /// The key exists and has not expired.
+    Live(&'a mut Entry),
+    /// The key had expired: it was removed, here is its entry.
+    Expired(Entry),
+    /// No such key.
+    Missing,
+}
+
 /// The hash-ordered table of one shard.
 pub struct Table {
     dir: Vec<u32>,
@@ -130,6 +140,27 @@ impl Table {
         let s = self.seg_of(h);
         let seg = self.segs.get_mut(s)?;
         seg.map.find_mut(h, |e| e.key() == key)
+    }
+
+    /// Looks a key up for modification with a single hash and probe; an expired key is removed
+    /// on the way and handed back as [`Probe::Expired`].
+    pub fn lookup_mut(&mut self, key: &[u8], now_ms: i64) -> Probe<'_> {
+        let h = hash_key(key);
+        let s = self.seg_of(h);
+        let Some(seg) = self.segs.get_mut(s) else {
+            return Probe::Missing;
+        };
+        match seg.map.find_entry(h, |e| e.key() == key) {
+            Err(_) => Probe::Missing,
+            Ok(found) if found.get().is_expired(now_ms) => {
+                let (old, _) = found.remove();
+                seg.volatile -= 1;
+                self.volatile -= 1;
+                self.len -= 1;
+                Probe::Expired(old)
+            }
+            Ok(found) => Probe::Live(found.into_mut()),
+        }
     }
 
     /// Inserts or replaces the entry for its key; returns the previous one.

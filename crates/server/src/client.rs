@@ -206,6 +206,9 @@ pub struct Client {
     pub batch: BatchStats,
     /// Set by a handler that blocks the client until a deadline (see [`TimedBlock`]).
     pub block_until: Option<TimedBlock>,
+    /// Unix time in microseconds at the end of the previous command of the current batch (set
+    /// at the start of each batch); the next command runs at this time.
+    pub clock_us: i64,
     rng: u64,
 }
 
@@ -229,6 +232,7 @@ impl Client {
             wants_monitor: false,
             last_cmd: "NULL",
             batch: BatchStats::default(),
+            clock_us: crate::util::now_us(),
             block_until: None,
         }
     }

@@ -20,7 +20,7 @@ pub async fn run(srv: Arc<Server>) {
         let period = Duration::from_micros(1_000_000 / hz);
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
-            _ = srv.shutdown_notify.notified() => return,
+            _ = srv.shutdown_signal() => return,
         }
         if srv.shutting_down.load(Relaxed) {
             return;

@@ -366,12 +366,17 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     let Some(handler) = cmd.handler else {
         return Flow::Continue;
     };
-    let plan = lock_plan(cmd, argv, client.db);
-    // One clock read serves both as the command's time and as the start of its duration.
-    let start_us = crate::util::now_us();
+    // One clock read per command: it ends the previous command of the batch and starts this one.
+    let start_us = client.clock_us;
     let reply_mark = reply.len();
     let result = {
-        let locks = srv.keyspace.lock(&plan);
+        let locks = match (cmd.locking, single_key_index(cmd.spec)) {
+            (Locking::Keys, Some(i)) => match argv.get(i) {
+                Some(k) => srv.keyspace.lock_key(client.db, k),
+                None => srv.keyspace.lock(&LockPlan::None),
+            },
+            _ => srv.keyspace.lock(&lock_plan(cmd, argv, client.db)),
+        };
         let mut ctx = Ctx {
             srv,
             client: &mut *client,
@@ -389,7 +394,9 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         ctx.clock.rand = ctx.client.next_rand();
         handler(&mut ctx)
     };
-    let usec = (crate::util::now_us() - start_us).max(0) as u64;
+    let end_us = crate::util::now_us();
+    client.clock_us = end_us;
+    let usec = (end_us - start_us).max(0) as u64;
     client.batch.record_call(cmd.index, usec);
     if let Err(e) = result {
         reply.truncate(reply_mark);
@@ -416,6 +423,25 @@ fn reject(
     srv.stats.count_error(e.code());
     if let Some(c) = cmd {
         client.batch.record_rejected(c.index);
+    }
+}
+
+/// For commands with exactly one key at a fixed position (GET, SET, INCR, ...): that position.
+#[inline]
+fn single_key_index(spec: &CommandSpec) -> Option<usize> {
+    match spec.key_specs {
+        [ks] => match (&ks.begin, &ks.find) {
+            (
+                BeginSearch::Index(first),
+                FindKeys::Range {
+                    lastkey: 0,
+                    step: _,
+                    limit: 0,
+                },
+            ) if *first > 0 => Some(*first as usize),
+            _ => None,
+        },
+        _ => None,
     }
 }
 

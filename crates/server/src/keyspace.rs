@@ -93,10 +93,66 @@ impl LockPlan {
     }
 }
 
+type Held<'a> = ((u32, u32), MutexGuard<'a, Shard>);
+
+/// The guards of a lock set, sorted by (db, shard). Most commands hold exactly one shard, which
+/// is stored inline: the hot path allocates nothing.
+enum Guards<'a> {
+    Empty,
+    One(Held<'a>),
+    Many(Vec<Held<'a>>),
+}
+
+impl<'a> Guards<'a> {
+    fn as_slice(&self) -> &[Held<'a>] {
+        match self {
+            Guards::Empty => &[],
+            Guards::One(x) => std::slice::from_ref(x),
+            Guards::Many(v) => v,
+        }
+    }
+
+    fn as_mut_slice(&mut self) -> &mut [Held<'a>] {
+        match self {
+            Guards::Empty => &mut [],
+            Guards::One(x) => std::slice::from_mut(x),
+            Guards::Many(v) => v,
+        }
+    }
+
+    fn push(&mut self, h: Held<'a>) {
+        match std::mem::replace(self, Guards::Empty) {
+            Guards::Empty => *self = Guards::One(h),
+            Guards::One(x) => *self = Guards::Many(vec![x, h]),
+            Guards::Many(mut v) => {
+                v.push(h);
+                *self = Guards::Many(v);
+            }
+        }
+    }
+
+    fn reserve(&mut self, n: usize) {
+        match self {
+            Guards::Many(v) => v.reserve(n),
+            _ if n > 1 => {
+                let mut v = Vec::with_capacity(n + 1);
+                if let Guards::One(x) = std::mem::replace(self, Guards::Empty) {
+                    v.push(x);
+                }
+                *self = Guards::Many(v);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Locked shards held by one executing command (or transaction, or script).
 pub struct LockSet<'a> {
     ks: &'a Keyspace,
-    held: Vec<((u32, u32), MutexGuard<'a, Shard>)>,
+    held: Guards<'a>,
+    /// The first key of the command and its shard, so the handler's lookup of that key does not
+    /// hash it again: (address, length, shard) of the argument's bytes.
+    hint: Option<(usize, usize, u32)>,
 }
 
 impl Keyspace {
@@ -136,7 +192,8 @@ impl Keyspace {
     pub fn lock(&self, plan: &LockPlan) -> LockSet<'_> {
         let mut set = LockSet {
             ks: self,
-            held: Vec::new(),
+            held: Guards::Empty,
+            hint: None,
         };
         match plan {
             LockPlan::None => {}
@@ -156,6 +213,21 @@ impl Keyspace {
             }
         }
         set
+    }
+
+    /// Locks the one shard holding `key` (the commonest plan: single-key commands), remembering
+    /// the key so the handler finds its shard without hashing the key again.
+    pub fn lock_key(&self, db: u32, key: &[u8]) -> LockSet<'_> {
+        let s = shard_of(key) as u32;
+        let held = match self.shard_mutex(db, s) {
+            Some(m) => Guards::One(((db, s), m.lock())),
+            None => Guards::Empty,
+        };
+        LockSet {
+            ks: self,
+            held,
+            hint: Some((key.as_ptr() as usize, key.len(), s)),
+        }
     }
 
     fn shard_mutex(&self, db: u32, s: u32) -> Option<&Mutex<Shard>> {
@@ -191,24 +263,31 @@ impl<'a> LockSet<'a> {
     /// lock plan covered it; a missing shard is a bug in a command's plan, reported as `None`.
     pub fn shard(&mut self, db: u32, shard: u32) -> Option<&mut Shard> {
         let key = (db, shard);
+        let held = self.held.as_mut_slice();
         // Plans are sorted, so a binary search finds the guard; most commands hold one.
-        let i = self.held.binary_search_by(|x| x.0.cmp(&key)).ok()?;
-        self.held.get_mut(i).map(|x| &mut *x.1)
+        let i = held.binary_search_by(|x| x.0.cmp(&key)).ok()?;
+        held.get_mut(i).map(|x| &mut *x.1)
     }
 
     /// The locked shard holding `key` in `db`.
+    #[inline]
     pub fn for_key(&mut self, db: u32, key: &[u8]) -> Option<&mut Shard> {
-        self.shard(db, shard_of(key) as u32)
+        let s = match self.hint {
+            Some((ptr, len, s)) if ptr == key.as_ptr() as usize && len == key.len() => s,
+            _ => shard_of(key) as u32,
+        };
+        self.shard(db, s)
     }
 
     /// Whether every shard of `db` is held.
     pub fn holds_db(&self, db: u32) -> bool {
-        self.held.iter().filter(|x| x.0 .0 == db).count() == SHARDS
+        self.held.as_slice().iter().filter(|x| x.0 .0 == db).count() == SHARDS
     }
 
     /// All held shards of `db`, in shard order.
     pub fn db_shards(&mut self, db: u32) -> impl Iterator<Item = &mut Shard> + use<'_, 'a> {
         self.held
+            .as_mut_slice()
             .iter_mut()
             .filter(move |x| x.0 .0 == db)
             .map(|x| &mut *x.1)
@@ -216,7 +295,10 @@ impl<'a> LockSet<'a> {
 
     /// All held shards with their (db, shard) coordinates.
     pub fn all_held(&mut self) -> impl Iterator<Item = ((u32, u32), &mut Shard)> + use<'_, 'a> {
-        self.held.iter_mut().map(|x| (x.0, &mut *x.1))
+        self.held
+            .as_mut_slice()
+            .iter_mut()
+            .map(|x| (x.0, &mut *x.1))
     }
 
     /// Swaps the contents of two fully locked databases (SWAPDB).
@@ -225,8 +307,9 @@ impl<'a> LockSet<'a> {
             return;
         }
         let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-        let split = self.held.partition_point(|x| x.0 .0 <= lo);
-        let (left, right) = self.held.split_at_mut(split);
+        let held = self.held.as_mut_slice();
+        let split = held.partition_point(|x| x.0 .0 <= lo);
+        let (left, right) = held.split_at_mut(split);
         let l = left.iter_mut().filter(|x| x.0 .0 == lo);
         let r = right.iter_mut().filter(|x| x.0 .0 == hi);
         for (x, y) in l.zip(r) {

@@ -173,7 +173,7 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<W
     loop {
         let accepted = tokio::select! {
             r = listener.accept() => r,
-            _ = srv.shutdown_notify.notified() => return,
+            _ = srv.shutdown_signal() => return,
         };
         if srv.shutting_down.load(Relaxed) {
             return;
@@ -257,6 +257,7 @@ async fn serve_registered(
 
     'conn: loop {
         let lim = limits(&srv);
+        client.clock_us = crate::util::now_us();
         loop {
             if !pending {
                 match parser.parse(&mut inbuf, &mut args, &lim, client.authenticated) {

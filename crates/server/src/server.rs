@@ -212,7 +212,9 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     /// Set by SHUTDOWN / signals; the accept loop and cron stop.
     pub shutting_down: AtomicBool,
-    pub shutdown_notify: Notify,
+    /// Becomes `true` once at shutdown; tasks wait on it with [`Server::shutdown_signal`] (a
+    /// watch channel, so a task that was busy when shutdown began still sees it).
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
     pub lastsave_unix: AtomicI64,
     pub config_file: Option<std::path::PathBuf>,
     pub executable: String,
@@ -245,7 +247,7 @@ impl Server {
             run_id: crate::util::random_hex(40),
             tcp_port: AtomicU64::new(0),
             shutting_down: AtomicBool::new(false),
-            shutdown_notify: Notify::new(),
+            shutdown_tx: tokio::sync::watch::Sender::new(false),
             lastsave_unix: AtomicI64::new(now / 1000),
             executable: std::env::current_exe()
                 .map(|p| p.display().to_string())
@@ -525,10 +527,16 @@ impl Server {
         self.monitor_count.store(mons.len(), Relaxed);
     }
 
+    /// Completes once shutdown has begun (immediately if it already has).
+    pub async fn shutdown_signal(&self) {
+        let mut rx = self.shutdown_tx.subscribe();
+        let _ = rx.wait_for(|down| *down).await;
+    }
+
     /// Starts a graceful shutdown.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Relaxed);
-        self.shutdown_notify.notify_waiters();
+        self.shutdown_tx.send_replace(true);
         for c in self.clients.all() {
             c.kill();
         }
