@@ -209,6 +209,32 @@ impl Shard {
         Some(old)
     }
 
+    /// Writes `key` with a single lookup: `make` receives the current live entry (an expired one
+    /// counts as absent) and builds the replacement. Returns the previous live entry.
+    pub fn upsert(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce(Option<&Entry>) -> Entry,
+    ) -> Option<Entry> {
+        let old = self
+            .table
+            .upsert(key, |old| make(old.filter(|e| !e.is_expired(now_ms))))?;
+        if old.is_expired(now_ms) {
+            self.stats.expired_keys += 1;
+            if self.log_expired {
+                self.expired_log.push(old.key().into());
+            }
+            return None;
+        }
+        Some(old)
+    }
+
+    /// Whether access data is LFU (an overwrite keeps the old key's counter, as Redis does).
+    pub fn is_lfu(&self) -> bool {
+        matches!(self.access_mode, AccessMode::Lfu { .. })
+    }
+
     /// Removes a key; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
         let e = self.table.remove(key)?;

@@ -205,6 +205,50 @@ impl Table {
         None
     }
 
+    /// Inserts or replaces the entry of `key` with one hash computation: `make` receives the
+    /// current entry (if any, expired or not) and builds the new one, which must have the same
+    /// key. Returns the replaced entry.
+    pub fn upsert(
+        &mut self,
+        key: &[u8],
+        make: impl FnOnce(Option<&Entry>) -> Entry,
+    ) -> Option<Entry> {
+        let h = hash_key(key);
+        let mut s = self.seg_of(h);
+        if let Some(seg) = self.segs.get_mut(s) {
+            if let Some(slot) = seg.map.find_mut(h, |e| e.key() == key) {
+                let entry = make(Some(slot));
+                let old = std::mem::replace(slot, entry);
+                match (old.expire_at().is_some(), slot.expire_at().is_some()) {
+                    (false, true) => {
+                        seg.volatile += 1;
+                        self.volatile += 1;
+                    }
+                    (true, false) => {
+                        seg.volatile -= 1;
+                        self.volatile -= 1;
+                    }
+                    _ => {}
+                }
+                return Some(old);
+            }
+            if seg.map.len() >= SEGMENT_MAX {
+                self.split(s);
+                s = self.seg_of(h);
+            }
+        }
+        let entry = make(None);
+        let volatile = entry.expire_at().is_some();
+        let seg = self.segs.get_mut(s)?;
+        seg.map.insert_unique(h, entry, |e| hash_key(e.key()));
+        if volatile {
+            seg.volatile += 1;
+            self.volatile += 1;
+        }
+        self.len += 1;
+        None
+    }
+
     /// Removes a key; returns its entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let h = hash_key(key);

@@ -11,8 +11,25 @@ use crate::crc16::key_slot;
 use ferrokv_engine::{AccessMode, Shard};
 use parking_lot::{Mutex, MutexGuard};
 
+/// How many times a busy shard lock is retried (with a CPU pause in between) before the thread
+/// blocks on it. Critical sections are short and never wait on I/O, so a brief spin is cheaper
+/// than a futex sleep and wake-up (measured: MSET of 10 keys from 50 clients on 2 threads).
+const SPIN_TRIES: u32 = 200;
+
+/// Locks a shard, spinning briefly before blocking.
+#[inline]
+fn lock_shard(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+    for _ in 0..SPIN_TRIES {
+        if let Some(g) = m.try_lock() {
+            return g;
+        }
+        std::hint::spin_loop();
+    }
+    m.lock()
+}
+
 /// Shards per database (a power of two; the SCAN cursor keeps the shard index in its top 16 bits).
-pub const SHARDS: usize = 64;
+pub const SHARDS: usize = 1024;
 
 /// One logical database (SELECT index).
 pub struct Db {
@@ -201,7 +218,7 @@ impl Keyspace {
                 set.held.reserve(v.len());
                 for &(db, s) in v {
                     if let Some(m) = self.shard_mutex(db, s) {
-                        set.held.push(((db, s), m.lock()));
+                        set.held.push(((db, s), lock_shard(m)));
                     }
                 }
             }
@@ -220,7 +237,7 @@ impl Keyspace {
     pub fn lock_key(&self, db: u32, key: &[u8]) -> LockSet<'_> {
         let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
-            Some(m) => Guards::One(((db, s), m.lock())),
+            Some(m) => Guards::One(((db, s), lock_shard(m))),
             None => Guards::Empty,
         };
         LockSet {
@@ -254,7 +271,7 @@ impl<'a> LockSet<'a> {
         if let Some(d) = self.ks.dbs.get(db as usize) {
             self.held.reserve(d.shards.len());
             for (i, m) in d.shards.iter().enumerate() {
-                self.held.push(((db, i as u32), m.lock()));
+                self.held.push(((db, i as u32), lock_shard(m)));
             }
         }
     }

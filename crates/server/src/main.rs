@@ -51,6 +51,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if config.storage_engine() != "memory" {
+        eprintln!(
+            "*** FATAL CONFIG ERROR ***\nstorage-engine '{}' is not available in this build yet: only 'memory' is implemented",
+            config.storage_engine()
+        );
+        return ExitCode::FAILURE;
+    }
     ferrokv_server::logging::init(config.loglevel(), &config.logfile());
     log_notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
     log_notice!(

@@ -74,3 +74,23 @@ fn busy_port_is_a_clear_startup_error() {
         "{all}"
     );
 }
+
+#[test]
+fn disk_engine_is_refused_until_it_exists() {
+    let (code, out, err) = run(&["--port", "0", "--storage-engine", "disk"]);
+    assert_ne!(code, 0);
+    let all = format!("{out}{err}");
+    assert!(all.contains("storage-engine 'disk'"), "{all}");
+}
+
+#[test]
+fn directives_without_effect_are_reported_in_the_log() {
+    let srv = ServerProc::ferrokv(BIN, &["--appendonly", "yes"]);
+    let mut c = srv.conn();
+    assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+    let logs = srv.logs();
+    assert!(
+        logs.contains("'appendonly' is accepted but has no effect yet"),
+        "{logs}"
+    );
+}

@@ -230,6 +230,30 @@ fn set_generic(
     }
     let clock = c.clock;
     let (shard, reply) = c.shard_reply(key)?;
+    if flags & (F_NX | F_XX | F_KEEPTTL) == 0 {
+        // Plain overwrite: one lookup does it all.
+        let fresh = shard.new_access(&clock);
+        let lfu = shard.is_lfu();
+        let old = shard.upsert(key, clock.ms, |old| {
+            let access = match old {
+                Some(o) if lfu => o.access(),
+                _ => fresh,
+            };
+            Entry::new_string(key, val, expire, access)
+        });
+        if let Some(old) = old {
+            crate::lazyfree::release(old, false);
+        }
+        if !get {
+            if int_replies {
+                reply.int(1);
+            } else {
+                reply.ok();
+            }
+        }
+        c.dirty(1);
+        return Ok(());
+    }
     let old = shard.get(key, &clock).map(|e| (e.expire_at(), e.access()));
     let found = old.is_some();
     if (flags & F_NX != 0 && found) || (flags & F_XX != 0 && !found) {
@@ -395,9 +419,18 @@ fn mset_generic(c: &mut Ctx, nx: bool) -> CmdResult {
     for i in (1..c.argv.len()).step_by(2) {
         let (key, val) = (c.arg(i), c.arg(i + 1));
         let shard = c.shard(key)?;
-        let old = shard.get(key, &clock).map(|e| e.access());
-        let access = shard.overwrite_access(old, &clock);
-        shard.insert(Entry::new_string(key, val, None, access), clock.ms);
+        let fresh = shard.new_access(&clock);
+        let lfu = shard.is_lfu();
+        let old = shard.upsert(key, clock.ms, |old| {
+            let access = match old {
+                Some(o) if lfu => o.access(),
+                _ => fresh,
+            };
+            Entry::new_string(key, val, None, access)
+        });
+        if let Some(old) = old {
+            crate::lazyfree::release(old, false);
+        }
     }
     c.dirty(((c.argv.len() - 1) / 2) as u64);
     if nx {
