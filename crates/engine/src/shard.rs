@@ -153,11 +153,18 @@ impl Shard {
 
     fn expire_now(&mut self, key: &[u8]) {
         if let Some(e) = self.table.remove(key) {
-            self.stats.expired_keys += 1;
-            if self.log_expired {
-                self.expired_log.push(e.key().into());
-            }
+            note_expired(&mut self.stats, self.log_expired, &mut self.expired_log, &e);
         }
+    }
+
+    /// `Some(e)` if `e` (just taken out of or replaced in the table) was live; an expired one is
+    /// counted and logged instead.
+    fn live(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
+        if e.is_expired(now_ms) {
+            note_expired(&mut self.stats, self.log_expired, &mut self.expired_log, &e);
+            return None;
+        }
+        Some(e)
     }
 
     /// Reads a key: `None` if absent or expired (an expired key is removed).
@@ -177,10 +184,12 @@ impl Shard {
             }
             Probe::Missing => None,
             Probe::Expired(old) => {
-                self.stats.expired_keys += 1;
-                if self.log_expired {
-                    self.expired_log.push(old.key().into());
-                }
+                note_expired(
+                    &mut self.stats,
+                    self.log_expired,
+                    &mut self.expired_log,
+                    &old,
+                );
                 None
             }
         }
@@ -199,14 +208,7 @@ impl Shard {
     /// Inserts or replaces an entry; returns the previous live entry, if any.
     pub fn insert(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
         let old = self.table.insert(e)?;
-        if old.is_expired(now_ms) {
-            self.stats.expired_keys += 1;
-            if self.log_expired {
-                self.expired_log.push(old.key().into());
-            }
-            return None;
-        }
-        Some(old)
+        self.live(old, now_ms)
     }
 
     /// Writes `key` with a single lookup: `make` receives the current live entry (an expired one
@@ -220,14 +222,7 @@ impl Shard {
         let old = self
             .table
             .upsert(key, |old| make(old.filter(|e| !e.is_expired(now_ms))))?;
-        if old.is_expired(now_ms) {
-            self.stats.expired_keys += 1;
-            if self.log_expired {
-                self.expired_log.push(old.key().into());
-            }
-            return None;
-        }
-        Some(old)
+        self.live(old, now_ms)
     }
 
     /// Whether access data is LFU (an overwrite keeps the old key's counter, as Redis does).
@@ -238,14 +233,7 @@ impl Shard {
     /// Removes a key; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
         let e = self.table.remove(key)?;
-        if e.is_expired(now_ms) {
-            self.stats.expired_keys += 1;
-            if self.log_expired {
-                self.expired_log.push(e.key().into());
-            }
-            return None;
-        }
-        Some(e)
+        self.live(e, now_ms)
     }
 
     /// Sets or clears the expiry of a live key; returns false if the key does not exist.
@@ -373,6 +361,14 @@ impl Shard {
     /// Approximate memory held by this shard (entries plus table overhead).
     pub fn memory_bytes(&self) -> usize {
         self.table.overhead_bytes() + self.table.iter().map(Entry::heap_size).sum::<usize>()
+    }
+}
+
+/// Counts a key removed because it expired, and records its name when expirations are logged.
+fn note_expired(stats: &mut ShardStats, log_on: bool, log: &mut Vec<Box<[u8]>>, e: &Entry) {
+    stats.expired_keys += 1;
+    if log_on {
+        log.push(e.key().into());
     }
 }
 

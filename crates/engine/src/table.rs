@@ -172,18 +172,7 @@ impl Table {
             let seg = self.segs.get_mut(s)?;
             if let Some(slot) = seg.map.find_mut(h, |e| e.key() == entry.key()) {
                 let old = std::mem::replace(slot, entry);
-                let old_volatile = old.expire_at().is_some();
-                match (old_volatile, new_volatile) {
-                    (false, true) => {
-                        seg.volatile += 1;
-                        self.volatile += 1;
-                    }
-                    (true, false) => {
-                        seg.volatile -= 1;
-                        self.volatile -= 1;
-                    }
-                    _ => {}
-                }
+                count_volatile_change(seg, &mut self.volatile, &old, new_volatile);
                 return Some(old);
             }
         }
@@ -218,18 +207,9 @@ impl Table {
         if let Some(seg) = self.segs.get_mut(s) {
             if let Some(slot) = seg.map.find_mut(h, |e| e.key() == key) {
                 let entry = make(Some(slot));
+                let new_volatile = entry.expire_at().is_some();
                 let old = std::mem::replace(slot, entry);
-                match (old.expire_at().is_some(), slot.expire_at().is_some()) {
-                    (false, true) => {
-                        seg.volatile += 1;
-                        self.volatile += 1;
-                    }
-                    (true, false) => {
-                        seg.volatile -= 1;
-                        self.volatile -= 1;
-                    }
-                    _ => {}
-                }
+                count_volatile_change(seg, &mut self.volatile, &old, new_volatile);
                 return Some(old);
             }
             if seg.map.len() >= SEGMENT_MAX {
@@ -409,6 +389,22 @@ impl Table {
             .map(|s| s.map.capacity() * slot)
             .sum::<usize>()
             + self.dir.len() * 4
+    }
+}
+
+/// Keeps the volatile counters right when `old` was replaced in `seg` by an entry that has an
+/// expiry (`new_volatile`) or not.
+fn count_volatile_change(seg: &mut Segment, total: &mut usize, old: &Entry, new_volatile: bool) {
+    match (old.expire_at().is_some(), new_volatile) {
+        (false, true) => {
+            seg.volatile += 1;
+            *total += 1;
+        }
+        (true, false) => {
+            seg.volatile -= 1;
+            *total -= 1;
+        }
+        _ => {}
     }
 }
 

@@ -53,20 +53,6 @@ pub fn render_doc(r: &mut Reply, d: &Doc) {
     }
 }
 
-/// Writes Redis's HELP reply shape: a header line naming the command, then the given lines
-/// (subcommand syntax lines, each followed by indented explanation lines), then HELP itself.
-pub fn help_reply(r: &mut Reply, command: &str, lines: &[&str]) {
-    r.array(lines.len() + 3);
-    r.simple(
-        format!("{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
-    );
-    for l in lines {
-        r.simple(l.as_bytes());
-    }
-    r.simple(b"HELP");
-    r.simple(b"    Print this help.");
-}
-
 /// The COMMAND INFO entry of an implemented command: the spec's entry with the subcommand part
 /// limited to the subcommands that have handlers.
 pub fn info_doc(cmd: &Command) -> Doc {
@@ -254,7 +240,7 @@ fn getkeysandflags(c: &mut Ctx) -> CmdResult {
 }
 
 fn help(c: &mut Ctx) -> CmdResult {
-    help_reply(
+    crate::cmd::help_reply(
         c.reply,
         "COMMAND",
         &[

@@ -5,7 +5,7 @@
 //! Protected parameters may be set from loopback clients when `enable-protected-configs` is
 //! `local`.
 
-use crate::cmd::command::help_reply;
+use crate::cmd::help_reply;
 use crate::cmd::info::{reset_command_stats, reset_shard_stats};
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};

@@ -486,7 +486,7 @@ fn stringmatch_fuzz(mut seed: u64) {
 }
 
 fn help(c: &mut Ctx) -> CmdResult {
-    crate::cmd::server::reply_help(
+    crate::cmd::help_reply(
         c.reply,
         "DEBUG",
         &[

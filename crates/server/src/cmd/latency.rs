@@ -405,7 +405,7 @@ fn add_ref<'a>(chosen: &mut Vec<&'a Command>, x: &'a Command) {
 }
 
 fn help(c: &mut Ctx) -> CmdResult {
-    crate::cmd::server::reply_help(
+    crate::cmd::help_reply(
         c.reply,
         "LATENCY",
         &[

@@ -7,7 +7,7 @@
 //! exactly. MEMORY STATS uses Redis's field names with the figures of INFO memory (see
 //! [`crate::cmd::info`] for how memory is measured).
 
-use crate::cmd::command::help_reply;
+use crate::cmd::help_reply;
 use crate::cmd::info::{for_each_shard, memory_figures, MemoryFigures};
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdResult};

@@ -20,6 +20,21 @@ pub mod server;
 pub mod slowlog;
 pub mod string;
 
+/// Writes a `<CMD> HELP` reply the way Redis formats it: a header line naming the command,
+/// `lines` (subcommand syntax lines, each followed by indented explanations), then HELP itself,
+/// each as a status string.
+pub fn help_reply(reply: &mut ferrokv_resp::Reply, cmd_upper: &str, lines: &[&str]) {
+    reply.array(lines.len() + 3);
+    reply.simple(
+        format!("{cmd_upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
+    );
+    for l in lines {
+        reply.simple(l.as_bytes());
+    }
+    reply.simple(b"HELP");
+    reply.simple(b"    Prints this help.");
+}
+
 /// Builds the table of every implemented command.
 pub fn table() -> CommandTable {
     let mut t = CommandTable::default();

@@ -190,17 +190,3 @@ fn lastsave(c: &mut Ctx) -> CmdResult {
     c.reply.int(t);
     Ok(())
 }
-
-/// Writes a `<CMD> HELP` reply the way Redis formats it: a header line, `lines`, then the HELP
-/// entry, each as a status string.
-pub fn reply_help(reply: &mut ferrokv_resp::Reply, cmd_upper: &str, lines: &[&str]) {
-    reply.array(lines.len() + 3);
-    reply.simple(
-        format!("{cmd_upper} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:").as_bytes(),
-    );
-    for l in lines {
-        reply.simple(l.as_bytes());
-    }
-    reply.simple(b"HELP");
-    reply.simple(b"    Prints this help.");
-}

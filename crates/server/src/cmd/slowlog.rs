@@ -58,7 +58,7 @@ fn reset(c: &mut Ctx) -> CmdResult {
 }
 
 fn help(c: &mut Ctx) -> CmdResult {
-    crate::cmd::server::reply_help(
+    crate::cmd::help_reply(
         c.reply,
         "SLOWLOG",
         &[
