@@ -225,9 +225,25 @@ impl Shard {
         self.live(old, now_ms)
     }
 
-    /// Whether access data is LFU (an overwrite keeps the old key's counter, as Redis does).
-    pub fn is_lfu(&self) -> bool {
-        matches!(self.access_mode, AccessMode::Lfu { .. })
+    /// Writes a string over whatever `key` holds, with one lookup (SET/MSET semantics: the
+    /// expiry becomes `expire_at`; under LFU the key keeps its access counter, as in Redis).
+    /// Returns the previous live entry.
+    pub fn overwrite_string(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+        clock: &Clock,
+    ) -> Option<Entry> {
+        let fresh = self.new_access(clock);
+        let lfu = matches!(self.access_mode, AccessMode::Lfu { .. });
+        self.upsert(key, clock.ms, |old| {
+            let access = match old {
+                Some(o) if lfu => o.access(),
+                _ => fresh,
+            };
+            Entry::new_string(key, value, expire_at, access)
+        })
     }
 
     /// Removes a key; returns its entry if it was live.

@@ -232,18 +232,7 @@ fn set_generic(
     let (shard, reply) = c.shard_reply(key)?;
     if flags & (F_NX | F_XX | F_KEEPTTL) == 0 {
         // Plain overwrite: one lookup does it all.
-        let fresh = shard.new_access(&clock);
-        let lfu = shard.is_lfu();
-        let old = shard.upsert(key, clock.ms, |old| {
-            let access = match old {
-                Some(o) if lfu => o.access(),
-                _ => fresh,
-            };
-            Entry::new_string(key, val, expire, access)
-        });
-        if let Some(old) = old {
-            crate::lazyfree::release(old, false);
-        }
+        shard.overwrite_string(key, val, expire, &clock);
         if !get {
             if int_replies {
                 reply.int(1);
@@ -418,19 +407,7 @@ fn mset_generic(c: &mut Ctx, nx: bool) -> CmdResult {
     let clock = c.clock;
     for i in (1..c.argv.len()).step_by(2) {
         let (key, val) = (c.arg(i), c.arg(i + 1));
-        let shard = c.shard(key)?;
-        let fresh = shard.new_access(&clock);
-        let lfu = shard.is_lfu();
-        let old = shard.upsert(key, clock.ms, |old| {
-            let access = match old {
-                Some(o) if lfu => o.access(),
-                _ => fresh,
-            };
-            Entry::new_string(key, val, None, access)
-        });
-        if let Some(old) = old {
-            crate::lazyfree::release(old, false);
-        }
+        c.shard(key)?.overwrite_string(key, val, None, &clock);
     }
     c.dirty(((c.argv.len() - 1) / 2) as u64);
     if nx {
