@@ -195,6 +195,16 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<W
             let _ = stream.try_write(msg.as_bytes());
             continue;
         }
+        if protected_mode_denies(
+            srv.hot.protected_mode.load(Relaxed),
+            srv.auth_required(),
+            &addr,
+        ) {
+            srv.stats.rejected_connections.fetch_add(1, Relaxed);
+            let msg = format!("-{}\r\n", crate::errors::DENIED_PROTECTED_MODE);
+            let _ = stream.try_write(msg.as_bytes());
+            continue;
+        }
         srv.stats.total_connections_received.fetch_add(1, Relaxed);
         // Registered here, before the next accept, so a burst of connections cannot slip past
         // the maxclients check above while their tasks have not started yet.
@@ -215,6 +225,21 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<W
             }
         }
     }
+}
+
+/// Redis's protected mode: with `protected-mode yes` and no password for the default user, only
+/// clients connecting from a loopback address are accepted.
+pub fn protected_mode_denies(protected: bool, password_set: bool, peer: &SocketAddr) -> bool {
+    if !protected || password_set {
+        return false;
+    }
+    let loopback = match peer.ip() {
+        std::net::IpAddr::V4(ip) => ip.is_loopback(),
+        std::net::IpAddr::V6(ip) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+    };
+    !loopback
 }
 
 fn limits(srv: &Server) -> Limits {
@@ -258,6 +283,13 @@ async fn serve_registered(
     'conn: loop {
         let lim = limits(&srv);
         client.clock_us = crate::util::now_us();
+        // MONITOR lines produced before this batch go out before its replies (in order with
+        // what this client does next, e.g. a RESET that ends the feed).
+        if let Some(rx) = monitor.as_mut() {
+            while let Ok(line) = rx.try_recv() {
+                reply.raw(&line);
+            }
+        }
         loop {
             if !pending {
                 match parser.parse(&mut inbuf, &mut args, &lim, client.authenticated) {
@@ -432,4 +464,37 @@ async fn serve_registered(
         srv.remove_monitor(client.id);
     }
     srv.flush_batch(&mut client);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::protected_mode_denies;
+    use std::net::SocketAddr;
+
+    fn a(s: &str) -> SocketAddr {
+        s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn protected_mode_admits_only_loopback_without_a_password() {
+        for ok in [
+            "127.0.0.1:5000",
+            "127.9.9.9:1",
+            "[::1]:5000",
+            "[::ffff:127.0.0.1]:7",
+        ] {
+            assert!(!protected_mode_denies(true, false, &a(ok)), "{ok}");
+        }
+        for far in [
+            "10.1.2.3:5000",
+            "192.0.2.2:1",
+            "[2001:db8::1]:5000",
+            "[::ffff:10.0.0.1]:7",
+        ] {
+            assert!(protected_mode_denies(true, false, &a(far)), "{far}");
+            // A password, or protected-mode no, lets them in.
+            assert!(!protected_mode_denies(true, true, &a(far)), "{far}");
+            assert!(!protected_mode_denies(false, false, &a(far)), "{far}");
+        }
+    }
 }

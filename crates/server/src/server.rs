@@ -173,6 +173,7 @@ pub struct SlowLog {
 /// Values read on hot paths, mirrored from the configuration on every change.
 #[derive(Default)]
 pub struct Hot {
+    pub protected_mode: AtomicBool,
     pub timeout_secs: AtomicU64,
     pub slowlog_slower_than: AtomicI64,
     pub slowlog_max_len: AtomicU64,
@@ -332,6 +333,7 @@ impl Server {
         let c = self.config.read();
         let h = &self.hot;
         h.timeout_secs.store(c.timeout_secs(), Relaxed);
+        h.protected_mode.store(c.protected_mode(), Relaxed);
         h.slowlog_slower_than
             .store(c.slowlog_log_slower_than(), Relaxed);
         h.slowlog_max_len.store(c.slowlog_max_len(), Relaxed);

@@ -637,6 +637,7 @@ pub static EFFECTIVE: &[&str] = &[
     "storage-engine",
     "bind",
     "port",
+    "protected-mode",
     "timeout",
     "loglevel",
     "logfile",
