@@ -30,5 +30,5 @@ pub mod parser;
 pub mod writer;
 
 pub use double::format_double;
-pub use parser::{string2ll, Limits, ParseError, RequestParser};
+pub use parser::{split_words, string2ll, Limits, ParseError, RequestParser};
 pub use writer::{Deferred, Protocol, Reply};

@@ -550,6 +550,22 @@ fn hex_val(b: u8) -> Option<u8> {
     }
 }
 
+/// Splits a line into owned words exactly like Redis's `sdssplitargs` (the rules inline requests
+/// use; Redis also reads configuration lines with it). `None` for unbalanced quotes or a closing
+/// quote not followed by a space / the end; a NUL byte ends the line.
+pub fn split_words(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let tokens = split_args(line)?;
+    Some(
+        tokens
+            .into_iter()
+            .map(|t| match t {
+                Token::Range(a, b) => line.get(a..b).unwrap_or(&[]).to_vec(),
+                Token::Owned(v) => v,
+            })
+            .collect(),
+    )
+}
+
 /// Split an inline line like Redis's `sdssplitargs`. Returns `None` for
 /// unbalanced quotes (or a closing quote not followed by a space / end).
 /// A NUL byte ends the line (C string semantics).

@@ -36,6 +36,13 @@ pub fn random_hex(n: usize) -> String {
     out
 }
 
+/// `s` quoted the way Redis's `sdscatrepr` does, as a new string (CONFIG REWRITE, errors).
+pub fn repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    repr_into(&mut out, s);
+    out
+}
+
 /// Appends `s` quoted the way Redis's `sdscatrepr` does (MONITOR, CLIENT LIST, DEBUG).
 pub fn repr_into(out: &mut String, s: &[u8]) {
     out.push('"');

@@ -1,163 +1,11 @@
-//! Low-level text helpers shared by the config loader, CONFIG SET and CONFIG REWRITE: Redis's
-//! argument splitting (`sdssplitargs`), quoting (`sdscatrepr`), strict integer parsing
-//! (`string2ll`) and memory-unit parsing (`memtoull`).
+//! Low-level text helpers shared by the config loader, CONFIG SET and CONFIG REWRITE. Redis's
+//! argument splitting (`sdssplitargs`), quoting (`sdscatrepr`) and strict integer parsing
+//! (`string2ll`) are the crate-wide ones, re-exported here; memory-unit parsing (`memtoull`) and
+//! the rest are config-specific.
 
-/// Splits a config line into arguments the way Redis does: whitespace separates tokens, `"..."`
-/// supports `\n \r \t \b \a \\ \" \xHH` escapes, `'...'` supports `\'`; a closing quote must be
-/// followed by whitespace or the end. Returns `None` on unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    let n = line.len();
-    loop {
-        while i < n && is_space(line[i]) {
-            i += 1;
-        }
-        if i >= n {
-            return Some(out);
-        }
-        let mut cur = Vec::new();
-        let mut inq = false;
-        let mut insq = false;
-        loop {
-            if inq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && line[i + 2].is_ascii_hexdigit()
-                    && line[i + 3].is_ascii_hexdigit()
-                {
-                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
-                    i += 3;
-                } else if c == b'\\' && i + 1 < n {
-                    i += 1;
-                    cur.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        o => o,
-                    });
-                } else if c == b'"' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else if insq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    if i + 1 < n && !is_space(line[i + 1]) {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                if i >= n {
-                    break;
-                }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        break;
-                    }
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    c => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        out.push(cur);
-    }
-}
-
-fn is_space(c: u8) -> bool {
-    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
-}
-
-fn hex(c: u8) -> u8 {
-    match c {
-        b'0'..=b'9' => c - b'0',
-        b'a'..=b'f' => c - b'a' + 10,
-        _ => c - b'A' + 10,
-    }
-}
-
-/// Quotes bytes like Redis's `sdscatrepr`: `"..."` with `\\ \" \n \r \t \a \b` escapes and
-/// `\xHH` for other non-printable bytes.
-pub fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &c in s {
-        match c {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(c as char),
-            _ => out.push_str(&format!("\\x{c:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Strict signed integer parse (Redis `string2ll`): optional `-`, no `+`, no leading zeros,
-/// no spaces, must fit in i64.
-pub fn string2ll(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() > 20 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = if s[0] == b'-' {
-        (true, &s[1..])
-    } else {
-        (false, s)
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if neg {
-        if v > (i64::MAX as u64) + 1 {
-            None
-        } else {
-            Some((v as i128).wrapping_neg() as i64)
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
-}
+pub use crate::args::parse_i64_strict as string2ll;
+pub use crate::util::repr;
+pub use ferrokv_resp::split_words as split_args;
 
 /// Parses a memory value like Redis's `memtoull`: decimal digits followed by an optional
 /// case-insensitive unit `b`, `k` (1000), `kb` (1024), `m`, `mb`, `g`, `gb`. Quirks kept:
@@ -209,6 +57,11 @@ pub fn format_memory(bytes: u64) -> String {
     } else {
         bytes.to_string()
     }
+}
+
+/// C `isspace` in the "C" locale.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
 }
 
 /// `strtoll(s, &end, 10)` followed by "end must be the terminator": optional leading spaces

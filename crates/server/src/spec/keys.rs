@@ -146,7 +146,8 @@ fn keys_from_specs_filtered(
                 if idx >= argc || idx < 0 {
                     return None;
                 }
-                let numkeys = parse_strict_i64(argv[idx as usize]).filter(|n| *n >= 0)?;
+                let numkeys =
+                    crate::args::parse_i64_strict(argv[idx as usize]).filter(|n| *n >= 0)?;
                 first += firstkey as i64;
                 (first + numkeys - 1, step as i64)
             }
@@ -188,19 +189,6 @@ fn find_keyword(argv: &[&[u8]], keyword: &str, startfrom: i64) -> Option<i64> {
         i = if start <= end { i + 1 } else { i - 1 };
     }
     None
-}
-
-/// Redis's string2ll: optional '-', digits only, no leading zeros/spaces/'+', fits in i64.
-fn parse_strict_i64(s: &[u8]) -> Option<i64> {
-    let txt = std::str::from_utf8(s).ok()?;
-    if txt.is_empty() || txt.starts_with('+') || txt.contains(char::is_whitespace) {
-        return None;
-    }
-    let digits = txt.strip_prefix('-').unwrap_or(txt);
-    if digits.is_empty() || (digits.len() > 1 && digits.starts_with('0')) || txt == "-0" {
-        return None;
-    }
-    txt.parse().ok()
 }
 
 /// C's atoi: leading whitespace, optional sign, then digits until the first non-digit; 0 if none.
