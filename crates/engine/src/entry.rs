@@ -17,6 +17,11 @@
 //!          strings (raw): u32 LE length, then the value, then spare capacity for APPEND/SETRANGE
 //! ```
 //! Everything is decoded with bounds-checked slicing; nothing here is `unsafe`.
+//!
+//! Other types (lists, hashes, sets, sorted sets) keep the same header and key in a block of
+//! their own (with the expiry slot always present, flag bit 1) next to a [`Value`].
+
+use crate::value::Value;
 
 /// Strings that parse as integers and are at most this long get the `int` encoding (Redis's rule).
 const MAX_INT_ENCODED_LEN: usize = 20;
@@ -24,6 +29,8 @@ const MAX_INT_ENCODED_LEN: usize = 20;
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
 
 const FLAG_EXPIRE: u8 = 1;
+/// The 8-byte expiry slot is present even when `FLAG_EXPIRE` is clear (object entries).
+const FLAG_SLOT: u8 = 2;
 const HDR: usize = 6;
 
 /// Type and encoding of a value, as stored in the entry header.
@@ -36,6 +43,14 @@ pub enum Kind {
     StrEmb = 1,
     /// A string that is long or was modified in place (OBJECT ENCODING `raw`); has spare capacity.
     StrRaw = 2,
+    /// A list ([`crate::list::List`]).
+    List = 3,
+    /// A hash ([`crate::hash::Hash`]).
+    Hash = 4,
+    /// A set ([`crate::set::Set`]).
+    Set = 5,
+    /// A sorted set ([`crate::zset::ZSet`]).
+    ZSet = 6,
 }
 
 impl Kind {
@@ -43,6 +58,10 @@ impl Kind {
         match b {
             0 => Kind::StrInt,
             1 => Kind::StrEmb,
+            3 => Kind::List,
+            4 => Kind::Hash,
+            5 => Kind::Set,
+            6 => Kind::ZSet,
             _ => Kind::StrRaw,
         }
     }
@@ -51,19 +70,23 @@ impl Kind {
     pub fn type_name(self) -> &'static str {
         match self {
             Kind::StrInt | Kind::StrEmb | Kind::StrRaw => "string",
+            Kind::List => "list",
+            Kind::Hash => "hash",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
-    /// The `OBJECT ENCODING` name.
+    /// The `OBJECT ENCODING` name of a string kind (collections: see [`Entry::encoding_name`]).
     pub fn encoding_name(self) -> &'static str {
         match self {
             Kind::StrInt => "int",
             Kind::StrEmb => "embstr",
-            Kind::StrRaw => "raw",
+            Kind::StrRaw | Kind::List | Kind::Hash | Kind::Set | Kind::ZSet => "raw",
         }
     }
 
-    /// Whether the value is a string (every kind is, until collections land).
+    /// Whether the value is a string.
     pub fn is_string(self) -> bool {
         matches!(self, Kind::StrInt | Kind::StrEmb | Kind::StrRaw)
     }
@@ -145,9 +168,22 @@ fn get_varint(buf: &[u8], pos: usize) -> (usize, usize) {
     (v, i - pos)
 }
 
-/// A key with its value, expiry and access metadata in one allocation.
+/// A key with its value, expiry and access metadata: one allocation for strings; for the other
+/// types a header block (always with room for an expiry, so EXPIRE never copies a collection)
+/// plus the [`Value`].
 pub struct Entry {
-    buf: Box<[u8]>,
+    repr: Repr,
+}
+
+/// 16 bytes either way: the object variant lives where the slice length would be.
+enum Repr {
+    Inline(Box<[u8]>),
+    Object(Box<Object>),
+}
+
+struct Object {
+    meta: Box<[u8]>,
+    value: Value,
 }
 
 impl std::fmt::Debug for Entry {
@@ -227,34 +263,107 @@ impl Entry {
         } else {
             out.extend_from_slice(value);
         }
+        Entry::inline(out)
+    }
+
+    #[inline]
+    fn inline(out: Vec<u8>) -> Entry {
         Entry {
-            buf: out.into_boxed_slice(),
+            repr: Repr::Inline(out.into_boxed_slice()),
+        }
+    }
+
+    /// Builds an entry holding a collection value.
+    pub fn new_object(key: &[u8], value: Value, expire_at: Option<i64>, access: u32) -> Entry {
+        let mut meta = Vec::with_capacity(HDR + 8 + varint_len(key.len()) + key.len());
+        meta.push(FLAG_SLOT | if expire_at.is_some() { FLAG_EXPIRE } else { 0 });
+        meta.push(value.kind() as u8);
+        meta.extend_from_slice(&access.to_le_bytes());
+        meta.extend_from_slice(&expire_at.unwrap_or(0).to_le_bytes());
+        put_varint(&mut meta, key.len());
+        meta.extend_from_slice(key);
+        Entry {
+            repr: Repr::Object(Box::new(Object {
+                meta: meta.into_boxed_slice(),
+                value,
+            })),
+        }
+    }
+
+    #[inline]
+    fn buf(&self) -> &[u8] {
+        match &self.repr {
+            Repr::Inline(b) => b,
+            Repr::Object(o) => &o.meta,
+        }
+    }
+
+    #[inline]
+    fn buf_mut(&mut self) -> &mut [u8] {
+        match &mut self.repr {
+            Repr::Inline(b) => b,
+            Repr::Object(o) => &mut o.meta,
+        }
+    }
+
+    /// The collection value, for non-string entries.
+    #[inline]
+    pub fn value(&self) -> Option<&Value> {
+        match &self.repr {
+            Repr::Inline(_) => None,
+            Repr::Object(o) => Some(&o.value),
+        }
+    }
+
+    /// The collection value for in-place modification. The value's type must not change (the
+    /// header's type byte is not rewritten); replace the entry to change the type.
+    #[inline]
+    pub fn value_mut(&mut self) -> Option<&mut Value> {
+        match &mut self.repr {
+            Repr::Inline(_) => None,
+            Repr::Object(o) => Some(&mut o.value),
+        }
+    }
+
+    /// Takes the collection value out, dropping the key (for moving values between keys).
+    pub fn into_value(self) -> Option<Value> {
+        match self.repr {
+            Repr::Inline(_) => None,
+            Repr::Object(o) => Some(o.value),
+        }
+    }
+
+    /// The OBJECT ENCODING name (strings: from the kind; collections: from the value).
+    pub fn encoding_name(&self) -> &'static str {
+        match &self.repr {
+            Repr::Inline(_) => self.kind().encoding_name(),
+            Repr::Object(o) => o.value.encoding_name(),
         }
     }
 
     fn flags(&self) -> u8 {
-        self.buf.first().copied().unwrap_or(0)
+        self.buf().first().copied().unwrap_or(0)
     }
 
     fn key_start(&self) -> (usize, usize) {
-        let pos = if self.flags() & FLAG_EXPIRE != 0 {
+        let pos = if self.flags() & (FLAG_EXPIRE | FLAG_SLOT) != 0 {
             HDR + 8
         } else {
             HDR
         };
-        let (len, used) = get_varint(&self.buf, pos);
+        let (len, used) = get_varint(self.buf(), pos);
         (pos + used, len)
     }
 
     /// The key's bytes.
     pub fn key(&self) -> &[u8] {
         let (start, len) = self.key_start();
-        self.buf.get(start..start + len).unwrap_or(&[])
+        self.buf().get(start..start + len).unwrap_or(&[])
     }
 
     /// Type and encoding.
     pub fn kind(&self) -> Kind {
-        Kind::from_byte(self.buf.get(1).copied().unwrap_or(0))
+        Kind::from_byte(self.buf().get(1).copied().unwrap_or(0))
     }
 
     /// Absolute expiry time in unix milliseconds, if the key is volatile.
@@ -262,7 +371,7 @@ impl Entry {
         if self.flags() & FLAG_EXPIRE == 0 {
             return None;
         }
-        let b: [u8; 8] = self.buf.get(HDR..HDR + 8)?.try_into().ok()?;
+        let b: [u8; 8] = self.buf().get(HDR..HDR + 8)?.try_into().ok()?;
         Some(i64::from_le_bytes(b))
     }
 
@@ -273,7 +382,11 @@ impl Entry {
 
     /// The access field (LRU clock or LFU data, as the eviction policy interprets it).
     pub fn access(&self) -> u32 {
-        match self.buf.get(2..6).and_then(|s| <[u8; 4]>::try_from(s).ok()) {
+        match self
+            .buf()
+            .get(2..6)
+            .and_then(|s| <[u8; 4]>::try_from(s).ok())
+        {
             Some(b) => u32::from_le_bytes(b),
             None => 0,
         }
@@ -281,7 +394,7 @@ impl Entry {
 
     /// Overwrites the access field in place.
     pub fn set_access(&mut self, v: u32) {
-        if let Some(s) = self.buf.get_mut(2..6) {
+        if let Some(s) = self.buf_mut().get_mut(2..6) {
             s.copy_from_slice(&v.to_le_bytes());
         }
     }
@@ -296,15 +409,15 @@ impl Entry {
         let p = self.payload_start();
         if self.kind() == Kind::StrRaw {
             let len = self.raw_len(p);
-            self.buf.get(p + 4..p + 4 + len).unwrap_or(&[])
+            self.buf().get(p + 4..p + 4 + len).unwrap_or(&[])
         } else {
-            self.buf.get(p..).unwrap_or(&[])
+            self.buf().get(p..).unwrap_or(&[])
         }
     }
 
     fn raw_len(&self, p: usize) -> usize {
         match self
-            .buf
+            .buf()
             .get(p..p + 4)
             .and_then(|s| <[u8; 4]>::try_from(s).ok())
         {
@@ -319,7 +432,7 @@ impl Entry {
             return 0;
         }
         let p = self.payload_start();
-        self.buf.len().saturating_sub(p + 4 + self.raw_len(p))
+        self.buf().len().saturating_sub(p + 4 + self.raw_len(p))
     }
 
     /// Appends to a raw string in place when its spare capacity allows; returns false otherwise.
@@ -330,12 +443,12 @@ impl Entry {
         let p = self.payload_start();
         let len = self.raw_len(p);
         let start = p + 4 + len;
-        let Some(dst) = self.buf.get_mut(start..start + extra.len()) else {
+        let Some(dst) = self.buf_mut().get_mut(start..start + extra.len()) else {
             return false;
         };
         dst.copy_from_slice(extra);
         let new_len = u32::try_from(len + extra.len()).unwrap_or(u32::MAX);
-        if let Some(l) = self.buf.get_mut(p..p + 4) {
+        if let Some(l) = self.buf_mut().get_mut(p..p + 4) {
             l.copy_from_slice(&new_len.to_le_bytes());
         }
         true
@@ -349,7 +462,7 @@ impl Entry {
             return false;
         }
         let p = self.payload_start();
-        match self.buf.get_mut(p..) {
+        match self.buf_mut().get_mut(p..) {
             Some(dst) if dst.len() == text.len() => {
                 dst.copy_from_slice(text);
                 true
@@ -365,60 +478,110 @@ impl Entry {
         }
         let p = self.payload_start();
         let len = self.raw_len(p);
-        self.buf.get_mut(p + 4..p + 4 + len)
+        self.buf_mut().get_mut(p + 4..p + 4 + len)
     }
 
-    /// Changes the expiry of an entry that already has one, in place (no copy of the value);
-    /// returns false, changing nothing, when the entry has no expiry slot.
-    pub fn set_expire_in_place(&mut self, at: i64) -> bool {
-        if self.flags() & FLAG_EXPIRE == 0 {
+    /// Changes the expiry in place when the entry has an expiry slot (strings that already
+    /// have an expiry; every collection): no copy of the value. Returns false, changing
+    /// nothing, when there is no slot.
+    pub(crate) fn set_expire_in_place(&mut self, at: i64) -> bool {
+        let flags = self.flags();
+        if flags & (FLAG_EXPIRE | FLAG_SLOT) == 0 {
             return false;
         }
-        match self.buf.get_mut(HDR..HDR + 8) {
-            Some(slot) => {
-                slot.copy_from_slice(&at.to_le_bytes());
-                true
-            }
-            None => false,
+        match self.buf_mut().get_mut(HDR..HDR + 8) {
+            Some(slot) => slot.copy_from_slice(&at.to_le_bytes()),
+            None => return false,
+        }
+        if let Some(f) = self.buf_mut().first_mut() {
+            *f = flags | FLAG_EXPIRE;
+        }
+        true
+    }
+
+    /// Removes the expiry in place when the entry has an expiry slot (collections); returns
+    /// false, changing nothing, otherwise.
+    pub(crate) fn clear_expire_in_place(&mut self) -> bool {
+        let flags = self.flags();
+        if flags & FLAG_SLOT == 0 {
+            return false;
+        }
+        if let Some(f) = self.buf_mut().first_mut() {
+            *f = flags & !FLAG_EXPIRE;
+        }
+        true
+    }
+
+    /// This entry with a new expiry (or none); the value and access data are kept. Collections
+    /// change in place; strings are rebuilt (one block).
+    pub fn into_expire(mut self, expire_at: Option<i64>) -> Entry {
+        match expire_at {
+            Some(at) if self.set_expire_in_place(at) => self,
+            None if self.clear_expire_in_place() => self,
+            _ => self.with_expire(expire_at),
         }
     }
 
     /// A copy of this entry with a new expiry (or none); the value and access data are kept.
     pub fn with_expire(&self, expire_at: Option<i64>) -> Entry {
+        if let Repr::Object(o) = &self.repr {
+            return Entry::new_object(self.key(), o.value.clone(), expire_at, self.access());
+        }
         let p = self.payload_start();
         let key = self.key();
-        let mut out = Vec::with_capacity(self.buf.len() + 8);
+        let mut out = Vec::with_capacity(self.buf().len() + 8);
         out.push(if expire_at.is_some() { FLAG_EXPIRE } else { 0 });
-        out.extend_from_slice(self.buf.get(1..HDR).unwrap_or(&[0; 5]));
+        out.extend_from_slice(self.buf().get(1..HDR).unwrap_or(&[0; 5]));
         if let Some(at) = expire_at {
             out.extend_from_slice(&at.to_le_bytes());
         }
         put_varint(&mut out, key.len());
         out.extend_from_slice(key);
-        out.extend_from_slice(self.buf.get(p..).unwrap_or(&[]));
-        Entry {
-            buf: out.into_boxed_slice(),
+        out.extend_from_slice(self.buf().get(p..).unwrap_or(&[]));
+        Entry::inline(out)
+    }
+
+    /// This entry under another key (RENAME, MOVE): value, expiry and access kept; a
+    /// collection value is moved, not copied.
+    pub fn into_key(self, new_key: &[u8]) -> Entry {
+        let (expire, access) = (self.expire_at(), self.access());
+        match self.repr {
+            Repr::Object(o) => Entry::new_object(new_key, o.value, expire, access),
+            Repr::Inline(_) => self.with_key(new_key),
         }
     }
 
-    /// A copy of this entry under another key (RENAME, COPY, MOVE); value, expiry and access kept.
+    /// A copy of this entry under another key (COPY); value, expiry and access kept.
     pub fn with_key(&self, new_key: &[u8]) -> Entry {
+        if let Repr::Object(o) = &self.repr {
+            return Entry::new_object(new_key, o.value.clone(), self.expire_at(), self.access());
+        }
         let p = self.payload_start();
         let (kstart, klen) = self.key_start();
         let hdr_end = kstart - varint_len(klen);
-        let mut out = Vec::with_capacity(self.buf.len() + new_key.len());
-        out.extend_from_slice(self.buf.get(..hdr_end).unwrap_or(&[]));
+        let mut out = Vec::with_capacity(self.buf().len() + new_key.len());
+        out.extend_from_slice(self.buf().get(..hdr_end).unwrap_or(&[]));
         put_varint(&mut out, new_key.len());
         out.extend_from_slice(new_key);
-        out.extend_from_slice(self.buf.get(p..).unwrap_or(&[]));
-        Entry {
-            buf: out.into_boxed_slice(),
+        out.extend_from_slice(self.buf().get(p..).unwrap_or(&[]));
+        Entry::inline(out)
+    }
+
+    /// Bytes of heap this entry owns (its block; for collections also the value), for MEMORY
+    /// USAGE and INFO.
+    pub fn heap_size(&self) -> usize {
+        match &self.repr {
+            Repr::Inline(b) => b.len(),
+            Repr::Object(o) => o.meta.len() + std::mem::size_of::<Object>() + o.value.heap_size(),
         }
     }
 
-    /// Bytes of heap this entry owns (its block), for MEMORY USAGE and INFO.
-    pub fn heap_size(&self) -> usize {
-        self.buf.len()
+    /// Allocations freed when the entry is dropped (1 for strings).
+    pub fn free_effort(&self) -> usize {
+        match &self.repr {
+            Repr::Inline(_) => 1,
+            Repr::Object(o) => o.value.free_effort(),
+        }
     }
 }
 

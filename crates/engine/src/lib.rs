@@ -8,12 +8,22 @@
 //!   valid while the table grows;
 //! - [`shard`]: lazy expiry, the active expiry step, access tracking (LRU/LFU), counters.
 //!
-//! Collections (lists, hashes, sets, sorted sets) and the disk engine plug in behind the same
-//! shard-level operations in later work; nothing here knows about the network or RESP.
+//! - [`value`]: the collection types' values ([`list`], [`hash`], [`set`], [`zset`]), built on
+//!   [`packed`] (a listpack-like compact sequence) when small.
+//!
+//! The disk engine plugs in behind the same shard-level operations in later work; nothing here
+//! knows about the network or RESP.
 
 pub mod entry;
+pub mod hash;
+pub mod list;
+pub mod packed;
+pub mod set;
 pub mod shard;
 pub mod table;
+pub mod value;
+pub mod zset;
 
 pub use entry::{Entry, Kind};
 pub use shard::{AccessMode, Clock, Shard, ShardStats};
+pub use value::{EncodingLimits, Value};

@@ -257,7 +257,7 @@ impl Shard {
         // A key that already has an expiry gets the new time written in place (no copy of a
         // possibly big value; the volatile counts do not change).
         if let (Some(t), Some(e)) = (at, self.table.get_mut(key)) {
-            if !e.is_expired(now_ms) && e.set_expire_in_place(t) {
+            if !e.is_expired(now_ms) && e.expire_at().is_some() && e.set_expire_in_place(t) {
                 return true;
             }
         }
@@ -267,7 +267,7 @@ impl Shard {
         if e.expire_at() == at {
             self.table.insert(e);
         } else {
-            self.table.insert(e.with_expire(at));
+            self.table.insert(e.into_expire(at));
         }
         true
     }

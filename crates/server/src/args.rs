@@ -69,6 +69,28 @@ pub fn float(arg: &[u8]) -> Result<f64, CmdError> {
     parse_f64(arg).ok_or(errors::NOT_FLOAT)
 }
 
+/// Parses a blocking command's timeout in seconds (BLPOP, BZPOPMIN, ...) as Redis's
+/// `getTimeoutFromObjectOrReply` does: a non-negative decimal (fractions allowed); returns the
+/// absolute deadline in unix ms, or `None` for 0 (block forever).
+pub fn timeout(arg: &[u8], now_ms: i64) -> Result<Option<i64>, CmdError> {
+    let secs = parse_f64(arg).ok_or(errors::TIMEOUT_NOT_FLOAT)?;
+    let ms = secs * 1000.0;
+    if ms > i64::MAX as f64 {
+        return Err(errors::TIMEOUT_OUT_OF_RANGE);
+    }
+    let ms = ms.ceil() as i64;
+    if ms < 0 {
+        return Err(errors::TIMEOUT_NEGATIVE);
+    }
+    if ms == 0 {
+        return Ok(None);
+    }
+    if ms > i64::MAX - now_ms {
+        return Err(errors::TIMEOUT_OUT_OF_RANGE);
+    }
+    Ok(Some(now_ms + ms))
+}
+
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 #[inline]
 pub fn is(arg: &[u8], keyword: &str) -> bool {

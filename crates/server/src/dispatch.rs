@@ -313,6 +313,45 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Emits a keyspace event (`class` from [`crate::notify`], Redis's event name) for `key` in
+    /// the current database. Call it right after the change, as Redis does.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        crate::notify::keyspace_event(self, class, event, key);
+    }
+
+    /// Signals that `key` in the current database was modified (Redis's `signalModifiedKey`:
+    /// WATCH and client-side caching). Call once per modified key per command.
+    #[inline]
+    pub fn modified(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        crate::watch::signal_modified(self, db, key);
+    }
+
+    /// Signals that `key` in the current database may serve blocked clients (a list, sorted
+    /// set or stream got elements or was created). See [`crate::blocking`].
+    #[inline]
+    pub fn key_ready(&mut self, key: &[u8]) {
+        let db = self.client.db;
+        crate::blocking::signal_ready(self, db, key);
+    }
+
+    /// Parks the client on `keys` (see [`crate::blocking`] for the contract).
+    pub fn block_on(
+        &mut self,
+        keys: &[&[u8]],
+        deadline_ms: Option<i64>,
+        on_timeout: crate::blocking::TimeoutReply,
+    ) -> CmdResult {
+        crate::blocking::block(self, keys, deadline_ms, on_timeout)
+    }
+
+    /// The encoding thresholds (`*-max-listpack-*`, ...) in force.
+    #[inline]
+    pub fn limits(&self) -> ferrokv_engine::EncodingLimits {
+        self.srv.hot.encoding_limits()
+    }
+
     /// A reply with the RESP3-aware writer, for the handler's success path.
     #[inline]
     pub fn out(&mut self) -> &mut Reply {

@@ -42,6 +42,7 @@ macro_rules! cmd_err {
 
 pub const WRONGTYPE: CmdError =
     CmdError::new("WRONGTYPE Operation against a key holding the wrong kind of value");
+pub const TIMEOUT_OUT_OF_RANGE: CmdError = CmdError::new("ERR timeout is out of range");
 pub const SYNTAX: CmdError = CmdError::new("ERR syntax error");
 pub const NOT_INTEGER: CmdError = CmdError::new("ERR value is not an integer or out of range");
 pub const NOT_FLOAT: CmdError = CmdError::new("ERR value is not a valid float");

@@ -82,10 +82,14 @@ pub fn drop_later<T: Send + 'static>(v: T) {
 /// allocations; here one unit is a 4 KiB page of a single block, so 256 KiB).
 pub const LAZYFREE_THRESHOLD: usize = 64;
 
-/// How costly freeing an entry is, in Redis's "allocations" unit: its size in 4 KiB pages for
-/// the single-block string entries (a large block is returned to the OS page by page).
+/// How costly freeing an entry is, in Redis's "allocations" unit: for the single-block string
+/// entries their size in 4 KiB pages (a large block is returned to the OS page by page); for
+/// collections the number of allocations their value holds.
 pub fn free_effort(e: &Entry) -> usize {
-    e.heap_size() / 4096 + 1
+    match e.value() {
+        None => e.heap_size() / 4096 + 1,
+        Some(_) => e.free_effort().max(e.heap_size() / 4096 + 1),
+    }
 }
 
 /// Releases a removed entry: in the background when `lazy` and its free effort is above

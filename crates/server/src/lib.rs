@@ -10,8 +10,11 @@
 //! - [`config`]: the parameter table, config file and command-line parsing, CONFIG GET/SET/REWRITE.
 //! - [`server`], [`client`], [`cron`]: shared state, client state, periodic work.
 //! - [`errors`], [`args`]: error texts and argument parsing.
+//! - Hooks every writing command calls: [`notify`] (keyspace events), [`watch`] (modified keys
+//!   for WATCH and client tracking), [`blocking`] (keys ready for blocked clients).
 
 pub mod args;
+pub mod blocking;
 pub mod client;
 pub mod cmd;
 pub mod config;
@@ -24,9 +27,11 @@ pub mod keyspace;
 pub mod lazyfree;
 pub mod logging;
 pub mod net;
+pub mod notify;
 pub mod server;
 pub mod spec;
 pub mod util;
+pub mod watch;
 
 /// The Redis version ferrokv presents to clients (they feature-detect on it).
 pub const REDIS_VERSION: &str = "7.4.0";

@@ -188,7 +188,43 @@ pub struct Hot {
     pub pause_cron: AtomicBool,
     /// `latency-tracking`: per-command latency histograms are recorded.
     pub latency_tracking: AtomicBool,
+    /// `notify-keyspace-events` as [`crate::notify`] class bits (0: notifications off).
+    pub notify_flags: std::sync::atomic::AtomicU32,
+    /// The encoding thresholds, in the order of [`Hot::encoding_limits`].
+    pub enc: [AtomicI64; 9],
 }
+
+impl Hot {
+    /// The compact-encoding thresholds in force.
+    pub fn encoding_limits(&self) -> ferrokv_engine::EncodingLimits {
+        let g = |i: usize| self.enc[i].load(Relaxed);
+        let u = |i: usize| g(i).max(0) as usize;
+        ferrokv_engine::EncodingLimits {
+            list_max_listpack_size: g(0),
+            list_compress_depth: g(1),
+            hash_max_listpack_entries: u(2),
+            hash_max_listpack_value: u(3),
+            set_max_intset_entries: u(4),
+            set_max_listpack_entries: u(5),
+            set_max_listpack_value: u(6),
+            zset_max_listpack_entries: u(7),
+            zset_max_listpack_value: u(8),
+        }
+    }
+}
+
+/// Parameters mirrored into [`Hot::enc`], in order.
+const ENCODING_PARAMS: [&str; 9] = [
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "set-max-listpack-entries",
+    "set-max-listpack-value",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+];
 
 /// The whole server.
 pub struct Server {
@@ -346,6 +382,21 @@ impl Server {
             .store(c.get_bool("latency-tracking").unwrap_or(true), Relaxed);
         h.latency_threshold_ms
             .store(c.get_u64("latency-monitor-threshold").unwrap_or(0), Relaxed);
+        let defaults = ferrokv_engine::EncodingLimits::default();
+        let fallback = [
+            defaults.list_max_listpack_size,
+            defaults.list_compress_depth,
+            defaults.hash_max_listpack_entries as i64,
+            defaults.hash_max_listpack_value as i64,
+            defaults.set_max_intset_entries as i64,
+            defaults.set_max_listpack_entries as i64,
+            defaults.set_max_listpack_value as i64,
+            defaults.zset_max_listpack_entries as i64,
+            defaults.zset_max_listpack_value as i64,
+        ];
+        for (i, name) in ENCODING_PARAMS.iter().enumerate() {
+            h.enc[i].store(c.get_i64(name).unwrap_or(fallback[i]), Relaxed);
+        }
         *self.requirepass.write() = c.requirepass().map(Bytes::from);
         let access = crate::keyspace::access_mode_for(
             c.maxmemory_policy(),

@@ -270,7 +270,7 @@ fn object(c: &mut Ctx) -> CmdResult {
         "Value at:{:#x} refcount:{} encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
         e.key().as_ptr() as usize,
         refcount,
-        e.kind().encoding_name(),
+        e.encoding_name(),
         serialized_len(value),
         lru,
         idle

@@ -199,8 +199,7 @@ fn rename_generic(c: &mut Ctx, nx: bool) -> CmdResult {
     let Some(e) = c.shard(src)?.remove(src, now) else {
         return Err(errors::NO_SUCH_KEY);
     };
-    let moved = e.with_key(dst);
-    release(c, e, false, "lazyfree-lazy-server-del");
+    let moved = e.into_key(dst);
     if let Some(old) = c.shard(dst)?.insert(moved, now) {
         release(c, old, false, "lazyfree-lazy-server-del");
     }
@@ -742,7 +741,7 @@ fn pexpiretime(c: &mut Ctx) -> CmdResult {
 
 /// What OBJECT reads about a key, looked up without touching it.
 struct ObjectInfo {
-    kind: Kind,
+    encoding: &'static str,
     access: u32,
     int_value: Option<i64>,
 }
@@ -753,7 +752,7 @@ fn object_lookup(c: &mut Ctx) -> Result<Option<ObjectInfo>, CmdError> {
     let clock = no_touch(c);
     let key = c.arg(2);
     let info = c.shard(key)?.get(key, &clock).map(|e| ObjectInfo {
-        kind: e.kind(),
+        encoding: e.encoding_name(),
         access: e.access(),
         int_value: if e.kind() == Kind::StrInt {
             args::parse_i64_strict(e.str_value())
@@ -770,7 +769,7 @@ fn object_lookup(c: &mut Ctx) -> Result<Option<ObjectInfo>, CmdError> {
 
 fn object_encoding(c: &mut Ctx) -> CmdResult {
     if let Some(o) = object_lookup(c)? {
-        c.reply.bulk(o.kind.encoding_name().as_bytes());
+        c.reply.bulk(o.encoding.as_bytes());
     }
     Ok(())
 }

@@ -8,16 +8,21 @@
 use crate::dispatch::CommandTable;
 
 pub mod client;
+pub mod coll;
 pub mod command;
 pub mod config;
 pub mod connection;
 pub mod debug;
 pub mod generic;
+pub mod hash;
 pub mod info;
 pub mod latency;
+pub mod list;
 pub mod memory;
 pub mod server;
+pub mod set;
 pub mod slowlog;
+pub mod sorted_set;
 pub mod string;
 
 /// Writes a `<CMD> HELP` reply the way Redis formats it: a header line naming the command,
@@ -50,5 +55,9 @@ pub fn table() -> CommandTable {
     slowlog::register(&mut t);
     latency::register(&mut t);
     debug::register(&mut t);
+    list::register(&mut t);
+    hash::register(&mut t);
+    set::register(&mut t);
+    sorted_set::register(&mut t);
     t
 }

@@ -634,6 +634,15 @@ pub static PARAMS: &[Param] = &[
 /// value at startup produces an "accepted but has no effect yet" warning. Edit this list as
 /// features land.
 pub static EFFECTIVE: &[&str] = &[
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "set-max-listpack-entries",
+    "set-max-listpack-value",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
     "storage-engine",
     "bind",
     "port",

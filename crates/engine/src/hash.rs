@@ -1,0 +1,43 @@
+//! A hash (`listpack` when small, `hashtable` when big; fields may carry expiry times).
+//!
+//! Placeholder shape: the family's work fills in the encodings and operations.
+
+use crate::packed::Packed;
+
+/// A hash (`listpack` when small, `hashtable` when big; fields may carry expiry times).
+#[derive(Clone, Debug, Default)]
+pub struct Hash {
+    small: Packed,
+}
+
+impl Hash {
+    /// An empty value.
+    pub fn new() -> Hash {
+        Hash::default()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.small.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.small.is_empty()
+    }
+
+    /// The OBJECT ENCODING name.
+    pub fn encoding_name(&self) -> &'static str {
+        "listpack"
+    }
+
+    /// Heap bytes owned (for MEMORY USAGE / INFO).
+    pub fn heap_size(&self) -> usize {
+        self.small.heap_size()
+    }
+
+    /// How many separate allocations freeing this value costs (lazy-free decisions).
+    pub fn free_effort(&self) -> usize {
+        1
+    }
+}
