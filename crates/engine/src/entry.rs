@@ -690,4 +690,32 @@ mod tests {
         let moved = e.with_key(b"k2").with_expire(None);
         assert_eq!(moved.str_value(), b"Abcdefg");
     }
+
+    #[test]
+    fn object_entries_keep_header_and_change_expiry_in_place() {
+        use crate::list::List;
+        let e = Entry::new_object(b"mylist", Value::List(List::new()), None, 77);
+        assert_eq!(std::mem::size_of::<Entry>(), 16);
+        assert_eq!(e.key(), b"mylist");
+        assert_eq!(e.kind(), Kind::List);
+        assert_eq!(e.kind().type_name(), "list");
+        assert_eq!(e.expire_at(), None);
+        assert_eq!(e.access(), 77);
+        assert!(e.value().is_some());
+        let e = e.into_expire(Some(1234));
+        assert_eq!(e.expire_at(), Some(1234));
+        assert_eq!(e.key(), b"mylist", "the key survives the in-place expiry");
+        let e = e.into_key(b"other");
+        assert_eq!(
+            (e.key(), e.expire_at(), e.access()),
+            (&b"other"[..], Some(1234), 77)
+        );
+        let e = e.into_expire(None);
+        assert_eq!(e.expire_at(), None);
+        assert!(!e.is_expired(i64::MAX));
+        let c = e.with_key(b"copy");
+        assert_eq!(c.key(), b"copy");
+        assert_eq!(c.kind(), Kind::List);
+        assert!(e.into_value().is_some());
+    }
 }

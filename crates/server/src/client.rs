@@ -209,6 +209,9 @@ pub struct Client {
     /// Unix time in microseconds at the end of the previous command of the current batch (set
     /// at the start of each batch); the next command runs at this time.
     pub clock_us: i64,
+    /// Set while the client's commands run inside EXEC or a script: blocking commands answer
+    /// at once instead of blocking (see [`crate::blocking`]).
+    pub nonblocking: bool,
     rng: u64,
 }
 
@@ -234,6 +237,7 @@ impl Client {
             batch: BatchStats::default(),
             clock_us: crate::util::now_us(),
             block_until: None,
+            nonblocking: false,
         }
     }
 
