@@ -212,6 +212,8 @@ pub struct Client {
     /// Set while the client's commands run inside EXEC or a script: blocking commands answer
     /// at once instead of blocking (see [`crate::blocking`]).
     pub nonblocking: bool,
+    /// Blocking-command state: the waiter just parked, keys made ready (see [`crate::blocking`]).
+    pub blocking: crate::blocking::ClientState,
     rng: u64,
 }
 
@@ -238,6 +240,7 @@ impl Client {
             clock_us: crate::util::now_us(),
             block_until: None,
             nonblocking: false,
+            blocking: crate::blocking::ClientState::default(),
         }
     }
 
