@@ -401,6 +401,15 @@ pub fn signal_ready(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {
     }
 }
 
+/// Whether creating a key of this type may serve blocked clients (Redis's `dbAdd` signals
+/// lists, sorted sets and streams).
+pub fn kind_may_serve(kind: ferrokv_engine::Kind) -> bool {
+    matches!(
+        kind,
+        ferrokv_engine::Kind::List | ferrokv_engine::Kind::ZSet
+    )
+}
+
 /// Signals every waited key of `db` (SWAPDB: the db's content changed wholesale; Redis's
 /// `scanDatabaseForReadyKeys`). A waiter whose key holds nothing simply stays blocked.
 pub fn signal_db_ready(ctx: &mut Ctx<'_>, db: u32) {
@@ -423,8 +432,8 @@ pub fn after_command(srv: &Server, client: &mut Client) {
 }
 
 /// Drains the pending ready keys if no other thread is doing it. The thread that holds the
-/// serve lock re-checks the pending list after releasing it, so keys handed over while it was
-/// serving are never stranded.
+/// serve lock re-checks the pending list (under its mutex) after releasing it, so keys handed
+/// over while it was serving are never stranded.
 pub fn serve_pending(srv: &Server) {
     let reg = &srv.blocking;
     loop {
@@ -436,7 +445,9 @@ pub fn serve_pending(srv: &Server) {
             serve_key(srv, db, &key, &mut work);
         }
         drop(guard);
-        if !reg.has_pending.load(Ordering::Acquire) {
+        // Checked under the pending list's lock, not through the flag: a thread that handed
+        // keys over after this check will find the serve lock free.
+        if reg.pending.lock().is_empty() {
             return;
         }
     }
