@@ -172,13 +172,16 @@ impl ClientState {
     }
 }
 
+/// One database's waiters: per key, the FIFO queue of clients parked on it.
+type DbQueues = HashMap<Bytes, VecDeque<Arc<Waiter>>>;
+
 /// The server-wide table of blocked clients.
 #[derive(Default)]
 pub struct Registry {
     /// Parked waiters (INFO blocked_clients); 0 makes `key_ready` a single load.
     parked: AtomicUsize,
     /// Per db, per key: the FIFO queue of waiters.
-    queues: Mutex<HashMap<u32, HashMap<Bytes, VecDeque<Arc<Waiter>>>>>,
+    queues: Mutex<HashMap<u32, DbQueues>>,
     /// Ready keys no server has handled yet.
     pending: Mutex<Vec<(u32, Bytes)>>,
     has_pending: AtomicBool,
@@ -511,6 +514,7 @@ fn run_for(srv: &Server, w: &Waiter) -> (Run, Vec<(u32, Bytes)>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::client::ClientRegistry;

@@ -5,6 +5,8 @@
 //! Commands not implemented yet (answered with `ERR unknown command`) make the test that needs
 //! them print a SKIP line and return.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+
 use ferrokv_testkit::{wait_until, Conn, ServerProc, Value};
 use std::time::{Duration, Instant};
 
@@ -468,4 +470,100 @@ fn bzpopmin_waiters_are_served_in_order() {
         Value::Array(vec![bulk("z"), bulk("two"), bulk("2")])
     );
     wait_blocked(&mut admin, 0);
+}
+
+/// Pushers and waiters with very short timeouts race (served vs timed out): every pushed
+/// element is received exactly once, none is lost in a wait that ended concurrently.
+#[test]
+fn racing_timeouts_never_lose_or_duplicate_elements() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    let s = ServerProc::ferrokv(BIN, &[]);
+    let mut admin = s.conn();
+    if !supports(&mut admin, "racing", &["BLPOP", "RPUSH"]) {
+        return;
+    }
+    const PUSHERS: usize = 3;
+    const PER: usize = 1000;
+    let stop = Arc::new(AtomicBool::new(false));
+    let got = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut threads = Vec::new();
+    for _ in 0..6 {
+        let mut c = s.conn();
+        let (stop, got) = (stop.clone(), got.clone());
+        threads.push(std::thread::spawn(move || loop {
+            match c.cmd(&["BLPOP", "q1", "q2", "0.01"]) {
+                Value::Array(v) => match v.get(1) {
+                    Some(Value::Bulk(b)) => got
+                        .lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(b).to_string()),
+                    other => panic!("BLPOP element: {other:?}"),
+                },
+                Value::Null | Value::NullArray => {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                }
+                other => panic!("BLPOP: {other:?}"),
+            }
+        }));
+    }
+    let mut pushers = Vec::new();
+    for p in 0..PUSHERS {
+        let mut c = s.conn();
+        pushers.push(std::thread::spawn(move || {
+            for i in 0..PER {
+                let key = if i % 2 == 0 { "q1" } else { "q2" };
+                c.cmd(&["RPUSH", key, &format!("{p}-{i}")]);
+            }
+        }));
+    }
+    for t in pushers {
+        t.join().unwrap();
+    }
+    let total = PUSHERS * PER;
+    assert!(
+        wait_until(Duration::from_secs(20), || got.lock().unwrap().len()
+            >= total),
+        "received {} of {total}",
+        got.lock().unwrap().len()
+    );
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    let mut v = got.lock().unwrap().clone();
+    v.sort();
+    let mut want: Vec<String> = (0..PUSHERS)
+        .flat_map(|p| (0..PER).map(move |i| format!("{p}-{i}")))
+        .collect();
+    want.sort();
+    assert_eq!(v, want);
+    wait_blocked(&mut admin, 0);
+    assert_eq!(info_int(&mut admin, "clients", "total_blocking_keys"), 0);
+}
+
+/// A key made ready while writes are paused serves its waiter only once the pause ends.
+#[test]
+fn waiter_is_not_served_while_writes_are_paused() {
+    let s = ServerProc::ferrokv(BIN, &[]);
+    let mut admin = s.conn();
+    if !supports(&mut admin, "pause", &["BLPOP", "RPUSH", "MULTI", "EXEC"]) {
+        return;
+    }
+    let mut c = s.conn();
+    send(&mut c, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut admin, 1);
+    let t = Instant::now();
+    admin.cmd(&["MULTI"]);
+    admin.cmd(&["RPUSH", "k", "v"]);
+    admin.cmd(&["CLIENT", "PAUSE", "400", "WRITE"]);
+    let r = admin.cmd(&["EXEC"]);
+    assert!(matches!(r, Value::Array(_)), "{r:?}");
+    assert_eq!(c.read_value(), pair("k", "v"));
+    assert!(
+        t.elapsed() >= Duration::from_millis(350),
+        "served during the pause"
+    );
 }
