@@ -180,6 +180,8 @@ type DbQueues = HashMap<Bytes, VecDeque<Arc<Waiter>>>;
 pub struct Registry {
     /// Parked waiters (INFO blocked_clients); 0 makes `key_ready` a single load.
     parked: AtomicUsize,
+    /// Parked waiters with a deadline (INFO clients_in_timeout_table).
+    timed: AtomicUsize,
     /// Per db, per key: the FIFO queue of waiters.
     queues: Mutex<HashMap<u32, DbQueues>>,
     /// Ready keys no server has handled yet.
@@ -193,6 +195,11 @@ impl Registry {
     /// Number of parked clients (INFO `blocked_clients`).
     pub fn blocked_clients(&self) -> usize {
         self.parked.load(Ordering::Relaxed)
+    }
+
+    /// Number of parked clients with a timeout (INFO `clients_in_timeout_table`).
+    pub fn timed_clients(&self) -> usize {
+        self.timed.load(Ordering::Relaxed)
     }
 
     /// Number of distinct (db, key) with waiters (INFO `total_blocking_keys`).
@@ -233,6 +240,9 @@ impl Registry {
         for k in &w.keys {
             m.entry(k.clone()).or_default().push_back(w.clone());
         }
+        if w.deadline_ms.is_some() {
+            self.timed.fetch_add(1, Ordering::Relaxed);
+        }
         self.parked.fetch_add(1, Ordering::AcqRel);
         // A CLIENT UNBLOCK aimed at an earlier wait must not end this one.
         w.handle.unblock_reason.store(0, Ordering::Relaxed);
@@ -245,7 +255,10 @@ impl Registry {
         if let Some(m) = q.get_mut(&w.db) {
             for k in &w.keys {
                 if let Some(list) = m.get_mut(&k[..]) {
-                    list.retain(|x| !Arc::ptr_eq(x, w));
+                    // Usually at the front (the oldest waiter of the key being served).
+                    if let Some(pos) = list.iter().position(|x| Arc::ptr_eq(x, w)) {
+                        list.remove(pos);
+                    }
                     if list.is_empty() {
                         m.remove(&k[..]);
                     }
@@ -256,6 +269,9 @@ impl Registry {
             }
         }
         drop(q);
+        if w.deadline_ms.is_some() {
+            self.timed.fetch_sub(1, Ordering::Relaxed);
+        }
         self.parked.fetch_sub(1, Ordering::AcqRel);
         w.handle.set_blocked(false);
     }

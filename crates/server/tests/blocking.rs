@@ -138,6 +138,25 @@ fn multi_key_wait_is_served_by_the_key_that_gets_data() {
     send(&mut c2, &["BLPOP", "c", "0"]);
     wait_blocked(&mut admin, 2);
     assert_eq!(info_int(&mut admin, "clients", "total_blocking_keys"), 3);
+    assert_eq!(
+        info_int(&mut admin, "clients", "clients_in_timeout_table"),
+        0
+    );
+    let mut timed = s.conn();
+    let id = client_id(&mut timed);
+    send(&mut timed, &["BLPOP", "other", "30"]);
+    wait_blocked(&mut admin, 3);
+    assert_eq!(
+        info_int(&mut admin, "clients", "clients_in_timeout_table"),
+        1
+    );
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), Value::Int(1));
+    assert_eq!(timed.read_reply(), b"*-1\r\n");
+    wait_blocked(&mut admin, 2);
+    assert_eq!(
+        info_int(&mut admin, "clients", "clients_in_timeout_table"),
+        0
+    );
     admin.cmd(&["RPUSH", "c", "v1"]);
     assert_eq!(c1.read_value(), pair("c", "v1"));
     wait_blocked(&mut admin, 1);

@@ -456,15 +456,16 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "client_recent_max_input_buffer", "{}", max_in);
     field!(out, "client_recent_max_output_buffer", "{}", max_out);
     field!(out, "blocked_clients", "{}", srv.blocking.blocked_clients());
-    for f in [
-        "tracking_clients",
-        "pubsub_clients",
-        "watching_clients",
-        "clients_in_timeout_table",
-        "total_watched_keys",
-    ] {
+    for f in ["tracking_clients", "pubsub_clients", "watching_clients"] {
         field!(out, f, "0");
     }
+    field!(
+        out,
+        "clients_in_timeout_table",
+        "{}",
+        srv.blocking.timed_clients()
+    );
+    field!(out, "total_watched_keys", "0");
     field!(out, "total_blocking_keys", "{}", srv.blocking.total_keys());
     // Only XREADGROUP blocks with "unblock when the key is deleted"; no such waiter yet.
     field!(out, "total_blocking_keys_on_nokey", "0");
