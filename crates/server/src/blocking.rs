@@ -49,7 +49,7 @@ use crate::errors::CmdResult;
 use crate::server::Server;
 use bytes::Bytes;
 use ferrokv_resp::{Protocol, Reply};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -183,7 +183,8 @@ pub struct Registry {
     /// Parked waiters with a deadline (INFO clients_in_timeout_table).
     timed: AtomicUsize,
     /// Per db, per key: the FIFO queue of waiters.
-    queues: Mutex<HashMap<u32, DbQueues>>,
+    /// Read-locked by the hot paths (`key_ready`, claims); written when parking / unparking.
+    queues: RwLock<HashMap<u32, DbQueues>>,
     /// Ready keys no server has handled yet.
     pending: Mutex<Vec<(u32, Bytes)>>,
     has_pending: AtomicBool,
@@ -207,7 +208,7 @@ impl Registry {
         if self.blocked_clients() == 0 {
             return 0;
         }
-        self.queues.lock().values().map(|m| m.len()).sum()
+        self.queues.read().values().map(|m| m.len()).sum()
     }
 
     /// Whether some client waits on `key` in `db`.
@@ -216,7 +217,7 @@ impl Registry {
             return false;
         }
         self.queues
-            .lock()
+            .read()
             .get(&db)
             .is_some_and(|m| m.contains_key(key))
     }
@@ -227,7 +228,7 @@ impl Registry {
             return Vec::new();
         }
         self.queues
-            .lock()
+            .read()
             .get(&db)
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default()
@@ -235,7 +236,7 @@ impl Registry {
 
     /// Queues `w` at the tail of each of its keys.
     pub fn park(&self, w: &Arc<Waiter>) {
-        let mut q = self.queues.lock();
+        let mut q = self.queues.write();
         let m = q.entry(w.db).or_default();
         for k in &w.keys {
             m.entry(k.clone()).or_default().push_back(w.clone());
@@ -251,7 +252,7 @@ impl Registry {
 
     /// Takes `w` out of every queue (once: the caller made the DONE transition).
     fn unqueue(&self, w: &Arc<Waiter>) {
-        let mut q = self.queues.lock();
+        let mut q = self.queues.write();
         if let Some(m) = q.get_mut(&w.db) {
             for k in &w.keys {
                 if let Some(list) = m.get_mut(&k[..]) {
@@ -292,7 +293,7 @@ impl Registry {
 
     /// Claims the first parked waiter of (db, key), in FIFO order.
     fn claim_first(&self, db: u32, key: &[u8]) -> Option<Arc<Waiter>> {
-        let q = self.queues.lock();
+        let q = self.queues.read();
         let list = q.get(&db)?.get(key)?;
         list.iter().find(|w| w.claim()).cloned()
     }
@@ -613,7 +614,7 @@ mod tests {
         assert!(!reg.cancel(&w1));
         assert_eq!(reg.blocked_clients(), 0);
         assert_eq!(reg.total_keys(), 0);
-        assert!(reg.queues.lock().is_empty());
+        assert!(reg.queues.read().is_empty());
     }
 
     #[test]
