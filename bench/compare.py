@@ -38,9 +38,19 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 DEFAULT_TESTS = ["SET", "GET", "INCR", "MSET"]
-OPTIONAL_TESTS = ["LPUSH", "HSET", "ZADD"]
+# Built-in redis-benchmark tests (-t NAME) that also work here; see --tests.
+OPTIONAL_TESTS = ["LPUSH", "RPUSH", "LPOP", "RPOP", "HSET", "SADD", "SPOP", "ZADD", "ZPOPMIN"]
+# Workloads redis-benchmark has no -t name for: run as an explicit command line.
+CUSTOM_TESTS = {
+    "ZRANGE": ["ZRANGE", "bench:zset", "0", "9", "WITHSCORES"],
+    "HGET": ["HGET", "bench:hash", "field:7"],
+    "SISMEMBER": ["SISMEMBER", "bench:set", "member:7"],
+    "LINDEX": ["LINDEX", "bench:list", "50"],
+}
 # redis-benchmark's CSV names the MSET test "MSET (10 keys)".
 CSV_NAME = {"MSET": "MSET (10 keys)"}
+# Collections the memory phase can load (--memory-types): 10 elements per key.
+MEMORY_TYPES = ["string", "hash", "set", "zset", "list"]
 
 
 class BenchError(Exception):
@@ -151,6 +161,79 @@ def load_keys(port: int, nkeys: int, ttl: int | None, batch: int = 1000) -> floa
                 bad = next((ln for ln in buf.split(b"\r\n") if ln != b"+OK"), buf[:80])
                 raise BenchError(f"unexpected reply while loading keys on port {port}: {bad[:200]!r}")
     return time.monotonic() - t0
+
+
+def send_pipelined(port: int, commands, batch: int = 1000) -> None:
+    """Sends commands (lists of bytes/str) in pipelined batches; every reply must be a single
+    line that is not an error (+OK, :n)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        pending: list[bytes] = []
+
+        def flush() -> None:
+            s.sendall(b"".join(pending))
+            want = len(pending)
+            pending.clear()
+            buf = b""
+            while buf.count(b"\r\n") < want:
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise BenchError(f"server on port {port} closed the connection during load")
+                buf += chunk
+            if b"\r\n-" in b"\r\n" + buf:
+                bad = next(ln for ln in buf.split(b"\r\n") if ln.startswith(b"-"))
+                raise BenchError(f"error reply while loading on port {port}: {bad[:200]!r}")
+
+        for c in commands:
+            pending.append(encode_command(*c))
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+
+
+def preload(port: int, test: str, requests: int) -> None:
+    """Data a workload reads or consumes, written before the timed run (not measured): the
+    pops get as many elements as they will pop; the read-only custom tests get their key."""
+    n = requests
+    if test in ("LPOP", "RPOP"):
+        send_pipelined(port, (["RPUSH", "mylist"] + ["x" * 3] * min(1000, n - i)
+                              for i in range(0, n, 1000)))
+    elif test == "SPOP":
+        send_pipelined(port, (["SADD", "myset"] + [f"m{j}" for j in range(i, min(i + 1000, n))]
+                              for i in range(0, n, 1000)))
+    elif test == "ZPOPMIN":
+        send_pipelined(port, (["ZADD", "myzset"] + [x for j in range(i, min(i + 1000, n))
+                                                    for x in (str(j), f"m{j}")]
+                              for i in range(0, n, 1000)))
+    elif test == "ZRANGE":
+        send_pipelined(port, [["DEL", "bench:zset"],
+                              ["ZADD", "bench:zset"] + [x for j in range(100)
+                                                        for x in (str(j), f"member:{j}")]])
+    elif test == "HGET":
+        send_pipelined(port, [["DEL", "bench:hash"],
+                              ["HSET", "bench:hash"] + [x for j in range(10)
+                                                        for x in (f"field:{j}", f"value:{j}")]])
+    elif test == "SISMEMBER":
+        send_pipelined(port, [["DEL", "bench:set"],
+                              ["SADD", "bench:set"] + [f"member:{j}" for j in range(10)]])
+    elif test == "LINDEX":
+        send_pipelined(port, [["DEL", "bench:list"],
+                              ["RPUSH", "bench:list"] + [f"element:{j}" for j in range(100)]])
+
+
+def collection_commands(kind: str, nkeys: int):
+    """One command per key creating a 10-element collection of `kind` (memory phase)."""
+    for i in range(nkeys):
+        key = f"{kind}:{i:012d}"
+        if kind == "hash":
+            yield ["HSET", key] + [x for j in range(10) for x in (f"field:{j}", f"value:{j}")]
+        elif kind == "set":
+            yield ["SADD", key] + [f"member:{j}" for j in range(10)]
+        elif kind == "zset":
+            yield ["ZADD", key] + [x for j in range(10) for x in (str(j), f"member:{j}")]
+        elif kind == "list":
+            yield ["RPUSH", key] + [f"element:{j}" for j in range(10)]
 
 
 # --------------------------------------------------------------------------
@@ -281,10 +364,15 @@ def parse_csv(text: str) -> list[dict[str, str]]:
 def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, requests: int,
                   clients: int, keyspace: int, threads: int, timeout: float,
                   cpus: set[int] | None) -> dict[str, Any]:
-    cmd = [rb, "-h", "127.0.0.1", "-p", str(port), "-t", test.lower(), "-n", str(requests),
+    cmd = [rb, "-h", "127.0.0.1", "-p", str(port), "-n", str(requests),
            "-c", str(clients), "-P", str(pipeline), "-d", str(size), "-r", str(keyspace), "--csv"]
     if threads > 0:
         cmd += ["--threads", str(threads)]
+    if test in CUSTOM_TESTS:
+        cmd += CUSTOM_TESTS[test]
+    else:
+        cmd[1:1] = ["-t", test.lower()]
+    preload(port, test, requests)
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -304,7 +392,11 @@ def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, reque
         res.update(ok=False, error=str(e), stdout=p.stdout[-2000:])
         return res
     want = CSV_NAME.get(test, test)
-    row = next((r for r in rows if r.get("test") == want), None)
+    if test in CUSTOM_TESTS:
+        # The CSV names a command-line test by its text; there is exactly one row.
+        row = rows[0] if rows else None
+    else:
+        row = next((r for r in rows if r.get("test") == want), None)
     if row is None:
         res.update(ok=False, error=f"test {want!r} missing from CSV output", stdout=p.stdout[-2000:])
         return res
@@ -467,22 +559,32 @@ def settled_rss(pid: int, timeout: float = 5.0) -> int:
 
 def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
     results = []
-    variants: list[int | None] = [None] + ([args.ttl] if args.ttl else [])
+    variants: list[int | None | str] = []
+    if "string" in args.memory_types:
+        variants += [None] + ([args.ttl] if args.ttl else [])
+    variants += [t for t in args.memory_types if t != "string"]
     port = args.port_base + 2
     bins = {"ferrokv": args.ferrokv_bin, "redis": args.redis_bin}
     for ttl in variants:
-        row: dict[str, Any] = {"keys": args.keys, "ttl": ttl}
+        kind_of_data = ttl if isinstance(ttl, str) else "string"
+        row: dict[str, Any] = {"keys": args.keys, "ttl": None if isinstance(ttl, str) else ttl,
+                               "type": kind_of_data}
         for kind in ("ferrokv", "redis"):
             srv = pool.start(Server(kind, bins[kind], port, args.server_arg, workdir,
                                     args.server_cpus), args.ready_timeout)
             port += 1
             try:
                 rss0 = proc_rss_bytes(srv.pid)
-                secs = load_keys(srv.port, args.keys, ttl)
+                if kind_of_data == "string":
+                    secs = load_keys(srv.port, args.keys, ttl)
+                else:
+                    t0 = time.monotonic()
+                    send_pipelined(srv.port, collection_commands(kind_of_data, args.keys))
+                    secs = time.monotonic() - t0
                 rss1 = settled_rss(srv.pid)
                 row[kind] = {"rss_before": rss0, "rss_after": rss1, "load_s": secs,
                              "bytes_per_key": (rss1 - rss0) / args.keys}
-                log(f"memory {kind:8s} ttl={ttl}: RSS {rss0/2**20:.1f} -> {rss1/2**20:.1f} MiB "
+                log(f"memory {kind:8s} {kind_of_data} ttl={row['ttl']}: RSS {rss0/2**20:.1f} -> {rss1/2**20:.1f} MiB "
                     f"({(rss1 - rss0) / args.keys:.1f} B/key, load {secs:.1f}s)")
             except BenchError as e:
                 row[kind] = {"error": str(e)}
@@ -528,7 +630,11 @@ def print_table(summary: list[dict[str, Any]], memory: list[dict[str, Any]]) -> 
     if memory:
         print()
         for m in memory:
-            what = f"{m['keys']:,} keys x 16 B values" + (f", EX {m['ttl']}" if m["ttl"] else "")
+            if m.get("type", "string") == "string":
+                what = f"{m['keys']:,} keys x 16 B values" + (f", EX {m['ttl']}" if m["ttl"] else "")
+            else:
+                what = f"{m['keys']:,} {m['type']}es x 10 elements" if m["type"] == "hash" \
+                    else f"{m['keys']:,} {m['type']}s x 10 elements"
             parts = []
             for kind in ("ferrokv", "redis"):
                 d = m[kind]
@@ -591,6 +697,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--ttl", type=int, default=100000,
                    help="also measure memory with SET ... EX TTL (0 disables; default 100000)")
     p.add_argument("--no-memory", action="store_true", help="skip the memory test")
+    p.add_argument("--memory-types", default="string",
+                   help="comma-separated data types for the memory test: "
+                        + ",".join(MEMORY_TYPES) + " (default string; collections get 10 "
+                        "elements per key)")
     p.add_argument("--no-throughput", action="store_true", help="skip the throughput tests")
     p.add_argument("--port-base", type=int, default=7400,
                    help="ports used: base..base+5 on 127.0.0.1 (default 7400)")
@@ -616,8 +726,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.requests = 10000
     a.tests = [t.strip().upper() for t in a.tests.split(",") if t.strip()]
     for t in a.tests:
-        if t not in DEFAULT_TESTS + OPTIONAL_TESTS:
+        if t not in DEFAULT_TESTS + OPTIONAL_TESTS + list(CUSTOM_TESTS):
             p.error(f"unknown test {t!r}")
+    a.memory_types = [t.strip().lower() for t in a.memory_types.split(",") if t.strip()]
+    for t in a.memory_types:
+        if t not in MEMORY_TYPES:
+            p.error(f"unknown memory type {t!r} (one of {', '.join(MEMORY_TYPES)})")
     a.pipelines = [int(x) for x in a.pipelines.split(",") if x.strip()]
     a.value_sizes = [int(x) for x in a.value_sizes.split(",") if x.strip()]
     a.server_cpus = parse_cpus(a.server_cpus)
