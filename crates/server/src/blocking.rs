@@ -406,6 +406,19 @@ pub fn write_unblocked_reply(reply: &mut Reply, reason: u8, on_timeout: TimeoutR
     }
 }
 
+/// Counts the blocked call of `w` once it ends without being served (timeout or CLIENT
+/// UNBLOCK; `failed` for the UNBLOCKED error), as Redis's `updateStatsOnUnblock` does.
+pub fn count_unserved_call(srv: &Server, client: &mut Client, w: &Waiter, failed: bool) {
+    client.batch.record_call(w.cmd_index, 0);
+    if srv.hot.latency_tracking.load(Ordering::Relaxed) {
+        client.batch.record_latency(w.cmd_index, 0);
+    }
+    if failed {
+        client.batch.record_failed(w.cmd_index);
+        srv.stats.count_error("UNBLOCKED");
+    }
+}
+
 /// Records that `key` in `db` may now serve blocked clients (Redis's `signalKeyAsReady`). A
 /// single atomic load when nobody is blocked; served after the top-level command completes.
 pub fn signal_ready(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {

@@ -403,18 +403,16 @@ async fn serve_registered(
                         break;
                     }
                     ParkEnd::TimedOut => {
-                        client.batch.record_call(w.cmd_index, 0);
+                        crate::blocking::count_unserved_call(&srv, &mut client, &w, false);
                         if !silent {
                             crate::blocking::write_timeout_reply(&mut reply, w.on_timeout);
                         }
                     }
                     ParkEnd::Unblocked(reason) => {
-                        client.batch.record_call(w.cmd_index, 0);
                         let mut r = Reply::new(reply.proto());
-                        if crate::blocking::write_unblocked_reply(&mut r, reason, w.on_timeout) {
-                            client.batch.record_failed(w.cmd_index);
-                            srv.stats.count_error("UNBLOCKED");
-                        }
+                        let failed =
+                            crate::blocking::write_unblocked_reply(&mut r, reason, w.on_timeout);
+                        crate::blocking::count_unserved_call(&srv, &mut client, &w, failed);
                         if !silent {
                             reply.raw(&r.take());
                         }
