@@ -49,6 +49,14 @@ fn info_int(c: &mut Conn, section: &str, field: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {field} in INFO {section}:\n{text}"))
 }
 
+/// An INFO section's text.
+fn info_text(c: &mut Conn, section: &str) -> String {
+    let Value::Bulk(b) = c.cmd(&["INFO", section]) else {
+        panic!("INFO {section} is not a bulk string");
+    };
+    String::from_utf8_lossy(&b).to_string()
+}
+
 fn blocked(c: &mut Conn) -> i64 {
     info_int(c, "clients", "blocked_clients")
 }
@@ -267,6 +275,12 @@ fn client_unblock_timeout_and_error() {
         admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]),
         Value::Int(0)
     );
+    // Each blocked call counts once, the ERROR one as failed, as redis-server 7.0 counts them.
+    let stats = info_text(&mut admin, "commandstats");
+    assert!(stats.contains("cmdstat_blpop:calls=2,"), "{stats}");
+    assert!(stats.contains("failed_calls=1"), "{stats}");
+    let errs = info_text(&mut admin, "errorstats");
+    assert!(errs.contains("errorstat_UNBLOCKED:count=1"), "{errs}");
     // The connection goes on normally.
     assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
 }
