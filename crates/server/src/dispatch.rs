@@ -448,6 +448,10 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         client.batch.record_call(cmd.index, usec);
     }
     if let Err(e) = result {
+        // A handler that parked the client and then failed does not leave it blocked.
+        if let Some(w) = client.blocking.parked.take() {
+            srv.blocking.cancel(&w);
+        }
         reply.truncate(reply_mark);
         reply.error(e.0.as_bytes());
         client.batch.record_failed(cmd.index);
