@@ -607,3 +607,40 @@ fn waiter_is_not_served_while_writes_are_paused() {
         "served during the pause"
     );
 }
+
+/// CLIENT REPLY OFF suppresses the served reply; MONITOR shows the blocking call once (when it
+/// is issued, not when it is served), as Redis does.
+#[test]
+fn reply_off_and_monitor_see_the_blocking_call_once() {
+    let s = ServerProc::ferrokv(BIN, &[]);
+    let mut admin = s.conn();
+    if !supports(&mut admin, "reply_monitor", &["BLPOP", "RPUSH", "LLEN"]) {
+        return;
+    }
+    let mut mon = s.conn();
+    assert_eq!(mon.cmd(&["MONITOR"]), Value::Simple("OK".into()));
+    let mut c = s.conn();
+    c.send(&[b"CLIENT", b"REPLY", b"OFF"]);
+    send(&mut c, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["RPUSH", "k", "v"]);
+    wait_blocked(&mut admin, 0);
+    assert_eq!(admin.cmd(&["LLEN", "k"]), Value::Int(0));
+    assert_eq!(
+        c.cmd(&["CLIENT", "REPLY", "ON"]),
+        Value::Simple("OK".into())
+    );
+    admin.cmd(&["PING"]);
+    let mut lines = Vec::new();
+    while let Some(r) = mon.try_read_reply(Duration::from_millis(300)) {
+        let line = String::from_utf8_lossy(&r).to_string();
+        let done = line.contains("\"PING\"");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    let blpops = lines.iter().filter(|l| l.contains("\"BLPOP\"")).count();
+    assert_eq!(blpops, 1, "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("\"RPUSH\"")), "{lines:?}");
+}
