@@ -406,15 +406,25 @@ pub fn write_unblocked_reply(reply: &mut Reply, reason: u8, on_timeout: TimeoutR
     }
 }
 
-/// Counts the blocked call of `w` once it ends without being served (timeout or CLIENT
-/// UNBLOCK; `failed` for the UNBLOCKED error), as Redis's `updateStatsOnUnblock` does.
-pub fn count_unserved_call(srv: &Server, client: &mut Client, w: &Waiter, failed: bool) {
+/// Counts the blocked call of `w` once it ends without being served, as Redis's
+/// `updateStatsOnUnblock` does: a timeout is a plain call; a call ended by CLIENT UNBLOCK
+/// (`unblocked`, either reason) is a failed call, and the ERROR form (`error_reply`) also
+/// counts in the error statistics (`errorstat_UNBLOCKED`).
+pub fn count_unserved_call(
+    srv: &Server,
+    client: &mut Client,
+    w: &Waiter,
+    unblocked: bool,
+    error_reply: bool,
+) {
     client.batch.record_call(w.cmd_index, 0);
     if srv.hot.latency_tracking.load(Ordering::Relaxed) {
         client.batch.record_latency(w.cmd_index, 0);
     }
-    if failed {
+    if unblocked {
         client.batch.record_failed(w.cmd_index);
+    }
+    if error_reply {
         srv.stats.count_error("UNBLOCKED");
     }
 }

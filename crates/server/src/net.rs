@@ -403,7 +403,7 @@ async fn serve_registered(
                         break;
                     }
                     ParkEnd::TimedOut => {
-                        crate::blocking::count_unserved_call(&srv, &mut client, &w, false);
+                        crate::blocking::count_unserved_call(&srv, &mut client, &w, false, false);
                         if !silent {
                             crate::blocking::write_timeout_reply(&mut reply, w.on_timeout);
                         }
@@ -412,7 +412,7 @@ async fn serve_registered(
                         let mut r = Reply::new(reply.proto());
                         let failed =
                             crate::blocking::write_unblocked_reply(&mut r, reason, w.on_timeout);
-                        crate::blocking::count_unserved_call(&srv, &mut client, &w, failed);
+                        crate::blocking::count_unserved_call(&srv, &mut client, &w, true, failed);
                         if !silent {
                             reply.raw(&r.take());
                         }
