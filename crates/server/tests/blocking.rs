@@ -713,12 +713,12 @@ fn blocking_transcript(s: &ServerProc) -> Vec<String> {
         .filter(|l| l.starts_with("cmdstat_b"))
         .map(|l| {
             let f: Vec<&str> = l.split(',').collect();
-            let pick = [f.first(), f.get(3), f.get(4)];
-            pick.iter()
+            let pick: Vec<&str> = [f.first(), f.get(3), f.get(4)]
+                .into_iter()
                 .flatten()
                 .copied()
-                .collect::<Vec<&str>>()
-                .join(",")
+                .collect();
+            pick.join(",")
         })
         .collect();
     calls.sort();
