@@ -33,6 +33,8 @@ const LP_OVERHEAD: usize = 7;
 const SIZE_SAFETY_LIMIT: usize = 8192;
 /// `SIZE_ESTIMATE_OVERHEAD`: the per-insert overestimate of `_quicklistNodeAllowInsert`.
 const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+/// The largest fill a quicklist keeps (`FILL_MAX`).
+const FILL_MAX: i64 = (1 << 15) - 1;
 /// Byte limits of fills -1..-5.
 const OPTIMIZATION_LEVEL: [usize; 5] = [4096, 8192, 16384, 32768, 65536];
 
@@ -269,7 +271,8 @@ impl List {
         let bytes = self.nodes.front().map_or(LP_OVERHEAD, |n| n.bytes);
         if exceeds_limit(fill, bytes + add, self.len + items.len()) {
             self.quick = true;
-            self.fill = fill;
+            // quicklistSetFill's clamp.
+            self.fill = fill.clamp(-5, FILL_MAX);
             self.nodes.retain(|n| n.len() > 0);
         }
     }
@@ -393,45 +396,19 @@ impl List {
     }
 
     /// Replaces the element at `index` (negative counts from the tail); false when out of range.
-    /// A quicklist node that would grow past its limit is split around the new element and the
-    /// pieces merged with their neighbours where they fit (`quicklistReplaceEntry`).
+    /// The element is replaced inside its node whatever its size, as `quicklistReplaceEntry`
+    /// does for elements below the 1 GiB plain-node threshold.
     pub fn set(&mut self, index: i64, s: &[u8]) -> bool {
         let Some((ni, j)) = self.resolve(index).and_then(|p| self.locate(p)) else {
             return false;
         };
-        let fill = self.fill;
-        let quick = self.quick;
         let Some(node) = self.nodes.get_mut(ni) else {
             return false;
         };
         let Some(off) = node.p.offset_of(j as i64) else {
             return false;
         };
-        let old_sz = node.p.get_at(off).map_or(0, <[u8]>::len);
-        let fits = !quick || {
-            let new_bytes = (node.bytes + s.len() + SIZE_ESTIMATE_OVERHEAD).saturating_sub(old_sz);
-            s.len() <= old_sz || !exceeds_limit(fill, new_bytes, node.len())
-        };
-        if fits {
-            node.replace_at(off, s);
-            return true;
-        }
-        // Split: [0..j) stays, the new element gets its own node, (j..] follows.
-        let items: Vec<Vec<u8>> = node.p.iter().map(<[u8]>::to_vec).collect();
-        let before = Node::from_items(items.iter().take(j).map(Vec::as_slice));
-        let after = Node::from_items(items.iter().skip(j + 1).map(Vec::as_slice));
-        let mid = Node::from_items([s]);
-        let mut at = ni;
-        self.nodes.remove(ni);
-        if before.len() > 0 {
-            self.nodes.insert(at, before);
-            at += 1;
-        }
-        self.nodes.insert(at, mid);
-        if after.len() > 0 {
-            self.nodes.insert(at + 1, after);
-        }
-        self.merge_around(at);
+        node.replace_at(off, s);
         true
     }
 

@@ -540,7 +540,30 @@ fn run_cases(mut r: Runner) {
     r.line("LRANGE huge 0 1");
     r.line("LPOP huge 2");
     r.line("LLEN huge");
+    // Side effects Redis counts: changes (every element pushed/popped/removed is one) and
+    // keyspace hits/misses of the read commands (a key of another type is a hit).
+    for (section, field) in [
+        ("persistence", "rdb_changes_since_last_save"),
+        ("stats", "keyspace_hits"),
+        ("stats", "keyspace_misses"),
+    ] {
+        let f = info_field(r.d.ferrokv(), section, field);
+        let rd = info_field(r.d.redis(), section, field);
+        if f != rd || f.is_none() {
+            r.failures
+                .push(format!("INFO {field}: ferrokv {f:?}, redis {rd:?}"));
+        }
+    }
     r.finish();
+}
+
+/// A numeric field of an INFO section.
+fn info_field(c: &mut ferrokv_testkit::Conn, section: &str, field: &str) -> Option<i64> {
+    let v = c.cmd(&["INFO", section]);
+    let text = String::from_utf8_lossy(v.as_bytes()?).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 #[test]

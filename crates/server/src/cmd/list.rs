@@ -295,18 +295,19 @@ fn llen(c: &mut Ctx) -> CmdResult {
     let key = c.arg(1);
     let clock = c.clock;
     let (shard, reply) = c.shard_reply(key)?;
-    let found = match get_list(shard, key, &clock)? {
-        Some(l) => {
-            reply.int(l.len() as i64);
-            true
-        }
-        None => {
-            reply.int(0);
-            false
-        }
-    };
-    c.hit(found);
-    Ok(())
+    let res = get_list(shard, key, &clock).map(|l| {
+        reply.int(l.as_ref().map_or(0, |l| l.len() as i64));
+        l.is_some()
+    });
+    count_read(c, res)
+}
+
+/// Counts a read lookup as Redis's `lookupKeyRead` does, from what the handler's body returned
+/// (`Ok(found)`, or an error, which only happens once the key was found: WRONGTYPE or a bad
+/// argument parsed after the lookup), and returns the handler's result.
+fn count_read(c: &mut Ctx, res: Result<bool, CmdError>) -> CmdResult {
+    c.hit(*res.as_ref().unwrap_or(&true));
+    res.map(|_| ())
 }
 
 /// Clamps a Redis (start, end) pair to positions: `None` when the range is empty
@@ -333,26 +334,23 @@ fn lrange(c: &mut Ctx) -> CmdResult {
     let key = c.arg(1);
     let clock = c.clock;
     let (shard, reply) = c.shard_reply(key)?;
-    let found = match get_list(shard, key, &clock)? {
-        Some(l) => {
-            match clamp_range(start, end, l.len()) {
-                Some((s, e)) => {
-                    reply.array(e - s + 1);
-                    for v in l.range(s, e - s + 1) {
-                        reply.bulk(v);
-                    }
+    let res = get_list(shard, key, &clock).map(|l| {
+        let range = l.as_ref().and_then(|l| clamp_range(start, end, l.len()));
+        match (l, range) {
+            (Some(l), Some((s, e))) => {
+                reply.array(e - s + 1);
+                for v in l.range(s, e - s + 1) {
+                    reply.bulk(v);
                 }
-                None => reply.empty_array(),
             }
-            true
+            (l, _) => {
+                reply.empty_array();
+                return l.is_some();
+            }
         }
-        None => {
-            reply.empty_array();
-            false
-        }
-    };
-    c.hit(found);
-    Ok(())
+        true
+    });
+    count_read(c, res)
 }
 
 fn lindex(c: &mut Ctx) -> CmdResult {
@@ -360,22 +358,18 @@ fn lindex(c: &mut Ctx) -> CmdResult {
     let clock = c.clock;
     let idx_arg = c.arg(2);
     let (shard, reply) = c.shard_reply(key)?;
-    let found = match get_list(shard, key, &clock)? {
-        Some(l) => {
-            let index = args::int(idx_arg)?;
-            match l.get(index) {
-                Some(v) => reply.bulk(v),
-                None => reply.null(),
-            }
-            true
-        }
-        None => {
+    let res = get_list(shard, key, &clock).and_then(|l| {
+        let Some(l) = l else {
             reply.null();
-            false
+            return Ok(false);
+        };
+        match l.get(args::int(idx_arg)?) {
+            Some(v) => reply.bulk(v),
+            None => reply.null(),
         }
-    };
-    c.hit(found);
-    Ok(())
+        Ok(true)
+    });
+    count_read(c, res)
 }
 
 /// LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len].
@@ -419,13 +413,20 @@ fn lpos(c: &mut Ctx) -> CmdResult {
     let ele = c.arg(2);
     let clock = c.clock;
     let (shard, reply) = c.shard_reply(key)?;
-    let Some(l) = get_list(shard, key, &clock)? else {
-        match count {
-            Some(_) => reply.empty_array(),
-            None => reply.null(),
+    let l = match get_list(shard, key, &clock) {
+        Ok(Some(l)) => l,
+        Ok(None) => {
+            match count {
+                Some(_) => reply.empty_array(),
+                None => reply.null(),
+            }
+            c.hit(false);
+            return Ok(());
         }
-        c.hit(false);
-        return Ok(());
+        Err(e) => {
+            c.hit(true);
+            return Err(e);
+        }
     };
     let len = l.len();
     let limit = if maxlen == 0 { len } else { maxlen.min(len) };
