@@ -520,6 +520,9 @@ fn linsert(c: &mut Ctx) -> CmdResult {
     reply.int(l.len() as i64);
     c.modified(key);
     c.notify(notify::LIST, "linsert", key);
+    // Redis does not signal here (the list already had elements); harmless and asked for by
+    // the blocking contract's list of adders.
+    c.key_ready(key);
     c.dirty(1);
     Ok(())
 }
