@@ -134,11 +134,27 @@ fn push_all(list: &mut List, fill: i64, items: &[&[u8]], end: End) {
     }
 }
 
-/// Redis's `listElementsRemoved`: the pop event, deletion of an emptied key (with its `del`
-/// event) or a shrinking conversion, WATCH signal, `n` changes.
-fn elements_removed(c: &mut Ctx, key: &[u8], event: &str, n: u64) -> CmdResult {
+/// Call right after removing elements from a list still borrowed: tries the shrinking
+/// conversion and tells whether the list is now empty (to pass to [`elements_removed`]).
+fn after_removal(list: &mut List, fill: i64) -> bool {
+    if list.is_empty() {
+        return true;
+    }
+    list.convert_for_shrink(fill);
+    false
+}
+
+/// Redis's `listElementsRemoved` once [`after_removal`] ran: the pop event, deletion of an
+/// emptied key (with its `del` event), WATCH signal, `n` changes.
+fn elements_removed(c: &mut Ctx, key: &[u8], event: &str, n: u64, emptied: bool) -> CmdResult {
     c.notify(notify::LIST, event, key);
-    removed_tail(c, key)?;
+    if emptied {
+        let now = c.now_ms();
+        if let Some(old) = c.shard(key)?.remove(key, now) {
+            crate::lazyfree::release(old, true);
+        }
+        c.notify(notify::GENERIC, "del", key);
+    }
     c.modified(key);
     c.dirty(n);
     Ok(())
@@ -256,6 +272,7 @@ fn pop_generic(c: &mut Ctx, end: End) -> CmdResult {
     };
     let key = c.arg(1);
     let clock = c.clock;
+    let fill = fill(c);
     let (shard, reply) = c.shard_reply(key)?;
     let Some(list) = get_list(shard, key, &clock)? else {
         if has_count {
@@ -278,7 +295,8 @@ fn pop_generic(c: &mut Ctx, end: End) -> CmdResult {
         }
         1
     };
-    elements_removed(c, key, end.pop_event(), n as u64)
+    let emptied = after_removal(list, fill);
+    elements_removed(c, key, end.pop_event(), n as u64, emptied)
 }
 
 fn lpop(c: &mut Ctx) -> CmdResult {
@@ -599,7 +617,11 @@ fn lmove_generic(c: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cmd
     c.notify(notify::LIST, to.push_event(), dst);
     c.key_ready(dst);
     c.reply.bulk(&value);
-    elements_removed(c, src, from.pop_event(), 1)
+    c.notify(notify::LIST, from.pop_event(), src);
+    removed_tail(c, src)?;
+    c.modified(src);
+    c.dirty(1);
+    Ok(())
 }
 
 fn lmove(c: &mut Ctx) -> CmdResult {
@@ -676,6 +698,7 @@ fn serve_pop(
     count: Option<usize>,
 ) -> Result<Served, CmdError> {
     let clock = c.clock;
+    let fill = fill(c);
     for &key in keys {
         let (shard, reply) = c.shard_reply(key)?;
         let Some(l) = get_list(shard, key, &clock)? else {
@@ -700,7 +723,8 @@ fn serve_pop(
                 1
             }
         };
-        elements_removed(c, key, end.pop_event(), n as u64)?;
+        let emptied = after_removal(l, fill);
+        elements_removed(c, key, end.pop_event(), n as u64, emptied)?;
         return Ok(Served::Done);
     }
     Ok(Served::Nothing)
