@@ -515,12 +515,12 @@ impl Hash {
     /// when done). Items present for the whole scan are visited at least once: removal moves
     /// the last item (already visited) into the hole, and additions go to the top. A small
     /// hash is visited whole and returns 0.
-    pub fn scan(
-        &self,
+    pub fn scan<'a>(
+        &'a self,
         cursor: u64,
         count: usize,
         now_ms: i64,
-        mut visit: impl FnMut(&[u8], &[u8]),
+        mut visit: impl FnMut(&'a [u8], &'a [u8]),
     ) -> u64 {
         let Enc::Big(b) = &self.enc else {
             for (k, v) in self.pairs(now_ms) {
