@@ -9,6 +9,8 @@
 //! - Big (`hashtable`) hashes iterate in a different order: their HGETALL/HKEYS/HVALS are
 //!   compared as multisets, HRANDFIELD/HSCAN by shape or by content checks.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+
 use ferrokv_testkit::{Compare, Diff, Gen, PropRunner, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -132,7 +134,10 @@ impl Runner {
         self.skipped.sort();
         self.skipped.dedup();
         if !self.skipped.is_empty() {
-            eprintln!("SKIP some cases: not implemented: {}", self.skipped.join(", "));
+            eprintln!(
+                "SKIP some cases: not implemented: {}",
+                self.skipped.join(", ")
+            );
         }
         assert!(
             self.failures.is_empty(),
@@ -370,7 +375,10 @@ CONFIG SET hash-max-listpack-value 64
 fn run_cases(mut r: Runner) {
     r.lines(CASES);
     // Binary-safe fields and values.
-    r.check_with(&[b"HSET", b"bin", b"f\x00\xff", b"v\r\n\x00"], Compare::Exact);
+    r.check_with(
+        &[b"HSET", b"bin", b"f\x00\xff", b"v\r\n\x00"],
+        Compare::Exact,
+    );
     r.check_with(&[b"HGET", b"bin", b"f\x00\xff"], Compare::Exact);
     r.check_with(&[b"HGETALL", b"bin"], Compare::Exact);
     // A big hash: hashtable encoding, unordered replies.
@@ -473,16 +481,24 @@ fn templates() -> PropRunner {
             }
             v
         })
-        .template("hsetnx", |g| vec!["HSETNX".into(), g.key(), field(g), g.value()])
-        .add("hget", Compare::Exact, 3, |g| vec!["HGET".into(), g.key(), field(g)])
+        .template("hsetnx", |g| {
+            vec!["HSETNX".into(), g.key(), field(g), g.value()]
+        })
+        .add("hget", Compare::Exact, 3, |g| {
+            vec!["HGET".into(), g.key(), field(g)]
+        })
         .template("hmget", |g| {
             vec!["HMGET".into(), g.key(), field(g), field(g), field(g)]
         })
         .add("hgetall", Compare::UnorderedPairs, 2, |g| {
             vec!["HGETALL".into(), g.key()]
         })
-        .add("hkeys", Compare::Unordered, 1, |g| vec!["HKEYS".into(), g.key()])
-        .add("hvals", Compare::Unordered, 1, |g| vec!["HVALS".into(), g.key()])
+        .add("hkeys", Compare::Unordered, 1, |g| {
+            vec!["HKEYS".into(), g.key()]
+        })
+        .add("hvals", Compare::Unordered, 1, |g| {
+            vec!["HVALS".into(), g.key()]
+        })
         .template("hlen", |g| vec!["HLEN".into(), g.key()])
         .template("hexists", |g| vec!["HEXISTS".into(), g.key(), field(g)])
         .template("hstrlen", |g| vec!["HSTRLEN".into(), g.key(), field(g)])

@@ -122,9 +122,7 @@ fn hash_reply<'c>(
 fn hash_create<'c>(c: &'c mut Ctx, key: &[u8]) -> Result<(&'c mut Hash, &'c mut Reply), CmdError> {
     let clock = c.clock;
     let (shard, reply) = c.shard_reply(key)?;
-    let (v, _) = coll::get_or_create(shard, key, &clock, Kind::Hash, || {
-        Value::Hash(Hash::new())
-    })?;
+    let (v, _) = coll::get_or_create(shard, key, &clock, Kind::Hash, || Value::Hash(Hash::new()))?;
     match v {
         Value::Hash(h) => Ok((h, reply)),
         _ => Err(errors::WRONGTYPE),
@@ -187,7 +185,10 @@ fn hset(c: &mut Ctx) -> CmdResult {
         return Err(errors::wrong_arity(c.cmd.name));
     }
     let key = c.arg(1);
-    let hmset = c.arg(0).get(1).is_some_and(|b| b.eq_ignore_ascii_case(&b'm'));
+    let hmset = c
+        .arg(0)
+        .get(1)
+        .is_some_and(|b| b.eq_ignore_ascii_case(&b'm'));
     let limits = c.limits();
     purge(c, key)?;
     let argv = c.argv;
@@ -309,7 +310,9 @@ fn hexists(c: &mut Ctx) -> CmdResult {
     let now = c.now_ms();
     let (h, reply) = hash_reply(c, key)?;
     let found = h.is_some();
-    reply.int(i64::from(h.is_some_and(|h| h.get_field(field, now).is_some())));
+    reply.int(i64::from(
+        h.is_some_and(|h| h.get_field(field, now).is_some()),
+    ));
     c.hit(found);
     Ok(())
 }
@@ -319,7 +322,10 @@ fn hstrlen(c: &mut Ctx) -> CmdResult {
     let now = c.now_ms();
     let (h, reply) = hash_reply(c, key)?;
     let found = h.is_some();
-    reply.int(h.and_then(|h| h.get_field(field, now)).map_or(0, |v| v.len() as i64));
+    reply.int(
+        h.and_then(|h| h.get_field(field, now))
+            .map_or(0, |v| v.len() as i64),
+    );
     c.hit(found);
     Ok(())
 }
@@ -938,7 +944,7 @@ fn hsetex_parse(c: &Ctx) -> Result<SetExOpts, CmdError> {
                 .filter(|n| (1..=i64::from(i32::MAX)).contains(n))
                 .ok_or(HSETEX_INVALID_NUMFIELDS)?;
             let remaining = argc - i - 2;
-            if remaining % 2 != 0 || n as usize != remaining / 2 {
+            if !remaining.is_multiple_of(2) || n as usize != remaining / 2 {
                 return Err(errors::wrong_arity(cmd));
             }
             o.first = i + 2;
