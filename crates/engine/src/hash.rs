@@ -50,10 +50,30 @@ struct Item {
 }
 
 /// The `hashtable` encoding: items by position plus an index from field to position.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 struct Big {
     items: Vec<Item>,
     index: HashTable<u32>,
+    /// A lower bound of the earliest field expiry (`i64::MAX`: none).
+    min_exp: i64,
+}
+
+impl Default for Big {
+    fn default() -> Self {
+        Big {
+            items: Vec::new(),
+            index: HashTable::new(),
+            min_exp: i64::MAX,
+        }
+    }
+}
+
+/// Field expiry times of a small hash (`listpackex`): one per pair, `NO_TTL` for none.
+#[derive(Clone, Debug)]
+struct SmallTtl {
+    exp: Vec<i64>,
+    /// A lower bound of the earliest field expiry (`i64::MAX`: none).
+    min_exp: i64,
 }
 
 impl Big {
@@ -67,7 +87,7 @@ impl Big {
     }
 
     fn push(&mut self, item: Item) {
-        let Big { items, index } = self;
+        let Big { items, index, .. } = self;
         let h = hash_key(&item.field);
         let pos = items.len() as u32;
         items.push(item);
@@ -77,7 +97,7 @@ impl Big {
     }
 
     fn remove_at(&mut self, pos: usize) -> Option<Item> {
-        let Big { items, index } = self;
+        let Big { items, index, .. } = self;
         let h = hash_key(&items.get(pos)?.field);
         if let Ok(e) = index.find_entry(h, |&i| i as usize == pos) {
             e.remove();
@@ -95,16 +115,18 @@ impl Big {
 
 #[derive(Clone, Debug)]
 enum Enc {
-    Small { lp: Packed, exp: Option<Vec<i64>> },
+    Small {
+        lp: Packed,
+        ttl: Option<Box<SmallTtl>>,
+    },
     Big(Box<Big>),
 }
 
-/// A hash value (see the module docs for its encodings and field expiry).
+/// A hash value (see the module docs for its encodings and field expiry). 40 bytes: the
+/// expiry data of a small hash lives behind a pointer that is null until a field gets a TTL.
 #[derive(Clone, Debug)]
 pub struct Hash {
     enc: Enc,
-    /// A lower bound of the earliest field expiry (`i64::MAX` when no field has a TTL).
-    min_exp: i64,
 }
 
 impl Default for Hash {
@@ -112,9 +134,8 @@ impl Default for Hash {
         Hash {
             enc: Enc::Small {
                 lp: Packed::new(),
-                exp: None,
+                ttl: None,
             },
-            min_exp: i64::MAX,
         }
     }
 }
@@ -162,8 +183,8 @@ impl Hash {
     /// `hashtable`.
     pub fn encoding_name(&self) -> &'static str {
         match &self.enc {
-            Enc::Small { exp: None, .. } => "listpack",
-            Enc::Small { exp: Some(_), .. } => "listpackex",
+            Enc::Small { ttl: None, .. } => "listpack",
+            Enc::Small { ttl: Some(_), .. } => "listpackex",
             Enc::Big(_) => "hashtable",
         }
     }
@@ -176,8 +197,11 @@ impl Hash {
     /// Heap bytes owned (for MEMORY USAGE / INFO).
     pub fn heap_size(&self) -> usize {
         match &self.enc {
-            Enc::Small { lp, exp } => {
-                lp.heap_size() + exp.as_ref().map_or(0, |v| v.capacity() * 8 + 24)
+            Enc::Small { lp, ttl } => {
+                lp.heap_size()
+                    + ttl.as_ref().map_or(0, |t| {
+                        t.exp.capacity() * 8 + std::mem::size_of::<SmallTtl>()
+                    })
             }
             Enc::Big(b) => {
                 std::mem::size_of::<Big>()
@@ -221,13 +245,13 @@ impl Hash {
     /// Every pair with its stored expiry (`NO_TTL` for none), expired ones included.
     fn for_each_raw(&self, mut f: impl FnMut(&[u8], &[u8], i64)) {
         match &self.enc {
-            Enc::Small { lp, exp } => {
+            Enc::Small { lp, ttl } => {
                 let mut it = lp.iter();
                 let mut i = 0;
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    let e = exp
+                    let e = ttl
                         .as_ref()
-                        .and_then(|x| x.get(i).copied())
+                        .and_then(|t| t.exp.get(i).copied())
                         .unwrap_or(NO_TTL);
                     f(k, v, e);
                     i += 1;
@@ -244,11 +268,11 @@ impl Hash {
     /// The stored value and expiry of a field, expired or not.
     fn raw(&self, field: &[u8]) -> Option<(&[u8], i64)> {
         match &self.enc {
-            Enc::Small { lp, exp } => {
+            Enc::Small { lp, ttl } => {
                 let (i, _, voff) = small_find(lp, field)?;
-                let e = exp
+                let e = ttl
                     .as_ref()
-                    .and_then(|x| x.get(i).copied())
+                    .and_then(|t| t.exp.get(i).copied())
                     .unwrap_or(NO_TTL);
                 Some((lp.get_at(voff)?, e))
             }
@@ -287,11 +311,11 @@ impl Hash {
             self.convert();
         }
         let created = match &mut self.enc {
-            Enc::Small { lp, exp } => match small_find(lp, field) {
+            Enc::Small { lp, ttl } => match small_find(lp, field) {
                 Some((i, _, voff)) => {
                     lp.replace_at(voff, value);
                     if !keep_ttl {
-                        if let Some(slot) = exp.as_mut().and_then(|x| x.get_mut(i)) {
+                        if let Some(slot) = ttl.as_mut().and_then(|t| t.exp.get_mut(i)) {
                             *slot = NO_TTL;
                         }
                     }
@@ -300,8 +324,8 @@ impl Hash {
                 None => {
                     lp.push_back(field);
                     lp.push_back(value);
-                    if let Some(x) = exp.as_mut() {
-                        x.push(NO_TTL);
+                    if let Some(t) = ttl.as_mut() {
+                        t.exp.push(NO_TTL);
                     }
                     true
                 }
@@ -334,7 +358,7 @@ impl Hash {
 
     /// Converts to the `hashtable` encoding (no-op when already big).
     pub fn convert(&mut self) {
-        let Enc::Small { lp, exp } = &self.enc else {
+        let Enc::Small { lp, ttl } = &self.enc else {
             return;
         };
         let mut big = Big::default();
@@ -342,9 +366,9 @@ impl Hash {
         let mut it = lp.iter();
         let mut i = 0;
         while let (Some(k), Some(v)) = (it.next(), it.next()) {
-            let e = exp
+            let e = ttl
                 .as_ref()
-                .and_then(|x| x.get(i).copied())
+                .and_then(|t| t.exp.get(i).copied())
                 .unwrap_or(NO_TTL);
             big.push(Item {
                 field: k.into(),
@@ -353,20 +377,21 @@ impl Hash {
             });
             i += 1;
         }
+        big.min_exp = self.min_exp();
         self.enc = Enc::Big(Box::new(big));
     }
 
     /// Removes `field` (expired or not); returns whether it was there.
     pub fn remove(&mut self, field: &[u8]) -> bool {
         match &mut self.enc {
-            Enc::Small { lp, exp } => {
+            Enc::Small { lp, ttl } => {
                 let Some((i, off, _)) = small_find(lp, field) else {
                     return false;
                 };
                 lp.remove_range(off, 2);
-                if let Some(x) = exp.as_mut() {
-                    if i < x.len() {
-                        x.remove(i);
+                if let Some(t) = ttl.as_mut() {
+                    if i < t.exp.len() {
+                        t.exp.remove(i);
                     }
                 }
                 true
@@ -383,14 +408,20 @@ impl Hash {
     pub fn set_expire(&mut self, field: &[u8], at: Option<i64>) -> bool {
         let stored = at.unwrap_or(NO_TTL);
         let found = match &mut self.enc {
-            Enc::Small { lp, exp } => match small_find(lp, field) {
+            Enc::Small { lp, ttl } => match small_find(lp, field) {
                 Some((i, _, _)) => {
-                    if at.is_some() || exp.is_some() {
+                    if at.is_some() || ttl.is_some() {
                         let n = lp.len() / 2;
-                        let x = exp.get_or_insert_with(|| vec![NO_TTL; n]);
-                        if let Some(slot) = x.get_mut(i) {
+                        let t = ttl.get_or_insert_with(|| {
+                            Box::new(SmallTtl {
+                                exp: vec![NO_TTL; n],
+                                min_exp: i64::MAX,
+                            })
+                        });
+                        if let Some(slot) = t.exp.get_mut(i) {
                             *slot = stored;
                         }
+                        t.min_exp = t.min_exp.min(at.unwrap_or(i64::MAX));
                     }
                     true
                 }
@@ -399,35 +430,42 @@ impl Hash {
             Enc::Big(b) => match b.find(field).and_then(|p| b.items.get_mut(p)) {
                 Some(it) => {
                     it.exp = stored;
+                    b.min_exp = b.min_exp.min(at.unwrap_or(i64::MAX));
                     true
                 }
                 None => false,
             },
         };
-        if found {
-            if let Some(t) = at {
-                self.min_exp = self.min_exp.min(t);
-            }
-        }
         found
+    }
+
+    /// The stored lower bound of the earliest expiry (`i64::MAX`: none).
+    fn min_exp(&self) -> i64 {
+        match &self.enc {
+            Enc::Small { ttl: None, .. } => i64::MAX,
+            Enc::Small { ttl: Some(t), .. } => t.min_exp,
+            Enc::Big(b) => b.min_exp,
+        }
     }
 
     /// A lower bound of the earliest field expiry, `None` when no field has had a TTL since
     /// the last purge.
     pub fn next_expiry(&self) -> Option<i64> {
-        (self.min_exp != i64::MAX).then_some(self.min_exp)
+        let m = self.min_exp();
+        (m != i64::MAX).then_some(m)
     }
 
     /// Removes every field expired at `now_ms`; returns how many. O(1) when nothing is due.
     pub fn purge_expired(&mut self, now_ms: i64) -> usize {
-        if self.min_exp > now_ms {
+        if self.min_exp() > now_ms {
             return 0;
         }
         let mut removed = 0;
         let mut min = i64::MAX;
         match &mut self.enc {
-            Enc::Small { lp, exp } => {
-                if let Some(x) = exp.as_mut() {
+            Enc::Small { lp, ttl } => {
+                if let Some(t) = ttl.as_mut() {
+                    let x = &mut t.exp;
                     let mut off = 0;
                     let mut i = 0;
                     while i < x.len() {
@@ -446,6 +484,7 @@ impl Hash {
                         off = next;
                         i += 1;
                     }
+                    t.min_exp = min;
                 }
             }
             Enc::Big(b) => {
@@ -462,9 +501,9 @@ impl Hash {
                     }
                     pos += 1;
                 }
+                b.min_exp = min;
             }
         }
-        self.min_exp = min;
         removed
     }
 
@@ -485,13 +524,13 @@ impl Hash {
     pub fn pairs(&self, now_ms: i64) -> Vec<(&[u8], &[u8])> {
         let mut out = Vec::with_capacity(self.len());
         match &self.enc {
-            Enc::Small { lp, exp } => {
+            Enc::Small { lp, ttl } => {
                 let mut it = lp.iter();
                 let mut i = 0;
                 while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                    let e = exp
+                    let e = ttl
                         .as_ref()
-                        .and_then(|x| x.get(i).copied())
+                        .and_then(|t| t.exp.get(i).copied())
                         .unwrap_or(NO_TTL);
                     if !expired(e, now_ms) {
                         out.push((k, v));
@@ -586,6 +625,15 @@ mod tests {
         assert!(h.remove(b"b"));
         assert!(!h.remove(b"b"));
         assert_eq!(h.encoding_name(), "hashtable");
+    }
+
+    #[test]
+    fn stays_small_in_memory() {
+        assert!(
+            std::mem::size_of::<Hash>() <= 40,
+            "{}",
+            std::mem::size_of::<Hash>()
+        );
     }
 
     #[test]
