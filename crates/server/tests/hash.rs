@@ -773,3 +773,138 @@ fn new_commands_are_in_command_info() {
         assert_eq!(info[1], int(arity), "{name}");
     }
 }
+
+/// Random sequences of the field-expiry and Redis 8 commands checked against a model (the
+/// oracle has none of them). TTLs are either far in the future or in the past, so the outcome
+/// does not depend on timing.
+#[test]
+fn field_expiry_commands_match_a_model() {
+    let s = server();
+    let mut c = s.conn();
+    c.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "4"]);
+    let mut seed: u64 = std::env::var("FERROKV_PROP_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| now_ms() as u64);
+    eprintln!("seed {seed}");
+    let mut rnd = move |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    // field -> (value, has_ttl)
+    let mut m: std::collections::BTreeMap<String, (String, bool)> = Default::default();
+    let far = (now_ms() + 10_000_000).to_string();
+    for step in 0..3000 {
+        let f = format!("f{}", rnd(8));
+        let g = format!("f{}", rnd(8));
+        let v = format!("v{step}");
+        match rnd(8) {
+            0 => {
+                let r = c.cmd(&["HSET", "h", &f, &v]);
+                assert_eq!(r, int(i64::from(!m.contains_key(&f))));
+                m.insert(f, (v, false));
+            }
+            1 => {
+                let past = rnd(3) == 0;
+                let t = if past { "1" } else { far.as_str() };
+                let r = c.cmd(&["HPEXPIREAT", "h", t, "FIELDS", "2", &f, &g]);
+                let mut want = Vec::new();
+                for x in [&f, &g] {
+                    if !m.contains_key(x.as_str()) {
+                        want.push(-2);
+                    } else if past {
+                        m.remove(x.as_str());
+                        want.push(2);
+                    } else {
+                        m.get_mut(x.as_str()).unwrap().1 = true;
+                        want.push(1);
+                    }
+                }
+                assert_eq!(r, ints(&want), "step {step}");
+            }
+            2 => {
+                let r = c.cmd(&["HPERSIST", "h", "FIELDS", "1", &f]);
+                let want = match m.get_mut(&f) {
+                    None => -2,
+                    Some((_, false)) => -1,
+                    Some(e) => {
+                        e.1 = false;
+                        1
+                    }
+                };
+                assert_eq!(r, ints(&[want]), "step {step}");
+            }
+            3 => {
+                let r = c.cmd(&["HGETDEL", "h", "FIELDS", "1", &f]);
+                let want = m.remove(&f).map_or(Value::Null, |(v, _)| bulk(&v));
+                assert_eq!(r, Value::Array(vec![want]), "step {step}");
+            }
+            4 => {
+                let cond = ["", "FNX", "FXX"][rnd(3) as usize];
+                let mut argv = vec!["HSETEX", "h"];
+                if !cond.is_empty() {
+                    argv.push(cond);
+                }
+                let keep = rnd(2) == 0;
+                if keep {
+                    argv.push("KEEPTTL");
+                } else {
+                    argv.extend(["PXAT", far.as_str()]);
+                }
+                argv.extend(["FIELDS", "1", &f, &v]);
+                let exists = m.contains_key(&f);
+                let ok = match cond {
+                    "FNX" => !exists,
+                    "FXX" => exists,
+                    _ => true,
+                };
+                assert_eq!(c.cmd(&argv), int(i64::from(ok)), "step {step}");
+                if ok {
+                    let ttl = if keep {
+                        m.get(&f).is_some_and(|e| e.1)
+                    } else {
+                        true
+                    };
+                    m.insert(f, (v, ttl));
+                }
+            }
+            5 => {
+                let r = c.cmd(&["HGETEX", "h", "PERSIST", "FIELDS", "1", &f]);
+                let want = m.get_mut(&f).map_or(Value::Null, |e| {
+                    e.1 = false;
+                    bulk(&e.0)
+                });
+                assert_eq!(r, Value::Array(vec![want]), "step {step}");
+            }
+            6 => {
+                c.cmd(&["HINCRBY", "h", "n", "1"]);
+                let n = m.get("n").map_or(0, |e| e.0.parse::<i64>().unwrap_or(0)) + 1;
+                let ttl = m.get("n").is_some_and(|e| e.1);
+                m.insert("n".into(), (n.to_string(), ttl));
+            }
+            _ => {
+                let r = c.cmd(&["HPTTL", "h", "FIELDS", "1", &f]);
+                let got = r.as_array().unwrap()[0].as_int().unwrap();
+                match m.get(&f) {
+                    None => assert_eq!(got, -2, "step {step}"),
+                    Some((_, false)) => assert_eq!(got, -1, "step {step}"),
+                    Some((_, true)) => assert!(got > 1_000_000, "step {step}: {got}"),
+                }
+            }
+        }
+        if step % 50 == 0 {
+            let all = c.cmd(&["HGETALL", "h"]);
+            let mut got: Vec<(String, String)> = strings(&all)
+                .chunks(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect();
+            got.sort();
+            let want: Vec<(String, String)> =
+                m.iter().map(|(k, (v, _))| (k.clone(), v.clone())).collect();
+            assert_eq!(got, want, "step {step}");
+            assert_eq!(c.cmd(&["EXISTS", "h"]), int(i64::from(!m.is_empty())));
+        }
+    }
+}
