@@ -145,6 +145,46 @@ fn expired(exp: i64, now_ms: i64) -> bool {
     exp != NO_TTL && exp <= now_ms
 }
 
+impl SmallTtl {
+    /// Expiry data for `n` pairs without TTL.
+    fn boxed(n: usize) -> Box<SmallTtl> {
+        Box::new(SmallTtl {
+            exp: vec![NO_TTL; n],
+            min_exp: i64::MAX,
+        })
+    }
+}
+
+/// Moves pair `i` (at offset `off`) of a `listpackex` hash to where Redis keeps it for expiry
+/// `exp`: fields with a TTL ordered by expiry (after equal ones), before the fields without TTL;
+/// a field without TTL goes to the end.
+fn small_reposition(lp: &mut Packed, t: &mut SmallTtl, i: usize, off: usize, exp: i64) {
+    let Some((f, voff)) = lp.at(off) else { return };
+    let f = f.to_vec();
+    let Some(v) = lp.get_at(voff).map(<[u8]>::to_vec) else {
+        return;
+    };
+    lp.remove_range(off, 2);
+    if i < t.exp.len() {
+        t.exp.remove(i);
+    }
+    let mut j = t.exp.len();
+    if exp != NO_TTL {
+        if let Some(pos) = t.exp.iter().position(|&e| e == NO_TTL || e > exp) {
+            j = pos;
+        }
+    }
+    let at = if j == t.exp.len() {
+        Some(lp.end())
+    } else {
+        lp.offset_of(2 * j as i64)
+    };
+    let at = at.unwrap_or(lp.end());
+    lp.insert_at(at, &f);
+    lp.insert_at(at + crate::packed::encoded_len(f.len()), &v);
+    t.exp.insert(j.min(t.exp.len()), exp);
+}
+
 /// Walks a small hash's pairs: (pair index, field offset, value offset, offset after the pair).
 fn small_find(lp: &Packed, f: &[u8]) -> Option<(usize, usize, usize)> {
     let mut off = 0;
@@ -312,11 +352,14 @@ impl Hash {
         }
         let created = match &mut self.enc {
             Enc::Small { lp, ttl } => match small_find(lp, field) {
-                Some((i, _, voff)) => {
+                Some((i, off, voff)) => {
                     lp.replace_at(voff, value);
                     if !keep_ttl {
-                        if let Some(slot) = ttl.as_mut().and_then(|t| t.exp.get_mut(i)) {
-                            *slot = NO_TTL;
+                        if let Some(t) = ttl.as_mut() {
+                            if t.exp.get(i).is_some_and(|&e| e != NO_TTL) {
+                                // Redis re-inserts a field that loses its TTL at the end.
+                                small_reposition(lp, t, i, off, NO_TTL);
+                            }
                         }
                     }
                     false
@@ -409,18 +452,11 @@ impl Hash {
         let stored = at.unwrap_or(NO_TTL);
         let found = match &mut self.enc {
             Enc::Small { lp, ttl } => match small_find(lp, field) {
-                Some((i, _, _)) => {
+                Some((i, off, _)) => {
                     if at.is_some() || ttl.is_some() {
                         let n = lp.len() / 2;
-                        let t = ttl.get_or_insert_with(|| {
-                            Box::new(SmallTtl {
-                                exp: vec![NO_TTL; n],
-                                min_exp: i64::MAX,
-                            })
-                        });
-                        if let Some(slot) = t.exp.get_mut(i) {
-                            *slot = stored;
-                        }
+                        let t = ttl.get_or_insert_with(|| SmallTtl::boxed(n));
+                        small_reposition(lp, t, i, off, stored);
                         t.min_exp = t.min_exp.min(at.unwrap_or(i64::MAX));
                     }
                     true
@@ -437,6 +473,18 @@ impl Hash {
             },
         };
         found
+    }
+
+    /// Prepares a small hash for field TTLs (`listpack` becomes `listpackex`), as Redis does
+    /// when a command that may set field expiry starts on it, whether or not a TTL ends up set.
+    pub fn enable_field_ttls(&mut self) {
+        if let Enc::Small {
+            lp,
+            ttl: ttl @ None,
+        } = &mut self.enc
+        {
+            *ttl = Some(SmallTtl::boxed(lp.len() / 2));
+        }
     }
 
     /// The stored lower bound of the earliest expiry (`i64::MAX`: none).
@@ -625,6 +673,44 @@ mod tests {
         assert!(h.remove(b"b"));
         assert!(!h.remove(b"b"));
         assert_eq!(h.encoding_name(), "hashtable");
+    }
+
+    fn keys(h: &Hash) -> String {
+        h.pairs(0)
+            .into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn listpackex_keeps_redis_order() {
+        let l = limits(128, 64);
+        let mut h = Hash::new();
+        for f in ["a", "b", "c", "d"] {
+            h.set(f.as_bytes(), f.as_bytes(), false, &l);
+        }
+        h.enable_field_ttls();
+        assert_eq!(h.encoding_name(), "listpackex");
+        assert_eq!(keys(&h), "abcd");
+        h.set_expire(b"c", Some(200));
+        assert_eq!(keys(&h), "cabd");
+        h.set_expire(b"a", Some(100));
+        assert_eq!(keys(&h), "acbd");
+        h.set_expire(b"b", Some(150));
+        assert_eq!(keys(&h), "abcd");
+        h.set_expire(b"a", None);
+        assert_eq!(keys(&h), "bcda");
+        h.set(b"c", b"x", false, &l);
+        assert_eq!(keys(&h), "bdac");
+        h.set(b"b", b"y", true, &l);
+        assert_eq!(keys(&h), "bdac");
+        assert_eq!(h.get_field(b"b", 0), Some(&b"y"[..]));
+        assert_eq!(h.get_field(b"c", 0), Some(&b"x"[..]));
+        assert_eq!(h.ttl(b"b", 0), FieldTtl::At(150));
+        h.set(b"e", b"e", false, &l);
+        assert_eq!(keys(&h), "bdace");
+        h.set_expire(b"e", Some(150));
+        assert_eq!(keys(&h), "bedac");
     }
 
     #[test]

@@ -87,6 +87,35 @@ fn encodings_follow_the_limits_and_never_convert_back() {
     c.cmd(&["HPERSIST", "o", "FIELDS", "1", "a"]);
     assert_eq!(c.cmd(&["OBJECT", "ENCODING", "o"]), bulk("listpackex"));
     assert_eq!(c.cmd(&["TYPE", "o"]), Value::Simple("hash".into()));
+    // Any HEXPIRE on a listpack hash makes it listpackex (even when no TTL is set), as in
+    // Redis; HTTL / HPERSIST do not.
+    c.cmd(&["HSET", "p", "a", "1"]);
+    c.cmd(&["HTTL", "p", "FIELDS", "1", "a"]);
+    c.cmd(&["HPERSIST", "p", "FIELDS", "1", "a"]);
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "p"]), bulk("listpack"));
+    assert_eq!(
+        c.cmd(&["HEXPIRE", "p", "100", "FIELDS", "1", "zz"]),
+        ints(&[-2])
+    );
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "p"]), bulk("listpackex"));
+    // listpackex order (Redis 7.4): fields with a TTL first by expiry, then the others.
+    c.cmd(&["HSET", "q", "a", "1", "b", "2", "c", "3", "d", "4"]);
+    c.cmd(&["HEXPIRE", "q", "300", "FIELDS", "1", "c"]);
+    c.cmd(&["HEXPIRE", "q", "100", "FIELDS", "1", "d"]);
+    assert_eq!(strings(&c.cmd(&["HKEYS", "q"])), ["d", "c", "a", "b"]);
+    c.cmd(&["HPERSIST", "q", "FIELDS", "1", "d"]);
+    assert_eq!(strings(&c.cmd(&["HKEYS", "q"])), ["c", "a", "b", "d"]);
+    c.cmd(&["HSET", "q", "c", "x"]);
+    assert_eq!(strings(&c.cmd(&["HKEYS", "q"])), ["a", "b", "d", "c"]);
+    // Crossing the entry limit converts a listpackex hash too, TTLs kept.
+    c.cmd(&["CONFIG", "SET", "hash-max-listpack-entries", "4"]);
+    c.cmd(&["HEXPIRE", "q", "500", "FIELDS", "1", "a"]);
+    c.cmd(&["HSET", "q", "e", "5"]);
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "q"]), bulk("hashtable"));
+    assert_eq!(
+        c.cmd(&["HTTL", "q", "FIELDS", "2", "a", "e"]),
+        ints(&[500, -1])
+    );
 }
 
 #[test]

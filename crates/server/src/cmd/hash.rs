@@ -651,6 +651,7 @@ fn hexpire_generic(c: &mut Ctx, unit_ms: i64, absolute: bool) -> CmdResult {
         reply_all(reply, fields.len(), NO_FIELD);
         return Ok(());
     };
+    h.enable_field_ttls();
     reply.array(fields.len());
     let (mut updated, mut deleted) = (0u64, 0u64);
     for f in fields {
@@ -867,6 +868,9 @@ fn hgetex(c: &mut Ctx) -> CmdResult {
         }
         return Ok(());
     };
+    if persist || at.is_some() {
+        h.enable_field_ttls();
+    }
     reply.array(fields.len());
     let (mut updated, mut deleted) = (0u64, 0u64);
     for f in fields {
@@ -1021,6 +1025,9 @@ fn hsetex(c: &mut Ctx) -> CmdResult {
         }
     }
     let (h, reply) = hash_create(c, key)?;
+    if o.at.is_some() {
+        h.enable_field_ttls();
+    }
     let keep = o.keepttl || o.at.is_some();
     let (mut updated, mut deleted) = (0u64, 0u64);
     for p in pairs.chunks_exact(2) {
