@@ -5,7 +5,7 @@
 //! spare capacity so repeated appends are amortised O(1); the INCR family stores `int`;
 //! INCRBYFLOAT stores its text like `createStringObject` (`embstr` when short).
 
-mod ldouble;
+pub(crate) mod ldouble;
 
 use crate::args;
 use crate::dispatch::{CommandTable, Ctx, Locking};
