@@ -257,6 +257,8 @@ pub struct Server {
     pub executable: String,
     /// INFO / MEMORY bookkeeping: instantaneous-rate samples, replication id, startup memory.
     pub metrics: crate::cmd::info::Metrics,
+    /// WATCHed keys of every client (see [`crate::watch`]).
+    pub watches: crate::watch::Registry,
 }
 
 impl Server {
@@ -290,6 +292,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             metrics: crate::cmd::info::Metrics::default(),
+            watches: crate::watch::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
