@@ -467,9 +467,13 @@ fn reject(
     cmd: Option<&Command>,
     e: CmdError,
 ) {
+    crate::cmd::transactions::flag_transaction(client);
+    let e = match cmd {
+        Some(c) if c.name == "exec" => crate::cmd::transactions::abort_exec(srv, client, e),
+        _ => e,
+    };
     reply.error(e.0.as_bytes());
     srv.stats.count_error(e.code());
-    crate::cmd::transactions::flag_transaction(client);
     if let Some(c) = cmd {
         client.batch.record_rejected(c.index);
     }

@@ -110,6 +110,15 @@ pub fn flag_transaction(client: &mut Client) {
     }
 }
 
+/// A rejected EXEC (wrong arity, NOAUTH, ...): Redis's `execCommandAbort` discards the
+/// transaction (if any) and replies `EXECABORT Transaction discarded because of: <error>`, the
+/// error without its generic `ERR ` prefix.
+pub fn abort_exec(srv: &Server, client: &mut Client, e: errors::CmdError) -> errors::CmdError {
+    reset_client(srv, client);
+    let text = e.0.strip_prefix("ERR ").unwrap_or(&e.0);
+    format!("EXECABORT Transaction discarded because of: {text}").into()
+}
+
 /// Ends any transaction and forgets every watched key (RESET, disconnection).
 pub fn reset_client(srv: &Server, client: &mut Client) {
     client.multi = None;
