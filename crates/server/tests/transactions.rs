@@ -581,3 +581,35 @@ fn monitor_shows_the_commands_run_by_exec() {
         ["\"MULTI\"", "\"SET\" \"a\" \"1\"", "\"GET\" \"a\"", "\"EXEC\""]
     );
 }
+
+#[test]
+fn shard_walking_commands_inside_exec_do_not_deadlock() {
+    let srv = server();
+    let mut c = srv.conn();
+    let mut other = srv.conn();
+    c.cmd(&["MULTI"]);
+    c.cmd(&["SET", "a", "1"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"]);
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    c.cmd(&["MEMORY", "STATS"]);
+    c.cmd(&["INFO", "keyspace"]);
+    c.cmd(&["SCAN", "0"]);
+    c.cmd(&["MONITOR"]);
+    c.cmd(&["CONFIG", "SET", "maxmemory-policy", "noeviction"]);
+    let r = c.cmd(&["EXEC"]);
+    let v = r.as_array().unwrap();
+    assert_eq!(v.len(), 8);
+    assert_eq!(v[0], ok());
+    assert_eq!(v[1], ok());
+    assert_eq!(v[2], ok());
+    assert!(matches!(v[3], Value::Array(_)), "{:?}", v[3]);
+    assert!(!v[4].is_error() && !v[5].is_error());
+    assert_eq!(
+        v[6],
+        err("ERR MONITOR isn't allowed for DENY BLOCKING client")
+    );
+    assert_eq!(v[7], ok());
+    // The server is still serving everyone.
+    assert_eq!(other.cmd(&["GET", "a"]), bulk("1"));
+    assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+}

@@ -585,6 +585,12 @@ fn help(c: &mut Ctx) -> CmdResult {
 /// MONITOR: from the next batch on, the connection streams every command the server runs.
 /// A client already monitoring gets no reply, as in Redis.
 fn monitor(c: &mut Ctx) -> CmdResult {
+    if c.client.nonblocking {
+        // Inside EXEC (Redis's CLIENT_DENY_BLOCKING): a reply per command is expected.
+        return Err(crate::errors::CmdError::new(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
     if c.client.wants_monitor {
         return Ok(());
     }

@@ -194,6 +194,15 @@ fn exec(c: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// `Locking::None` commands whose handler visits every shard (through the held lock set when
+/// it holds them, else one lock at a time): inside EXEC they get every shard.
+const WALKS_ALL_SHARDS: &[&str] = &[
+    "config|set",
+    "config|resetstat",
+    "memory|stats",
+    "memory|doctor",
+];
+
 /// The shards a sequence of requests needs when run in order from database `db`: the union of
 /// their plans, each computed for the database it will run in (after the SELECTs before it);
 /// `Manual` commands (SCAN, INFO, ...) take every shard, since they may not lock on their own
@@ -206,6 +215,9 @@ pub fn plan_for(srv: &Server, cmds: &[Vec<Bytes>], mut db: u32) -> LockPlan {
         };
         let p = match cmd.locking {
             Locking::Manual => LockPlan::All,
+            // Commands that walk every shard on their own (CONFIG SET may switch the access
+            // mode of every shard): inside EXEC they must find them all held.
+            _ if WALKS_ALL_SHARDS.contains(&cmd.name) => LockPlan::All,
             _ => lock_plan(cmd, argv, db),
         };
         plan = plan.union(p);
