@@ -88,14 +88,21 @@ type Watcher = (Arc<WatchState>, bool);
 pub struct Registry {
     /// Number of watched (db, key) pairs: the fast path of [`signal_modified`].
     count: AtomicUsize,
+    /// Number of clients watching at least one key (INFO `watching_clients`).
+    clients: AtomicUsize,
     /// db → key → watchers.
     map: Mutex<HashMap<u32, HashMap<Bytes, Vec<Watcher>>>>,
 }
 
 impl Registry {
-    /// Number of distinct watched (db, key) pairs (INFO `watching_clients`-like figures).
+    /// Number of distinct watched (db, key) pairs (INFO `total_watched_keys`).
     pub fn watched_keys(&self) -> usize {
         self.count.load(Relaxed)
+    }
+
+    /// Number of clients watching at least one key (INFO `watching_clients`).
+    pub fn watching_clients(&self) -> usize {
+        self.clients.load(Relaxed)
     }
 
     fn touch(&self, db: u32, key: &[u8]) {
@@ -152,7 +159,12 @@ pub fn signal_modified(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {
 /// `replaced_with`, swapped with that database). Watchers of keys that exist in `emptied` (or in
 /// `replaced_with`) get their transactions flagged, with Redis's refinements for keys that were
 /// already expired when WATCHed. Call it before the change, with both databases locked.
-pub fn touch_all_in_db(locks: &mut LockSet<'_>, reg: &Registry, emptied: u32, replaced_with: Option<u32>) {
+pub fn touch_all_in_db(
+    locks: &mut LockSet<'_>,
+    reg: &Registry,
+    emptied: u32,
+    replaced_with: Option<u32>,
+) {
     if reg.count.load(Relaxed) == 0 {
         return;
     }
@@ -220,6 +232,9 @@ pub fn watch_key(
         Some(_) => (true, false),
         None => (false, false),
     };
+    if client.watch.keys.is_empty() {
+        reg.clients.fetch_add(1, Relaxed);
+    }
     reg.add(db, key.clone(), &client.watch.state, expired);
     client.watch.keys.push(WatchedKey {
         db,
@@ -235,6 +250,7 @@ pub fn unwatch_all(reg: &Registry, client: &mut Client) {
     if !client.watch.keys.is_empty() {
         reg.remove_all(&client.watch);
         client.watch.keys.clear();
+        reg.clients.fetch_sub(1, Relaxed);
     }
     // No registry entry points at the flag any more: nobody else can set it now.
     client.watch.state.dirty.store(false, Relaxed);
@@ -256,4 +272,44 @@ pub fn watched_key_expired(client: &Client, locks: &mut LockSet<'_>, now_ms: i64
             None => w.existed,
         }
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::client::ClientRegistry;
+
+    fn client(reg: &ClientRegistry) -> Client {
+        let a = "127.0.0.1:1".parse().unwrap();
+        Client::new(reg.register(a, a), true)
+    }
+
+    #[test]
+    fn registry_counts_and_flags_watchers() {
+        let clients = ClientRegistry::default();
+        let reg = Registry::default();
+        let shard = ferrokv_engine::Shard::new();
+        let (mut a, mut b) = (client(&clients), client(&clients));
+        let k = Bytes::from_static(b"k");
+        watch_key(&reg, &mut a, &shard, &k, 0);
+        watch_key(&reg, &mut a, &shard, &k, 0); // twice: no-op
+        watch_key(&reg, &mut b, &shard, &k, 0);
+        watch_key(&reg, &mut b, &shard, &Bytes::from_static(b"j"), 0);
+        assert_eq!((reg.watched_keys(), reg.watching_clients()), (2, 2));
+        assert_eq!(a.watch.keys.len(), 1);
+        reg.touch(0, b"j");
+        assert!(!a.watch.is_dirty() && b.watch.is_dirty());
+        reg.touch(1, b"k"); // another database
+        assert!(!a.watch.is_dirty());
+        reg.touch(0, b"k");
+        assert!(a.watch.is_dirty());
+        unwatch_all(&reg, &mut a);
+        assert!(!a.watch.is_dirty() && a.watch.keys.is_empty());
+        assert_eq!((reg.watched_keys(), reg.watching_clients()), (2, 1));
+        unwatch_all(&reg, &mut b);
+        unwatch_all(&reg, &mut b);
+        assert_eq!((reg.watched_keys(), reg.watching_clients()), (0, 0));
+        assert!(reg.map.lock().is_empty());
+    }
 }

@@ -52,10 +52,7 @@ fn multi_exec_basics_and_errors() {
     assert_eq!(c.cmd(&["EXEC"]), err("ERR EXEC without MULTI"));
     assert_eq!(c.cmd(&["DISCARD"]), err("ERR DISCARD without MULTI"));
     assert_eq!(c.cmd(&["MULTI"]), ok());
-    assert_eq!(
-        c.cmd(&["MULTI"]),
-        err("ERR MULTI calls can not be nested")
-    );
+    assert_eq!(c.cmd(&["MULTI"]), err("ERR MULTI calls can not be nested"));
     assert_eq!(
         c.cmd(&["WATCH", "x"]),
         err("ERR WATCH inside MULTI is not allowed")
@@ -151,9 +148,15 @@ fn watch_is_invalidated_by_other_clients_writes() {
         ("GETDEL", vec![vec!["GETDEL", "k"]]),
         ("GETSET", vec![vec!["GETSET", "k", "9"]]),
         ("RENAME src", vec![vec!["RENAME", "k", "k2"]]),
-        ("RENAME dst", vec![vec!["SET", "o", "1"], vec!["RENAME", "o", "k"]]),
+        (
+            "RENAME dst",
+            vec![vec!["SET", "o", "1"], vec!["RENAME", "o", "k"]],
+        ),
         ("MOVE", vec![vec!["MOVE", "k", "1"]]),
-        ("COPY dst", vec![vec!["SET", "o", "1"], vec!["COPY", "o", "k", "REPLACE"]]),
+        (
+            "COPY dst",
+            vec![vec!["SET", "o", "1"], vec!["COPY", "o", "k", "REPLACE"]],
+        ),
         ("FLUSHDB", vec![vec!["FLUSHDB"]]),
         ("FLUSHALL", vec![vec!["FLUSHALL"]]),
         ("SWAPDB", vec![vec!["SWAPDB", "0", "1"]]),
@@ -201,7 +204,12 @@ fn watch_survives_unrelated_activity() {
     // FLUSHDB / SWAPDB touch only watched keys that exist (Redis's touchAllWatchedKeysInDb).
     a.cmd(&["FLUSHALL"]);
     assert_eq!(
-        watch_then(&mut a, &mut b, "absent", &[&["SET", "x", "1"], &["FLUSHDB"]]),
+        watch_then(
+            &mut a,
+            &mut b,
+            "absent",
+            &[&["SET", "x", "1"], &["FLUSHDB"]]
+        ),
         done
     );
     assert_eq!(
@@ -272,16 +280,13 @@ fn watched_key_that_expires_aborts_exec() {
     assert_eq!(a.cmd(&["WATCH", "t"]), ok());
     a.cmd(&["MULTI"]);
     a.cmd(&["SET", "witness", "1"]);
-    assert!(wait_until(Duration::from_secs(5), || b
-        .cmd(&["PTTL", "t"])
-        == int(-2)));
+    assert!(wait_until(Duration::from_secs(5), || b.cmd(&["PTTL", "t"]) == int(-2)));
     assert_eq!(a.cmd(&["EXEC"]), Value::NullArray);
     assert_eq!(a.cmd(&["EXISTS", "witness"]), int(0));
     // Expired and already removed (by another client's read) before MULTI.
     a.cmd(&["SET", "t", "v", "PX", "100"]);
     a.cmd(&["WATCH", "t"]);
-    assert!(wait_until(Duration::from_secs(5), || b
-        .cmd(&["GET", "t"])
+    assert!(wait_until(Duration::from_secs(5), || b.cmd(&["GET", "t"])
         == Value::Null));
     a.cmd(&["MULTI"]);
     assert_eq!(a.cmd(&["EXEC"]), Value::NullArray);
@@ -530,7 +535,10 @@ fn client_list_stats_and_resp3() {
     let r = c.cmd(&["EXEC"]);
     let v = r.as_array().unwrap();
     let info = String::from_utf8(v[1].as_bytes().unwrap().to_vec()).unwrap();
-    assert!(info.contains("flags=x") && info.contains("multi=2"), "{info}");
+    assert!(
+        info.contains("flags=x") && info.contains("multi=2"),
+        "{info}"
+    );
     assert!(info.contains("cmd=exec"), "{info}");
     let own = c.cmd(&["CLIENT", "INFO"]);
     let own = String::from_utf8(own.as_bytes().unwrap().to_vec()).unwrap();
@@ -568,7 +576,10 @@ fn monitor_shows_the_commands_run_by_exec() {
             Value::Simple(s) => s,
             other => panic!("{other:?}"),
         };
-        let tail = line.split_once("] ").map(|x| x.1.to_string()).unwrap_or_default();
+        let tail = line
+            .split_once("] ")
+            .map(|x| x.1.to_string())
+            .unwrap_or_default();
         let end = tail == "\"EXEC\"";
         tails.push(tail);
         if end {
@@ -578,7 +589,12 @@ fn monitor_shows_the_commands_run_by_exec() {
     // Queued commands show when EXEC runs them, before EXEC itself (Redis's order).
     assert_eq!(
         tails[tails.len().saturating_sub(4)..],
-        ["\"MULTI\"", "\"SET\" \"a\" \"1\"", "\"GET\" \"a\"", "\"EXEC\""]
+        [
+            "\"MULTI\"",
+            "\"SET\" \"a\" \"1\"",
+            "\"GET\" \"a\"",
+            "\"EXEC\""
+        ]
     );
 }
 
@@ -612,4 +628,35 @@ fn shard_walking_commands_inside_exec_do_not_deadlock() {
     // The server is still serving everyone.
     assert_eq!(other.cmd(&["GET", "a"]), bulk("1"));
     assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+}
+
+#[test]
+fn info_counts_watching_clients_and_keys() {
+    let srv = server();
+    let mut a = srv.conn();
+    let mut b = srv.conn();
+    let field = |c: &mut Conn, name: &str| -> String {
+        let v = c.cmd(&["INFO", "clients"]);
+        let text = match v {
+            Value::Bulk(b) | Value::Verbatim(_, b) => String::from_utf8(b).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+            .unwrap()
+    };
+    a.cmd(&["WATCH", "x", "y"]);
+    b.cmd(&["WATCH", "y", "z"]);
+    assert_eq!(field(&mut a, "watching_clients"), "2");
+    assert_eq!(field(&mut a, "total_watched_keys"), "3");
+    a.cmd(&["UNWATCH"]);
+    assert_eq!(field(&mut a, "watching_clients"), "1");
+    assert_eq!(field(&mut a, "total_watched_keys"), "2");
+    // A disconnected client's watches go away.
+    drop(b);
+    assert!(wait_until(Duration::from_secs(5), || field(
+        &mut a,
+        "total_watched_keys"
+    ) == "0"));
+    assert_eq!(field(&mut a, "watching_clients"), "0");
 }

@@ -178,15 +178,22 @@ fn exec(c: &mut Ctx) -> CmdResult {
     let cmds = std::mem::take(&mut state.cmds);
     let srv = c.srv;
     let watched = c.client.watch.lock_plan();
-    let ran = run_atomic(srv, c.client, c.reply, &cmds, watched, |client, locks, now, reply| {
-        if client.watch.is_dirty() || watch::watched_key_expired(client, locks, now) {
-            return false;
-        }
-        // Unwatch before running, as Redis: the transaction's own writes do not dirty it.
-        watch::unwatch_all(&srv.watches, client);
-        reply.array(cmds.len());
-        true
-    });
+    let ran = run_atomic(
+        srv,
+        c.client,
+        c.reply,
+        &cmds,
+        watched,
+        |client, locks, now, reply| {
+            if client.watch.is_dirty() || watch::watched_key_expired(client, locks, now) {
+                return false;
+            }
+            // Unwatch before running, as Redis: the transaction's own writes do not dirty it.
+            watch::unwatch_all(&srv.watches, client);
+            reply.array(cmds.len());
+            true
+        },
+    );
     if !ran {
         c.reply.null_array();
     }
