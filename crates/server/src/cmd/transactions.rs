@@ -287,52 +287,7 @@ pub fn run_atomic(
         cmd: placeholder,
     };
     for argv in cmds {
-        let cmd = match srv.commands.lookup(argv) {
-            Lookup::Found(c) => c,
-            Lookup::Unknown => {
-                element_error(srv, ctx.reply, errors::unknown_command(argv));
-                continue;
-            }
-            Lookup::UnknownSub(container) => {
-                let sub = argv.get(1).map(|b| &b[..]).unwrap_or(b"");
-                element_error(
-                    srv,
-                    ctx.reply,
-                    errors::unknown_subcommand(sub, container.name),
-                );
-                continue;
-            }
-        };
-        let arity = cmd.spec.arity;
-        let argc = argv.len() as i32;
-        let Some(handler) = cmd
-            .handler
-            .filter(|_| !((arity > 0 && argc != arity) || argc < -arity))
-        else {
-            element_error(srv, ctx.reply, errors::wrong_arity(cmd.name));
-            ctx.client.batch.record_rejected(cmd.index);
-            continue;
-        };
-        ctx.argv = argv;
-        ctx.cmd = cmd;
-        ctx.clock.touch = !ctx.client.no_touch || cmd.name == "touch";
-        ctx.clock.rand = ctx.client.next_rand();
-        let mark = ctx.reply.len();
-        let start = crate::util::now_us();
-        let result = handler(&mut ctx);
-        let usec = (crate::util::now_us() - start).max(0) as u64;
-        ctx.client.batch.record_call(cmd.index, usec);
-        if let Err(e) = result {
-            ctx.reply.truncate(mark);
-            ctx.reply.error(e.0.as_bytes());
-            ctx.client.batch.record_failed(cmd.index);
-            srv.stats.count_error(e.code());
-        }
-        // WAIT cannot park inside a transaction: it answers at once.
-        if let Some(b) = ctx.client.block_until.take() {
-            ctx.reply.int(b.reply_int);
-        }
-        srv.after_call(ctx.client, cmd, argv, usec);
+        call_in(&mut ctx, argv);
     }
     drop(ctx);
     client.nonblocking = was_nonblocking;
@@ -342,4 +297,59 @@ pub fn run_atomic(
 fn element_error(srv: &Server, reply: &mut Reply, e: errors::CmdError) {
     reply.error(e.0.as_bytes());
     srv.stats.count_error(e.code());
+}
+
+/// Runs one request inside an already locked context (EXEC's loop; a script's `redis.call`):
+/// looks the command up, checks its arity, points `ctx` at it and calls its handler under the
+/// locks `ctx` holds, then appends its reply or error reply and records it (commandstats,
+/// errorstats, slow log, MONITOR) as a normal call. The lock set must cover the command's plan
+/// (see [`plan_for`]); a key outside it fails with an internal error rather than locking.
+pub fn call_in<'a>(ctx: &mut Ctx<'a>, argv: &'a [Bytes]) {
+    let srv = ctx.srv;
+    let cmd = match srv.commands.lookup(argv) {
+        Lookup::Found(c) => c,
+        Lookup::Unknown => {
+            element_error(srv, ctx.reply, errors::unknown_command(argv));
+            return;
+        }
+        Lookup::UnknownSub(container) => {
+            let sub = argv.get(1).map(|b| &b[..]).unwrap_or(b"");
+            element_error(
+                srv,
+                ctx.reply,
+                errors::unknown_subcommand(sub, container.name),
+            );
+            return;
+        }
+    };
+    let arity = cmd.spec.arity;
+    let argc = argv.len() as i32;
+    let Some(handler) = cmd
+        .handler
+        .filter(|_| !((arity > 0 && argc != arity) || argc < -arity))
+    else {
+        element_error(srv, ctx.reply, errors::wrong_arity(cmd.name));
+        ctx.client.batch.record_rejected(cmd.index);
+        return;
+    };
+    ctx.argv = argv;
+    ctx.cmd = cmd;
+    ctx.clock.touch = !ctx.client.no_touch || cmd.name == "touch";
+    ctx.clock.rand = ctx.client.next_rand();
+    let mark = ctx.reply.len();
+    let start = crate::util::now_us();
+    let result = handler(ctx);
+    let usec = (crate::util::now_us() - start).max(0) as u64;
+    ctx.client.batch.record_call(cmd.index, usec);
+    if let Err(e) = result {
+        ctx.reply.truncate(mark);
+        ctx.reply.error(e.0.as_bytes());
+        ctx.client.batch.record_failed(cmd.index);
+        srv.stats.count_error(e.code());
+    }
+    // WAIT cannot park inside a transaction: it answers at once.
+    if let Some(b) = ctx.client.block_until.take() {
+        ctx.reply.int(b.reply_int);
+    }
+    srv.after_call(ctx.client, cmd, argv, usec);
 }
