@@ -80,6 +80,20 @@ fn cases(d: &mut Diff) {
     d.check_error(&["DISCARD", "x"]);
     d.check_error(&["EXEC"]);
     d.check(&["EXISTS", "e"]);
+    // Arity errors of the commands that run at once inside MULTI flag it too.
+    for bad in [&["WATCH"][..], &["MULTI", "x"][..], &["UNWATCH", "x"][..]] {
+        d.check(&["MULTI"]);
+        d.check_error(bad);
+        d.check(&["SET", "f", "1"]);
+        d.check_error(&["EXEC"]);
+        d.check(&["EXISTS", "f"]);
+    }
+    // DISCARD after a rejection ends the transaction cleanly.
+    d.check(&["MULTI"]);
+    d.check_error(&["GET"]);
+    d.check(&["DISCARD"]);
+    d.check(&["MULTI"]);
+    d.check(&["EXEC"]);
     // A nested MULTI or WATCH error does not abort the transaction.
     d.check(&["MULTI"]);
     d.check_error(&["MULTI"]);
