@@ -207,3 +207,73 @@ fn diff_transactions_resp3() {
     cases(&mut d);
     watch_cases(&mut d);
 }
+
+/// One random step for client `a` (the transaction side) or `b` (the interfering side).
+fn random_step(g: &mut ferrokv_testkit::Gen, transactional: bool) -> Vec<String> {
+    let k = g.key();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    if transactional {
+        match g.below(14) {
+            0 | 1 => s(&["MULTI"]),
+            2 | 3 => s(&["EXEC"]),
+            4 => s(&["DISCARD"]),
+            5 | 6 => s(&["WATCH", &k]),
+            7 => s(&["UNWATCH"]),
+            8 => s(&["GET"]), // a rejection
+            9 => s(&["INCR", &k]),
+            10 => s(&["SET", &k, &g.value()]),
+            11 => s(&["GET", &k]),
+            12 => s(&["APPEND", &k, "x"]),
+            _ => s(&["SELECT", &g.int(0, 2).to_string()]),
+        }
+    } else {
+        let k2 = g.key();
+        match g.below(12) {
+            0 => s(&["SET", &k, &g.value()]),
+            1 => s(&["DEL", &k]),
+            2 => s(&["INCR", &k]),
+            3 => s(&["RENAME", &k, &k2]),
+            4 => s(&["GET", &k]),
+            5 => s(&["EXPIRE", &k, "100"]),
+            6 => s(&["PERSIST", &k]),
+            7 => s(&["SET", &k, "v", "NX"]),
+            8 => s(&["MOVE", &k, "1"]),
+            9 => s(&["FLUSHDB"]),
+            10 => s(&["SWAPDB", "0", "1"]),
+            _ => s(&["MSET", &k, "1", &k2, "2"]),
+        }
+    }
+}
+
+/// Random interleavings of a transactional client and an interfering one, every reply
+/// compared with redis-server.
+fn random_interleavings(d: &mut Diff, seed: u64) {
+    let (mut f, mut r) = d.new_pair();
+    let mut g = ferrokv_testkit::Gen::new(seed, 6);
+    for step in 0..1500 {
+        let transactional = g.chance(70);
+        let argv = random_step(&mut g, transactional);
+        let argv: Vec<&str> = argv.iter().map(|s| s.as_str()).collect();
+        if transactional {
+            if let Err(e) = d.try_check(&argv, ferrokv_testkit::Compare::Exact) {
+                panic!("seed {seed} step {step}: {e}");
+            }
+        } else {
+            let (a, b) = (f.cmd(&argv), r.cmd(&argv));
+            assert_eq!(a, b, "seed {seed} step {step}: {argv:?}");
+        }
+    }
+    d.run(&["DISCARD"]);
+    d.run(&["SELECT", "0"]);
+    d.check_keyspace();
+}
+
+#[test]
+fn diff_transactions_random_interleavings() {
+    let mut d = ferrokv_testkit::diff_or_skip!(BIN);
+    for seed in 1..=4 {
+        random_interleavings(&mut d, seed);
+    }
+    let mut d = ferrokv_testkit::diff_or_skip!(resp3, BIN);
+    random_interleavings(&mut d, 99);
+}
