@@ -204,6 +204,12 @@ impl Shard {
         }
     }
 
+    /// The entry stored under `key`, even if logically expired, without touching, expiring or
+    /// counting it (WATCH and FLUSHDB/SWAPDB's watched-key checks, as Redis's `dictFind`).
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.table.get(key)
+    }
+
     /// Whether a live key exists (does not touch it).
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
         let clock = Clock {

@@ -399,8 +399,17 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         reject(srv, client, reply, Some(cmd), errors::NOAUTH);
         return Flow::Continue;
     }
-    if srv.pause.blocks(cmd, client) {
+    if srv.pause.blocks(cmd, client)
+        || (cmd.name == "exec"
+            && client.multi.as_ref().is_some_and(|m| m.writes)
+            && srv.pause.writes_paused())
+    {
         return Flow::Paused;
+    }
+    if client.multi.is_some()
+        && crate::cmd::transactions::queue_if_multi(srv, client, cmd, argv, reply)
+    {
+        return Flow::Continue;
     }
     let Some(handler) = cmd.handler else {
         return Flow::Continue;
@@ -458,6 +467,11 @@ fn reject(
     cmd: Option<&Command>,
     e: CmdError,
 ) {
+    crate::cmd::transactions::flag_transaction(client);
+    let e = match cmd {
+        Some(c) if c.name == "exec" => crate::cmd::transactions::abort_exec(srv, client, e),
+        _ => e,
+    };
     reply.error(e.0.as_bytes());
     srv.stats.count_error(e.code());
     if let Some(c) = cmd {

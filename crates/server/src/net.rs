@@ -463,6 +463,7 @@ async fn serve_registered(
     if monitor.is_some() {
         srv.remove_monitor(client.id);
     }
+    crate::watch::unwatch_all(&srv.watches, &mut client);
     srv.flush_batch(&mut client);
 }
 

@@ -257,6 +257,8 @@ pub struct Server {
     pub executable: String,
     /// INFO / MEMORY bookkeeping: instantaneous-rate samples, replication id, startup memory.
     pub metrics: crate::cmd::info::Metrics,
+    /// WATCHed keys of every client (see [`crate::watch`]).
+    pub watches: crate::watch::Registry,
 }
 
 impl Server {
@@ -290,6 +292,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             metrics: crate::cmd::info::Metrics::default(),
+            watches: crate::watch::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
@@ -310,9 +313,16 @@ impl Server {
     pub fn apply_config_held(
         &self,
         changed: &[&'static str],
-        held: Option<&mut crate::keyspace::LockSet<'_>>,
+        mut held: Option<&mut crate::keyspace::LockSet<'_>>,
     ) {
-        self.refresh_hot();
+        // Inside MULTI/EXEC the shards already held must not be locked again.
+        match held.as_deref_mut() {
+            None => self.refresh_hot(),
+            Some(h) => {
+                let access = self.refresh_hot_values();
+                self.keyspace.set_access_mode_held(access, h);
+            }
+        }
         let (level, logfile) = {
             let c = self.config.read();
             (c.loglevel(), c.logfile())
@@ -366,6 +376,13 @@ impl Server {
 
     /// Re-reads the hot configuration values (after startup and CONFIG SET).
     pub fn refresh_hot(&self) {
+        let access = self.refresh_hot_values();
+        self.keyspace.set_access_mode(access);
+    }
+
+    /// [`Server::refresh_hot`] without switching the shards' access mode: returns the mode
+    /// the configuration asks for.
+    fn refresh_hot_values(&self) -> ferrokv_engine::AccessMode {
         let c = self.config.read();
         let h = &self.hot;
         h.timeout_secs.store(c.timeout_secs(), Relaxed);
@@ -405,7 +422,7 @@ impl Server {
         );
         // Shards are locked without holding the configuration lock (see set_access_mode).
         drop(c);
-        self.keyspace.set_access_mode(access);
+        access
     }
 
     /// Whether clients must authenticate.

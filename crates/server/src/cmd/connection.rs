@@ -179,6 +179,7 @@ fn reset(c: &mut Ctx) -> CmdResult {
     cl.no_evict = false;
     cl.no_touch = false;
     cl.wants_monitor = false;
+    crate::cmd::transactions::reset_client(c.srv, cl);
     cl.user = "default".into();
     cl.authenticated = !c.srv.auth_required();
     c.reply.set_proto(Protocol::Resp2);

@@ -118,6 +118,7 @@ fn del_generic(c: &mut Ctx, lazy: bool) -> CmdResult {
         let key = c.arg(i);
         if let Some(e) = c.shard(key)?.remove(key, now) {
             removed.push(e);
+            c.modified(key);
         }
     }
     let n = removed.len();
@@ -204,6 +205,8 @@ fn rename_generic(c: &mut Ctx, nx: bool) -> CmdResult {
         release(c, old, false, "lazyfree-lazy-server-del");
     }
     c.dirty(1);
+    c.modified(src);
+    c.modified(dst);
     if nx {
         c.reply.int(1);
     } else {
@@ -318,6 +321,7 @@ fn copy(c: &mut Ctx) -> CmdResult {
         release(c, old, false, "lazyfree-lazy-server-del");
     }
     c.dirty(1);
+    crate::watch::signal_modified(c, dst_db, dst);
     c.reply.int(1);
     Ok(())
 }
@@ -345,6 +349,8 @@ fn move_cmd(c: &mut Ctx) -> CmdResult {
     };
     c.shard_in(dst_db, key)?.insert(e, now);
     c.dirty(1);
+    crate::watch::signal_modified(c, db, key);
+    crate::watch::signal_modified(c, dst_db, key);
     c.reply.int(1);
     Ok(())
 }
@@ -657,6 +663,7 @@ fn expire_generic(c: &mut Ctx, relative: bool, unit_ms: i64) -> CmdResult {
         shard.set_expire(key, Some(when), now);
     }
     c.dirty(1);
+    c.modified(key);
     c.reply.int(1);
     Ok(())
 }
@@ -688,6 +695,7 @@ fn persist(c: &mut Ctx) -> CmdResult {
     if volatile {
         shard.set_expire(key, None, now);
         c.dirty(1);
+        c.modified(key);
     }
     c.reply.int(i64::from(volatile));
     Ok(())

@@ -465,7 +465,12 @@ fn clients_section(srv: &Server, out: &mut String) {
         "total_blocking_keys",
         "total_blocking_keys_on_nokey",
     ] {
-        field!(out, f, "0");
+        let n = match f {
+            "watching_clients" => srv.watches.watching_clients(),
+            "total_watched_keys" => srv.watches.watched_keys(),
+            _ => 0,
+        };
+        field!(out, f, "{}", n);
     }
 }
 

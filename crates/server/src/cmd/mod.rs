@@ -24,6 +24,7 @@ pub mod set;
 pub mod slowlog;
 pub mod sorted_set;
 pub mod string;
+pub mod transactions;
 
 /// Writes a `<CMD> HELP` reply the way Redis formats it: a header line naming the command,
 /// `lines` (subcommand syntax lines, each followed by indented explanations), then HELP itself,
@@ -59,5 +60,6 @@ pub fn table() -> CommandTable {
     hash::register(&mut t);
     set::register(&mut t);
     sorted_set::register(&mut t);
+    transactions::register(&mut t);
     t
 }

@@ -241,6 +241,7 @@ fn set_generic(
             }
         }
         c.dirty(1);
+        c.modified(key);
         return Ok(());
     }
     let old = shard.get(key, &clock).map(|e| (e.expire_at(), e.access()));
@@ -270,6 +271,7 @@ fn set_generic(
         }
     }
     c.dirty(1);
+    c.modified(key);
     Ok(())
 }
 
@@ -312,6 +314,7 @@ fn getset(c: &mut Ctx) -> CmdResult {
     let access = shard.overwrite_access(old, &clock);
     shard.insert(Entry::new_string(key, val, None, access), clock.ms);
     c.dirty(1);
+    c.modified(key);
     Ok(())
 }
 
@@ -321,6 +324,7 @@ fn getdel(c: &mut Ctx) -> CmdResult {
     let now = c.now_ms();
     if c.shard(key)?.remove(key, now).is_some() {
         c.dirty(1);
+        c.modified(key);
     }
     Ok(())
 }
@@ -360,6 +364,7 @@ fn getex(c: &mut Ctx) -> CmdResult {
     };
     if changed {
         c.dirty(1);
+        c.modified(key);
     }
     Ok(())
 }
@@ -408,6 +413,7 @@ fn mset_generic(c: &mut Ctx, nx: bool) -> CmdResult {
     for i in (1..c.argv.len()).step_by(2) {
         let (key, val) = (c.arg(i), c.arg(i + 1));
         c.shard(key)?.overwrite_string(key, val, None, &clock);
+        c.modified(key);
     }
     c.dirty(((c.argv.len() - 1) / 2) as u64);
     if nx {
@@ -441,6 +447,7 @@ fn incr_decr(c: &mut Ctx, by: i64) -> CmdResult {
             if e.replace_int_in_place(buf.format(new).as_bytes()) {
                 reply.int(new);
                 c.dirty(1);
+                c.modified(key);
                 return Ok(());
             }
             (new, e.expire_at(), Some(e.access()))
@@ -455,6 +462,7 @@ fn incr_decr(c: &mut Ctx, by: i64) -> CmdResult {
     );
     reply.int(new);
     c.dirty(1);
+    c.modified(key);
     Ok(())
 }
 
@@ -509,6 +517,7 @@ fn incrbyfloat(c: &mut Ctx) -> CmdResult {
     );
     reply.bulk(text.as_bytes());
     c.dirty(1);
+    c.modified(key);
     Ok(())
 }
 
@@ -551,6 +560,7 @@ fn append(c: &mut Ctx) -> CmdResult {
     };
     c.reply.int(total as i64);
     c.dirty(1);
+    c.modified(key);
     Ok(())
 }
 
@@ -641,6 +651,7 @@ fn setrange(c: &mut Ctx) -> CmdResult {
             let access = shard.new_access(&clock);
             shard.insert(Entry::new_raw_string(key, &v, None, access, 0), clock.ms);
             c.dirty(1);
+            c.modified(key);
             end
         }
         Some(e) if !e.kind().is_string() => return Err(errors::WRONGTYPE),
@@ -673,6 +684,7 @@ fn setrange(c: &mut Ctx) -> CmdResult {
                 shard.insert(ne, clock.ms);
             }
             c.dirty(1);
+            c.modified(key);
             len.max(end)
         }
     };
