@@ -212,6 +212,8 @@ pub struct Client {
     /// Set while the client's commands run inside EXEC or a script: blocking commands answer
     /// at once instead of blocking (see [`crate::blocking`]).
     pub nonblocking: bool,
+    /// Pub/Sub subscriptions and the mailbox messages arrive in.
+    pub subs: crate::pubsub::ClientSubs,
     rng: u64,
 }
 
@@ -238,6 +240,7 @@ impl Client {
             clock_us: crate::util::now_us(),
             block_until: None,
             nonblocking: false,
+            subs: crate::pubsub::ClientSubs::default(),
         }
     }
 
@@ -270,6 +273,12 @@ impl Client {
         i.no_evict = self.no_evict;
         i.no_touch = self.no_touch;
         i.monitor = self.wants_monitor;
+        (i.sub, i.psub, i.ssub) = self.subs.counts();
+        if self.subs.active() && i.kind == ClientKind::Normal {
+            i.kind = ClientKind::PubSub;
+        } else if !self.subs.active() && i.kind == ClientKind::PubSub {
+            i.kind = ClientKind::Normal;
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod info;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod slowlog;
@@ -59,5 +60,6 @@ pub fn table() -> CommandTable {
     hash::register(&mut t);
     set::register(&mut t);
     sorted_set::register(&mut t);
+    pubsub::register(&mut t);
     t
 }
