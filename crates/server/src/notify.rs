@@ -118,9 +118,23 @@ pub fn publish_event(
     }
 }
 
+/// Whether events of `class` are published right now (to skip work, such as checking whether
+/// a key is new, that only an event needs).
+#[inline]
+pub fn wants(ctx: &Ctx<'_>, class: u32) -> bool {
+    let flags = ctx.srv.hot.notify_flags.load(Relaxed);
+    flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
+}
+
 /// Publishes a keyspace event for `key` in the client's current database if the class is
 /// enabled.
 pub fn keyspace_event(ctx: &mut Ctx<'_>, class: u32, event: &str, key: &[u8]) {
+    let db = ctx.client.db;
+    keyspace_event_in(ctx, db, class, event, key);
+}
+
+/// [`keyspace_event`] for a key of database `db` (MOVE, COPY ... DB).
+pub fn keyspace_event_in(ctx: &mut Ctx<'_>, db: u32, class: u32, event: &str, key: &[u8]) {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
     if flags & class == 0 || flags & (KEYSPACE | KEYEVENT) == 0 {
         return;
@@ -128,7 +142,6 @@ pub fn keyspace_event(ctx: &mut Ctx<'_>, class: u32, event: &str, key: &[u8]) {
     if flags & EXPIRED != 0 {
         flush_expired(ctx);
     }
-    let db = ctx.client.db;
     let me = Publisher {
         id: ctx.client.id,
         reply: &mut *ctx.reply,
