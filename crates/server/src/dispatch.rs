@@ -453,6 +453,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         client.batch.record_failed(cmd.index);
         srv.stats.count_error(e.code());
     }
+    crate::pubsub::splice_self_pushes(&mut client.subs, reply, reply_mark);
     srv.after_call(client, cmd, argv, usec);
     if client.close_after_reply {
         Flow::Close

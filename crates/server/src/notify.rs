@@ -102,10 +102,7 @@ pub fn publish_event(
         ch.extend_from_slice(itoa::Buffer::new().format(db).as_bytes());
         ch.extend_from_slice(b"__:");
         ch.extend_from_slice(key);
-        let me1 = me.as_mut().map(|p| Publisher {
-            id: p.id,
-            reply: &mut *p.reply,
-        });
+        let me1 = me.as_mut().map(Publisher::reborrow);
         srv.pubsub.publish(srv, &ch, event.as_bytes(), me1);
     }
     if flags & KEYEVENT != 0 {
@@ -142,10 +139,7 @@ pub fn keyspace_event_in(ctx: &mut Ctx<'_>, db: u32, class: u32, event: &str, ke
     if flags & EXPIRED != 0 {
         flush_expired(ctx);
     }
-    let me = Publisher {
-        id: ctx.client.id,
-        reply: &mut *ctx.reply,
-    };
+    let me = Publisher::of(ctx.client, ctx.reply.proto());
     publish_event(ctx.srv, flags, db, event, key, Some(me));
 }
 
@@ -162,10 +156,7 @@ pub fn flush_expired(ctx: &mut Ctx<'_>) {
         }
     }
     for (db, k) in keys {
-        let me = Publisher {
-            id: ctx.client.id,
-            reply: &mut *ctx.reply,
-        };
+        let me = Publisher::of(ctx.client, ctx.reply.proto());
         publish_event(ctx.srv, flags, db, "expired", &k, Some(me));
     }
 }

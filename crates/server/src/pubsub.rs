@@ -148,6 +148,16 @@ impl Mailbox {
         }
     }
 
+    /// Moves every queued frame to the end of `out`.
+    pub fn drain_into_vec(&self, out: &mut Vec<u8>) {
+        let mut g = self.inner.lock();
+        if !g.buf.is_empty() {
+            out.extend_from_slice(&g.buf);
+            g.buf.clear();
+            self.queued.store(0, Relaxed);
+        }
+    }
+
     /// Marks the bytes returned by [`Mailbox::take`] as written.
     pub fn written(&self) {
         self.inflight.store(0, Relaxed);
@@ -267,12 +277,50 @@ impl ChannelMap {
     }
 }
 
-/// Where a publisher's own copy goes when it is subscribed itself (RESP3): its reply buffer.
+/// Where a publisher's own copy goes when it is subscribed itself (RESP3): a side buffer
+/// ([`ClientSubs::self_push`]) that dispatch splices in *before* the running command's reply,
+/// where Redis's handlers (which publish before they reply) put it.
 pub struct Publisher<'a> {
     /// The publishing client's id.
     pub id: u64,
-    /// Its reply buffer.
-    pub reply: &'a mut Reply,
+    /// Whether the publishing client speaks RESP3.
+    pub resp3: bool,
+    /// The side buffer.
+    pub out: &'a mut Vec<u8>,
+}
+
+impl<'a> Publisher<'a> {
+    /// The publisher of the running command of `client`.
+    pub fn of(client: &'a mut crate::client::Client, proto: Protocol) -> Publisher<'a> {
+        Publisher {
+            id: client.id,
+            resp3: proto == Protocol::Resp3,
+            out: &mut client.subs.self_push,
+        }
+    }
+
+    /// A shorter-lived copy, for several publishes in a row.
+    pub fn reborrow(&mut self) -> Publisher<'_> {
+        Publisher {
+            id: self.id,
+            resp3: self.resp3,
+            out: &mut *self.out,
+        }
+    }
+}
+
+/// Moves the pushes a command published to its own client in front of the command's reply
+/// (everything written since `mark`).
+#[inline]
+pub fn splice_self_pushes(subs: &mut ClientSubs, reply: &mut Reply, mark: usize) {
+    if subs.self_push.is_empty() {
+        return;
+    }
+    let tail = reply.as_bytes().get(mark..).unwrap_or_default().to_vec();
+    reply.truncate(mark);
+    reply.raw(&subs.self_push);
+    reply.raw(&tail);
+    subs.self_push.clear();
 }
 
 /// The server-wide subscription registry.
@@ -316,15 +364,10 @@ fn frame(parts: &[&[u8]]) -> Vec<u8> {
 
 fn send(srv: &Server, mb: &Arc<Mailbox>, frame: &[u8], me: &mut Option<Publisher<'_>>) {
     if let Some(p) = me.as_mut().filter(|p| p.id == mb.id) {
-        // Earlier messages first, then this one, then (later) the command's own reply.
-        mb.drain_into(p.reply);
-        let head = if p.reply.proto() == Protocol::Resp3 {
-            b'>'
-        } else {
-            b'*'
-        };
-        p.reply.raw(&[head]);
-        p.reply.raw(frame.get(1..).unwrap_or_default());
+        // Earlier messages first, then this one, then the command's own reply.
+        mb.drain_into_vec(p.out);
+        p.out.push(if p.resp3 { b'>' } else { b'*' });
+        p.out.extend_from_slice(frame.get(1..).unwrap_or_default());
         return;
     }
     mb.deliver(srv, frame);
@@ -483,6 +526,8 @@ pub struct ClientSubs {
     seq: u64,
     /// Counted in [`Registry::clients`].
     counted: bool,
+    /// Pushes the running command published to this client (see [`Publisher`]).
+    pub self_push: Vec<u8>,
 }
 
 impl ClientSubs {

@@ -64,10 +64,7 @@ fn sunsubscribe(c: &mut Ctx) -> CmdResult {
 
 fn publish(c: &mut Ctx) -> CmdResult {
     let (ch, msg) = (c.arg(1), c.arg(2));
-    let me = Publisher {
-        id: c.client.id,
-        reply: &mut *c.reply,
-    };
+    let me = Publisher::of(c.client, c.reply.proto());
     let n = c.srv.pubsub.publish(c.srv, ch, msg, Some(me));
     c.reply.int(n as i64);
     Ok(())
@@ -75,10 +72,7 @@ fn publish(c: &mut Ctx) -> CmdResult {
 
 fn spublish(c: &mut Ctx) -> CmdResult {
     let (ch, msg) = (c.arg(1), c.arg(2));
-    let me = Publisher {
-        id: c.client.id,
-        reply: &mut *c.reply,
-    };
+    let me = Publisher::of(c.client, c.reply.proto());
     let n = c.srv.pubsub.spublish(c.srv, ch, msg, Some(me));
     c.reply.int(n as i64);
     Ok(())
