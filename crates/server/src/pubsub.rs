@@ -662,7 +662,7 @@ pub fn unsubscribe(
         }
     }
     if list.is_empty() {
-        if let Some(r) = reply.as_deref_mut() {
+        if let Some(r) = reply {
             confirm(r, kind.verb(false), None, subs.running(kind));
         }
     }
