@@ -483,3 +483,41 @@ fn the_normal_class_hard_limit_closes_a_client_with_a_huge_reply() {
     ]);
     assert_eq!(d.cmd(&["STRLEN", "big"]), Value::Int(2 * 1024 * 1024));
 }
+
+#[test]
+fn concurrent_publishers_lose_nothing_and_keep_each_publishers_order() {
+    let srv = server();
+    let mut subs: Vec<Conn> = (0..20).map(|_| srv.conn()).collect();
+    for s in subs.iter_mut() {
+        s.cmd(&["SUBSCRIBE", "multi"]);
+    }
+    let addr = srv.addr();
+    let publishers: Vec<_> = (0..4)
+        .map(|p| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::connect(&addr);
+                for i in 0..500 {
+                    let n = c.cmd(&["PUBLISH", "multi", &format!("{p}:{i}")]);
+                    assert_eq!(n, Value::Int(20));
+                }
+            })
+        })
+        .collect();
+    for t in publishers {
+        t.join().unwrap();
+    }
+    for s in subs.iter_mut() {
+        let mut next = [0usize; 4];
+        for _ in 0..2000 {
+            let v = s.read_value();
+            let parts = v.as_array().unwrap();
+            let text = parts[2].as_str().unwrap().to_string();
+            let (p, i) = text.split_once(':').unwrap();
+            let (p, i): (usize, usize) = (p.parse().unwrap(), i.parse().unwrap());
+            assert_eq!(i, next[p], "publisher {p}'s messages out of order");
+            next[p] += 1;
+        }
+        assert_eq!(next, [500; 4]);
+    }
+}
