@@ -217,6 +217,8 @@ pub struct Client {
     pub multi: Option<crate::cmd::transactions::MultiState>,
     /// WATCHed keys and the DIRTY_CAS flag other clients set (see [`crate::watch`]).
     pub watch: crate::watch::ClientWatch,
+    /// Pub/Sub subscriptions and the mailbox messages arrive in.
+    pub subs: crate::pubsub::ClientSubs,
     rng: u64,
 }
 
@@ -245,6 +247,7 @@ impl Client {
             nonblocking: false,
             multi: None,
             watch: crate::watch::ClientWatch::default(),
+            subs: crate::pubsub::ClientSubs::default(),
         }
     }
 
@@ -279,6 +282,12 @@ impl Client {
         i.monitor = self.wants_monitor;
         i.multi = self.multi.as_ref().map_or(-1, |m| m.count() as i64);
         i.watch = self.watch.keys.len();
+        (i.sub, i.psub, i.ssub) = self.subs.counts();
+        if self.subs.active() && i.kind == ClientKind::Normal {
+            i.kind = ClientKind::PubSub;
+        } else if !self.subs.active() && i.kind == ClientKind::PubSub {
+            i.kind = ClientKind::Normal;
+        }
     }
 }
 

@@ -58,6 +58,11 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             s.active_expire_fields(now, CHECKS_PER_VISIT);
             round_checked += c;
             round_expired += e;
+            if crate::notify::expired_wanted(srv.hot.notify_flags.load(Relaxed)) {
+                let keys = s.drain_expired();
+                drop(s);
+                crate::notify::publish_expired(srv, db as u32, &keys);
+            }
         }
         if start.elapsed() >= budget {
             srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);

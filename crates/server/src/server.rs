@@ -31,6 +31,8 @@ pub struct Stats {
     pub dirty: AtomicU64,
     pub expired_time_cap_reached: AtomicU64,
     pub client_query_buffer_limit_disconnections: AtomicU64,
+    /// Clients closed for exceeding `client-output-buffer-limit`.
+    pub client_output_buffer_limit_disconnections: AtomicU64,
 }
 
 impl Stats {
@@ -58,6 +60,7 @@ impl Stats {
             &self.total_error_replies,
             &self.expired_time_cap_reached,
             &self.client_query_buffer_limit_disconnections,
+            &self.client_output_buffer_limit_disconnections,
         ] {
             a.store(0, Relaxed);
         }
@@ -192,9 +195,19 @@ pub struct Hot {
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// The encoding thresholds, in the order of [`Hot::encoding_limits`].
     pub enc: [AtomicI64; 9],
+    /// `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds) for each class of
+    /// [`crate::pubsub`] (`CLASS_NORMAL`, `CLASS_REPLICA`, `CLASS_PUBSUB`), flattened.
+    pub obuf: [AtomicU64; 9],
 }
 
 impl Hot {
+    /// (hard bytes, soft bytes, soft seconds) of output-buffer class `class` (0 = no limit).
+    #[inline]
+    pub fn obuf_limit(&self, class: usize) -> (u64, u64, u64) {
+        let g = |i: usize| self.obuf.get(class * 3 + i).map_or(0, |a| a.load(Relaxed));
+        (g(0), g(1), g(2))
+    }
+
     /// The compact-encoding thresholds in force.
     pub fn encoding_limits(&self) -> ferrokv_engine::EncodingLimits {
         let g = |i: usize| self.enc[i].load(Relaxed);
@@ -259,6 +272,8 @@ pub struct Server {
     pub metrics: crate::cmd::info::Metrics,
     /// WATCHed keys of every client (see [`crate::watch`]).
     pub watches: crate::watch::Registry,
+    /// Pub/Sub subscriptions and delivery.
+    pub pubsub: crate::pubsub::Registry,
 }
 
 impl Server {
@@ -293,10 +308,12 @@ impl Server {
                 .unwrap_or_default(),
             metrics: crate::cmd::info::Metrics::default(),
             watches: crate::watch::Registry::default(),
+            pubsub: crate::pubsub::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
         srv.apply_access_mode();
+        crate::notify::apply_expired_logging(&srv, None);
         srv
     }
 
@@ -333,6 +350,10 @@ impl Server {
                 "logfile" => crate::logging::set_logfile(&logfile),
                 _ => {}
             }
+        }
+        let mut held = held;
+        if changed.contains(&"notify-keyspace-events") {
+            crate::notify::apply_expired_logging(self, held.as_deref_mut());
         }
         if changed
             .iter()
@@ -414,6 +435,15 @@ impl Server {
         for (i, name) in ENCODING_PARAMS.iter().enumerate() {
             h.enc[i].store(c.get_i64(name).unwrap_or(fallback[i]), Relaxed);
         }
+        for (i, l) in c.client_output_buffer_limits().iter().enumerate() {
+            h.obuf[i * 3].store(l.hard, Relaxed);
+            h.obuf[i * 3 + 1].store(l.soft, Relaxed);
+            h.obuf[i * 3 + 2].store(l.soft_seconds.max(0) as u64, Relaxed);
+        }
+        h.notify_flags.store(
+            crate::notify::parse_flags(&c.notify_keyspace_events()),
+            Relaxed,
+        );
         *self.requirepass.write() = c.requirepass().map(Bytes::from);
         let access = crate::keyspace::access_mode_for(
             c.maxmemory_policy(),

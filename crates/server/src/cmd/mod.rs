@@ -19,6 +19,7 @@ pub mod info;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod slowlog;
@@ -61,5 +62,6 @@ pub fn table() -> CommandTable {
     set::register(&mut t);
     sorted_set::register(&mut t);
     transactions::register(&mut t);
+    pubsub::register(&mut t);
     t
 }
