@@ -23,6 +23,8 @@ use crate::{Event, HashField, KeyRecord, RdbValue, MAX_VERSION};
 const PREALLOC: u64 = 1024;
 /// Read granularity for long strings.
 const CHUNK: u64 = 1 << 16;
+/// Largest hash field expiry Redis accepts (`EB_EXPIRE_TIME_MAX`, 2^48 - 1 ms).
+pub(crate) const MAX_FIELD_TTL: i64 = (1 << 48) - 1;
 /// Progress callback period in bytes.
 const REPORT_EVERY: u64 = 1 << 20;
 
@@ -94,13 +96,13 @@ impl<R: Read> Src<R> {
         Ok(())
     }
 
-    fn u8(&mut self, context: &'static str) -> Result<u8, Error> {
+    pub(crate) fn u8(&mut self, context: &'static str) -> Result<u8, Error> {
         let mut b = [0u8; 1];
         self.fill(&mut b, context)?;
         Ok(b[0])
     }
 
-    fn array<const N: usize>(&mut self, context: &'static str) -> Result<[u8; N], Error> {
+    pub(crate) fn array<const N: usize>(&mut self, context: &'static str) -> Result<[u8; N], Error> {
         let mut b = [0u8; N];
         self.fill(&mut b, context)?;
         Ok(b)
@@ -137,7 +139,7 @@ impl<R: Read> Src<R> {
         })
     }
 
-    fn length(&mut self, context: &'static str) -> Result<u64, Error> {
+    pub(crate) fn length(&mut self, context: &'static str) -> Result<u64, Error> {
         let at = self.pos;
         match self.len_or_enc(context)? {
             Len::Len(n) => Ok(n),
@@ -278,16 +280,18 @@ impl<R: Read> Src<R> {
                     let ttl = self.length("hash field ttl")?;
                     let expire_ms = if ttl == 0 {
                         None
-                    } else if t == HASH_METADATA {
-                        let e = i64::try_from(ttl)
-                            .ok()
-                            .and_then(|x| x.checked_add(min))
-                            .and_then(|x| x.checked_sub(1));
-                        Some(e.ok_or_else(|| self.corrupt(ttl_at, "invalid field TTL"))?)
                     } else {
-                        Some(
+                        let abs = if t == HASH_METADATA {
                             i64::try_from(ttl)
-                                .map_err(|_| self.corrupt(ttl_at, "invalid field TTL"))?,
+                                .ok()
+                                .and_then(|x| x.checked_add(min))
+                                .and_then(|x| x.checked_sub(1))
+                        } else {
+                            i64::try_from(ttl).ok()
+                        };
+                        Some(
+                            abs.filter(|e| (1..=MAX_FIELD_TTL).contains(e))
+                                .ok_or_else(|| self.corrupt(ttl_at, "invalid field TTL"))?,
                         )
                     };
                     let field = self.string("hash field")?;
@@ -392,6 +396,7 @@ impl<R: Read> Src<R> {
                         Entry::Int(i) => Some(i),
                         Entry::Str(s) => parse_canonical_i64(s),
                     }
+                    .filter(|e| (0..=MAX_FIELD_TTL).contains(e))
                     .ok_or_else(|| self.corrupt(at, "invalid field TTL"))?;
                     v.push(HashField {
                         field: t3[0].to_bytes(),
@@ -431,11 +436,7 @@ impl<R: Read> Src<R> {
                 RdbValue::List(v)
             }
             STREAM_LISTPACKS | STREAM_LISTPACKS_2 | STREAM_LISTPACKS_3 => {
-                return Err(Error::UnsupportedType {
-                    offset: at,
-                    type_byte: t,
-                    what: "stream".into(),
-                })
+                RdbValue::Stream(Box::new(self.read_stream(t, at)?))
             }
             MODULE_PRE_GA | MODULE_2 => {
                 let id = self.length("module id")?;

@@ -201,6 +201,14 @@ pub(crate) fn encode_value(
                 ZSET_2
             }
         }
+        RdbValue::Stream(st) => {
+            crate::stream::encode_stream(out, st, c, ttl_types);
+            if ttl_types {
+                STREAM_LISTPACKS_3
+            } else {
+                STREAM_LISTPACKS_2
+            }
+        }
         RdbValue::Hash(fields) => {
             let small = fields.len() <= o.hash_max_listpack_entries
                 && fields.iter().all(|f| {

@@ -16,6 +16,9 @@
 //! * Codecs used by the above, usable on their own: [`crc64`], [`lzf`],
 //!   [`intset`], [`listpack`], [`ziplist`] (with zipmap).
 //!
+//! Streams are decoded (types 15, 19, 21) into [`Stream`] and written as
+//! type 19 (version 10/11) or 21 (version 12).
+//!
 //! Format notes: `docs/rdb.md`.
 
 pub mod crc64;
@@ -23,6 +26,7 @@ mod decode;
 mod dump;
 mod encode;
 mod error;
+mod stream;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
@@ -80,7 +84,7 @@ pub mod types {
     pub const STREAM_LISTPACKS_2: u8 = 19;
     /// Set as a listpack (Redis 7.2+).
     pub const SET_LISTPACK: u8 = 20;
-    /// Stream, 7.4 layout.
+    /// Stream, 7.2 layout (consumer active time).
     pub const STREAM_LISTPACKS_3: u8 = 21;
     /// Hash with field TTLs, 7.4 release candidates (absolute TTLs).
     pub const HASH_METADATA_PRE_GA: u8 = 22;
@@ -144,6 +148,86 @@ pub enum RdbValue {
     ZSet(Vec<(Vec<u8>, f64)>),
     /// Hash fields.
     Hash(Vec<HashField>),
+    /// A stream with its consumer groups.
+    Stream(Box<Stream>),
+}
+
+/// A stream entry ID (`<ms>-<seq>`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct StreamId {
+    /// Milliseconds part.
+    pub ms: u64,
+    /// Sequence part.
+    pub seq: u64,
+}
+
+/// One live stream entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamEntry {
+    /// Its ID.
+    pub id: StreamId,
+    /// Field/value pairs in insertion order.
+    pub fields: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// An entry of a consumer group's pending entries list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPending {
+    /// ID of the delivered entry.
+    pub id: StreamId,
+    /// Last delivery time, Unix ms.
+    pub delivery_time_ms: i64,
+    /// Number of deliveries.
+    pub delivery_count: u64,
+}
+
+/// A consumer of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamConsumer {
+    /// Consumer name.
+    pub name: Vec<u8>,
+    /// Last time it was seen (any interaction), Unix ms.
+    pub seen_time_ms: i64,
+    /// Last successful read/claim (Redis 7.2+, RDB type 21); `None` from
+    /// older files (Redis then uses the seen time).
+    pub active_time_ms: Option<i64>,
+    /// IDs it owns; each is also in the group's [`StreamGroup::pending`].
+    pub pending: Vec<StreamId>,
+}
+
+/// A consumer group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamGroup {
+    /// Group name.
+    pub name: Vec<u8>,
+    /// Last delivered ID.
+    pub last_id: StreamId,
+    /// Entries read counter (lag tracking); `None` when unknown (Redis's
+    /// -1, and always for pre-7.0 files).
+    pub entries_read: Option<u64>,
+    /// The group's pending entries list, ascending IDs.
+    pub pending: Vec<StreamPending>,
+    /// Its consumers.
+    pub consumers: Vec<StreamConsumer>,
+}
+
+/// A stream in neutral form: live entries in ID order plus the metadata
+/// Redis persists. For pre-7.0 files (RDB type 15) `first_id`,
+/// `max_deleted_id` and `entries_added` are derived as Redis does on load.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Stream {
+    /// Live entries, ascending IDs.
+    pub entries: Vec<StreamEntry>,
+    /// Last ID ever generated (may exceed the last live entry).
+    pub last_id: StreamId,
+    /// ID of the first live entry (0-0 when empty).
+    pub first_id: StreamId,
+    /// Largest ID ever deleted.
+    pub max_deleted_id: StreamId,
+    /// Count of entries ever added.
+    pub entries_added: u64,
+    /// Consumer groups.
+    pub groups: Vec<StreamGroup>,
 }
 
 impl RdbValue {
@@ -155,6 +239,7 @@ impl RdbValue {
             RdbValue::Set(_) => "set",
             RdbValue::ZSet(_) => "zset",
             RdbValue::Hash(_) => "hash",
+            RdbValue::Stream(_) => "stream",
         }
     }
 
@@ -166,6 +251,8 @@ impl RdbValue {
             RdbValue::List(v) | RdbValue::Set(v) => v.is_empty(),
             RdbValue::ZSet(v) => v.is_empty(),
             RdbValue::Hash(v) => v.is_empty(),
+            // Redis keeps empty streams (XDEL of every entry, MKSTREAM)
+            RdbValue::Stream(_) => false,
         }
     }
 
