@@ -1,7 +1,9 @@
 //! Fuzz target for the RDB file decoder: arbitrary bytes (behind a valid
 //! header when the first byte is odd, so mutations reach the body) must never
 //! panic or allocate without bound; every file that loads must survive a
-//! write-then-read round trip through `RdbWriter` with the same keys/values.
+//! write-then-read round trip through `RdbWriter` (version 12) with the same
+//! keys/values (a stream consumer without an active time gets its seen time,
+//! as Redis does).
 #![no_main]
 
 use ferrokv_rdb::{load, RdbValue, RdbWriter, WriteOptions};
@@ -23,6 +25,13 @@ fn normalise(v: &RdbValue) -> RdbValue {
             let mut z = z.clone();
             z.sort_by(|a, b| a.0.cmp(&b.0));
             RdbValue::ZSet(z)
+        }
+        RdbValue::Stream(st) => {
+            let mut st = st.clone();
+            for c in st.groups.iter_mut().flat_map(|g| g.consumers.iter_mut()) {
+                c.active_time_ms = Some(c.active_time_ms.unwrap_or(c.seen_time_ms));
+            }
+            RdbValue::Stream(st)
         }
         other => other.clone(),
     }

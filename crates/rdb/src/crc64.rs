@@ -41,6 +41,7 @@ pub fn crc64(mut crc: u64, data: &[u8]) -> u64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::crc64;
 

@@ -102,7 +102,10 @@ impl<R: Read> Src<R> {
         Ok(b[0])
     }
 
-    pub(crate) fn array<const N: usize>(&mut self, context: &'static str) -> Result<[u8; N], Error> {
+    pub(crate) fn array<const N: usize>(
+        &mut self,
+        context: &'static str,
+    ) -> Result<[u8; N], Error> {
         let mut b = [0u8; N];
         self.fill(&mut b, context)?;
         Ok(b)
@@ -143,7 +146,10 @@ impl<R: Read> Src<R> {
         let at = self.pos;
         match self.len_or_enc(context)? {
             Len::Len(n) => Ok(n),
-            Len::Enc(_) => Err(self.corrupt(at, format!("string encoding where a length was expected ({context})"))),
+            Len::Enc(_) => Err(self.corrupt(
+                at,
+                format!("string encoding where a length was expected ({context})"),
+            )),
         }
     }
 
@@ -152,8 +158,12 @@ impl<R: Read> Src<R> {
         match self.len_or_enc(context)? {
             Len::Len(n) => self.bytes(n, context),
             Len::Enc(0) => Ok((self.u8(context)? as i8).to_string().into_bytes()),
-            Len::Enc(1) => Ok(i16::from_le_bytes(self.array(context)?).to_string().into_bytes()),
-            Len::Enc(2) => Ok(i32::from_le_bytes(self.array(context)?).to_string().into_bytes()),
+            Len::Enc(1) => Ok(i16::from_le_bytes(self.array(context)?)
+                .to_string()
+                .into_bytes()),
+            Len::Enc(2) => Ok(i32::from_le_bytes(self.array(context)?)
+                .to_string()
+                .into_bytes()),
             Len::Enc(3) => {
                 let clen = self.length(context)?;
                 let ulen = self.length(context)?;
@@ -161,8 +171,8 @@ impl<R: Read> Src<R> {
                     return Err(self.corrupt(at, "LZF string with impossible lengths"));
                 }
                 let data = self.bytes(clen, context)?;
-                let ulen = usize::try_from(ulen)
-                    .map_err(|_| self.corrupt(at, "LZF string too long"))?;
+                let ulen =
+                    usize::try_from(ulen).map_err(|_| self.corrupt(at, "LZF string too long"))?;
                 lzf::decompress(&data, ulen).map_err(|e| self.corrupt(at, e.to_string()))
             }
             Len::Enc(e) => Err(self.corrupt(at, format!("unknown string encoding {e}"))),

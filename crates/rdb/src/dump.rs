@@ -20,7 +20,9 @@ pub fn dump_value(v: &RdbValue) -> Vec<u8> {
 /// Fails with [`Error::Unrepresentable`] for field TTLs below 12.
 pub fn dump_value_with_version(v: &RdbValue, version: u16) -> Result<Vec<u8>, Error> {
     if version < 12 && v.has_field_ttls() {
-        return Err(Error::Unrepresentable("hash field TTLs need RDB version 12"));
+        return Err(Error::Unrepresentable(
+            "hash field TTLs need RDB version 12",
+        ));
     }
     Ok(payload(v, version))
 }

@@ -183,7 +183,9 @@ pub(crate) fn encode_value(
         }
         RdbValue::ZSet(pairs) => {
             let small = pairs.len() <= o.zset_max_listpack_entries
-                && pairs.iter().all(|(m, _)| m.len() <= o.zset_max_listpack_value);
+                && pairs
+                    .iter()
+                    .all(|(m, _)| m.len() <= o.zset_max_listpack_value);
             if small {
                 let mut lp = listpack::Builder::new();
                 for (m, s) in pairs {
@@ -373,7 +375,13 @@ impl<W: Write> RdbWriter<W> {
     /// [`RdbWriter::write_key`] for a [`KeyRecord`], including its LRU idle
     /// time / LFU frequency hints (IDLE / FREQ opcodes) when present.
     pub fn write_record(&mut self, rec: &KeyRecord) -> Result<(), Error> {
-        self.write_key_with_hints(&rec.key, &rec.value, rec.expire_ms, rec.lru_idle, rec.lfu_freq)
+        self.write_key_with_hints(
+            &rec.key,
+            &rec.value,
+            rec.expire_ms,
+            rec.lru_idle,
+            rec.lfu_freq,
+        )
     }
 
     fn write_key_with_hints(

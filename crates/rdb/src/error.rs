@@ -70,7 +70,10 @@ impl fmt::Display for Error {
         match self {
             Error::Io { offset, source } => write!(f, "I/O error at offset {offset}: {source}"),
             Error::Truncated { offset, context } => {
-                write!(f, "unexpected end of input at offset {offset} reading {context}")
+                write!(
+                    f,
+                    "unexpected end of input at offset {offset} reading {context}"
+                )
             }
             Error::BadHeader => f.write_str("wrong signature: not an RDB file"),
             Error::UnsupportedVersion(v) => write!(f, "can't handle RDB format version {v}"),

@@ -63,6 +63,7 @@ pub fn encode(values: &[i64]) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

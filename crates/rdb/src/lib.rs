@@ -26,10 +26,10 @@ mod decode;
 mod dump;
 mod encode;
 mod error;
-mod stream;
 pub mod intset;
 pub mod listpack;
 pub mod lzf;
+mod stream;
 mod util;
 pub mod ziplist;
 

@@ -103,7 +103,10 @@ fn read_entry(blob: &[u8], p: usize) -> Result<(Entry<'_>, usize), String> {
             }
             0xf3 => {
                 let d = get(p + 1, 4)?;
-                (Entry::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))), 5)
+                (
+                    Entry::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))),
+                    5,
+                )
             }
             0xf4 => {
                 let d = get(p + 1, 8)?;
@@ -111,7 +114,11 @@ fn read_entry(blob: &[u8], p: usize) -> Result<(Entry<'_>, usize), String> {
                 a.copy_from_slice(d);
                 (Entry::Int(i64::from_le_bytes(a)), 9)
             }
-            _ => return Err(format!("listpack entry with invalid encoding byte {b:#04x}")),
+            _ => {
+                return Err(format!(
+                    "listpack entry with invalid encoding byte {b:#04x}"
+                ))
+            }
         }
     })
 }
@@ -259,6 +266,7 @@ impl Builder {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

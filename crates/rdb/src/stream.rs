@@ -269,7 +269,11 @@ const NODE_MAX_BYTES: usize = 4096;
 
 fn encode_node(entries: &[StreamEntry]) -> Vec<u8> {
     let master = entries[0].id;
-    let mfields: Vec<&[u8]> = entries[0].fields.iter().map(|(f, _)| f.as_slice()).collect();
+    let mfields: Vec<&[u8]> = entries[0]
+        .fields
+        .iter()
+        .map(|(f, _)| f.as_slice())
+        .collect();
     let mut lp = listpack::Builder::new();
     lp.push_int(entries.len() as i64);
     lp.push_int(0);
@@ -308,7 +312,11 @@ pub(crate) fn encode_stream(out: &mut Vec<u8>, s: &Stream, compress: bool, v3: b
     let mut start = 0usize;
     let mut bytes = 0usize;
     for (i, e) in s.entries.iter().enumerate() {
-        let sz: usize = 8 + e.fields.iter().map(|(f, v)| f.len() + v.len() + 4).sum::<usize>();
+        let sz: usize = 8 + e
+            .fields
+            .iter()
+            .map(|(f, v)| f.len() + v.len() + 4)
+            .sum::<usize>();
         if i > start && (i - start >= NODE_MAX_ENTRIES || bytes + sz > NODE_MAX_BYTES) {
             bounds.push((start, i));
             start = i;

@@ -59,6 +59,7 @@ pub fn score_text(v: f64) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -66,10 +67,7 @@ mod tests {
     fn canonical_integers() {
         assert_eq!(parse_canonical_i64(b"0"), Some(0));
         assert_eq!(parse_canonical_i64(b"-5"), Some(-5));
-        assert_eq!(
-            parse_canonical_i64(b"-9223372036854775808"),
-            Some(i64::MIN)
-        );
+        assert_eq!(parse_canonical_i64(b"-9223372036854775808"), Some(i64::MIN));
         assert_eq!(parse_canonical_i64(b"9223372036854775807"), Some(i64::MAX));
         for bad in [
             &b""[..],
@@ -88,7 +86,15 @@ mod tests {
 
     #[test]
     fn scores() {
-        for v in [0.1, -2.5, 1e300, 3.0e-10, 12345.678, f64::INFINITY, f64::NEG_INFINITY] {
+        for v in [
+            0.1,
+            -2.5,
+            1e300,
+            3.0e-10,
+            12345.678,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ] {
             assert_eq!(parse_score(score_text(v).as_bytes()), Some(v));
         }
         assert_eq!(parse_score(b"nan"), None);

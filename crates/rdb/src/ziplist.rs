@@ -83,7 +83,10 @@ pub fn decode(blob: &[u8]) -> Result<Vec<Entry<'_>>, String> {
                 }
                 0xd0 => {
                     let d = data(p + 1, 4)?;
-                    (Entry::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))), 5)
+                    (
+                        Entry::Int(i64::from(i32::from_le_bytes([d[0], d[1], d[2], d[3]]))),
+                        5,
+                    )
                 }
                 0xe0 => {
                     let d = data(p + 1, 8)?;
@@ -177,8 +180,11 @@ pub fn encode(items: &[&[u8]]) -> Vec<u8> {
     buf
 }
 
+/// Field/value pairs of a decoded zipmap.
+pub type ZipmapPairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Decodes a zipmap into field/value pairs.
-pub fn decode_zipmap(blob: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
+pub fn decode_zipmap(blob: &[u8]) -> Result<ZipmapPairs, String> {
     fn len_at(blob: &[u8], p: usize) -> Result<(usize, usize), String> {
         match blob.get(p) {
             Some(&b) if b < 254 => Ok((usize::from(b), 1)),
@@ -221,6 +227,7 @@ pub fn decode_zipmap(blob: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -244,7 +251,11 @@ mod tests {
             b"tail",
         ];
         let blob = encode(&items);
-        let got: Vec<Vec<u8>> = decode(&blob).unwrap().into_iter().map(Entry::to_bytes).collect();
+        let got: Vec<Vec<u8>> = decode(&blob)
+            .unwrap()
+            .into_iter()
+            .map(Entry::to_bytes)
+            .collect();
         let want: Vec<Vec<u8>> = items.iter().map(|s| s.to_vec()).collect();
         assert_eq!(got, want);
         assert_eq!(decode(&encode(&[])).unwrap(), vec![]);

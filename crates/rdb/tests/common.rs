@@ -1,9 +1,9 @@
 //! Shared helpers of the integration tests (included with `mod common;`).
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
 
-use ferrokv_rdb::{RdbValue, KeyRecord};
+use ferrokv_rdb::{KeyRecord, RdbValue};
 
 /// The fixtures directory: `$FERROKV_FIXTURES`, else the first
 /// `shared/fixtures` found beside the crate or one of its ancestors (the

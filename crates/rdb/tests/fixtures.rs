@@ -1,6 +1,7 @@
 //! Loads the RDB files of the shared fixtures directory (see
 //! `shared/fixtures/README.md`) and checks their documented contents.
 //! Skips (with a message) when the directory is absent.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 
@@ -76,7 +77,10 @@ fn encodings_rdb_every_legacy_encoding() {
             ("eee", "5000000000"),
         ])
     );
-    assert_eq!(get("hash_zipped"), hash(&[("a", "1"), ("b", "2"), ("c", "3")]));
+    assert_eq!(
+        get("hash_zipped"),
+        hash(&[("a", "1"), ("b", "2"), ("c", "3")])
+    );
     let eight = ["1", "2", "3", "a", "b", "c", "100000", "6000000000"];
     let mut list24 = Vec::new();
     for _ in 0..3 {
@@ -118,7 +122,10 @@ fn encodings_rdb_every_legacy_encoding() {
             ("cccc", 123_456_789.0),
         ])
     );
-    assert_eq!(get("zset_zipped"), zset(&[("a", 1.0), ("b", 2.0), ("c", 3.0)]));
+    assert_eq!(
+        get("zset_zipped"),
+        zset(&[("a", 1.0), ("b", 2.0), ("c", 3.0)])
+    );
 }
 
 #[test]
@@ -147,10 +154,7 @@ fn zset_ziplist_v10() {
     );
     let aux: Vec<&[u8]> = f.aux.iter().map(|(k, _)| k.as_slice()).collect();
     assert!(aux.contains(&&b"redis-ver"[..]));
-    assert!(f
-        .aux
-        .iter()
-        .any(|(k, v)| k == b"redis-bits" && v == b"64"));
+    assert!(f.aux.iter().any(|(k, v)| k == b"redis-bits" && v == b"64"));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! * DUMP payloads from Redis decode with `restore_value`, and `dump_value`
 //!   payloads RESTORE into Redis;
 //! * the shared fixture files decode to what redis-server itself loads.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 
@@ -18,9 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{fixtures_dir, normalise};
-use ferrokv_rdb::{
-    dump_value, load, restore_value, HashField, RdbValue, RdbWriter, WriteOptions,
-};
+use ferrokv_rdb::{dump_value, load, restore_value, HashField, RdbValue, RdbWriter, WriteOptions};
 
 // ---------------------------------------------------------------- client
 
@@ -83,7 +82,11 @@ impl Conn {
 
     fn ok(&mut self, args: &[&[u8]]) {
         let r = self.cmd(args);
-        assert!(!matches!(r, Reply::Error(_)), "{:?} -> {r:?}", String::from_utf8_lossy(args[0]));
+        assert!(
+            !matches!(r, Reply::Error(_)),
+            "{:?} -> {r:?}",
+            String::from_utf8_lossy(args[0])
+        );
     }
 
     fn read(&mut self) -> Reply {
@@ -153,8 +156,22 @@ fn tmp_dir(name: &str) -> PathBuf {
 fn start_redis(bin: &str, dir: &Path, dbfilename: &str) -> (Redis, Conn) {
     let port = free_port();
     let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""])
-        .args(["--appendonly", "no", "--daemonize", "no", "--dbfilename", dbfilename])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args([
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dbfilename",
+            dbfilename,
+        ])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
@@ -232,7 +249,12 @@ fn dataset() -> Vec<Item> {
     add(0, "s:int32", s("-2000000000"), Some(far));
     add(0, "s:int64", s("123456789012"), None);
     add(0, "s:notint", s("0012"), None);
-    add(0, "s:long", RdbValue::String(b"abcdefgh".repeat(500)), Some(far + 1));
+    add(
+        0,
+        "s:long",
+        RdbValue::String(b"abcdefgh".repeat(500)),
+        Some(far + 1),
+    );
     add(
         0,
         "s:binary",
@@ -240,25 +262,64 @@ fn dataset() -> Vec<Item> {
         None,
     );
     add(0, "s:float", s("3.14"), None);
-    add(0, "l:small", RdbValue::List(vec![b("a"), b("1"), b("-5"), b("hello world"), b("")]), None);
-    let mut big_list: Vec<Vec<u8>> = (0..3000).map(|i| format!("item-{i}").into_bytes()).collect();
+    add(
+        0,
+        "l:small",
+        RdbValue::List(vec![b("a"), b("1"), b("-5"), b("hello world"), b("")]),
+        None,
+    );
+    let mut big_list: Vec<Vec<u8>> = (0..3000)
+        .map(|i| format!("item-{i}").into_bytes())
+        .collect();
     big_list.push(vec![b'x'; 20_000]);
     big_list.extend((0..500).map(|i| (i * 1_000_003i64).to_string().into_bytes()));
     add(0, "l:big", RdbValue::List(big_list), Some(far + 2));
-    add(0, "set:intset", RdbValue::Set((1..=100).map(|i| (i * 3).to_string().into_bytes()).collect()), None);
+    add(
+        0,
+        "set:intset",
+        RdbValue::Set(
+            (1..=100)
+                .map(|i| (i * 3).to_string().into_bytes())
+                .collect(),
+        ),
+        None,
+    );
     add(
         0,
         "set:intset64",
         RdbValue::Set(vec![b("6000000000"), b("-1"), b("70000")]),
         None,
     );
-    add(0, "set:small", RdbValue::Set(vec![b("a"), b("b"), b("1")]), None);
-    add(0, "set:big", RdbValue::Set((0..700).map(|i| format!("member:{i}").into_bytes()).collect()), None);
-    add(0, "set:manyints", RdbValue::Set((0..600).map(|i| i.to_string().into_bytes()).collect()), None);
+    add(
+        0,
+        "set:small",
+        RdbValue::Set(vec![b("a"), b("b"), b("1")]),
+        None,
+    );
+    add(
+        0,
+        "set:big",
+        RdbValue::Set(
+            (0..700)
+                .map(|i| format!("member:{i}").into_bytes())
+                .collect(),
+        ),
+        None,
+    );
+    add(
+        0,
+        "set:manyints",
+        RdbValue::Set((0..600).map(|i| i.to_string().into_bytes()).collect()),
+        None,
+    );
     add(
         0,
         "h:small",
-        RdbValue::Hash((0..10).map(|i| hf(format!("f{i}").into_bytes(), i.to_string().into_bytes())).collect()),
+        RdbValue::Hash(
+            (0..10)
+                .map(|i| hf(format!("f{i}").into_bytes(), i.to_string().into_bytes()))
+                .collect(),
+        ),
         Some(far + 3),
     );
     add(
@@ -270,7 +331,16 @@ fn dataset() -> Vec<Item> {
     add(
         0,
         "h:big",
-        RdbValue::Hash((0..300).map(|i| hf(format!("field:{i}").into_bytes(), format!("value:{i}").into_bytes())).collect()),
+        RdbValue::Hash(
+            (0..300)
+                .map(|i| {
+                    hf(
+                        format!("field:{i}").into_bytes(),
+                        format!("value:{i}").into_bytes(),
+                    )
+                })
+                .collect(),
+        ),
         None,
     );
     add(
@@ -291,16 +361,31 @@ fn dataset() -> Vec<Item> {
     add(
         0,
         "z:big",
-        RdbValue::ZSet((0..300).map(|i| (format!("m{i}").into_bytes(), f64::from(i) * 0.37 - 50.0)).collect()),
+        RdbValue::ZSet(
+            (0..300)
+                .map(|i| (format!("m{i}").into_bytes(), f64::from(i) * 0.37 - 50.0))
+                .collect(),
+        ),
         Some(far + 4),
     );
-    add(0, "z:longmember", RdbValue::ZSet(vec![(vec![b'q'; 100], 7.0)]), None);
+    add(
+        0,
+        "z:longmember",
+        RdbValue::ZSet(vec![(vec![b'q'; 100], 7.0)]),
+        None,
+    );
     add(1, "db1:string", s("in db one"), None);
-    add(1, "db1:list", RdbValue::List(vec![b("x"), b("y")]), Some(far + 5));
+    add(
+        1,
+        "db1:list",
+        RdbValue::List(vec![b("x"), b("y")]),
+        Some(far + 5),
+    );
     v
 }
 
-const FUNCTION: &str = "#!lua name=rdbtestlib\nredis.register_function('rdbtestf', function() return 1 end)";
+const FUNCTION: &str =
+    "#!lua name=rdbtestlib\nredis.register_function('rdbtestf', function() return 1 end)";
 
 fn write_with_commands(c: &mut Conn, data: &[Item]) {
     let mut cur_db = 0;
@@ -335,7 +420,11 @@ fn write_with_commands(c: &mut Conn, data: &[Item]) {
             RdbValue::ZSet(z) => {
                 for (m, s) in z {
                     let sc = if s.is_infinite() {
-                        if *s > 0.0 { "+inf".to_string() } else { "-inf".to_string() }
+                        if *s > 0.0 {
+                            "+inf".to_string()
+                        } else {
+                            "-inf".to_string()
+                        }
                     } else {
                         format!("{s:e}")
                     };
@@ -357,9 +446,19 @@ fn read_back(c: &mut Conn, key: &[u8]) -> RdbValue {
     match &t[..] {
         b"string" => RdbValue::String(c.cmd(&[b"GET", key]).bytes()),
         b"list" => RdbValue::List(
-            c.cmd(&[b"LRANGE", key, b"0", b"-1"]).array().into_iter().map(Reply::bytes).collect(),
+            c.cmd(&[b"LRANGE", key, b"0", b"-1"])
+                .array()
+                .into_iter()
+                .map(Reply::bytes)
+                .collect(),
         ),
-        b"set" => RdbValue::Set(c.cmd(&[b"SMEMBERS", key]).array().into_iter().map(Reply::bytes).collect()),
+        b"set" => RdbValue::Set(
+            c.cmd(&[b"SMEMBERS", key])
+                .array()
+                .into_iter()
+                .map(Reply::bytes)
+                .collect(),
+        ),
         b"hash" => {
             let a = c.cmd(&[b"HGETALL", key]).array();
             RdbValue::Hash(
@@ -379,7 +478,11 @@ fn read_back(c: &mut Conn, key: &[u8]) -> RdbValue {
                     .collect(),
             )
         }
-        other => panic!("unexpected type {:?} for {:?}", String::from_utf8_lossy(other), key),
+        other => panic!(
+            "unexpected type {:?} for {:?}",
+            String::from_utf8_lossy(other),
+            key
+        ),
     }
 }
 
@@ -414,7 +517,16 @@ fn redis_save_decodes_and_writer_output_loads() {
     encodings.dedup();
     assert_eq!(
         encodings,
-        ["embstr", "hashtable", "int", "intset", "listpack", "quicklist", "raw", "skiplist"]
+        [
+            "embstr",
+            "hashtable",
+            "int",
+            "intset",
+            "listpack",
+            "quicklist",
+            "raw",
+            "skiplist"
+        ]
     );
     c.ok(&[b"SAVE"]);
     let bytes = std::fs::read(redis_a.dir.join("x.rdb")).unwrap();
@@ -441,7 +553,12 @@ fn redis_save_decodes_and_writer_output_loads() {
             .find(|k| k.key == it.key && k.db == it.db)
             .unwrap_or_else(|| panic!("missing {:?}", String::from_utf8_lossy(&it.key)));
         assert_same(&k.value, &it.value, &it.key);
-        assert_eq!(k.expire_ms, it.expire_ms, "expiry of {:?}", String::from_utf8_lossy(&it.key));
+        assert_eq!(
+            k.expire_ms,
+            it.expire_ms,
+            "expiry of {:?}",
+            String::from_utf8_lossy(&it.key)
+        );
     }
 
     // 2. DUMP from Redis -> restore_value; dump_value -> RESTORE.
@@ -453,7 +570,12 @@ fn redis_save_decodes_and_writer_output_loads() {
         let mine = dump_value(&it.value);
         let newkey = [b"restored:".as_slice(), &it.key].concat();
         let r = c.cmd(&[b"RESTORE", &newkey, b"0", &mine]);
-        assert_eq!(r, Reply::Status("OK".into()), "RESTORE of {:?}", String::from_utf8_lossy(&it.key));
+        assert_eq!(
+            r,
+            Reply::Status("OK".into()),
+            "RESTORE of {:?}",
+            String::from_utf8_lossy(&it.key)
+        );
         assert_same(&read_back(&mut c, &newkey), &it.value, &newkey);
         // corrupted payloads are refused by both
         let mut bad = mine.clone();
@@ -487,7 +609,8 @@ fn redis_save_decodes_and_writer_output_loads() {
         let dir_b = tmp_dir(name);
         let file = std::fs::File::create(dir_b.join("y.rdb")).unwrap();
         let mut w = RdbWriter::new(std::io::BufWriter::new(file), opts).unwrap();
-        w.standard_aux("7.0.15", 1_700_000_000, 1_000_000, false).unwrap();
+        w.standard_aux("7.0.15", 1_700_000_000, 1_000_000, false)
+            .unwrap();
         w.function(FUNCTION.as_bytes()).unwrap();
         for db in [0u64, 1] {
             let items: Vec<&Item> = data.iter().filter(|i| i.db == db).collect();
@@ -510,7 +633,12 @@ fn redis_save_decodes_and_writer_output_loads() {
             for it in data.iter().filter(|i| i.db == db) {
                 assert_same(&read_back(&mut c, &it.key), &it.value, &it.key);
                 let t = c.cmd(&[b"PEXPIRETIME", &it.key]).int();
-                assert_eq!(t, it.expire_ms.unwrap_or(-1), "{name}: expiry of {:?}", String::from_utf8_lossy(&it.key));
+                assert_eq!(
+                    t,
+                    it.expire_ms.unwrap_or(-1),
+                    "{name}: expiry of {:?}",
+                    String::from_utf8_lossy(&it.key)
+                );
             }
         }
         let libs = c.cmd(&[b"FUNCTION", b"LIST"]).array();
@@ -537,12 +665,19 @@ fn fixtures_decode_like_redis_loads_them() {
         std::fs::copy(fdir.join(name), dir.join("f.rdb")).unwrap();
         let decoded = load(std::fs::File::open(dir.join("f.rdb")).unwrap()).unwrap();
         let (_r, mut c) = start_redis(&bin, &dir, "f.rdb");
-        assert_eq!(c.cmd(&[b"DBSIZE"]).int(), decoded.keys.len() as i64, "{name}");
+        assert_eq!(
+            c.cmd(&[b"DBSIZE"]).int(),
+            decoded.keys.len() as i64,
+            "{name}"
+        );
         for k in &decoded.keys {
             assert_same(&read_back(&mut c, &k.key), &k.value, &k.key);
         }
     }
 }
+
+/// Field/value pairs of a stream entry.
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 
 /// XINFO STREAM FULL without the fields that depend on node splitting.
 fn stream_info(c: &mut Conn, key: &[u8]) -> Vec<Reply> {
@@ -568,7 +703,10 @@ fn streams_round_trip_through_redis() {
         let fields: Vec<(Vec<u8>, Vec<u8>)> = if i % 7 == 0 {
             vec![(b("other"), format!("v{i}").into_bytes())]
         } else {
-            vec![(b("name"), format!("n{i}").into_bytes()), (b("n"), i.to_string().into_bytes())]
+            vec![
+                (b("name"), format!("n{i}").into_bytes()),
+                (b("n"), i.to_string().into_bytes()),
+            ]
         };
         let mut args: Vec<&[u8]> = vec![b"XADD", b"s", id.as_bytes()];
         for (f, v) in &fields {
@@ -583,8 +721,28 @@ fn streams_round_trip_through_redis() {
         expected.retain(|(id, _)| id != del);
     }
     c.ok(&[b"XGROUP", b"CREATE", b"s", b"g1", b"0"]);
-    c.ok(&[b"XREADGROUP", b"GROUP", b"g1", b"alice", b"COUNT", b"5", b"STREAMS", b"s", b">"]);
-    c.ok(&[b"XREADGROUP", b"GROUP", b"g1", b"bob", b"COUNT", b"3", b"STREAMS", b"s", b">"]);
+    c.ok(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g1",
+        b"alice",
+        b"COUNT",
+        b"5",
+        b"STREAMS",
+        b"s",
+        b">",
+    ]);
+    c.ok(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g1",
+        b"bob",
+        b"COUNT",
+        b"3",
+        b"STREAMS",
+        b"s",
+        b">",
+    ]);
     c.ok(&[b"XACK", b"s", b"g1", b"1000-2"]);
     c.ok(&[b"XGROUP", b"CREATE", b"s", b"g2", b"$"]);
     c.ok(&[b"XGROUP", b"CREATECONSUMER", b"s", b"g2", b"idle"]);
@@ -595,7 +753,7 @@ fn streams_round_trip_through_redis() {
     let RdbValue::Stream(st) = &file.keys.iter().find(|k| k.key == b"s").unwrap().value else {
         panic!("not a stream");
     };
-    let got: Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)> = st
+    let got: Vec<(String, Fields)> = st
         .entries
         .iter()
         .map(|e| (format!("{}-{}", e.id.ms, e.id.seq), e.fields.clone()))
@@ -608,8 +766,11 @@ fn streams_round_trip_through_redis() {
     let g1 = &st.groups[0];
     assert_eq!(g1.name, b"g1");
     assert_eq!(g1.pending.len(), 7);
-    let owners: Vec<(Vec<u8>, usize)> =
-        g1.consumers.iter().map(|c| (c.name.clone(), c.pending.len())).collect();
+    let owners: Vec<(Vec<u8>, usize)> = g1
+        .consumers
+        .iter()
+        .map(|c| (c.name.clone(), c.pending.len()))
+        .collect();
     assert_eq!(owners, vec![(b("alice"), 4), (b("bob"), 3)]);
     assert!(g1.pending.iter().all(|p| p.delivery_count == 1));
     let empty = &file.keys.iter().find(|k| k.key == b"empty").unwrap().value;

@@ -1,4 +1,5 @@
 //! Writer/reader round trips and hostile-input behaviour, without Redis.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 mod common;
 
@@ -26,7 +27,10 @@ fn sample_stream() -> RdbValue {
             fields: if i % 5 == 0 {
                 vec![(b"x".to_vec(), i.to_string().into_bytes())]
             } else {
-                vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), vec![b'z'; i as usize])]
+                vec![
+                    (b"a".to_vec(), b"1".to_vec()),
+                    (b"b".to_vec(), vec![b'z'; i as usize]),
+                ]
             },
         })
         .collect();
@@ -67,14 +71,40 @@ fn values() -> Vec<(&'static str, RdbValue)> {
         ("str", RdbValue::String(b"plain".to_vec())),
         ("int", RdbValue::String(b"-129".to_vec())),
         ("long", RdbValue::String(b"xyz".repeat(100))),
-        ("list", RdbValue::List(strs(&["1", "two", "-3", "", "4000000000"]))),
-        ("biglist", RdbValue::List((0..5000).map(|i| format!("e{i}").into_bytes()).collect())),
+        (
+            "list",
+            RdbValue::List(strs(&["1", "two", "-3", "", "4000000000"])),
+        ),
+        (
+            "biglist",
+            RdbValue::List((0..5000).map(|i| format!("e{i}").into_bytes()).collect()),
+        ),
         ("intset", RdbValue::Set(strs(&["5", "-1", "300000"]))),
         ("set", RdbValue::Set(strs(&["a", "1", "b"]))),
-        ("zset", RdbValue::ZSet(vec![(b"a".to_vec(), 0.5), (b"b".to_vec(), -0.0), (b"c".to_vec(), f64::INFINITY)])),
-        ("bigzset", RdbValue::ZSet((0..200).map(|i| (format!("m{i}").into_bytes(), f64::from(i) / 7.0)).collect())),
-        ("hash", RdbValue::Hash(vec![hf("f", "v", None), hf("n", "10", None)])),
-        ("bighash", RdbValue::Hash((0..200).map(|i| hf(&format!("f{i}"), "v", None)).collect())),
+        (
+            "zset",
+            RdbValue::ZSet(vec![
+                (b"a".to_vec(), 0.5),
+                (b"b".to_vec(), -0.0),
+                (b"c".to_vec(), f64::INFINITY),
+            ]),
+        ),
+        (
+            "bigzset",
+            RdbValue::ZSet(
+                (0..200)
+                    .map(|i| (format!("m{i}").into_bytes(), f64::from(i) / 7.0))
+                    .collect(),
+            ),
+        ),
+        (
+            "hash",
+            RdbValue::Hash(vec![hf("f", "v", None), hf("n", "10", None)]),
+        ),
+        (
+            "bighash",
+            RdbValue::Hash((0..200).map(|i| hf(&format!("f{i}"), "v", None)).collect()),
+        ),
         ("stream", sample_stream()),
     ]
 }
@@ -126,22 +156,41 @@ fn writer_output_reads_back_v10_and_v12() {
                 assert_eq!(rec.expire_ms, *e);
             }
             let aux: Vec<&[u8]> = f.aux.iter().map(|(k, _)| k.as_slice()).collect();
-            assert_eq!(aux, [&b"redis-ver"[..], b"redis-bits", b"ctime", b"used-mem", b"aof-base"]);
+            assert_eq!(
+                aux,
+                [
+                    &b"redis-ver"[..],
+                    b"redis-bits",
+                    b"ctime",
+                    b"used-mem",
+                    b"aof-base"
+                ]
+            );
         }
     }
 }
 
 #[test]
 fn field_ttls_need_v12() {
-    let small = RdbValue::Hash(vec![hf("a", "1", Some(5_000)), hf("b", "2", None), hf("c", "3", Some(4_000))]);
+    let small = RdbValue::Hash(vec![
+        hf("a", "1", Some(5_000)),
+        hf("b", "2", None),
+        hf("c", "3", Some(4_000)),
+    ]);
     let big = RdbValue::Hash(
         (0..300)
             .map(|i| hf(&format!("f{i}"), "v", (i % 3 == 0).then_some(1_000_000 + i)))
             .collect(),
     );
     let mut w = RdbWriter::new(Vec::new(), WriteOptions::default()).unwrap();
-    assert!(matches!(w.write_key(b"k", &small, None), Err(Error::Unrepresentable(_))));
-    assert!(matches!(dump_value_with_version(&small, 10), Err(Error::Unrepresentable(_))));
+    assert!(matches!(
+        w.write_key(b"k", &small, None),
+        Err(Error::Unrepresentable(_))
+    ));
+    assert!(matches!(
+        dump_value_with_version(&small, 10),
+        Err(Error::Unrepresentable(_))
+    ));
     let bytes = write_file(
         WriteOptions {
             version: 12,
@@ -231,7 +280,10 @@ fn headers() {
     assert!(matches!(load(&b"REDIS"[..]), Err(Error::BadHeader)));
     assert!(matches!(load(&b"RODIS0010"[..]), Err(Error::BadHeader)));
     assert!(matches!(load(&b"REDIS00x0"[..]), Err(Error::BadHeader)));
-    assert!(matches!(load(&craft(13, &[])[..]), Err(Error::UnsupportedVersion(13))));
+    assert!(matches!(
+        load(&craft(13, &[])[..]),
+        Err(Error::UnsupportedVersion(13))
+    ));
     for v in 1..=12 {
         assert!(load(&craft(v, &[])[..]).is_ok(), "version {v}");
     }
@@ -260,7 +312,10 @@ fn hostile_lengths_fail_cleanly() {
     let mut body = vec![0u8, 1, b'k', 0xc3, 2, 0x81];
     body.extend_from_slice(&(1u64 << 40).to_be_bytes());
     body.extend_from_slice(&[0, b'a']);
-    assert!(matches!(load(&craft(10, &body)[..]), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        load(&craft(10, &body)[..]),
+        Err(Error::Corrupt { .. })
+    ));
     // unknown type byte
     assert!(matches!(
         load(&craft(10, &[30, 1, b'k'])[..]),
@@ -268,10 +323,16 @@ fn hostile_lengths_fail_cleanly() {
     ));
     // duplicate set members
     let body = [2u8, 1, b'k', 2, 1, b'a', 1, b'a'];
-    assert!(matches!(load(&craft(10, &body)[..]), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        load(&craft(10, &body)[..]),
+        Err(Error::Corrupt { .. })
+    ));
     // NaN score
     let body = [3u8, 1, b'k', 1, 1, b'a', 253];
-    assert!(matches!(load(&craft(10, &body)[..]), Err(Error::Corrupt { .. })));
+    assert!(matches!(
+        load(&craft(10, &body)[..]),
+        Err(Error::Corrupt { .. })
+    ));
 }
 
 #[test]
@@ -280,7 +341,7 @@ fn opcodes_and_hints() {
     body.extend_from_slice(&[0xfa, 3, b'a', b'b', b'c', 0xc0, 7]); // aux abc=7
     body.extend_from_slice(&[0xf4, 5, 6, 7]); // slot info
     body.extend_from_slice(&[0xf5, 4, b'c', b'o', b'd', b'e']); // function
-    // module aux: id, when_opcode=2, when=2, then uint, string, EOF
+                                                                // module aux: id, when_opcode=2, when=2, then uint, string, EOF
     body.push(0xf7);
     body.push(0x81);
     body.extend_from_slice(&(1u64 << 10).to_be_bytes());
@@ -290,19 +351,45 @@ fn opcodes_and_hints() {
     body.extend_from_slice(&1_000i32.to_le_bytes()); // expire in seconds
     body.extend_from_slice(&[0xf8, 0x40, 0x80, 0xf9, 9]); // idle 128, freq 9
     body.extend_from_slice(&[0, 1, b'k', 1, b'v']);
-    body.extend_from_slice(&[3, 1, b'z', 3, 1, b'a', 254, 1, b'b', 255, 1, b'c', 3, b'1', b'.', b'5']);
+    body.extend_from_slice(&[
+        3, 1, b'z', 3, 1, b'a', 254, 1, b'b', 255, 1, b'c', 3, b'1', b'.', b'5',
+    ]);
     let f = craft(10, &body);
     let mut r = RdbReader::new(&f[..]).unwrap();
     let mut events = Vec::new();
     while let Some(e) = r.next_event().unwrap() {
         events.push(e);
     }
-    assert_eq!(events[0], Event::Aux { key: b"abc".to_vec(), value: b"7".to_vec() });
-    assert_eq!(events[1], Event::SlotInfo { slot: 5, size: 6, expires_size: 7 });
+    assert_eq!(
+        events[0],
+        Event::Aux {
+            key: b"abc".to_vec(),
+            value: b"7".to_vec()
+        }
+    );
+    assert_eq!(
+        events[1],
+        Event::SlotInfo {
+            slot: 5,
+            size: 6,
+            expires_size: 7
+        }
+    );
     assert_eq!(events[2], Event::Function(b"code".to_vec()));
-    assert_eq!(events[3], Event::ModuleAux { module: "AAAAAAAAB".into() });
+    assert_eq!(
+        events[3],
+        Event::ModuleAux {
+            module: "AAAAAAAAB".into()
+        }
+    );
     assert_eq!(events[4], Event::SelectDb(3));
-    assert_eq!(events[5], Event::ResizeDb { db_size: 1, expires_size: 1 });
+    assert_eq!(
+        events[5],
+        Event::ResizeDb {
+            db_size: 1,
+            expires_size: 1
+        }
+    );
     let rec = KeyRecord {
         db: 3,
         key: b"k".to_vec(),
@@ -335,7 +422,16 @@ fn opcodes_and_hints() {
     assert_eq!(load(&out[..]).unwrap().keys, vec![rec]);
     // pre-GA function records are refused clearly
     let e = load(&craft(10, &[0xf6, 1, b'x'])[..]).unwrap_err();
-    assert!(matches!(e, Error::UnsupportedType { type_byte: 0xf6, .. }), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::UnsupportedType {
+                type_byte: 0xf6,
+                ..
+            }
+        ),
+        "{e}"
+    );
 }
 
 #[test]
