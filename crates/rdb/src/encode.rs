@@ -113,6 +113,12 @@ pub(crate) fn put_string(out: &mut Vec<u8>, s: &[u8], compress: bool) {
     out.extend_from_slice(s);
 }
 
+/// Field expiry times Redis can hold are 1..=2^48-1 ms; others are
+/// clamped into that range (a field whose expiry is <= 0 is already expired).
+fn clamp_ttl(e: i64) -> i64 {
+    e.clamp(1, crate::decode::MAX_FIELD_TTL)
+}
+
 fn push_score(lp: &mut listpack::Builder, v: f64) {
     if v == 0.0 && v.is_sign_negative() {
         lp.push_str(b"-0");
@@ -217,7 +223,7 @@ pub(crate) fn encode_value(
                     f.field.len() <= o.hash_max_listpack_value
                         && f.value.len() <= o.hash_max_listpack_value
                 });
-            let min_ttl = fields.iter().filter_map(|f| f.expire_ms).min();
+            let min_ttl = fields.iter().filter_map(|f| f.expire_ms).min().map(clamp_ttl);
             match (min_ttl, ttl_types) {
                 (Some(min), true) if small => {
                     // TTL'd fields first by expiry, then the others, as
@@ -229,7 +235,7 @@ pub(crate) fn encode_value(
                     for f in sorted {
                         lp.push(&f.field);
                         lp.push(&f.value);
-                        lp.push_int(f.expire_ms.unwrap_or(0));
+                        lp.push_int(f.expire_ms.map_or(0, clamp_ttl));
                     }
                     put_string(out, &lp.finish(), c);
                     HASH_LISTPACK_EX
@@ -238,10 +244,8 @@ pub(crate) fn encode_value(
                     out.extend_from_slice(&min.to_le_bytes());
                     put_len(out, fields.len() as u64);
                     for f in fields {
-                        let rel = match f.expire_ms {
-                            None => 0,
-                            Some(e) => (e as i128 - min as i128 + 1) as u64,
-                        };
+                        // relative to the minimum, + 1 (0 means "no TTL")
+                        let rel = f.expire_ms.map_or(0, |e| (clamp_ttl(e) - min + 1) as u64);
                         put_len(out, rel);
                         put_string(out, &f.field, c);
                         put_string(out, &f.value, c);
