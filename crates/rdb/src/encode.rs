@@ -223,7 +223,11 @@ pub(crate) fn encode_value(
                     f.field.len() <= o.hash_max_listpack_value
                         && f.value.len() <= o.hash_max_listpack_value
                 });
-            let min_ttl = fields.iter().filter_map(|f| f.expire_ms).min().map(clamp_ttl);
+            let min_ttl = fields
+                .iter()
+                .filter_map(|f| f.expire_ms)
+                .min()
+                .map(clamp_ttl);
             match (min_ttl, ttl_types) {
                 (Some(min), true) if small => {
                     // TTL'd fields first by expiry, then the others, as

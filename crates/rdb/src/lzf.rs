@@ -85,13 +85,15 @@ pub fn decompress(input: &[u8], out_len: usize) -> Result<Vec<u8>, LzfError> {
     Ok(out)
 }
 
-const HASH_BITS: u32 = 14;
+/// Largest hash table (2^14 slots); small inputs use a smaller one so that
+/// compressing many short strings does not cost a big table each.
+const MAX_HASH_BITS: u32 = 14;
 const MAX_OFF: usize = 1 << 13;
 const MAX_REF: usize = (1 << 8) + (1 << 3); // 264 = 7 + 255 + 2
 
-fn hash3(a: u8, b: u8, c: u8) -> usize {
+fn hash3(a: u8, b: u8, c: u8, bits: u32) -> usize {
     let v = (u32::from(a) << 16) | (u32::from(b) << 8) | u32::from(c);
-    (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    (v.wrapping_mul(2_654_435_761) >> (32 - bits)) as usize
 }
 
 fn push_literals(out: &mut Vec<u8>, mut lits: &[u8]) {
@@ -114,11 +116,12 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
     let limit = n - 4;
     let mut out = Vec::with_capacity(limit);
     // positions + 1 (0 = empty slot)
-    let mut table = vec![0usize; 1 << HASH_BITS];
+    let bits = (usize::BITS - n.leading_zeros()).clamp(4, MAX_HASH_BITS);
+    let mut table = vec![0usize; 1 << bits];
     let mut lit_start = 0usize;
     let mut i = 0usize;
     while i + 2 < n {
-        let h = hash3(input[i], input[i + 1], input[i + 2]);
+        let h = hash3(input[i], input[i + 1], input[i + 2], bits);
         let cand = table[h];
         table[h] = i + 1;
         if cand != 0 {
@@ -143,7 +146,7 @@ pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
                 let end = i + len;
                 let mut j = i + 1;
                 while j + 2 < n && j < end {
-                    table[hash3(input[j], input[j + 1], input[j + 2])] = j + 1;
+                    table[hash3(input[j], input[j + 1], input[j + 2], bits)] = j + 1;
                     j += 1;
                 }
                 i = end;

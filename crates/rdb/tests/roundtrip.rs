@@ -213,7 +213,10 @@ fn field_ttls_need_v12() {
     // out-of-range expiries are clamped into Redis's 1..2^48-1
     let odd = RdbValue::Hash(vec![hf("a", "1", Some(-5)), hf("b", "2", Some(i64::MAX))]);
     let back = restore_value(&dump_value(&odd)).unwrap();
-    let want = RdbValue::Hash(vec![hf("a", "1", Some(1)), hf("b", "2", Some((1 << 48) - 1))]);
+    let want = RdbValue::Hash(vec![
+        hf("a", "1", Some(1)),
+        hf("b", "2", Some((1 << 48) - 1)),
+    ]);
     assert_eq!(normalise(&back), normalise(&want));
 }
 
