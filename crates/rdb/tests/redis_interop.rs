@@ -800,3 +800,28 @@ fn streams_round_trip_through_redis() {
     assert_eq!(stream_info(&mut c, b"s"), info_a);
     assert_eq!(stream_info(&mut c, b"empty"), empty_a);
 }
+
+#[test]
+fn lru_and_lfu_hints_from_redis() {
+    let bin = redis_or_skip!();
+    for (policy, lfu) in [("allkeys-lru", false), ("allkeys-lfu", true)] {
+        let dir = tmp_dir(policy);
+        let (redis, mut c) = start_redis(&bin, &dir, "h.rdb");
+        c.ok(&[b"CONFIG", b"SET", b"maxmemory-policy", policy.as_bytes()]);
+        c.ok(&[b"SET", b"k", b"v"]);
+        for _ in 0..20 {
+            c.ok(&[b"GET", b"k"]);
+        }
+        c.ok(&[b"SAVE"]);
+        let f = load(std::fs::File::open(redis.dir.join("h.rdb")).unwrap()).unwrap();
+        let k = &f.keys[0];
+        if lfu {
+            assert!(
+                k.lfu_freq.is_some_and(|f| f > 0) && k.lru_idle.is_none(),
+                "{k:?}"
+            );
+        } else {
+            assert!(k.lru_idle.is_some() && k.lfu_freq.is_none(), "{k:?}");
+        }
+    }
+}

@@ -295,6 +295,13 @@ fn headers() {
     for v in 1..=12 {
         assert!(load(&craft(v, &[])[..]).is_ok(), "version {v}");
     }
+    // Valkey 9 style header: VALKEY + 3 digits
+    let mut f = b"VALKEY080".to_vec();
+    f.extend_from_slice(&[0, 1, b'k', 1, b'v', 0xff]);
+    let crc = crc64(0, &f);
+    f.extend_from_slice(&crc.to_le_bytes());
+    let file = load(&f[..]).unwrap();
+    assert_eq!((file.version, file.keys.len()), (80, 1));
 }
 
 #[test]
