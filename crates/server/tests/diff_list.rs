@@ -485,6 +485,12 @@ BLPOP z 0
 fn run_cases(mut r: Runner) {
     r.lines(CASES);
     if r.supported("MULTI") {
+        // Probe every command first: a probe sent inside the transaction would be queued (or,
+        // for EXEC, run it) on the ferrokv side only.
+        for l in IN_MULTI.lines().filter(|l| !l.trim().is_empty()) {
+            let name = l.split_whitespace().next().unwrap_or("");
+            r.supported(name);
+        }
         r.lines(IN_MULTI);
     } else {
         eprintln!("SKIP MULTI cases: MULTI not implemented here");
