@@ -29,7 +29,7 @@ pub const NEW: u32 = 1 << 14; // n (not part of A)
 
 /// Publishes a keyspace event for `key` in the client's current database if the class is
 /// enabled.
-pub fn keyspace_event(ctx: &mut Ctx<'_>, class: u32, event: &str, key: &[u8]) {
+pub fn keyspace_event(ctx: &mut Ctx<'_, '_>, class: u32, event: &str, key: &[u8]) {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
     if flags & class == 0 || flags & (KEYSPACE | KEYEVENT) == 0 {
         return;

@@ -257,6 +257,8 @@ pub struct Server {
     pub executable: String,
     /// INFO / MEMORY bookkeeping: instantaneous-rate samples, replication id, startup memory.
     pub metrics: crate::cmd::info::Metrics,
+    /// Lua scripting (EVAL, SCRIPT): the interpreter, the script cache, the busy state.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -265,8 +267,11 @@ impl Server {
         let commands = crate::cmd::table();
         let dbs = config.databases();
         let now = crate::util::now_ms();
+        let keyspace = Keyspace::new(dbs);
+        let scripting = crate::scripting::Scripting::new(keyspace.script_busy.clone());
         let srv = Server {
-            keyspace: Keyspace::new(dbs),
+            keyspace,
+            scripting,
             requirepass: RwLock::new(config.requirepass().map(Bytes::from)),
             config_file: config.config_file().map(|p| p.to_path_buf()),
             config: RwLock::new(config),

@@ -5,6 +5,6 @@
 use crate::dispatch::Ctx;
 
 /// Records that `key` in database `db` was modified by the running command.
-pub fn signal_modified(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {
+pub fn signal_modified(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
     let _ = (ctx, db, key);
 }
