@@ -401,11 +401,28 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         reject(srv, client, reply, Some(cmd), errors::NOAUTH);
         return Flow::Continue;
     }
-    if srv.pause.blocks(cmd, client) {
+    if client.subs.active()
+        && reply.proto() == ferrokv_resp::Protocol::Resp2
+        && !crate::pubsub::allowed_in_subscribed_mode(cmd.name)
+    {
+        let e = crate::pubsub::subscribed_mode_error(cmd.name);
+        reject(srv, client, reply, Some(cmd), e);
+        return Flow::Continue;
+    }
+    if srv.pause.blocks(cmd, client)
+        || (cmd.name == "exec"
+            && client.multi.as_ref().is_some_and(|m| m.writes)
+            && srv.pause.writes_paused())
+    {
         return Flow::Paused;
     }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
         reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+        return Flow::Continue;
+    }
+    if client.multi.is_some()
+        && crate::cmd::transactions::queue_if_multi(srv, client, cmd, argv, reply)
+    {
         return Flow::Continue;
     }
     let Some(handler) = cmd.handler else {
@@ -444,7 +461,9 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         };
         ctx.clock.touch = !ctx.client.no_touch || ctx.cmd.name == "touch";
         ctx.clock.rand = ctx.client.next_rand();
-        handler(&mut ctx)
+        let r = handler(&mut ctx);
+        crate::notify::after_command(&mut ctx);
+        r
     };
     let end_us = crate::util::now_us();
     client.clock_us = end_us;
@@ -456,6 +475,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         client.batch.record_failed(cmd.index);
         srv.stats.count_error(e.code());
     }
+    crate::pubsub::splice_self_pushes(&mut client.subs, reply, reply_mark);
     srv.after_call(client, cmd, argv, usec);
     if client.close_after_reply {
         Flow::Close
@@ -471,6 +491,11 @@ fn reject(
     cmd: Option<&Command>,
     e: CmdError,
 ) {
+    crate::cmd::transactions::flag_transaction(client);
+    let e = match cmd {
+        Some(c) if c.name == "exec" => crate::cmd::transactions::abort_exec(srv, client, e),
+        _ => e,
+    };
     reply.error(e.0.as_bytes());
     srv.stats.count_error(e.code());
     if let Some(c) = cmd {

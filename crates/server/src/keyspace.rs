@@ -237,6 +237,25 @@ impl Keyspace {
         }
     }
 
+    /// [`Keyspace::set_access_mode`] from a command that holds shard locks (CONFIG SET inside
+    /// MULTI/EXEC): held shards are updated through `held`, the others locked one at a time.
+    pub fn set_access_mode_held(&self, m: AccessMode, held: &mut LockSet<'_>) {
+        let mut cur = self.access_mode.lock();
+        if *cur == m {
+            return;
+        }
+        *cur = m;
+        for db in 0..self.dbs.len() {
+            for i in 0..SHARDS {
+                if let Some(s) = held.shard(db as u32, i as u32) {
+                    s.set_access_mode(m);
+                } else if let Some(mut s) = self.lock_one(db, i) {
+                    s.set_access_mode(m);
+                }
+            }
+        }
+    }
+
     /// Number of databases.
     pub fn db_count(&self) -> usize {
         self.dbs.len()
@@ -404,6 +423,11 @@ impl<'a> LockSet<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether no shard is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.as_slice().is_empty()
     }
 
     /// Whether shard `shard` of `db` is held.

@@ -455,17 +455,23 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "maxclients", "{}", maxclients);
     field!(out, "client_recent_max_input_buffer", "{}", max_in);
     field!(out, "client_recent_max_output_buffer", "{}", max_out);
+    for f in ["blocked_clients", "tracking_clients"] {
+        field!(out, f, "0");
+    }
+    field!(out, "pubsub_clients", "{}", srv.pubsub.client_count());
     for f in [
-        "blocked_clients",
-        "tracking_clients",
-        "pubsub_clients",
         "watching_clients",
         "clients_in_timeout_table",
         "total_watched_keys",
         "total_blocking_keys",
         "total_blocking_keys_on_nokey",
     ] {
-        field!(out, f, "0");
+        let n = match f {
+            "watching_clients" => srv.watches.watching_clients(),
+            "total_watched_keys" => srv.watches.watched_keys(),
+            _ => 0,
+        };
+        field!(out, f, "{}", n);
     }
 }
 
@@ -706,10 +712,15 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "{}",
         st.keyspace_misses.load(Relaxed) + t.misses
     );
-    for f in [
-        "pubsub_channels",
-        "pubsub_patterns",
+    field!(out, "pubsub_channels", "{}", srv.pubsub.channel_count());
+    field!(out, "pubsub_patterns", "{}", srv.pubsub.pattern_count());
+    field!(
+        out,
         "pubsubshard_channels",
+        "{}",
+        srv.pubsub.shard_channel_count()
+    );
+    for f in [
         "latest_fork_usec",
         "total_forks",
         "migrate_cached_sockets",
@@ -744,7 +755,12 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "{}",
         st.client_query_buffer_limit_disconnections.load(Relaxed)
     );
-    field!(out, "client_output_buffer_limit_disconnections", "0");
+    field!(
+        out,
+        "client_output_buffer_limit_disconnections",
+        "{}",
+        st.client_output_buffer_limit_disconnections.load(Relaxed)
+    );
     field!(out, "reply_buffer_shrinks", "0");
     field!(out, "reply_buffer_expands", "0");
     field!(out, "acl_access_denied_auth", "0");

@@ -19,11 +19,13 @@ pub mod info;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod slowlog;
 pub mod sorted_set;
 pub mod string;
+pub mod transactions;
 
 /// Writes a `<CMD> HELP` reply the way Redis formats it: a header line naming the command,
 /// `lines` (subcommand syntax lines, each followed by indented explanations), then HELP itself,
@@ -60,5 +62,7 @@ pub fn table() -> CommandTable {
     hash::register(&mut t);
     set::register(&mut t);
     sorted_set::register(&mut t);
+    transactions::register(&mut t);
+    pubsub::register(&mut t);
     t
 }

@@ -29,7 +29,8 @@ use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{CmdError, CmdResult};
 use crate::keyspace::LockPlan;
 use bytes::Bytes;
-use parking_lot::{Mutex, RwLock};
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard, RwLock};
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -56,7 +57,10 @@ pub struct RunFlags {
 
 /// The scripting engine of a server.
 pub struct Scripting {
-    vm: Mutex<Option<vm::Vm>>,
+    /// The interpreter. Reentrant so that EXEC can take it before locking its shards when it
+    /// queues a script (taking it after would let a running script wait for EXEC's shards
+    /// while EXEC waits for the interpreter); the EVAL inside then takes it again.
+    vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
     bodies: RwLock<HashMap<String, Bytes>>,
     pub flags: Arc<RunFlags>,
@@ -66,7 +70,7 @@ impl Scripting {
     /// An engine whose busy flag is `busy` (the keyspace's `script_busy`).
     pub fn new(busy: Arc<AtomicBool>) -> Scripting {
         Scripting {
-            vm: Mutex::new(None),
+            vm: ReentrantMutex::new(RefCell::new(None)),
             bodies: RwLock::new(HashMap::new()),
             flags: Arc::new(RunFlags {
                 busy,
@@ -79,6 +83,12 @@ impl Scripting {
     /// Whether a script is running past the busy threshold.
     pub fn busy(&self) -> bool {
         self.flags.busy.load(Relaxed)
+    }
+
+    /// Takes the interpreter for the caller's thread (EXEC with queued scripts does this before
+    /// locking shards; see the field's docs).
+    pub fn hold(&self) -> ReentrantMutexGuard<'_, RefCell<Option<vm::Vm>>> {
+        self.vm.lock()
     }
 
     /// Number of cached scripts (INFO `number_of_cached_scripts`).
@@ -208,7 +218,10 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let (flags, source) = parse_shebang(&body)?;
     // The VM first, then the shards: a script waiting for the VM holds no shard, so the
     // running script's on-demand acquisitions can always complete.
-    let mut guard = sc.vm.lock();
+    let held = sc.vm.lock();
+    let mut guard = held
+        .try_borrow_mut()
+        .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
     if guard.is_none() {
         *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
             crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
@@ -230,7 +243,12 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
             .collect(),
     )
     .normalise();
-    c.locks = srv.keyspace.lock(&plan);
+    if c.locks.is_empty() {
+        c.locks = srv.keyspace.lock(&plan);
+    } else {
+        // Inside EXEC: the transaction's lock set already covers the whole db.
+        c.locks.acquire_more(&plan);
+    }
     let f = &sc.flags;
     f.kill.store(false, Relaxed);
     f.wrote.store(false, Relaxed);
@@ -260,6 +278,7 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         crate::log_notice!("Slow script detected: the script that ran for too long has ended.");
     }
     drop(guard);
+    drop(held);
     outcome
 }
 
@@ -269,7 +288,10 @@ fn script_load(c: &mut Ctx) -> CmdResult {
     let sha = crate::sha1::hex(&body);
     let sc = &c.srv.scripting;
     {
-        let mut guard = sc.vm.lock();
+        let held = sc.vm.lock();
+        let mut guard = held
+            .try_borrow_mut()
+            .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
         if guard.is_none() {
             *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
                 crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
@@ -312,7 +334,9 @@ fn script_flush(c: &mut Ctx) -> CmdResult {
     }
     let sc = &c.srv.scripting;
     sc.bodies.write().clear();
-    *sc.vm.lock() = None;
+    if let Ok(mut vm) = sc.vm.lock().try_borrow_mut() {
+        *vm = None;
+    }
     c.reply.ok();
     Ok(())
 }
