@@ -67,6 +67,10 @@ impl Runner {
         }
         let v = self.d.ferrokv().cmd(&[name]);
         let k = !matches!(&v, Value::Error(e) if e.starts_with("ERR unknown command"));
+        if k && lname == "multi" {
+            // The probe really opened a transaction on the ferrokv side only.
+            self.d.ferrokv().cmd(&["DISCARD"]);
+        }
         self.known.insert(lname, k);
         k
     }

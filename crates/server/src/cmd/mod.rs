@@ -23,6 +23,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod sort;
 pub mod sorted_set;
 pub mod string;
 pub mod transactions;
@@ -62,6 +63,7 @@ pub fn table() -> CommandTable {
     hash::register(&mut t);
     set::register(&mut t);
     sorted_set::register(&mut t);
+    sort::register(&mut t);
     transactions::register(&mut t);
     pubsub::register(&mut t);
     t
