@@ -25,14 +25,14 @@ pub enum TimeoutReply {
 }
 
 /// Whether the running command may block (not inside MULTI/EXEC or a script).
-pub fn may_block(ctx: &Ctx<'_>) -> bool {
+pub fn may_block(ctx: &Ctx<'_, '_>) -> bool {
     !ctx.client.nonblocking
 }
 
 /// Parks the client on `keys` until `deadline_ms` (unix ms; `None` = forever). See the module
 /// docs. Until the blocking layer lands this answers as if the timeout had passed.
 pub fn block(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     keys: &[&[u8]],
     deadline_ms: Option<i64>,
     on_timeout: TimeoutReply,
@@ -43,7 +43,7 @@ pub fn block(
 }
 
 /// Writes the timeout reply.
-pub fn write_timeout(ctx: &mut Ctx<'_>, on_timeout: TimeoutReply) {
+pub fn write_timeout(ctx: &mut Ctx<'_, '_>, on_timeout: TimeoutReply) {
     match on_timeout {
         TimeoutReply::NullArray => ctx.reply.null_array(),
         TimeoutReply::NullBulk => ctx.reply.null(),
@@ -51,6 +51,6 @@ pub fn write_timeout(ctx: &mut Ctx<'_>, on_timeout: TimeoutReply) {
 }
 
 /// Records that `key` in `db` may now serve blocked clients (Redis's `signalKeyAsReady`).
-pub fn signal_ready(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {
+pub fn signal_ready(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
     let _ = (ctx, db, key);
 }

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 /// A command implementation.
-pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+pub type Handler = fn(&mut Ctx<'_, '_>) -> CmdResult;
 
 /// How a command's shards are locked before it runs.
 #[derive(Clone, Copy, Debug)]
@@ -235,9 +235,11 @@ fn lower_into<'b>(name: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
 }
 
 /// Everything a handler needs while it runs.
-pub struct Ctx<'a> {
+/// `'a` bounds the borrows of one call (client, request, reply); `'k` the shard locks, which
+/// a script keeps across the many calls it makes.
+pub struct Ctx<'a, 'k> {
     /// Shared server state.
-    pub srv: &'a Server,
+    pub srv: &'k Server,
     /// The calling client (its selected db, protocol, name, ...).
     pub client: &'a mut Client,
     /// The request, command name included.
@@ -245,14 +247,14 @@ pub struct Ctx<'a> {
     /// Where the reply goes.
     pub reply: &'a mut Reply,
     /// The shards this command holds.
-    pub locks: LockSet<'a>,
+    pub locks: LockSet<'k>,
     /// The time the command runs at.
     pub clock: Clock,
     /// The command being run.
     pub cmd: &'a Command,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a, 'k> Ctx<'a, 'k> {
     /// The client's selected database.
     #[inline]
     pub fn db(&self) -> u32 {
@@ -414,6 +416,10 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     {
         return Flow::Paused;
     }
+    if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
+        reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+        return Flow::Continue;
+    }
     if client.multi.is_some()
         && crate::cmd::transactions::queue_if_multi(srv, client, cmd, argv, reply)
     {
@@ -426,12 +432,19 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     let start_us = client.clock_us;
     let reply_mark = reply.len();
     let result = {
-        let locks = match (cmd.locking, single_key_index(cmd.spec)) {
+        let locked = match (cmd.locking, single_key_index(cmd.spec)) {
             (Locking::Keys, Some(i)) => match argv.get(i) {
-                Some(k) => srv.keyspace.lock_key(client.db, k),
-                None => srv.keyspace.lock(&LockPlan::None),
+                Some(k) => srv.keyspace.lock_key_checked(client.db, k),
+                None => Ok(srv.keyspace.lock(&LockPlan::None)),
             },
-            _ => srv.keyspace.lock(&lock_plan(cmd, argv, client.db)),
+            _ => srv.keyspace.lock_checked(&lock_plan(cmd, argv, client.db)),
+        };
+        let locks = match locked {
+            Ok(l) => l,
+            Err(crate::keyspace::LockAbort::Busy) => {
+                reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+                return Flow::Continue;
+            }
         };
         let mut ctx = Ctx {
             srv,

@@ -326,7 +326,28 @@ async fn serve_registered(
                 }
             }
             let mark = reply.len();
-            let flow = dispatch::execute(&srv, &mut client, &args, &mut reply);
+            let flow = if crate::scripting::runs_off_thread(&args) {
+                // Scripts run on a blocking-pool thread so this worker keeps serving its
+                // other connections (they get -BUSY from a long script, and can SCRIPT KILL).
+                let (srv2, argv, proto) = (srv.clone(), args.clone(), reply.proto());
+                let placeholder = Client::new(handle.clone(), client.authenticated);
+                let mut taken = std::mem::replace(&mut client, placeholder);
+                let job = tokio::task::spawn_blocking(move || {
+                    let mut out = Reply::new(proto);
+                    let f = dispatch::execute(&srv2, &mut taken, &argv, &mut out);
+                    (taken, out, f)
+                });
+                match job.await {
+                    Ok((c, out, f)) => {
+                        client = c;
+                        reply.raw(out.as_bytes());
+                        f
+                    }
+                    Err(_) => break 'conn,
+                }
+            } else {
+                dispatch::execute(&srv, &mut client, &args, &mut reply)
+            };
             if let Some(mb) = client.subs.mailbox.as_ref() {
                 mb.set_proto(reply.proto());
             }

@@ -118,20 +118,20 @@ pub fn publish_event(
 /// Whether events of `class` are published right now (to skip work, such as checking whether
 /// a key is new, that only an event needs).
 #[inline]
-pub fn wants(ctx: &Ctx<'_>, class: u32) -> bool {
+pub fn wants(ctx: &Ctx<'_, '_>, class: u32) -> bool {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
     flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }
 
 /// Publishes a keyspace event for `key` in the client's current database if the class is
 /// enabled.
-pub fn keyspace_event(ctx: &mut Ctx<'_>, class: u32, event: &str, key: &[u8]) {
+pub fn keyspace_event(ctx: &mut Ctx<'_, '_>, class: u32, event: &str, key: &[u8]) {
     let db = ctx.client.db;
     keyspace_event_in(ctx, db, class, event, key);
 }
 
 /// [`keyspace_event`] for a key of database `db` (MOVE, COPY ... DB).
-pub fn keyspace_event_in(ctx: &mut Ctx<'_>, db: u32, class: u32, event: &str, key: &[u8]) {
+pub fn keyspace_event_in(ctx: &mut Ctx<'_, '_>, db: u32, class: u32, event: &str, key: &[u8]) {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
     if flags & class == 0 || flags & (KEYSPACE | KEYEVENT) == 0 {
         return;
@@ -144,7 +144,7 @@ pub fn keyspace_event_in(ctx: &mut Ctx<'_>, db: u32, class: u32, event: &str, ke
 }
 
 /// Publishes `expired` events for the keys the shards held by the running command expired.
-pub fn flush_expired(ctx: &mut Ctx<'_>) {
+pub fn flush_expired(ctx: &mut Ctx<'_, '_>) {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
     if !expired_wanted(flags) {
         return;
@@ -163,7 +163,7 @@ pub fn flush_expired(ctx: &mut Ctx<'_>) {
 
 /// After a command: publishes what it expired and did not announce yet.
 #[inline]
-pub fn after_command(ctx: &mut Ctx<'_>) {
+pub fn after_command(ctx: &mut Ctx<'_, '_>) {
     if ctx.srv.hot.notify_flags.load(Relaxed) & EXPIRED != 0 {
         flush_expired(ctx);
     }

@@ -274,6 +274,8 @@ pub struct Server {
     pub watches: crate::watch::Registry,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: crate::pubsub::Registry,
+    /// Lua scripting (EVAL, SCRIPT): the interpreter, the script cache, the busy state.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -282,8 +284,11 @@ impl Server {
         let commands = crate::cmd::table();
         let dbs = config.databases();
         let now = crate::util::now_ms();
+        let keyspace = Keyspace::new(dbs);
+        let scripting = crate::scripting::Scripting::new(keyspace.script_busy.clone());
         let srv = Server {
-            keyspace: Keyspace::new(dbs),
+            keyspace,
+            scripting,
             requirepass: RwLock::new(config.requirepass().map(Bytes::from)),
             config_file: config.config_file().map(|p| p.to_path_buf()),
             config: RwLock::new(config),

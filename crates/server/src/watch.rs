@@ -147,7 +147,7 @@ impl Registry {
 /// watching it gets its transaction flagged (EXEC will reply a null array). O(1) when no client
 /// watches any key.
 #[inline]
-pub fn signal_modified(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {
+pub fn signal_modified(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
     let reg = &ctx.srv.watches;
     if reg.count.load(Relaxed) == 0 {
         return;

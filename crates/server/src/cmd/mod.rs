@@ -58,6 +58,7 @@ pub fn table() -> CommandTable {
     slowlog::register(&mut t);
     latency::register(&mut t);
     debug::register(&mut t);
+    crate::scripting::register(&mut t);
     list::register(&mut t);
     hash::register(&mut t);
     set::register(&mut t);

@@ -79,7 +79,7 @@ fn spublish(c: &mut Ctx) -> CmdResult {
 }
 
 /// The optional pattern of PUBSUB CHANNELS / SHARDCHANNELS (at most one).
-fn pattern_arg<'a>(c: &Ctx<'a>) -> Result<Option<&'a [u8]>, errors::CmdError> {
+fn pattern_arg<'a>(c: &Ctx<'a, '_>) -> Result<Option<&'a [u8]>, errors::CmdError> {
     match c.argv.len() {
         2 => Ok(None),
         3 => Ok(Some(c.arg(2))),

@@ -72,7 +72,7 @@ struct Options<'a> {
     gets: Vec<&'a [u8]>,
 }
 
-fn parse_options<'a>(c: &Ctx<'a>, readonly: bool) -> Result<Options<'a>, CmdError> {
+fn parse_options<'a>(c: &Ctx<'a, '_>, readonly: bool) -> Result<Options<'a>, CmdError> {
     let mut o = Options {
         desc: false,
         alpha: false,

@@ -263,6 +263,11 @@ pub fn run_atomic(
     check: impl FnOnce(&mut Client, &mut LockSet<'_>, i64, &mut Reply) -> bool,
 ) -> bool {
     let plan = plan_for(srv, cmds, client.db).union(extra);
+    // A queued script needs the interpreter: take it before the shards (see Scripting::hold).
+    let _vm = cmds
+        .iter()
+        .any(|a| crate::scripting::runs_off_thread(a))
+        .then(|| srv.scripting.hold());
     let mut locks = srv.keyspace.lock(&plan);
     let now_us = crate::util::now_us();
     if !check(client, &mut locks, now_us / 1000, reply) {
@@ -304,7 +309,7 @@ fn element_error(srv: &Server, reply: &mut Reply, e: errors::CmdError) {
 /// locks `ctx` holds, then appends its reply or error reply and records it (commandstats,
 /// errorstats, slow log, MONITOR) as a normal call. The lock set must cover the command's plan
 /// (see [`plan_for`]); a key outside it fails with an internal error rather than locking.
-pub fn call_in<'a>(ctx: &mut Ctx<'a>, argv: &'a [Bytes]) {
+pub fn call_in<'a, 'k: 'a>(ctx: &mut Ctx<'a, 'k>, argv: &'a [Bytes]) {
     let srv = ctx.srv;
     let cmd = match srv.commands.lookup(argv) {
         Lookup::Found(c) => c,
