@@ -477,7 +477,7 @@ impl<'a> LockSet<'a> {
     fn insert_sorted(&mut self, h: Held<'a>) {
         self.held.push(h);
         if let Guards::Many(v) = &mut self.held {
-            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v.sort_by_key(|x| x.0);
         }
     }
 
