@@ -88,8 +88,72 @@ def _hash_field_expiry_commands():
     return out
 
 
-# Redis 7.4 commands the JSON data lacks: name -> JSON-shaped facts.
+def _redis8_hash_commands():
+    """Redis 8.0 HGETDEL / HGETEX / HSETEX, absent from the JSON data.
+
+    Hand-written facts (syntax, flags, ACL categories and key specs as Redis 8.0 declares
+    them), in the same shape as the JSON files.
+    """
+    key = {"name": "key", "type": "key", "key_spec_index": 0}
+
+    def spec(flags):
+        return [{"flags": flags, "begin_search": {"index": {"pos": 1}},
+                 "find_keys": {"range": {"lastkey": 0, "step": 1, "limit": 0}}}]
+
+    def fields_block():
+        return {"name": "fields", "token": "FIELDS", "type": "block", "arguments": [
+            {"name": "numfields", "type": "integer"},
+            {"name": "field", "type": "string", "multiple": True},
+        ]}
+
+    def expiration(last):
+        return {"name": "expiration", "type": "oneof", "optional": True, "arguments": [
+            {"name": "seconds", "type": "integer", "token": "EX"},
+            {"name": "milliseconds", "type": "integer", "token": "PX"},
+            {"name": "unix-time-seconds", "type": "unix-time", "token": "EXAT"},
+            {"name": "unix-time-milliseconds", "type": "unix-time", "token": "PXAT"},
+            {"name": last.lower(), "type": "pure-token", "token": last},
+        ]}
+
+    out = {}
+    out["HGETDEL"] = {
+        "complexity": "O(N) where N is the number of specified fields", "group": "hash",
+        "since": "8.0.0", "arity": -5, "command_flags": ["WRITE", "FAST"],
+        "acl_categories": ["HASH"], "key_specs": spec(["RW", "ACCESS", "DELETE"]),
+        "arguments": [dict(key), fields_block()],
+    }
+    out["HGETEX"] = {
+        "complexity": "O(N) where N is the number of specified fields", "group": "hash",
+        "since": "8.0.0", "arity": -5, "command_flags": ["WRITE", "FAST"],
+        "acl_categories": ["HASH"], "key_specs": spec(["RW", "ACCESS", "UPDATE"]),
+        "arguments": [dict(key), expiration("PERSIST"), fields_block()],
+    }
+    out["HSETEX"] = {
+        "complexity": "O(N) where N is the number of fields being set", "group": "hash",
+        "since": "8.0.0", "arity": -6, "command_flags": ["WRITE", "DENYOOM", "FAST"],
+        "acl_categories": ["HASH"], "key_specs": spec(["RW", "UPDATE"]),
+        "arguments": [
+            dict(key),
+            {"name": "condition", "type": "oneof", "optional": True, "arguments": [
+                {"name": "fnx", "type": "pure-token", "token": "FNX"},
+                {"name": "fxx", "type": "pure-token", "token": "FXX"},
+            ]},
+            expiration("KEEPTTL"),
+            {"name": "fields", "token": "FIELDS", "type": "block", "arguments": [
+                {"name": "numfields", "type": "integer"},
+                {"name": "data", "type": "block", "multiple": True, "arguments": [
+                    {"name": "field", "type": "string"},
+                    {"name": "value", "type": "string"},
+                ]},
+            ]},
+        ],
+    }
+    return out
+
+
+# Redis 7.4 (and the Redis 8.0 hash) commands the JSON data lacks: name -> JSON-shaped facts.
 EXTRA_COMMANDS = _hash_field_expiry_commands()
+EXTRA_COMMANDS.update(_redis8_hash_commands())
 
 CMD_FLAGS = [
     "WRITE", "READONLY", "DENYOOM", "MODULE", "ADMIN", "PUBSUB", "NOSCRIPT", "BLOCKING",

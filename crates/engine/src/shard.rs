@@ -8,6 +8,8 @@
 
 use crate::entry::Entry;
 use crate::table::{Probe, Table};
+use crate::value::Value;
+use std::collections::{HashSet, VecDeque};
 
 /// How the per-key access field is maintained (follows `maxmemory-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,6 +81,11 @@ pub struct Shard {
     expired_log: Vec<Box<[u8]>>,
     /// Whether expired keys are recorded in `expired_log`.
     log_expired: bool,
+    /// Keys whose hash has fields with a TTL, visited round-robin by
+    /// [`Shard::active_expire_fields`] (stale names are dropped when visited).
+    hfe_queue: VecDeque<Box<[u8]>>,
+    /// Membership of `hfe_queue`.
+    hfe_set: HashSet<Box<[u8]>>,
 }
 
 impl Default for Shard {
@@ -97,6 +104,8 @@ impl Shard {
             expire_cursor: 0,
             expired_log: Vec::new(),
             log_expired: false,
+            hfe_queue: VecDeque::new(),
+            hfe_set: HashSet::new(),
         }
     }
 
@@ -195,6 +204,12 @@ impl Shard {
         }
     }
 
+    /// The entry stored under `key`, even if logically expired, without touching, expiring or
+    /// counting it (WATCH and FLUSHDB/SWAPDB's watched-key checks, as Redis's `dictFind`).
+    pub fn peek(&self, key: &[u8]) -> Option<&Entry> {
+        self.table.get(key)
+    }
+
     /// Whether a live key exists (does not touch it).
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
         let clock = Clock {
@@ -207,6 +222,12 @@ impl Shard {
 
     /// Inserts or replaces an entry; returns the previous live entry, if any.
     pub fn insert(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
+        if let Some(Value::Hash(h)) = e.value() {
+            if h.next_expiry().is_some() {
+                let key: Box<[u8]> = e.key().into();
+                self.track_field_expiry(&key);
+            }
+        }
         let old = self.table.insert(e)?;
         self.live(old, now_ms)
     }
@@ -276,11 +297,15 @@ impl Shard {
     pub fn clear(&mut self) {
         self.table.clear();
         self.expire_cursor = 0;
+        self.hfe_queue.clear();
+        self.hfe_set.clear();
     }
 
     /// Takes the whole content out (for FLUSHALL ASYNC / SWAPDB), leaving the shard empty.
     pub fn take_table(&mut self) -> Table {
         self.expire_cursor = 0;
+        self.hfe_queue.clear();
+        self.hfe_set.clear();
         std::mem::take(&mut self.table)
     }
 
@@ -289,6 +314,58 @@ impl Shard {
         std::mem::swap(&mut self.table, &mut other.table);
         self.expire_cursor = 0;
         other.expire_cursor = 0;
+        std::mem::swap(&mut self.hfe_queue, &mut other.hfe_queue);
+        std::mem::swap(&mut self.hfe_set, &mut other.hfe_set);
+    }
+
+    /// Registers `key` as holding a hash with field TTLs, so the active cycle
+    /// ([`Shard::active_expire_fields`]) reclaims its expired fields. Idempotent.
+    pub fn track_field_expiry(&mut self, key: &[u8]) {
+        if !self.hfe_set.contains(key) {
+            let k: Box<[u8]> = key.into();
+            self.hfe_set.insert(k.clone());
+            self.hfe_queue.push_back(k);
+        }
+    }
+
+    /// Number of keys tracked for hash-field expiry (INFO-like introspection and tests).
+    pub fn field_expiry_keys(&self) -> usize {
+        self.hfe_set.len()
+    }
+
+    /// One step of active hash-field expiry: visits up to `max_keys` tracked keys round-robin,
+    /// purging their expired fields; a hash left empty is deleted. Keys that no longer hold a
+    /// hash with TTLs stop being tracked. Returns (fields expired, keys deleted).
+    pub fn active_expire_fields(&mut self, now_ms: i64, max_keys: usize) -> (usize, usize) {
+        let mut fields = 0;
+        let mut deleted = 0;
+        let n = self.hfe_queue.len().min(max_keys);
+        for _ in 0..n {
+            let Some(key) = self.hfe_queue.pop_front() else {
+                break;
+            };
+            let mut keep = false;
+            let mut empty = false;
+            if let Some(e) = self.table.get_mut(&key) {
+                if !e.is_expired(now_ms) {
+                    if let Some(Value::Hash(h)) = e.value_mut() {
+                        fields += h.purge_expired(now_ms);
+                        empty = h.is_empty();
+                        keep = !empty && h.next_expiry().is_some();
+                    }
+                }
+            }
+            if empty {
+                self.table.remove(&key);
+                deleted += 1;
+            }
+            if keep {
+                self.hfe_queue.push_back(key);
+            } else {
+                self.hfe_set.remove(&key);
+            }
+        }
+        (fields, deleted)
     }
 
     /// All live keys (unordered), e.g. for KEYS; expired keys are skipped, not removed.
@@ -503,6 +580,33 @@ mod tests {
         }
         assert_eq!(total, 2500);
         assert_eq!(sh.len(), 2500);
+    }
+
+    #[test]
+    fn active_field_expiry_purges_and_deletes_empty_hashes() {
+        use crate::hash::Hash;
+        let l = crate::value::EncodingLimits::default();
+        let mut sh = Shard::new();
+        for (key, fields) in [("h1", 3), ("h2", 1)] {
+            let mut h = Hash::new();
+            for i in 0..fields {
+                h.set(format!("f{i}").as_bytes(), b"v", false, &l);
+            }
+            h.set_expire(b"f0", Some(100));
+            sh.insert(
+                Entry::new_object(key.as_bytes(), Value::Hash(h), None, 0),
+                0,
+            );
+        }
+        assert_eq!(sh.field_expiry_keys(), 2);
+        assert_eq!(sh.active_expire_fields(50, 10), (0, 0));
+        assert_eq!(sh.field_expiry_keys(), 2);
+        assert_eq!(sh.active_expire_fields(100, 10), (2, 1));
+        assert_eq!(sh.len(), 1);
+        assert_eq!(sh.field_expiry_keys(), 0);
+        let c = Clock::at(100);
+        let left = sh.get(b"h1", &c).and_then(|e| e.value()).map(|v| v.len());
+        assert_eq!(left, Some(2));
     }
 
     #[test]

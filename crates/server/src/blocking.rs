@@ -69,7 +69,7 @@ pub enum TimeoutReply {
 }
 
 /// Whether the running command may block (not inside MULTI/EXEC or a script).
-pub fn may_block(ctx: &Ctx<'_>) -> bool {
+pub fn may_block(ctx: &Ctx<'_, '_>) -> bool {
     !ctx.client.nonblocking
 }
 
@@ -334,7 +334,7 @@ impl Drop for ParkGuard<'_> {
 /// Parks the client on `keys` until `deadline_ms` (unix ms; `None` = forever). See the module
 /// docs. Inside MULTI/EXEC or a script it replies `on_timeout` at once.
 pub fn block(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     keys: &[&[u8]],
     deadline_ms: Option<i64>,
     on_timeout: TimeoutReply,
@@ -382,7 +382,7 @@ pub fn block(
 }
 
 /// Writes the timeout reply.
-pub fn write_timeout(ctx: &mut Ctx<'_>, on_timeout: TimeoutReply) {
+pub fn write_timeout(ctx: &mut Ctx<'_, '_>, on_timeout: TimeoutReply) {
     write_timeout_reply(ctx.reply, on_timeout);
 }
 
@@ -431,7 +431,7 @@ pub fn count_unserved_call(
 
 /// Records that `key` in `db` may now serve blocked clients (Redis's `signalKeyAsReady`). A
 /// single atomic load when nobody is blocked; served after the top-level command completes.
-pub fn signal_ready(ctx: &mut Ctx<'_>, db: u32, key: &[u8]) {
+pub fn signal_ready(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
     if ctx.srv.blocking.parked.load(Ordering::Acquire) == 0 {
         return;
     }
@@ -455,7 +455,7 @@ pub fn kind_may_serve(kind: ferrokv_engine::Kind) -> bool {
 
 /// Signals every waited key of `db` (SWAPDB: the db's content changed wholesale; Redis's
 /// `scanDatabaseForReadyKeys`). A waiter whose key holds nothing simply stays blocked.
-pub fn signal_db_ready(ctx: &mut Ctx<'_>, db: u32) {
+pub fn signal_db_ready(ctx: &mut Ctx<'_, '_>, db: u32) {
     for k in ctx.srv.blocking.waited_keys(db) {
         signal_ready(ctx, db, &k);
     }

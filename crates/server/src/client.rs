@@ -214,6 +214,13 @@ pub struct Client {
     pub nonblocking: bool,
     /// Blocking-command state: the waiter just parked, keys made ready (see [`crate::blocking`]).
     pub blocking: crate::blocking::ClientState,
+    /// MULTI state: `Some` from MULTI until EXEC / DISCARD / RESET (kept while EXEC runs, as
+    /// Redis keeps `CLIENT_MULTI`: CLIENT LIST shows flags=x multi=N).
+    pub multi: Option<crate::cmd::transactions::MultiState>,
+    /// WATCHed keys and the DIRTY_CAS flag other clients set (see [`crate::watch`]).
+    pub watch: crate::watch::ClientWatch,
+    /// Pub/Sub subscriptions and the mailbox messages arrive in.
+    pub subs: crate::pubsub::ClientSubs,
     rng: u64,
 }
 
@@ -241,6 +248,9 @@ impl Client {
             block_until: None,
             nonblocking: false,
             blocking: crate::blocking::ClientState::default(),
+            multi: None,
+            watch: crate::watch::ClientWatch::default(),
+            subs: crate::pubsub::ClientSubs::default(),
         }
     }
 
@@ -273,6 +283,14 @@ impl Client {
         i.no_evict = self.no_evict;
         i.no_touch = self.no_touch;
         i.monitor = self.wants_monitor;
+        i.multi = self.multi.as_ref().map_or(-1, |m| m.count() as i64);
+        i.watch = self.watch.keys.len();
+        (i.sub, i.psub, i.ssub) = self.subs.counts();
+        if self.subs.active() && i.kind == ClientKind::Normal {
+            i.kind = ClientKind::PubSub;
+        } else if !self.subs.active() && i.kind == ClientKind::PubSub {
+            i.kind = ClientKind::Normal;
+        }
     }
 }
 

@@ -54,8 +54,15 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
         if let Some(mut s) = srv.keyspace.lock_one(db, shard) {
             let now = crate::util::now_ms();
             let (c, e) = s.active_expire(now, CHECKS_PER_VISIT);
+            // Hash fields with a TTL (Redis 7.4): reclaimed by their own bounded step.
+            s.active_expire_fields(now, CHECKS_PER_VISIT);
             round_checked += c;
             round_expired += e;
+            if crate::notify::expired_wanted(srv.hot.notify_flags.load(Relaxed)) {
+                let keys = s.drain_expired();
+                drop(s);
+                crate::notify::publish_expired(srv, db as u32, &keys);
+            }
         }
         if start.elapsed() >= budget {
             srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);

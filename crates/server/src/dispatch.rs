@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 /// A command implementation.
-pub type Handler = fn(&mut Ctx<'_>) -> CmdResult;
+pub type Handler = fn(&mut Ctx<'_, '_>) -> CmdResult;
 
 /// How a command's shards are locked before it runs.
 #[derive(Clone, Copy, Debug)]
@@ -235,9 +235,11 @@ fn lower_into<'b>(name: &[u8], buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
 }
 
 /// Everything a handler needs while it runs.
-pub struct Ctx<'a> {
+/// `'a` bounds the borrows of one call (client, request, reply); `'k` the shard locks, which
+/// a script keeps across the many calls it makes.
+pub struct Ctx<'a, 'k> {
     /// Shared server state.
-    pub srv: &'a Server,
+    pub srv: &'k Server,
     /// The calling client (its selected db, protocol, name, ...).
     pub client: &'a mut Client,
     /// The request, command name included.
@@ -245,14 +247,14 @@ pub struct Ctx<'a> {
     /// Where the reply goes.
     pub reply: &'a mut Reply,
     /// The shards this command holds.
-    pub locks: LockSet<'a>,
+    pub locks: LockSet<'k>,
     /// The time the command runs at.
     pub clock: Clock,
     /// The command being run.
     pub cmd: &'a Command,
 }
 
-impl<'a> Ctx<'a> {
+impl<'a, 'k> Ctx<'a, 'k> {
     /// The client's selected database.
     #[inline]
     pub fn db(&self) -> u32 {
@@ -405,8 +407,29 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         reject(srv, client, reply, Some(cmd), errors::NOAUTH);
         return Flow::Continue;
     }
-    if srv.pause.blocks(cmd, client) {
+    if client.subs.active()
+        && reply.proto() == ferrokv_resp::Protocol::Resp2
+        && !crate::pubsub::allowed_in_subscribed_mode(cmd.name)
+    {
+        let e = crate::pubsub::subscribed_mode_error(cmd.name);
+        reject(srv, client, reply, Some(cmd), e);
+        return Flow::Continue;
+    }
+    if srv.pause.blocks(cmd, client)
+        || (cmd.name == "exec"
+            && client.multi.as_ref().is_some_and(|m| m.writes)
+            && srv.pause.writes_paused())
+    {
         return Flow::Paused;
+    }
+    if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
+        reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+        return Flow::Continue;
+    }
+    if client.multi.is_some()
+        && crate::cmd::transactions::queue_if_multi(srv, client, cmd, argv, reply)
+    {
+        return Flow::Continue;
     }
     let Some(handler) = cmd.handler else {
         return Flow::Continue;
@@ -415,12 +438,19 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     let start_us = client.clock_us;
     let reply_mark = reply.len();
     let result = {
-        let locks = match (cmd.locking, single_key_index(cmd.spec)) {
+        let locked = match (cmd.locking, single_key_index(cmd.spec)) {
             (Locking::Keys, Some(i)) => match argv.get(i) {
-                Some(k) => srv.keyspace.lock_key(client.db, k),
-                None => srv.keyspace.lock(&LockPlan::None),
+                Some(k) => srv.keyspace.lock_key_checked(client.db, k),
+                None => Ok(srv.keyspace.lock(&LockPlan::None)),
             },
-            _ => srv.keyspace.lock(&lock_plan(cmd, argv, client.db)),
+            _ => srv.keyspace.lock_checked(&lock_plan(cmd, argv, client.db)),
+        };
+        let locks = match locked {
+            Ok(l) => l,
+            Err(crate::keyspace::LockAbort::Busy) => {
+                reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+                return Flow::Continue;
+            }
         };
         let mut ctx = Ctx {
             srv,
@@ -437,7 +467,9 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         };
         ctx.clock.touch = !ctx.client.no_touch || ctx.cmd.name == "touch";
         ctx.clock.rand = ctx.client.next_rand();
-        handler(&mut ctx)
+        let r = handler(&mut ctx);
+        crate::notify::after_command(&mut ctx);
+        r
     };
     let end_us = crate::util::now_us();
     client.clock_us = end_us;
@@ -457,6 +489,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         client.batch.record_failed(cmd.index);
         srv.stats.count_error(e.code());
     }
+    crate::pubsub::splice_self_pushes(&mut client.subs, reply, reply_mark);
     if blocked {
         srv.after_blocked_call(client, cmd, argv);
     } else {
@@ -476,6 +509,11 @@ fn reject(
     cmd: Option<&Command>,
     e: CmdError,
 ) {
+    crate::cmd::transactions::flag_transaction(client);
+    let e = match cmd {
+        Some(c) if c.name == "exec" => crate::cmd::transactions::abort_exec(srv, client, e),
+        _ => e,
+    };
     reply.error(e.0.as_bytes());
     srv.stats.count_error(e.code());
     if let Some(c) = cmd {

@@ -72,6 +72,10 @@ pub const DEBUG_DISABLED: CmdError = CmdError::new(
 pub const NESTED_MULTI: CmdError = CmdError::new("ERR MULTI calls can not be nested");
 pub const EXEC_WITHOUT_MULTI: CmdError = CmdError::new("ERR EXEC without MULTI");
 pub const DISCARD_WITHOUT_MULTI: CmdError = CmdError::new("ERR DISCARD without MULTI");
+pub const WATCH_IN_MULTI: CmdError = CmdError::new("ERR WATCH inside MULTI is not allowed");
+pub const EXECABORT: CmdError =
+    CmdError::new("EXECABORT Transaction discarded because of previous errors.");
+pub const NOT_IN_MULTI: CmdError = CmdError::new("ERR Command not allowed inside a transaction");
 pub const CURSOR: CmdError = CmdError::new("ERR invalid cursor");
 pub const NOT_POSITIVE: CmdError = CmdError::new("ERR value is out of range, must be positive");
 

@@ -10,11 +10,30 @@
 use crate::crc16::key_slot;
 use ferrokv_engine::{AccessMode, Shard};
 use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::time::Duration;
 
 /// How many times a busy shard lock is retried (with a CPU pause in between) before the thread
 /// blocks on it. Critical sections are short and never wait on I/O, so a brief spin is cheaper
 /// than a futex sleep and wake-up (measured: MSET of 10 keys from 50 clients on 2 threads).
 const SPIN_TRIES: u32 = 200;
+/// How long a contended acquisition waits before it looks at the escalation and busy flags.
+const WAIT_SLICE: Duration = Duration::from_micros(500);
+
+/// Why a lock acquisition gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockAbort {
+    /// A script has been running longer than `busy-reply-threshold`: the command must reply
+    /// `-BUSY` instead of waiting for the script's shards.
+    Busy,
+}
+
+enum Acquired<'a> {
+    Got(MutexGuard<'a, Shard>),
+    /// A script is acquiring a shard it did not declare: release everything and start over.
+    Backoff,
+    Busy,
+}
 
 /// Locks a shard, spinning briefly before blocking.
 #[inline]
@@ -30,6 +49,12 @@ fn lock_shard(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 
 /// Shards per database (a power of two; the SCAN cursor keeps the shard index in its top 16 bits).
 pub const SHARDS: usize = 1024;
+
+/// `acquire(_, false)` never asks to back off; an empty guard set is the harmless answer.
+#[cold]
+fn unreachable_backoff() -> Guards<'static> {
+    Guards::Empty
+}
 
 /// One logical database (SELECT index).
 pub struct Db {
@@ -49,6 +74,15 @@ pub struct Keyspace {
     dbs: Box<[Db]>,
     /// How every shard tracks key access (follows `maxmemory-policy`).
     access_mode: Mutex<AccessMode>,
+    /// Set while a script waits for a shard outside its plan (see [`LockSet::acquire_more`]):
+    /// every multi-shard acquisition still in progress releases what it holds and starts over,
+    /// so the script only ever waits for commands that are already running.
+    escalating: AtomicBool,
+    /// One escalation at a time.
+    escalation: Mutex<()>,
+    /// Set while a script is busy (past `busy-reply-threshold`): waiters give up with
+    /// [`LockAbort::Busy`].
+    pub script_busy: std::sync::Arc<AtomicBool>,
 }
 
 /// The access tracking a `maxmemory-policy` implies: LFU counters for the `*-lfu` policies, the
@@ -178,6 +212,9 @@ impl Keyspace {
         Keyspace {
             dbs: (0..n.max(1)).map(|_| Db::new()).collect(),
             access_mode: Mutex::new(AccessMode::Lru),
+            escalating: AtomicBool::new(false),
+            escalation: Mutex::new(()),
+            script_busy: std::sync::Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -200,6 +237,25 @@ impl Keyspace {
         }
     }
 
+    /// [`Keyspace::set_access_mode`] from a command that holds shard locks (CONFIG SET inside
+    /// MULTI/EXEC): held shards are updated through `held`, the others locked one at a time.
+    pub fn set_access_mode_held(&self, m: AccessMode, held: &mut LockSet<'_>) {
+        let mut cur = self.access_mode.lock();
+        if *cur == m {
+            return;
+        }
+        *cur = m;
+        for db in 0..self.dbs.len() {
+            for i in 0..SHARDS {
+                if let Some(s) = held.shard(db as u32, i as u32) {
+                    s.set_access_mode(m);
+                } else if let Some(mut s) = self.lock_one(db, i) {
+                    s.set_access_mode(m);
+                }
+            }
+        }
+    }
+
     /// Number of databases.
     pub fn db_count(&self) -> usize {
         self.dbs.len()
@@ -207,33 +263,102 @@ impl Keyspace {
 
     /// Acquires the locks of a plan in the global order.
     pub fn lock(&self, plan: &LockPlan) -> LockSet<'_> {
-        let mut set = LockSet {
-            ks: self,
-            held: Guards::Empty,
-            hint: None,
-        };
-        match plan {
-            LockPlan::None => {}
-            LockPlan::Shards(v) => {
-                set.held.reserve(v.len());
-                for &(db, s) in v {
-                    if let Some(m) = self.shard_mutex(db, s) {
-                        set.held.push(((db, s), lock_shard(m)));
-                    }
-                }
+        loop {
+            match self.lock_inner(plan, false) {
+                Ok(set) => return set,
+                Err(_) => continue,
             }
-            LockPlan::Db(db) => set.lock_db(*db),
-            LockPlan::All => {
-                for db in 0..self.dbs.len() as u32 {
-                    set.lock_db(db);
+        }
+    }
+
+    /// [`Keyspace::lock`] for a client's command: gives up with [`LockAbort::Busy`] when a busy
+    /// script holds a shard it needs.
+    pub fn lock_checked(&self, plan: &LockPlan) -> Result<LockSet<'_>, LockAbort> {
+        self.lock_inner(plan, true)
+    }
+
+    fn lock_inner(&self, plan: &LockPlan, abortable: bool) -> Result<LockSet<'_>, LockAbort> {
+        loop {
+            let mut set = LockSet {
+                ks: self,
+                held: Guards::Empty,
+                hint: None,
+            };
+            let outcome = match plan {
+                LockPlan::None => Ok(()),
+                LockPlan::Shards(v) => {
+                    set.held.reserve(v.len());
+                    let mut r = Ok(());
+                    for &(db, s) in v {
+                        if let Some(m) = self.shard_mutex(db, s) {
+                            match self.acquire(m, v.len() > 1) {
+                                Acquired::Got(g) => set.held.push(((db, s), g)),
+                                Acquired::Backoff => {
+                                    r = Err(None);
+                                    break;
+                                }
+                                Acquired::Busy => {
+                                    r = Err(Some(LockAbort::Busy));
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    r
+                }
+                LockPlan::Db(db) => set.lock_db(*db),
+                LockPlan::All => {
+                    let mut r = Ok(());
+                    for db in 0..self.dbs.len() as u32 {
+                        r = set.lock_db(db);
+                        if r.is_err() {
+                            break;
+                        }
+                    }
+                    r
+                }
+            };
+            match outcome {
+                Ok(()) => return Ok(set),
+                Err(Some(abort)) if abortable => return Err(abort),
+                Err(_) => {
+                    drop(set);
+                    self.wait_escalation();
                 }
             }
         }
-        set
     }
 
-    /// Locks the one shard holding `key` (the commonest plan: single-key commands), remembering
-    /// the key so the handler finds its shard without hashing the key again.
+    /// Takes one shard: spins briefly, then waits in slices, checking between them whether a
+    /// script escalation asks multi-shard acquirers to back off (`may_backoff`) or a busy
+    /// script makes the command give up.
+    #[inline]
+    fn acquire<'m>(&self, m: &'m Mutex<Shard>, may_backoff: bool) -> Acquired<'m> {
+        for _ in 0..SPIN_TRIES {
+            if let Some(g) = m.try_lock() {
+                return Acquired::Got(g);
+            }
+            std::hint::spin_loop();
+        }
+        loop {
+            if let Some(g) = m.try_lock_for(WAIT_SLICE) {
+                return Acquired::Got(g);
+            }
+            if may_backoff && self.escalating.load(Relaxed) {
+                return Acquired::Backoff;
+            }
+            if self.script_busy.load(Relaxed) {
+                return Acquired::Busy;
+            }
+        }
+    }
+
+    fn wait_escalation(&self) {
+        while self.escalating.load(Relaxed) {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
     pub fn lock_key(&self, db: u32, key: &[u8]) -> LockSet<'_> {
         let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
@@ -245,6 +370,25 @@ impl Keyspace {
             held,
             hint: Some((key.as_ptr() as usize, key.len(), s)),
         }
+    }
+
+    /// [`Keyspace::lock_key`] for a client's command: gives up with [`LockAbort::Busy`] when a
+    /// busy script holds the shard.
+    pub fn lock_key_checked(&self, db: u32, key: &[u8]) -> Result<LockSet<'_>, LockAbort> {
+        let s = shard_of(key) as u32;
+        let held = match self.shard_mutex(db, s) {
+            Some(m) => match self.acquire(m, false) {
+                Acquired::Got(g) => Guards::One(((db, s), g)),
+                Acquired::Busy => return Err(LockAbort::Busy),
+                Acquired::Backoff => unreachable_backoff(),
+            },
+            None => Guards::Empty,
+        };
+        Ok(LockSet {
+            ks: self,
+            held,
+            hint: Some((key.as_ptr() as usize, key.len(), s)),
+        })
     }
 
     fn shard_mutex(&self, db: u32, s: u32) -> Option<&Mutex<Shard>> {
@@ -267,12 +411,73 @@ impl Keyspace {
 }
 
 impl<'a> LockSet<'a> {
-    fn lock_db(&mut self, db: u32) {
+    fn lock_db(&mut self, db: u32) -> Result<(), Option<LockAbort>> {
         if let Some(d) = self.ks.dbs.get(db as usize) {
             self.held.reserve(d.shards.len());
             for (i, m) in d.shards.iter().enumerate() {
-                self.held.push(((db, i as u32), lock_shard(m)));
+                match self.ks.acquire(m, true) {
+                    Acquired::Got(g) => self.held.push(((db, i as u32), g)),
+                    Acquired::Backoff => return Err(None),
+                    Acquired::Busy => return Err(Some(LockAbort::Busy)),
+                }
             }
+        }
+        Ok(())
+    }
+
+    /// Whether no shard is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.as_slice().is_empty()
+    }
+
+    /// Whether shard `shard` of `db` is held.
+    pub fn holds(&self, db: u32, shard: u32) -> bool {
+        self.held
+            .as_slice()
+            .binary_search_by(|x| x.0.cmp(&(db, shard)))
+            .is_ok()
+    }
+
+    /// Adds shards outside the original plan while already holding others (a script touching
+    /// a key it did not declare). A free shard is simply taken. A contended one is waited for
+    /// under escalation: the flag makes every multi-shard acquisition in progress release what
+    /// it holds and start over, so the only holders left are commands that already run, which
+    /// finish without waiting for anything. Only one escalation runs at a time, and only
+    /// scripts (which run one at a time) escalate, so this cannot deadlock.
+    pub fn acquire_more(&mut self, wanted: &LockPlan) {
+        let list: Vec<(u32, u32)> = match wanted {
+            LockPlan::None => Vec::new(),
+            LockPlan::Shards(v) => v.clone(),
+            LockPlan::Db(db) => (0..SHARDS as u32).map(|s| (*db, s)).collect(),
+            LockPlan::All => (0..self.ks.dbs.len() as u32)
+                .flat_map(|db| (0..SHARDS as u32).map(move |s| (db, s)))
+                .collect(),
+        };
+        for (db, s) in list {
+            if self.holds(db, s) {
+                continue;
+            }
+            let Some(m) = self.ks.shard_mutex(db, s) else {
+                continue;
+            };
+            let g = match m.try_lock() {
+                Some(g) => g,
+                None => {
+                    let _one = self.ks.escalation.lock();
+                    self.ks.escalating.store(true, Relaxed);
+                    let g = m.lock();
+                    self.ks.escalating.store(false, Relaxed);
+                    g
+                }
+            };
+            self.insert_sorted(((db, s), g));
+        }
+    }
+
+    fn insert_sorted(&mut self, h: Held<'a>) {
+        self.held.push(h);
+        if let Guards::Many(v) = &mut self.held {
+            v.sort_by_key(|x| x.0);
         }
     }
 

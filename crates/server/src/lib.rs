@@ -9,6 +9,7 @@
 //! - [`keyspace`]: databases split into shards, and the lock discipline that makes commands atomic.
 //! - [`config`]: the parameter table, config file and command-line parsing, CONFIG GET/SET/REWRITE.
 //! - [`server`], [`client`], [`cron`]: shared state, client state, periodic work.
+//! - [`pubsub`]: the subscription registry and cross-thread message delivery.
 //! - [`errors`], [`args`]: error texts and argument parsing.
 //! - Hooks every writing command calls: [`notify`] (keyspace events), [`watch`] (modified keys
 //!   for WATCH and client tracking), [`blocking`] (keys ready for blocked clients).
@@ -28,7 +29,10 @@ pub mod lazyfree;
 pub mod logging;
 pub mod net;
 pub mod notify;
+pub mod pubsub;
+pub mod scripting;
 pub mod server;
+pub mod sha1;
 pub mod spec;
 pub mod util;
 pub mod watch;

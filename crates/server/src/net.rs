@@ -319,8 +319,41 @@ async fn serve_registered(
             if before == ReplyMode::SkipNext {
                 client.reply_mode = ReplyMode::Skip;
             }
+            // Messages queued for a subscriber go out before the reply of its next command.
+            if let Some(mb) = client.subs.mailbox.as_ref() {
+                if mb.has_pending() {
+                    mb.drain_into(&mut reply);
+                }
+            }
             let mark = reply.len();
-            let flow = dispatch::execute(&srv, &mut client, &args, &mut reply);
+            let flow = if crate::scripting::runs_off_thread(&args) {
+                // Scripts run on a blocking-pool thread so this worker keeps serving its
+                // other connections (they get -BUSY from a long script, and can SCRIPT KILL).
+                let (srv2, argv, proto) = (srv.clone(), args.clone(), reply.proto());
+                let placeholder = Client::new(handle.clone(), client.authenticated);
+                let mut taken = std::mem::replace(&mut client, placeholder);
+                let job = tokio::task::spawn_blocking(move || {
+                    let mut out = Reply::new(proto);
+                    let f = dispatch::execute(&srv2, &mut taken, &argv, &mut out);
+                    (taken, out, f)
+                });
+                match job.await {
+                    Ok((c, out, f)) => {
+                        client = c;
+                        reply.raw(out.as_bytes());
+                        f
+                    }
+                    Err(_) => break 'conn,
+                }
+            } else {
+                dispatch::execute(&srv, &mut client, &args, &mut reply)
+            };
+            if let Some(mb) = client.subs.mailbox.as_ref() {
+                mb.set_proto(reply.proto());
+            }
+            if over_normal_limit(&srv, &client, reply.len()) {
+                break 'conn;
+            }
             if flow == Flow::Paused {
                 client.reply_mode = before;
                 pending = true;
@@ -450,7 +483,7 @@ async fn serve_registered(
             srv.stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Relaxed);
-            if stream.write_all(&out).await.is_err() {
+            if !write_or_killed(&mut stream, &out, &handle).await {
                 break;
             }
         }
@@ -507,15 +540,29 @@ async fn serve_registered(
                     None => break,
                 }
             },
+            _ = async { match client.subs.mailbox.as_ref() { Some(mb) => mb.wake.notified().await, None => std::future::pending().await } } => {
+                if let Some(mb) = client.subs.mailbox.clone() {
+                    if let Some(out) = mb.take() {
+                        srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+                        let ok = write_or_killed(&mut stream, &out, &handle).await;
+                        mb.written();
+                        if !ok {
+                            break;
+                        }
+                    }
+                }
+            },
             _ = idle => {
                 log_verbose!("Closing idle client id={}", client.id);
                 break;
             }
         }
     }
+    crate::pubsub::unsubscribe_all(&srv, &mut client.subs);
     if monitor.is_some() {
         srv.remove_monitor(client.id);
     }
+    crate::watch::unwatch_all(&srv.watches, &mut client);
     srv.flush_batch(&mut client);
 }
 
@@ -602,6 +649,40 @@ async fn park(
             },
         }
     }
+}
+
+/// Writes `out`, giving up when the client is killed meanwhile (a subscriber closed by the
+/// output-buffer limit must not stay blocked on a socket nobody reads). False when the
+/// connection must close.
+async fn write_or_killed(
+    stream: &mut TcpStream,
+    out: &[u8],
+    handle: &crate::client::ClientHandle,
+) -> bool {
+    tokio::select! {
+        r = stream.write_all(out) => r.is_ok(),
+        _ = handle.kill_notify.notified() => false,
+    }
+}
+
+/// The `normal` class of `client-output-buffer-limit` applied to a normal client's reply
+/// buffer (`pending` bytes): true (after logging and counting) when the client must be closed.
+/// Only the hard limit is enforced here: replies are flushed every [`FLUSH_AT`] bytes, so only
+/// a single huge reply can reach it.
+fn over_normal_limit(srv: &Server, client: &Client, pending: usize) -> bool {
+    let (hard, _, _) = srv.hot.obuf_limit(crate::pubsub::CLASS_NORMAL);
+    if hard == 0 || (pending as u64) < hard || client.subs.active() {
+        return false;
+    }
+    srv.stats
+        .client_output_buffer_limit_disconnections
+        .fetch_add(1, Relaxed);
+    log_warning!(
+        "Client id={} addr={} closed for overcoming of output buffer limits.",
+        client.id,
+        client.handle.addr
+    );
+    true
 }
 
 #[cfg(test)]

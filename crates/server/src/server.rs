@@ -31,6 +31,8 @@ pub struct Stats {
     pub dirty: AtomicU64,
     pub expired_time_cap_reached: AtomicU64,
     pub client_query_buffer_limit_disconnections: AtomicU64,
+    /// Clients closed for exceeding `client-output-buffer-limit`.
+    pub client_output_buffer_limit_disconnections: AtomicU64,
 }
 
 impl Stats {
@@ -58,6 +60,7 @@ impl Stats {
             &self.total_error_replies,
             &self.expired_time_cap_reached,
             &self.client_query_buffer_limit_disconnections,
+            &self.client_output_buffer_limit_disconnections,
         ] {
             a.store(0, Relaxed);
         }
@@ -192,9 +195,19 @@ pub struct Hot {
     pub notify_flags: std::sync::atomic::AtomicU32,
     /// The encoding thresholds, in the order of [`Hot::encoding_limits`].
     pub enc: [AtomicI64; 9],
+    /// `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds) for each class of
+    /// [`crate::pubsub`] (`CLASS_NORMAL`, `CLASS_REPLICA`, `CLASS_PUBSUB`), flattened.
+    pub obuf: [AtomicU64; 9],
 }
 
 impl Hot {
+    /// (hard bytes, soft bytes, soft seconds) of output-buffer class `class` (0 = no limit).
+    #[inline]
+    pub fn obuf_limit(&self, class: usize) -> (u64, u64, u64) {
+        let g = |i: usize| self.obuf.get(class * 3 + i).map_or(0, |a| a.load(Relaxed));
+        (g(0), g(1), g(2))
+    }
+
     /// The compact-encoding thresholds in force.
     pub fn encoding_limits(&self) -> ferrokv_engine::EncodingLimits {
         let g = |i: usize| self.enc[i].load(Relaxed);
@@ -259,6 +272,12 @@ pub struct Server {
     pub metrics: crate::cmd::info::Metrics,
     /// Clients parked by blocking commands, and the keys they wait on.
     pub blocking: crate::blocking::Registry,
+    /// WATCHed keys of every client (see [`crate::watch`]).
+    pub watches: crate::watch::Registry,
+    /// Pub/Sub subscriptions and delivery.
+    pub pubsub: crate::pubsub::Registry,
+    /// Lua scripting (EVAL, SCRIPT): the interpreter, the script cache, the busy state.
+    pub scripting: crate::scripting::Scripting,
 }
 
 impl Server {
@@ -267,8 +286,11 @@ impl Server {
         let commands = crate::cmd::table();
         let dbs = config.databases();
         let now = crate::util::now_ms();
+        let keyspace = Keyspace::new(dbs);
+        let scripting = crate::scripting::Scripting::new(keyspace.script_busy.clone());
         let srv = Server {
-            keyspace: Keyspace::new(dbs),
+            keyspace,
+            scripting,
             requirepass: RwLock::new(config.requirepass().map(Bytes::from)),
             config_file: config.config_file().map(|p| p.to_path_buf()),
             config: RwLock::new(config),
@@ -293,10 +315,13 @@ impl Server {
                 .unwrap_or_default(),
             metrics: crate::cmd::info::Metrics::default(),
             blocking: crate::blocking::Registry::default(),
+            watches: crate::watch::Registry::default(),
+            pubsub: crate::pubsub::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
         srv.apply_access_mode();
+        crate::notify::apply_expired_logging(&srv, None);
         srv
     }
 
@@ -313,9 +338,16 @@ impl Server {
     pub fn apply_config_held(
         &self,
         changed: &[&'static str],
-        held: Option<&mut crate::keyspace::LockSet<'_>>,
+        mut held: Option<&mut crate::keyspace::LockSet<'_>>,
     ) {
-        self.refresh_hot();
+        // Inside MULTI/EXEC the shards already held must not be locked again.
+        match held.as_deref_mut() {
+            None => self.refresh_hot(),
+            Some(h) => {
+                let access = self.refresh_hot_values();
+                self.keyspace.set_access_mode_held(access, h);
+            }
+        }
         let (level, logfile) = {
             let c = self.config.read();
             (c.loglevel(), c.logfile())
@@ -326,6 +358,10 @@ impl Server {
                 "logfile" => crate::logging::set_logfile(&logfile),
                 _ => {}
             }
+        }
+        let mut held = held;
+        if changed.contains(&"notify-keyspace-events") {
+            crate::notify::apply_expired_logging(self, held.as_deref_mut());
         }
         if changed
             .iter()
@@ -369,6 +405,13 @@ impl Server {
 
     /// Re-reads the hot configuration values (after startup and CONFIG SET).
     pub fn refresh_hot(&self) {
+        let access = self.refresh_hot_values();
+        self.keyspace.set_access_mode(access);
+    }
+
+    /// [`Server::refresh_hot`] without switching the shards' access mode: returns the mode
+    /// the configuration asks for.
+    fn refresh_hot_values(&self) -> ferrokv_engine::AccessMode {
         let c = self.config.read();
         let h = &self.hot;
         h.timeout_secs.store(c.timeout_secs(), Relaxed);
@@ -400,6 +443,15 @@ impl Server {
         for (i, name) in ENCODING_PARAMS.iter().enumerate() {
             h.enc[i].store(c.get_i64(name).unwrap_or(fallback[i]), Relaxed);
         }
+        for (i, l) in c.client_output_buffer_limits().iter().enumerate() {
+            h.obuf[i * 3].store(l.hard, Relaxed);
+            h.obuf[i * 3 + 1].store(l.soft, Relaxed);
+            h.obuf[i * 3 + 2].store(l.soft_seconds.max(0) as u64, Relaxed);
+        }
+        h.notify_flags.store(
+            crate::notify::parse_flags(&c.notify_keyspace_events()),
+            Relaxed,
+        );
         *self.requirepass.write() = c.requirepass().map(Bytes::from);
         let access = crate::keyspace::access_mode_for(
             c.maxmemory_policy(),
@@ -408,7 +460,7 @@ impl Server {
         );
         // Shards are locked without holding the configuration lock (see set_access_mode).
         drop(c);
-        self.keyspace.set_access_mode(access);
+        access
     }
 
     /// Whether clients must authenticate.

@@ -138,6 +138,11 @@ fn command_info_of_every_implemented_command_matches() {
         );
         let mut o = o.remove(0);
         let mut t = t.remove(0);
+        if t == Value::Null {
+            // Newer than the 7.0 oracle (7.4 hash-field expiry, 8.0 HGETDEL/...): nothing to
+            // compare against; their specs are checked by the spec unit tests.
+            continue;
+        }
         normalise_info(&mut o, &names);
         normalise_info(&mut t, &names);
         if o == t {

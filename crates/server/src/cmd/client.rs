@@ -81,7 +81,7 @@ fn kind_of(h: &ClientHandle) -> ClientKind {
 /// context when `h` is the caller itself.
 fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
     let now = crate::util::now_ms();
-    let i = h.info.lock().clone();
+    let mut i = h.info.lock().clone();
     let age = h.created.elapsed().as_secs();
     let mut name = i.name.clone();
     let mut db = i.db;
@@ -104,6 +104,12 @@ fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
             2
         };
         no_evict = c.client.no_evict;
+        i.multi = c.client.multi.as_ref().map_or(-1, |m| m.count() as i64);
+        if i.multi >= 0 {
+            // Inside EXEC, Redis's last command is still EXEC.
+            cmd = "exec";
+        }
+        i.watch = c.client.watch.keys.len();
         no_touch = c.client.no_touch;
         monitor = c.client.wants_monitor;
         lib_name.clone_from(&c.client.lib_name);
@@ -579,6 +585,12 @@ fn help(c: &mut Ctx) -> CmdResult {
 /// MONITOR: from the next batch on, the connection streams every command the server runs.
 /// A client already monitoring gets no reply, as in Redis.
 fn monitor(c: &mut Ctx) -> CmdResult {
+    if c.client.nonblocking {
+        // Inside EXEC (Redis's CLIENT_DENY_BLOCKING): a reply per command is expected.
+        return Err(crate::errors::CmdError::new(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
     if c.client.wants_monitor {
         return Ok(());
     }

@@ -19,6 +19,13 @@ pub fn register(t: &mut CommandTable) {
 }
 
 fn ping(c: &mut Ctx) -> CmdResult {
+    // RESP2 subscribed mode answers with a two-element array, as Redis.
+    if c.client.subs.active() && c.reply.proto() == Protocol::Resp2 && c.argv.len() <= 2 {
+        c.reply.array(2);
+        c.reply.bulk(b"pong");
+        c.reply.bulk(c.arg(1));
+        return Ok(());
+    }
     match c.argv.len() {
         1 => c.reply.simple(b"PONG"),
         2 => c.reply.bulk(c.arg(1)),
@@ -179,6 +186,8 @@ fn reset(c: &mut Ctx) -> CmdResult {
     cl.no_evict = false;
     cl.no_touch = false;
     cl.wants_monitor = false;
+    crate::cmd::transactions::reset_client(c.srv, cl);
+    crate::pubsub::unsubscribe_all(c.srv, &mut cl.subs);
     cl.user = "default".into();
     cl.authenticated = !c.srv.auth_required();
     c.reply.set_proto(Protocol::Resp2);

@@ -8,6 +8,7 @@
 //! DEBUG SLEEP blocks the calling connection's worker thread (not the whole server, unlike Redis:
 //! other clients keep being served by the other workers).
 
+use crate::sha1::Sha1;
 use crate::args;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
@@ -527,88 +528,6 @@ fn help(c: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
-/// A small SHA-1 (FIPS 180-4) for DEBUG DIGEST; not used for anything security related.
-struct Sha1 {
-    h: [u32; 5],
-    buf: Vec<u8>,
-    len: u64,
-}
-
-impl Sha1 {
-    fn new() -> Sha1 {
-        Sha1 {
-            h: [
-                0x6745_2301,
-                0xEFCD_AB89,
-                0x98BA_DCFE,
-                0x1032_5476,
-                0xC3D2_E1F0,
-            ],
-            buf: Vec::with_capacity(64),
-            len: 0,
-        }
-    }
-
-    fn update(&mut self, data: &[u8]) {
-        self.len = self.len.wrapping_add(data.len() as u64);
-        self.buf.extend_from_slice(data);
-        let full = self.buf.len() / 64 * 64;
-        let blocks: Vec<u8> = self.buf.drain(..full).collect();
-        for block in blocks.chunks_exact(64) {
-            self.block(block);
-        }
-    }
-
-    fn block(&mut self, block: &[u8]) {
-        let mut w = [0u32; 80];
-        for (i, word) in block.chunks_exact(4).enumerate().take(16) {
-            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = self.h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-                _ => (b ^ c ^ d, 0xCA62_C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (h, v) in self.h.iter_mut().zip([a, b, c, d, e]) {
-            *h = h.wrapping_add(v);
-        }
-    }
-
-    fn finish(mut self) -> [u8; 20] {
-        let bits = self.len.wrapping_mul(8);
-        let mut tail = vec![0x80u8];
-        while (self.buf.len() + tail.len()) % 64 != 56 {
-            tail.push(0);
-        }
-        tail.extend_from_slice(&bits.to_be_bytes());
-        let len = self.len;
-        self.update(&tail);
-        self.len = len;
-        let mut out = [0u8; 20];
-        for (chunk, h) in out.chunks_exact_mut(4).zip(self.h) {
-            chunk.copy_from_slice(&h.to_be_bytes());
-        }
-        out
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@ use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::keyspace::{shard_of, LockPlan, SHARDS};
 use crate::lazyfree;
+use crate::notify;
 use bytes::Bytes;
 use ferrokv_engine::shard::lfu_decayed;
 use ferrokv_engine::table::SCAN_POSITION_BITS;
@@ -118,6 +119,8 @@ fn del_generic(c: &mut Ctx, lazy: bool) -> CmdResult {
         let key = c.arg(i);
         if let Some(e) = c.shard(key)?.remove(key, now) {
             removed.push(e);
+            c.modified(key);
+            c.notify(notify::GENERIC, "del", key);
         }
     }
     let n = removed.len();
@@ -208,6 +211,12 @@ fn rename_generic(c: &mut Ctx, nx: bool) -> CmdResult {
         c.key_ready(dst);
     }
     c.dirty(1);
+    c.modified(src);
+    c.modified(dst);
+    // Redis re-adds the destination (dbAdd: `new`), then announces the rename.
+    c.notify(notify::NEW, "new", dst);
+    c.notify(notify::GENERIC, "rename_from", src);
+    c.notify(notify::GENERIC, "rename_to", dst);
     if nx {
         c.reply.int(1);
     } else {
@@ -326,6 +335,9 @@ fn copy(c: &mut Ctx) -> CmdResult {
         c.key_ready_in(dst_db, dst);
     }
     c.dirty(1);
+    crate::watch::signal_modified(c, dst_db, dst);
+    notify::keyspace_event_in(c, dst_db, notify::NEW, "new", dst);
+    notify::keyspace_event_in(c, dst_db, notify::GENERIC, "copy_to", dst);
     c.reply.int(1);
     Ok(())
 }
@@ -357,6 +369,11 @@ fn move_cmd(c: &mut Ctx) -> CmdResult {
         c.key_ready_in(dst_db, key);
     }
     c.dirty(1);
+    crate::watch::signal_modified(c, db, key);
+    crate::watch::signal_modified(c, dst_db, key);
+    notify::keyspace_event_in(c, dst_db, notify::NEW, "new", key);
+    c.notify(notify::GENERIC, "move_from", key);
+    notify::keyspace_event_in(c, dst_db, notify::GENERIC, "move_to", key);
     c.reply.int(1);
     Ok(())
 }
@@ -665,10 +682,13 @@ fn expire_generic(c: &mut Ctx, relative: bool, unit_ms: i64) -> CmdResult {
         if let Some(e) = shard.remove(key, now) {
             release(c, e, false, "lazyfree-lazy-expire");
         }
+        c.notify(notify::GENERIC, "del", key);
     } else {
         shard.set_expire(key, Some(when), now);
+        c.notify(notify::GENERIC, "expire", key);
     }
     c.dirty(1);
+    c.modified(key);
     c.reply.int(1);
     Ok(())
 }
@@ -700,6 +720,8 @@ fn persist(c: &mut Ctx) -> CmdResult {
     if volatile {
         shard.set_expire(key, None, now);
         c.dirty(1);
+        c.modified(key);
+        c.notify(notify::GENERIC, "persist", key);
     }
     c.reply.int(i64::from(volatile));
     Ok(())

@@ -456,16 +456,21 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "client_recent_max_input_buffer", "{}", max_in);
     field!(out, "client_recent_max_output_buffer", "{}", max_out);
     field!(out, "blocked_clients", "{}", srv.blocking.blocked_clients());
-    for f in ["tracking_clients", "pubsub_clients", "watching_clients"] {
-        field!(out, f, "0");
-    }
+    field!(out, "tracking_clients", "0");
+    field!(out, "pubsub_clients", "{}", srv.pubsub.client_count());
+    field!(
+        out,
+        "watching_clients",
+        "{}",
+        srv.watches.watching_clients()
+    );
     field!(
         out,
         "clients_in_timeout_table",
         "{}",
         srv.blocking.timed_clients()
     );
-    field!(out, "total_watched_keys", "0");
+    field!(out, "total_watched_keys", "{}", srv.watches.watched_keys());
     field!(out, "total_blocking_keys", "{}", srv.blocking.total_keys());
     // Only XREADGROUP blocks with "unblock when the key is deleted"; no such waiter yet.
     field!(out, "total_blocking_keys_on_nokey", "0");
@@ -708,10 +713,15 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "{}",
         st.keyspace_misses.load(Relaxed) + t.misses
     );
-    for f in [
-        "pubsub_channels",
-        "pubsub_patterns",
+    field!(out, "pubsub_channels", "{}", srv.pubsub.channel_count());
+    field!(out, "pubsub_patterns", "{}", srv.pubsub.pattern_count());
+    field!(
+        out,
         "pubsubshard_channels",
+        "{}",
+        srv.pubsub.shard_channel_count()
+    );
+    for f in [
         "latest_fork_usec",
         "total_forks",
         "migrate_cached_sockets",
@@ -746,7 +756,12 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "{}",
         st.client_query_buffer_limit_disconnections.load(Relaxed)
     );
-    field!(out, "client_output_buffer_limit_disconnections", "0");
+    field!(
+        out,
+        "client_output_buffer_limit_disconnections",
+        "{}",
+        st.client_output_buffer_limit_disconnections.load(Relaxed)
+    );
     field!(out, "reply_buffer_shrinks", "0");
     field!(out, "reply_buffer_expands", "0");
     field!(out, "acl_access_denied_auth", "0");

@@ -19,11 +19,14 @@ pub mod info;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod slowlog;
+pub mod sort;
 pub mod sorted_set;
 pub mod string;
+pub mod transactions;
 
 /// Writes a `<CMD> HELP` reply the way Redis formats it: a header line naming the command,
 /// `lines` (subcommand syntax lines, each followed by indented explanations), then HELP itself,
@@ -55,9 +58,13 @@ pub fn table() -> CommandTable {
     slowlog::register(&mut t);
     latency::register(&mut t);
     debug::register(&mut t);
+    crate::scripting::register(&mut t);
     list::register(&mut t);
     hash::register(&mut t);
     set::register(&mut t);
     sorted_set::register(&mut t);
+    sort::register(&mut t);
+    transactions::register(&mut t);
+    pubsub::register(&mut t);
     t
 }

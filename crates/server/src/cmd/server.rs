@@ -123,6 +123,7 @@ fn dispose(tables: Vec<Table>, keys: usize, is_async: bool) {
 fn flushdb(c: &mut Ctx) -> CmdResult {
     let is_async = flush_is_async(c)?;
     let db = c.db();
+    crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, db, None);
     let mut tables = Vec::new();
     let mut keys = 0usize;
     for s in c.locks.db_shards(db) {
@@ -139,6 +140,9 @@ fn flushdb(c: &mut Ctx) -> CmdResult {
 
 fn flushall(c: &mut Ctx) -> CmdResult {
     let is_async = flush_is_async(c)?;
+    for db in 0..c.srv.keyspace.db_count() as u32 {
+        crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, db, None);
+    }
     let mut tables = Vec::new();
     let mut keys = 0usize;
     for (_, s) in c.locks.all_held() {
@@ -167,6 +171,10 @@ fn swapdb(c: &mut Ctx) -> CmdResult {
     let n = c.srv.keyspace.db_count() as i64;
     if a < 0 || a >= n || b < 0 || b >= n {
         return Err(errors::DB_INDEX);
+    }
+    if a != b {
+        crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, a as u32, Some(b as u32));
+        crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, b as u32, Some(a as u32));
     }
     c.locks.swap_dbs(a as u32, b as u32);
     // Clients blocked in either db now see the other db's keys (Redis's scanDatabaseForReadyKeys).

@@ -5,11 +5,12 @@
 //! spare capacity so repeated appends are amortised O(1); the INCR family stores `int`;
 //! INCRBYFLOAT stores its text like `createStringObject` (`embstr` when short).
 
-mod ldouble;
+pub(crate) mod ldouble;
 
 use crate::args;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
+use crate::notify;
 use ferrokv_engine::{Entry, Kind};
 use ldouble::LongDouble;
 use std::sync::atomic::Ordering::Relaxed;
@@ -229,6 +230,7 @@ fn set_generic(
         get_generic(c, key)?;
     }
     let clock = c.clock;
+    let created = notify::wants(c, notify::NEW) && !c.shard(key)?.contains(key, clock.ms);
     let (shard, reply) = c.shard_reply(key)?;
     if flags & (F_NX | F_XX | F_KEEPTTL) == 0 {
         // Plain overwrite: one lookup does it all.
@@ -241,6 +243,8 @@ fn set_generic(
             }
         }
         c.dirty(1);
+        c.modified(key);
+        notify_set(c, key, created, expire.is_some());
         return Ok(());
     }
     let old = shard.get(key, &clock).map(|e| (e.expire_at(), e.access()));
@@ -270,7 +274,20 @@ fn set_generic(
         }
     }
     c.dirty(1);
+    c.modified(key);
+    notify_set(c, key, created, expire.is_some());
     Ok(())
+}
+
+/// The events of a SET: `new` (when the key was created), `set`, then `expire` with a TTL.
+fn notify_set(c: &mut Ctx, key: &[u8], created: bool, expire: bool) {
+    if created {
+        c.notify(notify::NEW, "new", key);
+    }
+    c.notify(notify::STRING, "set", key);
+    if expire {
+        c.notify(notify::GENERIC, "expire", key);
+    }
 }
 
 fn set(c: &mut Ctx) -> CmdResult {
@@ -312,6 +329,8 @@ fn getset(c: &mut Ctx) -> CmdResult {
     let access = shard.overwrite_access(old, &clock);
     shard.insert(Entry::new_string(key, val, None, access), clock.ms);
     c.dirty(1);
+    c.modified(key);
+    notify_set(c, key, old.is_none(), false);
     Ok(())
 }
 
@@ -321,6 +340,8 @@ fn getdel(c: &mut Ctx) -> CmdResult {
     let now = c.now_ms();
     if c.shard(key)?.remove(key, now).is_some() {
         c.dirty(1);
+        c.modified(key);
+        c.notify(notify::GENERIC, "del", key);
     }
     Ok(())
 }
@@ -360,6 +381,13 @@ fn getex(c: &mut Ctx) -> CmdResult {
     };
     if changed {
         c.dirty(1);
+        c.modified(key);
+        let event = match expire {
+            Some(at) if absolute && at <= now => "del",
+            Some(_) => "expire",
+            None => "persist",
+        };
+        c.notify(notify::GENERIC, event, key);
     }
     Ok(())
 }
@@ -405,9 +433,16 @@ fn mset_generic(c: &mut Ctx, nx: bool) -> CmdResult {
         }
     }
     let clock = c.clock;
+    let events = notify::wants(c, notify::STRING);
+    let news = notify::wants(c, notify::NEW);
     for i in (1..c.argv.len()).step_by(2) {
         let (key, val) = (c.arg(i), c.arg(i + 1));
+        let created = news && !c.shard(key)?.contains(key, clock.ms);
         c.shard(key)?.overwrite_string(key, val, None, &clock);
+        c.modified(key);
+        if events || created {
+            notify_set(c, key, created, false);
+        }
     }
     c.dirty(((c.argv.len() - 1) / 2) as u64);
     if nx {
@@ -441,12 +476,15 @@ fn incr_decr(c: &mut Ctx, by: i64) -> CmdResult {
             if e.replace_int_in_place(buf.format(new).as_bytes()) {
                 reply.int(new);
                 c.dirty(1);
+                c.modified(key);
+                c.notify(notify::STRING, "incrby", key);
                 return Ok(());
             }
             (new, e.expire_at(), Some(e.access()))
         }
         None => (by, None, None),
     };
+    let created = access.is_none();
     let access = shard.overwrite_access(access, &clock);
     let text = buf.format(new);
     shard.insert(
@@ -455,6 +493,11 @@ fn incr_decr(c: &mut Ctx, by: i64) -> CmdResult {
     );
     reply.int(new);
     c.dirty(1);
+    c.modified(key);
+    if created {
+        c.notify(notify::NEW, "new", key);
+    }
+    c.notify(notify::STRING, "incrby", key);
     Ok(())
 }
 
@@ -502,6 +545,7 @@ fn incrbyfloat(c: &mut Ctx) -> CmdResult {
         return Err(errors::INCR_NAN_INF);
     }
     let text = sum.to_human();
+    let created = access.is_none();
     let access = shard.overwrite_access(access, &clock);
     shard.insert(
         Entry::new_plain_string(key, text.as_bytes(), expire, access),
@@ -509,6 +553,11 @@ fn incrbyfloat(c: &mut Ctx) -> CmdResult {
     );
     reply.bulk(text.as_bytes());
     c.dirty(1);
+    c.modified(key);
+    if created {
+        c.notify(notify::NEW, "new", key);
+    }
+    c.notify(notify::STRING, "incrbyfloat", key);
     Ok(())
 }
 
@@ -518,10 +567,12 @@ fn append(c: &mut Ctx) -> CmdResult {
     let clock = c.clock;
     let max = c.srv.hot.proto_max_bulk_len.load(Relaxed);
     let shard = c.shard(key)?;
+    let mut created = false;
     let total = match shard.get_mut(key, &clock) {
         None => {
             let access = shard.new_access(&clock);
             shard.insert(Entry::new_string(key, extra, None, access), clock.ms);
+            created = true;
             extra.len()
         }
         Some(e) => {
@@ -551,6 +602,11 @@ fn append(c: &mut Ctx) -> CmdResult {
     };
     c.reply.int(total as i64);
     c.dirty(1);
+    c.modified(key);
+    if created {
+        c.notify(notify::NEW, "new", key);
+    }
+    c.notify(notify::STRING, "append", key);
     Ok(())
 }
 
@@ -641,6 +697,9 @@ fn setrange(c: &mut Ctx) -> CmdResult {
             let access = shard.new_access(&clock);
             shard.insert(Entry::new_raw_string(key, &v, None, access, 0), clock.ms);
             c.dirty(1);
+            c.modified(key);
+            c.notify(notify::NEW, "new", key);
+            c.notify(notify::STRING, "setrange", key);
             end
         }
         Some(e) if !e.kind().is_string() => return Err(errors::WRONGTYPE),
@@ -673,6 +732,8 @@ fn setrange(c: &mut Ctx) -> CmdResult {
                 shard.insert(ne, clock.ms);
             }
             c.dirty(1);
+            c.modified(key);
+            c.notify(notify::STRING, "setrange", key);
             len.max(end)
         }
     };

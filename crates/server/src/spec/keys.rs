@@ -149,7 +149,8 @@ fn keys_from_specs_filtered(
                 let numkeys =
                     crate::args::parse_i64_strict(argv[idx as usize]).filter(|n| *n >= 0)?;
                 first += firstkey as i64;
-                (first + numkeys - 1, step as i64)
+                // Saturating: a huge numkeys (LMPOP 9223372036854775807 ...) is simply out of range.
+                (first.saturating_add(numkeys - 1), step as i64)
             }
             FindKeys::Unknown => return None,
         };

@@ -208,6 +208,29 @@ fn excluded_valkey_only_commands_are_absent() {
 }
 
 #[test]
+fn redis_8_hash_commands_are_present() {
+    for (n, words) in [
+        ("hgetdel", vec!["hgetdel", "h", "FIELDS", "1", "f"]),
+        (
+            "hgetex",
+            vec!["hgetex", "h", "EX", "10", "FIELDS", "1", "f"],
+        ),
+        (
+            "hsetex",
+            vec!["hsetex", "h", "FNX", "FIELDS", "1", "f", "v"],
+        ),
+    ] {
+        let c = lookup(n.as_bytes()).expect("8.0 command");
+        assert_eq!(c.since, "8.0.0");
+        assert_eq!(c.acl & (acl::HASH | acl::WRITE), acl::HASH | acl::WRITE);
+        let v = argv(&words);
+        assert!(c.arity_ok(v.len()), "{n}");
+        assert!(!c.arity_ok(4), "{n}");
+        assert_eq!(keys_for_dispatch(c, &v).len(), 1);
+    }
+}
+
+#[test]
 fn key_spec_indexes_are_in_range_and_summaries_exist() {
     fn walk(args: &[Arg], nspecs: usize, name: &str) {
         for a in args {

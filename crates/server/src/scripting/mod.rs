@@ -1,0 +1,461 @@
+//! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
+//!
+//! # Execution and atomicity
+//! One Lua 5.1 state (see [`vm`]) runs every script, behind a mutex: scripts run one at a time,
+//! as in Redis. A script first takes the VM, then locks the shards of its declared KEYS (the
+//! same ordered acquisition as any command), and runs to completion. When `redis.call` reaches a
+//! shard it did not declare (scripts may use undeclared keys, as in Redis outside cluster mode),
+//! [`crate::keyspace::LockSet::acquire_more`] takes it on demand: free shards are simply taken;
+//! a contended one is waited for under "escalation", during which every other multi-shard
+//! acquisition in progress backs off, so the script only waits for commands already running.
+//! Everything the script touched stays locked until it ends, so no client sees a partial effect
+//! and nothing interleaves with it.
+//!
+//! Top-level scripts run on a blocking-pool thread (net.rs), so the connection's worker thread
+//! keeps serving its other clients: after `busy-reply-threshold` ms they get `-BUSY` (from the
+//! dispatch gate, or from a lock wait on one of the script's shards), and SCRIPT KILL /
+//! SHUTDOWN NOSAVE work from any connection.
+//!
+//! # Errors
+//! Texts follow Redis 7: compile errors `ERR Error compiling script (new function): ...`,
+//! runtime errors `ERR user_script:<line>: <msg> script: <sha>, on @user_script:<line>.`,
+//! errors raised by `redis.call` keep the command's error text with the same suffix.
+
+pub mod convert;
+pub mod vm;
+
+use crate::args;
+use crate::dispatch::{CommandTable, Ctx, Locking};
+use crate::errors::{CmdError, CmdResult};
+use crate::keyspace::LockPlan;
+use bytes::Bytes;
+use parking_lot::{ReentrantMutex, ReentrantMutexGuard, RwLock};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// State shared between the running script, its instruction hook and SCRIPT KILL.
+#[derive(Default)]
+pub struct RunFlags {
+    /// A script is executing.
+    pub running: AtomicBool,
+    /// SCRIPT KILL asked the running script to stop.
+    pub kill: AtomicBool,
+    /// The running script called a write command (it can no longer be killed).
+    pub wrote: AtomicBool,
+    /// Unix ms at which the running script started.
+    pub started_ms: AtomicI64,
+    /// `busy-reply-threshold` in ms (0: never busy).
+    pub busy_threshold_ms: AtomicI64,
+    /// Set once the running script passed the threshold; shared with the keyspace so waiters
+    /// for the script's shards give up with `-BUSY`.
+    pub busy: Arc<AtomicBool>,
+    /// Client id of the caller of the running script.
+    pub caller: AtomicU64,
+}
+
+/// The scripting engine of a server.
+pub struct Scripting {
+    /// The interpreter. Reentrant so that EXEC can take it before locking its shards when it
+    /// queues a script (taking it after would let a running script wait for EXEC's shards
+    /// while EXEC waits for the interpreter); the EVAL inside then takes it again.
+    vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
+    /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
+    bodies: RwLock<HashMap<String, Bytes>>,
+    pub flags: Arc<RunFlags>,
+}
+
+impl Scripting {
+    /// An engine whose busy flag is `busy` (the keyspace's `script_busy`).
+    pub fn new(busy: Arc<AtomicBool>) -> Scripting {
+        Scripting {
+            vm: ReentrantMutex::new(RefCell::new(None)),
+            bodies: RwLock::new(HashMap::new()),
+            flags: Arc::new(RunFlags {
+                busy,
+                busy_threshold_ms: AtomicI64::new(5000),
+                ..RunFlags::default()
+            }),
+        }
+    }
+
+    /// Whether a script is running past the busy threshold.
+    pub fn busy(&self) -> bool {
+        self.flags.busy.load(Relaxed)
+    }
+
+    /// Takes the interpreter for the caller's thread (EXEC with queued scripts does this before
+    /// locking shards; see the field's docs).
+    pub fn hold(&self) -> ReentrantMutexGuard<'_, RefCell<Option<vm::Vm>>> {
+        self.vm.lock()
+    }
+
+    /// Number of cached scripts (INFO `number_of_cached_scripts`).
+    pub fn cached(&self) -> usize {
+        self.bodies.read().len()
+    }
+}
+
+/// Whether `argv` is a script invocation, which the connection runs off its worker thread.
+pub fn runs_off_thread(argv: &[Bytes]) -> bool {
+    argv.first().is_some_and(|n| {
+        args::is(n, "eval")
+            || args::is(n, "evalsha")
+            || args::is(n, "eval_ro")
+            || args::is(n, "evalsha_ro")
+    })
+}
+
+/// Binds the scripting commands.
+pub fn register(t: &mut CommandTable) {
+    t.add("eval", eval, Locking::Manual);
+    t.add("evalsha", evalsha, Locking::Manual);
+    t.add("eval_ro", eval_ro, Locking::Manual);
+    t.add("evalsha_ro", evalsha_ro, Locking::Manual);
+    t.add("script|load", script_load, Locking::None);
+    t.add("script|exists", script_exists, Locking::None);
+    t.add("script|flush", script_flush, Locking::None);
+    t.add("script|kill", script_kill, Locking::None);
+    t.add("script|help", script_help, Locking::None);
+}
+
+const NOSCRIPT: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
+const NOTBUSY: CmdError = CmdError::new("NOTBUSY No scripts in execution right now.");
+const UNKILLABLE: CmdError = CmdError::new("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+const NUMKEYS_TOO_BIG: CmdError =
+    CmdError::new("ERR Number of keys can't be greater than number of args");
+const NUMKEYS_NEGATIVE: CmdError = CmdError::new("ERR Number of keys can't be negative");
+
+fn eval(c: &mut Ctx) -> CmdResult {
+    eval_generic(c, false, false)
+}
+
+fn evalsha(c: &mut Ctx) -> CmdResult {
+    eval_generic(c, true, false)
+}
+
+fn eval_ro(c: &mut Ctx) -> CmdResult {
+    eval_generic(c, false, true)
+}
+
+fn evalsha_ro(c: &mut Ctx) -> CmdResult {
+    eval_generic(c, true, true)
+}
+
+/// Script flags from a `#!lua flags=...` first line.
+#[derive(Clone, Copy, Default)]
+pub struct ScriptFlags {
+    pub shebang: bool,
+    pub no_writes: bool,
+}
+
+/// Parses the shebang line, if any: returns the flags and the body to compile (the shebang
+/// line blanked so line numbers stay the same).
+pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), CmdError> {
+    if !body.starts_with(b"#!") {
+        return Ok((ScriptFlags::default(), body.to_vec()));
+    }
+    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
+    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let engine = parts.next().unwrap_or("");
+    if engine != "lua" {
+        return Err(crate::cmd_err!(
+            "ERR Unexpected engine in script shebang: {}",
+            engine
+        ));
+    }
+    let mut f = ScriptFlags {
+        shebang: true,
+        no_writes: false,
+    };
+    for p in parts {
+        let Some(list) = p.strip_prefix("flags=") else {
+            return Err(crate::cmd_err!("ERR Unknown lua shebang option: {}", p));
+        };
+        for flag in list.split(',').filter(|x| !x.is_empty()) {
+            match flag {
+                "no-writes" => f.no_writes = true,
+                "allow-oom" | "allow-stale" | "no-cluster" | "allow-cross-slot-keys" => {}
+                other => {
+                    return Err(crate::cmd_err!(
+                        "ERR Unexpected flag in script shebang: {}",
+                        other
+                    ))
+                }
+            }
+        }
+    }
+    let mut out = body[end..].to_vec();
+    out.insert(0, b' ');
+    Ok((f, out))
+}
+
+fn parse_numkeys(c: &Ctx) -> Result<usize, CmdError> {
+    let n = args::int(c.arg(2))?;
+    if n > c.argv.len() as i64 - 3 {
+        return Err(NUMKEYS_TOO_BIG);
+    }
+    if n < 0 {
+        return Err(NUMKEYS_NEGATIVE);
+    }
+    Ok(n as usize)
+}
+
+fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
+    let numkeys = parse_numkeys(c)?;
+    let srv = c.srv;
+    let sc = &srv.scripting;
+    let (sha, body) = if by_sha {
+        let sha = String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase();
+        let body = sc.bodies.read().get(&sha).cloned().ok_or(NOSCRIPT)?;
+        (sha, body)
+    } else {
+        let body = c.arg_bytes(1);
+        (crate::sha1::hex(&body), body)
+    };
+    let (flags, source) = parse_shebang(&body)?;
+    // The VM first, then the shards: a script waiting for the VM holds no shard, so the
+    // running script's on-demand acquisitions can always complete.
+    let held = sc.vm.lock();
+    let mut guard = held
+        .try_borrow_mut()
+        .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
+    if guard.is_none() {
+        *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
+            crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
+        })?);
+    }
+    let Some(vm) = guard.as_mut() else {
+        return Err(CmdError::new("ERR Lua interpreter unavailable"));
+    };
+    let func = vm.function(&sha, &source)?;
+    if !by_sha {
+        sc.bodies.write().entry(sha.clone()).or_insert(body);
+    }
+    let keys: Vec<Bytes> = c.argv[3..3 + numkeys].to_vec();
+    let argv: Vec<Bytes> = c.argv[3 + numkeys..].to_vec();
+    let db = c.client.db;
+    let plan = LockPlan::Shards(
+        keys.iter()
+            .map(|k| (db, crate::keyspace::shard_of(k) as u32))
+            .collect(),
+    )
+    .normalise();
+    if c.locks.is_empty() {
+        c.locks = srv.keyspace.lock(&plan);
+    } else {
+        // Inside EXEC: the transaction's lock set already covers the whole db.
+        c.locks.acquire_more(&plan);
+    }
+    let f = &sc.flags;
+    f.kill.store(false, Relaxed);
+    f.wrote.store(false, Relaxed);
+    f.busy_threshold_ms.store(
+        srv.config
+            .read()
+            .get_i64("busy-reply-threshold")
+            .unwrap_or(5000),
+        Relaxed,
+    );
+    f.started_ms.store(crate::util::now_ms(), Relaxed);
+    f.caller.store(c.client.id, Relaxed);
+    f.running.store(true, Relaxed);
+    let saved_nonblocking = c.client.nonblocking;
+    c.client.nonblocking = true;
+    let run = vm::Run {
+        sha: &sha,
+        readonly: readonly || flags.no_writes,
+        resp3: false,
+    };
+    let outcome = vm.run(c, func, &keys, &argv, run);
+    c.client.db = db;
+    c.client.nonblocking = saved_nonblocking;
+    f.running.store(false, Relaxed);
+    f.kill.store(false, Relaxed);
+    if f.busy.swap(false, Relaxed) {
+        crate::log_notice!("Slow script detected: the script that ran for too long has ended.");
+    }
+    drop(guard);
+    drop(held);
+    outcome
+}
+
+fn script_load(c: &mut Ctx) -> CmdResult {
+    let body = c.arg_bytes(2);
+    let (_, source) = parse_shebang(&body)?;
+    let sha = crate::sha1::hex(&body);
+    let sc = &c.srv.scripting;
+    {
+        let held = sc.vm.lock();
+        let mut guard = held
+            .try_borrow_mut()
+            .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
+        if guard.is_none() {
+            *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
+                crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
+            })?);
+        }
+        if let Some(vm) = guard.as_mut() {
+            vm.function(&sha, &source)?;
+        }
+    }
+    sc.bodies.write().entry(sha.clone()).or_insert(body);
+    c.reply.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_exists(c: &mut Ctx) -> CmdResult {
+    let n = c.argv.len() - 2;
+    let found: Vec<bool> = {
+        let b = c.srv.scripting.bodies.read();
+        c.argv[2..]
+            .iter()
+            .map(|s| b.contains_key(&String::from_utf8_lossy(s).to_ascii_lowercase()))
+            .collect()
+    };
+    c.reply.array(n);
+    for f in found {
+        c.reply.int(i64::from(f));
+    }
+    Ok(())
+}
+
+fn script_flush(c: &mut Ctx) -> CmdResult {
+    match c.argv.len() {
+        2 => {}
+        3 if args::is(c.arg(2), "sync") || args::is(c.arg(2), "async") => {}
+        _ => {
+            return Err(CmdError::new(
+                "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+            ))
+        }
+    }
+    let sc = &c.srv.scripting;
+    sc.bodies.write().clear();
+    if let Ok(mut vm) = sc.vm.lock().try_borrow_mut() {
+        *vm = None;
+    }
+    c.reply.ok();
+    Ok(())
+}
+
+fn script_kill(c: &mut Ctx) -> CmdResult {
+    let f = &c.srv.scripting.flags;
+    if !f.running.load(Relaxed) {
+        return Err(NOTBUSY);
+    }
+    if f.wrote.load(Relaxed) {
+        return Err(UNKILLABLE);
+    }
+    f.kill.store(true, Relaxed);
+    c.reply.ok();
+    Ok(())
+}
+
+fn script_help(c: &mut Ctx) -> CmdResult {
+    crate::cmd::help_reply(
+        c.reply,
+        "SCRIPT",
+        &[
+            "EXISTS <sha1> [<sha1> ...]",
+            "    Return information about the existence of the scripts in the script cache.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Flush the Lua scripts cache. Very dangerous on replicas.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the scripts cache.",
+            "    * SYNC: Synchronously flush the scripts cache.",
+            "KILL",
+            "    Kill the currently executing Lua script.",
+            "LOAD <script>",
+            "    Load a script into the scripts cache without executing it.",
+        ],
+    );
+    Ok(())
+}
+
+/// The BUSY error for a command arriving while a script is busy.
+pub const BUSY: CmdError = CmdError::new(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+);
+
+/// Runs one `redis.call` from the script in `c`: returns the reply bytes (an error reply for
+/// command errors) or an error text for calls Redis refuses before running them.
+pub fn call_command(
+    c: &mut Ctx,
+    argv: Vec<Bytes>,
+    resp3: bool,
+    readonly: bool,
+) -> Result<Vec<u8>, String> {
+    use crate::dispatch::Lookup;
+    use crate::spec::flags;
+    let srv = c.srv;
+    let cmd = match srv.commands.lookup(&argv) {
+        Lookup::Found(cmd) => cmd,
+        _ => return Err("ERR Unknown Redis command called from script".into()),
+    };
+    let arity = cmd.spec.arity;
+    let argc = argv.len() as i32;
+    if (arity > 0 && argc != arity) || argc < -arity || cmd.handler.is_none() {
+        return Err("ERR Wrong number of args calling Redis command from script".into());
+    }
+    if cmd.has(flags::NOSCRIPT) {
+        return Err("ERR This Redis command is not allowed from script".into());
+    }
+    if cmd.has(flags::WRITE) {
+        if readonly {
+            return Err("ERR Write commands are not allowed from read-only scripts.".into());
+        }
+        srv.scripting.flags.wrote.store(true, Relaxed);
+    }
+    let Some(handler) = cmd.handler else {
+        return Err("ERR Unknown Redis command called from script".into());
+    };
+    let db = c.client.db;
+    let plan = match cmd.locking {
+        Locking::Manual => LockPlan::Db(db),
+        _ => crate::dispatch::lock_plan(cmd, &argv, db),
+    };
+    c.locks.acquire_more(&plan);
+    let proto = if resp3 {
+        ferrokv_resp::Protocol::Resp3
+    } else {
+        ferrokv_resp::Protocol::Resp2
+    };
+    let mut reply = ferrokv_resp::Reply::new(proto);
+    let locks = std::mem::replace(&mut c.locks, srv.keyspace.lock(&LockPlan::None));
+    let start = crate::util::now_us();
+    let mut inner = Ctx {
+        srv,
+        client: &mut *c.client,
+        argv: &argv,
+        reply: &mut reply,
+        locks,
+        clock: c.clock,
+        cmd,
+    };
+    let result = handler(&mut inner);
+    c.locks = inner.locks;
+    let usec = (crate::util::now_us() - start).max(0) as u64;
+    c.client.batch.record_call(cmd.index, usec);
+    if let Err(e) = result {
+        reply = ferrokv_resp::Reply::new(proto);
+        reply.error(e.0.as_bytes());
+        c.client.batch.record_failed(cmd.index);
+        srv.stats.count_error(e.code());
+    }
+    Ok(reply.take().to_vec())
+}
+
+/// Whether a command's reply is an error.
+pub fn is_error_reply(bytes: &[u8]) -> bool {
+    bytes.first() == Some(&b'-')
+}
+
+/// Text of an error reply (without '-' and CRLF).
+pub fn error_text(bytes: &[u8]) -> &[u8] {
+    let b = bytes.strip_prefix(b"-").unwrap_or(bytes);
+    b.strip_suffix(b"\r\n").unwrap_or(b)
+}

@@ -1,0 +1,598 @@
+//! The Lua state scripts run in, set up as Redis 7 sets up its own.
+//!
+//! - Libraries: base (minus `dofile`, `loadfile`, `print`, `load`, `require`, `module`,
+//!   `setfenv`, `newproxy`, `debug`), `table`, `string`, `math`, `bit`, `struct`, `cjson`,
+//!   `cmsgpack`, `os` with only `os.clock` (Redis 7.2+), and `redis`.
+//! - Protection: scripts see the globals through a read-only proxy: reading a missing global
+//!   fails with "Script attempted to access nonexistent global variable 'x'", writing any
+//!   global or a field of a library table with "Attempt to modify a readonly table".
+//! - Limits: a memory limit on the Lua heap ([`LUA_MEMORY_LIMIT`]) and an instruction hook that
+//!   marks the script busy after `busy-reply-threshold` and stops it on SCRIPT KILL.
+//! - Scripts are compiled once per SHA1 into functions kept in the registry.
+
+use super::convert::{lua_to_reply, resp_to_lua};
+use super::RunFlags;
+use crate::dispatch::Ctx;
+use crate::errors::{CmdError, CmdResult};
+use bytes::Bytes;
+use ferrokv_lua::mlua::{
+    self, Function, HookTriggers, Lua, LuaOptions, RegistryKey, StdLib, Table, Value, Variadic,
+    VmState,
+};
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+
+/// Upper bound of the Lua heap: a script that allocates more fails with an error and the
+/// server keeps serving.
+pub const LUA_MEMORY_LIMIT: usize = 1 << 30;
+
+/// Globals scripts may use (Redis 7's allow list; `os` has only `clock`).
+const ALLOWED_GLOBALS: &[&str] = &[
+    "xpcall",
+    "tostring",
+    "getfenv",
+    "setmetatable",
+    "next",
+    "assert",
+    "tonumber",
+    "rawequal",
+    "collectgarbage",
+    "getmetatable",
+    "rawset",
+    "pcall",
+    "coroutine",
+    "type",
+    "_G",
+    "select",
+    "unpack",
+    "gcinfo",
+    "pairs",
+    "loadstring",
+    "ipairs",
+    "error",
+    "rawget",
+    "_VERSION",
+    "string",
+    "table",
+    "math",
+    "struct",
+    "cjson",
+    "bit",
+    "cmsgpack",
+    "redis",
+    "os",
+];
+
+/// Library tables made read-only.
+const READONLY_LIBS: &[&str] = &[
+    "redis",
+    "string",
+    "table",
+    "math",
+    "bit",
+    "struct",
+    "cjson",
+    "cmsgpack",
+    "os",
+    "coroutine",
+];
+
+/// Lua code run once at start: builds the read-only view of the globals and the
+/// `redis.call` / `redis.pcall` wrappers around the per-run implementation in `slot[1]`.
+const PRELUDE: &str = r#"
+local real, redis_real, slot, libs = ...
+local function ro(t)
+  local p = {}
+  setmetatable(p, {
+    __index = t,
+    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  })
+  return p
+end
+redis_real.call = function(...)
+  local ok, v = slot[1](true, ...)
+  if ok then return v end
+  error(v)
+end
+redis_real.pcall = function(...)
+  local ok, v = slot[1](false, ...)
+  return v
+end
+for _, name in ipairs(libs) do
+  local t = rawget(real, name)
+  if t ~= nil then rawset(real, name, ro(t)) end
+end
+local env = {}
+setmetatable(env, {
+  __index = function(_, n)
+    local v = rawget(real, n)
+    if v == nil then
+      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+    end
+    return v
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+})
+rawset(real, "_G", env)
+return env
+"#;
+
+/// One Lua interpreter with Redis's environment.
+pub struct Vm {
+    lua: Lua,
+    /// The real globals table (KEYS/ARGV are set here).
+    globals: Table,
+    /// What scripts see as their globals.
+    env: Table,
+    /// `slot[1]` holds the per-run implementation of redis.call/pcall.
+    slot: Table,
+    /// The real `redis` table (per-run `setresp` lives here).
+    redis: Table,
+    funcs: HashMap<String, RegistryKey>,
+    handler: Function,
+}
+
+/// Per-run settings.
+pub struct Run<'s> {
+    pub sha: &'s str,
+    pub readonly: bool,
+    pub resp3: bool,
+}
+
+fn lua_err(e: impl std::fmt::Display) -> mlua::Error {
+    mlua::Error::RuntimeError(e.to_string())
+}
+
+/// `redis.error_reply` / error tables: "-CODE msg" keeps its code, "msg" gets ERR.
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let final_msg = match text.strip_prefix('-') {
+        Some(rest) => match rest.split_once(' ') {
+            Some((code, msg)) => format!("{code} {}", msg.trim_end_matches(['\r', '\n'])),
+            None => format!("ERR {}", rest.trim_end_matches(['\r', '\n'])),
+        },
+        None => format!("ERR {}", text.trim_end_matches(['\r', '\n'])),
+    };
+    t.raw_set("err", final_msg)?;
+    Ok(t)
+}
+
+fn log_level(lua: &Lua, level: i64, msg: &str) {
+    let _ = lua;
+    match level {
+        0 => crate::log_debug!("{}", msg),
+        1 => crate::log_verbose!("{}", msg),
+        2 => crate::log_notice!("{}", msg),
+        _ => crate::log_warning!("{}", msg),
+    }
+}
+
+fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
+    let r = lua.create_table()?;
+    r.set(
+        "error_reply",
+        lua.create_function(|lua, a: Variadic<Value>| {
+            match (a.len(), a.first()) {
+                (1, Some(Value::String(s))) => {
+                    let text = s.to_string_lossy();
+                    let text = if text.starts_with('-') {
+                        text.to_string()
+                    } else {
+                        format!("-{text}")
+                    };
+                    Ok(Value::Table(error_table(lua, &text)?))
+                }
+                _ => Ok(Value::Table(error_table(
+                    lua,
+                    "wrong number or type of arguments",
+                )?)),
+            }
+        })?,
+    )?;
+    r.set(
+        "status_reply",
+        lua.create_function(|lua, a: Variadic<Value>| match (a.len(), a.first()) {
+            (1, Some(Value::String(s))) => {
+                let t = lua.create_table()?;
+                t.raw_set("ok", s.clone())?;
+                Ok(Value::Table(t))
+            }
+            _ => Ok(Value::Table(error_table(
+                lua,
+                "wrong number or type of arguments",
+            )?)),
+        })?,
+    )?;
+    r.set(
+        "sha1hex",
+        lua.create_function(|lua, a: Variadic<Value>| {
+            if a.len() != 1 {
+                return Err(lua_err("wrong number of arguments"));
+            }
+            let s = lua
+                .coerce_string(a[0].clone())?
+                .map(|s| s.as_bytes().to_vec())
+                .unwrap_or_default();
+            Ok(crate::sha1::hex(&s))
+        })?,
+    )?;
+    r.set(
+        "log",
+        lua.create_function(|lua, a: Variadic<Value>| {
+            if a.len() < 2 {
+                return Err(lua_err("redis.log() requires two arguments or more."));
+            }
+            let level = match &a[0] {
+                Value::Integer(i) => *i,
+                Value::Number(n) => *n as i64,
+                _ => return Err(lua_err("First argument must be a number (log level).")),
+            };
+            if !(0..=3).contains(&level) {
+                return Err(lua_err("Invalid debug level."));
+            }
+            let mut parts = Vec::new();
+            for v in a.iter().skip(1) {
+                if let Some(s) = lua.coerce_string(v.clone())? {
+                    parts.push(s.to_string_lossy().to_string());
+                }
+            }
+            log_level(lua, level, &parts.join(" "));
+            Ok(())
+        })?,
+    )?;
+    r.set(
+        "set_repl",
+        lua.create_function(|_, a: Variadic<Value>| {
+            if a.len() != 1 {
+                return Err(lua_err("redis.set_repl() requires one argument."));
+            }
+            let flags = match &a[0] {
+                Value::Integer(i) => *i,
+                Value::Number(n) => *n as i64,
+                _ => -1,
+            };
+            if !(0..=3).contains(&flags) {
+                return Err(lua_err(
+                    "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+                ));
+            }
+            Ok(())
+        })?,
+    )?;
+    r.set(
+        "replicate_commands",
+        lua.create_function(|_, ()| Ok(true))?,
+    )?;
+    r.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    r.set("debug", lua.create_function(|_, _a: Variadic<Value>| Ok(()))?)?;
+    r.set("REDIS_VERSION", crate::REDIS_VERSION)?;
+    let num = crate::REDIS_VERSION
+        .split('.')
+        .map(|p| p.parse::<i64>().unwrap_or(0))
+        .fold(0i64, |acc, p| acc * 256 + p);
+    r.set("REDIS_VERSION_NUM", num)?;
+    for (name, v) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        r.set(name, v)?;
+    }
+    Ok(r)
+}
+
+/// The first line number in a `user_script` frame, walking up from the error.
+fn user_line(lua: &Lua) -> usize {
+    for level in 0..32 {
+        let found = lua.inspect_stack(level, |d| {
+            let src = d.source();
+            let is_user = src
+                .source
+                .as_deref()
+                .is_some_and(|s| s.contains("user_script"));
+            if is_user {
+                d.current_line()
+            } else {
+                None
+            }
+        });
+        match found {
+            Some(Some(line)) => return line,
+            Some(None) => continue,
+            None => break,
+        }
+    }
+    1
+}
+
+impl Vm {
+    /// A fresh interpreter whose hook reports to `flags`.
+    pub fn new(flags: Arc<RunFlags>) -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        ferrokv_lua::install_libs(&lua)?;
+        let globals = lua.globals();
+        let os = lua.create_table()?;
+        let t0 = std::time::Instant::now();
+        os.set(
+            "clock",
+            lua.create_function(move |_, ()| Ok(t0.elapsed().as_secs_f64()))?,
+        )?;
+        globals.set("os", os)?;
+        let redis = build_redis_table(&lua)?;
+        globals.set("redis", redis.clone())?;
+        let names: Vec<String> = globals
+            .pairs::<Value, Value>()
+            .filter_map(|p| p.ok())
+            .filter_map(|(k, _)| match k {
+                Value::String(s) => Some(s.to_string_lossy().to_string()),
+                _ => None,
+            })
+            .collect();
+        for n in names {
+            if !ALLOWED_GLOBALS.contains(&n.as_str()) {
+                globals.raw_set(n, Value::Nil)?;
+            }
+        }
+        let slot = lua.create_table()?;
+        let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
+        let env: Table = lua
+            .load(PRELUDE)
+            .set_name("=prelude")
+            .call((globals.clone(), redis.clone(), slot.clone(), libs))?;
+        let handler = lua.create_function(|lua, e: Value| {
+            let line = user_line(lua);
+            let t = lua.create_table()?;
+            match &e {
+                Value::Table(et) => {
+                    let err: Value = et.raw_get("err")?;
+                    match err {
+                        Value::String(s) => t.raw_set("err", s)?,
+                        _ => t.raw_set("msg", "unknown error")?,
+                    }
+                }
+                Value::String(s) => t.raw_set("msg", s.clone())?,
+                other => {
+                    let text = match other {
+                        Value::Error(err) => err.to_string(),
+                        v => lua
+                            .coerce_string(v.clone())
+                            .ok()
+                            .flatten()
+                            .map(|s| s.to_string_lossy().to_string())
+                            .unwrap_or_else(|| format!("{v:?}")),
+                    };
+                    t.raw_set("msg", text)?;
+                }
+            }
+            t.raw_set("line", line)?;
+            Ok(t)
+        })?;
+        let hook_flags = flags;
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(10_000),
+            move |_, _| {
+                let f = &hook_flags;
+                if f.kill.load(Relaxed) {
+                    return Err(lua_err("Script killed by user with SCRIPT KILL..."));
+                }
+                let limit = f.busy_threshold_ms.load(Relaxed);
+                if limit > 0
+                    && !f.busy.load(Relaxed)
+                    && crate::util::now_ms() - f.started_ms.load(Relaxed) >= limit
+                {
+                    crate::log_warning!(
+                        "Slow script detected: still in execution after {} milliseconds. You can try killing the script using the SCRIPT KILL command.",
+                        crate::util::now_ms() - f.started_ms.load(Relaxed)
+                    );
+                    f.busy.store(true, Relaxed);
+                }
+                Ok(VmState::Continue)
+            },
+        )?;
+        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
+        Ok(Vm {
+            lua,
+            globals,
+            env,
+            slot,
+            redis,
+            funcs: HashMap::new(),
+            handler,
+        })
+    }
+
+    /// The compiled function of a script, compiling `source` on first use.
+    pub fn function(&mut self, sha: &str, source: &[u8]) -> Result<Function, CmdError> {
+        if let Some(k) = self.funcs.get(sha) {
+            if let Ok(f) = self.lua.registry_value::<Function>(k) {
+                return Ok(f);
+            }
+        }
+        let f = self
+            .lua
+            .load(source)
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                crate::cmd_err!("ERR Error compiling script (new function): {}", msg)
+            })?;
+        let key = self
+            .lua
+            .create_registry_value(f.clone())
+            .map_err(|e| crate::cmd_err!("ERR {}", e))?;
+        self.funcs.insert(sha.to_string(), key);
+        Ok(f)
+    }
+
+    /// Runs `func` with KEYS/ARGV for the client of `c`, writing its reply.
+    pub fn run(
+        &mut self,
+        c: &mut Ctx,
+        func: Function,
+        keys: &[Bytes],
+        argv: &[Bytes],
+        run: Run,
+    ) -> CmdResult {
+        let lua = &self.lua;
+        let mk = |items: &[Bytes]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, b) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(&b[..])?)?;
+            }
+            Ok(t)
+        };
+        let setup = mk(keys)
+            .and_then(|k| self.globals.raw_set("KEYS", k))
+            .and_then(|_| mk(argv))
+            .and_then(|a| self.globals.raw_set("ARGV", a));
+        if let Err(e) = setup {
+            return Err(crate::cmd_err!("ERR {}", e));
+        }
+        let resp3_caller = c.reply.proto() == ferrokv_resp::Protocol::Resp3;
+        let state = RefCell::new((c, run.resp3));
+        let readonly = run.readonly;
+        let result: mlua::Result<mlua::MultiValue> = lua.scope(|scope| {
+            let call = scope.create_function(|lua, a: Variadic<Value>| {
+                let mut it = a.into_iter();
+                let raise = matches!(it.next(), Some(Value::Boolean(true)));
+                let mut cmd_args: Vec<Bytes> = Vec::new();
+                for v in it {
+                    match &v {
+                        Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
+                        Value::Integer(i) => cmd_args.push(Bytes::from(i.to_string())),
+                        Value::Number(n) => cmd_args.push(Bytes::from(
+                            ferrokv_lua::cjson::format_g(*n, 14),
+                        )),
+                        _ => {
+                            let t = error_table(
+                                lua,
+                                "Lua redis lib command arguments must be strings or integers",
+                            )?;
+                            return Ok((false, Value::Table(t)));
+                        }
+                    }
+                }
+                if cmd_args.is_empty() {
+                    let t = error_table(
+                        lua,
+                        "Please specify at least one argument for this redis lib call",
+                    )?;
+                    return Ok((false, Value::Table(t)));
+                }
+                let mut st = state
+                    .try_borrow_mut()
+                    .map_err(|_| lua_err("recursive redis.call"))?;
+                let resp3 = st.1;
+                let out = super::call_command(st.0, cmd_args, resp3, readonly);
+                drop(st);
+                match out {
+                    Err(text) => {
+                        let t = error_table(lua, &format!("-{text}"))?;
+                        Ok((false, Value::Table(t)))
+                    }
+                    Ok(bytes) if super::is_error_reply(&bytes) => {
+                        let t = lua.create_table()?;
+                        t.raw_set("err", lua.create_string(super::error_text(&bytes))?)?;
+                        let _ = raise;
+                        Ok((false, Value::Table(t)))
+                    }
+                    Ok(bytes) => {
+                        let mut pos = 0;
+                        let v = resp_to_lua(lua, &bytes, &mut pos)?;
+                        Ok((true, v))
+                    }
+                }
+            })?;
+            let setresp = scope.create_function(|_, a: Variadic<Value>| {
+                if a.len() != 1 {
+                    return Err(lua_err("redis.setresp() requires one argument."));
+                }
+                let v = match &a[0] {
+                    Value::Integer(i) => *i,
+                    Value::Number(n) => *n as i64,
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return Err(lua_err("RESP version must be 2 or 3."));
+                }
+                if let Ok(mut st) = state.try_borrow_mut() {
+                    st.1 = v == 3;
+                }
+                Ok(())
+            })?;
+            self.slot.raw_set(1, call)?;
+            self.redis.raw_set("setresp", setresp)?;
+            let xpcall: Function = self.globals.raw_get("xpcall")?;
+            xpcall.call::<mlua::MultiValue>((func, self.handler.clone()))
+        });
+        let _ = self.slot.raw_set(1, Value::Nil);
+        let _ = self.redis.raw_set("setresp", Value::Nil);
+        let (c, _) = state.into_inner();
+        let sha = run.sha;
+        let mut values = match result {
+            Ok(v) => v.into_iter(),
+            Err(e) => {
+                let msg = match &e {
+                    mlua::Error::MemoryError(_) => "not enough memory".to_string(),
+                    other => other.to_string(),
+                };
+                return Err(crate::cmd_err!(
+                    "ERR {} script: {}, on @user_script:1.",
+                    msg,
+                    sha
+                ));
+            }
+        };
+        let ok = matches!(values.next(), Some(Value::Boolean(true)));
+        let value = values.next().unwrap_or(Value::Nil);
+        if ok {
+            lua_to_reply(&value, c.reply, resp3_caller, 0);
+            // A collection cycle keeps the heap of a long-lived interpreter small.
+            let _ = lua.gc_step();
+            return Ok(());
+        }
+        let (msg, line) = match &value {
+            Value::Table(t) => {
+                let line: i64 = t.raw_get("line").unwrap_or(1);
+                match (t.raw_get::<Value>("err"), t.raw_get::<Value>("msg")) {
+                    (Ok(Value::String(e)), _) => (e.to_string_lossy().to_string(), line),
+                    (_, Ok(Value::String(m))) => {
+                        (format!("ERR {}", m.to_string_lossy()), line)
+                    }
+                    _ => ("ERR unknown error".to_string(), line),
+                }
+            }
+            Value::String(s) => {
+                if s.to_string_lossy().contains("not enough memory") {
+                    ("ERR not enough memory".to_string(), 1)
+                } else {
+                    (format!("ERR {}", s.to_string_lossy()), 1)
+                }
+            }
+            _ => ("ERR unknown error".to_string(), 1),
+        };
+        let msg = msg.replace(['\r', '\n'], " ");
+        Err(crate::cmd_err!(
+            "{} script: {}, on @user_script:{}.",
+            msg,
+            sha,
+            line
+        ))
+    }
+}
