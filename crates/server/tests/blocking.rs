@@ -749,3 +749,30 @@ fn blocking_scenario_matches_redis() {
     let (a, b) = (blocking_transcript(&f), blocking_transcript(&r));
     assert_eq!(a, b);
 }
+
+/// Inside a script a blocking command answers at once; a push made by a script wakes a waiter
+/// once the script has finished (it sees the script's last state).
+#[test]
+fn scripts_do_not_block_and_wake_waiters_after_they_end() {
+    let s = ServerProc::ferrokv(BIN, &[]);
+    let mut admin = s.conn();
+    if !supports(&mut admin, "scripts", &["BLPOP", "RPUSH", "EVAL"]) {
+        return;
+    }
+    assert_eq!(
+        admin.cmd(&[
+            "EVAL",
+            "return redis.call('BLPOP', KEYS[1], 0)",
+            "1",
+            "empty"
+        ]),
+        Value::Null
+    );
+    let mut c = s.conn();
+    send(&mut c, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut admin, 1);
+    let script = "redis.call('RPUSH', KEYS[1], 'a', 'b'); redis.call('LPOP', KEYS[1]); return 1";
+    assert_eq!(admin.cmd(&["EVAL", script, "1", "k"]), Value::Int(1));
+    assert_eq!(c.read_value(), pair("k", "b"));
+    wait_blocked(&mut admin, 0);
+}
