@@ -485,6 +485,15 @@ pub fn serve_pending(srv: &Server) {
         };
         let mut work: VecDeque<(u32, Bytes)> = reg.take_pending().into();
         while let Some((db, key)) = work.pop_front() {
+            if srv.scripting.busy() {
+                // A script past its time limit holds the server (Redis serves nobody while a
+                // script runs): hand the keys back; the next command that completes anywhere
+                // (the script's own EVAL, SCRIPT KILL, ...) serves them.
+                work.push_front((db, key));
+                let mut rest: Vec<(u32, Bytes)> = work.into();
+                reg.add_pending(&mut rest);
+                return;
+            }
             serve_key(srv, db, &key, &mut work);
         }
         drop(guard);
