@@ -418,7 +418,8 @@ async fn serve_registered(
                         break 'conn;
                     }
                 }
-                let end = park(&srv, &handle, &mut stream, &mut inbuf, &w).await;
+                let mailbox = client.subs.mailbox.clone();
+                let end = park(&srv, &handle, &mut stream, &mut inbuf, &w, mailbox).await;
                 client.clock_us = crate::util::now_us();
                 match end {
                     ParkEnd::Close => break 'conn,
@@ -588,6 +589,7 @@ async fn park(
     stream: &mut TcpStream,
     inbuf: &mut BytesMut,
     w: &Arc<crate::blocking::Waiter>,
+    mailbox: Option<Arc<crate::pubsub::Mailbox>>,
 ) -> ParkEnd {
     let _guard = crate::blocking::ParkGuard {
         reg: &srv.blocking,
@@ -629,6 +631,20 @@ async fn park(
             _ = sleep => {
                 if srv.blocking.cancel(w) {
                     return ParkEnd::TimedOut;
+                }
+            }
+            // Pub/Sub messages (RESP3 subscribers may block) are delivered meanwhile.
+            _ = async { match mailbox.as_ref() { Some(mb) => mb.wake.notified().await, None => std::future::pending().await } } => {
+                if let Some(out) = mailbox.as_ref().and_then(|mb| mb.take()) {
+                    srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+                    let ok = write_or_killed(stream, &out, handle).await;
+                    if let Some(mb) = mailbox.as_ref() {
+                        mb.written();
+                    }
+                    if !ok {
+                        srv.blocking.cancel(w);
+                        return ParkEnd::Close;
+                    }
                 }
             }
             r = stream.read_buf(inbuf) => match r {

@@ -776,3 +776,31 @@ fn scripts_do_not_block_and_wake_waiters_after_they_end() {
     assert_eq!(c.read_value(), pair("k", "b"));
     wait_blocked(&mut admin, 0);
 }
+
+/// A RESP3 subscriber that blocks still receives its Pub/Sub messages while it waits.
+#[test]
+fn resp3_subscriber_gets_messages_while_blocked() {
+    let s = ServerProc::ferrokv(BIN, &[]);
+    let mut admin = s.conn();
+    if !supports(
+        &mut admin,
+        "resp3_pubsub",
+        &["BLPOP", "RPUSH", "SUBSCRIBE", "PUBLISH"],
+    ) {
+        return;
+    }
+    let mut c = s.conn();
+    c.hello3();
+    c.send(&[b"SUBSCRIBE", b"ch"]);
+    assert!(matches!(c.read_value(), Value::Push(_)));
+    send(&mut c, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&["PUBLISH", "ch", "hi"]), Value::Int(1));
+    assert_eq!(
+        c.read_value(),
+        Value::Push(vec![bulk("message"), bulk("ch"), bulk("hi")])
+    );
+    assert_eq!(blocked(&mut admin), 1);
+    admin.cmd(&["RPUSH", "k", "v"]);
+    assert_eq!(c.read_value(), pair("k", "v"));
+}
