@@ -39,7 +39,11 @@
 //!   and a popped element is never dropped for a client that is still connected.
 //! * **Pause.** A waiter served while writes are paused is not run: it receives a *retry*
 //!   delivery and re-executes its command on its own connection once the pause ends (with its
-//!   original deadline).
+//!   original deadline). While a script is busy (past its time limit) ready keys are kept
+//!   pending and served after the next command completes (the script's own EVAL at the latest).
+//! * **While parked** the connection still reads its socket (a disconnect or the query buffer
+//!   limit ends the wait), delivers Pub/Sub messages (RESP3 subscribers may block) and is not
+//!   subject to the idle `timeout`.
 //! * **Statistics.** The call that blocks is not counted; the call is counted once when it
 //!   completes (served, timed out or unblocked), as Redis does.
 
