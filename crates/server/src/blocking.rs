@@ -352,6 +352,10 @@ pub fn block(
         ctx.client.blocking.reblocked = true;
         return Ok(());
     }
+    if let Some(old) = ctx.client.blocking.parked.take() {
+        // A handler that blocks twice keeps only its last wait.
+        ctx.srv.blocking.cancel(&old);
+    }
     let deadline_ms = ctx
         .client
         .blocking
