@@ -348,6 +348,9 @@ async fn serve_registered(
             } else {
                 dispatch::execute(&srv, &mut client, &args, &mut reply)
             };
+            // Serve the clients blocked on keys this command (or whole EXEC / script) made
+            // ready, whatever happens to this connection next.
+            crate::blocking::after_command(&srv, &mut client);
             if let Some(mb) = client.subs.mailbox.as_ref() {
                 mb.set_proto(reply.proto());
             }
@@ -360,8 +363,6 @@ async fn serve_registered(
                 break;
             }
             client.blocking.keep_deadline = None;
-            // Serve the clients blocked on keys this command (or whole EXEC) made ready.
-            crate::blocking::after_command(&srv, &mut client);
             match client.reply_mode {
                 ReplyMode::Off => reply.truncate(mark),
                 ReplyMode::Skip => {
