@@ -531,6 +531,22 @@ impl ZSet {
         }
     }
 
+    /// Redis's `zsetTypeMaybeConvert`: a listpack about to receive `size_hint` elements, the
+    /// longest of `max_member_len` bytes, becomes a skiplist when either exceeds the limits.
+    pub fn maybe_convert(
+        &mut self,
+        size_hint: usize,
+        max_member_len: usize,
+        limits: &EncodingLimits,
+    ) {
+        if matches!(self.repr, Repr::Pack(_))
+            && (size_hint > limits.zset_max_listpack_entries
+                || max_member_len > limits.zset_max_listpack_value)
+        {
+            self.convert_to_skiplist();
+        }
+    }
+
     /// Builds a set from distinct members (any order), in the smallest encoding the limits
     /// allow (results of ZUNIONSTORE, ZRANGESTORE, ...).
     pub fn from_pairs(mut pairs: Vec<(Vec<u8>, f64)>, limits: &EncodingLimits) -> ZSet {
@@ -541,8 +557,9 @@ impl ZSet {
             pairs.sort_by(|a, b| cmp_pair(a.1, &a.0, b.1, &b.0));
             let mut p = Packed::new();
             for (m, s) in &pairs {
+                let s = if *s == 0.0 { 0.0 } else { *s };
                 p.push_back(m);
-                p.push_back(&score_bytes(*s));
+                p.push_back(&score_bytes(s));
             }
             ZSet {
                 repr: Repr::Pack(p),
@@ -650,6 +667,9 @@ impl ZSet {
         }
         match &mut self.repr {
             Repr::Pack(p) => {
+                // A listpack keeps no negative zero (Redis stores the score's text "-0",
+                // which reads back as the integer 0); a skiplist keeps the double as is.
+                let score = if score == 0.0 { 0.0 } else { score };
                 let mut pos = p.end();
                 let mut off = 0;
                 while let Some((m, next)) = p.at(off) {

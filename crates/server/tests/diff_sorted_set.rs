@@ -442,7 +442,7 @@ ZMPOP 1 nokey MIN junk
 ZMPOP 1 str MIN
 ZMPOP 2 nokey str MAX
 # ---- BZPOPMIN / BZPOPMAX / BZMPOP (non-blocking paths)
-ZADD bz 1 a 2 b 3 c
+ZADD bz 1 a 2 b 3 c 4 d 5 e 6 f 7 g
 BZPOPMIN bz 0
 BZPOPMAX bz 0
 BZPOPMIN nokey bz 0.5
@@ -457,10 +457,6 @@ BZMPOP x 1 bz MIN
 BZMPOP 0 0 bz MIN
 BZMPOP 0 1 bz FOO
 BZMPOP 0 1 str MIN
-MULTI
-BZPOPMIN nokey 0
-BZMPOP 0 1 nokey MAX
-EXEC
 # ---- ZRANDMEMBER (random: shapes and multisets)
 ZADD rnd 1 a 2 b 3 c
 ZRANDMEMBER nokey
@@ -654,6 +650,11 @@ ZMSCORE
 
 fn run_cases(mut r: Runner) {
     r.lines(CASES);
+    // Inside MULTI a blocking pop answers at once (only when MULTI exists: otherwise redis
+    // would block forever on the bare BZPOPMIN).
+    if r.supported("MULTI") && r.supported("EXEC") {
+        r.lines("MULTI\nBZPOPMIN nokey 0\nBZMPOP 0 1 nokey MAX\nEXEC");
+    }
     // A skiplist-encoded set exercised through every read path.
     let mut args: Vec<String> = vec!["ZADD".into(), "sk".into()];
     for i in 0..300 {
@@ -670,7 +671,6 @@ fn run_cases(mut r: Runner) {
          ZRANGE sk -30 -10 REV
          ZRANGE sk 10 50 BYSCORE LIMIT 5 20 WITHSCORES
          ZRANGE sk (50 10 BYSCORE REV LIMIT 3 7
-         ZRANGE sk [m100 (m150 BYLEX
          ZCOUNT sk 10 20
          ZRANK sk m150
          ZREVRANK sk m150
@@ -686,6 +686,25 @@ fn run_cases(mut r: Runner) {
          ZRANGESTORE skd2 sk 0 9
          OBJECT ENCODING skd2
          ZCARD sk",
+    );
+    // Lex ranges over a skiplist (equal scores, as lex ranges require).
+    let mut args: Vec<String> = vec!["ZADD".into(), "skl".into()];
+    for i in 0..300 {
+        args.push("0".into());
+        args.push(format!("m{:03}", (i * 7919) % 300));
+    }
+    let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    r.check_with(&refs, Compare::Exact);
+    r.lines(
+        "OBJECT ENCODING skl
+         ZRANGE skl [m100 (m150 BYLEX
+         ZRANGE skl (m150 [m100 BYLEX REV LIMIT 5 10
+         ZRANGEBYLEX skl - (m010
+         ZREVRANGEBYLEX skl + (m290
+         ZLEXCOUNT skl [m100 [m199
+         ZREMRANGEBYLEX skl [m200 (m250
+         ZLEXCOUNT skl - +
+         ZRANGE skl 190 210",
     );
     r.check_with(
         &[b"ZADD", b"bin", b"1", b"a\x00b\xffc", b"2", b"\r\n"],
@@ -744,7 +763,9 @@ fn score_texts_match_redis() {
 
 fn score(g: &mut Gen) -> String {
     match g.below(10) {
-        0 => g.pick(&["inf", "-inf", "+inf", "0", "-0"]),
+        // No "-0": a listpack turns it into 0, and Redis 7.0 keeps small ZADDs in a listpack
+        // longer than 7.2 does, so the sign of a zero score would differ by version.
+        0 => g.pick(&["inf", "-inf", "+inf", "0"]),
         1..=6 => g.int(-5, 5).to_string(),
         _ => g.float(),
     }
@@ -817,6 +838,8 @@ fn runner() -> PropRunner {
                     v.push("BYSCORE".into());
                 }
                 _ => {
+                    // Lex ranges are only defined when all scores are equal: use `lx`.
+                    v[1] = "lx".into();
                     v.push(lex_end(g));
                     v.push(lex_end(g));
                     v.push("BYLEX".into());
@@ -915,6 +938,29 @@ fn runner() -> PropRunner {
         })
         .template("zintercard", |g| {
             vec!["ZINTERCARD".into(), "2".into(), zkey(g), zkey(g)]
+        })
+        .add("lexadd", Compare::Exact, 2, |g| {
+            vec!["ZADD".into(), "lx".into(), "0".into(), g.member()]
+        })
+        .template("lexcount", |g| {
+            vec!["ZLEXCOUNT".into(), "lx".into(), lex_end(g), lex_end(g)]
+        })
+        .template("lexrange", |g| {
+            let mut v = vec![
+                g.pick(&["ZRANGEBYLEX", "ZREVRANGEBYLEX"]),
+                "lx".into(),
+                lex_end(g),
+                lex_end(g),
+            ];
+            if g.chance(40) {
+                v.push("LIMIT".into());
+                v.push(g.int(-1, 4).to_string());
+                v.push(g.int(-1, 4).to_string());
+            }
+            v
+        })
+        .template("lexrem", |g| {
+            vec!["ZREMRANGEBYLEX".into(), "lx".into(), lex_end(g), lex_end(g)]
         })
         .template("set", |g| vec!["SET".into(), g.key(), g.value()])
         .template("del", |g| vec!["DEL".into(), g.key()])

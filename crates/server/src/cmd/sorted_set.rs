@@ -215,7 +215,19 @@ fn hex_float(s: &[u8]) -> (f64, usize, bool) {
             i = k;
         }
     }
-    let v = mant * 2f64.powi(exp.clamp(-100_000, 100_000) as i32);
+    // Scale in steps so that subnormal results are not lost to an overflowing 2^-n.
+    let mut v = mant;
+    let mut e = exp.clamp(-100_000, 100_000);
+    while e > 0 && v.is_finite() {
+        let step = e.min(1000);
+        v *= 2f64.powi(step as i32);
+        e -= step;
+    }
+    while e < 0 && v != 0.0 {
+        let step = (-e).min(1000);
+        v *= 2f64.powi(-(step as i32));
+        e += step;
+    }
     let erange = v.is_infinite() || (v == 0.0 && nonzero);
     (v, i, erange)
 }
@@ -492,6 +504,9 @@ fn zadd_generic(c: &mut Ctx, incr_cmd: bool) -> CmdResult {
     let Value::ZSet(z) = v else {
         return Err(errors::WRONGTYPE);
     };
+    if !created {
+        z.maybe_convert(n, maxlen, &limits);
+    }
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut last = 0.0;
     let mut err = None;
