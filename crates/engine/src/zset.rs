@@ -886,13 +886,19 @@ impl ZSet {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
 
-    #[derive(PartialEq, PartialOrd)]
+    #[derive(PartialEq)]
     struct K(f64, Vec<u8>);
     impl Eq for K {}
+    impl PartialOrd for K {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
     impl Ord for K {
         fn cmp(&self, o: &Self) -> Ordering {
             cmp_pair(self.0, &self.1, o.0, &o.1)

@@ -10,6 +10,8 @@
 //! Cases using a command ferrokv does not implement yet (SADD belongs to another group) are
 //! skipped with a SKIP line.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+
 use ferrokv_testkit::{Compare, Diff, Gen, PropRunner, Value};
 use std::collections::HashMap;
 
@@ -734,14 +736,49 @@ fn score_texts_match_redis() {
     let Some(d) = Diff::new(BIN) else { return };
     let mut r = Runner::new(d);
     let texts = [
-        "0", "-0", "1", "-1", "0.1", "1.5", "3.14159", "1e10", "1e-10", "1.7976931348623157e308",
-        "2.2250738585072014e-308", "5e-324", "123456789012345678", "9007199254740993", "1e22",
-        "1e21", "0x1p-1074", "0X1P+4", "0x.8", "0x1.8p1", "1.", ".5", "-.5", "+1.5", "1e+2",
-        "1E2", "inf", "-Inf", "INFINITY", "infin", "0x", "1e", "1e+", "--1", "1,5", "0b1",
+        "0",
+        "-0",
+        "1",
+        "-1",
+        "0.1",
+        "1.5",
+        "3.14159",
+        "1e10",
+        "1e-10",
+        "1.7976931348623157e308",
+        "2.2250738585072014e-308",
+        "5e-324",
+        "123456789012345678",
+        "9007199254740993",
+        "1e22",
+        "1e21",
+        "0x1p-1074",
+        "0X1P+4",
+        "0x.8",
+        "0x1.8p1",
+        "1.",
+        ".5",
+        "-.5",
+        "+1.5",
+        "1e+2",
+        "1E2",
+        "inf",
+        "-Inf",
+        "INFINITY",
+        "infin",
+        "0x",
+        "1e",
+        "1e+",
+        "--1",
+        "1,5",
+        "0b1",
     ];
     for (i, t) in texts.iter().enumerate() {
         let m = format!("m{i}");
-        r.check_with(&[b"ZADD", b"sc", t.as_bytes(), m.as_bytes()], Compare::Exact);
+        r.check_with(
+            &[b"ZADD", b"sc", t.as_bytes(), m.as_bytes()],
+            Compare::Exact,
+        );
         r.check_with(&[b"ZSCORE", b"sc", m.as_bytes()], Compare::Exact);
         r.check_with(
             &[b"ZINCRBY", b"sc2", t.as_bytes(), m.as_bytes()],
@@ -753,7 +790,13 @@ fn score_texts_match_redis() {
         );
         let ex = format!("({t}");
         r.check_with(
-            &[b"ZRANGEBYSCORE", b"sc", ex.as_bytes(), b"+inf", b"WITHSCORES"],
+            &[
+                b"ZRANGEBYSCORE",
+                b"sc",
+                ex.as_bytes(),
+                b"+inf",
+                b"WITHSCORES",
+            ],
             Compare::Exact,
         );
     }

@@ -4,6 +4,8 @@
 //! iteration (also while the set changes), 7.2-only options (ZRANK WITHSCORE) and the blocking
 //! pops.
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+
 use ferrokv_testkit::{Conn, ServerProc, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
@@ -113,7 +115,13 @@ fn encodings_follow_the_listpack_limits() {
     ] {
         let on = |k: &str| -> Vec<String> {
             q.iter()
-                .map(|a| if *a == "_" { k.to_string() } else { a.to_string() })
+                .map(|a| {
+                    if *a == "_" {
+                        k.to_string()
+                    } else {
+                        a.to_string()
+                    }
+                })
                 .collect()
         };
         let a = on("lp");
@@ -167,8 +175,8 @@ fn large_sorted_set_ranks_and_offsets() {
         ]);
         let got = strs(&r);
         let mut want = Vec::new();
-        for rank in start..(start + 3).min(n) {
-            want.push(format!("m{}", member_at[rank]));
+        for (rank, m) in member_at.iter().enumerate().skip(start).take(3) {
+            want.push(format!("m{m}"));
             want.push(rank.to_string());
         }
         assert_eq!(got, want, "ZRANGE at {start}");
@@ -223,8 +231,8 @@ fn scores_with_infinities_exponents_and_hex() {
     assert_eq!(
         r,
         vec![
-            "ninf", "-inf", "small", "-0.0025", "hexf", "0.25", "hex", "16", "exp", "1000",
-            "pinf", "inf", "pinf2", "inf"
+            "ninf", "-inf", "small", "-0.0025", "hexf", "0.25", "hex", "16", "exp", "1000", "pinf",
+            "inf", "pinf2", "inf"
         ]
     );
     assert_eq!(c.cmd(&["ZCOUNT", "z", "(-inf", "(+inf"]), int(4));
@@ -249,7 +257,10 @@ fn scores_with_infinities_exponents_and_hex() {
     // 7.2 prints the shortest round-trip text.
     c.cmd(&["ZADD", "d", "0.1", "a"]);
     assert_eq!(c.cmd(&["ZSCORE", "d", "a"]), bulk("0.1"));
-    assert_eq!(c.cmd(&["ZINCRBY", "d", "0.2", "a"]), bulk("0.30000000000000004"));
+    assert_eq!(
+        c.cmd(&["ZINCRBY", "d", "0.2", "a"]),
+        bulk("0.30000000000000004")
+    );
     // SUM of inf and -inf is 0, as Redis.
     c.cmd(&["ZADD", "i1", "inf", "m"]);
     c.cmd(&["ZADD", "i2", "-inf", "m"]);
@@ -261,7 +272,10 @@ fn scores_with_infinities_exponents_and_hex() {
     assert_eq!(c.cmd(&["ZSCORE", "z", "exp"]), Value::Double("1000".into()));
     assert_eq!(
         c.cmd(&["ZRANGE", "d", "0", "-1", "WITHSCORES"]),
-        arr(vec![arr(vec![bulk("a"), Value::Double("0.30000000000000004".into())])])
+        arr(vec![arr(vec![
+            bulk("a"),
+            Value::Double("0.30000000000000004".into())
+        ])])
     );
 }
 
@@ -304,7 +318,12 @@ fn lex_ranges() {
 }
 
 /// Collects every member a full ZSCAN iteration returns.
-fn scan_all(c: &mut Conn, key: &str, count: &str, mut between: impl FnMut(&mut Conn)) -> Vec<String> {
+fn scan_all(
+    c: &mut Conn,
+    key: &str,
+    count: &str,
+    mut between: impl FnMut(&mut Conn),
+) -> Vec<String> {
     let mut cursor = "0".to_string();
     let mut seen = Vec::new();
     let mut rounds = 0;
@@ -366,7 +385,14 @@ fn zscan_iterates_everything() {
     let mut k = 0;
     let seen: HashSet<String> = scan_all(&mut c, "z", "20", |c| {
         k += 1;
-        c.cmd(&["ZADD", "z", "0", &format!("new{k}"), "0", &format!("new{k}b")]);
+        c.cmd(&[
+            "ZADD",
+            "z",
+            "0",
+            &format!("new{k}"),
+            "0",
+            &format!("new{k}b"),
+        ]);
         if k % 2 == 0 {
             c.cmd(&["ZREM", "z", &format!("m{}", 4999 - k / 2)]);
         }
@@ -418,11 +444,17 @@ fn keyspace_hits_and_misses_are_counted() {
         let info = c.cmd(&["INFO", "stats"]);
         let text = String::from_utf8_lossy(info.as_bytes().unwrap_or(b"")).into_owned();
         text.lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}:")).map(|v| v.trim().parse().unwrap_or(-1)))
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name}:"))
+                    .map(|v| v.trim().parse().unwrap_or(-1))
+            })
             .unwrap_or(-1)
     };
     c.cmd(&["ZADD", "z", "1", "a"]);
-    let (h0, m0) = (stat(&mut c, "keyspace_hits"), stat(&mut c, "keyspace_misses"));
+    let (h0, m0) = (
+        stat(&mut c, "keyspace_hits"),
+        stat(&mut c, "keyspace_misses"),
+    );
     if h0 < 0 {
         eprintln!("SKIP keyspace stats: INFO stats has no keyspace_hits");
         return;

@@ -63,7 +63,8 @@ pub const SCORE_NAN: CmdError = CmdError::new("ERR resulting score is not a numb
 const XX_NX: CmdError = CmdError::new("ERR XX and NX options at the same time are not compatible");
 const GT_LT_NX: CmdError =
     CmdError::new("ERR GT, LT, and/or NX options at the same time are not compatible");
-const INCR_PAIR: CmdError = CmdError::new("ERR INCR option supports a single increment-element pair");
+const INCR_PAIR: CmdError =
+    CmdError::new("ERR INCR option supports a single increment-element pair");
 const WITHSCORES_BYLEX: CmdError =
     CmdError::new("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
 const LIMIT_RANK: CmdError = CmdError::new(
@@ -470,7 +471,7 @@ fn zadd_generic(c: &mut Ctx, incr_cmd: bool) -> CmdResult {
     if f.nx && f.xx {
         return Err(XX_NX);
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err(GT_LT_NX);
     }
     if f.incr && n > 1 {
@@ -742,7 +743,11 @@ fn rank_selection(len: usize, start: i64, end: i64, rev: bool) -> Selection {
     } else {
         (start as usize, (end + 1) as usize)
     };
-    Selection { start: s, end: e, rev }
+    Selection {
+        start: s,
+        end: e,
+        rev,
+    }
 }
 
 enum ParsedRange {
@@ -839,7 +844,9 @@ fn select(z: &ZSet, req: &RangeReq) -> Selection {
 
 fn collect(z: &ZSet, sel: &Selection) -> Vec<(Vec<u8>, f64)> {
     let mut out = Vec::with_capacity(sel.end.saturating_sub(sel.start));
-    z.range(sel.start, sel.end, sel.rev, |m, s| out.push((m.to_vec(), s)));
+    z.range(sel.start, sel.end, sel.rev, |m, s| {
+        out.push((m.to_vec(), s))
+    });
     out
 }
 
@@ -894,12 +901,7 @@ fn zrevrange(c: &mut Ctx) -> CmdResult {
 
 /// Stores `pairs` at `dst` as a new sorted set (or deletes `dst` when empty), replying the
 /// count, with the store event `event`.
-fn store_result(
-    c: &mut Ctx,
-    dst: &[u8],
-    pairs: Vec<(Vec<u8>, f64)>,
-    event: &str,
-) -> CmdResult {
+fn store_result(c: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>, event: &str) -> CmdResult {
     let n = pairs.len();
     if n > 0 {
         let limits = c.limits();
@@ -1614,6 +1616,7 @@ fn zscan(c: &mut Ctx) -> CmdResult {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 mod tests {
     use super::*;
 
@@ -1626,7 +1629,16 @@ mod tests {
         assert_eq!(parse_score(b"0x10"), Some(16.0));
         assert_eq!(parse_score(b"1e3"), Some(1000.0));
         assert!(parse_score(b"1e-310").is_some());
-        for bad in [&b""[..], b" 1", b"1 ", b"nan", b"1e400", b"1e-400", b"abc", b"1.2.3"] {
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"abc",
+            b"1.2.3",
+        ] {
             assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }
