@@ -20,7 +20,7 @@
 use crate::packed::Packed;
 use crate::value::EncodingLimits;
 use std::cmp::Ordering;
-use std::collections::hash_map::RandomState;
+use foldhash::fast::RandomState;
 use std::hash::BuildHasher;
 
 /// One end of a score range (`1.5`, `(1.5`, `-inf`, ...).
@@ -194,7 +194,7 @@ impl std::fmt::Debug for Big {
 
 impl Big {
     fn new() -> Big {
-        let hasher = RandomState::new();
+        let hasher = RandomState::default();
         let seed = hasher.hash_one(0x5eed_u64) | 1;
         Big {
             nodes: vec![Node {

@@ -1233,7 +1233,7 @@ fn zrandmember(c: &mut Ctx) -> CmdResult {
         4 if args::is(c.arg(3), "withscores") => true,
         _ => return Err(errors::SYNTAX),
     };
-    if withscores && count < -(i64::MAX / 2) {
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err(OUT_OF_RANGE);
     }
     let mut seed = c.client.next_rand64() | 1;
