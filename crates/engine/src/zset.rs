@@ -19,8 +19,8 @@
 
 use crate::packed::Packed;
 use crate::value::EncodingLimits;
-use std::cmp::Ordering;
 use foldhash::fast::RandomState;
+use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
 /// One end of a score range (`1.5`, `(1.5`, `-inf`, ...).

@@ -557,6 +557,29 @@ ZUNION 2 inf1 inf2 WEIGHTS 0 1 WITHSCORES
 ZUNION 1 inf1 WEIGHTS 0 WITHSCORES
 ZUNION 1 inf1 WEIGHTS -1 WITHSCORES
 ZUNION 1 inf1 WEIGHTS inf WITHSCORES
+ZADD zero1 0 m -5 n
+ZADD zero2 -5 m 0 n
+ZINTER 2 zero1 zero2 WEIGHTS inf 3 AGGREGATE MAX WITHSCORES
+ZINTER 2 zero1 zero2 WEIGHTS 3 inf AGGREGATE MAX WITHSCORES
+ZINTER 2 zero1 zero2 WEIGHTS 3 inf AGGREGATE MIN WITHSCORES
+ZINTER 2 zero1 zero2 WEIGHTS 3 inf WITHSCORES
+ZUNION 2 zero1 zero2 WEIGHTS 3 inf AGGREGATE MAX WITHSCORES
+# the aggregation order is by input size (smallest first), which shows with big magnitudes
+ZADD fa -1e100 m
+ZADD fb 1 m 0 x 0 y
+ZADD fc 1e100 m 0 p
+ZUNION 3 fa fb fc WITHSCORES
+ZUNION 3 fb fa fc WITHSCORES
+ZINTER 3 fa fb fc WITHSCORES
+ZINTER 3 fc fb fa WITHSCORES
+ZUNIONSTORE fd 3 fb fc fa
+ZRANGE fd 0 -1 WITHSCORES
+# repeated members and flags in one ZADD
+ZADD rep 1 a 2 a 3 b
+ZADD rep CH 1 a 2 a 3 b 4 c
+ZADD rep NX CH 9 a 9 d
+ZRANGE rep 0 -1 WITHSCORES
+ZREM rep a a a
 # sets as inputs (score 1)
 SADD s1 a b x
 SADD s2 1 2 3
@@ -967,11 +990,57 @@ fn runner() -> PropRunner {
                 zkey(g),
                 zkey(g),
             ];
+            if v[0] != "ZDIFFSTORE" && g.chance(30) {
+                v.push("WEIGHTS".into());
+                v.push(g.int(-2, 3).to_string());
+                v.push(g.pick(&["1", "0.5", "inf"]));
+            }
             if v[0] != "ZDIFFSTORE" && g.chance(50) {
                 v.push("AGGREGATE".into());
                 v.push(g.pick(&["SUM", "MIN", "MAX"]));
             }
             v
+        })
+        .template("zunion3", |g| {
+            let mut v = vec![
+                g.pick(&["ZUNION", "ZINTER", "ZDIFF"]),
+                "3".into(),
+                zkey(g),
+                zkey(g),
+                zkey(g),
+            ];
+            if v[0] != "ZDIFF" && g.chance(50) {
+                v.push("AGGREGATE".into());
+                v.push(g.pick(&["SUM", "MIN", "MAX"]));
+            }
+            if g.chance(70) {
+                v.push("WITHSCORES".into());
+            }
+            v
+        })
+        .add("zrandmember", Compare::Shape, 1, |g| {
+            let mut v = vec!["ZRANDMEMBER".into(), zkey(g)];
+            if g.chance(70) {
+                v.push(g.int(-5, 5).to_string());
+                if g.chance(50) {
+                    v.push("WITHSCORES".into());
+                }
+            }
+            v
+        })
+        .add("zrandmember_all", Compare::Unordered, 1, |g| {
+            vec!["ZRANDMEMBER".into(), zkey(g), "100".into()]
+        })
+        // Hash order and cursors over a skiplist differ: a COUNT big enough to finish in one
+        // call on both, member/score texts compared as a multiset.
+        .add("zscan", Compare::UnorderedDeep, 1, |g| {
+            vec![
+                "ZSCAN".into(),
+                zkey(g),
+                "0".into(),
+                "COUNT".into(),
+                "1000".into(),
+            ]
         })
         .template("zunion", |g| {
             vec![

@@ -1453,7 +1453,8 @@ fn setop_compute(
                 let mut score = weighted(srcs[0].weight, *s);
                 for (k, map) in maps.iter().enumerate() {
                     match map.get(&m[..]) {
-                        Some(v) => aggregate(&mut score, weighted(srcs[k + 1].weight, *v), agg),
+                        // Redis zeroes a NaN product only for the first input here.
+                        Some(v) => aggregate(&mut score, srcs[k + 1].weight * *v, agg),
                         None => continue 'outer,
                     }
                 }
