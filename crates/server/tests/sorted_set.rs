@@ -499,3 +499,30 @@ fn blocking_pops_serve_at_once_or_time_out() {
         }
     }
 }
+
+#[test]
+fn zrandmember_picks_distinct_members() {
+    let (_s, mut c) = server();
+    let mut args: Vec<String> = vec!["ZADD".into(), "z".into()];
+    for i in 0..1000 {
+        args.push(i.to_string());
+        args.push(format!("m{i}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    c.cmd(&refs);
+    for count in ["5", "400", "999", "1000", "5000"] {
+        let got = strs(&c.cmd(&["ZRANDMEMBER", "z", count]));
+        let want = count.parse::<usize>().unwrap().min(1000);
+        assert_eq!(got.len(), want);
+        let distinct: HashSet<&String> = got.iter().collect();
+        assert_eq!(distinct.len(), want, "count {count}: repeated members");
+    }
+    // Negative counts may repeat and always give exactly |count| members.
+    let got = strs(&c.cmd(&["ZRANDMEMBER", "z", "-3000"]));
+    assert_eq!(got.len(), 3000);
+    // WITHSCORES pairs each member with its own score.
+    let got = strs(&c.cmd(&["ZRANDMEMBER", "z", "10", "WITHSCORES"]));
+    for p in got.chunks(2) {
+        assert_eq!(format!("m{}", p[1]), p[0]);
+    }
+}

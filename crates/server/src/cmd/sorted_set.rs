@@ -1275,6 +1275,17 @@ fn zrandmember(c: &mut Ctx) -> CmdResult {
     let n = count as u64;
     if n >= len as u64 {
         z.for_each(|m, s| items.push((m.to_vec(), s)));
+    } else if n * 3 < len as u64 {
+        // Few picks from a big set: random ranks until `n` distinct ones.
+        let mut picked = std::collections::HashSet::new();
+        while picked.len() < n as usize {
+            let rk = (rnd() % len as u64) as usize;
+            if picked.insert(rk) {
+                if let Some((m, s)) = z.by_rank(rk) {
+                    items.push((m.to_vec(), s));
+                }
+            }
+        }
     } else {
         // Partial Fisher-Yates over ranks: distinct picks.
         let mut ranks: Vec<usize> = (0..len).collect();
