@@ -383,6 +383,24 @@ impl Big {
         }
     }
 
+    /// Gives node `x` a new score: in place when its neighbours keep it in order (Redis's
+    /// zslUpdateScore shortcut), else by removing and inserting it again.
+    fn update_score(&mut self, x: u32, score: f64) {
+        let (back, fwd) = (self.n(x).back, self.fwd(x, 0));
+        let m = &self.n(x).member;
+        let back_ok = back == NIL
+            || cmp_pair(self.n(back).score, &self.n(back).member, score, m) == Ordering::Less;
+        let fwd_ok = fwd == NIL
+            || cmp_pair(score, m, self.n(fwd).score, &self.n(fwd).member) == Ordering::Less;
+        if back_ok && fwd_ok {
+            self.nm(x).score = score;
+            return;
+        }
+        let member = self.n(x).member.clone();
+        self.remove_node(x);
+        self.insert(&member, score);
+    }
+
     /// Removes node `x` (present) from both structures.
     fn remove_node(&mut self, x: u32) {
         let (score, member) = {
@@ -656,6 +674,19 @@ impl ZSet {
     /// Sets the score of `member` (adding it when absent), converting to a skiplist when the
     /// limits require it. Returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
+        if let Repr::Skip(b) = &mut self.repr {
+            return match b.find(member) {
+                Some(x) => {
+                    let old = b.n(x).score;
+                    b.update_score(x, score);
+                    Some(old)
+                }
+                None => {
+                    b.insert(member, score);
+                    None
+                }
+            };
+        }
         let old = self.remove(member);
         if let Repr::Pack(p) = &self.repr {
             if old.is_none()
