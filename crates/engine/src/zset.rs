@@ -161,6 +161,57 @@ struct Level {
     span: u32,
 }
 
+/// Levels kept inline in the node (a node is this tall or shorter with probability
+/// 1 - 0.25^4 ≈ 99.6%, so almost every node is one allocation-free slot of the arena).
+const INLINE_LEVELS: usize = 4;
+
+/// A node's tower: the first [`INLINE_LEVELS`] inline, the rest (tall nodes only) boxed.
+#[derive(Clone, Debug)]
+struct Levels {
+    inline: [Level; INLINE_LEVELS],
+    height: u8,
+    extra: Box<[Level]>,
+}
+
+impl Levels {
+    fn new(height: usize) -> Levels {
+        let empty = Level { fwd: NIL, span: 0 };
+        Levels {
+            inline: [empty; INLINE_LEVELS],
+            height: height as u8,
+            extra: vec![empty; height.saturating_sub(INLINE_LEVELS)].into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        usize::from(self.height)
+    }
+}
+
+impl std::ops::Index<usize> for Levels {
+    type Output = Level;
+    #[inline]
+    fn index(&self, i: usize) -> &Level {
+        if i < INLINE_LEVELS {
+            &self.inline[i]
+        } else {
+            &self.extra[i - INLINE_LEVELS]
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Levels {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Level {
+        if i < INLINE_LEVELS {
+            &mut self.inline[i]
+        } else {
+            &mut self.extra[i - INLINE_LEVELS]
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 struct Node {
     member: Box<[u8]>,
@@ -168,7 +219,7 @@ struct Node {
     back: u32,
     /// Next node in the same hash bucket.
     hnext: u32,
-    levels: Box<[Level]>,
+    levels: Levels,
 }
 
 /// The big encoding: skiplist with spans plus hash index, over one node arena.
@@ -183,6 +234,7 @@ struct Big {
     hasher: RandomState,
     rng: u64,
     member_bytes: usize,
+    /// Levels held outside the nodes (towers taller than [`INLINE_LEVELS`]).
     level_count: usize,
 }
 
@@ -202,7 +254,7 @@ impl Big {
                 score: 0.0,
                 back: NIL,
                 hnext: NIL,
-                levels: vec![Level { fwd: NIL, span: 0 }; MAX_LEVEL].into_boxed_slice(),
+                levels: Levels::new(MAX_LEVEL),
             }],
             free: Vec::new(),
             tail: NIL,
@@ -294,10 +346,12 @@ impl Big {
 
     fn rehash(&mut self, size: usize) {
         self.buckets = vec![NIL; size];
-        let mut x = self.fwd(HEAD, 0);
-        while x != NIL {
-            self.hash_link(x);
-            x = self.fwd(x, 0);
+        // Walk the arena in index order (sequential memory) rather than the list; freed
+        // slots have no levels.
+        for x in 1..self.nodes.len() as u32 {
+            if self.n(x).levels.len() > 0 {
+                self.hash_link(x);
+            }
         }
     }
 
@@ -338,7 +392,7 @@ impl Big {
             score,
             back: NIL,
             hnext: NIL,
-            levels: vec![Level { fwd: NIL, span: 0 }; lvl].into_boxed_slice(),
+            levels: Levels::new(lvl),
         };
         let new = match self.free.pop() {
             Some(i) => {
@@ -375,7 +429,7 @@ impl Big {
         }
         self.len += 1;
         self.member_bytes += member.len();
-        self.level_count += lvl;
+        self.level_count += lvl.saturating_sub(INLINE_LEVELS);
         self.hash_link(new);
         if self.len > self.buckets.len() {
             let size = self.buckets.len() * 2;
@@ -443,10 +497,10 @@ impl Big {
         self.hash_unlink(x);
         self.len -= 1;
         self.member_bytes -= member.len();
-        self.level_count -= self.n(x).levels.len();
+        self.level_count -= self.n(x).levels.len().saturating_sub(INLINE_LEVELS);
         let n = self.nm(x);
         n.member = Box::new([]);
-        n.levels = Box::new([]);
+        n.levels = Levels::new(0);
         self.free.push(x);
         if self.len * 8 < self.buckets.len() && self.buckets.len() > 4 {
             let size = (self.len.next_power_of_two()).max(4);
