@@ -23,7 +23,7 @@ use foldhash::fast::RandomState;
 use std::cmp::Ordering;
 use std::hash::BuildHasher;
 
-/// One end of a score range (`1.5`, `(1.5`, `-inf`, ...).
+/// A score range (`ZRANGEBYSCORE key (1.5 +inf`): bounds, each inclusive or exclusive.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct ScoreRange {
     /// Lower bound.
@@ -579,7 +579,8 @@ impl Default for ZSet {
     }
 }
 
-/// What [`ZSet::scan_step`] needs to go on.
+/// The cursor [`ZSet::scan_step`] returns when the iteration is complete (and the one that
+/// starts it).
 pub const SCAN_DONE: u64 = 0;
 
 impl ZSet {

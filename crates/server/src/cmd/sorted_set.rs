@@ -57,8 +57,11 @@ pub fn register(t: &mut CommandTable) {
     t.add("zscan", zscan, Locking::Keys);
 }
 
+/// A BYSCORE range end that is not `[(]<float>` (ZRANGEBYSCORE, ZCOUNT, ZREMRANGEBYSCORE).
 pub const MINMAX_NOT_FLOAT: CmdError = CmdError::new("ERR min or max is not a float");
+/// A BYLEX range end that is not `-`, `+`, `(x` or `[x`.
 pub const MINMAX_NOT_LEX: CmdError = CmdError::new("ERR min or max not valid string range item");
+/// ZINCRBY / ZADD INCR whose result would be NaN (`inf` + `-inf`).
 pub const SCORE_NAN: CmdError = CmdError::new("ERR resulting score is not a number (NaN)");
 const XX_NX: CmdError = CmdError::new("ERR XX and NX options at the same time are not compatible");
 const GT_LT_NX: CmdError =
