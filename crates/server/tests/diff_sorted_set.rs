@@ -1101,3 +1101,77 @@ fn property_sorted_set_commands_small_listpack() {
     };
     runner().cases(1500).keyspace_every(300).run_on(&mut d);
 }
+
+/// Big skiplist-encoded sets with many equal scores (ties ordered by member): ranges, ranks,
+/// removals and set algebra compared with redis-server.
+#[test]
+fn large_sets_match_redis() {
+    let Some(d) = Diff::new(BIN) else { return };
+    let mut r = Runner::new(d);
+    let mut g = Gen::new(42, 10);
+    for key in ["big1", "big2"] {
+        for _ in 0..4 {
+            let mut args: Vec<String> = vec!["ZADD".into(), key.into()];
+            for _ in 0..500 {
+                args.push(g.int(-100, 100).to_string());
+                args.push(format!("m{}", g.int(0, 3000)));
+            }
+            let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+            r.check_with(&refs, Compare::Exact);
+        }
+    }
+    r.lines(
+        "OBJECT ENCODING big1
+         ZCARD big1
+         ZRANGE big1 0 -1 WITHSCORES
+         ZUNIONSTORE bu 2 big1 big2 WEIGHTS 1 2
+         ZINTERSTORE bi 2 big1 big2 AGGREGATE MAX
+         ZDIFFSTORE bd 2 big1 big2
+         ZINTERCARD 2 big1 big2 LIMIT 50",
+    );
+    for _ in 0..200 {
+        let key = g.pick(&["big1", "big2", "bu", "bi", "bd"]);
+        let line = match g.below(8) {
+            0 => format!("ZRANK {key} m{}", g.int(0, 3000)),
+            1 => format!("ZREVRANK {key} m{}", g.int(0, 3000)),
+            2 => format!(
+                "ZRANGE {key} {} {} WITHSCORES",
+                g.int(-2000, 2000),
+                g.int(-2000, 2000)
+            ),
+            3 => format!(
+                "ZRANGE {key} ({} {} BYSCORE LIMIT {} {} WITHSCORES",
+                g.int(-110, 110),
+                g.int(-110, 110),
+                g.int(0, 50),
+                g.int(-1, 20)
+            ),
+            4 => format!(
+                "ZRANGE {key} {} ({} BYSCORE REV LIMIT {} {}",
+                g.int(-110, 110),
+                g.int(-110, 110),
+                g.int(0, 50),
+                g.int(-1, 20)
+            ),
+            5 => format!("ZCOUNT {key} {} {}", g.int(-110, 110), g.int(-110, 110)),
+            6 => format!(
+                "ZREMRANGEBYSCORE {key} {} ({}",
+                g.int(-110, 110),
+                g.int(-110, 110)
+            ),
+            _ => format!(
+                "ZREMRANGEBYRANK {key} {} {}",
+                g.int(-1500, 1500),
+                g.int(-1500, 1500)
+            ),
+        };
+        r.line(&line);
+    }
+    r.lines(
+        "ZPOPMIN big1 7
+         ZPOPMAX big2 7
+         ZMPOP 2 big1 big2 MAX COUNT 300
+         ZRANGE big2 0 -1 WITHSCORES",
+    );
+    r.finish();
+}
