@@ -302,7 +302,7 @@ pub fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdError> {
 
 /// The sorted set at `key` for reading (counts the keyspace hit/miss), with the reply writer.
 fn zread<'c>(
-    c: &'c mut Ctx<'_>,
+    c: &'c mut Ctx<'_, '_>,
     key: &[u8],
 ) -> Result<(Option<&'c mut ZSet>, &'c mut Reply), CmdError> {
     let clock = c.clock;
@@ -327,7 +327,7 @@ fn zread<'c>(
 }
 
 /// The sorted set at `key` for writing (no hit statistics).
-fn zwrite<'c>(c: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSet>, CmdError> {
+fn zwrite<'c>(c: &'c mut Ctx<'_, '_>, key: &[u8]) -> Result<Option<&'c mut ZSet>, CmdError> {
     let clock = c.clock;
     let shard = c.shard(key)?;
     match coll::get_typed(shard, key, &clock, Kind::ZSet)? {
@@ -338,7 +338,7 @@ fn zwrite<'c>(c: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut ZSet>, Cm
 }
 
 /// Deletes `key` when its set became empty, with the `del` event. Returns true if deleted.
-fn drop_if_empty(c: &mut Ctx<'_>, key: &[u8]) -> Result<bool, CmdError> {
+fn drop_if_empty(c: &mut Ctx<'_, '_>, key: &[u8]) -> Result<bool, CmdError> {
     let now = c.now_ms();
     let gone = coll::delete_if_empty(c.shard(key)?, key, now);
     if gone {
@@ -1132,7 +1132,7 @@ fn zpopmax(c: &mut Ctx) -> CmdResult {
 }
 
 /// Parses `numkeys key... MIN|MAX [COUNT n]` from `argv[at]`: (keys, max, count).
-fn parse_mpop<'a>(c: &Ctx<'a>, at: usize) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
+fn parse_mpop<'a>(c: &Ctx<'a, '_>, at: usize) -> Result<(Vec<&'a [u8]>, bool, usize), CmdError> {
     let numkeys = match args::parse_i64_strict(c.arg(at)) {
         Some(v) if v >= 1 => v as usize,
         _ => return Err(NUMKEYS),
