@@ -275,25 +275,78 @@ impl IntSet {
 // ---------------------------------------------------------------------------------------------
 // hashtable
 
+/// One segment: its members in a dense vector (uniform random picks are O(1)) and a hash index
+/// into it.
+#[derive(Clone)]
 struct Segment {
     /// Number of leading hash bits every member of this segment shares.
     depth: u32,
-    map: HashTable<Box<[u8]>>,
+    items: Vec<Box<[u8]>>,
+    index: HashTable<u32>,
 }
 
-impl Clone for Segment {
-    fn clone(&self) -> Self {
+impl Segment {
+    fn new(depth: u32, cap: usize) -> Segment {
         Segment {
-            depth: self.depth,
-            map: self.map.clone(),
+            depth,
+            items: Vec::with_capacity(cap),
+            index: HashTable::with_capacity(cap),
         }
+    }
+
+    fn find(&self, h: u64, m: &[u8]) -> Option<usize> {
+        let items = &self.items;
+        self.index
+            .find(h, |&i| items.get(i as usize).is_some_and(|x| &x[..] == m))
+            .map(|&i| i as usize)
+    }
+
+    /// Adds a member known to be absent.
+    fn push(&mut self, h: u64, m: Box<[u8]>) {
+        let idx = self.items.len() as u32;
+        self.items.push(m);
+        let items = &self.items;
+        self.index.insert_unique(h, idx, |&i| {
+            items.get(i as usize).map_or(0, |x| hash_key(x))
+        });
+    }
+
+    fn remove(&mut self, h: u64, m: &[u8]) -> bool {
+        let items = &self.items;
+        let Ok(found) = self
+            .index
+            .find_entry(h, |&i| items.get(i as usize).is_some_and(|x| &x[..] == m))
+        else {
+            return false;
+        };
+        let (idx, _) = found.remove();
+        let idx = idx as usize;
+        let last = self.items.len() - 1;
+        self.items.swap_remove(idx);
+        if idx != last {
+            // The former last member now lives at `idx`: repoint its index slot.
+            if let Some(moved) = self.items.get(idx) {
+                let mh = hash_key(moved);
+                if let Some(slot) = self.index.find_mut(mh, |&i| i as usize == last) {
+                    *slot = idx as u32;
+                }
+            }
+        }
+        if self.items.capacity() > 64 && self.items.len() * 8 < self.items.capacity() {
+            self.items.shrink_to(self.items.len() * 2);
+            let items = &self.items;
+            self.index.shrink_to(self.items.len() * 2, |&i| {
+                items.get(i as usize).map_or(0, |x| hash_key(x))
+            });
+        }
+        true
     }
 }
 
 /// The `hashtable` encoding: a directory of `2^depth` slots indexed by the top bits of a
-/// member's hash, pointing at segments (small hashbrown tables) that split one at a time as the
-/// set grows. A member's place in hash order never changes, so SSCAN uses the hash as its
-/// cursor: a full iteration returns every member present throughout exactly once.
+/// member's hash, pointing at segments that split one at a time as the set grows. A member's
+/// place in hash order never changes, so SSCAN uses the hash as its cursor: a full iteration
+/// returns every member present throughout exactly once.
 #[derive(Clone)]
 pub struct Members {
     dir: Vec<u32>,
@@ -332,26 +385,20 @@ impl Default for Members {
         Members {
             dir: vec![0],
             depth: 0,
-            segs: vec![Segment {
-                depth: 0,
-                map: HashTable::new(),
-            }],
+            segs: vec![Segment::new(0, 0)],
             len: 0,
         }
     }
 }
 
-fn rehash(m: &[u8]) -> u64 {
-    hash_key(m)
-}
-
 impl Members {
     fn with_capacity(n: usize) -> Members {
-        let mut t = Members::default();
-        if let Some(s) = t.segs.first_mut() {
-            s.map.reserve(n.min(SEGMENT_MAX), |m| rehash(m));
+        Members {
+            dir: vec![0],
+            depth: 0,
+            segs: vec![Segment::new(0, n.min(SEGMENT_MAX))],
+            len: 0,
         }
-        t
     }
 
     fn seg_of(&self, hash: u64) -> usize {
@@ -365,7 +412,7 @@ impl Members {
         let h = hash_key(m);
         self.segs
             .get(self.seg_of(h))
-            .is_some_and(|s| s.map.find(h, |x| &x[..] == m).is_some())
+            .is_some_and(|s| s.find(h, m).is_some())
     }
 
     fn insert(&mut self, m: &[u8]) -> bool {
@@ -374,17 +421,17 @@ impl Members {
         let Some(seg) = self.segs.get(s) else {
             return false;
         };
-        if seg.map.find(h, |x| &x[..] == m).is_some() {
+        if seg.find(h, m).is_some() {
             return false;
         }
-        if seg.map.len() >= SEGMENT_MAX {
+        if seg.items.len() >= SEGMENT_MAX {
             self.split(s);
             s = self.seg_of(h);
         }
         let Some(seg) = self.segs.get_mut(s) else {
             return false;
         };
-        seg.map.insert_unique(h, m.into(), |x| rehash(x));
+        seg.push(h, m.into());
         self.len += 1;
         true
     }
@@ -392,18 +439,11 @@ impl Members {
     fn remove(&mut self, m: &[u8]) -> bool {
         let h = hash_key(m);
         let s = self.seg_of(h);
-        let Some(seg) = self.segs.get_mut(s) else {
-            return false;
-        };
-        let Ok(found) = seg.map.find_entry(h, |x| &x[..] == m) else {
-            return false;
-        };
-        found.remove();
-        self.len -= 1;
-        if seg.map.capacity() > 64 && seg.map.len() * 8 < seg.map.capacity() {
-            seg.map.shrink_to(seg.map.len() * 2, |x| rehash(x));
+        let removed = self.segs.get_mut(s).is_some_and(|seg| seg.remove(h, m));
+        if removed {
+            self.len -= 1;
         }
-        true
+        removed
     }
 
     fn split(&mut self, s: usize) {
@@ -428,20 +468,17 @@ impl Members {
         let Some(seg) = self.segs.get_mut(s) else {
             return;
         };
-        let old_map = std::mem::replace(&mut seg.map, HashTable::new());
-        let half = old_map.len() / 2 + 1;
-        let mut low = Segment {
-            depth: new_depth,
-            map: HashTable::with_capacity(half),
-        };
-        let mut high = Segment {
-            depth: new_depth,
-            map: HashTable::with_capacity(half),
-        };
-        for m in old_map {
+        let old = std::mem::take(&mut seg.items);
+        let half = old.len() / 2 + 1;
+        let mut low = Segment::new(new_depth, half);
+        let mut high = Segment::new(new_depth, half);
+        for m in old {
             let h = hash_key(&m);
-            let target = if h & bit == 0 { &mut low } else { &mut high };
-            target.map.insert_unique(h, m, |x| rehash(x));
+            if h & bit == 0 {
+                low.push(h, m);
+            } else {
+                high.push(h, m);
+            }
         }
         *seg = low;
         self.segs.push(high);
@@ -454,29 +491,35 @@ impl Members {
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.segs.iter().flat_map(|s| s.map.iter().map(|m| &m[..]))
+        self.segs
+            .iter()
+            .flat_map(|s| s.items.iter().map(|m| &m[..]))
     }
 
-    /// A uniformly chosen member: a random segment, then a random slot of `SEGMENT_MAX` until
-    /// one holds a member (rejection sampling keeps every member equally likely).
+    /// A uniformly chosen member. While segments are reasonably full: a random segment, then a
+    /// random slot of `SEGMENT_MAX` until one holds a member (rejection sampling keeps every
+    /// member equally likely, O(1) expected); in a sparse table, a walk over segment sizes.
     fn random(&self, rng: &mut SetRng) -> Option<&[u8]> {
         if self.len == 0 {
             return None;
         }
-        let bound = self
-            .segs
-            .iter()
-            .map(|s| s.map.len())
-            .max()
-            .unwrap_or(0)
-            .max(1);
-        loop {
-            let seg = self.segs.get(rng.below(self.segs.len()))?;
-            let j = rng.below(bound);
-            if j < seg.map.len() {
-                return seg.map.iter().nth(j).map(|m| &m[..]);
+        if self.len * 4 >= self.segs.len() * SEGMENT_MAX {
+            loop {
+                let seg = self.segs.get(rng.below(self.segs.len()))?;
+                let j = rng.below(SEGMENT_MAX.max(seg.items.len()));
+                if let Some(m) = seg.items.get(j) {
+                    return Some(m);
+                }
             }
         }
+        let mut n = rng.below(self.len);
+        for seg in &self.segs {
+            if n < seg.items.len() {
+                return seg.items.get(n).map(|m| &m[..]);
+            }
+            n -= seg.items.len();
+        }
+        None
     }
 
     /// Visits members in hash order from hash `from`, stopping once `budget` members were
@@ -490,7 +533,7 @@ impl Members {
             let seg = self.segs.get(s)?;
             let range_end = seg_range_end(from, seg.depth);
             batch.clear();
-            batch.extend(seg.map.iter().filter_map(|m| {
+            batch.extend(seg.items.iter().filter_map(|m| {
                 let h = hash_key(m);
                 (h >= from).then_some((h, &m[..]))
             }));
@@ -521,11 +564,14 @@ impl Members {
         let slots: usize = self
             .segs
             .iter()
-            .map(|s| s.map.capacity() * (std::mem::size_of::<Box<[u8]>>() + 1))
+            .map(|s| {
+                s.index.capacity() * (std::mem::size_of::<u32>() + 1)
+                    + s.items.capacity() * std::mem::size_of::<Box<[u8]>>()
+            })
             .sum();
         // Each member is its own allocation: its bytes plus the allocator's header.
         let members: usize = self.iter().map(|m| m.len() + 8).sum();
-        slots + members + self.dir.capacity() * 4 + self.segs.capacity() * 40
+        slots + members + self.dir.capacity() * 4 + self.segs.capacity() * 64
     }
 }
 
@@ -1200,25 +1246,28 @@ mod tests {
     #[test]
     fn random_member_is_roughly_uniform() {
         let l = lim();
-        let mut s = Set::new();
-        for i in 0..3000 {
-            s.add(format!("m{i}").as_bytes(), &l);
+        // Dense segments (rejection sampling) and sparse ones (walk over segment sizes).
+        for (total, removed) in [(1000usize, 0usize), (3000, 2000), (20_000, 19_000)] {
+            let mut s = Set::new();
+            for i in 0..total {
+                s.add(format!("m{i}").as_bytes(), &l);
+            }
+            for i in 0..removed {
+                s.remove(format!("m{i}").as_bytes());
+            }
+            let mut rng = SetRng::new(1);
+            let mut hits = std::collections::HashMap::new();
+            for _ in 0..100_000 {
+                let m = s.random_member(&mut rng).unwrap();
+                *hits.entry(m).or_insert(0u32) += 1;
+            }
+            assert_eq!(hits.len(), 1000);
+            assert!(
+                hits.values().all(|&c| c > 40 && c < 200),
+                "{total}/{removed}: {:?}",
+                (hits.values().min(), hits.values().max())
+            );
         }
-        for i in 0..2000 {
-            s.remove(format!("m{i}").as_bytes());
-        }
-        let mut rng = SetRng::new(1);
-        let mut hits = std::collections::HashMap::new();
-        for _ in 0..100_000 {
-            let m = s.random_member(&mut rng).unwrap();
-            *hits.entry(m).or_insert(0u32) += 1;
-        }
-        assert_eq!(hits.len(), 1000);
-        assert!(
-            hits.values().all(|&c| c > 40 && c < 200),
-            "{:?}",
-            hits.values().max()
-        );
     }
 
     #[test]

@@ -546,7 +546,10 @@ fn set_encodings_match_redis() {
     let f = r.d.ferrokv().cmd(&["OBJECT", "ENCODING", "big"]);
     let o = r.d.redis().cmd(&["OBJECT", "ENCODING", "big"]);
     assert_eq!(f.as_bytes(), Some(&b"listpack"[..]));
-    assert!(matches!(o.as_bytes(), Some(b"listpack" | b"intset")), "{o:?}");
+    assert!(
+        matches!(o.as_bytes(), Some(b"listpack" | b"intset")),
+        "{o:?}"
+    );
     r.finish();
 }
 
@@ -557,7 +560,13 @@ fn set_encodings_match_redis() {
 fn member(g: &mut Gen) -> String {
     match g.below(6) {
         0 | 1 => g.int(-20, 20).to_string(),
-        2 => g.pick(&["9223372036854775807", "-9223372036854775808", "70000", "01", "-0"]),
+        2 => g.pick(&[
+            "9223372036854775807",
+            "-9223372036854775808",
+            "70000",
+            "01",
+            "-0",
+        ]),
         _ => format!("m{}", g.below(25)),
     }
 }
@@ -587,7 +596,9 @@ fn runner() -> PropRunner {
             v.extend(members(g, n));
             v
         })
-        .template("SISMEMBER", |g| vec!["SISMEMBER".into(), g.key(), member(g)])
+        .template("SISMEMBER", |g| {
+            vec!["SISMEMBER".into(), g.key(), member(g)]
+        })
         .template("SMISMEMBER", |g| {
             let mut v = vec!["SMISMEMBER".into(), g.key()];
             v.extend(members(g, 3));
@@ -595,7 +606,9 @@ fn runner() -> PropRunner {
         })
         .template("SCARD", |g| vec!["SCARD".into(), g.key()])
         .unordered("SMEMBERS", |g| vec!["SMEMBERS".into(), g.key()])
-        .template("SMOVE", |g| vec!["SMOVE".into(), g.key(), g.key(), member(g)])
+        .template("SMOVE", |g| {
+            vec!["SMOVE".into(), g.key(), g.key(), member(g)]
+        })
         .unordered("SINTER", |g| with_keys("SINTER", g))
         .unordered("SUNION", |g| with_keys("SUNION", g))
         .unordered("SDIFF", |g| with_keys("SDIFF", g))

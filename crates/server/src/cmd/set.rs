@@ -370,13 +370,21 @@ fn sources(c: &mut Ctx, keys: &[bytes::Bytes]) -> Result<Vec<Source>, CmdError> 
 
 /// Runs `f` on the (existing) set at `key` without hit accounting (the key was looked up
 /// already by [`sources`]).
-fn with_source<R>(c: &mut Ctx, key: &[u8], f: impl FnOnce(&Set) -> R) -> Result<Option<R>, CmdError> {
+fn with_source<R>(
+    c: &mut Ctx,
+    key: &[u8],
+    f: impl FnOnce(&Set) -> R,
+) -> Result<Option<R>, CmdError> {
     write(c, key, |s| s.map(|s| f(s)))
 }
 
 /// The intersection of `srcs` (none missing), in the iteration order of the smallest set
 /// (ties keep the keys' order), at most `limit` members (0 = no limit).
-fn intersect(c: &mut Ctx, srcs: &[Source], limit: usize) -> Result<(Vec<Vec<u8>>, usize), CmdError> {
+fn intersect(
+    c: &mut Ctx,
+    srcs: &[Source],
+    limit: usize,
+) -> Result<(Vec<Vec<u8>>, usize), CmdError> {
     let mut order: Vec<usize> = (0..srcs.len()).collect();
     order.sort_by_key(|&i| srcs.get(i).and_then(|s| s.len).unwrap_or(0));
     let Some(&first) = order.first() else {
@@ -535,16 +543,17 @@ fn union_diff(c: &mut Ctx, keys: &[bytes::Bytes], dst: Option<&[u8]>, op: Op) ->
         Set::with_encoding(Encoding::IntSet)
     };
     let first = srcs.first();
-    let sameset = first.is_some_and(|f| {
-        f.len.is_some() && srcs.iter().skip(1).any(|s| s.key == f.key)
-    });
+    let sameset =
+        first.is_some_and(|f| f.len.is_some() && srcs.iter().skip(1).any(|s| s.key == f.key));
     match op {
         Op::Union => {
             for s in &srcs {
                 if s.len.is_some() {
-                    with_source(c, &s.key, |set| set.for_each_member(|m| {
-                        out.add(m, &lim);
-                    }))?;
+                    with_source(c, &s.key, |set| {
+                        set.for_each_member(|m| {
+                            out.add(m, &lim);
+                        })
+                    })?;
                 }
             }
         }
@@ -583,16 +592,20 @@ fn union_diff(c: &mut Ctx, keys: &[bytes::Bytes], dst: Option<&[u8]>, op: Op) ->
                         out.add(m, &lim);
                     }
                 } else {
-                    with_source(c, &fkey, |set| set.for_each_member(|m| {
-                        out.add(m, &lim);
-                    }))?;
+                    with_source(c, &fkey, |set| {
+                        set.for_each_member(|m| {
+                            out.add(m, &lim);
+                        })
+                    })?;
                     for k in &others {
                         if out.is_empty() {
                             break;
                         }
-                        with_source(c, k, |set| set.for_each_member(|m| {
-                            out.remove(m);
-                        }))?;
+                        with_source(c, k, |set| {
+                            set.for_each_member(|m| {
+                                out.remove(m);
+                            })
+                        })?;
                     }
                 }
             }
