@@ -741,12 +741,12 @@ impl Set {
             Repr::Table(_) => false,
         };
         if convert {
-            self.to_table(size_hint);
+            self.convert_to_table(size_hint);
         }
     }
 
     /// Converts to a hashtable sized for `cap` members.
-    fn to_table(&mut self, cap: usize) {
+    fn convert_to_table(&mut self, cap: usize) {
         let mut t = Members::with_capacity(cap.max(self.len()));
         self.for_each_member(|m| {
             t.insert(m);
@@ -770,7 +770,7 @@ impl Set {
                     p.push_back(m);
                 } else {
                     let cap = p.len() + 1;
-                    self.to_table(cap);
+                    self.convert_to_table(cap);
                     if let Repr::Table(t) = &mut self.repr {
                         t.insert(m);
                     }
@@ -784,7 +784,7 @@ impl Set {
                     }
                     if s.len() > intset_max(lim) {
                         let cap = s.len();
-                        self.to_table(cap);
+                        self.convert_to_table(cap);
                     }
                     return true;
                 }
@@ -804,7 +804,7 @@ impl Set {
                     p.push_back(m);
                     self.repr = Repr::Pack(p);
                 } else {
-                    self.to_table(n + 1);
+                    self.convert_to_table(n + 1);
                     if let Repr::Table(t) = &mut self.repr {
                         t.insert(m);
                     }
@@ -1037,6 +1037,7 @@ impl Set {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
@@ -1194,7 +1195,7 @@ mod tests {
                 }
                 .into_bytes();
                 match rng.below(5) {
-                    0 | 1 | 2 => assert_eq!(s.add(&m, &l), model.insert(m.clone())),
+                    0..=2 => assert_eq!(s.add(&m, &l), model.insert(m.clone())),
                     3 => assert_eq!(s.remove(&m), model.remove(&m)),
                     _ => assert_eq!(s.contains(&m), model.contains(&m)),
                 }
