@@ -642,6 +642,21 @@ fn runner() -> PropRunner {
         .unordered("SRANDMEMBER", |g| {
             vec!["SRANDMEMBER".into(), g.key(), "1000".into()]
         })
+        // Sets here stay small: both servers answer whole with cursor 0 given a big COUNT.
+        .add("SSCAN", Compare::UnorderedDeep, 1, |g| {
+            let mut v = vec!["SSCAN".into(), g.key(), "0".into(), "COUNT".into(), "1000".into()];
+            if g.chance(40) {
+                v.push("MATCH".into());
+                v.push(g.pick(&["m1*", "-*", "*0", "[0-9]*"]));
+            }
+            v
+        })
+        .add("SADD", Compare::Exact, 3, |g| {
+            let n = 1 + g.below(8);
+            let mut v = vec!["SADD".into(), g.key()];
+            v.extend(members(g, n));
+            v
+        })
         .template("SET", |g| vec!["SET".into(), g.key(), g.value()])
         .template("DEL", |g| vec!["DEL".into(), g.key()])
 }
