@@ -353,6 +353,8 @@ pub struct Members {
     depth: u32,
     segs: Vec<Segment>,
     len: usize,
+    /// Total bytes of the members (kept up to date so that heap_size is O(segments)).
+    bytes: usize,
 }
 
 impl std::fmt::Debug for Members {
@@ -387,6 +389,7 @@ impl Default for Members {
             depth: 0,
             segs: vec![Segment::new(0, 0)],
             len: 0,
+            bytes: 0,
         }
     }
 }
@@ -398,6 +401,7 @@ impl Members {
             depth: 0,
             segs: vec![Segment::new(0, n.min(SEGMENT_MAX))],
             len: 0,
+            bytes: 0,
         }
     }
 
@@ -433,6 +437,7 @@ impl Members {
         };
         seg.push(h, m.into());
         self.len += 1;
+        self.bytes += m.len();
         true
     }
 
@@ -442,6 +447,7 @@ impl Members {
         let removed = self.segs.get_mut(s).is_some_and(|seg| seg.remove(h, m));
         if removed {
             self.len -= 1;
+            self.bytes -= m.len();
         }
         removed
     }
@@ -570,7 +576,7 @@ impl Members {
             })
             .sum();
         // Each member is its own allocation: its bytes plus the allocator's header.
-        let members: usize = self.iter().map(|m| m.len() + 8).sum();
+        let members = self.bytes + self.len * 8;
         slots + members + self.dir.capacity() * 4 + self.segs.capacity() * 64
     }
 }
@@ -1202,6 +1208,10 @@ mod tests {
                 assert_eq!(s.len(), model.len());
             }
             assert_eq!(model_of(&s), model);
+            if let Repr::Table(t) = &s.repr {
+                assert_eq!(t.bytes, t.iter().map(<[u8]>::len).sum::<usize>());
+                assert_eq!(t.len, t.iter().count());
+            }
         }
     }
 

@@ -644,7 +644,13 @@ fn runner() -> PropRunner {
         })
         // Sets here stay small: both servers answer whole with cursor 0 given a big COUNT.
         .add("SSCAN", Compare::UnorderedDeep, 1, |g| {
-            let mut v = vec!["SSCAN".into(), g.key(), "0".into(), "COUNT".into(), "1000".into()];
+            let mut v = vec![
+                "SSCAN".into(),
+                g.key(),
+                "0".into(),
+                "COUNT".into(),
+                "1000".into(),
+            ];
             if g.chance(40) {
                 v.push("MATCH".into());
                 v.push(g.pick(&["m1*", "-*", "*0", "[0-9]*"]));
