@@ -905,6 +905,16 @@ impl Set {
         if count < 0 || count == 1 {
             let n = count.unsigned_abs() as usize;
             let mut out = Vec::with_capacity(n.min(1 << 20));
+            if let Repr::Pack(p) = &self.repr {
+                // One walk over the listpack, then O(1) per pick.
+                let items: Vec<&[u8]> = p.iter().collect();
+                for _ in 0..n {
+                    if let Some(m) = items.get(rng.below(items.len())) {
+                        out.push(m.to_vec());
+                    }
+                }
+                return out;
+            }
             for _ in 0..n {
                 if let Some(m) = self.random_member(rng) {
                     out.push(m);
