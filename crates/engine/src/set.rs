@@ -275,71 +275,154 @@ impl IntSet {
 // ---------------------------------------------------------------------------------------------
 // hashtable
 
-/// One segment: its members in a dense vector (uniform random picks are O(1)) and a hash index
-/// into it.
+/// One segment: its members packed in an arena (`len` as LEB128, then the bytes), a dense
+/// vector of their offsets (uniform random picks are O(1)) and a hash index into that vector.
+/// Removal leaves a hole in the arena; the arena is compacted when holes make up half of it.
 #[derive(Clone)]
 struct Segment {
     /// Number of leading hash bits every member of this segment shares.
     depth: u32,
-    items: Vec<Box<[u8]>>,
+    arena: Vec<u8>,
+    offs: Vec<usize>,
     index: HashTable<u32>,
+    /// Bytes of the arena no member uses any more.
+    garbage: usize,
+}
+
+fn arena_put(arena: &mut Vec<u8>, m: &[u8]) {
+    let mut v = m.len();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            arena.push(b);
+            break;
+        }
+        arena.push(b | 0x80);
+    }
+    arena.extend_from_slice(m);
+}
+
+/// The member starting at `off` and the size of its encoding.
+fn arena_get(arena: &[u8], off: usize) -> (&[u8], usize) {
+    let mut len = 0usize;
+    let mut shift = 0u32;
+    let mut p = off;
+    while let Some(&b) = arena.get(p) {
+        p += 1;
+        if shift < usize::BITS {
+            len |= usize::from(b & 0x7f) << shift;
+        }
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let m = arena.get(p..p + len).unwrap_or(&[]);
+    (m, p + len - off)
 }
 
 impl Segment {
     fn new(depth: u32, cap: usize) -> Segment {
         Segment {
             depth,
-            items: Vec::with_capacity(cap),
+            arena: Vec::new(),
+            offs: Vec::with_capacity(cap),
             index: HashTable::with_capacity(cap),
+            garbage: 0,
         }
     }
 
+    fn len(&self) -> usize {
+        self.offs.len()
+    }
+
+    /// The `i`-th member in dense order.
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        self.offs.get(i).map(|&o| arena_get(&self.arena, o).0)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.offs.iter().map(|&o| arena_get(&self.arena, o).0)
+    }
+
+    fn hash_of(arena: &[u8], offs: &[usize], i: u32) -> u64 {
+        offs.get(i as usize)
+            .map_or(0, |&o| hash_key(arena_get(arena, o).0))
+    }
+
     fn find(&self, h: u64, m: &[u8]) -> Option<usize> {
-        let items = &self.items;
+        let (arena, offs) = (&self.arena, &self.offs);
         self.index
-            .find(h, |&i| items.get(i as usize).is_some_and(|x| &x[..] == m))
+            .find(h, |&i| {
+                offs.get(i as usize)
+                    .is_some_and(|&o| arena_get(arena, o).0 == m)
+            })
             .map(|&i| i as usize)
     }
 
     /// Adds a member known to be absent.
-    fn push(&mut self, h: u64, m: Box<[u8]>) {
-        let idx = self.items.len() as u32;
-        self.items.push(m);
-        let items = &self.items;
-        self.index.insert_unique(h, idx, |&i| {
-            items.get(i as usize).map_or(0, |x| hash_key(x))
-        });
+    fn push(&mut self, h: u64, m: &[u8]) {
+        let idx = self.offs.len() as u32;
+        self.offs.push(self.arena.len());
+        arena_put(&mut self.arena, m);
+        let (arena, offs) = (&self.arena, &self.offs);
+        self.index
+            .insert_unique(h, idx, |&i| Segment::hash_of(arena, offs, i));
     }
 
     fn remove(&mut self, h: u64, m: &[u8]) -> bool {
-        let items = &self.items;
-        let Ok(found) = self
-            .index
-            .find_entry(h, |&i| items.get(i as usize).is_some_and(|x| &x[..] == m))
-        else {
+        let (arena, offs) = (&self.arena, &self.offs);
+        let Ok(found) = self.index.find_entry(h, |&i| {
+            offs.get(i as usize)
+                .is_some_and(|&o| arena_get(arena, o).0 == m)
+        }) else {
             return false;
         };
         let (idx, _) = found.remove();
         let idx = idx as usize;
-        let last = self.items.len() - 1;
-        self.items.swap_remove(idx);
+        let last = self.offs.len() - 1;
+        if let Some(&o) = self.offs.get(idx) {
+            self.garbage += arena_get(&self.arena, o).1;
+        }
+        self.offs.swap_remove(idx);
         if idx != last {
-            // The former last member now lives at `idx`: repoint its index slot.
-            if let Some(moved) = self.items.get(idx) {
-                let mh = hash_key(moved);
+            // The former last member now sits at `idx`: repoint its index slot.
+            if let Some(&o) = self.offs.get(idx) {
+                let mh = hash_key(arena_get(&self.arena, o).0);
                 if let Some(slot) = self.index.find_mut(mh, |&i| i as usize == last) {
                     *slot = idx as u32;
                 }
             }
         }
-        if self.items.capacity() > 64 && self.items.len() * 8 < self.items.capacity() {
-            self.items.shrink_to(self.items.len() * 2);
-            let items = &self.items;
-            self.index.shrink_to(self.items.len() * 2, |&i| {
-                items.get(i as usize).map_or(0, |x| hash_key(x))
-            });
+        if self.garbage > 64 && self.garbage * 2 > self.arena.len() {
+            self.compact();
+        }
+        if self.index.capacity() > 64 && self.offs.len() * 8 < self.index.capacity() {
+            self.offs.shrink_to(self.offs.len() * 2);
+            let (arena, offs) = (&self.arena, &self.offs);
+            self.index
+                .shrink_to(offs.len() * 2, |&i| Segment::hash_of(arena, offs, i));
         }
         true
+    }
+
+    /// Rewrites the arena without holes (dense positions, hence the index, are unchanged).
+    fn compact(&mut self) {
+        let mut arena = Vec::with_capacity(self.arena.len() - self.garbage);
+        for o in self.offs.iter_mut() {
+            let m = arena_get(&self.arena, *o).0;
+            *o = arena.len();
+            arena_put(&mut arena, m);
+        }
+        self.arena = arena;
+        self.garbage = 0;
+    }
+
+    fn heap_size(&self) -> usize {
+        self.arena.capacity()
+            + self.offs.capacity() * std::mem::size_of::<usize>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 }
 
@@ -353,8 +436,6 @@ pub struct Members {
     depth: u32,
     segs: Vec<Segment>,
     len: usize,
-    /// Total bytes of the members (kept up to date so that heap_size is O(segments)).
-    bytes: usize,
 }
 
 impl std::fmt::Debug for Members {
@@ -389,7 +470,6 @@ impl Default for Members {
             depth: 0,
             segs: vec![Segment::new(0, 0)],
             len: 0,
-            bytes: 0,
         }
     }
 }
@@ -401,7 +481,6 @@ impl Members {
             depth: 0,
             segs: vec![Segment::new(0, n.min(SEGMENT_MAX))],
             len: 0,
-            bytes: 0,
         }
     }
 
@@ -428,16 +507,15 @@ impl Members {
         if seg.find(h, m).is_some() {
             return false;
         }
-        if seg.items.len() >= SEGMENT_MAX {
+        if seg.len() >= SEGMENT_MAX {
             self.split(s);
             s = self.seg_of(h);
         }
         let Some(seg) = self.segs.get_mut(s) else {
             return false;
         };
-        seg.push(h, m.into());
+        seg.push(h, m);
         self.len += 1;
-        self.bytes += m.len();
         true
     }
 
@@ -447,7 +525,6 @@ impl Members {
         let removed = self.segs.get_mut(s).is_some_and(|seg| seg.remove(h, m));
         if removed {
             self.len -= 1;
-            self.bytes -= m.len();
         }
         removed
     }
@@ -474,12 +551,12 @@ impl Members {
         let Some(seg) = self.segs.get_mut(s) else {
             return;
         };
-        let old = std::mem::take(&mut seg.items);
+        let old = std::mem::replace(seg, Segment::new(new_depth, 0));
         let half = old.len() / 2 + 1;
         let mut low = Segment::new(new_depth, half);
         let mut high = Segment::new(new_depth, half);
-        for m in old {
-            let h = hash_key(&m);
+        for m in old.iter() {
+            let h = hash_key(m);
             if h & bit == 0 {
                 low.push(h, m);
             } else {
@@ -497,9 +574,7 @@ impl Members {
     }
 
     fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        self.segs
-            .iter()
-            .flat_map(|s| s.items.iter().map(|m| &m[..]))
+        self.segs.iter().flat_map(|s| s.iter())
     }
 
     /// A uniformly chosen member. While segments are reasonably full: a random segment, then a
@@ -512,18 +587,18 @@ impl Members {
         if self.len * 4 >= self.segs.len() * SEGMENT_MAX {
             loop {
                 let seg = self.segs.get(rng.below(self.segs.len()))?;
-                let j = rng.below(SEGMENT_MAX.max(seg.items.len()));
-                if let Some(m) = seg.items.get(j) {
+                let j = rng.below(SEGMENT_MAX.max(seg.len()));
+                if let Some(m) = seg.get(j) {
                     return Some(m);
                 }
             }
         }
         let mut n = rng.below(self.len);
         for seg in &self.segs {
-            if n < seg.items.len() {
-                return seg.items.get(n).map(|m| &m[..]);
+            if n < seg.len() {
+                return seg.get(n);
             }
-            n -= seg.items.len();
+            n -= seg.len();
         }
         None
     }
@@ -539,9 +614,9 @@ impl Members {
             let seg = self.segs.get(s)?;
             let range_end = seg_range_end(from, seg.depth);
             batch.clear();
-            batch.extend(seg.items.iter().filter_map(|m| {
+            batch.extend(seg.iter().filter_map(|m| {
                 let h = hash_key(m);
-                (h >= from).then_some((h, &m[..]))
+                (h >= from).then_some((h, m))
             }));
             let want = budget.saturating_sub(seen).max(1);
             if batch.len() > want {
@@ -567,17 +642,8 @@ impl Members {
     }
 
     fn heap_size(&self) -> usize {
-        let slots: usize = self
-            .segs
-            .iter()
-            .map(|s| {
-                s.index.capacity() * (std::mem::size_of::<u32>() + 1)
-                    + s.items.capacity() * std::mem::size_of::<Box<[u8]>>()
-            })
-            .sum();
-        // Each member is its own allocation: its bytes plus the allocator's header.
-        let members = self.bytes + self.len * 8;
-        slots + members + self.dir.capacity() * 4 + self.segs.capacity() * 64
+        let segs: usize = self.segs.iter().map(Segment::heap_size).sum();
+        segs + self.dir.capacity() * 4 + self.segs.capacity() * std::mem::size_of::<Segment>()
     }
 }
 
@@ -1219,10 +1285,49 @@ mod tests {
             }
             assert_eq!(model_of(&s), model);
             if let Repr::Table(t) = &s.repr {
-                assert_eq!(t.bytes, t.iter().map(<[u8]>::len).sum::<usize>());
+                let garbage_ok = t
+                    .segs
+                    .iter()
+                    .all(|g| g.garbage * 2 <= g.arena.len().max(128));
+                assert!(garbage_ok);
                 assert_eq!(t.len, t.iter().count());
             }
         }
+    }
+
+    #[test]
+    fn hashtable_survives_churn_splits_and_compaction() {
+        let l = lim();
+        let mut rng = SetRng::new(99);
+        let mut s = Set::for_first(b"x", 1000, &l);
+        let mut model = BTreeSet::new();
+        for round in 0..6 {
+            for _ in 0..6000 {
+                let len = 1 + rng.below(if round % 2 == 0 { 8 } else { 300 });
+                let m: Vec<u8> = (0..len).map(|_| b'a' + rng.below(3) as u8).collect();
+                if rng.below(3) == 0 {
+                    assert_eq!(s.remove(&m), model.remove(&m));
+                } else {
+                    assert_eq!(s.add(&m, &l), model.insert(m));
+                }
+            }
+            assert_eq!(s.len(), model.len());
+            assert_eq!(model_of(&s), model);
+            assert!(model.iter().all(|m| s.contains(m)));
+            let mut scanned = BTreeSet::new();
+            let mut cursor = 0;
+            loop {
+                cursor = s.scan(cursor, 37, |m| {
+                    assert!(scanned.insert(m.to_vec()));
+                });
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(scanned, model);
+            assert!(s.heap_size() > 0);
+        }
+        assert_eq!(s.encoding_name(), "hashtable");
     }
 
     #[test]
