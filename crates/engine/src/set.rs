@@ -6,8 +6,9 @@
 //! - `listpack`: a [`Packed`] sequence in insertion order, for small sets with non-integer
 //!   members (at most `set-max-listpack-entries` members of at most `set-max-listpack-value`
 //!   bytes).
-//! - `hashtable`: a segmented hash table of members ([`Members`]) whose iteration by SSCAN is
-//!   in hash order, so a cursor stays valid while the set grows or shrinks.
+//! - `hashtable`: a segmented hash table (members packed in per-segment arenas: no allocation
+//!   per member) whose iteration by SSCAN is in hash order, so a cursor stays valid while the
+//!   set grows or shrinks.
 //!
 //! Conversions happen where Redis makes them (`setTypeCreate`, `setTypeMaybeConvert`,
 //! `setTypeAdd`, `maybeConvertToIntset`); an encoding never goes back to a smaller one except
@@ -431,7 +432,7 @@ impl Segment {
 /// place in hash order never changes, so SSCAN uses the hash as its cursor: a full iteration
 /// returns every member present throughout exactly once.
 #[derive(Clone)]
-pub struct Members {
+struct Members {
     dir: Vec<u32>,
     depth: u32,
     segs: Vec<Segment>,
