@@ -505,6 +505,17 @@ fn set_encodings_match_redis() {
         SDIFFSTORE d4 i3 i
         ~enc d4
         ~u SMEMBERS d4
+        SINTERSTORE d5 i3 i3
+        ~enc d5
+        SINTERSTORE d6 i3 i2
+        ~enc d6
+        SADD hs a b c d e f g h i j k l m n o p q r s t u v w x y z 1 2 3
+        SINTERSTORE d7 hs i3
+        ~enc d7
+        SMEMBERS d7
+        SDIFFSTORE d8 i3 hs
+        ~enc d8
+        SMEMBERS d8
         "#,
     );
     // Big sets: intset up to 512, hashtable beyond; SPOP leaving few members rebuilds.

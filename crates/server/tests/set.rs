@@ -113,6 +113,16 @@ fn conversions_follow_the_configured_limits() {
     c.cmd(&["SADD", "w", "123456"]);
     c.cmd(&["SADD", "w", "x"]);
     assert_eq!(encoding(&mut c, "w"), "hashtable");
+    // intset + string: a listpack only while the result fits the listpack limits.
+    c.cmd(&["SADD", "q", "1", "2", "3"]);
+    c.cmd(&["SADD", "q2", "1", "2", "3"]);
+    c.cmd(&["SADD", "q", "x"]);
+    assert_eq!(encoding(&mut c, "q"), "listpack");
+    assert_eq!(strs(&c.cmd(&["SMEMBERS", "q"])), ["1", "2", "3", "x"]);
+    set(&mut c, "set-max-listpack-entries", "3");
+    c.cmd(&["SADD", "q2", "x"]);
+    assert_eq!(encoding(&mut c, "q2"), "hashtable");
+    set(&mut c, "set-max-listpack-entries", "4");
     // SMOVE creates its destination like SADD of one member.
     c.cmd(&["SADD", "src", "abc", "7"]);
     c.cmd(&["SMOVE", "src", "d1", "7"]);
