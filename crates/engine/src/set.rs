@@ -758,10 +758,11 @@ impl Set {
     }
 
     /// How many separate allocations freeing this value costs (lazy-free decisions): one for
-    /// the compact encodings, one per member for a hashtable (as Redis counts a dict).
+    /// the compact encodings; for a hashtable three per segment (arena, offsets, index) plus
+    /// its directory, since members are packed in the segments' arenas.
     pub fn free_effort(&self) -> usize {
         match &self.repr {
-            Repr::Table(t) => t.len.max(1),
+            Repr::Table(t) => t.segs.len() * 3 + 2,
             _ => 1,
         }
     }
