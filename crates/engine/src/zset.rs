@@ -139,16 +139,83 @@ fn cmp_pair(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
     }
 }
 
-fn score_bytes(s: f64) -> [u8; 8] {
-    s.to_bits().to_le_bytes()
+/// A score as stored in a listpack: integral scores of magnitude below 2^53 as their decimal
+/// text (one byte for 0..9, as Redis's listpack stores small integers compactly), any other
+/// value as a 0xFF tag followed by the 8 bytes of the f64 (decimal text never starts with
+/// 0xFF, so the two forms cannot be confused).
+struct ScoreBuf {
+    buf: [u8; 20],
+    len: u8,
+}
+
+impl std::ops::Deref for ScoreBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+const EXACT_INT_LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+fn score_bytes(s: f64) -> ScoreBuf {
+    if s.fract() == 0.0 && s.abs() < EXACT_INT_LIMIT && !(s == 0.0 && s.is_sign_negative()) {
+        return itoa_buf(s as i64);
+    }
+    let mut out = ScoreBuf {
+        buf: [0; 20],
+        len: 9,
+    };
+    out.buf[0] = 0xFF;
+    out.buf[1..9].copy_from_slice(&s.to_bits().to_le_bytes());
+    out
+}
+
+/// Decimal text of an i64 without allocating.
+fn itoa_buf(v: i64) -> ScoreBuf {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let neg = v < 0;
+    let mut u = v.unsigned_abs();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    let mut out = ScoreBuf {
+        buf: [0; 20],
+        len: 0,
+    };
+    let mut n = 0;
+    if neg {
+        out.buf[0] = b'-';
+        n = 1;
+    }
+    let digits = &tmp[i..];
+    out.buf[n..n + digits.len()].copy_from_slice(digits);
+    out.len = (n + digits.len()) as u8;
+    out
 }
 
 fn score_from(b: &[u8]) -> f64 {
-    let mut a = [0u8; 8];
-    if b.len() == 8 {
-        a.copy_from_slice(b);
+    if b.len() == 9 && b[0] == 0xFF {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[1..9]);
+        return f64::from_bits(u64::from_le_bytes(a));
     }
-    f64::from_bits(u64::from_le_bytes(a))
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    let mut v: i64 = 0;
+    for &c in digits {
+        v = v
+            .wrapping_mul(10)
+            .wrapping_add(i64::from(c.wrapping_sub(b'0')));
+    }
+    (if neg { -v } else { v }) as f64
 }
 
 const MAX_LEVEL: usize = 32;
