@@ -119,6 +119,19 @@ impl Mailbox {
         self.resp3.store(p == Protocol::Resp3, Relaxed);
     }
 
+    /// Whether the client speaks RESP3 (as of its last command).
+    #[inline]
+    pub fn is_resp3(&self) -> bool {
+        self.resp3.load(Relaxed)
+    }
+
+    /// Queues a ready-made frame (an array frame starting with `*`, re-headed as a push for
+    /// RESP3), with the same output-buffer limit as Pub/Sub messages (client tracking's
+    /// invalidations use it).
+    pub fn deliver_frame(&self, srv: &Server, frame: &[u8]) {
+        self.deliver(srv, frame);
+    }
+
     /// Whether frames are queued (cheap, lock-free).
     #[inline]
     pub fn has_pending(&self) -> bool {
