@@ -510,7 +510,7 @@ async fn serve_registered(
         srv.remove_monitor(client.id);
     }
     crate::watch::unwatch_all(&srv.watches, &mut client);
-    crate::tracking::disable(&srv, &mut client);
+    crate::tracking::disable(&srv, &mut client, None);
     srv.flush_batch(&mut client);
 }
 

@@ -196,7 +196,14 @@ pub fn check_prefixes(srv: &Server, id: u64, new: &[Bytes]) -> Result<(), String
 
 /// Redis's `enableTracking`: turns tracking on (or changes its options) for `client`; `opts`
 /// carries the new mode, `prefixes` the BCAST prefixes to add (none: the empty prefix).
-pub fn enable(srv: &Server, client: &mut Client, opts: ClientTracking, prefixes: &[Bytes]) {
+/// `held`: the shards the running command holds (see [`crate::notify::apply_expired_logging`]).
+pub fn enable(
+    srv: &Server,
+    client: &mut Client,
+    opts: ClientTracking,
+    prefixes: &[Bytes],
+    held: Option<&mut crate::keyspace::LockSet<'_>>,
+) {
     let reg = &srv.tracking;
     let id = client.id;
     let mailbox = client.subs.mailbox.clone().unwrap_or_else(|| {
@@ -205,9 +212,7 @@ pub fn enable(srv: &Server, client: &mut Client, opts: ClientTracking, prefixes:
         mb
     });
     let mut g = reg.inner.lock();
-    if !client.tracking.on {
-        reg.clients.fetch_add(1, Relaxed);
-    }
+    let first = !client.tracking.on && reg.clients.fetch_add(1, Relaxed) == 0;
     let t = g.clients.entry(id).or_insert_with(|| Tracker {
         mailbox,
         redirect: 0,
@@ -247,11 +252,19 @@ pub fn enable(srv: &Server, client: &mut Client, opts: ClientTracking, prefixes:
         caching: false,
         ..opts
     };
+    if first {
+        // Expired keys must now be invalidated: the shards start recording them.
+        crate::notify::apply_expired_logging(srv, held);
+    }
 }
 
 /// Redis's `disableTracking` (CLIENT TRACKING OFF, RESET, disconnection). Keys the client
 /// read stay in the table until they are invalidated, as in Redis.
-pub fn disable(srv: &Server, client: &mut Client) {
+pub fn disable(
+    srv: &Server,
+    client: &mut Client,
+    held: Option<&mut crate::keyspace::LockSet<'_>>,
+) {
     if !client.tracking.on {
         return;
     }
@@ -269,8 +282,11 @@ pub fn disable(srv: &Server, client: &mut Client) {
     }
     g.sync(reg);
     drop(g);
-    reg.clients.fetch_sub(1, Relaxed);
+    let last = reg.clients.fetch_sub(1, Relaxed) == 1;
     client.tracking = ClientTracking::default();
+    if last {
+        crate::notify::apply_expired_logging(srv, held);
+    }
 }
 
 fn bulk(out: &mut Vec<u8>, b: &[u8]) {
@@ -434,7 +450,7 @@ pub fn invalidate_on_flush(srv: &Server) {
         let null: &[u8] = if t.mailbox.is_resp3() {
             b"_\r\n"
         } else {
-            b"*-1\r\n"
+            b"$-1\r\n"
         };
         send(srv, *id, t, null);
     }
@@ -469,7 +485,7 @@ pub fn limit_table(srv: &Server) {
 
 /// After a command ran for `client` (directly, in EXEC or from a script): remembers the keys
 /// of a read-only command for a default-mode tracking client (honouring OPTIN/OPTOUT and
-/// CLIENT CACHING), then clears the CACHING flag unless the command was CLIENT CACHING or a
+/// CLIENT CACHING), then clears the CACHING flag unless the command was a CLIENT subcommand or a
 /// transaction is open.
 #[inline]
 pub fn after_call(srv: &Server, client: &mut Client, cmd: &crate::dispatch::Command, argv: &[Bytes]) {
@@ -477,7 +493,8 @@ pub fn after_call(srv: &Server, client: &mut Client, cmd: &crate::dispatch::Comm
         return;
     }
     remember(srv, client, cmd, argv);
-    if client.tracking.caching && cmd.name != "client|caching" && client.multi.is_none() {
+    // Redis's resetClient keeps the flag across any CLIENT subcommand and inside MULTI.
+    if client.tracking.caching && !cmd.name.starts_with("client|") && client.multi.is_none() {
         client.tracking.caching = false;
     }
 }

@@ -156,6 +156,15 @@ pub fn signal_modified(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
     reg.touch(db, key);
 }
 
+/// [`signal_modified`] outside a command (the active expiry cycle): flags the watchers of
+/// `key` in `db`. Call it with the key's shard locked (see the module docs on ordering).
+pub fn signal_modified_in(reg: &Registry, db: u32, key: &[u8]) {
+    if reg.count.load(Relaxed) == 0 {
+        return;
+    }
+    reg.touch(db, key);
+}
+
 /// Redis's `touchAllWatchedKeysInDb`: database `emptied` is about to be flushed (or, with
 /// `replaced_with`, swapped with that database). Watchers of keys that exist in `emptied` (or in
 /// `replaced_with`) get their transactions flagged, with Redis's refinements for keys that were

@@ -580,7 +580,7 @@ fn tracking(c: &mut Ctx) -> CmdResult {
             ));
         }
         if opts.optin && opts.optout {
-            return Err(CmdError::new("ERR You can't use both OPTIN and OPTOUT"));
+            return Err(CmdError::new("ERR You can't specify both OPTIN mode and OPTOUT mode"));
         }
         if (opts.optin && cur.optout) || (opts.optout && cur.optin) {
             return Err(CmdError::new(
@@ -592,9 +592,9 @@ fn tracking(c: &mut Ctx) -> CmdResult {
                 .map_err(CmdError::from)?;
         }
         opts.redirect = redirect as u64;
-        crate::tracking::enable(c.srv, c.client, opts, &prefixes);
+        crate::tracking::enable(c.srv, c.client, opts, &prefixes, Some(&mut c.locks));
     } else if args::is(c.arg(2), "off") {
-        crate::tracking::disable(c.srv, c.client);
+        crate::tracking::disable(c.srv, c.client, Some(&mut c.locks));
     } else {
         return Err(errors::SYNTAX);
     }
