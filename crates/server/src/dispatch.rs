@@ -430,6 +430,10 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     };
     if srv.tracking.tracking_clients() > 0 {
         crate::tracking::limit_table(srv);
+        // Invalidations of evicted keys sent to this client precede the reply, as in Redis.
+        if let Some(mb) = client.subs.mailbox.as_ref().filter(|m| m.has_pending()) {
+            mb.drain_into(reply);
+        }
     }
     // One clock read per command: it ends the previous command of the batch and starts this one.
     let start_us = client.clock_us;
