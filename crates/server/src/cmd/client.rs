@@ -2,8 +2,8 @@
 //!
 //! CLIENT LIST/INFO lines follow Redis 7.4's field order (with 7.2's lib-name/lib-ver and 7.4's
 //! watch). Values ferrokv does not track (reply
-//! buffer peaks, multi memory, tracking redirection, ...) are shown as Redis shows them for an
-//! idle plain client. The calling client is rendered from its live state (so `cmd=` shows the
+//! buffer peaks, multi memory, ...) are shown as Redis shows them for an idle plain client;
+//! tracking flags (`t`, `R`, `B`) and `redir=` come from [`crate::tracking`]. The calling client is rendered from its live state (so `cmd=` shows the
 //! running command); other clients from what their connection published after its last batch.
 
 use crate::client::{ClientHandle, ClientKind, ReplyMode, UNBLOCK_ERROR, UNBLOCK_TIMEOUT};
