@@ -428,8 +428,10 @@ impl Server {
         h.hz.store(u64::from(c.hz().clamp(1, 500)), Relaxed);
         h.latency_tracking
             .store(c.get_bool("latency-tracking").unwrap_or(true), Relaxed);
-        h.tracking_table_max_keys
-            .store(c.get_u64("tracking-table-max-keys").unwrap_or(1_000_000), Relaxed);
+        h.tracking_table_max_keys.store(
+            c.get_u64("tracking-table-max-keys").unwrap_or(1_000_000),
+            Relaxed,
+        );
         h.latency_threshold_ms
             .store(c.get_u64("latency-monitor-threshold").unwrap_or(0), Relaxed);
         let defaults = ferrokv_engine::EncodingLimits::default();

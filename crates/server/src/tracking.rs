@@ -151,7 +151,8 @@ impl Registry {
 
     /// Whether client `id`'s redirect is broken (CLIENT TRACKINGINFO `broken_redirect`).
     pub fn is_broken(&self, id: u64) -> bool {
-        self.clients.load(Relaxed) > 0 && self.inner.lock().clients.get(&id).is_some_and(|t| t.broken)
+        self.clients.load(Relaxed) > 0
+            && self.inner.lock().clients.get(&id).is_some_and(|t| t.broken)
     }
 
     /// The BCAST prefixes of client `id`, sorted.
@@ -183,7 +184,12 @@ pub fn check_prefixes(srv: &Server, id: u64, new: &[Bytes]) -> Result<(), String
                 String::from_utf8_lossy(e)
             ));
         }
-        if let Some(o) = new.get(i + 1..).unwrap_or_default().iter().find(|o| overlap(p, o)) {
+        if let Some(o) = new
+            .get(i + 1..)
+            .unwrap_or_default()
+            .iter()
+            .find(|o| overlap(p, o))
+        {
             return Err(format!(
                 "ERR Prefix '{}' overlaps with another provided prefix '{}'. Prefixes for a single client must not overlap.",
                 String::from_utf8_lossy(p),
@@ -260,11 +266,7 @@ pub fn enable(
 
 /// Redis's `disableTracking` (CLIENT TRACKING OFF, RESET, disconnection). Keys the client
 /// read stay in the table until they are invalidated, as in Redis.
-pub fn disable(
-    srv: &Server,
-    client: &mut Client,
-    held: Option<&mut crate::keyspace::LockSet<'_>>,
-) {
+pub fn disable(srv: &Server, client: &mut Client, held: Option<&mut crate::keyspace::LockSet<'_>>) {
     if !client.tracking.on {
         return;
     }
@@ -310,15 +312,20 @@ fn key_array<'a>(keys: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
 }
 
 /// Redis's `sendTrackingMessage`: sends `payload` (the key array, or a null) to tracking client
-/// `t` (id `id`) or to its redirect target.
-fn send(srv: &Server, id: u64, t: &mut Tracker, payload: &[u8]) {
+/// `t` or to its redirect target.
+fn send(srv: &Server, t: &mut Tracker, payload: &[u8]) {
     let mut frame = Vec::with_capacity(payload.len() + 48);
     if t.redirect != 0 {
         let target = srv
             .clients
             .get(t.redirect)
             .filter(|h| !h.is_killed())
-            .and_then(|h| h.mailbox.get().and_then(std::sync::Weak::upgrade).map(|m| (h, m)));
+            .and_then(|h| {
+                h.mailbox
+                    .get()
+                    .and_then(std::sync::Weak::upgrade)
+                    .map(|m| (h, m))
+            });
         let Some((h, mb)) = target else {
             t.broken = true;
             if t.mailbox.is_resp3() {
@@ -345,7 +352,6 @@ fn send(srv: &Server, id: u64, t: &mut Tracker, payload: &[u8]) {
         mb.deliver_frame(srv, &frame);
         return;
     }
-    let _ = id;
     if !t.mailbox.is_resp3() {
         return;
     }
@@ -374,7 +380,8 @@ fn invalidate_slow(srv: &Server, by: Option<u64>, key: &[u8]) {
         let mut any = false;
         for (p, e) in inner.prefixes.iter_mut() {
             if key.starts_with(p) {
-                e.pending.insert(Bytes::copy_from_slice(key), by.unwrap_or(0));
+                e.pending
+                    .insert(Bytes::copy_from_slice(key), by.unwrap_or(0));
                 any = true;
             }
         }
@@ -395,7 +402,7 @@ fn invalidate_slow(srv: &Server, by: Option<u64>, key: &[u8]) {
         if t.bcast || (t.noloop && by == Some(id)) {
             continue;
         }
-        send(srv, id, t, &payload);
+        send(srv, t, &payload);
     }
 }
 
@@ -405,7 +412,8 @@ fn invalidate_slow(srv: &Server, by: Option<u64>, key: &[u8]) {
 #[inline]
 pub fn broadcast(srv: &Server) {
     let reg = &srv.tracking;
-    if !reg.bcast_pending.swap(false, Relaxed) {
+    // A plain load first: the common case must not write the shared cache line.
+    if !reg.bcast_pending.load(Relaxed) || !reg.bcast_pending.swap(false, Relaxed) {
         return;
     }
     let mut g = reg.inner.lock();
@@ -429,9 +437,9 @@ pub fn broadcast(srv: &Server) {
                 if mine.is_empty() {
                     continue;
                 }
-                send(srv, *id, t, &key_array(mine.into_iter()));
+                send(srv, t, &key_array(mine.into_iter()));
             } else {
-                send(srv, *id, t, &all);
+                send(srv, t, &all);
             }
         }
     }
@@ -446,13 +454,13 @@ pub fn invalidate_on_flush(srv: &Server) {
     }
     let mut g = reg.inner.lock();
     let inner = &mut *g;
-    for (id, t) in inner.clients.iter_mut() {
+    for t in inner.clients.values_mut() {
         let null: &[u8] = if t.mailbox.is_resp3() {
             b"_\r\n"
         } else {
             b"$-1\r\n"
         };
-        send(srv, *id, t, null);
+        send(srv, t, null);
     }
     inner.table = HashMap::new();
     inner.items = 0;
@@ -488,7 +496,12 @@ pub fn limit_table(srv: &Server) {
 /// CLIENT CACHING), then clears the CACHING flag unless the command was a CLIENT subcommand or a
 /// transaction is open.
 #[inline]
-pub fn after_call(srv: &Server, client: &mut Client, cmd: &crate::dispatch::Command, argv: &[Bytes]) {
+pub fn after_call(
+    srv: &Server,
+    client: &mut Client,
+    cmd: &crate::dispatch::Command,
+    argv: &[Bytes],
+) {
     if !client.tracking.on {
         return;
     }

@@ -67,9 +67,15 @@ fn errors(d: &mut Diff) {
         &["CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"],
         &["CLIENT", "TRACKING", "ON", "BCAST", "OPTOUT"],
         &["CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"],
-        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "a"],
-        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab"],
-        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "x", "PREFIX", "x"],
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "a",
+        ],
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "a", "PREFIX", "ab",
+        ],
+        &[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "x", "PREFIX", "x",
+        ],
         &["CLIENT", "CACHING"],
         &["CLIENT", "CACHING", "YES"],
         &["CLIENT", "CACHING", "NO"],
@@ -138,7 +144,9 @@ fn modes(d: &mut Diff) {
     d.check(&["PING"]);
     d.check(&["CLIENT", "TRACKING", "OFF"]);
     // BCAST with prefixes.
-    d.check(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "b:", "PREFIX", "c:"]);
+    d.check(&[
+        "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "b:", "PREFIX", "c:",
+    ]);
     d.check(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "b:x"]);
     d.check(&["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "d:"]);
     d.check(&["CLIENT", "TRACKING", "ON"]);

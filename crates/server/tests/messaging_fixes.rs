@@ -87,7 +87,7 @@ fn active_hash_field_expiry_emits_events_and_invalidates() {
     sub.cmd(&["PSUBSCRIBE", "__keyevent@0__:*"]);
     c.cmd(&["HSET", "h", "f1", "v", "f2", "v"]);
     assert_eq!(drain(&mut sub).len(), 1); // hset
-    // A client tracking the hash, and one watching it.
+                                          // A client tracking the hash, and one watching it.
     t.hello3();
     t.cmd(&["CLIENT", "TRACKING", "ON"]);
     t.cmd(&["HGET", "h", "f1"]);
@@ -174,6 +174,9 @@ fn monitor_shows_transactions_as_redis() {
     assert_eq!(f, r);
     assert_eq!(f[0], "+T [0 ADDR] \"MULTI\"\r\n");
     assert_eq!(f[4], "+T [0 ADDR] \"EXEC\"\r\n");
-    assert_eq!(f[8], "+T [3 ADDR] \"LPUSH\" \"l\" \"x y\" \"\\\"q\\\"\"\r\n");
+    assert_eq!(
+        f[8],
+        "+T [3 ADDR] \"LPUSH\" \"l\" \"x y\" \"\\\"q\\\"\"\r\n"
+    );
     assert_eq!(f[9], "+T [3 ADDR] \"EXEC\"\r\n");
 }

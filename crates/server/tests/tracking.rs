@@ -121,7 +121,10 @@ fn bcast_sends_keys_under_the_prefixes_per_prefix() {
         "+OK\\r\\n"
     );
     assert_eq!(info_field(&mut b, "tracking_total_prefixes"), 2);
-    raw(&mut b, &["MSET", "ab2", "1", "cd1", "2", "zz", "3", "ab1", "4"]);
+    raw(
+        &mut b,
+        &["MSET", "ab2", "1", "cd1", "2", "zz", "3", "ab1", "4"],
+    );
     // One message per prefix, keys sorted.
     assert_eq!(next(&mut a), push(&["ab1", "ab2"]));
     assert_eq!(next(&mut a), push(&["cd1"]));
@@ -288,7 +291,12 @@ fn tracking_table_max_keys_evicts_by_invalidating() {
     // Three keys over the limit: each eviction was announced before the next reply.
     assert_eq!(evicted, 3);
     let mut b = s.conn();
-    raw(&mut b, &["MSET", "k1", "1", "k2", "1", "k3", "1", "k4", "1", "k5", "1"]);
+    raw(
+        &mut b,
+        &[
+            "MSET", "k1", "1", "k2", "1", "k3", "1", "k4", "1", "k5", "1",
+        ],
+    );
     let mut left = 0;
     while a.try_read_reply(Duration::from_millis(300)).is_some() {
         left += 1;
@@ -313,7 +321,10 @@ fn expired_keys_are_invalidated() {
 fn reset_and_disconnect_turn_tracking_off() {
     let s = server();
     let (mut a, mut b) = (s.conn(), s.conn());
-    raw(&mut a, &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "x"]);
+    raw(
+        &mut a,
+        &["CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "x"],
+    );
     assert_eq!(info_field(&mut b, "tracking_clients"), 1);
     raw(&mut a, &["RESET"]);
     assert_eq!(info_field(&mut b, "tracking_clients"), 0);

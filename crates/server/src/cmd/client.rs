@@ -580,7 +580,9 @@ fn tracking(c: &mut Ctx) -> CmdResult {
             ));
         }
         if opts.optin && opts.optout {
-            return Err(CmdError::new("ERR You can't specify both OPTIN mode and OPTOUT mode"));
+            return Err(CmdError::new(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
         }
         if (opts.optin && cur.optout) || (opts.optout && cur.optin) {
             return Err(CmdError::new(
