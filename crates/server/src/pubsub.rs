@@ -183,6 +183,9 @@ impl Mailbox {
         if g.closed {
             return;
         }
+        // Only the first frame after the buffer was emptied needs a wake-up: until the
+        // connection takes the buffer, its pending notification covers later frames too.
+        let was_empty = g.buf.is_empty();
         let head = if self.resp3.load(Relaxed) { b'>' } else { b'*' };
         g.buf.extend_from_slice(&[head]);
         g.buf.extend_from_slice(frame.get(1..).unwrap_or_default());
@@ -216,7 +219,9 @@ impl Mailbox {
             return;
         }
         drop(g);
-        self.wake.notify_one();
+        if was_empty {
+            self.wake.notify_one();
+        }
     }
 }
 
