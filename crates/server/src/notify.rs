@@ -131,6 +131,18 @@ pub fn wants(ctx: &Ctx<'_, '_>, class: u32) -> bool {
     flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }
 
+/// Whether creating `key` (in the current database) now would be a `new` event (class `n`
+/// enabled and no live key there): collection commands call it before they create their key,
+/// then emit `new` before their own event, as Redis's `dbAdd` does.
+pub fn new_key_pending(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> bool {
+    if !wants(ctx, NEW) {
+        return false;
+    }
+    let now = ctx.clock.ms;
+    ctx.shard(key)
+        .is_ok_and(|s| s.peek(key).is_none_or(|e| e.is_expired(now)))
+}
+
 /// Publishes a keyspace event for `key` in the client's current database if the class is
 /// enabled.
 pub fn keyspace_event(ctx: &mut Ctx<'_, '_>, class: u32, event: &str, key: &[u8]) {

@@ -37,19 +37,28 @@ fn notify_all_plus_new_keeps_new_events() {
         escape(&fsub.cmd_raw(&[b"PSUBSCRIBE", b"__key*__:*"])),
         escape(&rsub.cmd_raw(&[b"PSUBSCRIBE", b"__key*__:*"]))
     );
-    // Strings and generic commands only: collection commands (RPUSH, HSET, ...) creating a key
-    // do not emit `new` yet (see the report).
     for cmd in [
         &["SET", "fresh", "1"][..],
         &["SET", "fresh", "2"],
         &["INCR", "counter"],
         &["COPY", "fresh", "copied"],
+        &["RPUSH", "list", "a"],
+        &["RPUSH", "list", "b"],
+        &["LMOVE", "list", "list2", "LEFT", "RIGHT"],
+        &["HSET", "h", "f", "v"],
+        &["HSET", "h", "g", "v"],
+        &["HINCRBY", "h2", "f", "1"],
+        &["HINCRBYFLOAT", "h3", "f", "1.5"],
+        &["HSETNX", "h4", "f", "v"],
     ] {
         d.check(cmd);
         let (f, r) = (drain(&mut fsub), drain(&mut rsub));
         assert_eq!(f, r, "events of {cmd:?}");
         let news = f.iter().filter(|m| m.contains("$3\\r\\nnew\\r\\n")).count();
-        let expect_new = cmd != ["SET", "fresh", "2"];
+        let expect_new = !matches!(
+            cmd,
+            ["SET", "fresh", "2"] | ["RPUSH", "list", "b"] | ["HSET", "h", "g", "v"]
+        );
         assert_eq!(news > 0, expect_new, "{cmd:?}: {f:?}");
     }
     // Without `n`, `A` gives no `new` events.
