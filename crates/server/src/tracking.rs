@@ -512,6 +512,21 @@ pub fn after_call(
     }
 }
 
+/// For a command a script runs: remembers its keys for the calling client like
+/// [`after_call`], but leaves the CLIENT CACHING flag alone (it covers the whole script, as in
+/// Redis, where the script's commands run on another client).
+#[inline]
+pub fn remember_in_script(
+    srv: &Server,
+    client: &mut Client,
+    cmd: &crate::dispatch::Command,
+    argv: &[Bytes],
+) {
+    if client.tracking.on {
+        remember(srv, client, cmd, argv);
+    }
+}
+
 fn remember(srv: &Server, client: &Client, cmd: &crate::dispatch::Command, argv: &[Bytes]) {
     use crate::spec::flags;
     let t = &client.tracking;

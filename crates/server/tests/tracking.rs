@@ -336,3 +336,28 @@ fn reset_and_disconnect_turn_tracking_off() {
         "tracking_clients"
     ) == 0));
 }
+
+#[test]
+fn keys_read_by_a_script_are_remembered_for_its_caller() {
+    let s = server();
+    let (mut a, mut b) = (s.conn(), s.conn());
+    a.hello3();
+    raw(&mut a, &["CLIENT", "TRACKING", "ON"]);
+    raw(
+        &mut a,
+        &["EVAL", "return redis.call('GET', KEYS[1])", "1", "sk"],
+    );
+    raw(&mut b, &["SET", "sk", "1"]);
+    assert_eq!(next(&mut a), push(&["sk"]));
+    // OPTIN: CLIENT CACHING YES covers every read of the next script.
+    raw(&mut a, &["CLIENT", "TRACKING", "OFF"]);
+    raw(&mut a, &["CLIENT", "TRACKING", "ON", "OPTIN"]);
+    raw(&mut a, &["CLIENT", "CACHING", "YES"]);
+    let script = "redis.call('GET', KEYS[1]); return redis.call('GET', KEYS[2])";
+    raw(&mut a, &["EVAL", script, "2", "s1", "s2"]);
+    raw(&mut a, &["GET", "s3"]);
+    raw(&mut b, &["MSET", "s1", "1", "s2", "1", "s3", "1"]);
+    assert_eq!(next(&mut a), push(&["s1"]));
+    assert_eq!(next(&mut a), push(&["s2"]));
+    nothing_pending(&mut a);
+}
