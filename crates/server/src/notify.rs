@@ -7,10 +7,16 @@
 //! (synchronously, like Redis) on `__keyspace@<db>__:<key>` (message: the event) if `K` is set
 //! and on `__keyevent@<db>__:<event>` (message: the key) if `E` is set.
 //!
-//! `expired` events: while class `x` is enabled every shard records the keys it expires
+//! `expired` events: while class `x` is enabled (or some client tracks keys, see
+//! [`crate::tracking`]: expired keys are invalidated) every shard records the keys it expires
 //! (`Shard::set_log_expired`); the records are drained and published before each event of the
 //! command that caused them (so a lazily expired key's `expired` comes before the command's own
-//! events, as in Redis), after each command, and by the active expiry cycle.
+//! events, as in Redis), after each command, and by the active expiry cycle. The cycle's hash
+//! field expiry publishes `hexpired` (and `del` for an emptied hash) through
+//! [`publish_hash_expired`].
+//!
+//! `new` (class `n`): commands that create a key emit it before their own event; collection
+//! commands check [`new_key_pending`] before creating their key.
 
 use crate::dispatch::Ctx;
 use crate::pubsub::Publisher;

@@ -2,9 +2,12 @@
 //! message delivery across connection threads.
 //!
 //! # Design
-//! - Every subscribed client owns a [`Mailbox`]: a byte buffer of encoded frames (`message`,
-//!   `pmessage`, `smessage`) under a small mutex, plus a [`tokio::sync::Notify`] its connection
-//!   task awaits next to the socket read. A publisher (running on any worker thread) encodes the
+//! - Every client owns a [`Mailbox`] (created with the connection, so client tracking can
+//!   redirect invalidations to any client): a byte buffer of encoded frames (`message`,
+//!   `pmessage`, `smessage`, invalidation pushes) under a small mutex, plus a
+//!   [`tokio::sync::Notify`] its connection task awaits next to the socket read. Only the
+//!   first frame queued into an empty buffer wakes the task, which yields once before taking
+//!   the buffer so that a burst leaves in few writes. A publisher (running on any worker thread) encodes the
 //!   frame once, appends it to each receiver's mailbox *inside* PUBLISH and wakes the receiver:
 //!   when PUBLISH returns, every client subscribed at that moment has the message queued, and
 //!   messages from one publisher are queued in publish order.
