@@ -1,0 +1,241 @@
+"""Client-matrix check for redis-py: the whole list of checks in RESP2, then again in RESP3.
+
+Reads REDIS_HOST, REDIS_PORT and REDIS_PASSWORD_FOR_TEST; exits non-zero at the first wrong answer.
+Every key and channel starts with "py:" so the languages of the matrix do not collide.
+"""
+
+import os
+import sys
+import threading
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
+PORT = int(os.environ.get("REDIS_PORT", "6379"))
+PASSWORD = os.environ.get("REDIS_PASSWORD_FOR_TEST", "ferrokv-matrix-secret")
+checks = 0
+
+
+def check(what, got, want):
+    global checks
+    if got != want:
+        print(f"FAIL {what}: got {got!r}, want {want!r}", flush=True)
+        sys.exit(1)
+    checks += 1
+    print(f"ok   {what}", flush=True)
+
+
+def expect_error(what, fn, cls, prefix):
+    try:
+        got = fn()
+    except cls as e:
+        if prefix is not None:
+            check(what, str(e).split(" ")[0], prefix)
+        else:
+            check(what, type(e).__name__, cls.__name__)
+        return
+    print(f"FAIL {what}: no {cls.__name__}, got {got!r}", flush=True)
+    sys.exit(1)
+
+
+def pairs(reply):
+    """WITHSCORES replies are tuples in RESP2 and lists in RESP3: compare them as tuples."""
+    return [tuple(e) for e in reply]
+
+
+def client(proto, **kw):
+    # no retries: a refused login must fail at once, not after back-off
+    return redis.Redis(host=HOST, port=PORT, protocol=proto, decode_responses=True,
+                       retry=Retry(NoBackoff(), 0), **kw)
+
+
+def run(proto):
+    p = f"py:{proto}:"
+    r = client(proto)
+    tag = f"[resp{proto}]"
+    check(f"{tag} ping", r.ping(), True)
+    r.delete(*[p + k for k in ("s", "l", "h", "set", "z", "w", "e", "bl")])
+
+    # auth: set a password, check NOAUTH and a good login, reset it
+    r.config_set("requirepass", PASSWORD)
+    try:
+        expect_error(f"{tag} auth: no password", lambda: client(proto).get(p + "s"),
+                     redis.exceptions.AuthenticationError, None)
+        authed = client(proto, password=PASSWORD)
+        check(f"{tag} auth: with password", authed.ping(), True)
+        expect_error(f"{tag} auth: wrong password", lambda: client(proto, password="nope").ping(),
+                     redis.exceptions.AuthenticationError, "invalid")
+        authed.close()
+    finally:
+        r.config_set("requirepass", "")
+    check(f"{tag} auth: reset", client(proto).ping(), True)
+
+    # strings with TTL
+    check(f"{tag} set ex", r.set(p + "s", "v1", ex=100), True)
+    check(f"{tag} get", r.get(p + "s"), "v1")
+    ttl = r.ttl(p + "s")
+    check(f"{tag} ttl in (0,100]", 0 < ttl <= 100, True)
+    check(f"{tag} set px nx (exists)", r.set(p + "s", "v2", px=5000, nx=True), None)
+    check(f"{tag} incrby", (r.set(p + "n", 10), r.incrby(p + "n", 5))[1], 15)
+    check(f"{tag} incrbyfloat", r.incrbyfloat(p + "n", 0.5), 15.5)
+    check(f"{tag} mget", r.mget(p + "s", p + "missing"), ["v1", None])
+    check(f"{tag} persist", (r.persist(p + "s"), r.ttl(p + "s")), (True, -1))
+    check(f"{tag} pexpire/pttl", (r.pexpire(p + "s", 50000), 0 < r.pttl(p + "s") <= 50000), (True, True))
+
+    # lists
+    check(f"{tag} rpush", r.rpush(p + "l", "a", "b", "c"), 3)
+    check(f"{tag} lpush", r.lpush(p + "l", "z"), 4)
+    check(f"{tag} lrange", r.lrange(p + "l", 0, -1), ["z", "a", "b", "c"])
+    check(f"{tag} lpop", r.lpop(p + "l"), "z")
+    check(f"{tag} rpop count", r.rpop(p + "l", 2), ["c", "b"])
+    check(f"{tag} llen", r.llen(p + "l"), 1)
+    check(f"{tag} lindex", r.lindex(p + "l", 0), "a")
+
+    # hashes
+    check(f"{tag} hset mapping", r.hset(p + "h", mapping={"f1": "1", "f2": "two"}), 2)
+    check(f"{tag} hget", r.hget(p + "h", "f2"), "two")
+    check(f"{tag} hgetall", r.hgetall(p + "h"), {"f1": "1", "f2": "two"})
+    check(f"{tag} hincrby", r.hincrby(p + "h", "f1", 41), 42)
+    check(f"{tag} hmget", r.hmget(p + "h", ["f1", "nope"]), ["42", None])
+    check(f"{tag} hdel/hlen", (r.hdel(p + "h", "f2"), r.hlen(p + "h")), (1, 1))
+
+    # sets
+    check(f"{tag} sadd", r.sadd(p + "set", "a", "b", "c"), 3)
+    check(f"{tag} smembers", r.smembers(p + "set"), {"a", "b", "c"})
+    check(f"{tag} sismember", r.sismember(p + "set", "b"), True)
+    check(f"{tag} srem/scard", (r.srem(p + "set", "a"), r.scard(p + "set")), (1, 2))
+    r.sadd(p + "set2", "c", "d")
+    check(f"{tag} sinter", r.sinter(p + "set", p + "set2"), {"c"})
+
+    # sorted sets
+    check(f"{tag} zadd", r.zadd(p + "z", {"a": 1, "b": 2.5, "c": 3}), 3)
+    check(f"{tag} zrange withscores", pairs(r.zrange(p + "z", 0, -1, withscores=True)),
+          [("a", 1.0), ("b", 2.5), ("c", 3.0)])
+    check(f"{tag} zscore", r.zscore(p + "z", "b"), 2.5)
+    check(f"{tag} zincrby", r.zincrby(p + "z", 10, "a"), 11.0)
+    check(f"{tag} zrangebyscore", r.zrangebyscore(p + "z", 2, 5), ["b", "c"])
+    check(f"{tag} zrank/zcard", (r.zrank(p + "z", "a"), r.zcard(p + "z")), (2, 3))
+    check(f"{tag} zpopmin", pairs(r.zpopmin(p + "z", 1)), [("b", 2.5)])
+
+    # a pipeline of 1000 commands (not transactional)
+    pipe = r.pipeline(transaction=False)
+    for i in range(1000):
+        pipe.set(f"{p}pipe:{i}", i) if i % 2 == 0 else pipe.get(f"{p}pipe:{i - 1}")
+    res = pipe.execute()
+    check(f"{tag} pipeline 1000 replies", len(res), 1000)
+    check(f"{tag} pipeline replies", res[:4] + res[-2:], [True, "0", True, "2", True, "998"])
+    r.delete(*[f"{p}pipe:{i}" for i in range(0, 1000, 2)])
+
+    # MULTI/EXEC with WATCH (the helper retries on WatchError)
+    r.set(p + "w", 1)
+
+    def incr_twice(pipe):
+        v = int(pipe.get(p + "w"))
+        pipe.multi()
+        pipe.set(p + "w", v + 1)
+        pipe.incr(p + "w")
+
+    check(f"{tag} transaction helper", r.transaction(incr_twice, p + "w"), [True, 3])
+    with r.pipeline() as pipe:
+        pipe.watch(p + "w")
+        r.set(p + "w", 100)  # another client changes the watched key
+        pipe.multi()
+        pipe.incr(p + "w")
+        expect_error(f"{tag} watch conflict", pipe.execute, redis.exceptions.WatchError, "Watched")
+    check(f"{tag} watched key unchanged", r.get(p + "w"), "100")
+    with r.pipeline() as pipe:
+        pipe.multi()
+        pipe.incr(p + "w")
+        pipe.lpush(p + "w", "x")  # WRONGTYPE inside EXEC
+        pipe.get(p + "w")
+        res = pipe.execute(raise_on_error=False)
+    check(f"{tag} exec with error: results", (res[0], res[2]), (101, "101"))
+    check(f"{tag} exec with error: type", isinstance(res[1], redis.exceptions.ResponseError), True)
+
+    # Lua through the script helper: EVALSHA, falling back to EVAL after SCRIPT FLUSH
+    r.script_flush()
+    script = r.register_script("return {KEYS[1], ARGV[1], redis.call('INCRBY', KEYS[1], ARGV[1])}")
+    r.set(p + "lua", 1)
+    check(f"{tag} script (NOSCRIPT -> EVAL)", script(keys=[p + "lua"], args=[2]), [p + "lua", "2", 3])
+    check(f"{tag} script cached (EVALSHA)", r.script_exists(script.sha), [True])
+    check(f"{tag} script again", script(keys=[p + "lua"], args=[4]), [p + "lua", "4", 7])
+    expect_error(f"{tag} script error", lambda: r.eval("return redis.call('LPUSH', KEYS[1], 'x')", 1, p + "lua"),
+                 redis.exceptions.ResponseError, "WRONGTYPE")
+
+    # pub/sub with a second connection
+    sub = client(proto).pubsub()
+    sub.subscribe(p + "chan")
+    sub.psubscribe(p + "pat*")
+    confirmations = [sub.get_message(timeout=5) for _ in range(2)]
+    check(f"{tag} subscribe confirmations", sorted(m["type"] for m in confirmations), ["psubscribe", "subscribe"])
+    check(f"{tag} publish receivers", r.publish(p + "chan", "hello"), 1)
+    msg = sub.get_message(timeout=5)
+    check(f"{tag} message", (msg["type"], msg["channel"], msg["data"]), ("message", p + "chan", "hello"))
+    check(f"{tag} publish to pattern", r.publish(p + "pattern", "hi"), 1)
+    msg = sub.get_message(timeout=5)
+    check(f"{tag} pmessage", (msg["type"], msg["pattern"], msg["channel"], msg["data"]),
+          ("pmessage", p + "pat*", p + "pattern", "hi"))
+    check(f"{tag} pubsub numsub", r.pubsub_numsub(p + "chan"), [(p + "chan", 1)])
+    sub.unsubscribe()
+    sub.punsubscribe()
+    sub.close()
+
+    # SCAN iteration helpers
+    pipe = r.pipeline(transaction=False)
+    for i in range(120):
+        pipe.set(f"{p}scan:{i}", i)
+    pipe.execute()
+    check(f"{tag} scan_iter", sorted(r.scan_iter(match=p + "scan:*", count=10)),
+          sorted(f"{p}scan:{i}" for i in range(120)))
+    check(f"{tag} scan_iter type", list(r.scan_iter(match=p + "scan:*", _type="list")), [])
+    r.delete(*[f"{p}scan:{i}" for i in range(120)])
+    r.hset(p + "hs", mapping={f"f{i}": i for i in range(300)})
+    check(f"{tag} hscan_iter", len(dict(r.hscan_iter(p + "hs", count=20))), 300)
+    r.sadd(p + "ss", *range(300))
+    check(f"{tag} sscan_iter", len(set(r.sscan_iter(p + "ss", match="1*"))), 111)
+    r.zadd(p + "zs", {f"m{i}": i for i in range(300)})
+    check(f"{tag} zscan_iter", sum(s for _, s in r.zscan_iter(p + "zs")), float(sum(range(300))))
+    r.delete(p + "hs", p + "ss", p + "zs")
+
+    # blocking pop with a timeout on an empty key
+    check(f"{tag} blpop timeout", r.blpop([p + "bl"], timeout=0.1), None)
+    r.rpush(p + "bl", "x")
+    check(f"{tag} blpop ready", tuple(r.blpop([p + "bl"], timeout=1)), (p + "bl", "x"))
+
+    # errors surface as the library's exception types
+    r.set(p + "e", "string")
+    expect_error(f"{tag} WRONGTYPE", lambda: r.lpush(p + "e", "x"), redis.exceptions.ResponseError, "WRONGTYPE")
+    expect_error(f"{tag} not an integer", lambda: r.incr(p + "e"), redis.exceptions.ResponseError, "value")
+    expect_error(f"{tag} unknown command", lambda: r.execute_command("NOSUCHCOMMAND"),
+                 redis.exceptions.ResponseError, "unknown")
+
+    r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl")])
+    r.close()
+
+
+def wakeup(proto):
+    """A BLPOP woken by an RPUSH from another connection (needs server-side blocking)."""
+    p = f"py:{proto}:"
+    r = client(proto)
+    r.delete(p + "wake")
+    got = {}
+    t = threading.Thread(target=lambda: got.setdefault("v", client(proto).blpop([p + "wake"], timeout=5)))
+    t.start()
+    # wait until the other connection is blocked, then push
+    for _ in range(500):
+        if int(r.info("clients")["blocked_clients"]) > 0:
+            break
+        threading.Event().wait(0.01)
+    r.rpush(p + "wake", "w")
+    t.join()
+    check(f"[resp{proto}] blpop woken by rpush", list(got["v"]), [p + "wake", "w"])
+
+
+if __name__ == "__main__":
+    for proto in (2, 3):
+        run(proto)
+        if os.environ.get("CLIENTS_WAKEUP", "1") == "1":
+            wakeup(proto)
+    print(f"python redis-py {redis.__version__}: {checks} checks passed")
