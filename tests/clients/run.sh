@@ -124,7 +124,7 @@ lib_c() { echo "hiredis"; }
 install_c() { apt_need libhiredis-dev gcc; }
 version_c() { deb_version libhiredis-dev; }
 run_c() {
-    gcc -O1 -Wall -Werror -o "$BUILD/c-check" "$HERE/c/check.c" -lhiredis || return 1
+    gcc -O1 -Wall -Werror -pthread -o "$BUILD/c-check" "$HERE/c/check.c" -lhiredis || return 1
     "$BUILD/c-check"
 }
 

@@ -213,7 +213,7 @@ async function run(proto) {
   check(`${tag} blpop timeout`, await r.blpop(p + 'bl', 0.1), null);
   await r.rpush(p + 'bl', 'x');
   check(`${tag} blpop ready`, await r.blpop(p + 'bl', 1), [p + 'bl', 'x']);
-  if (!SKIP.has('wakeup')) {
+  if (!SKIP.has('blocking')) {
     const blocked = other.blpop(p + 'wake', 5);
     for (let i = 0; i < 500; i++) {
       if (/blocked_clients:[1-9]/.test(await r.info('clients'))) break;

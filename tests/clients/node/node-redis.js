@@ -217,7 +217,7 @@ async function run(resp) {
   check(`${tag} blPop timeout`, await r.blPop(p + 'bl', 0.1), null);
   await r.rPush(p + 'bl', 'x');
   check(`${tag} blPop ready`, await r.blPop(p + 'bl', 1), { key: p + 'bl', element: 'x' });
-  if (!SKIP.has('wakeup')) {
+  if (!SKIP.has('blocking')) {
     const blocked = other.blPop(p + 'wake', 5);
     for (let i = 0; i < 500; i++) {
       if (/blocked_clients:[1-9]/.test(await r.info('clients'))) break;

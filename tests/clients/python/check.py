@@ -7,6 +7,7 @@ Every key and channel starts with "py:" so the languages of the matrix do not co
 import os
 import sys
 import threading
+import time
 
 import redis
 from redis.backoff import NoBackoff
@@ -16,7 +17,7 @@ HOST = os.environ.get("REDIS_HOST", "127.0.0.1")
 PORT = int(os.environ.get("REDIS_PORT", "6379"))
 PASSWORD = os.environ.get("REDIS_PASSWORD_FOR_TEST", "ferrokv-matrix-secret")
 checks = 0
-# sections to leave out (comma-separated), e.g. CLIENTS_SKIP=sets,zsets,wakeup on a server without them
+# sections to leave out (comma-separated), e.g. CLIENTS_SKIP=sets,zsets,blocking on a server without them
 SKIP = set(filter(None, os.environ.get("CLIENTS_SKIP", "").split(",")))
 
 
@@ -206,7 +207,10 @@ def run(proto):
     r.delete(p + "hs", p + "ss", p + "zs")
 
     # blocking pop with a timeout on an empty key
+    started = time.monotonic()
     check(f"{tag} blpop timeout", r.blpop([p + "bl"], timeout=0.1), None)
+    if "blocking" not in SKIP:
+        check(f"{tag} blpop waited for its timeout", time.monotonic() - started >= 0.09, True)
     r.rpush(p + "bl", "x")
     check(f"{tag} blpop ready", tuple(r.blpop([p + "bl"], timeout=1)), (p + "bl", "x"))
 
@@ -242,6 +246,6 @@ def wakeup(proto):
 if __name__ == "__main__":
     for proto in (2, 3):
         run(proto)
-        if "wakeup" not in SKIP:
+        if "blocking" not in SKIP:
             wakeup(proto)
     print(f"python redis-py {redis.__version__}: {checks} checks passed")
