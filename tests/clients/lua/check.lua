@@ -248,4 +248,4 @@ expect_error('not an integer', function() return r:incr(p .. 'e') end, 'ERR')
 expect_error('unknown command', function() return r:nosuchcommand() end, 'ERR')
 
 r:del(unpack(keys))
-print('lua redis-lua ' .. redis._VERSION .. ': ' .. checks .. ' checks passed')
+print('lua ' .. redis._VERSION .. ': ' .. checks .. ' checks passed')
