@@ -136,7 +136,7 @@ lib_cpp() { echo "hiredis from C++"; }
 install_cpp() { apt_need libhiredis-dev g++; }
 version_cpp() { deb_version libhiredis-dev; }
 run_cpp() {
-    g++ -std=c++17 -O1 -Wall -Werror -o "$BUILD/cpp-check" "$HERE/cpp/check.cpp" -lhiredis || return 1
+    g++ -std=c++17 -O1 -Wall -Werror -pthread -o "$BUILD/cpp-check" "$HERE/cpp/check.cpp" -lhiredis || return 1
     "$BUILD/cpp-check"
 }
 
