@@ -25,8 +25,8 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 CACHE="${FERROKV_CLIENTS_CACHE:-$HOME/.cache/ferrokv-clients}"
 PASSWORD="ferrokv-matrix-secret"
-QUICK_LANGS="python,node-redis,ioredis,c,ruby,perl,php,lua"
-ALL_LANGS="python,node-redis,ioredis,c,cpp,ruby,perl,php,lua,go,rust"
+QUICK_LANGS="python,node-redis,ioredis,c,cpp,ruby,perl,php,lua,rust"
+ALL_LANGS="python,node-redis,ioredis,c,cpp,objc,ruby,perl,php,lua,go,rust"
 
 target=ferrokv
 langs=""
@@ -138,6 +138,15 @@ version_cpp() { deb_version libhiredis-dev; }
 run_cpp() {
     g++ -std=c++17 -O1 -Wall -Werror -pthread -o "$BUILD/cpp-check" "$HERE/cpp/check.cpp" -lhiredis || return 1
     "$BUILD/cpp-check"
+}
+
+lib_objc() { echo "hiredis from Objective-C (gobjc)"; }
+install_objc() { apt_need libhiredis-dev gobjc; }
+version_objc() { deb_version libhiredis-dev; }
+run_objc() {
+    gcc -x objective-c -std=gnu11 -O1 -Wall -Werror -pthread -o "$BUILD/objc-check" "$HERE/objc/check.m" \
+        -lhiredis -lobjc || return 1
+    "$BUILD/objc-check"
 }
 
 lib_ruby() { echo "redis-rb (ruby-redis)"; }
