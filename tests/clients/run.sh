@@ -7,8 +7,9 @@
 #
 # --target   ferrokv (default; binary from $FERROKV_BIN, else target/release, else the cargo build
 #            dir $CARGO_TARGET_DIR/{release,debug}) or redis (redis-server from PATH).
-# --langs    comma-separated subset of: python node-redis ioredis c cpp ruby perl php lua go rust
-#            (default: the quick ones, or all of them when FERROKV_CLIENTS=all).
+# --langs    comma-separated subset of: python node-redis ioredis c cpp objc ruby perl php lua go rust
+#            (default: all but go, whose Debian toolchain is a large install; all of them
+#            with FERROKV_CLIENTS=all or --langs all).
 # --markdown write the result table as Markdown to FILE as well.
 # --strict   run every check even where the server lacks the feature (see probe_features).
 #
@@ -25,7 +26,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$HERE/../.." && pwd)"
 CACHE="${FERROKV_CLIENTS_CACHE:-$HOME/.cache/ferrokv-clients}"
 PASSWORD="ferrokv-matrix-secret"
-QUICK_LANGS="python,node-redis,ioredis,c,cpp,ruby,perl,php,lua,rust"
+QUICK_LANGS="python,node-redis,ioredis,c,cpp,objc,ruby,perl,php,lua,rust"
 ALL_LANGS="python,node-redis,ioredis,c,cpp,objc,ruby,perl,php,lua,go,rust"
 
 target=ferrokv
@@ -181,12 +182,14 @@ run_go() {
 }
 
 lib_rust() { echo "redis (crate)"; }
-install_rust() { command -v cargo >/dev/null 2>&1; }
-version_rust() { sed -n 's/^redis = { version = "=\([^"]*\)".*/\1/p' "$HERE/rust/Cargo.toml"; }
-run_rust() {
-    CARGO_TARGET_DIR="$CACHE/rust-target" cargo run -q --release \
-        --manifest-path "$HERE/rust/Cargo.toml" --locked
+install_rust() {
+    # the build (crates fetched from crates.io on the first run) belongs to the install step
+    command -v cargo >/dev/null 2>&1 || return 1
+    CARGO_TARGET_DIR="$CACHE/rust-target" cargo build -q --release --locked \
+        --manifest-path "$HERE/rust/Cargo.toml" >&2
 }
+version_rust() { sed -n 's/^redis = { version = "=\([^"]*\)".*/\1/p' "$HERE/rust/Cargo.toml"; }
+run_rust() { "$CACHE/rust-target/release/ferrokv-client-matrix-rust"; }
 
 # --- the server ----------------------------------------------------------------------------------
 free_port() {
