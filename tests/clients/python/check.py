@@ -221,7 +221,45 @@ def run(proto):
     expect_error(f"{tag} unknown command", lambda: r.execute_command("NOSUCHCOMMAND"),
                  redis.exceptions.ResponseError, "unknown")
 
-    r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl")])
+    # what client code reads from the server: INFO parsing, client names, key types, newer options
+    info = r.info()
+    check(f"{tag} info parses: redis_version", isinstance(info.get("redis_version"), str), True)
+    check(f"{tag} info parses: connected_clients", isinstance(info.get("connected_clients"), int), True)
+    check(f"{tag} info keyspace section", "db0" in r.info("keyspace"), True)
+    named = client(proto, client_name=p + "named")
+    check(f"{tag} client_name on connect", named.client_getname(), p + "named")
+    check(f"{tag} client_list has the name", any(c["name"] == p + "named" for c in r.client_list()), True)
+    named.close()
+    check(f"{tag} type", (r.type(p + "e"), r.type(p + "l"), r.type(p + "h")), ("string", "list", "hash"))
+    check(f"{tag} getex", (r.getex(p + "e", px=60000), 0 < r.pttl(p + "e") <= 60000), ("string", True))
+    check(f"{tag} expire nx", (r.expire(p + "e", 100, nx=True), r.expire(p + "e", 100, xx=True)), (False, True))
+    r.delete(p + "l2")
+    r.rpush(p + "l2", "a", "b", "c")
+    check(f"{tag} lmpop", r.lmpop(2, p + "nothing", p + "l2", direction="RIGHT", count=2), [p + "l2", ["c", "b"]])
+    check(f"{tag} lpos", r.lpos(p + "l2", "a"), 0)
+    check(f"{tag} copy", (r.copy(p + "l2", p + "l3"), r.lrange(p + "l3", 0, -1)), (True, ["a"]))
+    if "zsets" not in SKIP:
+        r.delete(p + "z2")
+        check(f"{tag} zadd gt ch", (r.zadd(p + "z2", {"a": 1}), r.zadd(p + "z2", {"a": 0}, gt=True, ch=True),
+                                    r.zadd(p + "z2", {"a": 5}, gt=True, ch=True)), (1, 0, 1))
+        r.zadd(p + "z2", {"b": 2, "c": 3, "d": 0.1})
+        check(f"{tag} zrange byscore desc limit", r.zrange(p + "z2", 5, 0, desc=True, byscore=True, offset=1, num=2),
+              ["c", "b"])
+        check(f"{tag} zscore of 0.1", r.zscore(p + "z2", "d"), 0.1)
+        check(f"{tag} zmscore", r.zmscore(p + "z2", ["a", "nope"]), [5.0, None])
+        check(f"{tag} zrandmember", r.zrandmember(p + "z2") in {"a", "b", "c", "d"}, True)
+    if "sets" not in SKIP:
+        r.delete(p + "s2")
+        r.sadd(p + "s2", "x", "y")
+        check(f"{tag} smismember", r.smismember(p + "s2", ["x", "z"]), [1, 0])
+        check(f"{tag} sintercard", r.sintercard(1, [p + "s2"]), 2)
+        check(f"{tag} spop count", len(r.spop(p + "s2", 5)), 2)
+    check(f"{tag} hrandfield", r.hrandfield(p + "h") in {"f1"}, True)
+    check(f"{tag} dbsize is an int", isinstance(r.dbsize(), int), True)
+    check(f"{tag} time", len(r.time()), 2)
+    check(f"{tag} echo", r.echo("héllo"), "héllo")
+
+    r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl", "l2", "l3", "z2", "s2")])
     r.close()
 
 
