@@ -180,11 +180,11 @@ if ($pid === 0) {
     exit(0);
 }
 // phpredis 5 leaves subscribe() only by a read timeout (unsubscribing inside the callback does
-// not end the loop): give it one second after the message, and check what the callback saw.
+// not end the loop): give it two seconds after the message, and check what the callback saw.
 $got = [];
 $listen = function (string $kind, array $names) use (&$got) {
     $sub = client();
-    $sub->setOption(Redis::OPT_READ_TIMEOUT, 1);
+    $sub->setOption(Redis::OPT_READ_TIMEOUT, 2);
     try {
         if ($kind === 'subscribe') {
             $sub->subscribe($names, function ($redis, $chan, $msg) use (&$got) {
