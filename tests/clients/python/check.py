@@ -259,7 +259,39 @@ def run(proto):
     check(f"{tag} time", len(r.time()), 2)
     check(f"{tag} echo", r.echo("héllo"), "héllo")
 
-    r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl", "l2", "l3", "z2", "s2")])
+    # redis-py's Lock (SET NX PX plus its own Lua scripts for release/extend/reacquire)
+    lock = r.lock(p + "lock", timeout=5, blocking_timeout=1)
+    check(f"{tag} lock acquire", lock.acquire(), True)
+    check(f"{tag} lock held", (lock.locked(), lock.owned()), (True, True))
+    check(f"{tag} second lock waits and fails", r.lock(p + "lock", blocking_timeout=0.1).acquire(), False)
+    check(f"{tag} lock extend", (lock.extend(5), 5000 < r.pttl(p + "lock") <= 10000), (True, True))
+    lock.release()
+    check(f"{tag} lock released", r.exists(p + "lock"), 0)
+
+    # keyspace notifications through pub/sub
+    old = r.config_get("notify-keyspace-events")["notify-keyspace-events"]
+    r.config_set("notify-keyspace-events", "KEA")
+    try:
+        ks = client(proto).pubsub(ignore_subscribe_messages=True)
+        ks.psubscribe(f"__keyspace@0__:{p}ks*")
+        ks.get_message(timeout=1)  # the psubscribe confirmation
+        r.set(p + "ks1", "v")
+        r.lpush(p + "ks2", "x")
+        events = []
+        for _ in range(20):
+            m = ks.get_message(timeout=1)
+            if m:
+                events.append((m["channel"], m["data"]))
+            if len(events) == 2:
+                break
+        check(f"{tag} keyspace events", events,
+              [(f"__keyspace@0__:{p}ks1", "set"), (f"__keyspace@0__:{p}ks2", "lpush")])
+        ks.close()
+    finally:
+        r.config_set("notify-keyspace-events", old)
+
+    r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl", "l2", "l3", "z2", "s2",
+                               "ks1", "ks2")])
     r.close()
 
 
