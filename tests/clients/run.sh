@@ -267,7 +267,8 @@ ping_server || { echo "run.sh: the server does not answer on port $PORT" >&2; ex
 export REDIS_HOST=127.0.0.1 REDIS_PORT="$PORT" REDIS_PASSWORD_FOR_TEST="$PASSWORD"
 
 # probe_features: prints the check sections the server cannot pass yet (comma-separated):
-# "sets"/"zsets" when SADD/ZADD are unknown commands, "blocking" when BLPOP on an empty key does
+# "sets"/"zsets" when SADD/ZADD are unknown commands, "tracking" without CLIENT TRACKING,
+# "blocking" when BLPOP on an empty key does
 # not wait for its timeout. The programs leave those sections out (CLIENTS_SKIP) and the table
 # says so; --strict (or CLIENTS_SKIP set by the caller) turns the probing off.
 probe_features() {
@@ -281,6 +282,8 @@ skip = []
 for name, command in (("sets", "sadd"), ("zsets", "zadd")):
     if cmd("COMMAND", "INFO", command).startswith((b"*1\r\n$-1", b"*1\r\n*-1")):
         skip.append(name)
+if cmd("CLIENT", "TRACKING", "OFF").startswith(b"-"):
+    skip.append("tracking")
 cmd("DEL", "matrix:probe:empty")
 started = time.monotonic()
 cmd("BLPOP", "matrix:probe:empty", "0.2")

@@ -290,8 +290,28 @@ def run(proto):
     finally:
         r.config_set("notify-keyspace-events", old)
 
+    # client-side caching (RESP3, CLIENT TRACKING): redis-py refuses it before Redis 7.4, so the
+    # 7.0 oracle cannot run it; ferrokv reports 7.4
+    version = tuple(int(x) for x in info["redis_version"].split(".")[:2])
+    if proto == 3 and "tracking" not in SKIP and version >= (7, 4):
+        from redis.cache import CacheConfig
+
+        cached = client(3, cache_config=CacheConfig())
+        r.set(p + "cc", "v1")
+        check(f"{tag} cached get", (cached.get(p + "cc"), cached.get(p + "cc")), ("v1", "v1"))
+        check(f"{tag} the value is in the local cache", len(cached.get_cache().collection) >= 1, True)
+        r.set(p + "cc", "v2")  # another client writes: the server sends an invalidation
+        seen = None
+        for _ in range(200):
+            seen = cached.get(p + "cc")
+            if seen == "v2":
+                break
+            time.sleep(0.01)
+        check(f"{tag} invalidation reaches the cache", seen, "v2")
+        cached.close()
+
     r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl", "l2", "l3", "z2", "s2",
-                               "ks1", "ks2")])
+                               "ks1", "ks2", "cc")])
     r.close()
 
 
