@@ -43,6 +43,11 @@ def expect_error(what, fn, cls, prefix):
     sys.exit(1)
 
 
+# every key the checks use (after the prefix), deleted before and after
+KEYS = ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl", "l2", "l3", "z2", "s2", "ks1", "ks2", "cc",
+        "lock", "hs", "ss", "zs", "wake")
+
+
 def pairs(reply):
     """WITHSCORES replies are tuples in RESP2 and lists in RESP3: compare them as tuples."""
     return [tuple(e) for e in reply]
@@ -59,7 +64,7 @@ def run(proto):
     r = client(proto)
     tag = f"[resp{proto}]"
     check(f"{tag} ping", r.ping(), True)
-    r.delete(*[p + k for k in ("s", "l", "h", "set", "z", "w", "e", "bl")])
+    r.delete(*[p + k for k in KEYS])
 
     # auth: set a password, check NOAUTH and a good login, reset it
     r.config_set("requirepass", PASSWORD)
@@ -259,6 +264,17 @@ def run(proto):
     check(f"{tag} time", len(r.time()), 2)
     check(f"{tag} echo", r.echo("héllo"), "héllo")
 
+    # introspection replies through redis-py's parsers
+    commands = r.command()
+    check(f"{tag} command: get", (commands["get"]["arity"], "readonly" in commands["get"]["flags"]), (2, True))
+    check(f"{tag} command count", r.command_count() == len(commands), True)
+    check(f"{tag} command getkeys", r.command_getkeys("MSET", "a", "1", "b", "2"), ["a", "b"])
+    check(f"{tag} config get *", "maxmemory" in r.config_get("*"), True)
+    check(f"{tag} client_info", int(r.client_info()["db"]), 0)
+    check(f"{tag} slowlog_get parses", isinstance(r.slowlog_get(1), list), True)
+    check(f"{tag} memory_usage", isinstance(r.memory_usage(p + "h"), int), True)
+    check(f"{tag} lastsave", r.lastsave().year >= 2000, True)
+
     # redis-py's Lock (SET NX PX plus its own Lua scripts for release/extend/reacquire)
     lock = r.lock(p + "lock", timeout=5, blocking_timeout=1)
     check(f"{tag} lock acquire", lock.acquire(), True)
@@ -310,8 +326,7 @@ def run(proto):
         check(f"{tag} invalidation reaches the cache", seen, "v2")
         cached.close()
 
-    r.delete(*[p + k for k in ("s", "n", "l", "h", "set", "set2", "z", "w", "e", "lua", "bl", "l2", "l3", "z2", "s2",
-                               "ks1", "ks2", "cc")])
+    r.delete(*[p + k for k in KEYS])
     r.close()
 
 
