@@ -223,6 +223,26 @@ async function run(proto) {
     check(`${tag} blpop woken by rpush`, await blocked, [p + 'wake', 'w']);
   }
 
+  // MONITOR: ioredis parses each line (time, args, source, database)
+  const mon = await client(proto).monitor();
+  const seen = [];
+  let monWake = () => {};
+  mon.on('monitor', (time, args, source, database) => {
+    if (String(args[1]).startsWith(p + 'mon')) {
+      seen.push({ time: Number(time) > 1e9, args, source: /^127\.0\.0\.1:\d+$/.test(source), database });
+      monWake();
+    }
+  });
+  await other.set(p + 'mon', 'v "quoted"\n');
+  await Promise.race([
+    new Promise((resolve) => { monWake = () => seen.length >= 1 && resolve(); monWake(); }),
+    new Promise((resolve) => setTimeout(resolve, 5000)),
+  ]);
+  // (ioredis unquotes \" but leaves \n as the two characters the server wrote)
+  check(`${tag} monitor line parsed`, seen, [{ time: true, args: ['set', p + 'mon', 'v "quoted"\\n'], source: true, database: '0' }]);
+  mon.disconnect();
+  await r.del(p + 'mon');
+
   // errors
   await r.set(p + 'e', 'string');
   await expectError(`${tag} WRONGTYPE`, r.lpush(p + 'e', 'x'), 'WRONGTYPE');
