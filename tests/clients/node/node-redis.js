@@ -185,6 +185,13 @@ async function run(resp) {
   check(`${tag} pubSubNumSub`, { ...(await r.pubSubNumSub(p + 'chan')) }, { [p + 'chan']: 1 });
   await sub.unsubscribe();
   await sub.pUnsubscribe();
+  // sharded pub/sub (Redis 7.0)
+  await sub.sSubscribe(p + 'shard', (msg, ch) => { got.push(['smessage', ch, msg]); wake && wake(); });
+  check(`${tag} sPublish receivers`, await r.sPublish(p + 'shard', 'sharded'), 1);
+  await Promise.race([arrived(3), new Promise((res) => setTimeout(res, 5000))]);
+  check(`${tag} smessage`, got[2], ['smessage', p + 'shard', 'sharded']);
+  check(`${tag} pubSubShardNumSub`, { ...(await r.pubSubShardNumSub(p + 'shard')) }, { [p + 'shard']: 1 });
+  await sub.sUnsubscribe();
   await sub.quit();
 
   // SCAN iterators

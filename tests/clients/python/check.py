@@ -191,6 +191,14 @@ def run(proto):
     sub.unsubscribe()
     sub.punsubscribe()
     sub.close()
+    # sharded pub/sub (Redis 7.0)
+    ssub = client(proto).pubsub()
+    ssub.ssubscribe(p + "shard")
+    check(f"{tag} ssubscribe confirmation", ssub.get_sharded_message(timeout=5)["type"], "ssubscribe")
+    check(f"{tag} spublish receivers", r.spublish(p + "shard", "sharded"), 1)
+    msg = ssub.get_sharded_message(timeout=5)
+    check(f"{tag} smessage", (msg["type"], msg["channel"], msg["data"]), ("smessage", p + "shard", "sharded"))
+    ssub.close()
 
     # SCAN iteration helpers
     pipe = r.pipeline(transaction=False)
@@ -348,9 +356,51 @@ def wakeup(proto):
     check(f"[resp{proto}] blpop woken by rpush", list(got["v"]), [p + "wake", "w"])
 
 
+async def run_async(proto):
+    """redis.asyncio: the same wire protocol through the asyncio connection code."""
+    import asyncio
+
+    import redis.asyncio as aredis
+
+    p = f"py:async:{proto}:"
+    tag = f"[asyncio resp{proto}]"
+    r = aredis.Redis(host=HOST, port=PORT, protocol=proto, decode_responses=True)
+    check(f"{tag} ping", await r.ping(), True)
+    async with r.pipeline(transaction=False) as pipe:
+        for i in range(1000):
+            pipe.incr(p + "counter")
+        res = await pipe.execute()
+    check(f"{tag} pipeline of 1000 INCRs", (len(res), res[-1]), (1000, 1000))
+    async with r.pipeline(transaction=True) as pipe:
+        res = await pipe.set(p + "k", "v").get(p + "k").execute()
+    check(f"{tag} multi/exec", res, [True, "v"])
+    ps = r.pubsub()
+    await ps.subscribe(p + "chan")
+    check(f"{tag} subscribe", (await ps.get_message(timeout=5))["type"], "subscribe")
+    check(f"{tag} publish", await r.publish(p + "chan", "hi"), 1)
+    msg = await ps.get_message(timeout=5)
+    check(f"{tag} message", (msg["channel"], msg["data"]), (p + "chan", "hi"))
+    await ps.aclose()
+    if "blocking" not in SKIP:
+        waiter = aredis.Redis(host=HOST, port=PORT, protocol=proto, decode_responses=True)
+        task = asyncio.create_task(waiter.blpop([p + "wake"], timeout=5))
+        for _ in range(500):
+            if int((await r.info("clients"))["blocked_clients"]) > 0:
+                break
+            await asyncio.sleep(0.01)
+        await r.rpush(p + "wake", "w")
+        check(f"{tag} blpop woken by rpush", list(await task), [p + "wake", "w"])
+        await waiter.aclose()
+    await r.delete(p + "counter", p + "k", p + "wake")
+    await r.aclose()
+
+
 if __name__ == "__main__":
+    import asyncio
+
     for proto in (2, 3):
         run(proto)
         if "blocking" not in SKIP:
             wakeup(proto)
+        asyncio.run(run_async(proto))
     print(f"python redis-py {redis.__version__}: {checks} checks passed")
