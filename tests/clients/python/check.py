@@ -188,6 +188,10 @@ def run(proto):
     check(f"{tag} pmessage", (msg["type"], msg["pattern"], msg["channel"], msg["data"]),
           ("pmessage", p + "pat*", p + "pattern", "hi"))
     check(f"{tag} pubsub numsub", r.pubsub_numsub(p + "chan"), [(p + "chan", 1)])
+    if proto == 2:  # PING while subscribed answers a pong message (redis-py mangles the RESP3 one)
+        sub.ping("hello")
+        msg = sub.get_message(timeout=5)
+        check(f"{tag} ping while subscribed", (msg["type"], msg["data"]), ("pong", "hello"))
     sub.unsubscribe()
     sub.punsubscribe()
     sub.close()
