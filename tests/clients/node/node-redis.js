@@ -69,6 +69,13 @@ async function run(resp) {
   check(`${tag} ping`, await r.ping(), 'PONG');
   await r.del(['s', 'n', 'l', 'h', 'set', 'set2', 'z', 'w', 'e', 'lua', 'bl'].map((k) => p + k));
 
+  // node-redis sends CLIENT SETINFO on connect (the command is Redis 7.2+)
+  const version = (await r.info('server')).match(/redis_version:(\d+)\.(\d+)/).slice(1).map(Number);
+  if (version[0] > 7 || (version[0] === 7 && version[1] >= 2)) {
+    const info = String(await r.sendCommand(['CLIENT', 'INFO']));
+    check(`${tag} CLIENT SETINFO lib-name`, /lib-name=node-redis/.test(info), true);
+  }
+
   // AUTH
   await r.configSet('requirepass', PASSWORD);
   try {

@@ -283,6 +283,11 @@ def run(proto):
     check(f"{tag} command getkeys", r.command_getkeys("MSET", "a", "1", "b", "2"), ["a", "b"])
     check(f"{tag} config get *", "maxmemory" in r.config_get("*"), True)
     check(f"{tag} client_info", int(r.client_info()["db"]), 0)
+    server_version = tuple(int(x) for x in info["redis_version"].split(".")[:2])
+    if server_version >= (7, 2):  # redis-py sends CLIENT SETINFO on connect (the command is 7.2+)
+        ci = r.client_info()
+        check(f"{tag} CLIENT SETINFO lib-name/lib-ver", (ci.get("lib-name"), ci.get("lib-ver")),
+              ("redis-py", redis.__version__))
     check(f"{tag} slowlog_get parses", isinstance(r.slowlog_get(1), list), True)
     check(f"{tag} memory_usage", isinstance(r.memory_usage(p + "h"), int), True)
     check(f"{tag} lastsave", r.lastsave().year >= 2000, True)
