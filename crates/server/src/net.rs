@@ -544,6 +544,9 @@ async fn serve_registered(
             },
             _ = async { match client.subs.mailbox.as_ref() { Some(mb) => mb.wake.notified().await, None => std::future::pending().await } } => {
                 if let Some(mb) = client.subs.mailbox.clone() {
+                    // Let the publishers running now queue more before this write: fewer,
+                    // larger writes when many messages arrive in a burst.
+                    tokio::task::yield_now().await;
                     if let Some(out) = mb.take() {
                         srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
                         let ok = write_or_killed(&mut stream, &out, &handle).await;
@@ -565,6 +568,7 @@ async fn serve_registered(
         srv.remove_monitor(client.id);
     }
     crate::watch::unwatch_all(&srv.watches, &mut client);
+    crate::tracking::disable(&srv, &mut client, None);
     srv.flush_batch(&mut client);
 }
 

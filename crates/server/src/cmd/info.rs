@@ -456,7 +456,12 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "client_recent_max_input_buffer", "{}", max_in);
     field!(out, "client_recent_max_output_buffer", "{}", max_out);
     field!(out, "blocked_clients", "{}", srv.blocking.blocked_clients());
-    field!(out, "tracking_clients", "0");
+    field!(
+        out,
+        "tracking_clients",
+        "{}",
+        srv.tracking.tracking_clients()
+    );
     field!(out, "pubsub_clients", "{}", srv.pubsub.client_count());
     field!(
         out,
@@ -732,13 +737,14 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ] {
         field!(out, f, "0");
     }
+    let (tkeys, titems, tprefixes) = srv.tracking.totals();
+    field!(out, "tracking_total_keys", "{}", tkeys);
+    field!(out, "tracking_total_items", "{}", titems);
+    field!(out, "tracking_total_prefixes", "{}", tprefixes);
+    field!(out, "unexpected_error_replies", "0");
     field!(
         out,
         "total_error_replies",

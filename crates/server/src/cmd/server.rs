@@ -124,6 +124,7 @@ fn flushdb(c: &mut Ctx) -> CmdResult {
     let is_async = flush_is_async(c)?;
     let db = c.db();
     crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, db, None);
+    crate::tracking::invalidate_on_flush(c.srv);
     let mut tables = Vec::new();
     let mut keys = 0usize;
     for s in c.locks.db_shards(db) {
@@ -143,6 +144,7 @@ fn flushall(c: &mut Ctx) -> CmdResult {
     for db in 0..c.srv.keyspace.db_count() as u32 {
         crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, db, None);
     }
+    crate::tracking::invalidate_on_flush(c.srv);
     let mut tables = Vec::new();
     let mut keys = 0usize;
     for (_, s) in c.locks.all_held() {

@@ -439,6 +439,7 @@ pub fn call_command(
         cmd,
     };
     let result = handler(&mut inner);
+    crate::tracking::remember_in_script(srv, inner.client, cmd, &argv);
     c.locks = inner.locks;
     let usec = (crate::util::now_us() - start).max(0) as u64;
     c.client.batch.record_call(cmd.index, usec);
