@@ -348,21 +348,35 @@ def run(proto):
 
 
 def wakeup(proto):
-    """A BLPOP woken by an RPUSH from another connection (needs server-side blocking)."""
+    """Blocking commands woken by a write from another connection (BLPOP, BLMOVE, BZPOPMIN)."""
     p = f"py:{proto}:"
     r = client(proto)
-    r.delete(p + "wake")
-    got = {}
-    t = threading.Thread(target=lambda: got.setdefault("v", client(proto).blpop([p + "wake"], timeout=5)))
-    t.start()
-    # wait until the other connection is blocked, then push
-    for _ in range(500):
-        if int(r.info("clients")["blocked_clients"]) > 0:
-            break
-        threading.Event().wait(0.01)
-    r.rpush(p + "wake", "w")
-    t.join()
-    check(f"[resp{proto}] blpop woken by rpush", list(got["v"]), [p + "wake", "w"])
+    r.delete(p + "wake", p + "wake2", p + "wakez")
+
+    def woken_by(what, call, write):
+        got = {}
+        t = threading.Thread(target=lambda: got.setdefault("v", call(client(proto))))
+        before = int(r.info("clients")["blocked_clients"])
+        t.start()
+        # wait until the other connection is blocked, then write
+        for _ in range(500):
+            if int(r.info("clients")["blocked_clients"]) > before:
+                break
+            time.sleep(0.01)
+        write()
+        t.join()
+        return got["v"]
+
+    got = woken_by("blpop", lambda c: c.blpop([p + "wake"], timeout=5), lambda: r.rpush(p + "wake", "w"))
+    check(f"[resp{proto}] blpop woken by rpush", list(got), [p + "wake", "w"])
+    got = woken_by("blmove", lambda c: c.blmove(p + "wake", p + "wake2", 5, "LEFT", "RIGHT"),
+                   lambda: r.rpush(p + "wake", "m"))
+    check(f"[resp{proto}] blmove woken by rpush", (got, r.lrange(p + "wake2", 0, -1)), ("m", ["m"]))
+    if "zsets" not in SKIP:
+        got = woken_by("bzpopmin", lambda c: c.bzpopmin([p + "wakez"], timeout=5),
+                       lambda: r.zadd(p + "wakez", {"z": 1.5}))
+        check(f"[resp{proto}] bzpopmin woken by zadd", list(got), [p + "wakez", "z", 1.5])
+    r.delete(p + "wake", p + "wake2", p + "wakez")
 
 
 async def run_async(proto):
