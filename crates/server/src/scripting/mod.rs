@@ -156,11 +156,13 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), CmdError> {
     if !body.starts_with(b"#!") {
         return Ok((ScriptFlags::default(), body.to_vec()));
     }
-    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
-    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::new("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
-    if engine != "lua" {
+    if engine != "#!lua" {
         return Err(crate::cmd_err!(
             "ERR Unexpected engine in script shebang: {}",
             engine
@@ -216,6 +218,11 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         (crate::sha1::hex(&body), body)
     };
     let (flags, source) = parse_shebang(&body)?;
+    if readonly && flags.shebang && !flags.no_writes {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
     // The VM first, then the shards: a script waiting for the VM holds no shard, so the
     // running script's on-demand acquisitions can always complete.
     let held = sc.vm.lock();

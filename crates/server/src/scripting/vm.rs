@@ -32,7 +32,6 @@ pub const LUA_MEMORY_LIMIT: usize = 1 << 30;
 const ALLOWED_GLOBALS: &[&str] = &[
     "xpcall",
     "tostring",
-    "getfenv",
     "setmetatable",
     "next",
     "assert",
@@ -82,40 +81,60 @@ const READONLY_LIBS: &[&str] = &[
 /// Lua code run once at start: builds the read-only view of the globals and the
 /// `redis.call` / `redis.pcall` wrappers around the per-run implementation in `slot[1]`.
 const PRELUDE: &str = r#"
-local real, redis_real, slot, libs = ...
+local real, redis_real, slot, libs, errtext = ...
+local rsetmetatable, rrawset, rpcall, rerror = setmetatable, rawset, pcall, error
+local protected = {}
+local real_env
+rsetmetatable(protected, {__mode = 'k'})
 local function ro(t)
   local p = {}
-  setmetatable(p, {
+  rsetmetatable(p, {
     __index = t,
-    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __newindex = function() rerror("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
   })
+  protected[p] = true
   return p
-end
-redis_real.call = function(...)
-  local ok, v = slot[1](true, ...)
-  if ok then return v end
-  error(v)
-end
-redis_real.pcall = function(...)
-  local ok, v = slot[1](false, ...)
-  return v
 end
 for _, name in ipairs(libs) do
   local t = rawget(real, name)
-  if t ~= nil then rawset(real, name, ro(t)) end
+  if t ~= nil then rrawset(real, name, ro(t)) end
 end
+-- Readonly tables refuse setmetatable and rawset, as Redis's patched Lua does.
+rrawset(real, "setmetatable", function(t, mt)
+  if protected[t] then rerror("Attempt to modify a readonly table", 0) end
+  return rsetmetatable(t, mt)
+end)
+local rrawget = rawget
+rrawset(real, "rawget", function(t, k)
+  if t == real_env then return rrawget(real, k) end
+  return rrawget(t, k)
+end)
+rrawset(real, "rawset", function(t, k, v)
+  if protected[t] then rerror("Attempt to modify a readonly table", 0) end
+  return rrawset(t, k, v)
+end)
+-- Like Redis's pcall: an error table (raised by redis.call) is caught as its `err` text.
+local function fix(ok, ...)
+  if ok then return ok, ... end
+  return false, errtext((...))
+end
+rrawset(real, "pcall", function(f, ...) return fix(rpcall(f, ...)) end)
 local env = {}
-setmetatable(env, {
+rsetmetatable(env, {
   __index = function(_, n)
     local v = rawget(real, n)
     if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+      rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
     end
     return v
   end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __newindex = function() rerror("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
 })
-rawset(real, "_G", env)
+protected[env] = true
+real_env = env
+rrawset(real, "_G", env)
 return env
 "#;
 
@@ -141,8 +160,39 @@ pub struct Run<'s> {
     pub resp3: bool,
 }
 
+/// An error reply raised by `redis.call` (the command's error text, e.g. `ERR ...` or
+/// `WRONGTYPE ...`): it reaches the caller as is, without a Lua position prefix.
+#[derive(Debug)]
+pub struct RedisError(pub String);
+
+impl std::fmt::Display for RedisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedisError {}
+
+/// What an error raised in Lua says: `Ok(text)` for a [`RedisError`] (an error reply, kept
+/// whole) and `Err(message)` for any other failure (the reply gets an `ERR ` prefix).
+fn root_error(e: &mlua::Error) -> Result<String, String> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_error(cause),
+        mlua::Error::WithContext { cause, .. } => root_error(cause),
+        mlua::Error::ExternalError(x) => match x.downcast_ref::<RedisError>() {
+            Some(r) => Ok(r.0.clone()),
+            None => Err(x.to_string()),
+        },
+        mlua::Error::RuntimeError(m) => Err(m.clone()),
+        mlua::Error::MemoryError(_) => Err("not enough memory".into()),
+        other => Err(other.to_string()),
+    }
+}
+
+/// An error raised by a `redis.*` function: like Redis, its text gets `ERR ` and no Lua
+/// position prefix.
 fn lua_err(e: impl std::fmt::Display) -> mlua::Error {
-    mlua::Error::RuntimeError(e.to_string())
+    mlua::Error::external(RedisError(format!("ERR {e}")))
 }
 
 /// `redis.error_reply` / error tables: "-CODE msg" keeps its code, "msg" gets ERR.
@@ -246,7 +296,7 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
         "set_repl",
         lua.create_function(|_, a: Variadic<Value>| {
             if a.len() != 1 {
-                return Err(lua_err("redis.set_repl() requires one argument."));
+                return Err(lua_err("redis.set_repl() requires two arguments."));
             }
             let flags = match &a[0] {
                 Value::Integer(i) => *i,
@@ -345,11 +395,56 @@ impl Vm {
             }
         }
         let slot = lua.create_table()?;
+        // redis.call / redis.pcall are C functions (as in Redis) so that a script's
+        // `return redis.call(...)` keeps its frame and errors report the script's line.
+        let s1 = slot.clone();
+        redis.set(
+            "call",
+            lua.create_function(move |_, a: mlua::MultiValue| {
+                let f: Function = s1.raw_get(1)?;
+                let (ok, v): (bool, Value) = f.call((true, a))?;
+                if ok {
+                    return Ok(v);
+                }
+                let text = match &v {
+                    Value::Table(t) => match t.raw_get::<Value>("err")? {
+                        Value::String(s) => s.to_string_lossy().to_string(),
+                        _ => "ERR unknown error".to_string(),
+                    },
+                    _ => "ERR unknown error".to_string(),
+                };
+                Err(mlua::Error::external(RedisError(text)))
+            })?,
+        )?;
+        let s2 = slot.clone();
+        redis.set(
+            "pcall",
+            lua.create_function(move |_, a: mlua::MultiValue| {
+                let f: Function = s2.raw_get(1)?;
+                let (_, v): (bool, Value) = f.call((false, a))?;
+                Ok(v)
+            })?,
+        )?;
+        let errtext = lua.create_function(|lua, v: Value| {
+            Ok(match &v {
+                Value::Table(t) => match t.raw_get::<Value>("err")? {
+                    s @ Value::String(_) => s,
+                    _ => v.clone(),
+                },
+                Value::Error(e) => {
+                    let text = match root_error(e) {
+                        Ok(t) | Err(t) => t,
+                    };
+                    Value::String(lua.create_string(text)?)
+                }
+                _ => v.clone(),
+            })
+        })?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
         let env: Table = lua
             .load(PRELUDE)
             .set_name("=prelude")
-            .call((globals.clone(), redis.clone(), slot.clone(), libs))?;
+            .call((globals.clone(), redis.clone(), slot.clone(), libs, errtext))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
             let t = lua.create_table()?;
@@ -362,16 +457,20 @@ impl Vm {
                     }
                 }
                 Value::String(s) => t.raw_set("msg", s.clone())?,
+                Value::Error(err) => match root_error(err) {
+                    Ok(text) => t.raw_set("err", text)?,
+                    // Library functions raise with luaL_error, which prefixes the position.
+                    Err(msg) if msg == "not enough memory" => t.raw_set("msg", msg)?,
+                    Err(msg) => t.raw_set("msg", format!("user_script:{line}: {msg}"))?,
+                },
+                Value::Nil => t.raw_set("msg", "nil")?,
                 other => {
-                    let text = match other {
-                        Value::Error(err) => err.to_string(),
-                        v => lua
-                            .coerce_string(v.clone())
-                            .ok()
-                            .flatten()
-                            .map(|s| s.to_string_lossy().to_string())
-                            .unwrap_or_else(|| format!("{v:?}")),
-                    };
+                    let text = lua
+                        .coerce_string(other.clone())
+                        .ok()
+                        .flatten()
+                        .map(|s| s.to_string_lossy().to_string())
+                        .unwrap_or_else(|| other.type_name().to_string());
                     t.raw_set("msg", text)?;
                 }
             }
@@ -464,7 +563,6 @@ impl Vm {
         if let Err(e) = setup {
             return Err(crate::cmd_err!("ERR {}", e));
         }
-        let resp3_caller = c.reply.proto() == ferrokv_resp::Protocol::Resp3;
         let state = RefCell::new((c, run.resp3));
         let readonly = run.readonly;
         let result: mlua::Result<mlua::MultiValue> = lua.scope(|scope| {
@@ -526,6 +624,7 @@ impl Vm {
                 let v = match &a[0] {
                     Value::Integer(i) => *i,
                     Value::Number(n) => *n as i64,
+                    Value::String(s) => s.to_str().ok().and_then(|t| t.trim().parse::<f64>().ok()).map_or(0, |n| n as i64),
                     _ => 0,
                 };
                 if v != 2 && v != 3 {
@@ -543,7 +642,7 @@ impl Vm {
         });
         let _ = self.slot.raw_set(1, Value::Nil);
         let _ = self.redis.raw_set("setresp", Value::Nil);
-        let (c, _) = state.into_inner();
+        let (c, script_resp3) = state.into_inner();
         let sha = run.sha;
         let mut values = match result {
             Ok(v) => v.into_iter(),
@@ -562,7 +661,7 @@ impl Vm {
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
         if ok {
-            lua_to_reply(&value, c.reply, resp3_caller, 0);
+            lua_to_reply(&value, c.reply, script_resp3, 0);
             // A collection cycle keeps the heap of a long-lived interpreter small.
             let _ = lua.gc_step();
             return Ok(());
