@@ -280,7 +280,9 @@ impl<'a> Decoder<'a> {
 
 fn pack(lua: &Lua, args: Variadic<Value>) -> Result<LuaString> {
     if args.is_empty() {
-        return Err(err("bad argument #0 to 'pack' (MessagePack pack needs input.)"));
+        return Err(err(
+            "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+        ));
     }
     let mut out = Vec::new();
     for v in args.iter() {

@@ -448,9 +448,17 @@ fn suite(d: &mut Diff) -> Vec<String> {
     c.cmd(&["DEL", "h3", "x"]);
     c.cmd(&["DEL", "s3", "z3"]);
     // KEYS / ARGV and numkeys.
-    c.eval_keys("return {KEYS[1], KEYS[2], ARGV[1], ARGV[2]}", &["a", "b"], &["c", "d"]);
+    c.eval_keys(
+        "return {KEYS[1], KEYS[2], ARGV[1], ARGV[2]}",
+        &["a", "b"],
+        &["c", "d"],
+    );
     c.eval_keys("return {#KEYS, #ARGV}", &[], &["x"]);
-    c.eval_keys("return redis.call('set', KEYS[1], ARGV[1])", &["kk"], &["vv"]);
+    c.eval_keys(
+        "return redis.call('set', KEYS[1], ARGV[1])",
+        &["kk"],
+        &["vv"],
+    );
     c.eval_keys("return redis.call('get', KEYS[1])", &["kk"], &[]);
     c.cmd(&["EVAL", "return 1", "2", "a"]);
     c.cmd(&["EVAL", "return 1", "-1"]);
@@ -465,10 +473,22 @@ fn suite(d: &mut Diff) -> Vec<String> {
     c.cmd(&["EVAL_RO", "return redis.pcall('set', 'kk', 'x')", "0"]);
     c.cmd(&["EVAL_RO", "return redis.call('del', 'kk')", "0"]);
     c.cmd(&["EVAL", "#!lua\nreturn redis.call('get', 'kk')", "0"]);
-    c.cmd(&["EVAL", "#!lua flags=no-writes\nreturn redis.call('set', 'kk', 'x')", "0"]);
-    c.cmd(&["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', 'kk')", "0"]);
+    c.cmd(&[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('set', 'kk', 'x')",
+        "0",
+    ]);
+    c.cmd(&[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('get', 'kk')",
+        "0",
+    ]);
     c.cmd(&["EVAL", "#!lua flags=no-writes,allow-oom\nreturn 1", "0"]);
-    c.cmd(&["EVAL", "#!lua flags=allow-stale,no-cluster,allow-cross-slot-keys\nreturn 1", "0"]);
+    c.cmd(&[
+        "EVAL",
+        "#!lua flags=allow-stale,no-cluster,allow-cross-slot-keys\nreturn 1",
+        "0",
+    ]);
     c.cmd(&["EVAL", "#!lua flags=bogus\nreturn 1", "0"]);
     c.cmd(&["EVAL", "#!lua name=x\nreturn 1", "0"]);
     c.cmd(&["EVAL", "#!python\nreturn 1", "0"]);
@@ -477,14 +497,28 @@ fn suite(d: &mut Diff) -> Vec<String> {
     c.cmd(&["EVAL", "#!lua\nerror('line two')", "0"]);
     c.cmd(&["EVAL", "#!lua\nreturn (", "0"]);
     c.cmd(&["EVAL", "#!lua", "0"]);
-    c.cmd(&["EVAL", "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", "1", "kk"]);
+    c.cmd(&[
+        "EVAL",
+        "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])",
+        "1",
+        "kk",
+    ]);
     c.cmd(&["EVAL_RO", "#!lua\nreturn redis.call('set', 'kk', 'x')", "0"]);
     // SCRIPT LOAD / EXISTS / FLUSH / EVALSHA.
     c.cmd(&["SCRIPT", "LOAD", "return 'loaded'"]);
     c.cmd(&["EVALSHA", "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7", "0"]);
-    c.cmd(&["SCRIPT", "EXISTS", "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7", "nope"]);
+    c.cmd(&[
+        "SCRIPT",
+        "EXISTS",
+        "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7",
+        "nope",
+    ]);
     c.cmd(&["EVAL", "return 'evaled'", "0"]);
-    c.cmd(&["SCRIPT", "EXISTS", "ee27c9fd0a9baf3b6ac0a7ee32cb3e33c4ca1f3c"]);
+    c.cmd(&[
+        "SCRIPT",
+        "EXISTS",
+        "ee27c9fd0a9baf3b6ac0a7ee32cb3e33c4ca1f3c",
+    ]);
     let sha = "f3a2b2a0dc7cf9fb0ca1b1e5d78bab4bdbb39d59".to_string();
     let _ = sha;
     c.cmd(&["SCRIPT", "LOAD", "return KEYS[1]"]);
@@ -502,9 +536,17 @@ fn suite(d: &mut Diff) -> Vec<String> {
     c.cmd(&["SCRIPT", "FLUSH", "SYNC"]);
     c.cmd(&["SCRIPT", "FLUSH", "ASYNC"]);
     c.cmd(&["EVALSHA", "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7", "0"]);
-    c.cmd(&["EVALSHA_RO", "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7", "0"]);
+    c.cmd(&[
+        "EVALSHA_RO",
+        "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7",
+        "0",
+    ]);
     c.cmd(&["EVALSHA", "short", "0"]);
-    c.cmd(&["SCRIPT", "EXISTS", "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7"]);
+    c.cmd(&[
+        "SCRIPT",
+        "EXISTS",
+        "5e1ea9c9c30b7b2cdc0ac8b0f6afdc5cfb8c0ab7",
+    ]);
     // Globals do not leak between runs.
     c.eval("local x = 5; return x");
     c.eval("return x");

@@ -22,6 +22,7 @@
 //! errors raised by `redis.call` keep the command's error text with the same suffix.
 
 pub mod convert;
+pub mod functions;
 pub mod vm;
 
 use crate::args;
@@ -53,6 +54,8 @@ pub struct RunFlags {
     pub busy: Arc<AtomicBool>,
     /// Client id of the caller of the running script.
     pub caller: AtomicU64,
+    /// The running code is a function (FCALL), not an EVAL script.
+    pub is_function: AtomicBool,
 }
 
 /// The scripting engine of a server.
@@ -63,7 +66,14 @@ pub struct Scripting {
     vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
     bodies: RwLock<HashMap<String, Bytes>>,
+    /// Run state shared with the instruction hook and SCRIPT/FUNCTION KILL.
     pub flags: Arc<RunFlags>,
+    /// Function libraries' metadata.
+    pub registry: RwLock<functions::Registry>,
+    /// The functions' own Lua state (taken after `vm`).
+    fstate: parking_lot::Mutex<Option<functions::FState>>,
+    /// The running function's name, command and start (FUNCTION STATS).
+    pub running_fn: parking_lot::Mutex<Option<(String, Vec<Bytes>, i64)>>,
 }
 
 impl Scripting {
@@ -72,6 +82,9 @@ impl Scripting {
         Scripting {
             vm: ReentrantMutex::new(RefCell::new(None)),
             bodies: RwLock::new(HashMap::new()),
+            registry: RwLock::new(functions::Registry::default()),
+            fstate: parking_lot::Mutex::new(None),
+            running_fn: parking_lot::Mutex::new(None),
             flags: Arc::new(RunFlags {
                 busy,
                 busy_threshold_ms: AtomicI64::new(5000),
@@ -104,6 +117,8 @@ pub fn runs_off_thread(argv: &[Bytes]) -> bool {
             || args::is(n, "evalsha")
             || args::is(n, "eval_ro")
             || args::is(n, "evalsha_ro")
+            || args::is(n, "fcall")
+            || args::is(n, "fcall_ro")
     })
 }
 
@@ -118,6 +133,7 @@ pub fn register(t: &mut CommandTable) {
     t.add("script|flush", script_flush, Locking::None);
     t.add("script|kill", script_kill, Locking::None);
     t.add("script|help", script_help, Locking::None);
+    functions::register(t);
 }
 
 const NOSCRIPT: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
@@ -230,9 +246,10 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         .try_borrow_mut()
         .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
     if guard.is_none() {
-        *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
-            crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
-        })?);
+        *guard = Some(
+            vm::Vm::new(sc.flags.clone())
+                .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?,
+        );
     }
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::new("ERR Lua interpreter unavailable"));
@@ -241,6 +258,34 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     if !by_sha {
         sc.bodies.write().entry(sha.clone()).or_insert(body);
     }
+    let out = run_prepared(
+        c,
+        vm,
+        func,
+        &sha,
+        numkeys,
+        readonly || flags.no_writes,
+        false,
+    );
+    drop(guard);
+    drop(held);
+    out
+}
+
+/// Runs a compiled script or function (`function`) with the caller's KEYS and ARGV: locks
+/// the declared keys' shards, sets the run flags (busy/kill bookkeeping) and runs it. The
+/// caller holds the interpreter.
+fn run_prepared(
+    c: &mut Ctx,
+    vm: &mut vm::Vm,
+    func: ferrokv_lua::mlua::Function,
+    name: &str,
+    numkeys: usize,
+    readonly: bool,
+    function: bool,
+) -> CmdResult {
+    let srv = c.srv;
+    let sc = &srv.scripting;
     let keys: Vec<Bytes> = c.argv[3..3 + numkeys].to_vec();
     let argv: Vec<Bytes> = c.argv[3 + numkeys..].to_vec();
     let db = c.client.db;
@@ -272,9 +317,10 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let saved_nonblocking = c.client.nonblocking;
     c.client.nonblocking = true;
     let run = vm::Run {
-        sha: &sha,
-        readonly: readonly || flags.no_writes,
+        sha: name,
+        readonly,
         resp3: false,
+        function,
     };
     let outcome = vm.run(c, func, &keys, &argv, run);
     c.client.db = db;
@@ -284,8 +330,6 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     if f.busy.swap(false, Relaxed) {
         crate::log_notice!("Slow script detected: the script that ran for too long has ended.");
     }
-    drop(guard);
-    drop(held);
     outcome
 }
 
@@ -300,9 +344,10 @@ fn script_load(c: &mut Ctx) -> CmdResult {
             .try_borrow_mut()
             .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
         if guard.is_none() {
-            *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
-                crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
-            })?);
+            *guard = Some(
+                vm::Vm::new(sc.flags.clone())
+                    .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?,
+            );
         }
         if let Some(vm) = guard.as_mut() {
             vm.function(&sha, &source)?;

@@ -151,13 +151,45 @@ pub struct Vm {
     redis: Table,
     funcs: HashMap<String, RegistryKey>,
     handler: Function,
+    /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
+    bind: Function,
 }
 
 /// Per-run settings.
 pub struct Run<'s> {
+    /// The name in error suffixes: the script's SHA1 or the function's name.
     pub sha: &'s str,
+    /// Write commands are refused (EVAL_RO, FCALL_RO, `no-writes`).
     pub readonly: bool,
+    /// Initial protocol of `redis.call` replies (`redis.setresp` changes it).
     pub resp3: bool,
+    /// A function (FCALL): called with `(keys, args)` instead of KEYS/ARGV globals, and its
+    /// errors name `@user_function`.
+    pub function: bool,
+}
+
+/// The reply text of a failed run's error value (the handler's table, or a raw value), and
+/// the script line it names.
+pub fn failure_text(value: &Value) -> (String, i64) {
+    let (msg, line) = match value {
+        Value::Table(t) => {
+            let line: i64 = t.raw_get("line").unwrap_or(1);
+            match (t.raw_get::<Value>("err"), t.raw_get::<Value>("msg")) {
+                (Ok(Value::String(e)), _) => (e.to_string_lossy().to_string(), line),
+                (_, Ok(Value::String(m))) => (format!("ERR {}", m.to_string_lossy()), line),
+                _ => ("ERR unknown error".to_string(), line),
+            }
+        }
+        Value::String(s) => {
+            if s.to_string_lossy().contains("not enough memory") {
+                ("ERR not enough memory".to_string(), 1)
+            } else {
+                (format!("ERR {}", s.to_string_lossy()), 1)
+            }
+        }
+        _ => ("ERR unknown error".to_string(), 1),
+    };
+    (msg.replace(['\r', '\n'], " "), line)
 }
 
 /// An error reply raised by `redis.call` (the command's error text, e.g. `ERR ...` or
@@ -223,22 +255,20 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.set(
         "error_reply",
-        lua.create_function(|lua, a: Variadic<Value>| {
-            match (a.len(), a.first()) {
-                (1, Some(Value::String(s))) => {
-                    let text = s.to_string_lossy();
-                    let text = if text.starts_with('-') {
-                        text.to_string()
-                    } else {
-                        format!("-{text}")
-                    };
-                    Ok(Value::Table(error_table(lua, &text)?))
-                }
-                _ => Ok(Value::Table(error_table(
-                    lua,
-                    "wrong number or type of arguments",
-                )?)),
+        lua.create_function(|lua, a: Variadic<Value>| match (a.len(), a.first()) {
+            (1, Some(Value::String(s))) => {
+                let text = s.to_string_lossy();
+                let text = if text.starts_with('-') {
+                    text.to_string()
+                } else {
+                    format!("-{text}")
+                };
+                Ok(Value::Table(error_table(lua, &text)?))
             }
+            _ => Ok(Value::Table(error_table(
+                lua,
+                "wrong number or type of arguments",
+            )?)),
         })?,
     )?;
     r.set(
@@ -311,12 +341,12 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
-    r.set(
-        "replicate_commands",
-        lua.create_function(|_, ()| Ok(true))?,
-    )?;
+    r.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     r.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
-    r.set("debug", lua.create_function(|_, _a: Variadic<Value>| Ok(()))?)?;
+    r.set(
+        "debug",
+        lua.create_function(|_, _a: Variadic<Value>| Ok(()))?,
+    )?;
     r.set("REDIS_VERSION", crate::REDIS_VERSION)?;
     let num = crate::REDIS_VERSION
         .split('.')
@@ -347,7 +377,7 @@ fn user_line(lua: &Lua) -> usize {
             let is_user = src
                 .source
                 .as_deref()
-                .is_some_and(|s| s.contains("user_script"));
+                .is_some_and(|s| s.contains("user_script") || s.contains("user_function"));
             if is_user {
                 d.current_line()
             } else {
@@ -441,10 +471,13 @@ impl Vm {
             })
         })?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
-        let env: Table = lua
-            .load(PRELUDE)
-            .set_name("=prelude")
-            .call((globals.clone(), redis.clone(), slot.clone(), libs, errtext))?;
+        let env: Table = lua.load(PRELUDE).set_name("=prelude").call((
+            globals.clone(),
+            redis.clone(),
+            slot.clone(),
+            libs,
+            errtext,
+        ))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
             let t = lua.create_table()?;
@@ -477,6 +510,10 @@ impl Vm {
             t.raw_set("line", line)?;
             Ok(t)
         })?;
+        let bind: Function = lua
+            .load("local f, k, a = ... return function() return f(k, a) end")
+            .set_name("=bind")
+            .into_function()?;
         let hook_flags = flags;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(10_000),
@@ -508,7 +545,28 @@ impl Vm {
             redis,
             funcs: HashMap::new(),
             handler,
+            bind,
         })
+    }
+
+    /// The interpreter.
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// The real `redis` table (FUNCTION LOAD's restricted view proxies part of it).
+    pub fn redis_table(&self) -> &Table {
+        &self.redis
+    }
+
+    /// What running code sees as its globals.
+    pub fn env(&self) -> &Table {
+        &self.env
+    }
+
+    /// The error handler `xpcall` uses (turns an error into `{err|msg, line}`).
+    pub fn handler(&self) -> &Function {
+        &self.handler
     }
 
     /// The compiled function of a script, compiling `source` on first use.
@@ -556,12 +614,15 @@ impl Vm {
             }
             Ok(t)
         };
-        let setup = mk(keys)
-            .and_then(|k| self.globals.raw_set("KEYS", k))
-            .and_then(|_| mk(argv))
-            .and_then(|a| self.globals.raw_set("ARGV", a));
-        if let Err(e) = setup {
-            return Err(crate::cmd_err!("ERR {}", e));
+        let function = run.function;
+        if !function {
+            let setup = mk(keys)
+                .and_then(|k| self.globals.raw_set("KEYS", k))
+                .and_then(|_| mk(argv))
+                .and_then(|a| self.globals.raw_set("ARGV", a));
+            if let Err(e) = setup {
+                return Err(crate::cmd_err!("ERR {}", e));
+            }
         }
         let state = RefCell::new((c, run.resp3));
         let readonly = run.readonly;
@@ -574,9 +635,9 @@ impl Vm {
                     match &v {
                         Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
                         Value::Integer(i) => cmd_args.push(Bytes::from(i.to_string())),
-                        Value::Number(n) => cmd_args.push(Bytes::from(
-                            ferrokv_lua::cjson::format_g(*n, 14),
-                        )),
+                        Value::Number(n) => {
+                            cmd_args.push(Bytes::from(ferrokv_lua::cjson::format_g(*n, 14)))
+                        }
                         _ => {
                             let t = error_table(
                                 lua,
@@ -624,7 +685,11 @@ impl Vm {
                 let v = match &a[0] {
                     Value::Integer(i) => *i,
                     Value::Number(n) => *n as i64,
-                    Value::String(s) => s.to_str().ok().and_then(|t| t.trim().parse::<f64>().ok()).map_or(0, |n| n as i64),
+                    Value::String(s) => s
+                        .to_str()
+                        .ok()
+                        .and_then(|t| t.trim().parse::<f64>().ok())
+                        .map_or(0, |n| n as i64),
                     _ => 0,
                 };
                 if v != 2 && v != 3 {
@@ -638,6 +703,12 @@ impl Vm {
             self.slot.raw_set(1, call)?;
             self.redis.raw_set("setresp", setresp)?;
             let xpcall: Function = self.globals.raw_get("xpcall")?;
+            let func = if function {
+                let (k, a) = (mk(keys)?, mk(argv)?);
+                self.bind.call::<Function>((func, k, a))?
+            } else {
+                func
+            };
             xpcall.call::<mlua::MultiValue>((func, self.handler.clone()))
         });
         let _ = self.slot.raw_set(1, Value::Nil);
@@ -652,9 +723,14 @@ impl Vm {
                     other => other.to_string(),
                 };
                 return Err(crate::cmd_err!(
-                    "ERR {} script: {}, on @user_script:1.",
+                    "ERR {} script: {}, on @{}:1.",
                     msg,
-                    sha
+                    sha,
+                    if run.function {
+                        "user_function"
+                    } else {
+                        "user_script"
+                    }
                 ));
             }
         };
@@ -666,31 +742,16 @@ impl Vm {
             let _ = lua.gc_step();
             return Ok(());
         }
-        let (msg, line) = match &value {
-            Value::Table(t) => {
-                let line: i64 = t.raw_get("line").unwrap_or(1);
-                match (t.raw_get::<Value>("err"), t.raw_get::<Value>("msg")) {
-                    (Ok(Value::String(e)), _) => (e.to_string_lossy().to_string(), line),
-                    (_, Ok(Value::String(m))) => {
-                        (format!("ERR {}", m.to_string_lossy()), line)
-                    }
-                    _ => ("ERR unknown error".to_string(), line),
-                }
-            }
-            Value::String(s) => {
-                if s.to_string_lossy().contains("not enough memory") {
-                    ("ERR not enough memory".to_string(), 1)
-                } else {
-                    (format!("ERR {}", s.to_string_lossy()), 1)
-                }
-            }
-            _ => ("ERR unknown error".to_string(), 1),
-        };
-        let msg = msg.replace(['\r', '\n'], " ");
+        let (msg, line) = failure_text(&value);
         Err(crate::cmd_err!(
-            "{} script: {}, on @user_script:{}.",
+            "{} script: {}, on @{}:{}.",
             msg,
             sha,
+            if run.function {
+                "user_function"
+            } else {
+                "user_script"
+            },
             line
         ))
     }
