@@ -138,7 +138,7 @@ fn parse_metadata(code: &[u8]) -> Result<(String, Vec<u8>), CmdError> {
 /// Lua helper building a library's environment: while `loading[1]` is true only the
 /// restricted `redis` table exists; afterwards lookups go to the full environment.
 const LIB_ENV: &str = r#"
-local full_env, load_api, loading = ...
+local real, load_api, loading = ...
 local function missing(n)
   error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 3)
 end
@@ -160,7 +160,9 @@ setmetatable(env, {
       if n == "redis" then return api end
       missing(n)
     end
-    return full_env[n]
+    local v = rawget(real, n)
+    if v == nil then missing(n) end
+    return v
   end,
   __newindex = readonly,
   __metatable = false,
@@ -241,6 +243,9 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<Pending> {
                 }
             }
         }
+        [_] => {
+            return Err(reg_err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments)."))
+        }
         [n, f] => {
             name = string_of(n);
             if name.is_none() {
@@ -252,7 +257,7 @@ fn registration(args: mlua::MultiValue) -> mlua::Result<Pending> {
                 Value::Function(f) => callback = Some(f.clone()),
                 _ => {
                     return Err(reg_err(
-                        "callback argument given to redis.register_function must be a function",
+                        "second argument to redis.register_function must be a function",
                     ))
                 }
             }
@@ -338,7 +343,7 @@ impl FState {
         let env: Table = lua
             .load(LIB_ENV)
             .set_name("=libenv")
-            .call((self.vm.env().clone(), load_api, loading.clone()))
+            .call((self.vm.globals().clone(), load_api, loading.clone()))
             .map_err(internal)?;
         let chunk = lua
             .load(&source[..])
@@ -498,6 +503,9 @@ fn fcall_ro(c: &mut Ctx) -> CmdResult {
 }
 
 fn fcall_generic(c: &mut Ctx, readonly: bool) -> CmdResult {
+    if args::int(c.arg(2)).is_err() {
+        return Err(CmdError::new("ERR Bad number of keys provided"));
+    }
     let numkeys = super::parse_numkeys(c)?;
     let srv = c.srv;
     let sc = &srv.scripting;
@@ -655,7 +663,7 @@ fn function_list(c: &mut Ctx) -> CmdResult {
                 .collect();
             r.set(names.len());
             for n in names {
-                r.bulk(n.as_bytes());
+                r.simple(n.as_bytes());
             }
         }
         if with_code {
@@ -766,14 +774,15 @@ fn function_restore(c: &mut Ctx) -> CmdResult {
     let mut codes: Vec<Bytes> = Vec::new();
     if policy != Policy::Flush {
         let reg = sc.registry.read();
-        for l in reg.libs.values() {
-            if new_names.contains(&l.name) {
-                if policy == Policy::Append {
-                    return Err(cmd_error(format!("ERR Library {} already exists", l.name)));
-                }
-                continue;
+        if policy == Policy::Append {
+            if let Some(n) = new_names.iter().find(|n| reg.libs.contains_key(*n)) {
+                return Err(cmd_error(format!("ERR Library {n} already exists")));
             }
-            codes.push(l.code.clone());
+        }
+        for l in reg.libs.values() {
+            if !new_names.contains(&l.name) {
+                codes.push(l.code.clone());
+            }
         }
     }
     codes.extend(new_codes);

@@ -559,6 +559,11 @@ impl Vm {
         &self.redis
     }
 
+    /// The real globals table (behind the read-only view scripts see).
+    pub fn globals(&self) -> &Table {
+        &self.globals
+    }
+
     /// What running code sees as its globals.
     pub fn env(&self) -> &Table {
         &self.env
