@@ -423,6 +423,7 @@ impl Scripting {
         st.callables.extend(callables);
         reg.libs.insert(info.name.clone(), info);
         reg.rebuild_index();
+        self.note_heap(true, st.vm.lua().used_memory());
         Ok(name)
     }
 
@@ -430,6 +431,7 @@ impl Scripting {
     pub fn flush_functions(&self) {
         *self.registry.write() = Registry::default();
         *self.fstate.lock() = None;
+        self.note_heap(true, 0);
     }
 
     /// Replaces all libraries by `codes` (all or nothing): a fresh state loads them.
@@ -453,6 +455,7 @@ impl Scripting {
             reg.libs.insert(info.name.clone(), info);
         }
         reg.rebuild_index();
+        self.note_heap(true, st.vm.lua().used_memory());
         *self.fstate.lock() = Some(st);
         *self.registry.write() = reg;
         Ok(())
@@ -833,11 +836,11 @@ fn function_kill(c: &mut Ctx) -> CmdResult {
     if !f.running.load(Relaxed) {
         return Err(NOTBUSY);
     }
-    if !f.is_function.load(Relaxed) {
-        return Err(super::BUSY);
-    }
     if f.wrote.load(Relaxed) {
         return Err(super::UNKILLABLE);
+    }
+    if !f.is_function.load(Relaxed) {
+        return Err(super::BUSY);
     }
     f.kill.store(true, Relaxed);
     c.reply.ok();

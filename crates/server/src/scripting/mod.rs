@@ -58,6 +58,25 @@ pub struct RunFlags {
     pub is_function: AtomicBool,
 }
 
+/// Scripting figures for INFO memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemStats {
+    /// Heap of the EVAL Lua state (bytes, as of the last run).
+    pub vm_eval: usize,
+    /// Heap of the functions' Lua state (bytes, as of the last load or call).
+    pub vm_functions: usize,
+    /// Bytes of cached script bodies.
+    pub scripts_eval: usize,
+    /// Number of cached scripts.
+    pub cached_scripts: usize,
+    /// Bytes of library code.
+    pub functions_code: usize,
+    /// Number of functions.
+    pub functions: usize,
+    /// Number of libraries.
+    pub libraries: usize,
+}
+
 /// The scripting engine of a server.
 pub struct Scripting {
     /// The interpreter. Reentrant so that EXEC can take it before locking its shards when it
@@ -74,6 +93,9 @@ pub struct Scripting {
     fstate: parking_lot::Mutex<Option<functions::FState>>,
     /// The running function's name, command and start (FUNCTION STATS).
     pub running_fn: parking_lot::Mutex<Option<(String, Vec<Bytes>, i64)>>,
+    /// Heap sizes of the two Lua states, updated after each run (read without the locks).
+    eval_heap: std::sync::atomic::AtomicUsize,
+    fn_heap: std::sync::atomic::AtomicUsize,
 }
 
 impl Scripting {
@@ -85,6 +107,8 @@ impl Scripting {
             registry: RwLock::new(functions::Registry::default()),
             fstate: parking_lot::Mutex::new(None),
             running_fn: parking_lot::Mutex::new(None),
+            eval_heap: std::sync::atomic::AtomicUsize::new(0),
+            fn_heap: std::sync::atomic::AtomicUsize::new(0),
             flags: Arc::new(RunFlags {
                 busy,
                 busy_threshold_ms: AtomicI64::new(5000),
@@ -96,6 +120,49 @@ impl Scripting {
     /// Whether a script is running past the busy threshold.
     pub fn busy(&self) -> bool {
         self.flags.busy.load(Relaxed)
+    }
+
+    /// The BUSY error for other clients: names FUNCTION KILL while a function runs.
+    pub fn busy_error(&self) -> CmdError {
+        if self.flags.is_function.load(Relaxed) {
+            BUSY_FUNCTION
+        } else {
+            BUSY
+        }
+    }
+
+    /// Figures for INFO memory; never waits for a running script.
+    pub fn mem_stats(&self) -> MemStats {
+        let (scripts_eval, cached_scripts) = {
+            let b = self.bodies.read();
+            (b.values().map(|v| v.len()).sum(), b.len())
+        };
+        let reg = self.registry.read();
+        MemStats {
+            vm_eval: self.eval_heap.load(Relaxed),
+            vm_functions: self.fn_heap.load(Relaxed),
+            scripts_eval,
+            cached_scripts,
+            functions_code: reg.libs.values().map(|l| l.code.len()).sum(),
+            functions: reg.function_count(),
+            libraries: reg.libs.len(),
+        }
+    }
+
+    /// Records the heap size of the EVAL state (`function` false) or the functions' state.
+    pub fn note_heap(&self, function: bool, bytes: usize) {
+        if function {
+            self.fn_heap.store(bytes, Relaxed);
+        } else {
+            self.eval_heap.store(bytes, Relaxed);
+        }
+    }
+
+    /// Stops the running script or function, whether or not it wrote (SHUTDOWN).
+    pub fn abort_for_shutdown(&self) {
+        if self.flags.running.load(Relaxed) {
+            self.flags.kill.store(true, Relaxed);
+        }
     }
 
     /// Takes the interpreter for the caller's thread (EXEC with queued scripts does this before
@@ -286,6 +353,10 @@ fn run_prepared(
 ) -> CmdResult {
     let srv = c.srv;
     let sc = &srv.scripting;
+    if srv.monitor_count.load(Relaxed) > 0 {
+        let origin = c.client.handle.addr.to_string();
+        srv.feed_monitors_always(c.client.db, &origin, c.cmd, c.argv);
+    }
     let keys: Vec<Bytes> = c.argv[3..3 + numkeys].to_vec();
     let argv: Vec<Bytes> = c.argv[3 + numkeys..].to_vec();
     let db = c.client.db;
@@ -323,6 +394,7 @@ fn run_prepared(
         function,
     };
     let outcome = vm.run(c, func, &keys, &argv, run);
+    sc.note_heap(function, vm.lua().used_memory());
     c.client.db = db;
     c.client.nonblocking = saved_nonblocking;
     f.running.store(false, Relaxed);
@@ -351,6 +423,7 @@ fn script_load(c: &mut Ctx) -> CmdResult {
         }
         if let Some(vm) = guard.as_mut() {
             vm.function(&sha, &source)?;
+            sc.note_heap(false, vm.lua().used_memory());
         }
     }
     sc.bodies.write().entry(sha.clone()).or_insert(body);
@@ -389,6 +462,7 @@ fn script_flush(c: &mut Ctx) -> CmdResult {
     if let Ok(mut vm) = sc.vm.lock().try_borrow_mut() {
         *vm = None;
     }
+    sc.note_heap(false, 0);
     c.reply.ok();
     Ok(())
 }
@@ -400,6 +474,9 @@ fn script_kill(c: &mut Ctx) -> CmdResult {
     }
     if f.wrote.load(Relaxed) {
         return Err(UNKILLABLE);
+    }
+    if f.is_function.load(Relaxed) {
+        return Err(BUSY_FUNCTION);
     }
     f.kill.store(true, Relaxed);
     c.reply.ok();
@@ -427,6 +504,11 @@ fn script_help(c: &mut Ctx) -> CmdResult {
     );
     Ok(())
 }
+
+/// The BUSY error while a function (FCALL) is busy.
+pub const BUSY_FUNCTION: CmdError = CmdError::new(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+);
 
 /// The BUSY error for a command arriving while a script is busy.
 pub const BUSY: CmdError = CmdError::new(
@@ -488,6 +570,7 @@ pub fn call_command(
         clock: c.clock,
         cmd,
     };
+    srv.feed_monitors_from(inner.client.db, "lua", cmd, &argv);
     let result = handler(&mut inner);
     c.locks = inner.locks;
     let usec = (crate::util::now_us() - start).max(0) as u64;

@@ -24,9 +24,19 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-/// Upper bound of the Lua heap: a script that allocates more fails with an error and the
-/// server keeps serving.
+/// Default upper bound of a Lua heap: a script that allocates more fails with an error and
+/// the server keeps serving. See [`memory_limit`].
 pub const LUA_MEMORY_LIMIT: usize = 1 << 30;
+
+/// The Lua heap limit in bytes: [`LUA_MEMORY_LIMIT`], unless the environment variable
+/// `FERROKV_LUA_MEMORY_LIMIT` (bytes, at least 1 MiB) says otherwise (tests use a small one).
+pub fn memory_limit() -> usize {
+    std::env::var("FERROKV_LUA_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1 << 20)
+        .unwrap_or(LUA_MEMORY_LIMIT)
+}
 
 /// Globals scripts may use (Redis 7's allow list; `os` has only `clock`).
 const ALLOWED_GLOBALS: &[&str] = &[
@@ -536,7 +546,7 @@ impl Vm {
                 Ok(VmState::Continue)
             },
         )?;
-        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
+        lua.set_memory_limit(memory_limit())?;
         Ok(Vm {
             lua,
             globals,
@@ -741,6 +751,12 @@ impl Vm {
         };
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
+        if !ok {
+            // A failed run (e.g. out of memory) leaves its garbage: free it now so the next
+            // script starts with a clean heap.
+            let _ = lua.gc_collect();
+            let _ = lua.gc_collect();
+        }
         if ok {
             lua_to_reply(&value, c.reply, script_resp3, 0);
             // A collection cycle keeps the heap of a long-lived interpreter small.
