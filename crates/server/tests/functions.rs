@@ -82,6 +82,7 @@ const LOAD_ERRORS: &[&str] = &[
     "redis.register_function{function_name='f5', callback=function() end, description={}}",
     "redis.register_function{function_name=1, callback=function() end}",
     "redis.register_function('ok_1', function() return 1 end)",
+    "while true do end",
     "redis.log(redis.LOG_NOTICE, 'loading')\nredis.register_function('ok_2', function() return 1 end)",
     "local v = redis.REDIS_VERSION\nredis.register_function('ok_3', function() return 1 end)",
     "local a = {}\nlocal function h() return #a end\nredis.register_function('ok_4', h)",

@@ -57,9 +57,13 @@ pub struct LibInfo {
     pub functions: BTreeMap<String, FnInfo>,
 }
 
+/// How long a library's code may run at load time (as Redis).
+const LOAD_TIMEOUT_MS: i64 = 500;
+
 /// The functions Lua state and the callables it holds.
 pub struct FState {
     vm: vm::Vm,
+    flags: Arc<super::RunFlags>,
     /// Function name -> callback.
     callables: HashMap<String, Function>,
 }
@@ -298,6 +302,7 @@ impl FState {
             .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?;
         Ok(FState {
             vm,
+            flags: sc.flags.clone(),
             callables: HashMap::new(),
         })
     }
@@ -358,9 +363,12 @@ impl FState {
                 crate::cmd_err!("ERR Error compiling function: {}", msg)
             })?;
         let xpcall: Function = lua.globals().raw_get("xpcall").map_err(internal)?;
-        let out: mlua::MultiValue = xpcall
-            .call((chunk, self.vm.handler().clone()))
-            .map_err(internal)?;
+        self.flags
+            .load_deadline_ms
+            .store(crate::util::now_ms() + LOAD_TIMEOUT_MS, Relaxed);
+        let out = xpcall.call::<mlua::MultiValue>((chunk, self.vm.handler().clone()));
+        self.flags.load_deadline_ms.store(0, Relaxed);
+        let out = out.map_err(internal)?;
         let _ = loading.raw_set(1, false);
         let mut vals = out.into_iter();
         if !matches!(vals.next(), Some(Value::Boolean(true))) {
@@ -434,8 +442,9 @@ impl Scripting {
         self.note_heap(true, 0);
     }
 
-    /// Replaces all libraries by `codes` (all or nothing): a fresh state loads them.
-    fn install_all(&self, codes: &[Bytes]) -> Result<(), CmdError> {
+    /// Replaces all libraries by `codes` (all or nothing): a fresh state loads them. For
+    /// FUNCTION RESTORE and for loading the FUNCTION2 records of an RDB/AOF file.
+    pub fn install_all(&self, codes: &[Bytes]) -> Result<(), CmdError> {
         let mut st = FState::new(self)?;
         let mut reg = Registry::default();
         for code in codes {

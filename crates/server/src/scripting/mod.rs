@@ -56,6 +56,9 @@ pub struct RunFlags {
     pub caller: AtomicU64,
     /// The running code is a function (FCALL), not an EVAL script.
     pub is_function: AtomicBool,
+    /// While FUNCTION LOAD runs a library's code: the Unix ms after which it fails with
+    /// "FUNCTION LOAD timeout" (0: not loading).
+    pub load_deadline_ms: AtomicI64,
 }
 
 /// Scripting figures for INFO memory.
@@ -77,6 +80,31 @@ pub struct MemStats {
     pub libraries: usize,
 }
 
+/// A job for the script executor thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The thread that runs top-level EVAL/FCALL calls (net.rs hands them over so the connection's
+/// worker keeps serving). Scripts run one at a time anyway (one interpreter); a single thread
+/// avoids many pool threads contending for the interpreter lock.
+struct Executor {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Executor {
+    fn start() -> Option<Executor> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ferrokv-scripts".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })
+            .ok()?;
+        Some(Executor { tx })
+    }
+}
+
 /// The scripting engine of a server.
 pub struct Scripting {
     /// The interpreter. Reentrant so that EXEC can take it before locking its shards when it
@@ -96,6 +124,8 @@ pub struct Scripting {
     /// Heap sizes of the two Lua states, updated after each run (read without the locks).
     eval_heap: std::sync::atomic::AtomicUsize,
     fn_heap: std::sync::atomic::AtomicUsize,
+    /// The script thread, started on first use.
+    executor: parking_lot::Mutex<Option<Executor>>,
 }
 
 impl Scripting {
@@ -109,6 +139,7 @@ impl Scripting {
             running_fn: parking_lot::Mutex::new(None),
             eval_heap: std::sync::atomic::AtomicUsize::new(0),
             fn_heap: std::sync::atomic::AtomicUsize::new(0),
+            executor: parking_lot::Mutex::new(None),
             flags: Arc::new(RunFlags {
                 busy,
                 busy_threshold_ms: AtomicI64::new(5000),
@@ -129,6 +160,40 @@ impl Scripting {
         } else {
             BUSY
         }
+    }
+
+    /// Runs `f` on the script thread and returns its result (`None` if the thread is gone).
+    /// net.rs runs top-level EVAL/FCALL this way.
+    pub async fn run_on_script_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done_tx.send(f());
+        });
+        let unsent: Option<Job> = {
+            let mut ex = self.executor.lock();
+            if ex.is_none() {
+                *ex = Executor::start();
+            }
+            let sent = match ex.as_ref() {
+                Some(e) => e.tx.send(job).map_err(|e| e.0),
+                None => Err(job),
+            };
+            match sent {
+                Ok(()) => None,
+                Err(job) => {
+                    *ex = None;
+                    Some(job)
+                }
+            }
+        };
+        if let Some(job) = unsent {
+            // No script thread: fall back to the blocking pool.
+            tokio::task::spawn_blocking(job).await.ok()?;
+        }
+        done_rx.await.ok()
     }
 
     /// Figures for INFO memory; never waits for a running script.

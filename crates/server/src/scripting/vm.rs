@@ -532,6 +532,13 @@ impl Vm {
                 if f.kill.load(Relaxed) {
                     return Err(lua_err("Script killed by user with SCRIPT KILL..."));
                 }
+                let deadline = f.load_deadline_ms.load(Relaxed);
+                if deadline > 0 {
+                    if crate::util::now_ms() > deadline {
+                        return Err(lua_err("FUNCTION LOAD timeout"));
+                    }
+                    return Ok(VmState::Continue);
+                }
                 let limit = f.busy_threshold_ms.load(Relaxed);
                 if limit > 0
                     && !f.busy.load(Relaxed)
@@ -759,8 +766,6 @@ impl Vm {
         }
         if ok {
             lua_to_reply(&value, c.reply, script_resp3, 0);
-            // A collection cycle keeps the heap of a long-lived interpreter small.
-            let _ = lua.gc_step();
             return Ok(());
         }
         let (msg, line) = failure_text(&value);
