@@ -541,7 +541,8 @@ fn memory_section(srv: &Server, out: &mut String) {
         "{}",
         bytes_to_human(total)
     );
-    let sm = c_scripting_stats(srv);
+    // Scripting figures (never waits for a running script).
+    let sm = srv.scripting.mem_stats();
     field!(out, "used_memory_lua", "{}", sm.vm_eval);
     field!(out, "used_memory_vm_eval", "{}", sm.vm_eval);
     field!(
@@ -900,9 +901,4 @@ mod tests {
         assert!(mixed.contains(&"commandstats") && mixed.contains(&"server"));
         assert!(selected_sections(&[b"nosuch"]).is_empty());
     }
-}
-
-/// Scripting memory and counters for INFO memory (never waits for a running script).
-fn c_scripting_stats(srv: &crate::server::Server) -> crate::scripting::MemStats {
-    srv.scripting.mem_stats()
 }

@@ -233,7 +233,7 @@ pub fn lua_to_reply(v: &Value, reply: &mut Reply, resp3: bool, depth: usize) {
 /// Lua numbers become integers by truncation toward zero; NaN and values out of the `i64`
 /// range give `i64::MIN`, as Redis's C cast does on x86-64.
 pub fn truncate(n: f64) -> i64 {
-    if n.is_nan() || n >= 9_223_372_036_854_775_808.0 || n < -9_223_372_036_854_775_808.0 {
+    if n.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         return i64::MIN;
     }
     n.trunc() as i64
