@@ -423,7 +423,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         return Flow::Paused;
     }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
-        reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+        reject(srv, client, reply, Some(cmd), srv.scripting.busy_error());
         return Flow::Continue;
     }
     if client.multi.is_some()
@@ -455,7 +455,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         let locks = match locked {
             Ok(l) => l,
             Err(crate::keyspace::LockAbort::Busy) => {
-                reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+                reject(srv, client, reply, Some(cmd), srv.scripting.busy_error());
                 return Flow::Continue;
             }
         };

@@ -607,13 +607,31 @@ impl Server {
     }
 
     fn feed_monitors(&self, client: &Client, cmd: &Command, argv: &[Bytes]) {
+        self.feed_monitors_from(client.db, &client.handle.addr.to_string(), cmd, argv);
+    }
+
+    /// Sends a command to MONITOR clients as run from `origin` (a client address, or `lua`
+    /// for commands scripts run) in database `db`.
+    pub fn feed_monitors_from(&self, db: u32, origin: &str, cmd: &Command, argv: &[Bytes]) {
+        if cmd.has(flags::SKIP_MONITOR) || cmd.has(flags::ADMIN) {
+            return;
+        }
+        self.feed_monitors_always(db, origin, cmd, argv);
+    }
+
+    /// Sends a command to MONITOR clients even if its flags say SKIP_MONITOR (EVAL and FCALL
+    /// show themselves when they start, before the commands they run, as in Redis).
+    pub fn feed_monitors_always(&self, db: u32, origin: &str, cmd: &Command, argv: &[Bytes]) {
+        if self.monitor_count.load(Relaxed) == 0 {
+            return;
+        }
         let now = crate::util::now_us();
         let mut line = format!(
             "+{}.{:06} [{} {}]",
             now / 1_000_000,
             now % 1_000_000,
-            client.db,
-            client.handle.addr
+            db,
+            origin
         );
         for (i, a) in argv.iter().enumerate() {
             line.push(' ');

@@ -547,24 +547,38 @@ fn memory_section(srv: &Server, out: &mut String) {
         "{}",
         bytes_to_human(total)
     );
-    for f in ["used_memory_lua", "used_memory_vm_eval"] {
-        field!(out, f, "0");
-    }
-    field!(out, "used_memory_lua_human", "0B");
-    for f in [
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
-        "number_of_functions",
-        "number_of_libraries",
-        "used_memory_vm_functions",
-        "used_memory_vm_total",
-    ] {
-        field!(out, f, "0");
-    }
-    field!(out, "used_memory_vm_total_human", "0B");
-    field!(out, "used_memory_functions", "0");
-    field!(out, "used_memory_scripts", "0");
-    field!(out, "used_memory_scripts_human", "0B");
+    // Scripting figures (never waits for a running script).
+    let sm = srv.scripting.mem_stats();
+    field!(out, "used_memory_lua", "{}", sm.vm_eval);
+    field!(out, "used_memory_vm_eval", "{}", sm.vm_eval);
+    field!(
+        out,
+        "used_memory_lua_human",
+        "{}",
+        bytes_to_human(sm.vm_eval as u64)
+    );
+    field!(out, "used_memory_scripts_eval", "{}", sm.scripts_eval);
+    field!(out, "number_of_cached_scripts", "{}", sm.cached_scripts);
+    field!(out, "number_of_functions", "{}", sm.functions);
+    field!(out, "number_of_libraries", "{}", sm.libraries);
+    field!(out, "used_memory_vm_functions", "{}", sm.vm_functions);
+    let vm_total = sm.vm_eval + sm.vm_functions;
+    field!(out, "used_memory_vm_total", "{}", vm_total);
+    field!(
+        out,
+        "used_memory_vm_total_human",
+        "{}",
+        bytes_to_human(vm_total as u64)
+    );
+    field!(out, "used_memory_functions", "{}", sm.functions_code);
+    let scripts = sm.scripts_eval + sm.functions_code;
+    field!(out, "used_memory_scripts", "{}", scripts);
+    field!(
+        out,
+        "used_memory_scripts_human",
+        "{}",
+        bytes_to_human(scripts as u64)
+    );
     field!(out, "maxmemory", "{}", maxmemory);
     field!(out, "maxmemory_human", "{}", bytes_to_human(maxmemory));
     field!(out, "maxmemory_policy", "{}", policy);

@@ -31,6 +31,8 @@ pub const SYNC_FLUSH_INLINE_MAX: usize = 65_536;
 pub fn shutdown_now(srv: &Server) {
     log_warning!("User requested shutdown...");
     log_warning!("ferrokv is now ready to exit, bye bye...");
+    // A busy script (even one that wrote) is stopped so its thread lets the server exit.
+    srv.scripting.abort_for_shutdown();
     srv.begin_shutdown();
 }
 
