@@ -264,7 +264,17 @@ impl ServerProc {
                 }
             }
             if ping_ok(&addr) {
-                return Ok(());
+                // Another test's server may have taken the port between `free_port` and our
+                // server's bind (ours then exits with "address in use"): only a server whose
+                // `dir` is our directory counts.
+                let ours = self
+                    .dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if serves_dir(&addr, &ours) != Some(false) {
+                    return Ok(());
+                }
             }
             if Instant::now() >= deadline {
                 let logs = self.logs();
@@ -403,6 +413,33 @@ fn ping_ok(addr: &str) -> bool {
         }
     }
     got == b"+PONG\r\n"
+}
+
+/// Whether the server at `addr` runs in a directory whose path contains `needle` (`CONFIG GET
+/// dir`); `None` when that cannot be asked (an error reply, e.g. NOAUTH, or no reply).
+fn serves_dir(addr: &str, needle: &str) -> Option<bool> {
+    let sock = addr.parse().ok()?;
+    let mut s = TcpStream::connect_timeout(&sock, Duration::from_millis(200)).ok()?;
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    s.write_all(b"*3\r\n$6\r\nCONFIG\r\n$3\r\nGET\r\n$3\r\ndir\r\n")
+        .ok()?;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 256];
+    // An array of two bulk strings: four CRLF-terminated lines (or an error line).
+    while got.windows(2).filter(|w| w == b"\r\n").count() < 5 && got.len() < 8192 {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+        if got.first() == Some(&b'-') && got.ends_with(b"\r\n") {
+            return None;
+        }
+    }
+    if got.first() != Some(&b'*') {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&got);
+    Some(text.contains(needle))
 }
 
 impl Drop for ServerProc {
