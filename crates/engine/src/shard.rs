@@ -10,6 +10,7 @@ use crate::entry::Entry;
 use crate::table::{Probe, Table};
 use crate::value::Value;
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 /// How the per-key access field is maintained (follows `maxmemory-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +70,26 @@ pub struct ShardStats {
     pub keyspace_misses: u64,
 }
 
+/// Receives the content of shards for a point-in-time snapshot (see [`Shard::snapshot_begin`]).
+///
+/// `receive` is called while the shard's lock is held, with copies of every entry the shard held
+/// when the snapshot started; it must only queue them (encoding happens elsewhere).
+pub trait SnapshotSink: Send + Sync {
+    /// The epoch content of the shard registered with `tag`.
+    fn receive(&self, tag: u64, entries: Vec<Entry>);
+}
+
+/// A snapshot waiting for this shard's content.
+struct SnapState {
+    sink: Arc<dyn SnapshotSink>,
+    tag: u64,
+}
+
 /// One shard's keys.
 pub struct Shard {
+    /// Set while a snapshot still needs this shard's epoch content: the first write (or the
+    /// snapshot thread, whichever comes first) copies the shard out and clears it.
+    snap: Option<Box<SnapState>>,
     table: Table,
     /// INFO counters.
     pub stats: ShardStats,
@@ -98,6 +117,7 @@ impl Shard {
     /// An empty shard.
     pub fn new() -> Shard {
         Shard {
+            snap: None,
             table: Table::new(),
             stats: ShardStats::default(),
             access_mode: AccessMode::Lru,
@@ -106,6 +126,44 @@ impl Shard {
             log_expired: false,
             hfe_queue: VecDeque::new(),
             hfe_set: HashSet::new(),
+        }
+    }
+
+    /// Marks the shard as owed to a snapshot: its current content is the snapshot's (the
+    /// epoch). Before anything changes the shard, or when the snapshot thread asks
+    /// ([`Shard::snapshot_flush`]), copies of all its entries go to `sink` with `tag`. A pending
+    /// earlier snapshot is delivered first.
+    pub fn snapshot_begin(&mut self, sink: Arc<dyn SnapshotSink>, tag: u64) {
+        self.snapshot_flush();
+        self.snap = Some(Box::new(SnapState { sink, tag }));
+    }
+
+    /// Whether a snapshot still waits for this shard's content.
+    pub fn snapshot_pending(&self) -> bool {
+        self.snap.is_some()
+    }
+
+    /// Delivers the shard's content to the pending snapshot, if any (then no longer pending).
+    /// Returns whether something was delivered.
+    pub fn snapshot_flush(&mut self) -> bool {
+        let Some(st) = self.snap.take() else {
+            return false;
+        };
+        let copy: Vec<Entry> = self.table.iter().cloned().collect();
+        st.sink.receive(st.tag, copy);
+        true
+    }
+
+    /// Forgets a pending snapshot without delivering (the snapshot was abandoned).
+    pub fn snapshot_cancel(&mut self) {
+        self.snap = None;
+    }
+
+    /// Called before every change of the table: one branch when no snapshot runs.
+    #[inline]
+    fn before_write(&mut self) {
+        if self.snap.is_some() {
+            self.snapshot_flush();
         }
     }
 
@@ -161,6 +219,7 @@ impl Shard {
     }
 
     fn expire_now(&mut self, key: &[u8]) {
+        self.before_write();
         if let Some(e) = self.table.remove(key) {
             note_expired(&mut self.stats, self.log_expired, &mut self.expired_log, &e);
         }
@@ -178,11 +237,25 @@ impl Shard {
 
     /// Reads a key: `None` if absent or expired (an expired key is removed).
     pub fn get(&mut self, key: &[u8], clock: &Clock) -> Option<&Entry> {
-        self.get_mut(key, clock).map(|e| &*e)
+        if self.snap.is_some()
+            && self
+                .table
+                .get(key)
+                .is_some_and(|e| e.is_expired(clock.ms))
+        {
+            self.before_write();
+        }
+        self.lookup(key, clock).map(|e| &*e)
     }
 
     /// Reads a key for in-place modification (see [`Entry`] for what may change in place).
     pub fn get_mut(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
+        self.before_write();
+        self.lookup(key, clock)
+    }
+
+    /// The lookup behind [`Shard::get`] and [`Shard::get_mut`] (no snapshot hook).
+    fn lookup(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
         let mode = self.access_mode;
         match self.table.lookup_mut(key, clock.ms) {
             Probe::Live(e) => {
@@ -222,6 +295,7 @@ impl Shard {
 
     /// Inserts or replaces an entry; returns the previous live entry, if any.
     pub fn insert(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
+        self.before_write();
         if let Some(Value::Hash(h)) = e.value() {
             if h.next_expiry().is_some() {
                 let key: Box<[u8]> = e.key().into();
@@ -240,6 +314,7 @@ impl Shard {
         now_ms: i64,
         make: impl FnOnce(Option<&Entry>) -> Entry,
     ) -> Option<Entry> {
+        self.before_write();
         let old = self
             .table
             .upsert(key, |old| make(old.filter(|e| !e.is_expired(now_ms))))?;
@@ -269,12 +344,14 @@ impl Shard {
 
     /// Removes a key; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
+        self.before_write();
         let e = self.table.remove(key)?;
         self.live(e, now_ms)
     }
 
     /// Sets or clears the expiry of a live key; returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now_ms: i64) -> bool {
+        self.before_write();
         // A key that already has an expiry gets the new time written in place (no copy of a
         // possibly big value; the volatile counts do not change).
         if let (Some(t), Some(e)) = (at, self.table.get_mut(key)) {
@@ -295,6 +372,7 @@ impl Shard {
 
     /// Drops every key.
     pub fn clear(&mut self) {
+        self.before_write();
         self.table.clear();
         self.expire_cursor = 0;
         self.hfe_queue.clear();
@@ -303,6 +381,7 @@ impl Shard {
 
     /// Takes the whole content out (for FLUSHALL ASYNC / SWAPDB), leaving the shard empty.
     pub fn take_table(&mut self) -> Table {
+        self.before_write();
         self.expire_cursor = 0;
         self.hfe_queue.clear();
         self.hfe_set.clear();
@@ -311,6 +390,8 @@ impl Shard {
 
     /// Replaces the whole content (SWAPDB).
     pub fn swap_content(&mut self, other: &mut Shard) {
+        self.before_write();
+        other.before_write();
         std::mem::swap(&mut self.table, &mut other.table);
         self.expire_cursor = 0;
         other.expire_cursor = 0;
@@ -340,6 +421,9 @@ impl Shard {
         let mut fields = 0;
         let mut deleted = 0;
         let n = self.hfe_queue.len().min(max_keys);
+        if n > 0 {
+            self.before_write();
+        }
         for _ in 0..n {
             let Some(key) = self.hfe_queue.pop_front() else {
                 break;

@@ -416,6 +416,12 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     {
         return Flow::Paused;
     }
+    if srv.persist.loading.load(std::sync::atomic::Ordering::Relaxed)
+        && !cmd.has(spec::flags::LOADING)
+    {
+        reject(srv, client, reply, Some(cmd), errors::LOADING);
+        return Flow::Continue;
+    }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
         reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
         return Flow::Continue;

@@ -276,6 +276,8 @@ pub struct Server {
     pub pubsub: crate::pubsub::Registry,
     /// Lua scripting (EVAL, SCRIPT): the interpreter, the script cache, the busy state.
     pub scripting: crate::scripting::Scripting,
+    /// RDB persistence state (see [`crate::persist`]).
+    pub persist: crate::persist::Persistence,
 }
 
 impl Server {
@@ -314,6 +316,7 @@ impl Server {
             metrics: crate::cmd::info::Metrics::default(),
             watches: crate::watch::Registry::default(),
             pubsub: crate::pubsub::Registry::default(),
+            persist: crate::persist::Persistence::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
