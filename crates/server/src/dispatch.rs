@@ -422,6 +422,13 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         reject(srv, client, reply, Some(cmd), errors::LOADING);
         return Flow::Continue;
     }
+    if !srv.persist.last_bgsave_ok.load(std::sync::atomic::Ordering::Relaxed)
+        && (cmd.has(spec::flags::WRITE) || cmd.name == "ping")
+        && crate::persist::writes_refused(srv)
+    {
+        reject(srv, client, reply, Some(cmd), errors::MISCONF);
+        return Flow::Continue;
+    }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
         reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
         return Flow::Continue;

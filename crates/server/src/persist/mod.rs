@@ -99,6 +99,13 @@ pub fn rdb_path(srv: &Server) -> std::path::PathBuf {
     cfg.dir().join(cfg.dbfilename())
 }
 
+/// True when writes must be refused after a failed save (`stop-writes-on-bgsave-error yes`
+/// with save points configured), as Redis's MISCONF.
+pub fn writes_refused(srv: &Server) -> bool {
+    let cfg = srv.config.read();
+    cfg.get_bool("stop-writes-on-bgsave-error").unwrap_or(true) && !cfg.save_params().is_empty()
+}
+
 /// The save points of the configuration (`save <seconds> <changes>` pairs).
 pub fn save_points(srv: &Server) -> Vec<(i64, i64)> {
     srv.config.read().save_params()
