@@ -237,12 +237,7 @@ impl Shard {
 
     /// Reads a key: `None` if absent or expired (an expired key is removed).
     pub fn get(&mut self, key: &[u8], clock: &Clock) -> Option<&Entry> {
-        if self.snap.is_some()
-            && self
-                .table
-                .get(key)
-                .is_some_and(|e| e.is_expired(clock.ms))
-        {
+        if self.snap.is_some() && self.table.get(key).is_some_and(|e| e.is_expired(clock.ms)) {
             self.before_write();
         }
         self.lookup(key, clock).map(|e| &*e)

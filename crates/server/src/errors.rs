@@ -161,7 +161,6 @@ pub const INVALID_TTL: CmdError = CmdError::new("ERR Invalid TTL value, must be 
 /// RESTORE IDLETIME below 0.
 pub const INVALID_IDLETIME: CmdError = CmdError::new("ERR Invalid IDLETIME value, must be >= 0");
 /// RESTORE FREQ outside 0..=255.
-pub const INVALID_FREQ: CmdError =
-    CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255");
+pub const INVALID_FREQ: CmdError = CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255");
 /// Writes refused after a failed background save (`stop-writes-on-bgsave-error`).
 pub const MISCONF: CmdError = CmdError::new("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");

@@ -28,8 +28,10 @@ fn info_field(c: &mut Conn, name: &str) -> String {
 
 fn wait_bgsave_done(c: &mut Conn) {
     assert!(
-        wait_until(Duration::from_secs(120), || info_field(c, "rdb_bgsave_in_progress")
-            == "0"),
+        wait_until(Duration::from_secs(120), || info_field(
+            c,
+            "rdb_bgsave_in_progress"
+        ) == "0"),
         "BGSAVE did not finish"
     );
 }
@@ -149,7 +151,9 @@ fn bgsave_replies_and_info_fields() {
     assert!(c.cmd(&["BGSAVE", "NOW"]).is_error());
     let f = ferrokv_rdb::load(std::fs::File::open(s.dir().join("dump.rdb")).unwrap()).unwrap();
     assert_eq!(f.keys.len(), 10);
-    assert!(s.logs().contains("Background saving terminated with success"));
+    assert!(s
+        .logs()
+        .contains("Background saving terminated with success"));
 }
 
 #[test]
@@ -212,7 +216,15 @@ fn flushall_with_save_points_saves_the_empty_dataset() {
 fn expect_refusal(dir: &Path) -> String {
     let port = ferrokv_testkit::free_port().to_string();
     let out = std::process::Command::new(BIN)
-        .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--dir"])
+        .args([
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+        ])
         .arg(dir)
         .output()
         .unwrap();
@@ -301,7 +313,9 @@ fn bgsave_is_point_in_time_consistent_under_writes() {
         let mut n = 0u64;
         let mut x = 12345u64;
         while !stop2.load(std::sync::atomic::Ordering::Relaxed) {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let a = (x >> 33) as usize % ACCOUNTS;
             let b = (x >> 13) as usize % ACCOUNTS;
             let amt = ((x >> 50) % 50 + 1).to_string();
@@ -367,7 +381,11 @@ fn bgsave_is_point_in_time_consistent_under_writes() {
 
 /// Where the shared fixture files are (`../shared/fixtures` beside the clone), if present.
 fn fixtures() -> Option<PathBuf> {
-    for p in ["/work/shared/fixtures", "../../../shared/fixtures", "../shared/fixtures"] {
+    for p in [
+        "/work/shared/fixtures",
+        "../../../shared/fixtures",
+        "../shared/fixtures",
+    ] {
         let p = PathBuf::from(p);
         if p.join("README.md").exists() {
             return Some(p);
@@ -401,11 +419,18 @@ fn fixture_files_load() {
     let s = on_fixture(&dir, "list-quicklist.rdb");
     let mut c = s.conn();
     assert_eq!(c.cmd(&["GET", "x"]), bulk("7"));
-    assert_eq!(c.cmd(&["LRANGE", "list", "0", "-1"]), Value::Array(vec![bulk("7")]));
+    assert_eq!(
+        c.cmd(&["LRANGE", "list", "0", "-1"]),
+        Value::Array(vec![bulk("7")])
+    );
     let s = on_fixture(&dir, "scriptbackup.rdb");
     let mut c = s.conn();
     assert_eq!(
-        c.cmd(&["SCRIPT", "EXISTS", "a0c38691e9fffe4563723c32ba77a34398e090e6"]),
+        c.cmd(&[
+            "SCRIPT",
+            "EXISTS",
+            "a0c38691e9fffe4563723c32ba77a34398e090e6"
+        ]),
         Value::Array(vec![Value::Int(0)])
     );
 }
@@ -451,6 +476,9 @@ fn ferrokv_written_file_loads_into_redis() {
     r.restart();
     let mut rc = r.conn();
     // 7.0 encodes small lists as quicklist: compare everything but that encoding.
-    assert_eq!(rc.cmd(&["OBJECT", "ENCODING", "bighash"]), bulk("hashtable"));
+    assert_eq!(
+        rc.cmd(&["OBJECT", "ENCODING", "bighash"]),
+        bulk("hashtable")
+    );
     check_populated(&mut rc);
 }

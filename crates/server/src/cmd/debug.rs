@@ -8,11 +8,11 @@
 //! DEBUG SLEEP blocks the calling connection's worker thread (not the whole server, unlike Redis:
 //! other clients keep being served by the other workers).
 
-use crate::sha1::Sha1;
 use crate::args;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::keyspace::{shard_of, LockPlan};
+use crate::sha1::Sha1;
 use crate::{cmd_err, log_notice, log_warning};
 use bytes::Bytes;
 use ferrokv_engine::{Entry, Kind};
@@ -162,7 +162,9 @@ fn debug_reload(c: &mut Ctx) -> CmdResult {
         } else if args::is(a, "NOSAVE") {
             save = false;
         } else {
-            return Err(CmdError::new("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."));
+            return Err(CmdError::new(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
         }
     }
     let srv = c.srv;
@@ -190,7 +192,9 @@ fn debug_reload(c: &mut Ctx) -> CmdResult {
         }
         Err(e) => {
             log_warning!("{}", e);
-            Err(CmdError::new("ERR Error trying to load the RDB dump, check server logs."))
+            Err(CmdError::new(
+                "ERR Error trying to load the RDB dump, check server logs.",
+            ))
         }
     }
 }
@@ -573,7 +577,6 @@ fn help(c: &mut Ctx) -> CmdResult {
     );
     Ok(())
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -614,11 +614,16 @@ fn persistence_section(srv: &Server, out: &mut String) {
         field!(out, "loading_rdb_used_mem", "0");
         field!(out, "loading_loaded_bytes", "{}", done);
         field!(out, "loading_loaded_perc", "{:.2}", perc);
-        field!(out, "loading_eta_seconds", "{}", if done > 0 && elapsed > 0 {
-            ((total.saturating_sub(done)) as f64 / (done as f64 / elapsed as f64)) as u64
-        } else {
-            1
-        });
+        field!(
+            out,
+            "loading_eta_seconds",
+            "{}",
+            if done > 0 && elapsed > 0 {
+                ((total.saturating_sub(done)) as f64 / (done as f64 / elapsed as f64)) as u64
+            } else {
+                1
+            }
+        );
     }
     for f in [
         "current_cow_peak",
@@ -648,7 +653,11 @@ fn persistence_section(srv: &Server, out: &mut String) {
         out,
         "rdb_last_bgsave_status",
         "{}",
-        if p.last_bgsave_ok.load(Relaxed) { "ok" } else { "err" }
+        if p.last_bgsave_ok.load(Relaxed) {
+            "ok"
+        } else {
+            "err"
+        }
     );
     field!(
         out,

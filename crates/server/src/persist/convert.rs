@@ -158,9 +158,11 @@ mod tests {
             expire_ms: Some(5),
         }]);
         assert_eq!(rdb_to_entry(b"k", &v, None, 0, &lim, 10).unwrap(), None);
-        assert!(rdb_to_entry(b"k", &RdbValue::List(vec![]), None, 0, &lim, 0)
-            .unwrap()
-            .is_none());
+        assert!(
+            rdb_to_entry(b"k", &RdbValue::List(vec![]), None, 0, &lim, 0)
+                .unwrap()
+                .is_none()
+        );
         let dup = RdbValue::Hash(vec![
             HashField {
                 field: b"f".to_vec(),

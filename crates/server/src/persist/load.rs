@@ -54,14 +54,11 @@ pub fn load_file(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
     r.map(Some)
 }
 
-fn load_stream(
-    srv: &Server,
-    reader: impl std::io::Read,
-    total: u64,
-) -> Result<Loaded, String> {
+fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<Loaded, String> {
     let started = Instant::now();
     let p = &srv.persist;
-    let mut rd = RdbReader::new(reader).map_err(|e| format!("Short read or bad RDB header: {e}"))?;
+    let mut rd =
+        RdbReader::new(reader).map_err(|e| format!("Short read or bad RDB header: {e}"))?;
     let limits = srv.hot.encoding_limits();
     let dbs = srv.keyspace.db_count() as u64;
     let mut out = Loaded::default();
@@ -133,9 +130,7 @@ fn load_stream(
                     out.expired += 1;
                     continue;
                 }
-                let Some(mut shard) = srv
-                    .keyspace
-                    .lock_one(rec.db as usize, shard_of(&rec.key))
+                let Some(mut shard) = srv.keyspace.lock_one(rec.db as usize, shard_of(&rec.key))
                 else {
                     return Err("internal error: no such shard".into());
                 };
@@ -175,7 +170,11 @@ fn load_stream(
     *p.functions.lock() = functions;
     out.secs = started.elapsed().as_secs_f64();
     if out.expired > 0 {
-        log_notice!("Done loading RDB, keys loaded: {}, keys expired: {}.", out.keys, out.expired);
+        log_notice!(
+            "Done loading RDB, keys loaded: {}, keys expired: {}.",
+            out.keys,
+            out.expired
+        );
     }
     Ok(out)
 }

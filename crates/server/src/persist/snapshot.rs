@@ -189,13 +189,8 @@ fn write_inner(
     )
     .map_err(io)?;
     let used_mem = crate::cmd::info::process_memory().rss as u64;
-    w.standard_aux(
-        crate::REDIS_VERSION,
-        epoch.now_ms / 1000,
-        used_mem,
-        false,
-    )
-    .map_err(io)?;
+    w.standard_aux(crate::REDIS_VERSION, epoch.now_ms / 1000, used_mem, false)
+        .map_err(io)?;
     for f in &epoch.functions {
         w.function(f).map_err(io)?;
     }
