@@ -83,6 +83,10 @@ pub trait SnapshotSink: Send + Sync {
 struct SnapState {
     sink: Arc<dyn SnapshotSink>,
     tag: u64,
+    /// Keys changed since the epoch: the snapshot takes them from `before`, not the table.
+    touched: HashSet<Box<[u8]>>,
+    /// Epoch copies of the touched keys that existed then.
+    before: Vec<Entry>,
 }
 
 /// One shard's keys.
@@ -130,12 +134,19 @@ impl Shard {
     }
 
     /// Marks the shard as owed to a snapshot: its current content is the snapshot's (the
-    /// epoch). Before anything changes the shard, or when the snapshot thread asks
-    /// ([`Shard::snapshot_flush`]), copies of all its entries go to `sink` with `tag`. A pending
-    /// earlier snapshot is delivered first.
+    /// epoch). Until the snapshot thread collects it ([`Shard::snapshot_flush`]), the first
+    /// change of each key keeps a copy of the key's epoch entry (copy-on-write per key), and
+    /// operations on the whole shard (flush, swap) deliver it at once. The delivery to `sink`
+    /// (with `tag`) holds exactly the epoch content. A pending earlier snapshot is delivered
+    /// first.
     pub fn snapshot_begin(&mut self, sink: Arc<dyn SnapshotSink>, tag: u64) {
         self.snapshot_flush();
-        self.snap = Some(Box::new(SnapState { sink, tag }));
+        self.snap = Some(Box::new(SnapState {
+            sink,
+            tag,
+            touched: HashSet::new(),
+            before: Vec::new(),
+        }));
     }
 
     /// Whether a snapshot still waits for this shard's content.
@@ -149,8 +160,24 @@ impl Shard {
         let Some(st) = self.snap.take() else {
             return false;
         };
-        let copy: Vec<Entry> = self.table.iter().cloned().collect();
-        st.sink.receive(st.tag, copy);
+        let SnapState {
+            sink,
+            tag,
+            touched,
+            mut before,
+        } = *st;
+        before.reserve(self.table.len());
+        if touched.is_empty() {
+            before.extend(self.table.iter().cloned());
+        } else {
+            before.extend(
+                self.table
+                    .iter()
+                    .filter(|e| !touched.contains(e.key()))
+                    .cloned(),
+            );
+        }
+        sink.receive(tag, before);
         true
     }
 
@@ -159,11 +186,34 @@ impl Shard {
         self.snap = None;
     }
 
-    /// Called before every change of the table: one branch when no snapshot runs.
+    /// Called before a change of the whole table: one branch when no snapshot runs.
     #[inline]
     fn before_write(&mut self) {
         if self.snap.is_some() {
             self.snapshot_flush();
+        }
+    }
+
+    /// Called before `key` changes: one branch when no snapshot runs; during one, the key's
+    /// epoch entry is copied the first time.
+    #[inline]
+    fn before_write_key(&mut self, key: &[u8]) {
+        if self.snap.is_some() {
+            self.snapshot_keep(key);
+        }
+    }
+
+    #[cold]
+    fn snapshot_keep(&mut self, key: &[u8]) {
+        let Some(st) = self.snap.as_deref_mut() else {
+            return;
+        };
+        if st.touched.contains(key) {
+            return;
+        }
+        st.touched.insert(key.into());
+        if let Some(e) = self.table.get(key) {
+            st.before.push(e.clone());
         }
     }
 
@@ -219,7 +269,7 @@ impl Shard {
     }
 
     fn expire_now(&mut self, key: &[u8]) {
-        self.before_write();
+        self.before_write_key(key);
         if let Some(e) = self.table.remove(key) {
             note_expired(&mut self.stats, self.log_expired, &mut self.expired_log, &e);
         }
@@ -238,14 +288,14 @@ impl Shard {
     /// Reads a key: `None` if absent or expired (an expired key is removed).
     pub fn get(&mut self, key: &[u8], clock: &Clock) -> Option<&Entry> {
         if self.snap.is_some() && self.table.get(key).is_some_and(|e| e.is_expired(clock.ms)) {
-            self.before_write();
+            self.before_write_key(key);
         }
         self.lookup(key, clock).map(|e| &*e)
     }
 
     /// Reads a key for in-place modification (see [`Entry`] for what may change in place).
     pub fn get_mut(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
-        self.before_write();
+        self.before_write_key(key);
         self.lookup(key, clock)
     }
 
@@ -290,7 +340,7 @@ impl Shard {
 
     /// Inserts or replaces an entry; returns the previous live entry, if any.
     pub fn insert(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
-        self.before_write();
+        self.before_write_key(e.key());
         if let Some(Value::Hash(h)) = e.value() {
             if h.next_expiry().is_some() {
                 let key: Box<[u8]> = e.key().into();
@@ -309,7 +359,7 @@ impl Shard {
         now_ms: i64,
         make: impl FnOnce(Option<&Entry>) -> Entry,
     ) -> Option<Entry> {
-        self.before_write();
+        self.before_write_key(key);
         let old = self
             .table
             .upsert(key, |old| make(old.filter(|e| !e.is_expired(now_ms))))?;
@@ -339,14 +389,14 @@ impl Shard {
 
     /// Removes a key; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
-        self.before_write();
+        self.before_write_key(key);
         let e = self.table.remove(key)?;
         self.live(e, now_ms)
     }
 
     /// Sets or clears the expiry of a live key; returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now_ms: i64) -> bool {
-        self.before_write();
+        self.before_write_key(key);
         // A key that already has an expiry gets the new time written in place (no copy of a
         // possibly big value; the volatile counts do not change).
         if let (Some(t), Some(e)) = (at, self.table.get_mut(key)) {
@@ -416,15 +466,13 @@ impl Shard {
         let mut fields = 0;
         let mut deleted = 0;
         let n = self.hfe_queue.len().min(max_keys);
-        if n > 0 {
-            self.before_write();
-        }
         for _ in 0..n {
             let Some(key) = self.hfe_queue.pop_front() else {
                 break;
             };
             let mut keep = false;
             let mut empty = false;
+            self.before_write_key(&key);
             if let Some(e) = self.table.get_mut(&key) {
                 if !e.is_expired(now_ms) {
                     if let Some(Value::Hash(h)) = e.value_mut() {
@@ -734,5 +782,83 @@ mod tests {
         assert!((acc & 0xff) > u32::from(LFU_INIT_VAL));
         let later = Clock::at(10 * 60_000);
         assert!(lfu_decayed(acc, 1, &later) < (acc & 0xff) as u8);
+    }
+}
+
+#[cfg(test)]
+mod snapshot_tests {
+    use super::*;
+    use parking_lot_free::Collect;
+
+    /// A sink that keeps what it receives (no external crates in the engine's tests).
+    mod parking_lot_free {
+        use super::super::{Entry, SnapshotSink};
+        use std::sync::Mutex;
+
+        #[derive(Default)]
+        pub struct Collect(pub Mutex<Vec<(u64, Vec<Entry>)>>);
+
+        impl SnapshotSink for Collect {
+            fn receive(&self, tag: u64, entries: Vec<Entry>) {
+                if let Ok(mut g) = self.0.lock() {
+                    g.push((tag, entries));
+                }
+            }
+        }
+    }
+
+    fn content(entries: &[Entry]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut v: Vec<_> = entries
+            .iter()
+            .map(|e| (e.key().to_vec(), e.str_value().to_vec()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn delivery_is_the_epoch_content_whatever_changes_after() {
+        let clock = Clock::at(1_000);
+        let mut s = Shard::new();
+        for i in 0..50 {
+            let k = format!("k{i}");
+            s.insert(Entry::new_string(k.as_bytes(), b"old", None, 0), 1_000);
+        }
+        let epoch: Vec<Entry> = s.table.iter().cloned().collect();
+        let sink = Arc::new(Collect::default());
+        s.snapshot_begin(sink.clone(), 7);
+        assert!(s.snapshot_pending());
+        // Changes after the epoch: overwrite, delete, create, expire, in-place.
+        s.overwrite_string(b"k1", b"new", None, &clock);
+        s.remove(b"k2", 1_000);
+        s.insert(Entry::new_string(b"fresh", b"x", None, 0), 1_000);
+        s.set_expire(b"k3", Some(5_000), 1_000);
+        s.remove(b"fresh", 1_000);
+        s.overwrite_string(b"k2", b"again", None, &clock);
+        assert!(s.snapshot_flush());
+        assert!(!s.snapshot_pending());
+        assert!(!s.snapshot_flush());
+        let got = sink.0.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, 7);
+        assert_eq!(content(&got[0].1), content(&epoch));
+        let k3 = got[0].1.iter().find(|e| e.key() == b"k3").unwrap();
+        assert_eq!(k3.expire_at(), None);
+    }
+
+    #[test]
+    fn whole_shard_operations_deliver_first() {
+        let mut s = Shard::new();
+        s.insert(Entry::new_string(b"a", b"1", None, 0), 0);
+        let sink = Arc::new(Collect::default());
+        s.snapshot_begin(sink.clone(), 1);
+        s.overwrite_string(b"a", b"2", None, &Clock::at(0));
+        let _ = s.take_table();
+        let got = sink.0.lock().unwrap();
+        assert_eq!(content(&got[0].1), vec![(b"a".to_vec(), b"1".to_vec())]);
+        drop(got);
+        // No snapshot pending: writes deliver nothing.
+        s.insert(Entry::new_string(b"b", b"1", None, 0), 0);
+        assert_eq!(sink.0.lock().unwrap().len(), 1);
     }
 }
