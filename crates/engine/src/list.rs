@@ -300,7 +300,11 @@ impl List {
         if !self.quick {
             match self.nodes.front_mut() {
                 Some(n) => n.push_front(s),
-                None => self.nodes.push_back(Node::from_items([s])),
+                None => {
+                    // A listpack list has one node: no spare slots in the deque.
+                    self.nodes.reserve_exact(1);
+                    self.nodes.push_back(Node::from_items([s]))
+                }
             }
             return;
         }
@@ -316,7 +320,11 @@ impl List {
         if !self.quick {
             match self.nodes.front_mut() {
                 Some(n) => n.push_back(s),
-                None => self.nodes.push_back(Node::from_items([s])),
+                None => {
+                    // A listpack list has one node: no spare slots in the deque.
+                    self.nodes.reserve_exact(1);
+                    self.nodes.push_back(Node::from_items([s]))
+                }
             }
             return;
         }

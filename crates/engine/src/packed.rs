@@ -212,8 +212,10 @@ impl Packed {
         self.get_at(self.offset_of(i)?)
     }
 
-    /// Appends an element.
+    /// Appends an element. Growth is exact (like a listpack's realloc), so a small
+    /// collection's buffer is not left up to twice as big as its content.
     pub fn push_back(&mut self, s: &[u8]) {
+        self.buf.reserve_exact(encoded_len(s.len()));
         encode(&mut self.buf, s);
         self.count += 1;
     }
@@ -228,6 +230,7 @@ impl Packed {
         let off = off.min(self.buf.len());
         let mut enc = Vec::with_capacity(encoded_len(s.len()));
         encode(&mut enc, s);
+        self.buf.reserve_exact(enc.len());
         self.buf.splice(off..off, enc);
         self.count += 1;
     }
@@ -264,6 +267,7 @@ impl Packed {
         let mut enc = Vec::with_capacity(encoded_len(s.len()));
         encode(&mut enc, s);
         let new_next = off + enc.len();
+        self.buf.reserve_exact(enc.len().saturating_sub(next - off));
         self.buf.splice(off..next, enc);
         Some(new_next)
     }

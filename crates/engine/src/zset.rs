@@ -1,49 +1,1225 @@
-//! A sorted set (`listpack` when small, `skiplist` when big).
+//! A sorted set: `listpack` when small, `skiplist` when big.
 //!
-//! Placeholder shape: the family's work fills in the encodings and operations.
+//! Elements are ordered by (score, member bytes): scores as `f64` (never NaN), ties broken by
+//! `memcmp` of the members, as Redis orders them.
+//!
+//! - `listpack`: a [`Packed`] sequence of `member, score` pairs kept in order; the score is its
+//!   8 raw bytes (`f64::to_bits`, little endian), so no precision is lost. Every operation is a
+//!   linear walk, which is cheap below the `zset-max-listpack-*` thresholds.
+//! - `skiplist`: an arena of skiplist nodes (u32 links, one span per level, so rank and select
+//!   are O(log N)) and an intrusive chained hash table over the same nodes (member → node, so
+//!   each member is stored once). The hash table's bucket order gives ZSCAN a cursor that stays
+//!   valid while the table is resized (Redis's reverse-binary cursor).
+//!
+//! Conversion follows Redis: a listpack becomes a skiplist when an insert would exceed
+//! `zset-max-listpack-entries` or brings a member longer than `zset-max-listpack-value`; a
+//! skiplist never goes back to a listpack, except for results built from scratch
+//! ([`ZSet::from_pairs`], used by the `...STORE` commands), which take the smallest encoding
+//! that fits.
 
 use crate::packed::Packed;
+use crate::value::EncodingLimits;
+use foldhash::fast::RandomState;
+use std::cmp::Ordering;
+use std::hash::BuildHasher;
 
-/// A sorted set (`listpack` when small, `skiplist` when big).
-#[derive(Clone, Debug, Default)]
-pub struct ZSet {
-    small: Packed,
+/// A score range (`ZRANGEBYSCORE key (1.5 +inf`): bounds, each inclusive or exclusive.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreRange {
+    /// Lower bound.
+    pub min: f64,
+    /// Upper bound.
+    pub max: f64,
+    /// Lower bound is exclusive.
+    pub minex: bool,
+    /// Upper bound is exclusive.
+    pub maxex: bool,
 }
 
+impl ScoreRange {
+    /// Whether `s` is above the lower bound.
+    pub fn gte_min(&self, s: f64) -> bool {
+        if self.minex {
+            s > self.min
+        } else {
+            s >= self.min
+        }
+    }
+
+    /// Whether `s` is below the upper bound.
+    pub fn lte_max(&self, s: f64) -> bool {
+        if self.maxex {
+            s < self.max
+        } else {
+            s <= self.max
+        }
+    }
+
+    /// True when no score can be in the range (Redis's early exit).
+    pub fn is_empty(&self) -> bool {
+        self.min > self.max || (self.min == self.max && (self.minex || self.maxex))
+    }
+}
+
+/// One end of a lexicographic range (`-`, `+`, `[a`, `(a`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LexBound {
+    /// `-`: below every member.
+    Min,
+    /// `+`: above every member.
+    Max,
+    /// `[x`: inclusive.
+    Incl(Vec<u8>),
+    /// `(x`: exclusive.
+    Excl(Vec<u8>),
+}
+
+/// A lexicographic range for ZRANGEBYLEX and friends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LexRange {
+    /// Lower bound.
+    pub min: LexBound,
+    /// Upper bound.
+    pub max: LexBound,
+}
+
+impl LexRange {
+    /// Whether `m` is above the lower bound.
+    pub fn gte_min(&self, m: &[u8]) -> bool {
+        match &self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Incl(x) => m >= &x[..],
+            LexBound::Excl(x) => m > &x[..],
+        }
+    }
+
+    /// Whether `m` is below the upper bound.
+    pub fn lte_max(&self, m: &[u8]) -> bool {
+        match &self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Incl(x) => m <= &x[..],
+            LexBound::Excl(x) => m < &x[..],
+        }
+    }
+
+    /// True when no member can be in the range (Redis's zslIsInLexRange early exit).
+    pub fn is_empty(&self) -> bool {
+        match (&self.min, &self.max) {
+            (LexBound::Max, _) | (_, LexBound::Min) => true,
+            (LexBound::Min, _) | (_, LexBound::Max) => false,
+            (a, b) => {
+                let (av, aex) = bound_parts(a);
+                let (bv, bex) = bound_parts(b);
+                match av.cmp(bv) {
+                    Ordering::Greater => true,
+                    Ordering::Equal => aex || bex,
+                    Ordering::Less => false,
+                }
+            }
+        }
+    }
+}
+
+fn bound_parts(b: &LexBound) -> (&[u8], bool) {
+    match b {
+        LexBound::Incl(x) => (x, false),
+        LexBound::Excl(x) => (x, true),
+        _ => (&[], false),
+    }
+}
+
+/// Order of (score, member) pairs: by score, then member bytes.
+#[inline]
+fn cmp_pair(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    match s1.partial_cmp(&s2) {
+        Some(Ordering::Equal) | None => m1.cmp(m2),
+        Some(o) => o,
+    }
+}
+
+/// A score as stored in a listpack: integral scores of magnitude below 2^53 as their decimal
+/// text (one byte for 0..9, as Redis's listpack stores small integers compactly), any other
+/// value as a 0xFF tag followed by the 8 bytes of the f64 (decimal text never starts with
+/// 0xFF, so the two forms cannot be confused).
+struct ScoreBuf {
+    buf: [u8; 20],
+    len: u8,
+}
+
+impl std::ops::Deref for ScoreBuf {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.buf[..self.len as usize]
+    }
+}
+
+const EXACT_INT_LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+
+fn score_bytes(s: f64) -> ScoreBuf {
+    if s.fract() == 0.0 && s.abs() < EXACT_INT_LIMIT && !(s == 0.0 && s.is_sign_negative()) {
+        return itoa_buf(s as i64);
+    }
+    let mut out = ScoreBuf {
+        buf: [0; 20],
+        len: 9,
+    };
+    out.buf[0] = 0xFF;
+    out.buf[1..9].copy_from_slice(&s.to_bits().to_le_bytes());
+    out
+}
+
+/// Decimal text of an i64 without allocating.
+fn itoa_buf(v: i64) -> ScoreBuf {
+    let mut tmp = [0u8; 20];
+    let mut i = tmp.len();
+    let neg = v < 0;
+    let mut u = v.unsigned_abs();
+    loop {
+        i -= 1;
+        tmp[i] = b'0' + (u % 10) as u8;
+        u /= 10;
+        if u == 0 {
+            break;
+        }
+    }
+    let mut out = ScoreBuf {
+        buf: [0; 20],
+        len: 0,
+    };
+    let mut n = 0;
+    if neg {
+        out.buf[0] = b'-';
+        n = 1;
+    }
+    let digits = &tmp[i..];
+    out.buf[n..n + digits.len()].copy_from_slice(digits);
+    out.len = (n + digits.len()) as u8;
+    out
+}
+
+fn score_from(b: &[u8]) -> f64 {
+    if b.len() == 9 && b[0] == 0xFF {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[1..9]);
+        return f64::from_bits(u64::from_le_bytes(a));
+    }
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    let mut v: i64 = 0;
+    for &c in digits {
+        v = v
+            .wrapping_mul(10)
+            .wrapping_add(i64::from(c.wrapping_sub(b'0')));
+    }
+    (if neg { -v } else { v }) as f64
+}
+
+const MAX_LEVEL: usize = 32;
+const NIL: u32 = u32::MAX;
+const HEAD: u32 = 0;
+
+#[derive(Clone, Copy, Debug)]
+struct Level {
+    fwd: u32,
+    span: u32,
+}
+
+/// Levels kept inline in the node (a node is this tall or shorter with probability
+/// 1 - 0.25^4 ≈ 99.6%, so almost every node is one allocation-free slot of the arena).
+const INLINE_LEVELS: usize = 4;
+
+/// A node's tower: the first [`INLINE_LEVELS`] inline, the rest (tall nodes only) boxed.
+#[derive(Clone, Debug)]
+struct Levels {
+    inline: [Level; INLINE_LEVELS],
+    height: u8,
+    extra: Box<[Level]>,
+}
+
+impl Levels {
+    fn new(height: usize) -> Levels {
+        let empty = Level { fwd: NIL, span: 0 };
+        Levels {
+            inline: [empty; INLINE_LEVELS],
+            height: height as u8,
+            extra: vec![empty; height.saturating_sub(INLINE_LEVELS)].into_boxed_slice(),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        usize::from(self.height)
+    }
+}
+
+impl std::ops::Index<usize> for Levels {
+    type Output = Level;
+    #[inline]
+    fn index(&self, i: usize) -> &Level {
+        if i < INLINE_LEVELS {
+            &self.inline[i]
+        } else {
+            &self.extra[i - INLINE_LEVELS]
+        }
+    }
+}
+
+impl std::ops::IndexMut<usize> for Levels {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Level {
+        if i < INLINE_LEVELS {
+            &mut self.inline[i]
+        } else {
+            &mut self.extra[i - INLINE_LEVELS]
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    member: Box<[u8]>,
+    score: f64,
+    back: u32,
+    /// Next node in the same hash bucket.
+    hnext: u32,
+    levels: Levels,
+}
+
+/// The big encoding: skiplist with spans plus hash index, over one node arena.
+#[derive(Clone)]
+struct Big {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    tail: u32,
+    level: usize,
+    len: usize,
+    buckets: Vec<u32>,
+    hasher: RandomState,
+    rng: u64,
+    member_bytes: usize,
+    /// Levels held outside the nodes (towers taller than [`INLINE_LEVELS`]).
+    level_count: usize,
+}
+
+impl std::fmt::Debug for Big {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Skiplist").field("len", &self.len).finish()
+    }
+}
+
+impl Big {
+    fn new() -> Big {
+        let hasher = RandomState::default();
+        let seed = hasher.hash_one(0x5eed_u64) | 1;
+        Big {
+            nodes: vec![Node {
+                member: Box::new([]),
+                score: 0.0,
+                back: NIL,
+                hnext: NIL,
+                levels: Levels::new(MAX_LEVEL),
+            }],
+            free: Vec::new(),
+            tail: NIL,
+            level: 1,
+            len: 0,
+            buckets: vec![NIL; 4],
+            hasher,
+            rng: seed,
+            member_bytes: 0,
+            level_count: 0,
+        }
+    }
+
+    #[inline]
+    fn n(&self, i: u32) -> &Node {
+        &self.nodes[i as usize]
+    }
+
+    #[inline]
+    fn nm(&mut self, i: u32) -> &mut Node {
+        &mut self.nodes[i as usize]
+    }
+
+    #[inline]
+    fn fwd(&self, x: u32, lvl: usize) -> u32 {
+        self.n(x).levels[lvl].fwd
+    }
+
+    fn random_level(&mut self) -> usize {
+        let mut lvl = 1;
+        loop {
+            // xorshift64*
+            self.rng ^= self.rng >> 12;
+            self.rng ^= self.rng << 25;
+            self.rng ^= self.rng >> 27;
+            let r = self.rng.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            // p = 1/4 per level, 16 levels per draw.
+            let mut bits = r >> 32;
+            for _ in 0..16 {
+                if bits & 3 != 0 || lvl >= MAX_LEVEL {
+                    return lvl;
+                }
+                lvl += 1;
+                bits >>= 2;
+            }
+        }
+    }
+
+    #[inline]
+    fn bucket_of(&self, m: &[u8]) -> usize {
+        (self.hasher.hash_one(m) as usize) & (self.buckets.len() - 1)
+    }
+
+    fn find(&self, m: &[u8]) -> Option<u32> {
+        let mut x = self.buckets[self.bucket_of(m)];
+        while x != NIL {
+            let n = self.n(x);
+            if &*n.member == m {
+                return Some(x);
+            }
+            x = n.hnext;
+        }
+        None
+    }
+
+    fn hash_link(&mut self, x: u32) {
+        let b = self.bucket_of(&self.n(x).member);
+        let head = self.buckets[b];
+        self.nm(x).hnext = head;
+        self.buckets[b] = x;
+    }
+
+    fn hash_unlink(&mut self, x: u32) {
+        let b = self.bucket_of(&self.n(x).member);
+        let next = self.n(x).hnext;
+        if self.buckets[b] == x {
+            self.buckets[b] = next;
+            return;
+        }
+        let mut p = self.buckets[b];
+        while p != NIL {
+            if self.n(p).hnext == x {
+                self.nm(p).hnext = next;
+                return;
+            }
+            p = self.n(p).hnext;
+        }
+    }
+
+    fn rehash(&mut self, size: usize) {
+        self.buckets = vec![NIL; size];
+        // Walk the arena in index order (sequential memory) rather than the list; freed
+        // slots have no levels.
+        for x in 1..self.nodes.len() as u32 {
+            if self.n(x).levels.len() > 0 {
+                self.hash_link(x);
+            }
+        }
+    }
+
+    fn less(&self, x: u32, score: f64, member: &[u8]) -> bool {
+        let n = self.n(x);
+        cmp_pair(n.score, &n.member, score, member) == Ordering::Less
+    }
+
+    /// Inserts a member known to be absent.
+    fn insert(&mut self, member: &[u8], score: f64) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = HEAD;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && self.less(f, score, member) {
+                    rank[i] += self.n(x).levels[i].span;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        let lvl = self.random_level();
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.nm(HEAD).levels[i].span = self.len as u32;
+            }
+            self.level = lvl;
+        }
+        let node = Node {
+            member: member.into(),
+            score,
+            back: NIL,
+            hnext: NIL,
+            levels: Levels::new(lvl),
+        };
+        let new = match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        };
+        for i in 0..lvl {
+            let u = update[i];
+            let ul = self.n(u).levels[i];
+            let d = rank[0] - rank[i];
+            self.nm(new).levels[i] = Level {
+                fwd: ul.fwd,
+                span: ul.span - d,
+            };
+            self.nm(u).levels[i] = Level {
+                fwd: new,
+                span: d + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nm(u).levels[i].span += 1;
+        }
+        self.nm(new).back = if update[0] == HEAD { NIL } else { update[0] };
+        let f0 = self.fwd(new, 0);
+        if f0 != NIL {
+            self.nm(f0).back = new;
+        } else {
+            self.tail = new;
+        }
+        self.len += 1;
+        self.member_bytes += member.len();
+        self.level_count += lvl.saturating_sub(INLINE_LEVELS);
+        self.hash_link(new);
+        if self.len > self.buckets.len() {
+            let size = self.buckets.len() * 2;
+            self.rehash(size);
+        }
+    }
+
+    /// Gives node `x` a new score: in place when its neighbours keep it in order (Redis's
+    /// zslUpdateScore shortcut), else by removing and inserting it again.
+    fn update_score(&mut self, x: u32, score: f64) {
+        let (back, fwd) = (self.n(x).back, self.fwd(x, 0));
+        let m = &self.n(x).member;
+        let back_ok = back == NIL
+            || cmp_pair(self.n(back).score, &self.n(back).member, score, m) == Ordering::Less;
+        let fwd_ok = fwd == NIL
+            || cmp_pair(score, m, self.n(fwd).score, &self.n(fwd).member) == Ordering::Less;
+        if back_ok && fwd_ok {
+            self.nm(x).score = score;
+            return;
+        }
+        let member = self.n(x).member.clone();
+        self.remove_node(x);
+        self.insert(&member, score);
+    }
+
+    /// Removes node `x` (present) from both structures.
+    fn remove_node(&mut self, x: u32) {
+        let (score, member) = {
+            let n = self.n(x);
+            (n.score, n.member.clone())
+        };
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut p = HEAD;
+        for (i, slot) in update.iter_mut().enumerate().take(self.level).rev() {
+            loop {
+                let f = self.fwd(p, i);
+                if f != NIL && f != x && self.less(f, score, &member) {
+                    p = f;
+                } else {
+                    break;
+                }
+            }
+            *slot = p;
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            if self.fwd(u, i) == x {
+                let xl = self.n(x).levels[i];
+                let ul = &mut self.nm(u).levels[i];
+                ul.span = ul.span + xl.span - 1;
+                ul.fwd = xl.fwd;
+            } else {
+                self.nm(u).levels[i].span -= 1;
+            }
+        }
+        let f0 = self.fwd(x, 0);
+        let back = self.n(x).back;
+        if f0 != NIL {
+            self.nm(f0).back = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.hash_unlink(x);
+        self.len -= 1;
+        self.member_bytes -= member.len();
+        self.level_count -= self.n(x).levels.len().saturating_sub(INLINE_LEVELS);
+        let n = self.nm(x);
+        n.member = Box::new([]);
+        n.levels = Levels::new(0);
+        self.free.push(x);
+        if self.len * 8 < self.buckets.len() && self.buckets.len() > 4 {
+            let size = (self.len.next_power_of_two()).max(4);
+            self.rehash(size);
+        }
+    }
+
+    /// Number of leading elements for which `pred` holds (`pred` must hold on a prefix).
+    fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let mut x = HEAD;
+        let mut n = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && pred(self.n(f).score, &self.n(f).member) {
+                    n += self.n(x).levels[i].span as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    /// Node with 0-based rank `r`.
+    fn select(&self, r: usize) -> Option<u32> {
+        if r >= self.len {
+            return None;
+        }
+        let target = r + 1;
+        let mut x = HEAD;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                let span = self.n(x).levels[i].span as usize;
+                if f != NIL && traversed + span <= target {
+                    traversed += span;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if traversed == target {
+                return Some(x);
+            }
+        }
+        None
+    }
+
+    /// 0-based rank of node `x`.
+    fn rank_of(&self, x: u32) -> usize {
+        let (score, member) = (self.n(x).score, &self.n(x).member);
+        self.count_prefix(|s, m| cmp_pair(s, m, score, member) == Ordering::Less)
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Pack(Packed),
+    Skip(Box<Big>),
+}
+
+/// A sorted set (`listpack` when small, `skiplist` when big).
+#[derive(Clone, Debug)]
+pub struct ZSet {
+    repr: Repr,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            repr: Repr::Pack(Packed::new()),
+        }
+    }
+}
+
+/// The cursor [`ZSet::scan_step`] returns when the iteration is complete (and the one that
+/// starts it).
+pub const SCAN_DONE: u64 = 0;
+
 impl ZSet {
-    /// An empty value.
+    /// An empty value (listpack encoded).
     pub fn new() -> ZSet {
         ZSet::default()
     }
 
+    /// An empty value in the encoding Redis's `zsetTypeCreate` picks for `size_hint` elements
+    /// whose longest member has `max_member_len` bytes.
+    pub fn with_hint(size_hint: usize, max_member_len: usize, limits: &EncodingLimits) -> ZSet {
+        if limits.zset_max_listpack_entries == 0
+            || size_hint > limits.zset_max_listpack_entries
+            || max_member_len > limits.zset_max_listpack_value
+        {
+            ZSet {
+                repr: Repr::Skip(Box::new(Big::new())),
+            }
+        } else {
+            ZSet::new()
+        }
+    }
+
+    /// Redis's `zsetTypeMaybeConvert`: a listpack about to receive `size_hint` elements, the
+    /// longest of `max_member_len` bytes, becomes a skiplist when either exceeds the limits.
+    pub fn maybe_convert(
+        &mut self,
+        size_hint: usize,
+        max_member_len: usize,
+        limits: &EncodingLimits,
+    ) {
+        if matches!(self.repr, Repr::Pack(_))
+            && (size_hint > limits.zset_max_listpack_entries
+                || max_member_len > limits.zset_max_listpack_value)
+        {
+            self.convert_to_skiplist();
+        }
+    }
+
+    /// Builds a set from distinct members (any order), in the smallest encoding the limits
+    /// allow (results of ZUNIONSTORE, ZRANGESTORE, ...).
+    pub fn from_pairs(mut pairs: Vec<(Vec<u8>, f64)>, limits: &EncodingLimits) -> ZSet {
+        let maxlen = pairs.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+        if pairs.len() <= limits.zset_max_listpack_entries
+            && maxlen <= limits.zset_max_listpack_value
+        {
+            pairs.sort_by(|a, b| cmp_pair(a.1, &a.0, b.1, &b.0));
+            let mut p = Packed::new();
+            for (m, s) in &pairs {
+                let s = if *s == 0.0 { 0.0 } else { *s };
+                p.push_back(m);
+                p.push_back(&score_bytes(s));
+            }
+            ZSet {
+                repr: Repr::Pack(p),
+            }
+        } else {
+            let mut b = Big::new();
+            let want = pairs.len().next_power_of_two().max(4);
+            b.rehash(want);
+            for (m, s) in &pairs {
+                b.insert(m, *s);
+            }
+            ZSet {
+                repr: Repr::Skip(Box::new(b)),
+            }
+        }
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.small.len()
+        match &self.repr {
+            Repr::Pack(p) => p.len() / 2,
+            Repr::Skip(b) => b.len,
+        }
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.small.is_empty()
+        self.len() == 0
     }
 
     /// The OBJECT ENCODING name.
     pub fn encoding_name(&self) -> &'static str {
-        "listpack"
+        match &self.repr {
+            Repr::Pack(_) => "listpack",
+            Repr::Skip(_) => "skiplist",
+        }
     }
 
     /// Heap bytes owned (for MEMORY USAGE / INFO).
     pub fn heap_size(&self) -> usize {
-        self.small.heap_size()
+        match &self.repr {
+            Repr::Pack(p) => p.heap_size(),
+            Repr::Skip(b) => {
+                std::mem::size_of::<Big>()
+                    + b.nodes.capacity() * std::mem::size_of::<Node>()
+                    + b.member_bytes
+                    + (b.level_count + MAX_LEVEL) * std::mem::size_of::<Level>()
+                    + b.buckets.capacity() * 4
+                    + b.free.capacity() * 4
+            }
+        }
     }
 
-    /// How many separate allocations freeing this value costs (lazy-free decisions).
+    /// How many separate allocations freeing this value costs (lazy-free decisions): one for
+    /// a listpack, the element count for a skiplist (as Redis counts it).
     pub fn free_effort(&self) -> usize {
-        1
+        match &self.repr {
+            Repr::Pack(_) => 1,
+            Repr::Skip(b) => b.len.max(1),
+        }
     }
 
     /// Every (member, score) pair in ascending score order (SORT, RDB use this; keep the
     /// signature).
     pub fn for_each(&self, mut f: impl FnMut(&[u8], f64)) {
-        let _ = &mut f;
+        self.range(0, self.len(), false, |m, s| f(m, s));
+    }
+
+    /// Converts a listpack to a skiplist (no-op when already one).
+    pub fn convert_to_skiplist(&mut self) {
+        if let Repr::Pack(p) = &self.repr {
+            let mut b = Big::new();
+            b.rehash((p.len() / 2).next_power_of_two().max(4));
+            let mut it = p.iter();
+            while let (Some(m), Some(s)) = (it.next(), it.next()) {
+                b.insert(m, score_from(s));
+            }
+            self.repr = Repr::Skip(Box::new(b));
+        }
+    }
+
+    /// The score of `member`.
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        match &self.repr {
+            Repr::Pack(p) => {
+                let off = p.find(member, 2)?;
+                let (_, next) = p.at(off)?;
+                p.get_at(next).map(score_from)
+            }
+            Repr::Skip(b) => b.find(member).map(|x| b.n(x).score),
+        }
+    }
+
+    /// Sets the score of `member` (adding it when absent), converting to a skiplist when the
+    /// limits require it. Returns the previous score.
+    pub fn insert(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
+        if let Repr::Skip(b) = &mut self.repr {
+            return match b.find(member) {
+                Some(x) => {
+                    let old = b.n(x).score;
+                    b.update_score(x, score);
+                    Some(old)
+                }
+                None => {
+                    b.insert(member, score);
+                    None
+                }
+            };
+        }
+        let old = self.remove(member);
+        if let Repr::Pack(p) = &self.repr {
+            if old.is_none()
+                && (p.len() / 2 + 1 > limits.zset_max_listpack_entries
+                    || member.len() > limits.zset_max_listpack_value)
+            {
+                self.convert_to_skiplist();
+            }
+        }
+        match &mut self.repr {
+            Repr::Pack(p) => {
+                // A listpack keeps no negative zero (Redis stores the score's text "-0",
+                // which reads back as the integer 0); a skiplist keeps the double as is.
+                let score = if score == 0.0 { 0.0 } else { score };
+                let mut pos = p.end();
+                let mut off = 0;
+                while let Some((m, next)) = p.at(off) {
+                    let s = p.get_at(next).map(score_from).unwrap_or(0.0);
+                    if cmp_pair(s, m, score, member) == Ordering::Greater {
+                        pos = off;
+                        break;
+                    }
+                    off = p.at(next).map(|x| x.1).unwrap_or(p.end());
+                }
+                p.insert_at(pos, member);
+                let (_, after) = p.at(pos).unwrap_or((&[], p.end()));
+                p.insert_at(after, &score_bytes(score));
+            }
+            Repr::Skip(b) => b.insert(member, score),
+        }
+        old
+    }
+
+    /// Removes `member`; returns its score.
+    pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
+        match &mut self.repr {
+            Repr::Pack(p) => {
+                let off = p.find(member, 2)?;
+                let (_, next) = p.at(off)?;
+                let s = p.get_at(next).map(score_from)?;
+                p.remove_range(off, 2);
+                Some(s)
+            }
+            Repr::Skip(b) => {
+                let x = b.find(member)?;
+                let s = b.n(x).score;
+                b.remove_node(x);
+                Some(s)
+            }
+        }
+    }
+
+    /// The 0-based ascending rank of `member` and its score.
+    pub fn rank(&self, member: &[u8]) -> Option<(usize, f64)> {
+        match &self.repr {
+            Repr::Pack(p) => {
+                let mut it = p.iter();
+                let mut r = 0;
+                while let (Some(m), Some(s)) = (it.next(), it.next()) {
+                    if m == member {
+                        return Some((r, score_from(s)));
+                    }
+                    r += 1;
+                }
+                None
+            }
+            Repr::Skip(b) => {
+                let x = b.find(member)?;
+                Some((b.rank_of(x), b.n(x).score))
+            }
+        }
+    }
+
+    fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        match &self.repr {
+            Repr::Pack(p) => {
+                let mut it = p.iter();
+                let mut n = 0;
+                while let (Some(m), Some(s)) = (it.next(), it.next()) {
+                    if !pred(score_from(s), m) {
+                        break;
+                    }
+                    n += 1;
+                }
+                n
+            }
+            Repr::Skip(b) => b.count_prefix(pred),
+        }
+    }
+
+    /// Ranks `[lo, hi)` of the elements whose score is in `r`.
+    pub fn score_ranks(&self, r: &ScoreRange) -> (usize, usize) {
+        if r.is_empty() {
+            return (0, 0);
+        }
+        let lo = self.count_prefix(|s, _| !r.gte_min(s));
+        let hi = self.count_prefix(|s, _| r.lte_max(s));
+        (lo, hi.max(lo))
+    }
+
+    /// Ranks `[lo, hi)` of the elements whose member is in `r` (meaningful when every score
+    /// is equal, as Redis documents).
+    pub fn lex_ranks(&self, r: &LexRange) -> (usize, usize) {
+        if r.is_empty() {
+            return (0, 0);
+        }
+        let lo = self.count_prefix(|_, m| !r.gte_min(m));
+        let hi = self.count_prefix(|_, m| r.lte_max(m));
+        (lo, hi.max(lo))
+    }
+
+    /// The element with 0-based ascending rank `r`.
+    pub fn by_rank(&self, r: usize) -> Option<(&[u8], f64)> {
+        match &self.repr {
+            Repr::Pack(p) => {
+                let off = p.offset_of((2 * r) as i64)?;
+                let (m, next) = p.at(off)?;
+                Some((m, score_from(p.get_at(next)?)))
+            }
+            Repr::Skip(b) => {
+                let x = b.select(r)?;
+                Some((&b.n(x).member, b.n(x).score))
+            }
+        }
+    }
+
+    /// Calls `f` on the elements of ranks `[start, end)`, ascending, or descending when `rev`.
+    pub fn range(&self, start: usize, end: usize, rev: bool, mut f: impl FnMut(&[u8], f64)) {
+        let end = end.min(self.len());
+        if start >= end {
+            return;
+        }
+        match &self.repr {
+            Repr::Pack(p) => {
+                if rev {
+                    let mut it = p.iter().rev();
+                    let total = p.len() / 2;
+                    let mut r = total;
+                    while let (Some(s), Some(m)) = (it.next(), it.next()) {
+                        r -= 1;
+                        if r < start {
+                            break;
+                        }
+                        if r < end {
+                            f(m, score_from(s));
+                        }
+                    }
+                } else {
+                    let mut it = p.iter();
+                    let mut r = 0;
+                    while let (Some(m), Some(s)) = (it.next(), it.next()) {
+                        if r >= end {
+                            break;
+                        }
+                        if r >= start {
+                            f(m, score_from(s));
+                        }
+                        r += 1;
+                    }
+                }
+            }
+            Repr::Skip(b) => {
+                let first = if rev { end - 1 } else { start };
+                let mut x = match b.select(first) {
+                    Some(x) => x,
+                    None => return,
+                };
+                for _ in start..end {
+                    if x == NIL {
+                        break;
+                    }
+                    let n = b.n(x);
+                    f(&n.member, n.score);
+                    x = if rev { n.back } else { n.levels[0].fwd };
+                }
+            }
+        }
+    }
+
+    /// Removes the elements of ranks `[start, end)`; returns them in ascending order.
+    pub fn remove_ranks(&mut self, start: usize, end: usize) -> Vec<(Vec<u8>, f64)> {
+        let mut out = Vec::new();
+        self.range(start, end, false, |m, s| out.push((m.to_vec(), s)));
+        if out.is_empty() {
+            return out;
+        }
+        match &mut self.repr {
+            Repr::Pack(p) => {
+                if let Some(off) = p.offset_of((2 * start) as i64) {
+                    p.remove_range(off, 2 * out.len());
+                }
+            }
+            Repr::Skip(b) => {
+                for (m, _) in &out {
+                    if let Some(x) = b.find(m) {
+                        b.remove_node(x);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Incremental iteration for ZSCAN over a skiplist: visits one hash bucket of `cursor`
+    /// and returns the next cursor ([`SCAN_DONE`] when finished). A listpack is visited whole
+    /// and returns [`SCAN_DONE`].
+    pub fn scan_step(&self, cursor: u64, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        match &self.repr {
+            Repr::Pack(_) => {
+                self.for_each(f);
+                SCAN_DONE
+            }
+            Repr::Skip(b) => {
+                let mask = (b.buckets.len() - 1) as u64;
+                let mut x = b.buckets[(cursor & mask) as usize];
+                while x != NIL {
+                    let n = b.n(x);
+                    f(&n.member, n.score);
+                    x = n.hnext;
+                }
+                let mut v = cursor | !mask;
+                v = v.reverse_bits();
+                v = v.wrapping_add(1);
+                v.reverse_bits()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[derive(PartialEq)]
+    struct K(f64, Vec<u8>);
+    impl Eq for K {}
+    impl PartialOrd for K {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for K {
+        fn cmp(&self, o: &Self) -> Ordering {
+            cmp_pair(self.0, &self.1, o.0, &o.1)
+        }
+    }
+
+    fn check(z: &ZSet, model: &BTreeSet<K>) {
+        assert_eq!(z.len(), model.len());
+        let mut got = Vec::new();
+        z.for_each(|m, s| got.push((m.to_vec(), s)));
+        let want: Vec<_> = model.iter().map(|k| (k.1.clone(), k.0)).collect();
+        assert_eq!(got, want);
+        let mut rev = Vec::new();
+        z.range(0, z.len(), true, |m, s| rev.push((m.to_vec(), s)));
+        rev.reverse();
+        assert_eq!(rev, want);
+        for (i, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m), Some((i, *s)));
+            assert_eq!(z.score(m), Some(*s));
+            let (bm, bs) = z.by_rank(i).unwrap();
+            assert_eq!((bm, bs), (&m[..], *s));
+        }
+    }
+
+    fn run_model(limits: EncodingLimits, seed: u64, ops: usize) {
+        let mut z = ZSet::new();
+        let mut model: BTreeSet<K> = BTreeSet::new();
+        let mut rng = seed;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        for i in 0..ops {
+            let m = format!("m{}", next() % 200).into_bytes();
+            let r = next() % 10;
+            if r < 6 {
+                let s = (next() % 20) as f64 - 10.0;
+                let old = z.insert(&m, s, &limits);
+                let mold = model.iter().find(|k| k.1 == m).map(|k| k.0);
+                assert_eq!(old, mold);
+                if let Some(o) = mold {
+                    model.remove(&K(o, m.clone()));
+                }
+                model.insert(K(s, m));
+            } else if r < 9 {
+                let old = z.remove(&m);
+                let mold = model.iter().find(|k| k.1 == m).map(|k| k.0);
+                assert_eq!(old, mold);
+                if let Some(o) = mold {
+                    model.remove(&K(o, m));
+                }
+            } else {
+                let a = (next() % 20) as usize;
+                let b = a + (next() % 10) as usize;
+                let got = z.remove_ranks(a, b);
+                let want: Vec<_> = model
+                    .iter()
+                    .skip(a)
+                    .take(b - a)
+                    .map(|k| (k.1.clone(), k.0))
+                    .collect();
+                assert_eq!(got, want);
+                for (m, s) in want {
+                    model.remove(&K(s, m));
+                }
+            }
+            if i % 50 == 0 {
+                check(&z, &model);
+                let r = ScoreRange {
+                    min: -3.0,
+                    max: 4.0,
+                    minex: true,
+                    maxex: false,
+                };
+                let (lo, hi) = z.score_ranks(&r);
+                let want = model.iter().filter(|k| k.0 > -3.0 && k.0 <= 4.0).count();
+                assert_eq!(hi - lo, want);
+            }
+        }
+        check(&z, &model);
+    }
+
+    #[test]
+    fn listpack_matches_model() {
+        run_model(
+            EncodingLimits {
+                zset_max_listpack_entries: 100_000,
+                ..EncodingLimits::default()
+            },
+            7,
+            3000,
+        );
+    }
+
+    #[test]
+    fn skiplist_matches_model() {
+        run_model(
+            EncodingLimits {
+                zset_max_listpack_entries: 0,
+                ..EncodingLimits::default()
+            },
+            11,
+            20000,
+        );
+    }
+
+    #[test]
+    fn converts_on_entries_and_value() {
+        let l = EncodingLimits {
+            zset_max_listpack_entries: 3,
+            zset_max_listpack_value: 4,
+            ..EncodingLimits::default()
+        };
+        let mut z = ZSet::new();
+        for m in ["a", "b", "c"] {
+            z.insert(m.as_bytes(), 1.0, &l);
+        }
+        assert_eq!(z.encoding_name(), "listpack");
+        z.insert(b"d", 1.0, &l);
+        assert_eq!(z.encoding_name(), "skiplist");
+        let mut z = ZSet::new();
+        z.insert(b"abcde", 1.0, &l);
+        assert_eq!(z.encoding_name(), "skiplist");
+        let z = ZSet::from_pairs(vec![(b"a".to_vec(), 2.0), (b"b".to_vec(), 1.0)], &l);
+        assert_eq!(z.encoding_name(), "listpack");
+        assert_eq!(z.by_rank(0), Some((&b"b"[..], 1.0)));
+    }
+
+    #[test]
+    fn scan_visits_everything() {
+        let l = EncodingLimits::default();
+        let mut z = ZSet::new();
+        for i in 0..1000 {
+            z.insert(format!("m{i}").as_bytes(), i as f64, &l);
+        }
+        let mut seen = BTreeSet::new();
+        let mut c = 0;
+        loop {
+            c = z.scan_step(c, |m, _| {
+                seen.insert(m.to_vec());
+            });
+            if c == SCAN_DONE {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn lex_and_score_ranges() {
+        let l = EncodingLimits::default();
+        let mut z = ZSet::new();
+        for m in ["a", "b", "c", "d"] {
+            z.insert(m.as_bytes(), 0.0, &l);
+        }
+        let r = LexRange {
+            min: LexBound::Excl(b"a".to_vec()),
+            max: LexBound::Incl(b"c".to_vec()),
+        };
+        assert_eq!(z.lex_ranks(&r), (1, 3));
+        let r = ScoreRange {
+            min: f64::NEG_INFINITY,
+            max: 0.0,
+            minex: false,
+            maxex: true,
+        };
+        assert_eq!(z.score_ranks(&r), (0, 0));
     }
 }

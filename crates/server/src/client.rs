@@ -212,6 +212,8 @@ pub struct Client {
     /// Set while the client's commands run inside EXEC or a script: blocking commands answer
     /// at once instead of blocking (see [`crate::blocking`]).
     pub nonblocking: bool,
+    /// Blocking-command state: the waiter just parked, keys made ready (see [`crate::blocking`]).
+    pub blocking: crate::blocking::ClientState,
     /// MULTI state: `Some` from MULTI until EXEC / DISCARD / RESET (kept while EXEC runs, as
     /// Redis keeps `CLIENT_MULTI`: CLIENT LIST shows flags=x multi=N).
     pub multi: Option<crate::cmd::transactions::MultiState>,
@@ -245,6 +247,7 @@ impl Client {
             clock_us: crate::util::now_us(),
             block_until: None,
             nonblocking: false,
+            blocking: crate::blocking::ClientState::default(),
             multi: None,
             watch: crate::watch::ClientWatch::default(),
             subs: crate::pubsub::ClientSubs::default(),

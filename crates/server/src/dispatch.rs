@@ -338,6 +338,12 @@ impl<'a, 'k> Ctx<'a, 'k> {
         crate::blocking::signal_ready(self, db, key);
     }
 
+    /// [`Ctx::key_ready`] for a key of database `db` (MOVE, COPY ... DB).
+    #[inline]
+    pub fn key_ready_in(&mut self, db: u32, key: &[u8]) {
+        crate::blocking::signal_ready(self, db, key);
+    }
+
     /// Parks the client on `keys` (see [`crate::blocking`] for the contract).
     pub fn block_on(
         &mut self,
@@ -487,15 +493,27 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     let end_us = crate::util::now_us();
     client.clock_us = end_us;
     let usec = (end_us - start_us).max(0) as u64;
-    client.batch.record_call(cmd.index, usec);
+    // A call that blocked the client is counted when it completes (crate::blocking).
+    let blocked = result.is_ok() && client.blocking.blocked_now();
+    if !blocked {
+        client.batch.record_call(cmd.index, usec);
+    }
     if let Err(e) = result {
+        // A handler that parked the client and then failed does not leave it blocked.
+        if let Some(w) = client.blocking.parked.take() {
+            srv.blocking.cancel(&w);
+        }
         reply.truncate(reply_mark);
         reply.error(e.0.as_bytes());
         client.batch.record_failed(cmd.index);
         srv.stats.count_error(e.code());
     }
     crate::pubsub::splice_self_pushes(&mut client.subs, reply, reply_mark);
-    srv.after_call(client, cmd, argv, usec);
+    if blocked {
+        srv.after_blocked_call(client, cmd, argv);
+    } else {
+        srv.after_call(client, cmd, argv, usec);
+    }
     if client.close_after_reply {
         Flow::Close
     } else {

@@ -357,6 +357,9 @@ async fn serve_registered(
             } else {
                 dispatch::execute(&srv, &mut client, &args, &mut reply)
             };
+            // Serve the clients blocked on keys this command (or whole EXEC / script) made
+            // ready, whatever happens to this connection next.
+            crate::blocking::after_command(&srv, &mut client);
             if let Some(mb) = client.subs.mailbox.as_ref() {
                 mb.set_proto(reply.proto());
             }
@@ -368,6 +371,7 @@ async fn serve_registered(
                 pending = true;
                 break;
             }
+            client.blocking.keep_deadline = None;
             match client.reply_mode {
                 ReplyMode::Off => reply.truncate(mark),
                 ReplyMode::Skip => {
@@ -406,6 +410,57 @@ async fn serve_registered(
                 }
                 if !silent {
                     reply.int(b.reply_int);
+                }
+            }
+            if let Some(w) = client.blocking.parked.take() {
+                // Blocked on keys (BLPOP, ...): later pipelined requests wait in `inbuf`.
+                let silent = client.reply_mode == ReplyMode::Off
+                    || matches!(before, ReplyMode::SkipNext | ReplyMode::Skip);
+                srv.flush_batch(&mut client);
+                client.publish_info(reply.proto(), inbuf.len(), inbuf.capacity(), 0);
+                if !reply.is_empty() {
+                    let out = reply.take();
+                    srv.stats
+                        .net_output_bytes
+                        .fetch_add(out.len() as u64, Relaxed);
+                    if stream.write_all(&out).await.is_err() {
+                        srv.blocking.cancel(&w);
+                        break 'conn;
+                    }
+                }
+                let mailbox = client.subs.mailbox.clone();
+                let end = park(&srv, &handle, &mut stream, &mut inbuf, &w, mailbox).await;
+                client.clock_us = crate::util::now_us();
+                match end {
+                    ParkEnd::Close => break 'conn,
+                    ParkEnd::Delivered(crate::blocking::Delivery::Reply(bytes)) => {
+                        if !silent {
+                            reply.raw(&bytes);
+                        }
+                    }
+                    ParkEnd::Delivered(crate::blocking::Delivery::Retry) => {
+                        // Clients were paused when a key got ready: run the command again
+                        // here once the pause ends, keeping the original deadline.
+                        client.blocking.keep_deadline = Some(w.deadline_ms);
+                        client.reply_mode = before;
+                        pending = true;
+                        break;
+                    }
+                    ParkEnd::TimedOut => {
+                        crate::blocking::count_unserved_call(&srv, &mut client, &w, false, false);
+                        if !silent {
+                            crate::blocking::write_timeout_reply(&mut reply, w.on_timeout);
+                        }
+                    }
+                    ParkEnd::Unblocked(reason) => {
+                        let mut r = Reply::new(reply.proto());
+                        let failed =
+                            crate::blocking::write_unblocked_reply(&mut r, reason, w.on_timeout);
+                        crate::blocking::count_unserved_call(&srv, &mut client, &w, true, failed);
+                        if !silent {
+                            reply.raw(&r.take());
+                        }
+                    }
                 }
             }
             if client.wants_monitor && monitor.is_none() {
@@ -520,6 +575,106 @@ async fn serve_registered(
     }
     crate::watch::unwatch_all(&srv.watches, &mut client);
     srv.flush_batch(&mut client);
+}
+
+/// How a wait on keys ended.
+enum ParkEnd {
+    /// A server thread ran the command for the client (or asks it to run it again).
+    Delivered(crate::blocking::Delivery),
+    /// The deadline passed.
+    TimedOut,
+    /// CLIENT UNBLOCK with this reason.
+    Unblocked(u8),
+    /// Killed, disconnected or over the query buffer limit: close the connection.
+    Close,
+}
+
+/// Waits for the parked waiter `w` to be served, time out, be unblocked or killed. Reads the
+/// socket meanwhile (to notice a disconnect; the requests stay unparsed in `inbuf`). The wait is
+/// ended from this side only through `Registry::cancel`, which fails once a server thread has
+/// claimed the waiter: then the delivery is awaited instead.
+async fn park(
+    srv: &Server,
+    handle: &crate::client::ClientHandle,
+    stream: &mut TcpStream,
+    inbuf: &mut BytesMut,
+    w: &Arc<crate::blocking::Waiter>,
+    mailbox: Option<Arc<crate::pubsub::Mailbox>>,
+) -> ParkEnd {
+    let _guard = crate::blocking::ParkGuard {
+        reg: &srv.blocking,
+        waiter: w.clone(),
+    };
+    loop {
+        if let Some(d) = w.take_delivery() {
+            return ParkEnd::Delivered(d);
+        }
+        if w.is_claimed() {
+            w.notify.notified().await;
+            continue;
+        }
+        let deadline = w.deadline_ms;
+        let sleep = async move {
+            match deadline {
+                None => std::future::pending::<()>().await,
+                Some(d) => {
+                    let ms = d.saturating_sub(crate::util::now_ms()).max(0) as u64;
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+            }
+        };
+        if inbuf.capacity() - inbuf.len() < READ_CHUNK / 2 {
+            inbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            _ = w.notify.notified() => {}
+            _ = handle.kill_notify.notified() => {
+                srv.blocking.cancel(w);
+                return ParkEnd::Close;
+            }
+            _ = handle.unblock_notify.notified() => {
+                let reason = handle.take_unblock();
+                if reason != 0 && srv.blocking.cancel(w) {
+                    return ParkEnd::Unblocked(reason);
+                }
+            }
+            _ = sleep => {
+                if srv.blocking.cancel(w) {
+                    return ParkEnd::TimedOut;
+                }
+            }
+            // Pub/Sub messages (RESP3 subscribers may block) are delivered meanwhile.
+            _ = async { match mailbox.as_ref() { Some(mb) => mb.wake.notified().await, None => std::future::pending().await } } => {
+                if let Some(out) = mailbox.as_ref().and_then(|mb| mb.take()) {
+                    srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
+                    let ok = write_or_killed(stream, &out, handle).await;
+                    if let Some(mb) = mailbox.as_ref() {
+                        mb.written();
+                    }
+                    if !ok {
+                        srv.blocking.cancel(w);
+                        return ParkEnd::Close;
+                    }
+                }
+            }
+            r = stream.read_buf(inbuf) => match r {
+                Ok(0) | Err(_) => {
+                    srv.blocking.cancel(w);
+                    return ParkEnd::Close;
+                }
+                Ok(n) => {
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Relaxed);
+                    let limit = srv.hot.query_buffer_limit.load(Relaxed) as usize;
+                    if inbuf.len() > limit {
+                        srv.stats.client_query_buffer_limit_disconnections.fetch_add(1, Relaxed);
+                        log_warning!("Closing client that reached max query buffer length: id={} addr={} (qbuf={})", handle.id, handle.addr, inbuf.len());
+                        srv.blocking.cancel(w);
+                        return ParkEnd::Close;
+                    }
+                }
+            },
+        }
+    }
 }
 
 /// Writes `out`, giving up when the client is killed meanwhile (a subscriber closed by the

@@ -270,6 +270,8 @@ pub struct Server {
     pub executable: String,
     /// INFO / MEMORY bookkeeping: instantaneous-rate samples, replication id, startup memory.
     pub metrics: crate::cmd::info::Metrics,
+    /// Clients parked by blocking commands, and the keys they wait on.
+    pub blocking: crate::blocking::Registry,
     /// WATCHed keys of every client (see [`crate::watch`]).
     pub watches: crate::watch::Registry,
     /// Pub/Sub subscriptions and delivery.
@@ -314,6 +316,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             metrics: crate::cmd::info::Metrics::default(),
+            blocking: crate::blocking::Registry::default(),
             watches: crate::watch::Registry::default(),
             pubsub: crate::pubsub::Registry::default(),
             persist: crate::persist::Persistence::default(),
@@ -537,7 +540,22 @@ impl Server {
         if threshold >= 0 && usec >= threshold as u64 && !cmd.has(flags::SKIP_SLOWLOG) {
             self.slowlog_push(client, argv, usec);
         }
+        // A command re-executed for a blocked client was fed when it first ran (as Redis).
         if self.monitor_count.load(Relaxed) > 0
+            && !client.blocking.serving
+            && !cmd.has(flags::SKIP_MONITOR)
+            && !cmd.has(flags::ADMIN)
+        {
+            self.feed_monitors(client, cmd, argv);
+        }
+    }
+
+    /// After-call work for a call that blocked the client: only the MONITOR feed (statistics
+    /// and the slow log wait for the call to complete, as Redis does).
+    pub fn after_blocked_call(&self, client: &mut Client, cmd: &Command, argv: &[Bytes]) {
+        client.last_cmd = cmd.name;
+        if self.monitor_count.load(Relaxed) > 0
+            && !client.blocking.serving
             && !cmd.has(flags::SKIP_MONITOR)
             && !cmd.has(flags::ADMIN)
         {

@@ -363,7 +363,6 @@ fn blocking_commands_time_out_with_a_null_array() {
 
 /// Needs the blocking layer (the stub answers the timeout reply at once).
 #[test]
-#[ignore = "needs the blocking layer"]
 fn blpop_is_woken_by_a_push_from_another_client() {
     let (s, mut c) = server();
     let mut waiter = s.conn();

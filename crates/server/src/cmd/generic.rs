@@ -203,8 +203,12 @@ fn rename_generic(c: &mut Ctx, nx: bool) -> CmdResult {
         return Err(errors::NO_SUCH_KEY);
     };
     let moved = e.into_key(dst);
+    let ready = crate::blocking::kind_may_serve(moved.kind());
     if let Some(old) = c.shard(dst)?.insert(moved, now) {
         release(c, old, false, "lazyfree-lazy-server-del");
+    }
+    if ready {
+        c.key_ready(dst);
     }
     c.dirty(1);
     c.modified(src);
@@ -322,9 +326,13 @@ fn copy(c: &mut Ctx) -> CmdResult {
     // The copy is a new object: it starts with fresh access data, as Redis's duplicate does.
     let mut copied = copied;
     copied.set_access(shard.new_access(&clock));
+    let ready = crate::blocking::kind_may_serve(copied.kind());
     let old = shard.insert(copied, now);
     if let Some(old) = old {
         release(c, old, false, "lazyfree-lazy-server-del");
+    }
+    if ready {
+        c.key_ready_in(dst_db, dst);
     }
     c.dirty(1);
     crate::watch::signal_modified(c, dst_db, dst);
@@ -355,7 +363,11 @@ fn move_cmd(c: &mut Ctx) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     };
+    let ready = crate::blocking::kind_may_serve(e.kind());
     c.shard_in(dst_db, key)?.insert(e, now);
+    if ready {
+        c.key_ready_in(dst_db, key);
+    }
     c.dirty(1);
     crate::watch::signal_modified(c, db, key);
     crate::watch::signal_modified(c, dst_db, key);

@@ -455,24 +455,25 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "maxclients", "{}", maxclients);
     field!(out, "client_recent_max_input_buffer", "{}", max_in);
     field!(out, "client_recent_max_output_buffer", "{}", max_out);
-    for f in ["blocked_clients", "tracking_clients"] {
-        field!(out, f, "0");
-    }
+    field!(out, "blocked_clients", "{}", srv.blocking.blocked_clients());
+    field!(out, "tracking_clients", "0");
     field!(out, "pubsub_clients", "{}", srv.pubsub.client_count());
-    for f in [
+    field!(
+        out,
         "watching_clients",
+        "{}",
+        srv.watches.watching_clients()
+    );
+    field!(
+        out,
         "clients_in_timeout_table",
-        "total_watched_keys",
-        "total_blocking_keys",
-        "total_blocking_keys_on_nokey",
-    ] {
-        let n = match f {
-            "watching_clients" => srv.watches.watching_clients(),
-            "total_watched_keys" => srv.watches.watched_keys(),
-            _ => 0,
-        };
-        field!(out, f, "{}", n);
-    }
+        "{}",
+        srv.blocking.timed_clients()
+    );
+    field!(out, "total_watched_keys", "{}", srv.watches.watched_keys());
+    field!(out, "total_blocking_keys", "{}", srv.blocking.total_keys());
+    // Only XREADGROUP blocks with "unblock when the key is deleted"; no such waiter yet.
+    field!(out, "total_blocking_keys_on_nokey", "0");
 }
 
 /// Memory figures shared by INFO memory and MEMORY STATS.

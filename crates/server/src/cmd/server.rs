@@ -191,6 +191,9 @@ fn swapdb(c: &mut Ctx) -> CmdResult {
         crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, b as u32, Some(a as u32));
     }
     c.locks.swap_dbs(a as u32, b as u32);
+    // Clients blocked in either db now see the other db's keys (Redis's scanDatabaseForReadyKeys).
+    crate::blocking::signal_db_ready(c, a as u32);
+    crate::blocking::signal_db_ready(c, b as u32);
     c.dirty(1);
     c.reply.ok();
     Ok(())
