@@ -56,6 +56,22 @@ fn populate(c: &mut Conn) {
         args.push(f);
     }
     c.cmd(&args);
+    c.cmd(&["SADD", "iset", "1", "2", "3", "-100000", "9999999999"]);
+    c.cmd(&["SADD", "sset", "a", "b", "c"]);
+    let members: Vec<String> = (0..1000).map(|i| format!("m{i}")).collect();
+    let mut args = vec!["SADD", "bigset"];
+    args.extend(members.iter().map(String::as_str));
+    c.cmd(&args);
+    c.cmd(&[
+        "ZADD", "zset", "1", "a", "2.5", "b", "-inf", "c", "1e300", "d",
+    ]);
+    let mut args = vec!["ZADD", "bigzset"];
+    let scores: Vec<String> = (0..1000).map(|i| format!("{}.5", i)).collect();
+    for (s, m) in scores.iter().zip(&members) {
+        args.push(s);
+        args.push(m);
+    }
+    c.cmd(&args);
     c.cmd(&["SELECT", "3"]);
     c.cmd(&["SET", "in3", "three"]);
     c.cmd(&["SELECT", "0"]);
@@ -78,7 +94,33 @@ fn check_populated(c: &mut Conn) {
     assert_eq!(c.cmd(&["HGET", "hash", "f2"]), bulk("2"));
     assert_eq!(c.cmd(&["HLEN", "bighash"]), Value::Int(600));
     assert_eq!(c.cmd(&["OBJECT", "ENCODING", "bighash"]), bulk("hashtable"));
-    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(9));
+    let mut set = c.cmd(&["SMEMBERS", "iset"]).as_array().unwrap().to_vec();
+    set.sort_by(|a, b| a.as_bytes().cmp(&b.as_bytes()));
+    assert_eq!(
+        set,
+        vec![
+            bulk("-100000"),
+            bulk("1"),
+            bulk("2"),
+            bulk("3"),
+            bulk("9999999999")
+        ]
+    );
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "iset"]), bulk("intset"));
+    assert_eq!(c.cmd(&["SCARD", "sset"]), Value::Int(3));
+    assert_eq!(c.cmd(&["SISMEMBER", "sset", "b"]), Value::Int(1));
+    assert_eq!(c.cmd(&["SCARD", "bigset"]), Value::Int(1000));
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "bigset"]), bulk("hashtable"));
+    assert_eq!(
+        c.cmd(&["ZRANGE", "zset", "0", "-1"]),
+        Value::Array(vec![bulk("c"), bulk("a"), bulk("b"), bulk("d")])
+    );
+    assert_eq!(c.cmd(&["ZSCORE", "zset", "b"]), bulk("2.5"));
+    assert_eq!(c.cmd(&["ZSCORE", "zset", "c"]), bulk("-inf"));
+    assert_eq!(c.cmd(&["ZCARD", "bigzset"]), Value::Int(1000));
+    assert_eq!(c.cmd(&["ZSCORE", "bigzset", "m999"]), bulk("999.5"));
+    assert_eq!(c.cmd(&["OBJECT", "ENCODING", "bigzset"]), bulk("skiplist"));
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(14));
     c.cmd(&["SELECT", "3"]);
     assert_eq!(c.cmd(&["GET", "in3"]), bulk("three"));
     c.cmd(&["SELECT", "0"]);
@@ -150,7 +192,7 @@ fn bgsave_replies_and_info_fields() {
     assert_eq!(info_field(&mut c, "loading"), "0");
     assert!(c.cmd(&["BGSAVE", "NOW"]).is_error());
     let f = ferrokv_rdb::load(std::fs::File::open(s.dir().join("dump.rdb")).unwrap()).unwrap();
-    assert_eq!(f.keys.len(), 10);
+    assert_eq!(f.keys.len(), 15);
     assert!(s
         .logs()
         .contains("Background saving terminated with success"));
@@ -423,6 +465,36 @@ fn fixture_files_load() {
         c.cmd(&["LRANGE", "list", "0", "-1"]),
         Value::Array(vec![bulk("7")])
     );
+    let s = on_fixture(&dir, "zset-ziplist.rdb");
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["ZRANGE", "zset", "0", "-1", "WITHSCORES"]),
+        Value::Array(vec![bulk("one"), bulk("1"), bulk("two"), bulk("2")])
+    );
+    let s = on_fixture(&dir, "encodings.rdb");
+    let mut c = s.conn();
+    let comp = c.cmd(&["GET", "compressible"]);
+    let comp = comp.as_bytes().unwrap();
+    assert!(comp.len() > 100 && comp.iter().all(|&b| b == b'a'));
+    assert_eq!(c.cmd(&["GET", "string"]), bulk("Hello World"));
+    assert_eq!(c.cmd(&["GET", "number"]), bulk("10"));
+    assert_eq!(c.cmd(&["HGET", "hash", "eee"]), bulk("5000000000"));
+    assert_eq!(c.cmd(&["HLEN", "hash"]), Value::Int(11));
+    assert_eq!(c.cmd(&["HGET", "hash_zipped", "c"]), bulk("3"));
+    assert_eq!(c.cmd(&["LLEN", "list"]), Value::Int(24));
+    assert_eq!(c.cmd(&["LINDEX", "list_zipped", "7"]), bulk("6000000000"));
+    assert_eq!(c.cmd(&["SCARD", "set"]), Value::Int(8));
+    assert_eq!(
+        c.cmd(&["SISMEMBER", "set_zipped_3", "6000000000"]),
+        Value::Int(1)
+    );
+    assert_eq!(c.cmd(&["ZSCORE", "zset", "bbbb"]), bulk("5000000000"));
+    assert_eq!(c.cmd(&["ZCARD", "zset"]), Value::Int(12));
+    assert_eq!(c.cmd(&["ZSCORE", "zset_zipped", "c"]), bulk("3"));
+    let s = on_fixture(&dir, "corrupt_empty_keys.rdb");
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(0));
+    assert!(s.logs().contains("skipping empty key"), "{}", s.logs());
     let s = on_fixture(&dir, "scriptbackup.rdb");
     let mut c = s.conn();
     assert_eq!(

@@ -7,7 +7,9 @@
 
 use ferrokv_engine::hash::Hash;
 use ferrokv_engine::list::List;
-use ferrokv_engine::{EncodingLimits, Entry, Kind, Value};
+use ferrokv_engine::set::Set;
+use ferrokv_engine::zset::ZSet;
+use ferrokv_engine::{EncodingLimits, Entry, Value};
 use ferrokv_rdb::{HashField, RdbValue};
 
 /// Why a value could not be converted.
@@ -104,16 +106,35 @@ pub fn rdb_to_entry(
             }
             Value::Hash(h)
         }
-        RdbValue::Set(_) => return Err(ConvertError::Unsupported("set")),
-        RdbValue::ZSet(_) => return Err(ConvertError::Unsupported("zset")),
+        RdbValue::Set(members) => {
+            let Some(first) = members.first() else {
+                return Ok(None);
+            };
+            let mut set = Set::for_first(first, members.len(), limits);
+            for m in members {
+                if !set.add(m, limits) {
+                    return Err(ConvertError::Bad("duplicate set member"));
+                }
+            }
+            Value::Set(set)
+        }
+        RdbValue::ZSet(pairs) => {
+            if pairs.is_empty() {
+                return Ok(None);
+            }
+            let mut seen = std::collections::HashSet::with_capacity(pairs.len());
+            for (m, score) in pairs {
+                if score.is_nan() || !seen.insert(m.as_slice()) {
+                    return Err(ConvertError::Bad(
+                        "duplicate sorted set member or NaN score",
+                    ));
+                }
+            }
+            Value::ZSet(ZSet::from_pairs(pairs.clone(), limits))
+        }
         RdbValue::Stream(_) => return Err(ConvertError::Unsupported("stream")),
     };
     Ok(Some(Entry::new_object(key, value, expire_at, access)))
-}
-
-/// True for entry kinds this module converts both ways today.
-pub fn kind_supported(k: Kind) -> bool {
-    k.is_string() || matches!(k, Kind::List | Kind::Hash)
 }
 
 #[cfg(test)]
@@ -127,6 +148,8 @@ mod tests {
             RdbValue::String(b"12345".to_vec()),
             RdbValue::String(vec![b'x'; 100]),
             RdbValue::List(vec![b"a".to_vec(), b"1".to_vec(), vec![b'z'; 9000]]),
+            RdbValue::Set(vec![b"1".to_vec(), b"2".to_vec(), b"3".to_vec()]),
+            RdbValue::ZSet(vec![(b"a".to_vec(), 1.0), (b"b".to_vec(), 2.5)]),
             RdbValue::Hash(vec![
                 HashField {
                     field: b"f".to_vec(),
@@ -157,7 +180,7 @@ mod tests {
             value: b"v".to_vec(),
             expire_ms: Some(5),
         }]);
-        assert_eq!(rdb_to_entry(b"k", &v, None, 0, &lim, 10).unwrap(), None);
+        assert!(rdb_to_entry(b"k", &v, None, 0, &lim, 10).unwrap().is_none());
         assert!(
             rdb_to_entry(b"k", &RdbValue::List(vec![]), None, 0, &lim, 0)
                 .unwrap()
