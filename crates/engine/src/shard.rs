@@ -786,12 +786,13 @@ mod tests {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 mod snapshot_tests {
     use super::*;
-    use parking_lot_free::Collect;
+    use collect::Collect;
 
     /// A sink that keeps what it receives (no external crates in the engine's tests).
-    mod parking_lot_free {
+    mod collect {
         use super::super::{Entry, SnapshotSink};
         use std::sync::Mutex;
 

@@ -138,6 +138,7 @@ pub fn rdb_to_entry(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 mod tests {
     use super::*;
 

@@ -188,7 +188,7 @@ fn write_inner(
         write_options(srv, epoch.version),
     )
     .map_err(io)?;
-    let used_mem = crate::cmd::info::process_memory().rss as u64;
+    let used_mem = crate::cmd::info::process_memory().rss;
     w.standard_aux(crate::REDIS_VERSION, epoch.now_ms / 1000, used_mem, false)
         .map_err(io)?;
     for f in &epoch.functions {
