@@ -169,7 +169,16 @@ mod tests {
                 .unwrap()
                 .unwrap();
             assert_eq!(e.expire_at(), Some(99));
-            assert_eq!(entry_to_rdb(&e, 0).unwrap(), v);
+            let mut back = entry_to_rdb(&e, 0).unwrap();
+            // listpackex keeps fields with a TTL first (as Redis 7.4): compare as a set.
+            if let (RdbValue::Hash(a), RdbValue::Hash(b)) = (&mut back, &v) {
+                a.sort_by(|x, y| x.field.cmp(&y.field));
+                let mut b = b.clone();
+                b.sort_by(|x, y| x.field.cmp(&y.field));
+                assert_eq!(*a, b);
+                continue;
+            }
+            assert_eq!(back, v);
         }
     }
 
