@@ -554,3 +554,62 @@ fn ferrokv_written_file_loads_into_redis() {
     );
     check_populated(&mut rc);
 }
+
+/// While a big file loads the server answers: INFO shows `loading:1` with progress fields and
+/// other commands get -LOADING; at the end every key is there and the log says so.
+#[test]
+fn loading_is_visible_in_info_and_gates_commands() {
+    let s = ServerProc::ferrokv(BIN, &["--enable-debug-command", "yes"]);
+    let mut c = s.conn();
+    c.set_reply_timeout(Duration::from_secs(300));
+    c.cmd(&["DEBUG", "POPULATE", "1500000", "key", "100"]);
+    assert_eq!(c.cmd(&["SAVE"]), Value::Simple("OK".into()));
+    drop(c);
+    let d = temp_dir("loading");
+    std::fs::copy(s.dir().join("dump.rdb"), d.join("dump.rdb")).unwrap();
+    drop(s);
+    let port = ferrokv_testkit::free_port();
+    let mut child = std::process::Command::new(BIN)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+        ])
+        .arg(&d)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    }));
+    let mut c = Conn::connect(&addr);
+    let mut saw_loading = false;
+    let done = wait_until(Duration::from_secs(120), || {
+        if info_field(&mut c, "loading") == "1" {
+            saw_loading = true;
+            assert_ne!(info_field(&mut c, "loading_total_bytes"), "0");
+            info_field(&mut c, "loading_loaded_perc");
+            let r = c.cmd(&["DBSIZE"]);
+            // The load may end between the two commands.
+            assert!(
+                r == Value::Error("LOADING Redis is loading the dataset in memory".into())
+                    || r == Value::Int(1_500_000),
+                "{r:?}"
+            );
+            false
+        } else {
+            true
+        }
+    });
+    assert!(done);
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1_500_000));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&d);
+    assert!(saw_loading, "the load ended before INFO could see it");
+}
