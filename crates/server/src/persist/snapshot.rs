@@ -353,6 +353,9 @@ pub fn start_background(srv: &Server, locks: Option<&mut LockSet<'_>>) -> Result
                 if let Some(mut s) = srv.keyspace.lock_one(db as usize, sh as usize) {
                     f(&mut s)
                 }
+                // Let the connection threads run between shards: the snapshot is background
+                // work and must not take a core away from clients for long stretches.
+                std::thread::yield_now();
             });
             let p = &srv.persist;
             p.last_bgsave_time_sec
