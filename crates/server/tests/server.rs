@@ -194,7 +194,9 @@ fn shutdown_argument_errors_keep_the_server_running() {
         "ERR No shutdown in progress."
     );
     // A save that fails (its directory is gone) refuses the shutdown.
-    std::fs::remove_dir_all(s.dir()).unwrap();
+    if let Err(e) = std::fs::remove_dir_all(s.dir()) {
+        panic!("remove {}: {e}", s.dir().display());
+    }
     assert_eq!(
         err(c.cmd(&["SHUTDOWN", "SAVE"])),
         "ERR Errors trying to SHUTDOWN. Check logs."
