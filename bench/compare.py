@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
+import random
 import shlex
 import shutil
 import signal
@@ -29,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -41,12 +44,19 @@ DEFAULT_TESTS = ["SET", "GET", "INCR", "MSET"]
 # Built-in redis-benchmark tests (-t NAME) that also work here; see --tests.
 OPTIONAL_TESTS = ["LPUSH", "RPUSH", "LPOP", "RPOP", "HSET", "SADD", "SPOP", "ZADD", "ZPOPMIN"]
 # Workloads redis-benchmark has no -t name for: run as an explicit command line.
+# EVALSHA of a small script: INCR of one key through redis.call (SCRIPT LOAD in preload).
+EVALSHA_SCRIPT = "return redis.call('INCR', KEYS[1])"
+EVALSHA_SHA = hashlib.sha1(EVALSHA_SCRIPT.encode()).hexdigest()
 CUSTOM_TESTS = {
+    "EVALSHA": ["EVALSHA", EVALSHA_SHA, "1", "bench:counter"],
     "ZRANGE": ["ZRANGE", "bench:zset", "0", "9", "WITHSCORES"],
     "HGET": ["HGET", "bench:hash", "field:7"],
     "SISMEMBER": ["SISMEMBER", "bench:set", "member:7"],
     "LINDEX": ["LINDEX", "bench:list", "50"],
 }
+# Workloads redis-benchmark cannot express (several commands per request): driven by this
+# script's own client (run_txn_benchmark); a request is one MULTI + 10 SET + EXEC.
+TXN_TESTS = ["MULTI10"]
 # redis-benchmark's CSV names the MSET test "MSET (10 keys)".
 CSV_NAME = {"MSET": "MSET (10 keys)"}
 # Collections the memory phase can load (--memory-types): 10 elements per key.
@@ -206,6 +216,8 @@ def preload(port: int, test: str, requests: int) -> None:
         send_pipelined(port, (["ZADD", "myzset"] + [x for j in range(i, min(i + 1000, n))
                                                     for x in (str(j), f"m{j}")]
                               for i in range(0, n, 1000)))
+    elif test == "EVALSHA":
+        send_pipelined(port, [["SCRIPT", "LOAD", EVALSHA_SCRIPT]])
     elif test == "ZRANGE":
         send_pipelined(port, [["DEL", "bench:zset"],
                               ["ZADD", "bench:zset"] + [x for j in range(100)
@@ -361,9 +373,74 @@ def parse_csv(text: str) -> list[dict[str, str]]:
     return [dict(zip(header, r)) for r in rows[start + 1:] if len(r) == len(header)]
 
 
+def run_txn_benchmark(port: int, pipeline: int, size: int, requests: int, clients: int,
+                      keyspace: int) -> dict[str, Any]:
+    """MULTI + 10 SET + EXEC per request over `clients` connections (at most 16 threads, one
+    connection each), `pipeline` transactions per write. Python drives it, so absolute rates
+    are bounded by this client; the ferrokv/redis ratio is what it is for."""
+    nthreads = max(1, min(clients, 16))
+    per = max(1, requests // nthreads)
+    value = "x" * size
+    lines_per_txn = 1 + 10 + 1 + 10  # +OK, 10 x +QUEUED, *10, 10 x +OK
+    lat: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def worker(tid: int) -> None:
+        rnd = random.Random(tid)
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                done, local = 0, []
+                while done < per:
+                    batch = min(pipeline, per - done)
+                    out = bytearray()
+                    for _ in range(batch):
+                        out += encode_command("MULTI")
+                        for _ in range(10):
+                            out += encode_command("SET", f"key:{rnd.randrange(keyspace):012d}", value)
+                        out += encode_command("EXEC")
+                    t0 = time.perf_counter()
+                    s.sendall(out)
+                    need, buf = lines_per_txn * batch, b""
+                    while buf.count(b"\r\n") < need:
+                        chunk = s.recv(1 << 16)
+                        if not chunk:
+                            raise BenchError("connection closed")
+                        buf += chunk
+                    if b"-" in buf[:1] or b"\r\n-" in buf:
+                        raise BenchError(f"error reply: {buf[:200]!r}")
+                    local.append((time.perf_counter() - t0) * 1000.0)
+                    done += batch
+                with lock:
+                    lat.extend(local)
+        except (OSError, BenchError) as e:
+            with lock:
+                errors.append(str(e))
+
+    t0 = time.monotonic()
+    ths = [threading.Thread(target=worker, args=(i,)) for i in range(nthreads)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    wall = time.monotonic() - t0
+    res: dict[str, Any] = {"cmd": ["<python MULTI/10xSET/EXEC driver>"], "wall_s": wall}
+    if errors or not lat:
+        res.update(ok=False, error="; ".join(errors[:3]) or "no requests")
+        return res
+    lat.sort()
+    pct = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+    res.update(ok=True, rps=per * nthreads / wall, p50_ms=pct(0.5), p99_ms=pct(0.99),
+               avg_ms=sum(lat) / len(lat))
+    return res
+
+
 def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, requests: int,
                   clients: int, keyspace: int, threads: int, timeout: float,
                   cpus: set[int] | None) -> dict[str, Any]:
+    if test in TXN_TESTS:
+        return run_txn_benchmark(port, pipeline, size, requests, clients, keyspace)
     cmd = [rb, "-h", "127.0.0.1", "-p", str(port), "-n", str(requests),
            "-c", str(clients), "-P", str(pipeline), "-d", str(size), "-r", str(keyspace), "--csv"]
     if threads > 0:
@@ -678,7 +755,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--runs", type=int, default=None,
                    help="runs per server per workload (default 5; 1 with --quick)")
     p.add_argument("--tests", default=",".join(DEFAULT_TESTS),
-                   help="comma list from SET,GET,INCR,MSET,LPUSH,HSET,ZADD "
+                   help="comma list from SET,GET,INCR,MSET,LPUSH,HSET,ZADD, EVALSHA, MULTI10 "
                         "(default SET,GET,INCR,MSET)")
     p.add_argument("--pipelines", default="1,16", help="pipeline depths (default 1,16)")
     p.add_argument("--value-sizes", default="16", help="value sizes in bytes, e.g. 16,256,1024")
@@ -726,7 +803,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         a.requests = 10000
     a.tests = [t.strip().upper() for t in a.tests.split(",") if t.strip()]
     for t in a.tests:
-        if t not in DEFAULT_TESTS + OPTIONAL_TESTS + list(CUSTOM_TESTS):
+        if t not in DEFAULT_TESTS + OPTIONAL_TESTS + list(CUSTOM_TESTS) + TXN_TESTS:
             p.error(f"unknown test {t!r}")
     a.memory_types = [t.strip().lower() for t in a.memory_types.split(",") if t.strip()]
     for t in a.memory_types:

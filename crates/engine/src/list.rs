@@ -195,12 +195,12 @@ fn allow_merge(fill: i64, a: &Node, b: &Node) -> bool {
 pub struct List {
     /// One node (or none) when `quick` is false; non-empty nodes otherwise.
     nodes: VecDeque<Node>,
-    /// True for the `quicklist` encoding.
-    quick: bool,
-    /// The quicklist's fill, fixed when it was created.
-    fill: i64,
     /// Total elements.
     len: usize,
+    /// The quicklist's fill, fixed when it was created (fits: it is clamped to -5..=FILL_MAX).
+    fill: i32,
+    /// True for the `quicklist` encoding.
+    quick: bool,
 }
 
 impl List {
@@ -272,7 +272,7 @@ impl List {
         if exceeds_limit(fill, bytes + add, self.len + items.len()) {
             self.quick = true;
             // quicklistSetFill's clamp.
-            self.fill = fill.clamp(-5, FILL_MAX);
+            self.fill = fill.clamp(-5, FILL_MAX) as i32;
             self.nodes.retain(|n| n.len() > 0);
         }
     }
@@ -309,7 +309,7 @@ impl List {
             return;
         }
         match self.nodes.front_mut() {
-            Some(n) if n.allow_insert(self.fill, s.len()) => n.push_front(s),
+            Some(n) if n.allow_insert(i64::from(self.fill), s.len()) => n.push_front(s),
             _ => self.nodes.push_front(Node::from_items([s])),
         }
     }
@@ -329,7 +329,7 @@ impl List {
             return;
         }
         match self.nodes.back_mut() {
-            Some(n) if n.allow_insert(self.fill, s.len()) => n.push_back(s),
+            Some(n) if n.allow_insert(i64::from(self.fill), s.len()) => n.push_back(s),
             _ => self.nodes.push_back(Node::from_items([s])),
         }
     }
@@ -423,7 +423,7 @@ impl List {
     /// Merges `a` and `a + 1` when they fit together; returns whether it did.
     fn try_merge(&mut self, a: usize) -> bool {
         let ok = match (self.nodes.get(a), self.nodes.get(a + 1)) {
-            (Some(x), Some(y)) => allow_merge(self.fill, x, y),
+            (Some(x), Some(y)) => allow_merge(i64::from(self.fill), x, y),
             _ => false,
         };
         if ok {
@@ -468,7 +468,7 @@ impl List {
             return false;
         };
         self.len += 1;
-        let fill = self.fill;
+        let fill = i64::from(self.fill);
         if !self.quick {
             if let Some(n) = self.nodes.get_mut(ni) {
                 let at = if after {

@@ -19,6 +19,9 @@
 //! Integers are stored as their decimal text (Redis stores them as binary integers; the
 //! difference is a few bytes per element and no client can observe it).
 
+/// Buffers up to this size grow exactly; larger ones grow by doubling.
+pub const EXACT_GROWTH_LIMIT: usize = 1024;
+
 /// A sequence of byte strings packed into one buffer.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Packed {
@@ -212,10 +215,21 @@ impl Packed {
         self.get_at(self.offset_of(i)?)
     }
 
-    /// Appends an element. Growth is exact (like a listpack's realloc), so a small
-    /// collection's buffer is not left up to twice as big as its content.
+    /// Room for `n` more bytes: exact while the sequence is small (like a listpack's realloc,
+    /// so a small collection's buffer is not left up to twice as big as its content), amortised
+    /// doubling beyond [`EXACT_GROWTH_LIMIT`] (big list nodes take many pushes).
+    #[inline]
+    fn grow(&mut self, n: usize) {
+        if self.buf.len() + n <= EXACT_GROWTH_LIMIT {
+            self.buf.reserve_exact(n);
+        } else {
+            self.buf.reserve(n);
+        }
+    }
+
+    /// Appends an element.
     pub fn push_back(&mut self, s: &[u8]) {
-        self.buf.reserve_exact(encoded_len(s.len()));
+        self.grow(encoded_len(s.len()));
         encode(&mut self.buf, s);
         self.count += 1;
     }
@@ -230,7 +244,7 @@ impl Packed {
         let off = off.min(self.buf.len());
         let mut enc = Vec::with_capacity(encoded_len(s.len()));
         encode(&mut enc, s);
-        self.buf.reserve_exact(enc.len());
+        self.grow(enc.len());
         self.buf.splice(off..off, enc);
         self.count += 1;
     }
@@ -267,7 +281,7 @@ impl Packed {
         let mut enc = Vec::with_capacity(encoded_len(s.len()));
         encode(&mut enc, s);
         let new_next = off + enc.len();
-        self.buf.reserve_exact(enc.len().saturating_sub(next - off));
+        self.grow(enc.len().saturating_sub(next - off));
         self.buf.splice(off..next, enc);
         Some(new_next)
     }

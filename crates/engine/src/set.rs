@@ -655,7 +655,8 @@ impl Members {
 enum Repr {
     Int(IntSet),
     Pack(Packed),
-    Table(Members),
+    /// Boxed: a big set pays one pointer, and every collection value stays small.
+    Table(Box<Members>),
 }
 
 /// A set (`intset`, `listpack` or `hashtable`); see the module documentation.
@@ -696,7 +697,7 @@ impl Set {
             repr: match enc {
                 Encoding::IntSet => Repr::Int(IntSet::default()),
                 Encoding::Listpack => Repr::Pack(Packed::new()),
-                Encoding::HashTable => Repr::Table(Members::default()),
+                Encoding::HashTable => Repr::Table(Box::default()),
             },
         }
     }
@@ -711,7 +712,7 @@ impl Set {
         } else if size_hint <= lim.set_max_listpack_entries {
             Repr::Pack(Packed::new())
         } else {
-            Repr::Table(Members::with_capacity(size_hint))
+            Repr::Table(Box::new(Members::with_capacity(size_hint)))
         };
         Set { repr }
     }
@@ -825,7 +826,7 @@ impl Set {
         self.for_each_member(|m| {
             t.insert(m);
         });
-        self.repr = Repr::Table(t);
+        self.repr = Repr::Table(Box::new(t));
     }
 
     /// Adds `m` (Redis's `setTypeAdd`), converting the encoding as Redis does: an intset

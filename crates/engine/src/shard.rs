@@ -463,6 +463,18 @@ impl Shard {
     /// purging their expired fields; a hash left empty is deleted. Keys that no longer hold a
     /// hash with TTLs stop being tracked. Returns (fields expired, keys deleted).
     pub fn active_expire_fields(&mut self, now_ms: i64, max_keys: usize) -> (usize, usize) {
+        self.active_expire_fields_into(now_ms, max_keys, &mut Vec::new())
+    }
+
+    /// [`Shard::active_expire_fields`] that also reports, in `touched`, each key that lost
+    /// fields and whether it was deleted (emptied), for the server's `hexpired`/`del` events,
+    /// WATCH and client-tracking invalidation.
+    pub fn active_expire_fields_into(
+        &mut self,
+        now_ms: i64,
+        max_keys: usize,
+        touched: &mut Vec<(Box<[u8]>, bool)>,
+    ) -> (usize, usize) {
         let mut fields = 0;
         let mut deleted = 0;
         let n = self.hfe_queue.len().min(max_keys);
@@ -476,8 +488,12 @@ impl Shard {
             if let Some(e) = self.table.get_mut(&key) {
                 if !e.is_expired(now_ms) {
                     if let Some(Value::Hash(h)) = e.value_mut() {
-                        fields += h.purge_expired(now_ms);
+                        let n = h.purge_expired(now_ms);
+                        fields += n;
                         empty = h.is_empty();
+                        if n > 0 {
+                            touched.push((key.clone(), empty));
+                        }
                         keep = !empty && h.next_expiry().is_some();
                     }
                 }

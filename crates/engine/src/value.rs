@@ -110,3 +110,17 @@ impl Default for EncodingLimits {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Object entries hold a header block and a `Value`: keeping the value at 48 bytes keeps the
+    /// object in mimalloc's 64-byte class (each collection key pays it once).
+    #[test]
+    fn values_stay_small() {
+        assert!(
+            std::mem::size_of::<super::Value>() <= 48,
+            "{}",
+            std::mem::size_of::<super::Value>()
+        );
+    }
+}

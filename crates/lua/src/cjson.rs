@@ -272,6 +272,21 @@ impl Parser<'_> {
         {
             self.pos += 1;
         }
+        // strtod, which Lua cjson uses, also reads hexadecimal numbers.
+        let zero = matches!(self.s.get(start..self.pos), Some(b"0" | b"-0"));
+        if zero && matches!(self.s.get(self.pos), Some(b'x' | b'X')) {
+            let digits = self.pos + 1;
+            let mut end = digits;
+            while self.s.get(end).is_some_and(|c| c.is_ascii_hexdigit()) {
+                end += 1;
+            }
+            let hex = std::str::from_utf8(&self.s[digits..end]).unwrap_or("");
+            if let Ok(v) = u64::from_str_radix(hex, 16) {
+                self.pos = end;
+                let v = v as f64;
+                return Ok(Value::Number(if self.s[start] == b'-' { -v } else { v }));
+            }
+        }
         let text = std::str::from_utf8(&self.s[start..self.pos]).unwrap_or("");
         match text.parse::<f64>() {
             Ok(n) => Ok(Value::Number(n)),

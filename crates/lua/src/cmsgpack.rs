@@ -195,15 +195,15 @@ impl<'a> Decoder<'a> {
             0xc0 => Value::Nil,
             0xc2 => Value::Boolean(false),
             0xc3 => Value::Boolean(true),
-            0xc4 | 0xd9 => {
+            0xd9 => {
                 let n = self.be(1)? as usize;
                 self.string(lua, n)?
             }
-            0xc5 | 0xda => {
+            0xda => {
                 let n = self.be(2)? as usize;
                 self.string(lua, n)?
             }
-            0xc6 | 0xdb => {
+            0xdb => {
                 let n = self.be(4)? as usize;
                 self.string(lua, n)?
             }
@@ -280,7 +280,9 @@ impl<'a> Decoder<'a> {
 
 fn pack(lua: &Lua, args: Variadic<Value>) -> Result<LuaString> {
     if args.is_empty() {
-        return Err(err("MessagePack pack needs input."));
+        return Err(err(
+            "bad argument #0 to 'pack' (MessagePack pack needs input.)",
+        ));
     }
     let mut out = Vec::new();
     for v in args.iter() {

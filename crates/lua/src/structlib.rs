@@ -16,6 +16,8 @@ const MAX_ALIGN: usize = 8;
 struct Header {
     little: bool,
     align: usize,
+    /// Name of the calling function, for argument errors.
+    func: &'static str,
 }
 
 /// One parsed option of a format string.
@@ -97,7 +99,8 @@ fn next_opt(fmt: &[u8], i: &mut usize, h: &mut Header) -> Result<Option<Opt>> {
         }
         other => {
             return Err(err(format!(
-                "invalid format option '{}'",
+                "bad argument #1 to '{}' (invalid format option '{}')",
+                h.func,
                 char::from(other)
             )))
         }
@@ -162,6 +165,7 @@ fn pack(lua: &Lua, args: Variadic<Value>) -> Result<LuaString> {
         }
     };
     let mut h = Header {
+        func: "pack",
         little: true,
         align: 1,
     };
@@ -279,6 +283,7 @@ fn unpack(
         None => 0,
     };
     let mut h = Header {
+        func: "unpack",
         little: true,
         align: 1,
     };
@@ -347,6 +352,7 @@ fn unpack(
 fn size(_: &Lua, fmt: LuaString) -> Result<f64> {
     let fmt = fmt.as_bytes().to_vec();
     let mut h = Header {
+        func: "size",
         little: true,
         align: 1,
     };

@@ -109,6 +109,9 @@ pub struct ClientHandle {
     pub unblock_reason: AtomicU8,
     /// Woken by CLIENT UNBLOCK; a blocking command waits on it next to its own wake-ups.
     pub unblock_notify: Notify,
+    /// The connection's mailbox (set when its [`Client`] is created), for messages other
+    /// clients send it outside Pub/Sub (client-tracking redirects).
+    pub mailbox: std::sync::OnceLock<std::sync::Weak<crate::pubsub::Mailbox>>,
 }
 
 /// CLIENT UNBLOCK ... TIMEOUT (the default): the blocked command replies as if it timed out.
@@ -221,12 +224,20 @@ pub struct Client {
     pub watch: crate::watch::ClientWatch,
     /// Pub/Sub subscriptions and the mailbox messages arrive in.
     pub subs: crate::pubsub::ClientSubs,
+    /// CLIENT TRACKING options (see [`crate::tracking`]).
+    pub tracking: crate::tracking::ClientTracking,
     rng: u64,
 }
 
 impl Client {
     /// A new client registered in `srv`.
     pub fn new(handle: Arc<ClientHandle>, authenticated: bool) -> Client {
+        // Every connection gets its mailbox up front: client tracking may redirect
+        // invalidations to any client.
+        let mailbox = Arc::new(crate::pubsub::Mailbox::new(handle.clone(), false));
+        let _ = handle.mailbox.set(Arc::downgrade(&mailbox));
+        let mut subs = crate::pubsub::ClientSubs::default();
+        subs.mailbox = Some(mailbox);
         Client {
             id: handle.id,
             rng: handle.id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
@@ -250,7 +261,8 @@ impl Client {
             blocking: crate::blocking::ClientState::default(),
             multi: None,
             watch: crate::watch::ClientWatch::default(),
-            subs: crate::pubsub::ClientSubs::default(),
+            subs,
+            tracking: crate::tracking::ClientTracking::default(),
         }
     }
 
@@ -324,6 +336,7 @@ impl ClientRegistry {
             blocked: AtomicBool::new(false),
             unblock_reason: AtomicU8::new(0),
             unblock_notify: Notify::new(),
+            mailbox: std::sync::OnceLock::new(),
         });
         self.clients.lock().insert(id, h.clone());
         h

@@ -57,15 +57,25 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             let now = crate::util::now_ms();
             let (c, e) = s.active_expire(now, CHECKS_PER_VISIT);
             // Hash fields with a TTL (Redis 7.4): reclaimed by their own bounded step.
-            s.active_expire_fields(now, CHECKS_PER_VISIT);
+            let mut hashes = Vec::new();
+            s.active_expire_fields_into(now, CHECKS_PER_VISIT, &mut hashes);
+            for (k, _) in &hashes {
+                // Redis's signalModifiedKey, under the shard lock as every writer does.
+                crate::watch::signal_modified_in(&srv.watches, db as u32, k);
+                crate::tracking::invalidate_key(srv, None, k);
+            }
             round_checked += c;
             round_expired += e;
-            if crate::notify::expired_wanted(srv.hot.notify_flags.load(Relaxed)) {
-                let keys = s.drain_expired();
-                drop(s);
-                crate::notify::publish_expired(srv, db as u32, &keys);
-            }
+            let keys = if crate::notify::expired_logging(srv) {
+                s.drain_expired()
+            } else {
+                Vec::new()
+            };
+            drop(s);
+            crate::notify::publish_expired(srv, db as u32, &keys);
+            crate::notify::publish_hash_expired(srv, db as u32, &hashes);
         }
+        crate::tracking::broadcast(srv);
         if start.elapsed() >= budget {
             srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);
             return cursor;

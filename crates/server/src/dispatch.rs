@@ -442,7 +442,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         return Flow::Continue;
     }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
-        reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+        reject(srv, client, reply, Some(cmd), srv.scripting.busy_error());
         return Flow::Continue;
     }
     if client.multi.is_some()
@@ -453,6 +453,13 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     let Some(handler) = cmd.handler else {
         return Flow::Continue;
     };
+    if srv.tracking.tracking_clients() > 0 {
+        crate::tracking::limit_table(srv);
+        // Invalidations of evicted keys sent to this client precede the reply, as in Redis.
+        if let Some(mb) = client.subs.mailbox.as_ref().filter(|m| m.has_pending()) {
+            mb.drain_into(reply);
+        }
+    }
     // One clock read per command: it ends the previous command of the batch and starts this one.
     let start_us = client.clock_us;
     let reply_mark = reply.len();
@@ -467,7 +474,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         let locks = match locked {
             Ok(l) => l,
             Err(crate::keyspace::LockAbort::Busy) => {
-                reject(srv, client, reply, Some(cmd), crate::scripting::BUSY);
+                reject(srv, client, reply, Some(cmd), srv.scripting.busy_error());
                 return Flow::Continue;
             }
         };
@@ -490,6 +497,8 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         crate::notify::after_command(&mut ctx);
         r
     };
+    crate::tracking::after_call(srv, client, cmd, argv);
+    crate::tracking::broadcast(srv);
     let end_us = crate::util::now_us();
     client.clock_us = end_us;
     let usec = (end_us - start_us).max(0) as u64;

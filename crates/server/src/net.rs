@@ -335,18 +335,20 @@ async fn serve_registered(
                 }
             }
             let mark = reply.len();
-            let flow = if crate::scripting::runs_off_thread(&args) {
-                // Scripts run on a blocking-pool thread so this worker keeps serving its
+            // (While a script is busy, a script call is answered BUSY right here instead of
+            // queueing behind it on the script thread.)
+            let flow = if crate::scripting::runs_off_thread(&args) && !srv.scripting.busy() {
+                // Scripts run on the script thread so this worker keeps serving its
                 // other connections (they get -BUSY from a long script, and can SCRIPT KILL).
                 let (srv2, argv, proto) = (srv.clone(), args.clone(), reply.proto());
                 let placeholder = Client::new(handle.clone(), client.authenticated);
                 let mut taken = std::mem::replace(&mut client, placeholder);
-                let job = tokio::task::spawn_blocking(move || {
+                let job = srv.scripting.run_on_script_thread(move || {
                     let mut out = Reply::new(proto);
                     let f = dispatch::execute(&srv2, &mut taken, &argv, &mut out);
                     (taken, out, f)
                 });
-                match job.await {
+                match job.await.ok_or(()) {
                     Ok((c, out, f)) => {
                         client = c;
                         reply.raw(out.as_bytes());
@@ -553,6 +555,9 @@ async fn serve_registered(
             },
             _ = async { match client.subs.mailbox.as_ref() { Some(mb) => mb.wake.notified().await, None => std::future::pending().await } } => {
                 if let Some(mb) = client.subs.mailbox.clone() {
+                    // Let the publishers running now queue more before this write: fewer,
+                    // larger writes when many messages arrive in a burst.
+                    tokio::task::yield_now().await;
                     if let Some(out) = mb.take() {
                         srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
                         let ok = write_or_killed(&mut stream, &out, &handle).await;
@@ -574,6 +579,7 @@ async fn serve_registered(
         srv.remove_monitor(client.id);
     }
     crate::watch::unwatch_all(&srv.watches, &mut client);
+    crate::tracking::disable(&srv, &mut client, None);
     srv.flush_batch(&mut client);
 }
 

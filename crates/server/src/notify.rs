@@ -7,10 +7,16 @@
 //! (synchronously, like Redis) on `__keyspace@<db>__:<key>` (message: the event) if `K` is set
 //! and on `__keyevent@<db>__:<event>` (message: the key) if `E` is set.
 //!
-//! `expired` events: while class `x` is enabled every shard records the keys it expires
+//! `expired` events: while class `x` is enabled (or some client tracks keys, see
+//! [`crate::tracking`]: expired keys are invalidated) every shard records the keys it expires
 //! (`Shard::set_log_expired`); the records are drained and published before each event of the
 //! command that caused them (so a lazily expired key's `expired` comes before the command's own
-//! events, as in Redis), after each command, and by the active expiry cycle.
+//! events, as in Redis), after each command, and by the active expiry cycle. The cycle's hash
+//! field expiry publishes `hexpired` (and `del` for an emptied hash) through
+//! [`publish_hash_expired`].
+//!
+//! `new` (class `n`): commands that create a key emit it before their own event; collection
+//! commands check [`new_key_pending`] before creating their key.
 
 use crate::dispatch::Ctx;
 use crate::pubsub::Publisher;
@@ -68,11 +74,19 @@ pub fn expired_wanted(flags: u32) -> bool {
     flags & EXPIRED != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }
 
-/// Turns the shards' expired-key records on or off to match the configuration (at startup and
-/// when `notify-keyspace-events` changes). Shards in `held` (a transaction's locks) are
-/// updated through it; the others are locked one at a time.
+/// Whether the shards record the keys they expire: for `expired` events, or because some client
+/// tracks keys (an expired key is invalidated, as Redis's expiry calls `signalModifiedKey`).
+#[inline]
+pub fn expired_logging(srv: &Server) -> bool {
+    expired_wanted(srv.hot.notify_flags.load(Relaxed)) || srv.tracking.tracking_clients() > 0
+}
+
+/// Turns the shards' expired-key records on or off to match the configuration and client
+/// tracking (at startup, when `notify-keyspace-events` changes, when the first client turns
+/// tracking on and the last one off). Shards in `held` (a transaction's locks) are updated
+/// through it; the others are locked one at a time.
 pub fn apply_expired_logging(srv: &Server, mut held: Option<&mut crate::keyspace::LockSet<'_>>) {
-    let on = expired_wanted(srv.hot.notify_flags.load(Relaxed));
+    let on = expired_logging(srv);
     for db in 0..srv.keyspace.db_count() {
         for i in 0..crate::keyspace::SHARDS {
             if let Some(s) = held
@@ -123,6 +137,18 @@ pub fn wants(ctx: &Ctx<'_, '_>, class: u32) -> bool {
     flags & class != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }
 
+/// Whether creating `key` (in the current database) now would be a `new` event (class `n`
+/// enabled and no live key there): collection commands call it before they create their key,
+/// then emit `new` before their own event, as Redis's `dbAdd` does.
+pub fn new_key_pending(ctx: &mut Ctx<'_, '_>, key: &[u8]) -> bool {
+    if !wants(ctx, NEW) {
+        return false;
+    }
+    let now = ctx.clock.ms;
+    ctx.shard(key)
+        .is_ok_and(|s| s.peek(key).is_none_or(|e| e.is_expired(now)))
+}
+
 /// Publishes a keyspace event for `key` in the client's current database if the class is
 /// enabled.
 pub fn keyspace_event(ctx: &mut Ctx<'_, '_>, class: u32, event: &str, key: &[u8]) {
@@ -143,17 +169,22 @@ pub fn keyspace_event_in(ctx: &mut Ctx<'_, '_>, db: u32, class: u32, event: &str
     publish_event(ctx.srv, flags, db, event, key, Some(me));
 }
 
-/// Publishes `expired` events for the keys the shards held by the running command expired.
+/// Publishes `expired` events for the keys the shards held by the running command expired
+/// (and invalidates them for tracking clients).
 pub fn flush_expired(ctx: &mut Ctx<'_, '_>) {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
-    if !expired_wanted(flags) {
+    if !expired_logging(ctx.srv) {
         return;
     }
     let mut keys: Vec<(u32, Box<[u8]>)> = Vec::new();
     for ((db, _), shard) in ctx.locks.all_held() {
         for k in shard.drain_expired() {
+            crate::tracking::invalidate_key(ctx.srv, None, &k);
             keys.push((db, k));
         }
+    }
+    if !expired_wanted(flags) {
+        return;
     }
     for (db, k) in keys {
         let me = Publisher::of(ctx.client, ctx.reply.proto());
@@ -164,19 +195,42 @@ pub fn flush_expired(ctx: &mut Ctx<'_, '_>) {
 /// After a command: publishes what it expired and did not announce yet.
 #[inline]
 pub fn after_command(ctx: &mut Ctx<'_, '_>) {
-    if ctx.srv.hot.notify_flags.load(Relaxed) & EXPIRED != 0 {
+    if ctx.srv.hot.notify_flags.load(Relaxed) & EXPIRED != 0
+        || ctx.srv.tracking.tracking_clients() > 0
+    {
         flush_expired(ctx);
     }
 }
 
-/// Publishes `expired` events for keys expired outside a command (the active expiry cycle).
+/// Publishes `expired` events for keys expired outside a command (the active expiry cycle),
+/// and invalidates them for tracking clients.
 pub fn publish_expired(srv: &Server, db: u32, keys: &[Box<[u8]>]) {
+    for k in keys {
+        crate::tracking::invalidate_key(srv, None, k);
+    }
     let flags = srv.hot.notify_flags.load(Relaxed);
     if !expired_wanted(flags) {
         return;
     }
     for k in keys {
         publish_event(srv, flags, db, "expired", k, None);
+    }
+}
+
+/// Events of the active hash-field expiry (Redis 7.4): `hexpired` for each hash that lost
+/// fields, then `del` when that emptied it (`keys`: (key, deleted)).
+pub fn publish_hash_expired(srv: &Server, db: u32, keys: &[(Box<[u8]>, bool)]) {
+    let flags = srv.hot.notify_flags.load(Relaxed);
+    if keys.is_empty() || flags & (KEYSPACE | KEYEVENT) == 0 {
+        return;
+    }
+    for (k, deleted) in keys {
+        if flags & HASH != 0 {
+            publish_event(srv, flags, db, "hexpired", k, None);
+        }
+        if *deleted && flags & GENERIC != 0 {
+            publish_event(srv, flags, db, "del", k, None);
+        }
     }
 }
 

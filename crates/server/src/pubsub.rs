@@ -2,9 +2,12 @@
 //! message delivery across connection threads.
 //!
 //! # Design
-//! - Every subscribed client owns a [`Mailbox`]: a byte buffer of encoded frames (`message`,
-//!   `pmessage`, `smessage`) under a small mutex, plus a [`tokio::sync::Notify`] its connection
-//!   task awaits next to the socket read. A publisher (running on any worker thread) encodes the
+//! - Every client owns a [`Mailbox`] (created with the connection, so client tracking can
+//!   redirect invalidations to any client): a byte buffer of encoded frames (`message`,
+//!   `pmessage`, `smessage`, invalidation pushes) under a small mutex, plus a
+//!   [`tokio::sync::Notify`] its connection task awaits next to the socket read. Only the
+//!   first frame queued into an empty buffer wakes the task, which yields once before taking
+//!   the buffer so that a burst leaves in few writes. A publisher (running on any worker thread) encodes the
 //!   frame once, appends it to each receiver's mailbox *inside* PUBLISH and wakes the receiver:
 //!   when PUBLISH returns, every client subscribed at that moment has the message queued, and
 //!   messages from one publisher are queued in publish order.
@@ -119,6 +122,19 @@ impl Mailbox {
         self.resp3.store(p == Protocol::Resp3, Relaxed);
     }
 
+    /// Whether the client speaks RESP3 (as of its last command).
+    #[inline]
+    pub fn is_resp3(&self) -> bool {
+        self.resp3.load(Relaxed)
+    }
+
+    /// Queues a ready-made frame (an array frame starting with `*`, re-headed as a push for
+    /// RESP3), with the same output-buffer limit as Pub/Sub messages (client tracking's
+    /// invalidations use it).
+    pub fn deliver_frame(&self, srv: &Server, frame: &[u8]) {
+        self.deliver(srv, frame);
+    }
+
     /// Whether frames are queued (cheap, lock-free).
     #[inline]
     pub fn has_pending(&self) -> bool {
@@ -170,6 +186,9 @@ impl Mailbox {
         if g.closed {
             return;
         }
+        // Only the first frame after the buffer was emptied needs a wake-up: until the
+        // connection takes the buffer, its pending notification covers later frames too.
+        let was_empty = g.buf.is_empty();
         let head = if self.resp3.load(Relaxed) { b'>' } else { b'*' };
         g.buf.extend_from_slice(&[head]);
         g.buf.extend_from_slice(frame.get(1..).unwrap_or_default());
@@ -203,7 +222,9 @@ impl Mailbox {
             return;
         }
         drop(g);
-        self.wake.notify_one();
+        if was_empty {
+            self.wake.notify_one();
+        }
     }
 }
 

@@ -193,6 +193,8 @@ pub struct Hot {
     pub latency_tracking: AtomicBool,
     /// `notify-keyspace-events` as [`crate::notify`] class bits (0: notifications off).
     pub notify_flags: std::sync::atomic::AtomicU32,
+    /// `tracking-table-max-keys` (0: no limit).
+    pub tracking_table_max_keys: AtomicU64,
     /// The encoding thresholds, in the order of [`Hot::encoding_limits`].
     pub enc: [AtomicI64; 9],
     /// `client-output-buffer-limit`: (hard bytes, soft bytes, soft seconds) for each class of
@@ -276,6 +278,8 @@ pub struct Server {
     pub watches: crate::watch::Registry,
     /// Pub/Sub subscriptions and delivery.
     pub pubsub: crate::pubsub::Registry,
+    /// Client-side caching (CLIENT TRACKING, see [`crate::tracking`]).
+    pub tracking: crate::tracking::Registry,
     /// Lua scripting (EVAL, SCRIPT): the interpreter, the script cache, the busy state.
     pub scripting: crate::scripting::Scripting,
     /// RDB persistence state (see [`crate::persist`]).
@@ -320,6 +324,7 @@ impl Server {
             watches: crate::watch::Registry::default(),
             pubsub: crate::pubsub::Registry::default(),
             persist: crate::persist::Persistence::default(),
+            tracking: crate::tracking::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
         srv.refresh_hot();
@@ -429,6 +434,10 @@ impl Server {
         h.hz.store(u64::from(c.hz().clamp(1, 500)), Relaxed);
         h.latency_tracking
             .store(c.get_bool("latency-tracking").unwrap_or(true), Relaxed);
+        h.tracking_table_max_keys.store(
+            c.get_u64("tracking-table-max-keys").unwrap_or(1_000_000),
+            Relaxed,
+        );
         h.latency_threshold_ms
             .store(c.get_u64("latency-monitor-threshold").unwrap_or(0), Relaxed);
         let defaults = ferrokv_engine::EncodingLimits::default();
@@ -601,13 +610,31 @@ impl Server {
     }
 
     fn feed_monitors(&self, client: &Client, cmd: &Command, argv: &[Bytes]) {
+        self.feed_monitors_from(client.db, &client.handle.addr.to_string(), cmd, argv);
+    }
+
+    /// Sends a command to MONITOR clients as run from `origin` (a client address, or `lua`
+    /// for commands scripts run) in database `db`.
+    pub fn feed_monitors_from(&self, db: u32, origin: &str, cmd: &Command, argv: &[Bytes]) {
+        if cmd.has(flags::SKIP_MONITOR) || cmd.has(flags::ADMIN) {
+            return;
+        }
+        self.feed_monitors_always(db, origin, cmd, argv);
+    }
+
+    /// Sends a command to MONITOR clients even if its flags say SKIP_MONITOR (EVAL and FCALL
+    /// show themselves when they start, before the commands they run, as in Redis).
+    pub fn feed_monitors_always(&self, db: u32, origin: &str, cmd: &Command, argv: &[Bytes]) {
+        if self.monitor_count.load(Relaxed) == 0 {
+            return;
+        }
         let now = crate::util::now_us();
         let mut line = format!(
             "+{}.{:06} [{} {}]",
             now / 1_000_000,
             now % 1_000_000,
-            client.db,
-            client.handle.addr
+            db,
+            origin
         );
         for (i, a) in argv.iter().enumerate() {
             line.push(' ');

@@ -148,7 +148,17 @@ impl Registry {
 /// watches any key.
 #[inline]
 pub fn signal_modified(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
+    crate::tracking::invalidate_key(ctx.srv, Some(ctx.client.id), key);
     let reg = &ctx.srv.watches;
+    if reg.count.load(Relaxed) == 0 {
+        return;
+    }
+    reg.touch(db, key);
+}
+
+/// [`signal_modified`] outside a command (the active expiry cycle): flags the watchers of
+/// `key` in `db`. Call it with the key's shard locked (see the module docs on ordering).
+pub fn signal_modified_in(reg: &Registry, db: u32, key: &[u8]) {
     if reg.count.load(Relaxed) == 0 {
         return;
     }

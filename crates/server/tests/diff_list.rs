@@ -5,130 +5,10 @@
 //! Redis 7.0 vs 7.2: OBJECT ENCODING of small lists is `quicklist` in 7.0 and `listpack` in 7.2
 //! (ferrokv follows 7.2), so encodings are not compared here (tests/list.rs checks them).
 
+use ferrokv_testkit::CaseRunner as Runner;
 use ferrokv_testkit::{Compare, Diff, Gen, PropRunner, Value};
-use std::collections::HashMap;
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
-
-/// Splits a case line into arguments: whitespace separated, `"..."` for arguments with spaces or
-/// empty ones (no escapes needed in these cases).
-fn split(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut has = false;
-    for ch in line.chars() {
-        match ch {
-            '"' => {
-                quoted = !quoted;
-                has = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if has {
-                    out.push(std::mem::take(&mut cur));
-                    has = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                has = true;
-            }
-        }
-    }
-    if has {
-        out.push(cur);
-    }
-    out
-}
-
-/// Runs cases on a Diff, skipping the ones whose command ferrokv does not know yet, and collects
-/// every mismatch so one run reports them all.
-struct Runner {
-    d: Diff,
-    known: HashMap<String, bool>,
-    failures: Vec<String>,
-    skipped: Vec<String>,
-}
-
-impl Runner {
-    fn new(d: Diff) -> Runner {
-        Runner {
-            d,
-            known: HashMap::new(),
-            failures: Vec::new(),
-            skipped: Vec::new(),
-        }
-    }
-
-    fn supported(&mut self, name: &str) -> bool {
-        let lname = name.to_ascii_lowercase();
-        if let Some(&k) = self.known.get(&lname) {
-            return k;
-        }
-        let v = self.d.ferrokv().cmd(&[name]);
-        let k = !matches!(&v, Value::Error(e) if e.starts_with("ERR unknown command"));
-        if k && lname == "multi" {
-            // The probe really opened a transaction on the ferrokv side only.
-            self.d.ferrokv().cmd(&["DISCARD"]);
-        }
-        self.known.insert(lname, k);
-        k
-    }
-
-    fn check_with(&mut self, args: &[&[u8]], mode: Compare) {
-        let name = String::from_utf8_lossy(args[0]).into_owned();
-        if !self.supported(&name) {
-            self.skipped.push(name);
-            return;
-        }
-        if let Err(e) = self.d.try_check_bin(args, mode) {
-            self.failures.push(e);
-        }
-    }
-
-    fn line(&mut self, line: &str) {
-        let (mode, line) = match line.strip_prefix("~shape ") {
-            Some(rest) => (Compare::Shape, rest),
-            None => match line.strip_prefix("~skip ") {
-                Some(rest) => (Compare::Skip, rest),
-                None => (Compare::Exact, line),
-            },
-        };
-        let args = split(line);
-        if args.is_empty() {
-            return;
-        }
-        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.check_with(&refs, mode);
-    }
-
-    fn lines(&mut self, text: &str) {
-        for l in text.lines() {
-            let l = l.trim();
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            self.line(l);
-        }
-    }
-
-    fn finish(mut self) {
-        self.skipped.sort();
-        self.skipped.dedup();
-        if !self.skipped.is_empty() {
-            eprintln!(
-                "SKIP some cases: not implemented yet: {}",
-                self.skipped.join(", ")
-            );
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} differences:\n{}",
-            self.failures.len(),
-            self.failures.join("\n---\n")
-        );
-    }
-}
 
 const CASES: &str = r#"
 # ---- pushes
@@ -567,8 +447,7 @@ fn run_cases(mut r: Runner) {
         let f = info_field(r.d.ferrokv(), section, field);
         let rd = info_field(r.d.redis(), section, field);
         if f != rd || f.is_none() {
-            r.failures
-                .push(format!("INFO {field}: ferrokv {f:?}, redis {rd:?}"));
+            r.fail(format!("INFO {field}: ferrokv {f:?}, redis {rd:?}"));
         }
     }
     r.finish();

@@ -12,137 +12,10 @@
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 
-use ferrokv_testkit::{Compare, Diff, Gen, PropRunner, Value};
-use std::collections::HashMap;
+use ferrokv_testkit::CaseRunner as Runner;
+use ferrokv_testkit::{Compare, Diff, Gen, PropRunner};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
-
-/// Splits a case line into arguments: whitespace separated, `"..."` for arguments with spaces
-/// or empty ones.
-fn split(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut has = false;
-    for ch in line.chars() {
-        match ch {
-            '"' => {
-                quoted = !quoted;
-                has = true;
-            }
-            c if c.is_whitespace() && !quoted => {
-                if has {
-                    out.push(std::mem::take(&mut cur));
-                    has = false;
-                }
-            }
-            c => {
-                cur.push(c);
-                has = true;
-            }
-        }
-    }
-    if has {
-        out.push(cur);
-    }
-    out
-}
-
-/// Runs cases on a Diff, skipping unknown commands, collecting every mismatch.
-struct Runner {
-    d: Diff,
-    known: HashMap<String, bool>,
-    failures: Vec<String>,
-    skipped: Vec<String>,
-}
-
-impl Runner {
-    fn new(mut d: Diff) -> Runner {
-        d.normalise_doubles(true);
-        Runner {
-            d,
-            known: HashMap::new(),
-            failures: Vec::new(),
-            skipped: Vec::new(),
-        }
-    }
-
-    fn supported(&mut self, name: &str) -> bool {
-        let lname = name.to_ascii_lowercase();
-        if let Some(&k) = self.known.get(&lname) {
-            return k;
-        }
-        let v = self.d.ferrokv().cmd(&[name]);
-        let k = !matches!(&v, Value::Error(e) if e.starts_with("ERR unknown command"));
-        self.known.insert(lname, k);
-        k
-    }
-
-    fn check_with(&mut self, args: &[&[u8]], mode: Compare) {
-        let name = String::from_utf8_lossy(args[0]).into_owned();
-        if !self.supported(&name) {
-            self.skipped.push(name);
-            return;
-        }
-        if let Err(e) = self.d.try_check_bin(args, mode) {
-            self.failures.push(e);
-        }
-    }
-
-    fn line(&mut self, line: &str) {
-        let prefixes = [
-            ("~shape ", Compare::Shape),
-            ("~skip ", Compare::Skip),
-            ("~unordered ", Compare::Unordered),
-            ("~deep ", Compare::UnorderedDeep),
-            ("~pairs ", Compare::UnorderedPairs),
-        ];
-        let mut mode = Compare::Exact;
-        let mut rest = line;
-        for (p, m) in prefixes {
-            if let Some(r) = line.strip_prefix(p) {
-                mode = m;
-                rest = r;
-            }
-        }
-        let args = split(rest);
-        if args.is_empty() {
-            return;
-        }
-        let refs: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
-        self.check_with(&refs, mode);
-    }
-
-    fn lines(&mut self, text: &str) {
-        for l in text.lines() {
-            let l = l.trim();
-            if l.is_empty() || l.starts_with('#') {
-                continue;
-            }
-            self.line(l);
-        }
-    }
-
-    fn finish(mut self) {
-        self.skipped.sort();
-        self.skipped.dedup();
-        if !self.skipped.is_empty() {
-            eprintln!(
-                "SKIP some cases: not implemented yet: {}",
-                self.skipped.join(", ")
-            );
-        }
-        if let Err(e) = self.d.try_check_keyspace() {
-            self.failures.push(format!("keyspace: {e}"));
-        }
-        assert!(
-            self.failures.is_empty(),
-            "{} differences:\n{}",
-            self.failures.len(),
-            self.failures.join("\n---\n")
-        );
-    }
-}
 
 const CASES: &str = r#"
 # ---- ZADD basics, flags and errors
@@ -747,20 +620,20 @@ fn run_cases(mut r: Runner) {
 #[test]
 fn sorted_set_commands_match_redis_resp2() {
     let Some(d) = Diff::new(BIN) else { return };
-    run_cases(Runner::new(d));
+    run_cases(Runner::new(normalised(d)));
 }
 
 #[test]
 fn sorted_set_commands_match_redis_resp3() {
     let Some(d) = Diff::resp3(BIN) else { return };
-    run_cases(Runner::new(d));
+    run_cases(Runner::new(normalised(d)));
 }
 
 /// Score texts: every score written is read back the same on both servers.
 #[test]
 fn score_texts_match_redis() {
     let Some(d) = Diff::new(BIN) else { return };
-    let mut r = Runner::new(d);
+    let mut r = Runner::new(normalised(d));
     let texts = [
         "0",
         "-0",
@@ -1107,7 +980,7 @@ fn property_sorted_set_commands_small_listpack() {
 #[test]
 fn large_sets_match_redis() {
     let Some(d) = Diff::new(BIN) else { return };
-    let mut r = Runner::new(d);
+    let mut r = Runner::new(normalised(d));
     let mut g = Gen::new(42, 10);
     for key in ["big1", "big2"] {
         for _ in 0..4 {
@@ -1174,4 +1047,10 @@ fn large_sets_match_redis() {
          ZRANGE big2 0 -1 WITHSCORES",
     );
     r.finish();
+}
+
+/// Scores are compared as numbers: 7.0 prints 17 significant digits, 7.2+ the shortest text.
+fn normalised(mut d: Diff) -> Diff {
+    d.normalise_doubles(true);
+    d
 }

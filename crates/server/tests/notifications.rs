@@ -7,8 +7,8 @@
 //! event is queued for the subscriber; the subscriber then sends PING, whose RESP2
 //! subscribed-mode reply (`pong ""`) marks the end of that command's events.
 //!
-//! Not covered: `A` together with `n` (the configuration keeps Redis's normalised string, in
-//! which `A` hides `n`: see the report); `evicted` (no eviction yet).
+//! Not covered: `A` together with `n` (tested in messaging_fixes.rs); `evicted` (no eviction
+//! yet).
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 

@@ -613,3 +613,30 @@ fn loading_is_visible_in_info_and_gates_commands() {
     let _ = std::fs::remove_dir_all(&d);
     assert!(saw_loading, "the load ended before INFO could see it");
 }
+
+/// Function libraries are saved (FUNCTION2 records) and loaded back, and a library saved by
+/// redis-server loads into ferrokv.
+#[test]
+fn function_libraries_survive_restarts() {
+    const LIB: &str = "#!lua name=mylib\nredis.register_function('myfunc', function(keys, args) return args[1] end)";
+    let mut s = ServerProc::ferrokv(BIN, &[]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", LIB]), bulk("mylib"));
+    c.cmd(&["SET", "k", "v"]);
+    c.cmd(&["SAVE"]);
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["FCALL", "myfunc", "0", "hello"]), bulk("hello"));
+    assert_eq!(c.cmd(&["GET", "k"]), bulk("v"));
+    let Some(r) = ServerProc::redis(&[]) else {
+        return;
+    };
+    let mut rc = r.conn();
+    assert_eq!(rc.cmd(&["FUNCTION", "LOAD", LIB]), bulk("mylib"));
+    rc.cmd(&["SAVE"]);
+    std::fs::copy(r.dir().join("dump.rdb"), s.dir().join("dump.rdb")).unwrap();
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["FCALL", "myfunc", "0", "again"]), bulk("again"));
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(0));
+}

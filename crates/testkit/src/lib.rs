@@ -7,6 +7,7 @@
 //!   timeout, so tests can assert on the wire format itself.
 //! - [`Value`] / [`parse_value`] parse RESP2 and RESP3 replies, independently of `ferrokv-resp`.
 //! - [`Diff`] sends the same commands to ferrokv and redis-server and compares the replies.
+//! - [`CaseRunner`] runs table-driven case lines through a [`Diff`].
 //! - [`PropRunner`] generates random command sequences from per-command-group templates and
 //!   runs them through a [`Diff`].
 //!
@@ -21,12 +22,14 @@
 
 #![warn(missing_docs)]
 
+mod cases;
 mod conn;
 mod diff;
 mod prop;
 mod server;
 mod value;
 
+pub use cases::{split_case, CaseRunner};
 pub use conn::{encode_command, Conn, REPLY_TIMEOUT};
 pub use diff::{normalise_doubles, show_command, Compare, Diff};
 pub use prop::{Gen, PropRunner, Rng};

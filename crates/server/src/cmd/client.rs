@@ -2,8 +2,8 @@
 //!
 //! CLIENT LIST/INFO lines follow Redis 7.4's field order (with 7.2's lib-name/lib-ver and 7.4's
 //! watch). Values ferrokv does not track (reply
-//! buffer peaks, multi memory, tracking redirection, ...) are shown as Redis shows them for an
-//! idle plain client. The calling client is rendered from its live state (so `cmd=` shows the
+//! buffer peaks, multi memory, ...) are shown as Redis shows them for an idle plain client;
+//! tracking flags (`t`, `R`, `B`) and `redir=` come from [`crate::tracking`]. The calling client is rendered from its live state (so `cmd=` shows the
 //! running command); other clients from what their connection published after its last batch.
 
 use crate::client::{ClientHandle, ClientKind, ReplyMode, UNBLOCK_ERROR, UNBLOCK_TIMEOUT};
@@ -31,6 +31,8 @@ pub fn register(t: &mut CommandTable) {
     t.add("client|unpause", unpause, Locking::None);
     t.add("client|getredir", getredir, Locking::None);
     t.add("client|trackinginfo", trackinginfo, Locking::None);
+    t.add("client|tracking", tracking, Locking::None);
+    t.add("client|caching", caching, Locking::None);
     t.add("client|unblock", unblock, Locking::None);
     t.add("client|help", help, Locking::None);
     t.add("monitor", monitor, Locking::None);
@@ -79,7 +81,7 @@ fn kind_of(h: &ClientHandle) -> ClientKind {
 
 /// Appends the CLIENT LIST line of `h` (without the trailing newline). `me` is the calling
 /// context when `h` is the caller itself.
-fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
+fn info_line(out: &mut String, srv: &crate::server::Server, h: &ClientHandle, me: Option<&Ctx>) {
     let now = crate::util::now_ms();
     let mut i = h.info.lock().clone();
     let age = h.created.elapsed().as_secs();
@@ -130,6 +132,7 @@ fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
     if h.blocked.load(Relaxed) {
         flags.push('b');
     }
+    flags.push_str(srv.tracking.flags_of(h.id));
     // Letters other features publish (tracking, close-after-reply, ...).
     for ch in i.flags.chars() {
         if !flags.contains(ch) {
@@ -156,7 +159,7 @@ fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
         out,
         "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} \
          multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl={} oll=0 omem={} \
-         tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+         tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         h.id,
         h.addr,
         h.laddr,
@@ -180,6 +183,7 @@ fn info_line(out: &mut String, h: &ClientHandle, me: Option<&Ctx>) {
         tot_mem,
         cmd,
         i.user,
+        srv.tracking.redir_of(h.id),
         resp,
         text(&lib_name),
         text(&lib_ver),
@@ -199,7 +203,7 @@ fn list(c: &mut Ctx) -> CmdResult {
             return;
         }
         let me = (h.id == c.client.id).then_some(c);
-        info_line(out, h, me);
+        info_line(out, c.srv, h, me);
         out.push('\n');
     };
     if argc == 4 && args::is(c.arg(2), "TYPE") {
@@ -235,7 +239,7 @@ fn list(c: &mut Ctx) -> CmdResult {
 fn info(c: &mut Ctx) -> CmdResult {
     let mut out = String::new();
     let h = c.client.handle.clone();
-    info_line(&mut out, &h, Some(c));
+    info_line(&mut out, c.srv, &h, Some(c));
     out.push('\n');
     reply_text(c, &out);
     Ok(())
@@ -463,21 +467,169 @@ fn unpause(c: &mut Ctx) -> CmdResult {
 }
 
 fn getredir(c: &mut Ctx) -> CmdResult {
-    // Client-side caching is not implemented: never redirecting.
-    c.reply.int(-1);
+    let t = &c.client.tracking;
+    c.reply.int(if t.on { t.redirect as i64 } else { -1 });
     Ok(())
 }
 
 fn trackinginfo(c: &mut Ctx) -> CmdResult {
+    let t = c.client.tracking.clone();
+    let mut flags: Vec<&[u8]> = vec![if t.on { b"on" } else { b"off" }];
+    if t.bcast {
+        flags.push(b"bcast");
+    }
+    if t.optin {
+        flags.push(b"optin");
+        if t.caching {
+            flags.push(b"caching-yes");
+        }
+    }
+    if t.optout {
+        flags.push(b"optout");
+        if t.caching {
+            flags.push(b"caching-no");
+        }
+    }
+    if t.noloop {
+        flags.push(b"noloop");
+    }
+    if t.on && c.srv.tracking.is_broken(c.client.id) {
+        flags.push(b"broken_redirect");
+    }
+    let prefixes = if t.on {
+        c.srv.tracking.prefixes_of(c.client.id)
+    } else {
+        Vec::new()
+    };
     let r = &mut *c.reply;
     r.map(3);
     r.bulk(b"flags");
-    r.set(1);
-    r.bulk(b"off");
+    r.set(flags.len());
+    for f in flags {
+        r.bulk(f);
+    }
     r.bulk(b"redirect");
-    r.int(-1);
+    r.int(if t.on { t.redirect as i64 } else { -1 });
     r.bulk(b"prefixes");
-    r.empty_array();
+    r.array(prefixes.len());
+    for p in prefixes {
+        r.bulk(&p);
+    }
+    Ok(())
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p ...] [OPTIN] [OPTOUT] [NOLOOP], with
+/// Redis's checks in Redis's order.
+fn tracking(c: &mut Ctx) -> CmdResult {
+    let argc = c.argv.len();
+    let mut redirect: i64 = 0;
+    let mut opts = crate::tracking::ClientTracking::default();
+    let mut prefixes: Vec<bytes::Bytes> = Vec::new();
+    let mut j = 3;
+    while j < argc {
+        let a = c.arg(j);
+        let more = j + 1 < argc;
+        if args::is(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(CmdError::new(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            redirect = args::parse_i64_strict(c.arg(j)).ok_or(errors::NOT_INTEGER)?;
+            let exists = u64::try_from(redirect)
+                .ok()
+                .and_then(|id| c.srv.clients.get(id))
+                .is_some_and(|h| !h.is_killed());
+            if !exists {
+                return Err(CmdError::new(
+                    "ERR The client ID you want redirect to does not exist",
+                ));
+            }
+        } else if args::is(a, "bcast") {
+            opts.bcast = true;
+        } else if args::is(a, "optin") {
+            opts.optin = true;
+        } else if args::is(a, "optout") {
+            opts.optout = true;
+        } else if args::is(a, "noloop") {
+            opts.noloop = true;
+        } else if args::is(a, "prefix") && more {
+            j += 1;
+            prefixes.push(c.arg_bytes(j));
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let cur = c.client.tracking.clone();
+    if args::is(c.arg(2), "on") {
+        if !opts.bcast && !prefixes.is_empty() {
+            return Err(CmdError::new(
+                "ERR PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        if cur.on && cur.bcast != opts.bcast {
+            return Err(CmdError::new(
+                "ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+            ));
+        }
+        if opts.bcast && (opts.optin || opts.optout) {
+            return Err(CmdError::new(
+                "ERR OPTIN and OPTOUT are not compatible with BCAST",
+            ));
+        }
+        if opts.optin && opts.optout {
+            return Err(CmdError::new(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
+        }
+        if (opts.optin && cur.optout) || (opts.optout && cur.optin) {
+            return Err(CmdError::new(
+                "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+            ));
+        }
+        if opts.bcast {
+            crate::tracking::check_prefixes(c.srv, c.client.id, &prefixes)
+                .map_err(CmdError::from)?;
+        }
+        opts.redirect = redirect as u64;
+        crate::tracking::enable(c.srv, c.client, opts, &prefixes, Some(&mut c.locks));
+    } else if args::is(c.arg(2), "off") {
+        crate::tracking::disable(c.srv, c.client, Some(&mut c.locks));
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    c.reply.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: the next command's keys are (OPTIN) or are not (OPTOUT) remembered.
+fn caching(c: &mut Ctx) -> CmdResult {
+    let opt = c.arg(2);
+    let t = &mut c.client.tracking;
+    if !t.on {
+        return Err(CmdError::new(
+            "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    }
+    if args::is(opt, "yes") {
+        if !t.optin {
+            return Err(CmdError::new(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if args::is(opt, "no") {
+        if !t.optout {
+            return Err(CmdError::new(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    t.caching = true;
+    c.reply.ok();
     Ok(())
 }
 

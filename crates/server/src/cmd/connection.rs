@@ -188,6 +188,7 @@ fn reset(c: &mut Ctx) -> CmdResult {
     cl.wants_monitor = false;
     crate::cmd::transactions::reset_client(c.srv, cl);
     crate::pubsub::unsubscribe_all(c.srv, &mut cl.subs);
+    crate::tracking::disable(c.srv, cl, Some(&mut c.locks));
     cl.user = "default".into();
     cl.authenticated = !c.srv.auth_required();
     c.reply.set_proto(Protocol::Resp2);

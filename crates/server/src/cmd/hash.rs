@@ -192,6 +192,7 @@ fn hset(c: &mut Ctx) -> CmdResult {
     let limits = c.limits();
     purge(c, key)?;
     let argv = c.argv;
+    let new_key = notify::new_key_pending(c, key);
     let (h, reply) = hash_create(c, key)?;
     let mut created = 0;
     for pair in argv.get(2..).unwrap_or(&[]).chunks_exact(2) {
@@ -205,6 +206,9 @@ fn hset(c: &mut Ctx) -> CmdResult {
         reply.int(created);
     }
     c.modified(key);
+    if new_key {
+        c.notify(notify::NEW, "new", key);
+    }
     c.notify(notify::HASH, "hset", key);
     c.dirty(((n - 2) / 2) as u64);
     Ok(())
@@ -215,6 +219,7 @@ fn hsetnx(c: &mut Ctx) -> CmdResult {
     let limits = c.limits();
     let now = c.now_ms();
     purge(c, key)?;
+    let new_key = notify::new_key_pending(c, key);
     let (h, reply) = hash_create(c, key)?;
     if h.get_field(field, now).is_some() {
         reply.int(0);
@@ -223,6 +228,9 @@ fn hsetnx(c: &mut Ctx) -> CmdResult {
     h.set(field, value, false, &limits);
     reply.int(1);
     c.modified(key);
+    if new_key {
+        c.notify(notify::NEW, "new", key);
+    }
     c.notify(notify::HASH, "hset", key);
     c.dirty(1);
     Ok(())
@@ -364,6 +372,7 @@ fn hincrby(c: &mut Ctx) -> CmdResult {
     let limits = c.limits();
     let now = c.now_ms();
     purge(c, key)?;
+    let new_key = notify::new_key_pending(c, key);
     let (h, reply) = hash_create(c, key)?;
     let old = match h.get_field(field, now) {
         Some(v) => args::parse_i64_strict(v).ok_or(HASH_NOT_INTEGER)?,
@@ -374,6 +383,9 @@ fn hincrby(c: &mut Ctx) -> CmdResult {
     h.set(field, &text, true, &limits);
     reply.int(new);
     c.modified(key);
+    if new_key {
+        c.notify(notify::NEW, "new", key);
+    }
     c.notify(notify::HASH, "hincrby", key);
     c.dirty(1);
     Ok(())
@@ -388,6 +400,7 @@ fn hincrbyfloat(c: &mut Ctx) -> CmdResult {
     let limits = c.limits();
     let now = c.now_ms();
     purge(c, key)?;
+    let new_key = notify::new_key_pending(c, key);
     let (h, reply) = hash_create(c, key)?;
     let old = match h.get_field(field, now) {
         Some(v) => LongDouble::parse(v).ok_or(HASH_NOT_FLOAT)?,
@@ -401,6 +414,9 @@ fn hincrbyfloat(c: &mut Ctx) -> CmdResult {
     h.set(field, text.as_bytes(), true, &limits);
     reply.bulk(text.as_bytes());
     c.modified(key);
+    if new_key {
+        c.notify(notify::NEW, "new", key);
+    }
     c.notify(notify::HASH, "hincrbyfloat", key);
     c.dirty(1);
     Ok(())
@@ -1024,6 +1040,7 @@ fn hsetex(c: &mut Ctx) -> CmdResult {
             }
         }
     }
+    let new_key = notify::new_key_pending(c, key);
     let (h, reply) = hash_create(c, key)?;
     if o.at.is_some() {
         h.enable_field_ttls();
@@ -1046,6 +1063,9 @@ fn hsetex(c: &mut Ctx) -> CmdResult {
     reply.int(1);
     c.dirty((pairs.len() / 2) as u64);
     c.modified(key);
+    if new_key {
+        c.notify(notify::NEW, "new", key);
+    }
     c.notify(notify::HASH, "hset", key);
     if deleted + updated > 0 {
         c.notify(

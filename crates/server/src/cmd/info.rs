@@ -456,7 +456,12 @@ fn clients_section(srv: &Server, out: &mut String) {
     field!(out, "client_recent_max_input_buffer", "{}", max_in);
     field!(out, "client_recent_max_output_buffer", "{}", max_out);
     field!(out, "blocked_clients", "{}", srv.blocking.blocked_clients());
-    field!(out, "tracking_clients", "0");
+    field!(
+        out,
+        "tracking_clients",
+        "{}",
+        srv.tracking.tracking_clients()
+    );
     field!(out, "pubsub_clients", "{}", srv.pubsub.client_count());
     field!(
         out,
@@ -542,24 +547,38 @@ fn memory_section(srv: &Server, out: &mut String) {
         "{}",
         bytes_to_human(total)
     );
-    for f in ["used_memory_lua", "used_memory_vm_eval"] {
-        field!(out, f, "0");
-    }
-    field!(out, "used_memory_lua_human", "0B");
-    for f in [
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
-        "number_of_functions",
-        "number_of_libraries",
-        "used_memory_vm_functions",
-        "used_memory_vm_total",
-    ] {
-        field!(out, f, "0");
-    }
-    field!(out, "used_memory_vm_total_human", "0B");
-    field!(out, "used_memory_functions", "0");
-    field!(out, "used_memory_scripts", "0");
-    field!(out, "used_memory_scripts_human", "0B");
+    // Scripting figures (never waits for a running script).
+    let sm = srv.scripting.mem_stats();
+    field!(out, "used_memory_lua", "{}", sm.vm_eval);
+    field!(out, "used_memory_vm_eval", "{}", sm.vm_eval);
+    field!(
+        out,
+        "used_memory_lua_human",
+        "{}",
+        bytes_to_human(sm.vm_eval as u64)
+    );
+    field!(out, "used_memory_scripts_eval", "{}", sm.scripts_eval);
+    field!(out, "number_of_cached_scripts", "{}", sm.cached_scripts);
+    field!(out, "number_of_functions", "{}", sm.functions);
+    field!(out, "number_of_libraries", "{}", sm.libraries);
+    field!(out, "used_memory_vm_functions", "{}", sm.vm_functions);
+    let vm_total = sm.vm_eval + sm.vm_functions;
+    field!(out, "used_memory_vm_total", "{}", vm_total);
+    field!(
+        out,
+        "used_memory_vm_total_human",
+        "{}",
+        bytes_to_human(vm_total as u64)
+    );
+    field!(out, "used_memory_functions", "{}", sm.functions_code);
+    let scripts = sm.scripts_eval + sm.functions_code;
+    field!(out, "used_memory_scripts", "{}", scripts);
+    field!(
+        out,
+        "used_memory_scripts_human",
+        "{}",
+        bytes_to_human(scripts as u64)
+    );
     field!(out, "maxmemory", "{}", maxmemory);
     field!(out, "maxmemory_human", "{}", bytes_to_human(maxmemory));
     field!(out, "maxmemory_policy", "{}", policy);
@@ -790,13 +809,14 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "active_defrag_key_misses",
         "total_active_defrag_time",
         "current_active_defrag_time",
-        "tracking_total_keys",
-        "tracking_total_items",
-        "tracking_total_prefixes",
-        "unexpected_error_replies",
     ] {
         field!(out, f, "0");
     }
+    let (tkeys, titems, tprefixes) = srv.tracking.totals();
+    field!(out, "tracking_total_keys", "{}", tkeys);
+    field!(out, "tracking_total_items", "{}", titems);
+    field!(out, "tracking_total_prefixes", "{}", tprefixes);
+    field!(out, "unexpected_error_replies", "0");
     field!(
         out,
         "total_error_replies",

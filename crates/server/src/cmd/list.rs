@@ -217,6 +217,7 @@ fn push_generic(c: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     let items: Vec<&[u8]> = c.argv.iter().skip(2).map(|b| &b[..]).collect();
     let fill = fill(c);
     let clock = c.clock;
+    let new_key = !only_existing && notify::new_key_pending(c, key);
     let (shard, reply) = c.shard_reply(key)?;
     let list = if only_existing {
         match get_list(shard, key, &clock)? {
@@ -233,6 +234,9 @@ fn push_generic(c: &mut Ctx, end: End, only_existing: bool) -> CmdResult {
     reply.int(list.len() as i64);
     c.dirty(items.len() as u64);
     c.modified(key);
+    if new_key {
+        c.notify(notify::NEW, "new", key);
+    }
     c.notify(notify::LIST, end.push_event(), key);
     c.key_ready(key);
     Ok(())
@@ -611,9 +615,13 @@ fn lmove_generic(c: &mut Ctx, src: &[u8], dst: &[u8], from: End, to: End) -> Cmd
         return Ok(());
     };
     // Push on the destination (`lmoveHandlePush`).
+    let new_key = notify::new_key_pending(c, dst);
     let l = get_or_create_list(c.shard(dst)?, dst, &clock)?;
     push_all(l, fill, &[&value], to);
     c.modified(dst);
+    if new_key {
+        c.notify(notify::NEW, "new", dst);
+    }
     c.notify(notify::LIST, to.push_event(), dst);
     c.key_ready(dst);
     c.reply.bulk(&value);

@@ -31,6 +31,8 @@ pub const SYNC_FLUSH_INLINE_MAX: usize = 65_536;
 pub fn shutdown_now(srv: &Server) {
     log_warning!("User requested shutdown...");
     log_warning!("ferrokv is now ready to exit, bye bye...");
+    // A busy script (even one that wrote) is stopped so its thread lets the server exit.
+    srv.scripting.abort_for_shutdown();
     srv.begin_shutdown();
 }
 
@@ -122,6 +124,7 @@ fn flushdb(c: &mut Ctx) -> CmdResult {
     let is_async = flush_is_async(c)?;
     let db = c.db();
     crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, db, None);
+    crate::tracking::invalidate_on_flush(c.srv);
     let mut tables = Vec::new();
     let mut keys = 0usize;
     for s in c.locks.db_shards(db) {
@@ -144,6 +147,7 @@ fn flushall(c: &mut Ctx) -> CmdResult {
     // As Redis: a running background save is abandoned (before the tables go, so nothing is
     // copied for it), and with save points the (now empty) dataset is saved at once.
     let aborted = crate::persist::snapshot::abort_running(c.srv, &mut c.locks);
+    crate::tracking::invalidate_on_flush(c.srv);
     let mut tables = Vec::new();
     let mut keys = 0usize;
     for (_, s) in c.locks.all_held() {

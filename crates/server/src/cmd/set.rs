@@ -127,6 +127,9 @@ fn sadd(c: &mut Ctx) -> CmdResult {
             added += 1;
         }
     }
+    if created {
+        c.notify(notify::NEW, "new", key);
+    }
     if added > 0 {
         c.modified(key);
         c.notify(notify::SET, "sadd", key);
@@ -327,7 +330,7 @@ fn smove(c: &mut Ctx) -> CmdResult {
         c.notify(notify::GENERIC, "del", src);
     }
     let shard = c.shard(dst)?;
-    let (v, _) = coll::get_or_create(shard, dst, &clock, Kind::Set, || {
+    let (v, dst_created) = coll::get_or_create(shard, dst, &clock, Kind::Set, || {
         Value::Set(Set::for_first(m, 1, &lim))
     })?;
     let added = match v {
@@ -336,6 +339,9 @@ fn smove(c: &mut Ctx) -> CmdResult {
     };
     c.modified(src);
     c.dirty(1);
+    if dst_created {
+        c.notify(notify::NEW, "new", dst);
+    }
     if added {
         c.dirty(1);
         c.modified(dst);
@@ -432,9 +438,12 @@ fn store_result(c: &mut Ctx, dst: &[u8], mut set: Set, event: &str) -> CmdResult
     let n = set.len();
     let clock = c.clock;
     let shard = c.shard(dst)?;
-    coll::store(shard, dst, Value::Set(set), &clock);
+    let replaced = coll::store(shard, dst, Value::Set(set), &clock);
     c.modified(dst);
     c.reply.int(n as i64);
+    if !replaced {
+        c.notify(notify::NEW, "new", dst);
+    }
     c.notify(notify::SET, event, dst);
     c.dirty(1);
     Ok(())

@@ -339,8 +339,11 @@ fn sort_generic(c: &mut Ctx, readonly: bool) -> CmdResult {
                 let list =
                     ferrokv_engine::list::List::from_items(&refs, limits.list_max_listpack_size);
                 let shard = c.shard(dst)?;
-                crate::cmd::coll::store(shard, dst, Value::List(list), &clock);
+                let replaced = crate::cmd::coll::store(shard, dst, Value::List(list), &clock);
                 c.modified(dst);
+                if !replaced {
+                    c.notify(crate::notify::NEW, "new", dst);
+                }
                 c.notify(crate::notify::LIST, "sortstore", dst);
                 c.key_ready(dst);
                 c.dirty(n as u64);

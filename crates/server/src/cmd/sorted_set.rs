@@ -540,6 +540,9 @@ fn zadd_generic(c: &mut Ctx, incr_cmd: bool) -> CmdResult {
             }
         }
     }
+    if created {
+        c.notify(notify::NEW, "new", key);
+    }
     if added + updated > 0 {
         c.modified(key);
         c.notify(notify::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
@@ -910,8 +913,11 @@ fn store_result(c: &mut Ctx, dst: &[u8], pairs: Vec<(Vec<u8>, f64)>, event: &str
         let limits = c.limits();
         let z = ZSet::from_pairs(pairs, &limits);
         let clock = c.clock;
-        coll::store(c.shard(dst)?, dst, Value::ZSet(z), &clock);
+        let replaced = coll::store(c.shard(dst)?, dst, Value::ZSet(z), &clock);
         c.modified(dst);
+        if !replaced {
+            c.notify(notify::NEW, "new", dst);
+        }
         c.notify(notify::ZSET, event, dst);
         c.dirty(1);
         c.key_ready(dst);

@@ -344,6 +344,7 @@ pub fn call_in<'a, 'k: 'a>(ctx: &mut Ctx<'a, 'k>, argv: &'a [Bytes]) {
     let mark = ctx.reply.len();
     let start = crate::util::now_us();
     let result = handler(ctx);
+    crate::tracking::after_call(srv, ctx.client, cmd, argv);
     let usec = (crate::util::now_us() - start).max(0) as u64;
     ctx.client.batch.record_call(cmd.index, usec);
     if let Err(e) = result {

@@ -468,7 +468,7 @@ impl Config {
 
     /// Like [`Config::get`] but returns the raw bytes (string parameters may be binary).
     pub fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        table::lookup(name.as_bytes()).map(|(idx, _)| self.values[idx].as_slice())
+        table::lookup(name.as_bytes()).map(|(idx, _)| shown(idx, &self.values[idx]))
     }
 
     /// CONFIG GET with one or more patterns (Redis 7 semantics): a pattern without glob
@@ -497,7 +497,7 @@ impl Config {
                     continue;
                 }
                 if let Some((idx, _)) = table::lookup(pat) {
-                    out.push((name, self.values[idx].clone()));
+                    out.push((name, shown(idx, &self.values[idx]).to_vec()));
                 }
                 continue;
             }
@@ -507,7 +507,7 @@ impl Config {
                 }
                 for n in std::iter::once(p.name).chain(p.alias) {
                     if crate::glob::glob_match(pat, n.as_bytes(), true) && !seen(&out, n) {
-                        out.push((n.to_string(), self.values[idx].clone()));
+                        out.push((n.to_string(), shown(idx, &self.values[idx]).to_vec()));
                     }
                 }
             }
@@ -751,9 +751,9 @@ impl Config {
     /// flag forcing all of them (value differs from default).
     fn rewrite_lines(&self, idx: usize) -> (Vec<(String, bool)>, bool) {
         let p = &PARAMS[idx];
-        let v = &self.values[idx];
+        let v = shown(idx, &self.values[idx]);
         let vs = String::from_utf8_lossy(v).into_owned();
-        let non_default = v.as_slice() != p.default.as_bytes();
+        let non_default = v != p.default.as_bytes();
         let one = |val: String| (vec![(format!("{} {}", p.name, val), false)], non_default);
         match p.kind {
             Kind::Bool | Kind::Int { .. } | Kind::Enum(_) | Kind::ShutdownFlags => one(vs),
@@ -983,8 +983,12 @@ impl Config {
         parse_cobl(self.get_str("client-output-buffer-limit").unwrap_or(""))
     }
     /// `notify-keyspace-events` in normalised form (empty = disabled).
+    /// Unlike CONFIG GET (which, as Redis, prints `AKE` for `KEAn`), this keeps the `n`
+    /// class when `A` is set: it is the string the event flags are parsed from.
     pub fn notify_keyspace_events(&self) -> String {
-        self.get("notify-keyspace-events").unwrap_or_default()
+        table::lookup(b"notify-keyspace-events")
+            .map(|(idx, _)| String::from_utf8_lossy(&self.values[idx]).into_owned())
+            .unwrap_or_default()
     }
     /// `rename-command` directives from the config file, in order (`""` new name = disabled).
     pub fn rename_commands(&self) -> &[(String, String)] {
@@ -1105,6 +1109,17 @@ fn keyspace_flags(s: &[u8]) -> Option<u32> {
         };
     }
     Some(f)
+}
+
+/// A stored value as CONFIG GET / REWRITE show it: `notify-keyspace-events` hides the `n`
+/// kept after `A` (see [`normalize`]'s `NotifyKeyspaceEvents` case), as Redis prints it.
+fn shown(idx: usize, v: &[u8]) -> &[u8] {
+    match PARAMS.get(idx) {
+        Some(p) if matches!(p.kind, Kind::NotifyKeyspaceEvents) && v.first() == Some(&b'A') => {
+            v.strip_suffix(b"n").unwrap_or(v)
+        }
+        _ => v,
+    }
 }
 
 fn keyspace_flags_to_string(f: u32) -> String {
@@ -1422,7 +1437,13 @@ fn normalize(p: &Param, args: &[Vec<u8>], cur: &[u8]) -> Result<Vec<u8>, String>
             let a = one_arg(args)?;
             let f =
                 keyspace_flags(a).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
-            Ok(keyspace_flags_to_string(f).into_bytes())
+            let mut s = keyspace_flags_to_string(f);
+            // Redis keeps the flags apart from their text, which drops `n` next to `A`: the
+            // stored value keeps it as a trailing `n` that [`shown`] hides.
+            if s.starts_with('A') && f & 1024 != 0 {
+                s.push('n');
+            }
+            Ok(s.into_bytes())
         }
         Kind::Dir => {
             let a = one_arg(args)?;

@@ -161,11 +161,10 @@ fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<L
     }
     p.loading_loaded_bytes.store(rd.bytes_read(), Relaxed);
     if !functions.is_empty() {
-        log_notice!(
-            "RDB holds {} function librar{}: kept for the scripting engine",
-            functions.len(),
-            if functions.len() == 1 { "y" } else { "ies" }
-        );
+        let codes: Vec<bytes::Bytes> = functions.iter().cloned().map(bytes::Bytes::from).collect();
+        srv.scripting
+            .install_all(&codes)
+            .map_err(|e| format!("Failed loading the RDB's function libraries: {}", e.0))?;
     }
     *p.functions.lock() = functions;
     out.secs = started.elapsed().as_secs_f64();

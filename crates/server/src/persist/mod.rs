@@ -48,8 +48,8 @@ pub struct Persistence {
     pub loading_total_bytes: AtomicU64,
     /// Bytes of it read so far.
     pub loading_loaded_bytes: AtomicU64,
-    /// Function libraries found in the loaded file (their source code), for the scripting
-    /// engine to pick up; written back into snapshots as they are.
+    /// Function libraries of the last loaded file (their source code); they are installed in
+    /// the scripting engine, and snapshots write the engine's current libraries.
     pub functions: Mutex<Vec<Vec<u8>>>,
     /// One save writes at a time (SAVE, BGSAVE, SHUTDOWN, DEBUG RELOAD).
     pub save_lock: Mutex<()>,

@@ -98,7 +98,12 @@ pub fn begin(srv: &Server, locks: &mut LockSet<'_>) -> Epoch {
         marked,
         version: if field_ttls { 12 } else { 10 },
         dirty_at_start: srv.stats.dirty.load(Relaxed),
-        functions: srv.persist.functions.lock().clone(),
+        functions: srv
+            .scripting
+            .library_codes()
+            .into_iter()
+            .map(|b| b.to_vec())
+            .collect(),
     }
 }
 

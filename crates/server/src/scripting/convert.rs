@@ -136,7 +136,9 @@ fn field(t: &Table, name: &str) -> Value {
     t.raw_get::<Value>(name).unwrap_or(Value::Nil)
 }
 
-/// Writes the script's return value `v` as the reply (`resp3` = the caller's protocol).
+/// Writes the script's return value `v` as the reply. `resp3` is the script's own protocol
+/// (`redis.setresp`): booleans are RESP3 booleans only after `redis.setresp(3)`, otherwise
+/// `true` is 1 and `false` a null (as Redis); everything else follows the caller's protocol.
 pub fn lua_to_reply(v: &Value, reply: &mut Reply, resp3: bool, depth: usize) {
     if depth > 1000 {
         reply.error(b"ERR reached lua stack limit");
@@ -157,11 +159,7 @@ pub fn lua_to_reply(v: &Value, reply: &mut Reply, resp3: bool, depth: usize) {
         Value::Number(n) => reply.int(truncate(*n)),
         Value::Table(t) => {
             if let Value::String(e) = field(t, "err") {
-                let mut msg = one_line(&e.as_bytes());
-                if msg.is_empty() {
-                    msg = b"ERR".to_vec();
-                }
-                reply.error(&msg);
+                reply.error(&one_line(&e.as_bytes()));
                 return;
             }
             if let Value::String(s) = field(t, "ok") {
@@ -232,10 +230,11 @@ pub fn lua_to_reply(v: &Value, reply: &mut Reply, resp3: bool, depth: usize) {
     }
 }
 
-/// Lua numbers become integers by truncation toward zero (saturating, as a C cast would not).
+/// Lua numbers become integers by truncation toward zero; NaN and values out of the `i64`
+/// range give `i64::MIN`, as Redis's C cast does on x86-64.
 pub fn truncate(n: f64) -> i64 {
-    if n.is_nan() {
+    if n.is_nan() || !(-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&n) {
         return i64::MIN;
     }
-    n.trunc().clamp(i64::MIN as f64, i64::MAX as f64) as i64
+    n.trunc() as i64
 }

@@ -22,6 +22,7 @@
 //! errors raised by `redis.call` keep the command's error text with the same suffix.
 
 pub mod convert;
+pub mod functions;
 pub mod vm;
 
 use crate::args;
@@ -53,6 +54,55 @@ pub struct RunFlags {
     pub busy: Arc<AtomicBool>,
     /// Client id of the caller of the running script.
     pub caller: AtomicU64,
+    /// The running code is a function (FCALL), not an EVAL script.
+    pub is_function: AtomicBool,
+    /// While FUNCTION LOAD runs a library's code: the Unix ms after which it fails with
+    /// "FUNCTION LOAD timeout" (0: not loading).
+    pub load_deadline_ms: AtomicI64,
+}
+
+/// Scripting figures for INFO memory.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MemStats {
+    /// Heap of the EVAL Lua state (bytes, as of the last run).
+    pub vm_eval: usize,
+    /// Heap of the functions' Lua state (bytes, as of the last load or call).
+    pub vm_functions: usize,
+    /// Bytes of cached script bodies.
+    pub scripts_eval: usize,
+    /// Number of cached scripts.
+    pub cached_scripts: usize,
+    /// Bytes of library code.
+    pub functions_code: usize,
+    /// Number of functions.
+    pub functions: usize,
+    /// Number of libraries.
+    pub libraries: usize,
+}
+
+/// A job for the script executor thread.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// The thread that runs top-level EVAL/FCALL calls (net.rs hands them over so the connection's
+/// worker keeps serving). Scripts run one at a time anyway (one interpreter); a single thread
+/// avoids many pool threads contending for the interpreter lock.
+struct Executor {
+    tx: std::sync::mpsc::Sender<Job>,
+}
+
+impl Executor {
+    fn start() -> Option<Executor> {
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("ferrokv-scripts".into())
+            .spawn(move || {
+                while let Ok(job) = rx.recv() {
+                    job();
+                }
+            })
+            .ok()?;
+        Some(Executor { tx })
+    }
 }
 
 /// The scripting engine of a server.
@@ -63,7 +113,19 @@ pub struct Scripting {
     vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
     bodies: RwLock<HashMap<String, Bytes>>,
+    /// Run state shared with the instruction hook and SCRIPT/FUNCTION KILL.
     pub flags: Arc<RunFlags>,
+    /// Function libraries' metadata.
+    pub registry: RwLock<functions::Registry>,
+    /// The functions' own Lua state (taken after `vm`).
+    fstate: parking_lot::Mutex<Option<functions::FState>>,
+    /// The running function's name, command and start (FUNCTION STATS).
+    pub running_fn: parking_lot::Mutex<Option<(String, Vec<Bytes>, i64)>>,
+    /// Heap sizes of the two Lua states, updated after each run (read without the locks).
+    eval_heap: std::sync::atomic::AtomicUsize,
+    fn_heap: std::sync::atomic::AtomicUsize,
+    /// The script thread, started on first use.
+    executor: parking_lot::Mutex<Option<Executor>>,
 }
 
 impl Scripting {
@@ -72,6 +134,12 @@ impl Scripting {
         Scripting {
             vm: ReentrantMutex::new(RefCell::new(None)),
             bodies: RwLock::new(HashMap::new()),
+            registry: RwLock::new(functions::Registry::default()),
+            fstate: parking_lot::Mutex::new(None),
+            running_fn: parking_lot::Mutex::new(None),
+            eval_heap: std::sync::atomic::AtomicUsize::new(0),
+            fn_heap: std::sync::atomic::AtomicUsize::new(0),
+            executor: parking_lot::Mutex::new(None),
             flags: Arc::new(RunFlags {
                 busy,
                 busy_threshold_ms: AtomicI64::new(5000),
@@ -83,6 +151,83 @@ impl Scripting {
     /// Whether a script is running past the busy threshold.
     pub fn busy(&self) -> bool {
         self.flags.busy.load(Relaxed)
+    }
+
+    /// The BUSY error for other clients: names FUNCTION KILL while a function runs.
+    pub fn busy_error(&self) -> CmdError {
+        if self.flags.is_function.load(Relaxed) {
+            BUSY_FUNCTION
+        } else {
+            BUSY
+        }
+    }
+
+    /// Runs `f` on the script thread and returns its result (`None` if the thread is gone).
+    /// net.rs runs top-level EVAL/FCALL this way.
+    pub async fn run_on_script_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Option<T> {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done_tx.send(f());
+        });
+        let unsent: Option<Job> = {
+            let mut ex = self.executor.lock();
+            if ex.is_none() {
+                *ex = Executor::start();
+            }
+            let sent = match ex.as_ref() {
+                Some(e) => e.tx.send(job).map_err(|e| e.0),
+                None => Err(job),
+            };
+            match sent {
+                Ok(()) => None,
+                Err(job) => {
+                    *ex = None;
+                    Some(job)
+                }
+            }
+        };
+        if let Some(job) = unsent {
+            // No script thread: fall back to the blocking pool.
+            tokio::task::spawn_blocking(job).await.ok()?;
+        }
+        done_rx.await.ok()
+    }
+
+    /// Figures for INFO memory; never waits for a running script.
+    pub fn mem_stats(&self) -> MemStats {
+        let (scripts_eval, cached_scripts) = {
+            let b = self.bodies.read();
+            (b.values().map(|v| v.len()).sum(), b.len())
+        };
+        let reg = self.registry.read();
+        MemStats {
+            vm_eval: self.eval_heap.load(Relaxed),
+            vm_functions: self.fn_heap.load(Relaxed),
+            scripts_eval,
+            cached_scripts,
+            functions_code: reg.libs.values().map(|l| l.code.len()).sum(),
+            functions: reg.function_count(),
+            libraries: reg.libs.len(),
+        }
+    }
+
+    /// Records the heap size of the EVAL state (`function` false) or the functions' state.
+    pub fn note_heap(&self, function: bool, bytes: usize) {
+        if function {
+            self.fn_heap.store(bytes, Relaxed);
+        } else {
+            self.eval_heap.store(bytes, Relaxed);
+        }
+    }
+
+    /// Stops the running script or function, whether or not it wrote (SHUTDOWN).
+    pub fn abort_for_shutdown(&self) {
+        if self.flags.running.load(Relaxed) {
+            self.flags.kill.store(true, Relaxed);
+        }
     }
 
     /// Takes the interpreter for the caller's thread (EXEC with queued scripts does this before
@@ -104,6 +249,8 @@ pub fn runs_off_thread(argv: &[Bytes]) -> bool {
             || args::is(n, "evalsha")
             || args::is(n, "eval_ro")
             || args::is(n, "evalsha_ro")
+            || args::is(n, "fcall")
+            || args::is(n, "fcall_ro")
     })
 }
 
@@ -118,6 +265,7 @@ pub fn register(t: &mut CommandTable) {
     t.add("script|flush", script_flush, Locking::None);
     t.add("script|kill", script_kill, Locking::None);
     t.add("script|help", script_help, Locking::None);
+    functions::register(t);
 }
 
 const NOSCRIPT: CmdError = CmdError::new("NOSCRIPT No matching script. Please use EVAL.");
@@ -156,11 +304,13 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), CmdError> {
     if !body.starts_with(b"#!") {
         return Ok((ScriptFlags::default(), body.to_vec()));
     }
-    let end = body.iter().position(|&b| b == b'\n').unwrap_or(body.len());
-    let line = String::from_utf8_lossy(&body[2..end]).into_owned();
+    let Some(end) = body.iter().position(|&b| b == b'\n') else {
+        return Err(CmdError::new("ERR Invalid script shebang"));
+    };
+    let line = String::from_utf8_lossy(&body[..end]).into_owned();
     let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let engine = parts.next().unwrap_or("");
-    if engine != "lua" {
+    if engine != "#!lua" {
         return Err(crate::cmd_err!(
             "ERR Unexpected engine in script shebang: {}",
             engine
@@ -216,6 +366,11 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         (crate::sha1::hex(&body), body)
     };
     let (flags, source) = parse_shebang(&body)?;
+    if readonly && flags.shebang && !flags.no_writes {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
     // The VM first, then the shards: a script waiting for the VM holds no shard, so the
     // running script's on-demand acquisitions can always complete.
     let held = sc.vm.lock();
@@ -234,6 +389,38 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let func = vm.function(&sha, &source)?;
     if !by_sha {
         sc.bodies.write().entry(sha.clone()).or_insert(body);
+    }
+    let out = run_prepared(
+        c,
+        vm,
+        func,
+        &sha,
+        numkeys,
+        readonly || flags.no_writes,
+        false,
+    );
+    drop(guard);
+    drop(held);
+    out
+}
+
+/// Runs a compiled script or function (`function`) with the caller's KEYS and ARGV: locks
+/// the declared keys' shards, sets the run flags (busy/kill bookkeeping) and runs it. The
+/// caller holds the interpreter.
+fn run_prepared(
+    c: &mut Ctx,
+    vm: &mut vm::Vm,
+    func: ferrokv_lua::mlua::Function,
+    name: &str,
+    numkeys: usize,
+    readonly: bool,
+    function: bool,
+) -> CmdResult {
+    let srv = c.srv;
+    let sc = &srv.scripting;
+    if srv.monitor_count.load(Relaxed) > 0 {
+        let origin = c.client.handle.addr.to_string();
+        srv.feed_monitors_always(c.client.db, &origin, c.cmd, c.argv);
     }
     let keys: Vec<Bytes> = c.argv[3..3 + numkeys].to_vec();
     let argv: Vec<Bytes> = c.argv[3 + numkeys..].to_vec();
@@ -266,11 +453,13 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let saved_nonblocking = c.client.nonblocking;
     c.client.nonblocking = true;
     let run = vm::Run {
-        sha: &sha,
-        readonly: readonly || flags.no_writes,
+        sha: name,
+        readonly,
         resp3: false,
+        function,
     };
     let outcome = vm.run(c, func, &keys, &argv, run);
+    sc.note_heap(function, vm.lua().used_memory());
     c.client.db = db;
     c.client.nonblocking = saved_nonblocking;
     f.running.store(false, Relaxed);
@@ -278,8 +467,6 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     if f.busy.swap(false, Relaxed) {
         crate::log_notice!("Slow script detected: the script that ran for too long has ended.");
     }
-    drop(guard);
-    drop(held);
     outcome
 }
 
@@ -301,6 +488,7 @@ fn script_load(c: &mut Ctx) -> CmdResult {
         }
         if let Some(vm) = guard.as_mut() {
             vm.function(&sha, &source)?;
+            sc.note_heap(false, vm.lua().used_memory());
         }
     }
     sc.bodies.write().entry(sha.clone()).or_insert(body);
@@ -339,6 +527,7 @@ fn script_flush(c: &mut Ctx) -> CmdResult {
     if let Ok(mut vm) = sc.vm.lock().try_borrow_mut() {
         *vm = None;
     }
+    sc.note_heap(false, 0);
     c.reply.ok();
     Ok(())
 }
@@ -350,6 +539,9 @@ fn script_kill(c: &mut Ctx) -> CmdResult {
     }
     if f.wrote.load(Relaxed) {
         return Err(UNKILLABLE);
+    }
+    if f.is_function.load(Relaxed) {
+        return Err(BUSY_FUNCTION);
     }
     f.kill.store(true, Relaxed);
     c.reply.ok();
@@ -377,6 +569,11 @@ fn script_help(c: &mut Ctx) -> CmdResult {
     );
     Ok(())
 }
+
+/// The BUSY error while a function (FCALL) is busy.
+pub const BUSY_FUNCTION: CmdError = CmdError::new(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+);
 
 /// The BUSY error for a command arriving while a script is busy.
 pub const BUSY: CmdError = CmdError::new(
@@ -438,7 +635,9 @@ pub fn call_command(
         clock: c.clock,
         cmd,
     };
+    srv.feed_monitors_from(inner.client.db, "lua", cmd, &argv);
     let result = handler(&mut inner);
+    crate::tracking::remember_in_script(srv, inner.client, cmd, &argv);
     c.locks = inner.locks;
     let usec = (crate::util::now_us() - start).max(0) as u64;
     c.client.batch.record_call(cmd.index, usec);

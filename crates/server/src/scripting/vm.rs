@@ -24,15 +24,24 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-/// Upper bound of the Lua heap: a script that allocates more fails with an error and the
-/// server keeps serving.
+/// Default upper bound of a Lua heap: a script that allocates more fails with an error and
+/// the server keeps serving. See [`memory_limit`].
 pub const LUA_MEMORY_LIMIT: usize = 1 << 30;
+
+/// The Lua heap limit in bytes: [`LUA_MEMORY_LIMIT`], unless the environment variable
+/// `FERROKV_LUA_MEMORY_LIMIT` (bytes, at least 1 MiB) says otherwise (tests use a small one).
+pub fn memory_limit() -> usize {
+    std::env::var("FERROKV_LUA_MEMORY_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|&n| n >= 1 << 20)
+        .unwrap_or(LUA_MEMORY_LIMIT)
+}
 
 /// Globals scripts may use (Redis 7's allow list; `os` has only `clock`).
 const ALLOWED_GLOBALS: &[&str] = &[
     "xpcall",
     "tostring",
-    "getfenv",
     "setmetatable",
     "next",
     "assert",
@@ -82,40 +91,60 @@ const READONLY_LIBS: &[&str] = &[
 /// Lua code run once at start: builds the read-only view of the globals and the
 /// `redis.call` / `redis.pcall` wrappers around the per-run implementation in `slot[1]`.
 const PRELUDE: &str = r#"
-local real, redis_real, slot, libs = ...
+local real, redis_real, slot, libs, errtext = ...
+local rsetmetatable, rrawset, rpcall, rerror = setmetatable, rawset, pcall, error
+local protected = {}
+local real_env
+rsetmetatable(protected, {__mode = 'k'})
 local function ro(t)
   local p = {}
-  setmetatable(p, {
+  rsetmetatable(p, {
     __index = t,
-    __newindex = function() error("Attempt to modify a readonly table", 2) end,
+    __newindex = function() rerror("Attempt to modify a readonly table", 2) end,
+    __metatable = false,
   })
+  protected[p] = true
   return p
-end
-redis_real.call = function(...)
-  local ok, v = slot[1](true, ...)
-  if ok then return v end
-  error(v)
-end
-redis_real.pcall = function(...)
-  local ok, v = slot[1](false, ...)
-  return v
 end
 for _, name in ipairs(libs) do
   local t = rawget(real, name)
-  if t ~= nil then rawset(real, name, ro(t)) end
+  if t ~= nil then rrawset(real, name, ro(t)) end
 end
+-- Readonly tables refuse setmetatable and rawset, as Redis's patched Lua does.
+rrawset(real, "setmetatable", function(t, mt)
+  if protected[t] then rerror("Attempt to modify a readonly table", 0) end
+  return rsetmetatable(t, mt)
+end)
+local rrawget = rawget
+rrawset(real, "rawget", function(t, k)
+  if t == real_env then return rrawget(real, k) end
+  return rrawget(t, k)
+end)
+rrawset(real, "rawset", function(t, k, v)
+  if protected[t] then rerror("Attempt to modify a readonly table", 0) end
+  return rrawset(t, k, v)
+end)
+-- Like Redis's pcall: an error table (raised by redis.call) is caught as its `err` text.
+local function fix(ok, ...)
+  if ok then return ok, ... end
+  return false, errtext((...))
+end
+rrawset(real, "pcall", function(f, ...) return fix(rpcall(f, ...)) end)
 local env = {}
-setmetatable(env, {
+rsetmetatable(env, {
   __index = function(_, n)
     local v = rawget(real, n)
     if v == nil then
-      error("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+      rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
     end
     return v
   end,
-  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+  __newindex = function() rerror("Attempt to modify a readonly table", 2) end,
+  __metatable = false,
 })
-rawset(real, "_G", env)
+protected[env] = true
+real_env = env
+rrawset(real, "_G", env)
 return env
 "#;
 
@@ -132,17 +161,80 @@ pub struct Vm {
     redis: Table,
     funcs: HashMap<String, RegistryKey>,
     handler: Function,
+    /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
+    bind: Function,
 }
 
 /// Per-run settings.
 pub struct Run<'s> {
+    /// The name in error suffixes: the script's SHA1 or the function's name.
     pub sha: &'s str,
+    /// Write commands are refused (EVAL_RO, FCALL_RO, `no-writes`).
     pub readonly: bool,
+    /// Initial protocol of `redis.call` replies (`redis.setresp` changes it).
     pub resp3: bool,
+    /// A function (FCALL): called with `(keys, args)` instead of KEYS/ARGV globals, and its
+    /// errors name `@user_function`.
+    pub function: bool,
 }
 
+/// The reply text of a failed run's error value (the handler's table, or a raw value), and
+/// the script line it names.
+pub fn failure_text(value: &Value) -> (String, i64) {
+    let (msg, line) = match value {
+        Value::Table(t) => {
+            let line: i64 = t.raw_get("line").unwrap_or(1);
+            match (t.raw_get::<Value>("err"), t.raw_get::<Value>("msg")) {
+                (Ok(Value::String(e)), _) => (e.to_string_lossy().to_string(), line),
+                (_, Ok(Value::String(m))) => (format!("ERR {}", m.to_string_lossy()), line),
+                _ => ("ERR unknown error".to_string(), line),
+            }
+        }
+        Value::String(s) => {
+            if s.to_string_lossy().contains("not enough memory") {
+                ("ERR not enough memory".to_string(), 1)
+            } else {
+                (format!("ERR {}", s.to_string_lossy()), 1)
+            }
+        }
+        _ => ("ERR unknown error".to_string(), 1),
+    };
+    (msg.replace(['\r', '\n'], " "), line)
+}
+
+/// An error reply raised by `redis.call` (the command's error text, e.g. `ERR ...` or
+/// `WRONGTYPE ...`): it reaches the caller as is, without a Lua position prefix.
+#[derive(Debug)]
+pub struct RedisError(pub String);
+
+impl std::fmt::Display for RedisError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedisError {}
+
+/// What an error raised in Lua says: `Ok(text)` for a [`RedisError`] (an error reply, kept
+/// whole) and `Err(message)` for any other failure (the reply gets an `ERR ` prefix).
+fn root_error(e: &mlua::Error) -> Result<String, String> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => root_error(cause),
+        mlua::Error::WithContext { cause, .. } => root_error(cause),
+        mlua::Error::ExternalError(x) => match x.downcast_ref::<RedisError>() {
+            Some(r) => Ok(r.0.clone()),
+            None => Err(x.to_string()),
+        },
+        mlua::Error::RuntimeError(m) => Err(m.clone()),
+        mlua::Error::MemoryError(_) => Err("not enough memory".into()),
+        other => Err(other.to_string()),
+    }
+}
+
+/// An error raised by a `redis.*` function: like Redis, its text gets `ERR ` and no Lua
+/// position prefix.
 fn lua_err(e: impl std::fmt::Display) -> mlua::Error {
-    mlua::Error::RuntimeError(e.to_string())
+    mlua::Error::external(RedisError(format!("ERR {e}")))
 }
 
 /// `redis.error_reply` / error tables: "-CODE msg" keeps its code, "msg" gets ERR.
@@ -244,7 +336,7 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
         "set_repl",
         lua.create_function(|_, a: Variadic<Value>| {
             if a.len() != 1 {
-                return Err(lua_err("redis.set_repl() requires one argument."));
+                return Err(lua_err("redis.set_repl() requires two arguments."));
             }
             let flags = match &a[0] {
                 Value::Integer(i) => *i,
@@ -295,7 +387,7 @@ fn user_line(lua: &Lua) -> usize {
             let is_user = src
                 .source
                 .as_deref()
-                .is_some_and(|s| s.contains("user_script"));
+                .is_some_and(|s| s.contains("user_script") || s.contains("user_function"));
             if is_user {
                 d.current_line()
             } else {
@@ -343,12 +435,58 @@ impl Vm {
             }
         }
         let slot = lua.create_table()?;
+        // redis.call / redis.pcall are C functions (as in Redis) so that a script's
+        // `return redis.call(...)` keeps its frame and errors report the script's line.
+        let s1 = slot.clone();
+        redis.set(
+            "call",
+            lua.create_function(move |_, a: mlua::MultiValue| {
+                let f: Function = s1.raw_get(1)?;
+                let (ok, v): (bool, Value) = f.call((true, a))?;
+                if ok {
+                    return Ok(v);
+                }
+                let text = match &v {
+                    Value::Table(t) => match t.raw_get::<Value>("err")? {
+                        Value::String(s) => s.to_string_lossy().to_string(),
+                        _ => "ERR unknown error".to_string(),
+                    },
+                    _ => "ERR unknown error".to_string(),
+                };
+                Err(mlua::Error::external(RedisError(text)))
+            })?,
+        )?;
+        let s2 = slot.clone();
+        redis.set(
+            "pcall",
+            lua.create_function(move |_, a: mlua::MultiValue| {
+                let f: Function = s2.raw_get(1)?;
+                let (_, v): (bool, Value) = f.call((false, a))?;
+                Ok(v)
+            })?,
+        )?;
+        let errtext = lua.create_function(|lua, v: Value| {
+            Ok(match &v {
+                Value::Table(t) => match t.raw_get::<Value>("err")? {
+                    s @ Value::String(_) => s,
+                    _ => v.clone(),
+                },
+                Value::Error(e) => {
+                    let text = match root_error(e) {
+                        Ok(t) | Err(t) => t,
+                    };
+                    Value::String(lua.create_string(text)?)
+                }
+                _ => v.clone(),
+            })
+        })?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
         let env: Table = lua.load(PRELUDE).set_name("=prelude").call((
             globals.clone(),
             redis.clone(),
             slot.clone(),
             libs,
+            errtext,
         ))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
@@ -362,22 +500,30 @@ impl Vm {
                     }
                 }
                 Value::String(s) => t.raw_set("msg", s.clone())?,
+                Value::Error(err) => match root_error(err) {
+                    Ok(text) => t.raw_set("err", text)?,
+                    // Library functions raise with luaL_error, which prefixes the position.
+                    Err(msg) if msg == "not enough memory" => t.raw_set("msg", msg)?,
+                    Err(msg) => t.raw_set("msg", format!("user_script:{line}: {msg}"))?,
+                },
+                Value::Nil => t.raw_set("msg", "nil")?,
                 other => {
-                    let text = match other {
-                        Value::Error(err) => err.to_string(),
-                        v => lua
-                            .coerce_string(v.clone())
-                            .ok()
-                            .flatten()
-                            .map(|s| s.to_string_lossy().to_string())
-                            .unwrap_or_else(|| format!("{v:?}")),
-                    };
+                    let text = lua
+                        .coerce_string(other.clone())
+                        .ok()
+                        .flatten()
+                        .map(|s| s.to_string_lossy().to_string())
+                        .unwrap_or_else(|| other.type_name().to_string());
                     t.raw_set("msg", text)?;
                 }
             }
             t.raw_set("line", line)?;
             Ok(t)
         })?;
+        let bind: Function = lua
+            .load("local f, k, a = ... return function() return f(k, a) end")
+            .set_name("=bind")
+            .into_function()?;
         let hook_flags = flags;
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(10_000),
@@ -385,6 +531,13 @@ impl Vm {
                 let f = &hook_flags;
                 if f.kill.load(Relaxed) {
                     return Err(lua_err("Script killed by user with SCRIPT KILL..."));
+                }
+                let deadline = f.load_deadline_ms.load(Relaxed);
+                if deadline > 0 {
+                    if crate::util::now_ms() > deadline {
+                        return Err(lua_err("FUNCTION LOAD timeout"));
+                    }
+                    return Ok(VmState::Continue);
                 }
                 let limit = f.busy_threshold_ms.load(Relaxed);
                 if limit > 0
@@ -400,7 +553,7 @@ impl Vm {
                 Ok(VmState::Continue)
             },
         )?;
-        lua.set_memory_limit(LUA_MEMORY_LIMIT)?;
+        lua.set_memory_limit(memory_limit())?;
         Ok(Vm {
             lua,
             globals,
@@ -409,7 +562,33 @@ impl Vm {
             redis,
             funcs: HashMap::new(),
             handler,
+            bind,
         })
+    }
+
+    /// The interpreter.
+    pub fn lua(&self) -> &Lua {
+        &self.lua
+    }
+
+    /// The real `redis` table (FUNCTION LOAD's restricted view proxies part of it).
+    pub fn redis_table(&self) -> &Table {
+        &self.redis
+    }
+
+    /// The real globals table (behind the read-only view scripts see).
+    pub fn globals(&self) -> &Table {
+        &self.globals
+    }
+
+    /// What running code sees as its globals.
+    pub fn env(&self) -> &Table {
+        &self.env
+    }
+
+    /// The error handler `xpcall` uses (turns an error into `{err|msg, line}`).
+    pub fn handler(&self) -> &Function {
+        &self.handler
     }
 
     /// The compiled function of a script, compiling `source` on first use.
@@ -457,14 +636,16 @@ impl Vm {
             }
             Ok(t)
         };
-        let setup = mk(keys)
-            .and_then(|k| self.globals.raw_set("KEYS", k))
-            .and_then(|_| mk(argv))
-            .and_then(|a| self.globals.raw_set("ARGV", a));
-        if let Err(e) = setup {
-            return Err(crate::cmd_err!("ERR {}", e));
+        let function = run.function;
+        if !function {
+            let setup = mk(keys)
+                .and_then(|k| self.globals.raw_set("KEYS", k))
+                .and_then(|_| mk(argv))
+                .and_then(|a| self.globals.raw_set("ARGV", a));
+            if let Err(e) = setup {
+                return Err(crate::cmd_err!("ERR {}", e));
+            }
         }
-        let resp3_caller = c.reply.proto() == ferrokv_resp::Protocol::Resp3;
         let state = RefCell::new((c, run.resp3));
         let readonly = run.readonly;
         let result: mlua::Result<mlua::MultiValue> = lua.scope(|scope| {
@@ -526,6 +707,11 @@ impl Vm {
                 let v = match &a[0] {
                     Value::Integer(i) => *i,
                     Value::Number(n) => *n as i64,
+                    Value::String(s) => s
+                        .to_str()
+                        .ok()
+                        .and_then(|t| t.trim().parse::<f64>().ok())
+                        .map_or(0, |n| n as i64),
                     _ => 0,
                 };
                 if v != 2 && v != 3 {
@@ -539,11 +725,17 @@ impl Vm {
             self.slot.raw_set(1, call)?;
             self.redis.raw_set("setresp", setresp)?;
             let xpcall: Function = self.globals.raw_get("xpcall")?;
+            let func = if function {
+                let (k, a) = (mk(keys)?, mk(argv)?);
+                self.bind.call::<Function>((func, k, a))?
+            } else {
+                func
+            };
             xpcall.call::<mlua::MultiValue>((func, self.handler.clone()))
         });
         let _ = self.slot.raw_set(1, Value::Nil);
         let _ = self.redis.raw_set("setresp", Value::Nil);
-        let (c, _) = state.into_inner();
+        let (c, script_resp3) = state.into_inner();
         let sha = run.sha;
         let mut values = match result {
             Ok(v) => v.into_iter(),
@@ -553,43 +745,39 @@ impl Vm {
                     other => other.to_string(),
                 };
                 return Err(crate::cmd_err!(
-                    "ERR {} script: {}, on @user_script:1.",
+                    "ERR {} script: {}, on @{}:1.",
                     msg,
-                    sha
+                    sha,
+                    if run.function {
+                        "user_function"
+                    } else {
+                        "user_script"
+                    }
                 ));
             }
         };
         let ok = matches!(values.next(), Some(Value::Boolean(true)));
         let value = values.next().unwrap_or(Value::Nil);
+        if !ok {
+            // A failed run (e.g. out of memory) leaves its garbage: free it now so the next
+            // script starts with a clean heap.
+            let _ = lua.gc_collect();
+            let _ = lua.gc_collect();
+        }
         if ok {
-            lua_to_reply(&value, c.reply, resp3_caller, 0);
-            // A collection cycle keeps the heap of a long-lived interpreter small.
-            let _ = lua.gc_step();
+            lua_to_reply(&value, c.reply, script_resp3, 0);
             return Ok(());
         }
-        let (msg, line) = match &value {
-            Value::Table(t) => {
-                let line: i64 = t.raw_get("line").unwrap_or(1);
-                match (t.raw_get::<Value>("err"), t.raw_get::<Value>("msg")) {
-                    (Ok(Value::String(e)), _) => (e.to_string_lossy().to_string(), line),
-                    (_, Ok(Value::String(m))) => (format!("ERR {}", m.to_string_lossy()), line),
-                    _ => ("ERR unknown error".to_string(), line),
-                }
-            }
-            Value::String(s) => {
-                if s.to_string_lossy().contains("not enough memory") {
-                    ("ERR not enough memory".to_string(), 1)
-                } else {
-                    (format!("ERR {}", s.to_string_lossy()), 1)
-                }
-            }
-            _ => ("ERR unknown error".to_string(), 1),
-        };
-        let msg = msg.replace(['\r', '\n'], " ");
+        let (msg, line) = failure_text(&value);
         Err(crate::cmd_err!(
-            "{} script: {}, on @user_script:{}.",
+            "{} script: {}, on @{}:{}.",
             msg,
             sha,
+            if run.function {
+                "user_function"
+            } else {
+                "user_script"
+            },
             line
         ))
     }

@@ -1,0 +1,450 @@
+//! Scripting and Functions against the real binary (ferrokv only): BUSY while a script runs
+//! past `busy-reply-threshold` (for every other connection, whichever worker thread it is
+//! on), SCRIPT KILL / FUNCTION KILL texts, UNKILLABLE after a write, SHUTDOWN NOSAVE while
+//! busy, the Lua memory limit, atomicity of scripts (declared and undeclared keys) against
+//! concurrent MULTI/EXEC and plain commands, SELECT inside scripts, EVAL inside MULTI,
+//! MONITOR and commandstats for commands run by scripts.
+//!
+//! The servers get `FERROKV_LUA_MEMORY_LIMIT` (see `scripting::vm::memory_limit`) so the
+//! memory test is quick; the same value for every test of this file.
+
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+
+use ferrokv_testkit::{wait_until, Conn, ServerProc, Value};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
+const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+const BUSY_FN: &str =
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.";
+const UNKILLABLE: &str = "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.";
+
+fn server(extra: &[&str]) -> ServerProc {
+    // Same value for every test of this binary (tests share the process environment).
+    std::env::set_var("FERROKV_LUA_MEMORY_LIMIT", "67108864");
+    ServerProc::ferrokv(BIN, extra)
+}
+
+fn err(v: Value) -> String {
+    match v {
+        Value::Error(e) => e,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn bulk_str(v: Value) -> String {
+    match v {
+        Value::Bulk(b) => String::from_utf8(b).unwrap(),
+        other => panic!("expected a bulk string, got {other:?}"),
+    }
+}
+
+fn int(v: Value) -> i64 {
+    match v {
+        Value::Int(i) => i,
+        other => panic!("expected an integer, got {other:?}"),
+    }
+}
+
+/// Waits until `c` gets `text` as the error reply of PING.
+fn wait_busy(c: &mut Conn, text: &str) {
+    assert!(
+        wait_until(Duration::from_secs(10), || {
+            matches!(c.cmd(&["PING"]), Value::Error(e) if e == text)
+        }),
+        "never got {text}"
+    );
+}
+
+#[test]
+fn busy_script_is_killed_and_every_client_sees_busy() {
+    let srv = server(&["--busy-reply-threshold", "100"]);
+    let mut runner = srv.conn();
+    runner.set_reply_timeout(Duration::from_secs(30));
+    runner.send(&[b"EVAL", b"local i = 0\nwhile true do i = i + 1 end", b"0"]);
+    // Many connections: some share the runner's worker thread (the script runs on a
+    // blocking-pool thread, so they are served and get BUSY).
+    let mut others: Vec<Conn> = (0..8).map(|_| srv.conn()).collect();
+    for c in others.iter_mut() {
+        wait_busy(c, BUSY);
+    }
+    let mut o = srv.conn();
+    assert_eq!(err(o.cmd(&["GET", "x"])), BUSY);
+    assert_eq!(err(o.cmd(&["FUNCTION", "KILL"])), BUSY);
+    assert_eq!(o.cmd(&["SCRIPT", "KILL"]), Value::Simple("OK".into()));
+    let killed = err(runner.read_value());
+    assert_eq!(
+        killed,
+        "ERR Script killed by user with SCRIPT KILL... script: 05ee8e4d8e0d3e9d5cbf52ad05ad1a7eb8d1c5a8, on @user_script:2."
+            .replace("05ee8e4d8e0d3e9d5cbf52ad05ad1a7eb8d1c5a8", &sha1_of(&mut o, "local i = 0\nwhile true do i = i + 1 end"))
+    );
+    for c in others.iter_mut() {
+        assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+    }
+    assert_eq!(
+        err(o.cmd(&["SCRIPT", "KILL"])),
+        "NOTBUSY No scripts in execution right now."
+    );
+    // The interpreter still works.
+    assert_eq!(runner.cmd(&["EVAL", "return 7", "0"]), Value::Int(7));
+}
+
+fn sha1_of(c: &mut Conn, body: &str) -> String {
+    bulk_str(c.cmd(&["EVAL", "return redis.sha1hex(ARGV[1])", "0", body]))
+}
+
+#[test]
+fn a_script_that_wrote_is_unkillable_and_shutdown_nosave_works() {
+    let mut srv = server(&["--busy-reply-threshold", "100"]);
+    let mut runner = srv.conn();
+    runner.send(&[
+        b"EVAL",
+        b"redis.call('set', 'k', 'v')\nwhile true do end",
+        b"0",
+    ]);
+    let mut o = srv.conn();
+    wait_busy(&mut o, BUSY);
+    assert_eq!(err(o.cmd(&["SCRIPT", "KILL"])), UNKILLABLE);
+    assert_eq!(err(o.cmd(&["FUNCTION", "KILL"])), UNKILLABLE);
+    o.send(&[b"SHUTDOWN", b"NOSAVE"]);
+    assert!(
+        srv.wait_exit(Duration::from_secs(10)),
+        "server did not exit"
+    );
+}
+
+#[test]
+fn busy_function_is_killed_with_function_kill() {
+    let srv = server(&["--busy-reply-threshold", "100"]);
+    let mut runner = srv.conn();
+    runner.set_reply_timeout(Duration::from_secs(30));
+    assert_eq!(
+        runner.cmd(&[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=loops\nredis.register_function('loop', function()\n  while true do end\nend)"
+        ]),
+        Value::Bulk(b"loops".to_vec())
+    );
+    runner.send(&[b"FCALL", b"loop", b"0"]);
+    let mut o = srv.conn();
+    wait_busy(&mut o, BUSY_FN);
+    assert_eq!(err(o.cmd(&["SCRIPT", "KILL"])), BUSY_FN);
+    // FUNCTION STATS names the running function and its command.
+    let stats = format!("{:?}", o.cmd(&["FUNCTION", "STATS"]));
+    assert!(
+        stats.contains("loop") && stats.to_lowercase().contains("fcall"),
+        "{stats}"
+    );
+    assert_eq!(o.cmd(&["FUNCTION", "KILL"]), Value::Simple("OK".into()));
+    assert_eq!(
+        err(runner.read_value()),
+        "ERR Script killed by user with SCRIPT KILL... script: loop, on @user_function:3."
+    );
+    assert_eq!(o.cmd(&["PING"]), Value::Simple("PONG".into()));
+}
+
+#[test]
+fn memory_limit_stops_the_script_and_the_server_keeps_serving() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    c.set_reply_timeout(Duration::from_secs(60));
+    let e = err(c.cmd(&[
+        "EVAL",
+        "local t = {}\nfor i = 1, 100000000 do t[i] = string.rep('x', 64) .. i end\nreturn #t",
+        "0",
+    ]));
+    assert!(
+        e.starts_with("ERR ") && e.contains("not enough memory"),
+        "{e}"
+    );
+    assert_eq!(
+        c.cmd(&["EVAL", "return 'alive'", "0"]),
+        Value::Bulk(b"alive".to_vec())
+    );
+    assert_eq!(c.cmd(&["SET", "k", "v"]), Value::Simple("OK".into()));
+    // Functions have their own state and limit.
+    c.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=hog\nredis.register_function('hog', function()\n  local t = {}\n  for i = 1, 100000000 do t[i] = string.rep('y', 64) .. i end\nend)",
+    ]);
+    let e = err(c.cmd(&["FCALL", "hog", "0"]));
+    assert!(e.contains("not enough memory"), "{e}");
+    assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
+}
+
+/// Blocking commands run from scripts never block (Redis 7.2+ allows them; 7.0 refused).
+#[test]
+fn blocking_commands_in_scripts_do_not_block() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.call('blpop', 'nolist', '0')", "0"]),
+        Value::Null
+    );
+    c.cmd(&["RPUSH", "l", "a"]);
+    assert_eq!(
+        c.cmd(&["EVAL", "return redis.call('blpop', 'l', '0')", "0"]),
+        Value::Array(vec![Value::Bulk(b"l".to_vec()), Value::Bulk(b"a".to_vec())])
+    );
+}
+
+/// `os` has only `clock` (Redis 7.2+; 7.0 has no `os`).
+#[test]
+fn os_clock_exists() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    assert_eq!(
+        c.cmd(&["EVAL", "return type(os.clock())", "0"]),
+        Value::Bulk(b"number".to_vec())
+    );
+    assert_eq!(
+        c.cmd(&["EVAL", "return os.time == nil", "0"]),
+        Value::Int(1)
+    );
+}
+
+#[test]
+fn select_inside_a_script_does_not_leak_to_the_client() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    assert_eq!(
+        c.cmd(&["EVAL", "redis.call('select', 3)\nredis.call('set', 'in3', 'x')\nreturn redis.call('get', 'in3')", "0"]),
+        Value::Bulk(b"x".to_vec())
+    );
+    assert_eq!(c.cmd(&["GET", "in3"]), Value::Null);
+    c.cmd(&["SELECT", "3"]);
+    assert_eq!(c.cmd(&["GET", "in3"]), Value::Bulk(b"x".to_vec()));
+    // Keys of several dbs in one script.
+    c.cmd(&["SELECT", "0"]);
+    c.cmd(&["SET", "in0", "y"]);
+    assert_eq!(
+        c.cmd(&["EVAL", "local a = redis.call('get', 'in0')\nredis.call('select', 3)\nreturn {a, redis.call('get', 'in3')}", "0"]),
+        Value::Array(vec![Value::Bulk(b"y".to_vec()), Value::Bulk(b"x".to_vec())])
+    );
+}
+
+#[test]
+fn monitor_and_commandstats_see_script_commands() {
+    let srv = server(&[]);
+    let mut m = srv.conn();
+    assert_eq!(m.cmd(&["MONITOR"]), Value::Simple("OK".into()));
+    let mut c = srv.conn();
+    c.cmd(&["CONFIG", "RESETSTAT"]);
+    c.cmd(&[
+        "EVAL",
+        "redis.call('set', 'mk', 'mv')\nreturn redis.call('get', 'mk')",
+        "0",
+    ]);
+    let mut lines = Vec::new();
+    for _ in 0..3 {
+        match m.read_value() {
+            Value::Simple(s) => lines.push(s),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.ends_with("[0 lua] \"set\" \"mk\" \"mv\"")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.ends_with("[0 lua] \"get\" \"mk\"")),
+        "{lines:?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"EVAL\"") || l.contains("\"eval\"")),
+        "{lines:?}"
+    );
+    let stats = bulk_str(c.cmd(&["INFO", "commandstats"]));
+    assert!(stats.contains("cmdstat_set:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_get:calls=1,"), "{stats}");
+    assert!(stats.contains("cmdstat_eval:calls=1,"), "{stats}");
+}
+
+#[test]
+fn info_reports_scripting_fields() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    c.cmd(&["SCRIPT", "LOAD", "return 1"]);
+    c.cmd(&["SCRIPT", "LOAD", "return 2"]);
+    c.cmd(&["FUNCTION", "LOAD", "#!lua name=l\nredis.register_function('a', function() return 1 end)\nredis.register_function('b', function() return 1 end)"]);
+    let info = bulk_str(c.cmd(&["INFO", "memory"]));
+    assert!(info.contains("number_of_cached_scripts:2\r\n"), "{info}");
+    assert!(info.contains("used_memory_lua:"), "{info}");
+    assert!(info.contains("used_memory_vm_functions:"), "{info}");
+    assert!(info.contains("number_of_functions:2\r\n"), "{info}");
+    assert!(info.contains("number_of_libraries:1\r\n"), "{info}");
+}
+
+const N_ACCOUNTS: usize = 8;
+const START: i64 = 1000;
+
+fn account(i: usize) -> String {
+    // Different hash slots, so different shards.
+    format!("acct:{i}:{}", i * 7919)
+}
+
+/// Moves value between keys: declared keys, undeclared keys (names in ARGV), EVALSHA, FCALL,
+/// MULTI/EXEC and EVAL inside MULTI, while readers check the total with a read-only script,
+/// MULTI + GETs and MGET; plain INCR and a script's GET+SET on the same counter must not lose
+/// updates. Without atomicity across shards, readers would see a wrong total and the counter
+/// would lose increments.
+#[test]
+fn scripts_are_atomic_against_transactions_and_plain_commands() {
+    let srv = server(&[]);
+    let mut setup = srv.conn();
+    let names: Vec<String> = (0..N_ACCOUNTS).map(account).collect();
+    for n in &names {
+        setup.cmd(&["SET", n, &START.to_string()]);
+    }
+    setup.cmd(&["SET", "counter", "0"]);
+    let transfer = "local a = tonumber(redis.call('get', KEYS[1]))\nlocal b = tonumber(redis.call('get', KEYS[2]))\nlocal n = tonumber(ARGV[1])\nredis.call('set', KEYS[1], a - n)\nredis.call('set', KEYS[2], b + n)\nreturn a - n";
+    let undeclared = "local a = tonumber(redis.call('get', ARGV[1]))\nlocal b = tonumber(redis.call('get', ARGV[2]))\nredis.call('set', ARGV[1], a - 3)\nredis.call('set', ARGV[2], b + 3)\nreturn 1";
+    let sum = "local s = 0\nfor i, k in ipairs(ARGV) do s = s + tonumber(redis.call('get', k)) end\nreturn s";
+    let bump = "local v = tonumber(redis.call('get', KEYS[1]))\nredis.call('set', KEYS[1], v + 1)\nreturn v + 1";
+    let bump_undeclared = "local v = tonumber(redis.call('get', 'counter'))\nredis.call('set', 'counter', v + 1)\nreturn v + 1";
+    let transfer_sha = bulk_str(setup.cmd(&["SCRIPT", "LOAD", transfer]));
+    setup.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=bank\nredis.register_function('move', function(keys, args)\n  local a = tonumber(redis.call('get', keys[1]))\n  local b = tonumber(redis.call('get', keys[2]))\n  redis.call('set', keys[1], a - 2)\n  redis.call('set', keys[2], b + 2)\n  return 1\nend)",
+    ]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let bumps = Arc::new(AtomicU64::new(0));
+    let bad = Arc::new(AtomicU64::new(0));
+    let mut handles = Vec::new();
+    for w in 0..7usize {
+        let mut c = srv.conn();
+        let names = names.clone();
+        let stop = stop.clone();
+        let bumps = bumps.clone();
+        let (transfer, undeclared, bump, bump_undeclared, sha) = (
+            transfer.to_string(),
+            undeclared.to_string(),
+            bump.to_string(),
+            bump_undeclared.to_string(),
+            transfer_sha.clone(),
+        );
+        handles.push(std::thread::spawn(move || {
+            let mut i = w;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let a = &names[i % N_ACCOUNTS];
+                let b = &names[(i * 3 + 1) % N_ACCOUNTS];
+                if a == b {
+                    continue;
+                }
+                let r = match w {
+                    0 => c.cmd(&["EVAL", &transfer, "2", a, b, "5"]),
+                    1 => c.cmd(&["EVAL", &undeclared, "0", a, b]),
+                    2 => c.cmd(&["EVALSHA", &sha, "2", a, b, "1"]),
+                    3 => c.cmd(&["FCALL", "move", "2", a, b]),
+                    4 => {
+                        c.cmd(&["MULTI"]);
+                        c.cmd(&["DECRBY", a, "4"]);
+                        c.cmd(&["INCRBY", b, "4"]);
+                        c.cmd(&["EXEC"])
+                    }
+                    5 => {
+                        c.cmd(&["MULTI"]);
+                        c.cmd(&["EVAL", &transfer, "2", a, b, "6"]);
+                        c.cmd(&["INCR", "counter"]);
+                        let r = c.cmd(&["EXEC"]);
+                        bumps.fetch_add(1, Ordering::Relaxed);
+                        r
+                    }
+                    _ => {
+                        // Lost-update check: plain INCR racing scripts' GET+SET.
+                        c.cmd(&["INCR", "counter"]);
+                        c.cmd(&["EVAL", &bump, "1", "counter"]);
+                        c.cmd(&["EVAL", &bump_undeclared, "0"]);
+                        bumps.fetch_add(3, Ordering::Relaxed);
+                        Value::Int(0)
+                    }
+                };
+                assert!(!matches!(r, Value::Error(_)), "worker {w}: {r:?}");
+            }
+        }));
+    }
+    for r in 0..3usize {
+        let mut c = srv.conn();
+        let names = names.clone();
+        let stop = stop.clone();
+        let bad = bad.clone();
+        let sum = sum.to_string();
+        handles.push(std::thread::spawn(move || {
+            let expect = START * N_ACCOUNTS as i64;
+            while !stop.load(Ordering::Relaxed) {
+                let total = match r {
+                    0 => {
+                        let mut a: Vec<&str> = vec!["EVAL_RO", &sum, "0"];
+                        a.extend(names.iter().map(|s| s.as_str()));
+                        int(c.cmd(&a))
+                    }
+                    1 => {
+                        c.cmd(&["MULTI"]);
+                        for n in &names {
+                            c.cmd(&["GET", n]);
+                        }
+                        match c.cmd(&["EXEC"]) {
+                            Value::Array(vs) => vs
+                                .into_iter()
+                                .map(|v| bulk_str(v).parse::<i64>().unwrap())
+                                .sum(),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                    _ => {
+                        let mut a: Vec<&str> = vec!["MGET"];
+                        a.extend(names.iter().map(|s| s.as_str()));
+                        match c.cmd(&a) {
+                            Value::Array(vs) => vs
+                                .into_iter()
+                                .map(|v| bulk_str(v).parse::<i64>().unwrap())
+                                .sum(),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                };
+                if total != expect {
+                    bad.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_secs(3)); // the workload's duration, not synchronisation
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(
+        bad.load(Ordering::Relaxed),
+        0,
+        "readers saw a partial transfer"
+    );
+    let mut a: Vec<&str> = vec!["MGET"];
+    a.extend(names.iter().map(|s| s.as_str()));
+    let total: i64 = match setup.cmd(&a) {
+        Value::Array(vs) => vs
+            .into_iter()
+            .map(|v| bulk_str(v).parse::<i64>().unwrap())
+            .sum(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(total, START * N_ACCOUNTS as i64);
+    let counter: u64 = bulk_str(setup.cmd(&["GET", "counter"])).parse().unwrap();
+    assert_eq!(
+        counter,
+        bumps.load(Ordering::Relaxed),
+        "lost updates on the counter"
+    );
+    assert!(counter > 0);
+}
