@@ -640,3 +640,32 @@ fn function_libraries_survive_restarts() {
     assert_eq!(c.cmd(&["FCALL", "myfunc", "0", "again"]), bulk("again"));
     assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(0));
 }
+
+/// Under an LRU `maxmemory-policy` keys carry their idle time through the file (IDLE hints),
+/// under LFU their frequency (FREQ hints), as Redis writes and reads them.
+#[test]
+fn access_hints_survive_restarts() {
+    let mut s = ServerProc::ferrokv(BIN, &["--maxmemory-policy", "allkeys-lru"]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "src", "v"]);
+    let p = match c.cmd(&["DUMP", "src"]) {
+        Value::Bulk(b) => b,
+        other => panic!("{other:?}"),
+    };
+    let raw = c.cmd_raw(&[b"RESTORE", b"old", b"0", &p, b"IDLETIME", b"5000"]);
+    assert_eq!(raw, b"+OK\r\n");
+    c.cmd(&["SAVE"]);
+    s.restart();
+    let mut c = s.conn();
+    let idle = c.cmd(&["OBJECT", "IDLETIME", "old"]).as_int().unwrap();
+    assert!((5000..5100).contains(&idle), "{idle}");
+    assert!(c.cmd(&["OBJECT", "IDLETIME", "src"]).as_int().unwrap() < 100);
+    s.restart_with(&["--maxmemory-policy", "allkeys-lfu"]);
+    let mut c = s.conn();
+    let raw = c.cmd_raw(&[b"RESTORE", b"hot", b"0", &p, b"FREQ", b"200"]);
+    assert_eq!(raw, b"+OK\r\n");
+    c.cmd(&["SAVE"]);
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["OBJECT", "FREQ", "hot"]), Value::Int(200));
+}

@@ -9,7 +9,7 @@ use super::convert::rdb_to_entry;
 use crate::keyspace::shard_of;
 use crate::log_notice;
 use crate::server::Server;
-use ferrokv_engine::Clock;
+use ferrokv_engine::{AccessMode, Clock};
 use ferrokv_rdb::{Event, RdbReader};
 use std::io::BufReader;
 use std::path::Path;
@@ -60,6 +60,7 @@ fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<L
     let mut rd =
         RdbReader::new(reader).map_err(|e| format!("Short read or bad RDB header: {e}"))?;
     let limits = srv.hot.encoding_limits();
+    let mode = srv.keyspace.access_mode();
     let dbs = srv.keyspace.db_count() as u64;
     let mut out = Loaded::default();
     let mut functions = Vec::new();
@@ -134,7 +135,20 @@ fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<L
                 else {
                     return Err("internal error: no such shard".into());
                 };
-                let access = shard.new_access(&Clock::at(now));
+                let mut access = shard.new_access(&Clock::at(now));
+                // The file's access hints, as Redis's objectSetLRUOrLFU.
+                match mode {
+                    AccessMode::Lru => {
+                        if let Some(idle) = rec.lru_idle {
+                            access = access.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
+                        }
+                    }
+                    AccessMode::Lfu { .. } => {
+                        if let Some(f) = rec.lfu_freq {
+                            access = (access & !0xff) | u32::from(f);
+                        }
+                    }
+                }
                 let entry = rdb_to_entry(&rec.key, &rec.value, rec.expire_ms, access, &limits, now)
                     .map_err(|e| {
                         format!(

@@ -68,7 +68,19 @@ pub struct Epoch {
     pub version: u32,
     /// `rdb_changes_since_last_save` at the epoch (what a successful save clears).
     pub dirty_at_start: u64,
+    /// Which access hints keys carry in the file, as Redis: IDLE under an LRU
+    /// `maxmemory-policy`, FREQ under an LFU one, none otherwise.
+    hints: Hints,
     functions: Vec<Vec<u8>>,
+}
+
+/// Access hints written with each key.
+#[derive(Clone, Copy)]
+enum Hints {
+    None,
+    Lru,
+    /// LFU with this decay time (minutes).
+    Lfu(u32),
 }
 
 /// Fixes the epoch: `locks` must hold every shard of every database.
@@ -91,7 +103,16 @@ pub fn begin(srv: &Server, locks: &mut LockSet<'_>) -> Epoch {
         marked.push((db, sh));
     }
     *srv.persist.current.lock() = Some(sink.clone());
+    let policy = srv.config.read().maxmemory_policy().to_string();
+    let hints = match srv.keyspace.access_mode() {
+        ferrokv_engine::AccessMode::Lfu { decay_minutes, .. } if policy.ends_with("-lfu") => {
+            Hints::Lfu(decay_minutes)
+        }
+        ferrokv_engine::AccessMode::Lru if policy.ends_with("-lru") => Hints::Lru,
+        _ => Hints::None,
+    };
     Epoch {
+        hints,
         sink,
         now_ms: crate::util::now_ms(),
         dbs,
@@ -201,6 +222,8 @@ fn write_inner(
     }
     let mut current_db: Option<u64> = None;
     let mut keys = 0u64;
+    let clock = ferrokv_engine::Clock::at(epoch.now_ms);
+    let now_secs = (epoch.now_ms / 1000) as u32;
     for &(db, sh) in &epoch.marked {
         if epoch.sink.closed.load(Relaxed) {
             return Err("Background saving aborted (the dataset was flushed)".into());
@@ -234,8 +257,18 @@ fn write_inner(
                     key: e.key().to_vec(),
                     value,
                     expire_ms: e.expire_at(),
-                    lru_idle: None,
-                    lfu_freq: None,
+                    lru_idle: match epoch.hints {
+                        Hints::Lru => Some(u64::from(now_secs.saturating_sub(e.access()))),
+                        _ => None,
+                    },
+                    lfu_freq: match epoch.hints {
+                        Hints::Lfu(decay) => Some(ferrokv_engine::shard::lfu_decayed(
+                            e.access(),
+                            decay,
+                            &clock,
+                        )),
+                        _ => None,
+                    },
                 };
                 w.write_record(&rec).map_err(|e| e.to_string())?;
                 keys += 1;
