@@ -325,6 +325,8 @@ fn expired_keys_are_dropped_on_load() {
     assert_eq!(c.cmd(&["EXISTS", "short"]), Value::Int(0));
     assert_eq!(c.cmd(&["EXISTS", "long"]), Value::Int(1));
     assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    assert_eq!(info_field(&mut c, "rdb_last_load_keys_loaded"), "1");
+    assert_eq!(info_field(&mut c, "rdb_last_load_keys_expired"), "1");
 }
 
 /// BGSAVE of a large dataset while a client moves value between accounts with MULTI: the file

@@ -703,8 +703,18 @@ fn persistence_section(srv: &Server, out: &mut String) {
         p.snapshot_peak_copy_bytes.load(Relaxed)
     );
     field!(out, "rdb_last_cow_size", "0");
-    field!(out, "rdb_last_load_keys_expired", "0");
-    field!(out, "rdb_last_load_keys_loaded", "0");
+    field!(
+        out,
+        "rdb_last_load_keys_expired",
+        "{}",
+        p.last_load_expired.load(Relaxed)
+    );
+    field!(
+        out,
+        "rdb_last_load_keys_loaded",
+        "{}",
+        p.last_load_keys.load(Relaxed)
+    );
     field!(out, "aof_enabled", "0");
     field!(out, "aof_rewrite_in_progress", "0");
     field!(out, "aof_rewrite_scheduled", "0");

@@ -182,6 +182,8 @@ fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<L
     }
     *p.functions.lock() = functions;
     out.secs = started.elapsed().as_secs_f64();
+    p.last_load_keys.store(out.keys, Relaxed);
+    p.last_load_expired.store(out.expired, Relaxed);
     if out.expired > 0 {
         log_notice!(
             "Done loading RDB, keys loaded: {}, keys expired: {}.",

@@ -40,6 +40,10 @@ pub struct Persistence {
     pub last_save_bytes: AtomicU64,
     /// Most extra memory (bytes of copied entries) a snapshot held at once, for INFO.
     pub snapshot_peak_copy_bytes: AtomicU64,
+    /// Keys loaded by the last load (INFO rdb_last_load_keys_loaded).
+    pub last_load_keys: AtomicU64,
+    /// Keys dropped as expired by the last load (INFO rdb_last_load_keys_expired).
+    pub last_load_expired: AtomicU64,
     /// A file is being loaded (INFO `loading`).
     pub loading: AtomicBool,
     /// Unix seconds when loading started.
@@ -70,6 +74,8 @@ impl Default for Persistence {
             rdb_saves: AtomicU64::new(0),
             last_save_bytes: AtomicU64::new(0),
             snapshot_peak_copy_bytes: AtomicU64::new(0),
+            last_load_keys: AtomicU64::new(0),
+            last_load_expired: AtomicU64::new(0),
             loading: AtomicBool::new(false),
             loading_start_time: AtomicI64::new(0),
             loading_total_bytes: AtomicU64::new(0),
