@@ -170,17 +170,20 @@ fn get_varint(buf: &[u8], pos: usize) -> (usize, usize) {
 
 /// A key with its value, expiry and access metadata: one allocation for strings; for the other
 /// types a header block (always with room for an expiry, so EXPIRE never copies a collection)
-/// plus the [`Value`].
+/// plus the [`Value`]. Cloning copies the key and the whole value (snapshots use it).
+#[derive(Clone)]
 pub struct Entry {
     repr: Repr,
 }
 
 /// 16 bytes either way: the object variant lives where the slice length would be.
+#[derive(Clone)]
 enum Repr {
     Inline(Box<[u8]>),
     Object(Box<Object>),
 }
 
+#[derive(Clone)]
 struct Object {
     meta: Box<[u8]>,
     value: Value,

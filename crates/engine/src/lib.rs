@@ -25,5 +25,5 @@ pub mod value;
 pub mod zset;
 
 pub use entry::{Entry, Kind};
-pub use shard::{AccessMode, Clock, Shard, ShardStats};
+pub use shard::{AccessMode, Clock, Shard, ShardStats, SnapshotSink};
 pub use value::{EncodingLimits, Value};

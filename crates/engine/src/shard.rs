@@ -10,6 +10,7 @@ use crate::entry::Entry;
 use crate::table::{Probe, Table};
 use crate::value::Value;
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 
 /// How the per-key access field is maintained (follows `maxmemory-policy`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +70,30 @@ pub struct ShardStats {
     pub keyspace_misses: u64,
 }
 
+/// Receives the content of shards for a point-in-time snapshot (see [`Shard::snapshot_begin`]).
+///
+/// `receive` is called while the shard's lock is held, with copies of every entry the shard held
+/// when the snapshot started; it must only queue them (encoding happens elsewhere).
+pub trait SnapshotSink: Send + Sync {
+    /// The epoch content of the shard registered with `tag`.
+    fn receive(&self, tag: u64, entries: Vec<Entry>);
+}
+
+/// A snapshot waiting for this shard's content.
+struct SnapState {
+    sink: Arc<dyn SnapshotSink>,
+    tag: u64,
+    /// Keys changed since the epoch: the snapshot takes them from `before`, not the table.
+    touched: HashSet<Box<[u8]>>,
+    /// Epoch copies of the touched keys that existed then.
+    before: Vec<Entry>,
+}
+
 /// One shard's keys.
 pub struct Shard {
+    /// Set while a snapshot still needs this shard's epoch content: the first write (or the
+    /// snapshot thread, whichever comes first) copies the shard out and clears it.
+    snap: Option<Box<SnapState>>,
     table: Table,
     /// INFO counters.
     pub stats: ShardStats,
@@ -98,6 +121,7 @@ impl Shard {
     /// An empty shard.
     pub fn new() -> Shard {
         Shard {
+            snap: None,
             table: Table::new(),
             stats: ShardStats::default(),
             access_mode: AccessMode::Lru,
@@ -106,6 +130,90 @@ impl Shard {
             log_expired: false,
             hfe_queue: VecDeque::new(),
             hfe_set: HashSet::new(),
+        }
+    }
+
+    /// Marks the shard as owed to a snapshot: its current content is the snapshot's (the
+    /// epoch). Until the snapshot thread collects it ([`Shard::snapshot_flush`]), the first
+    /// change of each key keeps a copy of the key's epoch entry (copy-on-write per key), and
+    /// operations on the whole shard (flush, swap) deliver it at once. The delivery to `sink`
+    /// (with `tag`) holds exactly the epoch content. A pending earlier snapshot is delivered
+    /// first.
+    pub fn snapshot_begin(&mut self, sink: Arc<dyn SnapshotSink>, tag: u64) {
+        self.snapshot_flush();
+        self.snap = Some(Box::new(SnapState {
+            sink,
+            tag,
+            touched: HashSet::new(),
+            before: Vec::new(),
+        }));
+    }
+
+    /// Whether a snapshot still waits for this shard's content.
+    pub fn snapshot_pending(&self) -> bool {
+        self.snap.is_some()
+    }
+
+    /// Delivers the shard's content to the pending snapshot, if any (then no longer pending).
+    /// Returns whether something was delivered.
+    pub fn snapshot_flush(&mut self) -> bool {
+        let Some(st) = self.snap.take() else {
+            return false;
+        };
+        let SnapState {
+            sink,
+            tag,
+            touched,
+            mut before,
+        } = *st;
+        before.reserve(self.table.len());
+        if touched.is_empty() {
+            before.extend(self.table.iter().cloned());
+        } else {
+            before.extend(
+                self.table
+                    .iter()
+                    .filter(|e| !touched.contains(e.key()))
+                    .cloned(),
+            );
+        }
+        sink.receive(tag, before);
+        true
+    }
+
+    /// Forgets a pending snapshot without delivering (the snapshot was abandoned).
+    pub fn snapshot_cancel(&mut self) {
+        self.snap = None;
+    }
+
+    /// Called before a change of the whole table: one branch when no snapshot runs.
+    #[inline]
+    fn before_write(&mut self) {
+        if self.snap.is_some() {
+            self.snapshot_flush();
+        }
+    }
+
+    /// Called before `key` changes: one branch when no snapshot runs; during one, the key's
+    /// epoch entry is copied the first time.
+    #[inline]
+    fn before_write_key(&mut self, key: &[u8]) {
+        if self.snap.is_some() {
+            self.snapshot_keep(key);
+        }
+    }
+
+    #[cold]
+    fn snapshot_keep(&mut self, key: &[u8]) {
+        let Some(st) = self.snap.as_deref_mut() else {
+            return;
+        };
+        if st.touched.contains(key) {
+            return;
+        }
+        st.touched.insert(key.into());
+        if let Some(e) = self.table.get(key) {
+            st.before.push(e.clone());
         }
     }
 
@@ -161,6 +269,7 @@ impl Shard {
     }
 
     fn expire_now(&mut self, key: &[u8]) {
+        self.before_write_key(key);
         if let Some(e) = self.table.remove(key) {
             note_expired(&mut self.stats, self.log_expired, &mut self.expired_log, &e);
         }
@@ -178,11 +287,20 @@ impl Shard {
 
     /// Reads a key: `None` if absent or expired (an expired key is removed).
     pub fn get(&mut self, key: &[u8], clock: &Clock) -> Option<&Entry> {
-        self.get_mut(key, clock).map(|e| &*e)
+        if self.snap.is_some() && self.table.get(key).is_some_and(|e| e.is_expired(clock.ms)) {
+            self.before_write_key(key);
+        }
+        self.lookup(key, clock).map(|e| &*e)
     }
 
     /// Reads a key for in-place modification (see [`Entry`] for what may change in place).
     pub fn get_mut(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
+        self.before_write_key(key);
+        self.lookup(key, clock)
+    }
+
+    /// The lookup behind [`Shard::get`] and [`Shard::get_mut`] (no snapshot hook).
+    fn lookup(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
         let mode = self.access_mode;
         match self.table.lookup_mut(key, clock.ms) {
             Probe::Live(e) => {
@@ -222,6 +340,7 @@ impl Shard {
 
     /// Inserts or replaces an entry; returns the previous live entry, if any.
     pub fn insert(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
+        self.before_write_key(e.key());
         if let Some(Value::Hash(h)) = e.value() {
             if h.next_expiry().is_some() {
                 let key: Box<[u8]> = e.key().into();
@@ -240,6 +359,7 @@ impl Shard {
         now_ms: i64,
         make: impl FnOnce(Option<&Entry>) -> Entry,
     ) -> Option<Entry> {
+        self.before_write_key(key);
         let old = self
             .table
             .upsert(key, |old| make(old.filter(|e| !e.is_expired(now_ms))))?;
@@ -269,12 +389,14 @@ impl Shard {
 
     /// Removes a key; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
+        self.before_write_key(key);
         let e = self.table.remove(key)?;
         self.live(e, now_ms)
     }
 
     /// Sets or clears the expiry of a live key; returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now_ms: i64) -> bool {
+        self.before_write_key(key);
         // A key that already has an expiry gets the new time written in place (no copy of a
         // possibly big value; the volatile counts do not change).
         if let (Some(t), Some(e)) = (at, self.table.get_mut(key)) {
@@ -295,6 +417,7 @@ impl Shard {
 
     /// Drops every key.
     pub fn clear(&mut self) {
+        self.before_write();
         self.table.clear();
         self.expire_cursor = 0;
         self.hfe_queue.clear();
@@ -303,6 +426,7 @@ impl Shard {
 
     /// Takes the whole content out (for FLUSHALL ASYNC / SWAPDB), leaving the shard empty.
     pub fn take_table(&mut self) -> Table {
+        self.before_write();
         self.expire_cursor = 0;
         self.hfe_queue.clear();
         self.hfe_set.clear();
@@ -311,6 +435,8 @@ impl Shard {
 
     /// Replaces the whole content (SWAPDB).
     pub fn swap_content(&mut self, other: &mut Shard) {
+        self.before_write();
+        other.before_write();
         std::mem::swap(&mut self.table, &mut other.table);
         self.expire_cursor = 0;
         other.expire_cursor = 0;
@@ -358,6 +484,7 @@ impl Shard {
             };
             let mut keep = false;
             let mut empty = false;
+            self.before_write_key(&key);
             if let Some(e) = self.table.get_mut(&key) {
                 if !e.is_expired(now_ms) {
                     if let Some(Value::Hash(h)) = e.value_mut() {
@@ -671,5 +798,84 @@ mod tests {
         assert!((acc & 0xff) > u32::from(LFU_INIT_VAL));
         let later = Clock::at(10 * 60_000);
         assert!(lfu_decayed(acc, 1, &later) < (acc & 0xff) as u8);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
+mod snapshot_tests {
+    use super::*;
+    use collect::Collect;
+
+    /// A sink that keeps what it receives (no external crates in the engine's tests).
+    mod collect {
+        use super::super::{Entry, SnapshotSink};
+        use std::sync::Mutex;
+
+        #[derive(Default)]
+        pub struct Collect(pub Mutex<Vec<(u64, Vec<Entry>)>>);
+
+        impl SnapshotSink for Collect {
+            fn receive(&self, tag: u64, entries: Vec<Entry>) {
+                if let Ok(mut g) = self.0.lock() {
+                    g.push((tag, entries));
+                }
+            }
+        }
+    }
+
+    fn content(entries: &[Entry]) -> Vec<(Vec<u8>, Vec<u8>)> {
+        let mut v: Vec<_> = entries
+            .iter()
+            .map(|e| (e.key().to_vec(), e.str_value().to_vec()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn delivery_is_the_epoch_content_whatever_changes_after() {
+        let clock = Clock::at(1_000);
+        let mut s = Shard::new();
+        for i in 0..50 {
+            let k = format!("k{i}");
+            s.insert(Entry::new_string(k.as_bytes(), b"old", None, 0), 1_000);
+        }
+        let epoch: Vec<Entry> = s.table.iter().cloned().collect();
+        let sink = Arc::new(Collect::default());
+        s.snapshot_begin(sink.clone(), 7);
+        assert!(s.snapshot_pending());
+        // Changes after the epoch: overwrite, delete, create, expire, in-place.
+        s.overwrite_string(b"k1", b"new", None, &clock);
+        s.remove(b"k2", 1_000);
+        s.insert(Entry::new_string(b"fresh", b"x", None, 0), 1_000);
+        s.set_expire(b"k3", Some(5_000), 1_000);
+        s.remove(b"fresh", 1_000);
+        s.overwrite_string(b"k2", b"again", None, &clock);
+        assert!(s.snapshot_flush());
+        assert!(!s.snapshot_pending());
+        assert!(!s.snapshot_flush());
+        let got = sink.0.lock().unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].0, 7);
+        assert_eq!(content(&got[0].1), content(&epoch));
+        let k3 = got[0].1.iter().find(|e| e.key() == b"k3").unwrap();
+        assert_eq!(k3.expire_at(), None);
+    }
+
+    #[test]
+    fn whole_shard_operations_deliver_first() {
+        let mut s = Shard::new();
+        s.insert(Entry::new_string(b"a", b"1", None, 0), 0);
+        let sink = Arc::new(Collect::default());
+        s.snapshot_begin(sink.clone(), 1);
+        s.overwrite_string(b"a", b"2", None, &Clock::at(0));
+        let _ = s.take_table();
+        let got = sink.0.lock().unwrap();
+        assert_eq!(content(&got[0].1), vec![(b"a".to_vec(), b"1".to_vec())]);
+        drop(got);
+        // No snapshot pending: writes deliver nothing.
+        s.insert(Entry::new_string(b"b", b"1", None, 0), 0);
+        assert_eq!(sink.0.lock().unwrap().len(), 1);
     }
 }

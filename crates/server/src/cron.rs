@@ -14,6 +14,7 @@ const CHECKS_PER_VISIT: usize = 256;
 
 /// Runs until shutdown.
 pub async fn run(srv: Arc<Server>) {
+    srv.persist.attach(&srv);
     let mut cursor = 0usize;
     loop {
         let hz = srv.hot.hz.load(Relaxed).max(1);
@@ -29,6 +30,7 @@ pub async fn run(srv: Arc<Server>) {
             continue;
         }
         crate::cmd::info::cron_sample(&srv);
+        crate::persist::cron_check(&srv);
         if srv.hot.active_expire.load(Relaxed) && !srv.pause.writes_paused() {
             let budget = period * EXPIRE_TIME_PERCENT as u32 / 100;
             cursor = active_expire_cycle(&srv, cursor, budget);

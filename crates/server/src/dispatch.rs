@@ -422,6 +422,25 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     {
         return Flow::Paused;
     }
+    if srv
+        .persist
+        .loading
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && !cmd.has(spec::flags::LOADING)
+    {
+        reject(srv, client, reply, Some(cmd), errors::LOADING);
+        return Flow::Continue;
+    }
+    if !srv
+        .persist
+        .last_bgsave_ok
+        .load(std::sync::atomic::Ordering::Relaxed)
+        && (cmd.has(spec::flags::WRITE) || cmd.name == "ping")
+        && crate::persist::writes_refused(srv)
+    {
+        reject(srv, client, reply, Some(cmd), errors::MISCONF);
+        return Flow::Continue;
+    }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
         reject(srv, client, reply, Some(cmd), srv.scripting.busy_error());
         return Flow::Continue;

@@ -145,3 +145,22 @@ pub fn bad_subcommand_args(sub: &[u8], cmd: &str) -> CmdError {
         cmd
     )
 }
+
+/// Commands other than the `loading`-flagged ones while the dataset is being loaded.
+pub const LOADING: CmdError = CmdError::new("LOADING Redis is loading the dataset in memory");
+/// SAVE / BGSAVE while a background save runs.
+pub const BGSAVE_IN_PROGRESS: CmdError = CmdError::new("ERR Background save already in progress");
+/// RESTORE onto an existing key without REPLACE.
+pub const BUSYKEY: CmdError = CmdError::new("BUSYKEY Target key name already exists.");
+/// RESTORE: footer version newer than ours or CRC mismatch.
+pub const DUMP_PAYLOAD: CmdError = CmdError::new("ERR DUMP payload version or checksum are wrong");
+/// RESTORE: the payload's value does not decode.
+pub const BAD_DATA_FORMAT: CmdError = CmdError::new("ERR Bad data format");
+/// RESTORE with a negative TTL.
+pub const INVALID_TTL: CmdError = CmdError::new("ERR Invalid TTL value, must be >= 0");
+/// RESTORE IDLETIME below 0.
+pub const INVALID_IDLETIME: CmdError = CmdError::new("ERR Invalid IDLETIME value, must be >= 0");
+/// RESTORE FREQ outside 0..=255.
+pub const INVALID_FREQ: CmdError = CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255");
+/// Writes refused after a failed background save (`stop-writes-on-bgsave-error`).
+pub const MISCONF: CmdError = CmdError::new("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.");

@@ -29,6 +29,7 @@ pub mod lazyfree;
 pub mod logging;
 pub mod net;
 pub mod notify;
+pub mod persist;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

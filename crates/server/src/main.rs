@@ -27,6 +27,40 @@ Every redis.conf directive is accepted as a file line or as --directive value."
     );
 }
 
+/// Loads `dir/dbfilename` on a thread while the server already answers (commands without the
+/// `loading` flag get `-LOADING` until it is done, INFO shows the progress). A file that cannot
+/// be loaded entirely stops the server with a non-zero exit status.
+fn start_loading(srv: &Arc<Server>) {
+    let path = ferrokv_server::persist::rdb_path(srv);
+    if !path.exists() {
+        return;
+    }
+    srv.persist
+        .loading
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let srv = srv.clone();
+    let spawned = std::thread::Builder::new()
+        .name("ferrokv-load".into())
+        .spawn(move || {
+            match ferrokv_server::persist::load::load_file(&srv, &path) {
+                Ok(Some(l)) => log_notice!("DB loaded from disk: {:.3} seconds", l.secs),
+                Ok(None) => {}
+                Err(e) => {
+                    log_warning!("{}", e);
+                    log_warning!("Fatal error loading the DB, check server logs. Exiting.");
+                    std::process::exit(1);
+                }
+            }
+            srv.persist
+                .loading
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        });
+    if let Err(e) = spawned {
+        log_warning!("Can't start loading the DB: {}", e);
+        std::process::exit(1);
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let Some(first) = args.first() {
@@ -109,6 +143,7 @@ fn main() -> ExitCode {
             }
         };
         log_notice!("Server initialized");
+        start_loading(&srv);
         net::serve(srv, listeners, workers).await;
         ExitCode::SUCCESS
     })

@@ -165,6 +165,15 @@ async fn signals(srv: Arc<Server>) {
         _ = int.recv() => "SIGINT",
     };
     log_warning!("Received {} scheduling shutdown...", which);
+    if !srv.config.read().save_params().is_empty() {
+        log_notice!("Saving the final RDB snapshot before exiting.");
+        let s = srv.clone();
+        match tokio::task::spawn_blocking(move || crate::cmd::server::save_for_shutdown(&s)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => log_warning!("Error trying to save the DB: {}", e),
+            Err(e) => log_warning!("Error trying to save the DB: {}", e),
+        }
+    }
     crate::cmd::server::shutdown_now(&srv);
 }
 

@@ -282,6 +282,8 @@ pub struct Server {
     pub tracking: crate::tracking::Registry,
     /// Lua scripting (EVAL, SCRIPT): the interpreter, the script cache, the busy state.
     pub scripting: crate::scripting::Scripting,
+    /// RDB persistence state (see [`crate::persist`]).
+    pub persist: crate::persist::Persistence,
 }
 
 impl Server {
@@ -321,6 +323,7 @@ impl Server {
             blocking: crate::blocking::Registry::default(),
             watches: crate::watch::Registry::default(),
             pubsub: crate::pubsub::Registry::default(),
+            persist: crate::persist::Persistence::default(),
             tracking: crate::tracking::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);

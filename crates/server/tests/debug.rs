@@ -252,7 +252,9 @@ fn misc_subcommands() {
         c.cmd(&["DEBUG", "ERROR", "MYERR custom"]).error_text(),
         Some("MYERR custom")
     );
-    assert!(c.cmd(&["DEBUG", "RELOAD"]).is_error());
+    // Persistence exists: RELOAD saves, empties and loads back (tests/persistence.rs).
+    assert_eq!(c.cmd(&["DEBUG", "RELOAD"]), Value::Simple("OK".into()));
+    assert!(c.cmd(&["DEBUG", "RELOAD", "BOGUS"]).is_error());
     assert_eq!(
         c.cmd(&["DEBUG", "foo"]).error_text(),
         Some("ERR unknown subcommand or wrong number of arguments for 'foo'. Try DEBUG HELP.")

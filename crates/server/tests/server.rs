@@ -193,7 +193,10 @@ fn shutdown_argument_errors_keep_the_server_running() {
         err(c.cmd(&["SHUTDOWN", "ABORT"])),
         "ERR No shutdown in progress."
     );
-    // No persistence: an explicit SAVE cannot be honoured, so the shutdown is refused.
+    // A save that fails (its directory is gone) refuses the shutdown.
+    if let Err(e) = std::fs::remove_dir_all(s.dir()) {
+        panic!("remove {}: {e}", s.dir().display());
+    }
     assert_eq!(
         err(c.cmd(&["SHUTDOWN", "SAVE"])),
         "ERR Errors trying to SHUTDOWN. Check logs."

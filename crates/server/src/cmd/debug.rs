@@ -13,7 +13,7 @@ use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::keyspace::{shard_of, LockPlan};
 use crate::sha1::Sha1;
-use crate::{cmd_err, log_warning};
+use crate::{cmd_err, log_notice, log_warning};
 use bytes::Bytes;
 use ferrokv_engine::{Entry, Kind};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -139,13 +139,63 @@ fn debug(c: &mut Ctx) -> CmdResult {
     } else if is("SET-SKIP-CHECKSUM-VALIDATION") && argc == 3 {
         c.reply.ok();
         Ok(())
-    } else if is("RELOAD") || is("LOADAOF") {
+    } else if is("RELOAD") {
+        debug_reload(c)
+    } else if is("LOADAOF") {
         Err(cmd_err!(
             "ERR DEBUG {} is not supported: this server has no persistence yet",
             args::text(sub).to_ascii_uppercase()
         ))
     } else {
         Err(errors::bad_subcommand_args(sub, "DEBUG"))
+    }
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save the dataset, empty it and load the file back.
+fn debug_reload(c: &mut Ctx) -> CmdResult {
+    let (mut flush, mut save) = (true, true);
+    for a in c.argv.iter().skip(2) {
+        if args::is(a, "MERGE") {
+            // duplicate keys are refused by the loader in every mode
+        } else if args::is(a, "NOFLUSH") {
+            flush = false;
+        } else if args::is(a, "NOSAVE") {
+            save = false;
+        } else {
+            return Err(CmdError::new(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.",
+            ));
+        }
+    }
+    let srv = c.srv;
+    if save {
+        crate::persist::snapshot::wait_background(srv);
+        if crate::persist::snapshot::save_now(srv).is_err() {
+            return Err(CmdError::new("ERR Error trying to save the DB"));
+        }
+    }
+    if flush {
+        let mut locks = srv.keyspace.lock(&LockPlan::All);
+        for db in 0..srv.keyspace.db_count() as u32 {
+            crate::watch::touch_all_in_db(&mut locks, &srv.watches, db, None);
+        }
+        let tables: Vec<_> = locks.all_held().map(|(_, s)| s.take_table()).collect();
+        drop(locks);
+        drop(tables);
+    }
+    let path = crate::persist::rdb_path(srv);
+    match crate::persist::load::load_file(srv, &path) {
+        Ok(_) => {
+            log_notice!("DB reloaded by DEBUG RELOAD");
+            c.reply.ok();
+            Ok(())
+        }
+        Err(e) => {
+            log_warning!("{}", e);
+            Err(CmdError::new(
+                "ERR Error trying to load the RDB dump, check server logs.",
+            ))
+        }
     }
 }
 

@@ -615,9 +615,37 @@ fn memory_section(srv: &Server, out: &mut String) {
 
 fn persistence_section(srv: &Server, out: &mut String) {
     out.push_str("# Persistence\r\n");
+    let p = &srv.persist;
+    let loading = p.loading.load(Relaxed);
+    field!(out, "loading", "{}", u8::from(loading));
+    field!(out, "async_loading", "0");
+    if loading {
+        let total = p.loading_total_bytes.load(Relaxed);
+        let done = p.loading_loaded_bytes.load(Relaxed);
+        let start = p.loading_start_time.load(Relaxed);
+        let elapsed = (crate::util::now_ms() / 1000 - start).max(0);
+        let perc = if total > 0 {
+            done as f64 * 100.0 / total as f64
+        } else {
+            0.0
+        };
+        field!(out, "loading_start_time", "{}", start);
+        field!(out, "loading_total_bytes", "{}", total);
+        field!(out, "loading_rdb_used_mem", "0");
+        field!(out, "loading_loaded_bytes", "{}", done);
+        field!(out, "loading_loaded_perc", "{:.2}", perc);
+        field!(
+            out,
+            "loading_eta_seconds",
+            "{}",
+            if done > 0 && elapsed > 0 {
+                ((total.saturating_sub(done)) as f64 / (done as f64 / elapsed as f64)) as u64
+            } else {
+                1
+            }
+        );
+    }
     for f in [
-        "loading",
-        "async_loading",
         "current_cow_peak",
         "current_cow_size",
         "current_cow_size_age",
@@ -633,20 +661,60 @@ fn persistence_section(srv: &Server, out: &mut String) {
         "{}",
         srv.stats.dirty.load(Relaxed)
     );
-    field!(out, "rdb_bgsave_in_progress", "0");
+    let bg = p.bgsave_in_progress.load(Relaxed);
+    field!(out, "rdb_bgsave_in_progress", "{}", u8::from(bg));
     field!(
         out,
         "rdb_last_save_time",
         "{}",
         srv.lastsave_unix.load(Relaxed)
     );
-    field!(out, "rdb_last_bgsave_status", "ok");
-    field!(out, "rdb_last_bgsave_time_sec", "-1");
-    field!(out, "rdb_current_bgsave_time_sec", "-1");
-    field!(out, "rdb_saves", "0");
+    field!(
+        out,
+        "rdb_last_bgsave_status",
+        "{}",
+        if p.last_bgsave_ok.load(Relaxed) {
+            "ok"
+        } else {
+            "err"
+        }
+    );
+    field!(
+        out,
+        "rdb_last_bgsave_time_sec",
+        "{}",
+        p.last_bgsave_time_sec.load(Relaxed)
+    );
+    field!(
+        out,
+        "rdb_current_bgsave_time_sec",
+        "{}",
+        if bg {
+            (crate::util::now_ms() - p.bgsave_started_ms.load(Relaxed)) / 1000
+        } else {
+            -1
+        }
+    );
+    field!(out, "rdb_saves", "{}", p.rdb_saves.load(Relaxed));
+    field!(
+        out,
+        "rdb_last_snapshot_copy_peak",
+        "{}",
+        p.snapshot_peak_copy_bytes.load(Relaxed)
+    );
     field!(out, "rdb_last_cow_size", "0");
-    field!(out, "rdb_last_load_keys_expired", "0");
-    field!(out, "rdb_last_load_keys_loaded", "0");
+    field!(
+        out,
+        "rdb_last_load_keys_expired",
+        "{}",
+        p.last_load_expired.load(Relaxed)
+    );
+    field!(
+        out,
+        "rdb_last_load_keys_loaded",
+        "{}",
+        p.last_load_keys.load(Relaxed)
+    );
     field!(out, "aof_enabled", "0");
     field!(out, "aof_rewrite_in_progress", "0");
     field!(out, "aof_rewrite_scheduled", "0");

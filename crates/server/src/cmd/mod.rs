@@ -19,6 +19,7 @@ pub mod info;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod set;
@@ -66,5 +67,6 @@ pub fn table() -> CommandTable {
     sort::register(&mut t);
     transactions::register(&mut t);
     pubsub::register(&mut t);
+    persistence::register(&mut t);
     t
 }

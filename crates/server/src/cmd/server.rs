@@ -36,10 +36,9 @@ pub fn shutdown_now(srv: &Server) {
     srv.begin_shutdown();
 }
 
-/// Saves the dataset before a `SHUTDOWN SAVE`. ferrokv has no persistence yet, so this always
-/// fails; the persistence work replaces the body with a real save.
-pub fn save_for_shutdown(_srv: &Server) -> Result<(), String> {
-    Err("persistence is not available in this build".into())
+/// Saves the dataset before shutting down (`SHUTDOWN SAVE`, save points, signals).
+pub fn save_for_shutdown(srv: &Server) -> Result<(), String> {
+    crate::persist::snapshot::save_now(srv).map(|_| ())
 }
 
 fn shutdown(c: &mut Ctx) -> CmdResult {
@@ -69,6 +68,7 @@ fn shutdown(c: &mut Ctx) -> CmdResult {
         // Shutdowns never wait for replicas here, so none can be in progress.
         return Err(errors::NO_SHUTDOWN_IN_PROGRESS);
     }
+    let save = save || (!nosave && !c.srv.config.read().save_params().is_empty());
     if save {
         log_notice!("Saving the final RDB snapshot before exiting.");
         if let Err(e) = save_for_shutdown(c.srv) {
@@ -80,8 +80,6 @@ fn shutdown(c: &mut Ctx) -> CmdResult {
                 return Err(errors::SHUTDOWN_FAILED);
             }
         }
-    } else if !nosave && !c.srv.config.read().save_params().is_empty() {
-        log_warning!("Save points are configured but this build has no persistence: the dataset is not saved.");
     }
     shutdown_now(c.srv);
     c.client.close_after_reply = true;
@@ -146,6 +144,9 @@ fn flushall(c: &mut Ctx) -> CmdResult {
     for db in 0..c.srv.keyspace.db_count() as u32 {
         crate::watch::touch_all_in_db(&mut c.locks, &c.srv.watches, db, None);
     }
+    // As Redis: a running background save is abandoned (before the tables go, so nothing is
+    // copied for it), and with save points the (now empty) dataset is saved at once.
+    let aborted = crate::persist::snapshot::abort_running(c.srv, &mut c.locks);
     crate::tracking::invalidate_on_flush(c.srv);
     let mut tables = Vec::new();
     let mut keys = 0usize;
@@ -156,7 +157,20 @@ fn flushall(c: &mut Ctx) -> CmdResult {
         }
     }
     dispose(tables, keys, is_async);
-    c.dirty(keys as u64);
+    if !c.srv.config.read().save_params().is_empty() {
+        if aborted {
+            // The abandoned save's thread still needs shard locks to finish: save later.
+            c.srv
+                .persist
+                .bgsave_scheduled
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            let _ = crate::persist::snapshot::save_locked(c.srv, &mut c.locks);
+        }
+        c.dirty(1);
+    } else {
+        c.dirty(keys as u64);
+    }
     c.reply.ok();
     Ok(())
 }

@@ -667,6 +667,13 @@ pub static EFFECTIVE: &[&str] = &[
     "enable-debug-command",
     "lazyfree-lazy-user-del",
     "lazyfree-lazy-user-flush",
+    "save",
+    "dbfilename",
+    "rdbcompression",
+    "rdbchecksum",
+    "stop-writes-on-bgsave-error",
+    "sanitize-dump-payload",
+    "lazyfree-lazy-server-del",
 ];
 
 /// Directives Redis still accepts in config files but ignores (name, min argc, max argc,
