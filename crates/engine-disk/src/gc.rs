@@ -15,11 +15,11 @@
 use crate::codec::{self, Meta};
 use fjall::compaction::filter::{CompactionFilter, Context, Factory, ItemAccessor, Verdict};
 use fjall::Keyspace;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// A key counts as gone for GC purposes only this long after its deadline, so that a command
 /// running with a slightly older cached clock never finds its records dropped under it.
@@ -27,8 +27,10 @@ pub const EXPIRY_GRACE_MS: i64 = 60_000;
 
 /// State shared by the engine and the compaction filters.
 pub(crate) struct GcShared {
-    /// The `meta` keyspace, set once the database is open.
-    pub meta: OnceLock<AssertUnwindSafe<Keyspace>>,
+    /// The `meta` keyspace, set once the database is open and cleared when the engine is
+    /// dropped (the database holds this struct through its filter factories: the handle must
+    /// not outlive the engine or the database would never close).
+    pub meta: RwLock<Option<Keyspace>>,
     /// Next version to hand out.
     pub next_version: AtomicU64,
     /// Versions handed out whose batch is not committed yet (version -> refcount).
@@ -42,7 +44,7 @@ pub(crate) struct GcShared {
 impl GcShared {
     pub fn new() -> GcShared {
         GcShared {
-            meta: OnceLock::new(),
+            meta: RwLock::new(None),
             next_version: AtomicU64::new(1),
             inflight: Mutex::new(BTreeMap::new()),
             snapshots: AtomicUsize::new(0),
@@ -89,6 +91,7 @@ impl Factory for GcFactory {
         let floor = self.shared.version_floor();
         Box::new(GcFilter {
             shared: Arc::clone(&self.shared),
+            meta: self.shared.meta.read().clone(),
             space: self.space,
             keep_all,
             floor,
@@ -100,6 +103,7 @@ impl Factory for GcFactory {
 
 struct GcFilter {
     shared: Arc<GcShared>,
+    meta: Option<Keyspace>,
     space: Space,
     keep_all: bool,
     floor: u64,
@@ -117,7 +121,7 @@ impl GcFilter {
                 return Ok(*v);
             }
         }
-        let Some(meta) = self.shared.meta.get() else {
+        let Some(meta) = &self.meta else {
             return Ok(Some(u64::MAX));
         };
         let v = match meta.get(&mk)? {
@@ -176,7 +180,7 @@ impl CompactionFilter for GcFilter {
                     return Ok(Verdict::Keep);
                 };
                 let user_key = &key[10..];
-                let Some(meta) = self.shared.meta.get() else {
+                let Some(meta) = &self.meta else {
                     return Ok(Verdict::Keep);
                 };
                 match meta.get(codec::meta_key(db, user_key)) {

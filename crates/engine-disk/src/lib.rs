@@ -203,6 +203,7 @@ impl Drop for Inner {
             let _ = handle.join();
         }
         let _ = self.db.persist(PersistMode::SyncAll);
+        *self.gc.meta.write() = None;
     }
 }
 
@@ -250,7 +251,7 @@ impl DiskEngine {
         let zscore = db.keyspace("zscore", || keyspace_options(mt))?;
         let expire = db.keyspace("expire", || keyspace_options(mt))?;
         let sys = db.keyspace("sys", || keyspace_options(mt))?;
-        let _ = shared.meta.set(AssertUnwindSafe(meta.clone()));
+        *shared.meta.write() = Some(meta.clone());
         let reserved = match sys.get(SYS_VERSION_KEY)? {
             Some(v) => {
                 let a: [u8; 8] = v
@@ -320,6 +321,18 @@ impl DiskEngine {
             ks.major_compact()?;
         }
         Ok(())
+    }
+
+    /// Exact record counts of the meta, data, zscore and expire keyspaces. O(records): for
+    /// tests and debugging only.
+    pub fn debug_record_counts(&self) -> Result<[usize; 4]> {
+        let i = &self.inner;
+        Ok([
+            i.meta.len()?,
+            i.data.len()?,
+            i.zscore.len()?,
+            i.expire.len()?,
+        ])
     }
 
     /// Engine figures for INFO.
