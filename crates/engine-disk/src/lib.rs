@@ -159,6 +159,10 @@ pub struct DiskStats {
     pub approx_records: [usize; 4],
 }
 
+/// What fjall's builder takes to assign compaction filters to keyspaces by name.
+type FilterAssigner =
+    Arc<dyn Fn(&str) -> Option<Arc<dyn fjall::compaction::filter::Factory>> + Send + Sync>;
+
 const LOCK_STRIPES: usize = 1024;
 const VERSION_RESERVE: u64 = 1 << 20;
 const SYS_VERSION_KEY: &[u8] = b"version-reserved";
@@ -174,6 +178,9 @@ pub(crate) struct Inner {
     fsync: Fsync,
     locks: Vec<Mutex<()>>,
     reserved: Mutex<u64>,
+    /// Whether lazily expired keys are recorded for [`DiskEngine::drain_expired`].
+    log_expired: std::sync::atomic::AtomicBool,
+    pub(crate) expired_log: Mutex<Vec<(u16, Vec<u8>)>>,
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
@@ -219,9 +226,7 @@ impl DiskEngine {
     pub fn open(path: impl AsRef<Path>, opts: DiskOptions) -> Result<DiskEngine> {
         let shared = Arc::new(GcShared::new());
         let assign_shared = shared.clone();
-        let assigner: Arc<
-            dyn Fn(&str) -> Option<Arc<dyn fjall::compaction::filter::Factory>> + Send + Sync,
-        > = Arc::new(move |name: &str| {
+        let assigner: FilterAssigner = Arc::new(move |name: &str| {
             let space = match name {
                 "data" | "zscore" => Space::Sub,
                 "expire" => Space::Expire,
@@ -274,6 +279,8 @@ impl DiskEngine {
             fsync: opts.fsync,
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             reserved: Mutex::new(reserved),
+            log_expired: std::sync::atomic::AtomicBool::new(false),
+            expired_log: Mutex::new(Vec::new()),
             flusher: Mutex::new(None),
         });
         if opts.fsync == Fsync::EverySec {
@@ -301,6 +308,21 @@ impl DiskEngine {
             inner: self.inner.clone(),
             snap: self.inner.db.snapshot(),
         }
+    }
+
+    /// Starts or stops recording keys that reads delete because they expired (lazy expiry), so
+    /// the server can send `expired` notifications and propagate DELs, as Redis does on
+    /// lazy expiry. Off by default.
+    pub fn set_log_expired(&self, on: bool) {
+        self.inner.log_expired.store(on, Ordering::Relaxed);
+        if !on {
+            self.inner.expired_log.lock().clear();
+        }
+    }
+
+    /// Takes the keys recorded since the last call (see [`set_log_expired`](Self::set_log_expired)).
+    pub fn drain_expired(&self) -> Vec<(u16, Vec<u8>)> {
+        std::mem::take(&mut *self.inner.expired_log.lock())
     }
 
     /// Forces the journal to stable storage now (SAVE / SHUTDOWN paths).
@@ -359,6 +381,13 @@ impl DiskEngine {
 }
 
 impl Inner {
+    /// Records a lazily expired key if logging is on.
+    pub(crate) fn note_expired(&self, db: u16, key: &[u8]) {
+        if self.log_expired.load(Ordering::Relaxed) {
+            self.expired_log.lock().push((db, key.to_vec()));
+        }
+    }
+
     /// The striped lock serialising operations on `(db, key)`.
     pub(crate) fn lock(&self, db: u16, key: &[u8]) -> MutexGuard<'_, ()> {
         let h = codec::key_hash(key) ^ u64::from(db).wrapping_mul(0x9e37_79b9_7f4a_7c15);

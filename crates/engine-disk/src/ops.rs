@@ -165,6 +165,7 @@ impl Inner {
                 let mut b = self.batch();
                 self.del_meta(&mut b, db, key, &m);
                 self.commit(b)?;
+                self.note_expired(db, key);
                 Ok(None)
             }
             other => Ok(other),
@@ -218,6 +219,7 @@ impl Inner {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn zrange_rank(
         &self,
         view: View<'_>,
@@ -300,7 +302,7 @@ fn parse_i64(b: &[u8]) -> Result<i64> {
     std::str::from_utf8(b)
         .ok()
         .filter(|s| {
-            !s.starts_with('+') && !(s.len() > 1 && s.starts_with('0')) && !s.starts_with("-0")
+            !(s.starts_with('+') || s.starts_with("-0") || (s.len() > 1 && s.starts_with('0')))
         })
         .and_then(|s| s.parse().ok())
         .ok_or(DiskError::NotInteger)
@@ -438,15 +440,16 @@ impl DiskEngine {
         lo.extend_from_slice(&cursor.to_be_bytes());
         let hi = prefix_end(&db.to_be_bytes());
         let mut out = Vec::new();
-        let mut seen = 0usize;
         let mut last_hash: Option<u64> = None;
-        for g in View::Live.range(&i.meta, Bound::Included(lo), hi) {
+        for (seen, g) in View::Live
+            .range(&i.meta, Bound::Included(lo), hi)
+            .enumerate()
+        {
             let (k, v) = g.into_inner()?;
             let (_, h, user_key) = codec::split_meta_key(&k).ok_or_else(|| corrupt("meta key"))?;
             if seen >= count.max(1) && last_hash != Some(h) {
                 return Ok((h, out));
             }
-            seen += 1;
             last_hash = Some(h);
             let Some((t, exp, _)) = Meta::peek_version(&v) else {
                 return Err(corrupt("meta"));

@@ -1,4 +1,5 @@
 //! Kill -9 under write load in `Fsync::Always` mode: every acknowledged write survives.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync};
 use rand::Rng;
@@ -49,21 +50,59 @@ fn sigkill_loses_no_acknowledged_write() {
         acked.extend(rx.try_iter());
         next = acked.iter().max().unwrap() + 1;
 
-        let e = DiskEngine::open(dir.path(), DiskOptions { fsync: Fsync::No, ..DiskOptions::default() }).unwrap();
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-        let list: BTreeSet<Vec<u8>> = e.lrange(0, b"list", 0, -1, now).unwrap().into_iter().collect();
+        let e = DiskEngine::open(
+            dir.path(),
+            DiskOptions {
+                fsync: Fsync::No,
+                ..DiskOptions::default()
+            },
+        )
+        .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let list: BTreeSet<Vec<u8>> = e
+            .lrange(0, b"list", 0, -1, now)
+            .unwrap()
+            .into_iter()
+            .collect();
         for n in &acked {
             let k = format!("k{n}");
             let v = format!("value-{n}").into_bytes();
-            assert_eq!(e.get(0, k.as_bytes(), now).unwrap(), Some(v.clone()), "cycle {cycle}: {k}");
-            assert_eq!(e.hget(0, b"hash", k.as_bytes(), now).unwrap(), Some(v), "cycle {cycle}: hash {k}");
+            assert_eq!(
+                e.get(0, k.as_bytes(), now).unwrap(),
+                Some(v.clone()),
+                "cycle {cycle}: {k}"
+            );
+            assert_eq!(
+                e.hget(0, b"hash", k.as_bytes(), now).unwrap(),
+                Some(v),
+                "cycle {cycle}: hash {k}"
+            );
             assert!(list.contains(k.as_bytes()), "cycle {cycle}: list lost {k}");
-            assert_eq!(e.zscore(0, b"zset", k.as_bytes(), now).unwrap(), Some(*n as f64), "cycle {cycle}: zset {k}");
+            assert_eq!(
+                e.zscore(0, b"zset", k.as_bytes(), now).unwrap(),
+                Some(*n as f64),
+                "cycle {cycle}: zset {k}"
+            );
         }
         // Counts agree with the records (a batch is all or nothing).
-        assert_eq!(e.hlen(0, b"hash", now).unwrap() as usize, e.hgetall(0, b"hash", now).unwrap().count());
-        assert_eq!(e.llen(0, b"list", now).unwrap() as usize, list.len().max(e.lrange(0, b"list", 0, -1, now).unwrap().len()));
-        assert_eq!(e.zcard(0, b"zset", now).unwrap() as usize, e.zrange_by_rank(0, b"zset", 0, -1, false, now).unwrap().len());
+        assert_eq!(
+            e.hlen(0, b"hash", now).unwrap() as usize,
+            e.hgetall(0, b"hash", now).unwrap().count()
+        );
+        assert_eq!(
+            e.llen(0, b"list", now).unwrap() as usize,
+            list.len()
+                .max(e.lrange(0, b"list", 0, -1, now).unwrap().len())
+        );
+        assert_eq!(
+            e.zcard(0, b"zset", now).unwrap() as usize,
+            e.zrange_by_rank(0, b"zset", 0, -1, false, now)
+                .unwrap()
+                .len()
+        );
     }
     assert!(acked.len() >= 5);
 }

@@ -1,6 +1,7 @@
 //! Random operation sequences over every family, compared against an in-memory model (BTreeMap),
 //! with compactions (GC filter runs) and reopenings mixed in: any live record the GC drops, any
 //! stale record that resurfaces, any lost write across reopen shows up as a difference.
+#![allow(clippy::unwrap_used)] // tests may unwrap
 
 use ferrokv_engine_disk::{DiskEngine, DiskError, DiskOptions, Fsync, KeyType, ScoreBound, Ttl};
 use rand::rngs::StdRng;

@@ -11,10 +11,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("missing <dir>")?;
     let first: u64 = args.next().ok_or("missing <first-number>")?.parse()?;
-    let e = DiskEngine::open(&dir, DiskOptions { fsync: Fsync::Always, cache_bytes: 4 << 20, memtable_bytes: 4 << 20, ..DiskOptions::default() })?;
+    let e = DiskEngine::open(
+        &dir,
+        DiskOptions {
+            fsync: Fsync::Always,
+            cache_bytes: 4 << 20,
+            memtable_bytes: 4 << 20,
+            ..DiskOptions::default()
+        },
+    )?;
     let mut out = std::io::stdout().lock();
     for n in first.. {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis() as i64;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis() as i64;
         let k = format!("k{n}");
         let v = format!("value-{n}");
         e.set(0, k.as_bytes(), v.as_bytes(), Ttl::Persist, now)?;
