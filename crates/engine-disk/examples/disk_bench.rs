@@ -11,6 +11,10 @@ use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, Ttl};
 use rand::Rng;
 use std::time::Instant;
 
+// The server's allocator, so that RSS figures match what ferrokv-server would show.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -193,6 +197,14 @@ fn mem(mb: usize) -> Result<(), Box<dyn std::error::Error>> {
         e.set(0, format!("key:{i:010}").as_bytes(), &v, Ttl::Persist, 0)?;
         if i % 10_000 == 0 {
             peak = peak.max(rss_kb());
+        }
+        if i % (n / 10).max(1) == 0 {
+            println!(
+                "  {i}/{n} keys, {:.0}s, RSS {} MB, peak {} MB",
+                t.elapsed().as_secs_f64(),
+                rss_kb() / 1024,
+                peak / 1024
+            );
         }
     }
     println!(

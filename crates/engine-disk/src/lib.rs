@@ -58,8 +58,9 @@ pub enum Fsync {
 pub struct DiskOptions {
     /// Block cache capacity in bytes (shared by all keyspaces).
     pub cache_bytes: u64,
-    /// Upper bound of all memtables together (active + sealed) in bytes; writers are slowed down
-    /// and then stalled by fjall when flushing falls behind.
+    /// Upper bound of all memtables together (active + sealed) in bytes: each keyspace gets
+    /// `memtable_bytes / 20` (at least 1 MiB) per memtable and fjall stalls its writers when 4
+    /// sealed memtables wait for flushing.
     pub memtable_bytes: u64,
     /// Journal persistence policy.
     pub fsync: Fsync,
@@ -214,10 +215,22 @@ impl Drop for Inner {
     }
 }
 
+/// Keyspaces that take bulk writes (meta, data, zscore, expire).
+const WRITE_KEYSPACES: u64 = 4;
+/// fjall halts a keyspace's writers once it has this many sealed memtables queued for flushing,
+/// so a keyspace holds at most this many plus its active one.
+const MEMTABLES_PER_KEYSPACE: u64 = 5;
+
+/// Per-keyspace memtable size such that all memtables together stay within `memtable_bytes`
+/// (fjall 3.1 does not enforce its global write-buffer bound; this is the bound that holds).
+fn memtable_size(memtable_bytes: u64) -> u64 {
+    (memtable_bytes / (WRITE_KEYSPACES * MEMTABLES_PER_KEYSPACE)).max(1 << 20)
+}
+
 fn keyspace_options(memtable_bytes: u64) -> KeyspaceCreateOptions {
     KeyspaceCreateOptions::default()
         .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
-        .max_memtable_size((memtable_bytes / 4).max(1 << 20))
+        .max_memtable_size(memtable_size(memtable_bytes))
 }
 
 impl DiskEngine {
@@ -238,8 +251,8 @@ impl DiskEngine {
             })
                 as Arc<dyn fjall::compaction::filter::Factory>)
         });
-        // fjall marks the global write-buffer bound as provisional; the per-keyspace memtable
-        // size below is the bound that is certainly enforced.
+        // fjall 3.1 stores but does not enforce the global write-buffer bound (deprecated,
+        // hidden); the per-keyspace memtable size below is the bound that holds.
         #[allow(deprecated)]
         let mut builder = Database::builder(path.as_ref())
             .cache_size(opts.cache_bytes)

@@ -524,12 +524,16 @@ impl DiskEngine {
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
         let mut added = 0;
-        let mut fresh: HashSet<&[u8]> = HashSet::new();
+        // One record per field in the batch (a batch must not write a key twice): the last
+        // value of a repeated field wins, as in Redis.
+        let mut last: std::collections::HashMap<&[u8], &[u8]> = std::collections::HashMap::new();
         for (f, v) in pairs {
+            last.insert(f, v);
+        }
+        for (f, v) in last {
             let ek = elem_key(db, key, m.version, f);
-            if !fresh.contains(f) && (old.is_none() || i.data.get(&ek)?.is_none()) {
+            if old.is_none() || i.data.get(&ek)?.is_none() {
                 added += 1;
-                fresh.insert(f);
             }
             b.b.insert(&i.data, ek, v.to_vec());
         }
@@ -744,41 +748,33 @@ impl DiskEngine {
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
         let mut added = 0;
-        // Last occurrence of a member wins, as in Redis.
-        let mut cur: std::collections::HashMap<&[u8], Option<f64>> =
-            std::collections::HashMap::new();
+        // Last occurrence of a member wins, as in Redis; each record is written once per batch.
+        let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
         for (score, member) in items {
-            let prev = match cur.get(member) {
-                Some(p) => *p,
-                None => {
-                    let p = if old.is_some() {
-                        i.data
-                            .get(elem_key(db, key, m.version, member))?
-                            .map(|v| dec_f64(&v))
-                            .transpose()?
-                    } else {
-                        None
-                    };
-                    if p.is_none() {
-                        added += 1;
-                    }
-                    p
-                }
+            last.insert(member, *score);
+        }
+        for (member, score) in last {
+            let ek = elem_key(db, key, m.version, member);
+            let prev = if old.is_some() {
+                i.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
+            } else {
+                None
             };
-            if let Some(p) = prev {
-                b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member));
+            match prev {
+                Some(p) if p.to_bits() == score.to_bits() => continue,
+                Some(p) => {
+                    if codec::enc_score(p) != codec::enc_score(score) {
+                        b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member));
+                    }
+                }
+                None => added += 1,
             }
-            b.b.insert(
-                &i.data,
-                elem_key(db, key, m.version, member),
-                score.to_be_bytes().to_vec(),
-            );
+            b.b.insert(&i.data, ek, score.to_be_bytes().to_vec());
             b.b.insert(
                 &i.zscore,
-                zscore_key(db, key, m.version, *score, member),
+                zscore_key(db, key, m.version, score, member),
                 Vec::<u8>::new(),
             );
-            cur.insert(member, Some(*score));
         }
         m.size += added;
         i.finish(&mut b, db, key, old.as_ref(), &m);
@@ -811,9 +807,10 @@ impl DiskEngine {
             return Err(DiskError::NanScore);
         }
         match prev {
-            Some(p) => {
+            Some(p) if codec::enc_score(p) != codec::enc_score(n) => {
                 b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member))
             }
+            Some(_) => {}
             None => m.size += 1,
         }
         b.b.insert(&i.data, ek, n.to_be_bytes().to_vec());
