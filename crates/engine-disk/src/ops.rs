@@ -422,8 +422,8 @@ impl DiskEngine {
     }
 
     /// SCAN over database `db`. `cursor` 0 starts; the returned cursor is 0 when the iteration
-    /// is complete. Keys are visited in hash order and the cursor is the last hash returned + 1,
-    /// so every key present during the whole iteration is returned at least once, whatever is
+    /// is complete. Keys are visited in hash order and the returned cursor is the hash of the
+    /// first key not returned yet, so every key present during the whole iteration is returned at least once, whatever is
     /// added or removed meanwhile (keys sharing a hash are always returned in the same call).
     /// `count` is a hint: at least `count` keys are examined unless the end is reached.
     pub fn scan(
