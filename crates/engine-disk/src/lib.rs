@@ -126,6 +126,9 @@ impl std::fmt::Display for DiskError {
 
 impl std::error::Error for DiskError {}
 
+// Lets `?` convert storage errors inside the crate; hidden because the fjall type is an
+// implementation detail (callers only ever see `DiskError::Storage`).
+#[doc(hidden)]
 impl From<fjall::Error> for DiskError {
     fn from(e: fjall::Error) -> Self {
         DiskError::Storage(e.to_string())
