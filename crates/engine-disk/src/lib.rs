@@ -25,7 +25,7 @@ mod ops;
 pub use codec::KeyType;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
-pub use ops::{KeyInfo, ScoreBound, SubIter, Ttl};
+pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 
 use codec::Meta;
 use fjall::config::CompressionPolicy;

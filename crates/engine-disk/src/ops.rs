@@ -1127,26 +1127,42 @@ pub struct KeyInfo {
     pub size: u64,
 }
 
-/// Reads from a consistent view (no lazy expiry: a snapshot never writes).
-impl DiskSnapshot {
-    /// Every key of database `db` with its info, in hash order (expired keys included: the
-    /// caller filters with its clock, as RDB saving does).
-    pub fn keys(&self, db: u16) -> Result<Vec<(Vec<u8>, KeyInfo)>> {
-        let mut out = Vec::new();
-        for g in self.snap.prefix(&self.inner.meta, db.to_be_bytes()) {
+/// Iterator over the keys of one database in a snapshot: `(key, info)`.
+pub struct KeyIter {
+    it: fjall::Iter,
+}
+
+impl Iterator for KeyIter {
+    type Item = Result<(Vec<u8>, KeyInfo)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let g = self.it.next()?;
+        let r = (|| {
             let (k, v) = g.into_inner()?;
             let (_, _, user_key) = codec::split_meta_key(&k).ok_or_else(|| corrupt("meta key"))?;
             let m = Meta::decode(&v).ok_or_else(|| corrupt("meta"))?;
-            out.push((
+            Ok((
                 user_key.to_vec(),
                 KeyInfo {
                     kind: m.kind,
                     expire: m.expire,
                     size: m.size,
                 },
-            ));
+            ))
+        })();
+        Some(r)
+    }
+}
+
+/// Reads from a consistent view (no lazy expiry: a snapshot never writes).
+impl DiskSnapshot {
+    /// Every key of database `db` with its info, in hash order, read lazily (memory stays
+    /// bounded whatever the size of the database). Expired keys are included: the caller
+    /// filters with its clock, as RDB saving does.
+    pub fn keys(&self, db: u16) -> KeyIter {
+        KeyIter {
+            it: self.snap.prefix(&self.inner.meta, db.to_be_bytes()),
         }
-        Ok(out)
     }
 
     fn meta(&self, db: u16, key: &[u8], kind: KeyType) -> Result<Option<Meta>> {

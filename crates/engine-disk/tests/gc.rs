@@ -121,7 +121,7 @@ fn snapshot_sees_a_consistent_past_even_across_compaction() {
         snap.zrange_all(0, b"z").unwrap(),
         vec![(b"one".to_vec(), 1.0), (b"two".to_vec(), 2.0)]
     );
-    let keys: BTreeSet<Vec<u8>> = snap.keys(0).unwrap().into_iter().map(|(k, _)| k).collect();
+    let keys: BTreeSet<Vec<u8>> = snap.keys(0).map(|r| r.unwrap().0).collect();
     assert_eq!(keys.len(), 4);
     assert_eq!(e.get(0, b"s", now()).unwrap(), Some(b"new".to_vec()));
     drop(snap);
