@@ -296,3 +296,34 @@ fn wrong_type_errors_and_everysec_mode() {
         Err(ferrokv_engine_disk::DiskError::Overflow)
     );
 }
+
+#[test]
+fn concurrent_writers_on_one_key_are_serialised() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<DiskEngine>();
+    send_sync::<ferrokv_engine_disk::DiskSnapshot>();
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let t = now();
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let e = e.clone();
+            s.spawn(move || {
+                for i in 0..250 {
+                    e.hincrby(0, b"counter", b"n", 1, t).unwrap();
+                    e.sadd(0, b"set", &[format!("{w}-{i}").as_bytes()], t)
+                        .unwrap();
+                    e.rpush(0, b"list", &[b"x"], t).unwrap();
+                }
+            });
+        }
+    });
+    assert_eq!(
+        e.hget(0, b"counter", b"n", t).unwrap(),
+        Some(b"1000".to_vec())
+    );
+    assert_eq!(e.scard(0, b"set", t).unwrap(), 1000);
+    assert_eq!(e.smembers(0, b"set", t).unwrap().count(), 1000);
+    assert_eq!(e.llen(0, b"list", t).unwrap(), 1000);
+    assert_eq!(e.lrange(0, b"list", 0, -1, t).unwrap().len(), 1000);
+}
