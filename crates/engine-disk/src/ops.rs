@@ -468,6 +468,21 @@ impl DiskEngine {
         Ok((0, out))
     }
 
+    /// Number of live keys in `db`. **O(keys)**: a stopgap for DBSIZE until a persistent
+    /// counter exists (see docs/disk-engine.md §7).
+    pub fn count_keys(&self, db: u16, now_ms: i64) -> Result<u64> {
+        let mut n = 0;
+        for g in View::Live.prefix(&self.inner.meta, &db.to_be_bytes()) {
+            let v = g.value()?;
+            match Meta::peek_version(&v) {
+                Some((_, Some(at), _)) if at <= now_ms => {}
+                Some(_) => n += 1,
+                None => return Err(corrupt("meta")),
+            }
+        }
+        Ok(n)
+    }
+
     /// Active expiry: deletes up to `max_keys` keys (all databases) whose deadline is `<=
     /// now_ms`, returning them as (db, key) so the caller can send `expired` notifications and
     /// propagate DELs. Reads only the deadline index, never the whole keyspace.

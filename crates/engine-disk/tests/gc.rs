@@ -325,5 +325,7 @@ fn concurrent_writers_on_one_key_are_serialised() {
     assert_eq!(e.scard(0, b"set", t).unwrap(), 1000);
     assert_eq!(e.smembers(0, b"set", t).unwrap().count(), 1000);
     assert_eq!(e.llen(0, b"list", t).unwrap(), 1000);
+    assert_eq!(e.count_keys(0, t).unwrap(), 3);
+    assert_eq!(e.count_keys(1, t).unwrap(), 0);
     assert_eq!(e.lrange(0, b"list", 0, -1, t).unwrap().len(), 1000);
 }
