@@ -84,6 +84,7 @@ impl Sha1 {
     }
 }
 
+
 /// The lowercase hexadecimal SHA-1 of `data` (script SHAs, `redis.sha1hex`).
 pub fn hex(data: &[u8]) -> String {
     let mut h = Sha1::new();
@@ -102,9 +103,6 @@ mod tests {
     #[test]
     fn known_vectors() {
         assert_eq!(super::hex(b""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
-        assert_eq!(
-            super::hex(b"abc"),
-            "a9993e364706816aba3e25717850c26c9cd0d89d"
-        );
+        assert_eq!(super::hex(b"abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
     }
 }

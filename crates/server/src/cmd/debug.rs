@@ -8,11 +8,11 @@
 //! DEBUG SLEEP blocks the calling connection's worker thread (not the whole server, unlike Redis:
 //! other clients keep being served by the other workers).
 
+use crate::sha1::Sha1;
 use crate::args;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::keyspace::{shard_of, LockPlan};
-use crate::sha1::Sha1;
 use crate::{cmd_err, log_warning};
 use bytes::Bytes;
 use ferrokv_engine::{Entry, Kind};
@@ -527,6 +527,7 @@ fn help(c: &mut Ctx) -> CmdResult {
     );
     Ok(())
 }
+
 
 #[cfg(test)]
 mod tests {

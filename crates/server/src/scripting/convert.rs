@@ -187,11 +187,7 @@ pub fn lua_to_reply(v: &Value, reply: &mut Reply, resp3: bool, depth: usize) {
                 return;
             }
             if let Value::Table(m) = field(t, "set") {
-                let keys: Vec<Value> = m
-                    .pairs::<Value, Value>()
-                    .flatten()
-                    .map(|(k, _)| k)
-                    .collect();
+                let keys: Vec<Value> = m.pairs::<Value, Value>().flatten().map(|(k, _)| k).collect();
                 reply.set(keys.len());
                 for k in &keys {
                     lua_to_reply(k, reply, resp3, depth + 1);

@@ -223,10 +223,9 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         .try_borrow_mut()
         .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
     if guard.is_none() {
-        *guard = Some(
-            vm::Vm::new(sc.flags.clone())
-                .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?,
-        );
+        *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
+            crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
+        })?);
     }
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::new("ERR Lua interpreter unavailable"));
@@ -294,10 +293,9 @@ fn script_load(c: &mut Ctx) -> CmdResult {
             .try_borrow_mut()
             .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
         if guard.is_none() {
-            *guard = Some(
-                vm::Vm::new(sc.flags.clone())
-                    .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?,
-            );
+            *guard = Some(vm::Vm::new(sc.flags.clone()).map_err(|e| {
+                crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e)
+            })?);
         }
         if let Some(vm) = guard.as_mut() {
             vm.function(&sha, &source)?;

@@ -173,20 +173,22 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.set(
         "error_reply",
-        lua.create_function(|lua, a: Variadic<Value>| match (a.len(), a.first()) {
-            (1, Some(Value::String(s))) => {
-                let text = s.to_string_lossy();
-                let text = if text.starts_with('-') {
-                    text.to_string()
-                } else {
-                    format!("-{text}")
-                };
-                Ok(Value::Table(error_table(lua, &text)?))
+        lua.create_function(|lua, a: Variadic<Value>| {
+            match (a.len(), a.first()) {
+                (1, Some(Value::String(s))) => {
+                    let text = s.to_string_lossy();
+                    let text = if text.starts_with('-') {
+                        text.to_string()
+                    } else {
+                        format!("-{text}")
+                    };
+                    Ok(Value::Table(error_table(lua, &text)?))
+                }
+                _ => Ok(Value::Table(error_table(
+                    lua,
+                    "wrong number or type of arguments",
+                )?)),
             }
-            _ => Ok(Value::Table(error_table(
-                lua,
-                "wrong number or type of arguments",
-            )?)),
         })?,
     )?;
     r.set(
@@ -259,12 +261,12 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
             Ok(())
         })?,
     )?;
-    r.set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
-    r.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     r.set(
-        "debug",
-        lua.create_function(|_, _a: Variadic<Value>| Ok(()))?,
+        "replicate_commands",
+        lua.create_function(|_, ()| Ok(true))?,
     )?;
+    r.set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
+    r.set("debug", lua.create_function(|_, _a: Variadic<Value>| Ok(()))?)?;
     r.set("REDIS_VERSION", crate::REDIS_VERSION)?;
     let num = crate::REDIS_VERSION
         .split('.')
@@ -344,12 +346,10 @@ impl Vm {
         }
         let slot = lua.create_table()?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
-        let env: Table = lua.load(PRELUDE).set_name("=prelude").call((
-            globals.clone(),
-            redis.clone(),
-            slot.clone(),
-            libs,
-        ))?;
+        let env: Table = lua
+            .load(PRELUDE)
+            .set_name("=prelude")
+            .call((globals.clone(), redis.clone(), slot.clone(), libs))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
             let t = lua.create_table()?;
@@ -476,9 +476,9 @@ impl Vm {
                     match &v {
                         Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
                         Value::Integer(i) => cmd_args.push(Bytes::from(i.to_string())),
-                        Value::Number(n) => {
-                            cmd_args.push(Bytes::from(ferrokv_lua::cjson::format_g(*n, 14)))
-                        }
+                        Value::Number(n) => cmd_args.push(Bytes::from(
+                            ferrokv_lua::cjson::format_g(*n, 14),
+                        )),
                         _ => {
                             let t = error_table(
                                 lua,
@@ -572,7 +572,9 @@ impl Vm {
                 let line: i64 = t.raw_get("line").unwrap_or(1);
                 match (t.raw_get::<Value>("err"), t.raw_get::<Value>("msg")) {
                     (Ok(Value::String(e)), _) => (e.to_string_lossy().to_string(), line),
-                    (_, Ok(Value::String(m))) => (format!("ERR {}", m.to_string_lossy()), line),
+                    (_, Ok(Value::String(m))) => {
+                        (format!("ERR {}", m.to_string_lossy()), line)
+                    }
                     _ => ("ERR unknown error".to_string(), line),
                 }
             }
