@@ -5,7 +5,8 @@
 //! space reclaimed by compaction.
 //!
 //! `cargo run --release -p ferrokv-engine-disk --example disk_bench -- mem [MB]`: peak RSS while
-//! writing MB (default 400) of string data with a 32 MB budget (16 MB cache + 16 MB memtables).
+//! writing MB (default 400) of string data with a 32 MB budget (16 MB cache + 16 MB memtables),
+//! then random GETs; add `partitioned` to partition index/filter blocks on every level.
 
 use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, Ttl};
 use rand::Rng;
@@ -174,7 +175,7 @@ fn big(n: usize) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn mem(mb: usize) -> Result<(), Box<dyn std::error::Error>> {
+fn mem(mb: usize, partition_all_levels: bool) -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let e = DiskEngine::open(
         dir.path(),
@@ -182,6 +183,7 @@ fn mem(mb: usize) -> Result<(), Box<dyn std::error::Error>> {
             cache_bytes: 16 << 20,
             memtable_bytes: 16 << 20,
             fsync: Fsync::No,
+            partition_all_levels,
             ..DiskOptions::default()
         },
     )?;
@@ -237,7 +239,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     match args.first().map(String::as_str) {
-        Some("mem") => mem(arg(1, 400)),
+        Some("mem") => mem(arg(1, 400), args.get(2).is_some_and(|s| s == "partitioned")),
         _ => big(arg(1, 1_000_000)),
     }
 }

@@ -28,7 +28,7 @@ pub use glob::glob_match;
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 
 use codec::Meta;
-use fjall::config::CompressionPolicy;
+use fjall::config::{CompressionPolicy, PartitioningPolicy};
 use fjall::{CompressionType, Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 use gc::{GcFactory, GcShared, Space};
 use parking_lot::{Mutex, MutexGuard};
@@ -68,6 +68,10 @@ pub struct DiskOptions {
     pub max_journal_bytes: u64,
     /// Background flush/compaction worker threads (0 = fjall's default, min(cores, 4)).
     pub worker_threads: usize,
+    /// Split index and filter blocks into partitions on every level (fjall's default does so
+    /// only from L3 on), so a point read of a dataset much larger than the cache loads one small
+    /// partition instead of a table's whole filter. Applies to keyspaces created by this open.
+    pub partition_all_levels: bool,
 }
 
 impl Default for DiskOptions {
@@ -78,6 +82,7 @@ impl Default for DiskOptions {
             fsync: Fsync::EverySec,
             max_journal_bytes: 256 << 20,
             worker_threads: 0,
+            partition_all_levels: false,
         }
     }
 }
@@ -230,10 +235,16 @@ fn memtable_size(memtable_bytes: u64) -> u64 {
     (memtable_bytes / (WRITE_KEYSPACES * MEMTABLES_PER_KEYSPACE)).max(1 << 20)
 }
 
-fn keyspace_options(memtable_bytes: u64) -> KeyspaceCreateOptions {
-    KeyspaceCreateOptions::default()
+fn keyspace_options(memtable_bytes: u64, partition_all: bool) -> KeyspaceCreateOptions {
+    let o = KeyspaceCreateOptions::default()
         .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
-        .max_memtable_size(memtable_size(memtable_bytes))
+        .max_memtable_size(memtable_size(memtable_bytes));
+    if partition_all {
+        o.filter_block_partitioning_policy(PartitioningPolicy::all(true))
+            .index_block_partitioning_policy(PartitioningPolicy::all(true))
+    } else {
+        o
+    }
 }
 
 impl DiskEngine {
@@ -266,12 +277,12 @@ impl DiskEngine {
             builder = builder.worker_threads(opts.worker_threads);
         }
         let db = builder.open()?;
-        let mt = opts.memtable_bytes;
-        let meta = db.keyspace("meta", || keyspace_options(mt))?;
-        let data = db.keyspace("data", || keyspace_options(mt))?;
-        let zscore = db.keyspace("zscore", || keyspace_options(mt))?;
-        let expire = db.keyspace("expire", || keyspace_options(mt))?;
-        let sys = db.keyspace("sys", || keyspace_options(mt))?;
+        let (mt, pa) = (opts.memtable_bytes, opts.partition_all_levels);
+        let meta = db.keyspace("meta", || keyspace_options(mt, pa))?;
+        let data = db.keyspace("data", || keyspace_options(mt, pa))?;
+        let zscore = db.keyspace("zscore", || keyspace_options(mt, pa))?;
+        let expire = db.keyspace("expire", || keyspace_options(mt, pa))?;
+        let sys = db.keyspace("sys", || keyspace_options(mt, pa))?;
         *shared.meta.write() = Some(meta.clone());
         let reserved = match sys.get(SYS_VERSION_KEY)? {
             Some(v) => {
