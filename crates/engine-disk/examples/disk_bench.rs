@@ -6,7 +6,7 @@
 //!
 //! `cargo run --release -p ferrokv-engine-disk --example disk_bench -- mem [MB]`: peak RSS while
 //! writing MB (default 400) of string data with a 32 MB budget (16 MB cache + 16 MB memtables),
-//! then random GETs; add `partitioned` to partition index/filter blocks on every level.
+//! then random GETs; add `unpartitioned` for fjall's default index/filter block layout.
 
 use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, Ttl};
 use rand::Rng;
@@ -239,7 +239,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let arg = |i: usize, d: usize| args.get(i).and_then(|s| s.parse().ok()).unwrap_or(d);
     match args.first().map(String::as_str) {
-        Some("mem") => mem(arg(1, 400), args.get(2).is_some_and(|s| s == "partitioned")),
+        Some("mem") => mem(
+            arg(1, 400),
+            args.get(2).is_none_or(|s| s != "unpartitioned"),
+        ),
         _ => big(arg(1, 1_000_000)),
     }
 }

@@ -71,6 +71,8 @@ pub struct DiskOptions {
     /// Split index and filter blocks into partitions on every level (fjall's default does so
     /// only from L3 on), so a point read of a dataset much larger than the cache loads one small
     /// partition instead of a table's whole filter. Applies to keyspaces created by this open.
+    /// Default `true`: measured 20x faster random reads and no write cliff on a dataset 12x the
+    /// budget (docs/disk-engine.md).
     pub partition_all_levels: bool,
 }
 
@@ -82,7 +84,7 @@ impl Default for DiskOptions {
             fsync: Fsync::EverySec,
             max_journal_bytes: 256 << 20,
             worker_threads: 0,
-            partition_all_levels: false,
+            partition_all_levels: true,
         }
     }
 }
