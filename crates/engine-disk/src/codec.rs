@@ -1,0 +1,316 @@
+//! Byte encodings of the on-disk layout: record keys of the `meta`, `data`, `zscore` and `expire`
+//! keyspaces and the metadata value. Everything numeric is big-endian and, where records are
+//! range-scanned, order-preserving (signed integers and doubles are mapped so that unsigned byte
+//! order equals numeric order).
+
+/// Type byte stored first in every metadata record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum KeyType {
+    /// A string value, stored inline in the metadata record.
+    String,
+    /// A list: one `data` record per element at an i64 index.
+    List,
+    /// A hash: one `data` record per field.
+    Hash,
+    /// A set: one `data` record per member (empty value).
+    Set,
+    /// A sorted set: one `data` record per member (its score) plus one `zscore` record.
+    ZSet,
+}
+
+impl KeyType {
+    fn to_byte(self) -> u8 {
+        match self {
+            KeyType::String => 0,
+            KeyType::List => 1,
+            KeyType::Hash => 2,
+            KeyType::Set => 3,
+            KeyType::ZSet => 4,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<KeyType> {
+        Some(match b {
+            0 => KeyType::String,
+            1 => KeyType::List,
+            2 => KeyType::Hash,
+            3 => KeyType::Set,
+            4 => KeyType::ZSet,
+            _ => return None,
+        })
+    }
+
+    /// The name TYPE replies with (`string`, `list`, `hash`, `set`, `zset`).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyType::String => "string",
+            KeyType::List => "list",
+            KeyType::Hash => "hash",
+            KeyType::Set => "set",
+            KeyType::ZSet => "zset",
+        }
+    }
+}
+
+/// Stable 64-bit hash of a user key (FNV-1a folded through the splitmix64 finaliser). It orders
+/// the `meta` keyspace so that SCAN cursors are plain integers; it is part of the on-disk format
+/// and must never change.
+pub fn key_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// `meta` record key: db (u16 BE) + key hash (u64 BE) + user key.
+pub fn meta_key(db: u16, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + key.len());
+    k.extend_from_slice(&db.to_be_bytes());
+    k.extend_from_slice(&key_hash(key).to_be_bytes());
+    k.extend_from_slice(key);
+    k
+}
+
+/// Splits a `meta` record key into (db, hash, user key).
+pub fn split_meta_key(k: &[u8]) -> Option<(u16, u64, &[u8])> {
+    if k.len() < 10 {
+        return None;
+    }
+    let db = u16::from_be_bytes([k[0], k[1]]);
+    let h = u64::from_be_bytes(k[2..10].try_into().ok()?);
+    Some((db, h, &k[10..]))
+}
+
+/// Prefix shared by every `data`/`zscore` record of one key incarnation:
+/// db (u16 BE) + key length (u32 BE) + user key + version (u64 BE).
+pub fn sub_prefix(db: u16, key: &[u8], version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(14 + key.len() + 16);
+    k.extend_from_slice(&db.to_be_bytes());
+    k.extend_from_slice(&(key.len() as u32).to_be_bytes());
+    k.extend_from_slice(key);
+    k.extend_from_slice(&version.to_be_bytes());
+    k
+}
+
+/// Parses the prefix of a `data`/`zscore` record key into (db, user key, version).
+pub fn split_sub_key(k: &[u8]) -> Option<(u16, &[u8], u64)> {
+    if k.len() < 6 {
+        return None;
+    }
+    let db = u16::from_be_bytes([k[0], k[1]]);
+    let len = u32::from_be_bytes([k[2], k[3], k[4], k[5]]) as usize;
+    let end = 6usize.checked_add(len)?;
+    let key = k.get(6..end)?;
+    let v = k.get(end..end + 8)?;
+    Some((db, key, u64::from_be_bytes(v.try_into().ok()?)))
+}
+
+/// Order-preserving encoding of an i64 (sign bit flipped).
+pub fn enc_i64(v: i64) -> [u8; 8] {
+    ((v as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Inverse of [`enc_i64`].
+pub fn dec_i64(b: &[u8]) -> Option<i64> {
+    let a: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    Some((u64::from_be_bytes(a) ^ (1 << 63)) as i64)
+}
+
+/// Order-preserving encoding of a double (NaN is never stored; -0 is folded into +0 so that equal
+/// scores order by member, as Redis does).
+pub fn enc_score(s: f64) -> [u8; 8] {
+    let s = if s == 0.0 { 0.0 } else { s };
+    let bits = s.to_bits();
+    let m = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | (1 << 63)
+    };
+    m.to_be_bytes()
+}
+
+/// Inverse of [`enc_score`].
+pub fn dec_score(b: &[u8]) -> Option<f64> {
+    let a: [u8; 8] = b.get(..8)?.try_into().ok()?;
+    let m = u64::from_be_bytes(a);
+    let bits = if m >> 63 == 1 { m & !(1 << 63) } else { !m };
+    Some(f64::from_bits(bits))
+}
+
+/// `expire` index record key: db (u16 BE) + deadline (order-preserving i64 ms) + user key.
+pub fn expire_key(db: u16, at: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(10 + key.len());
+    k.extend_from_slice(&db.to_be_bytes());
+    k.extend_from_slice(&enc_i64(at));
+    k.extend_from_slice(key);
+    k
+}
+
+/// Decoded metadata record of one key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Meta {
+    /// Value type.
+    pub kind: KeyType,
+    /// Absolute expiry (unix ms), if any.
+    pub expire: Option<i64>,
+    /// Incarnation version of the key's subkey records (0 for strings).
+    pub version: u64,
+    /// Element count (collections).
+    pub size: u64,
+    /// List: index of the first element.
+    pub head: i64,
+    /// List: index one past the last element.
+    pub tail: i64,
+    /// String: the value itself.
+    pub value: Vec<u8>,
+}
+
+impl Meta {
+    /// A fresh, empty collection of `kind` with `version`.
+    pub fn new_collection(kind: KeyType, version: u64) -> Meta {
+        Meta {
+            kind,
+            expire: None,
+            version,
+            size: 0,
+            head: 0,
+            tail: 0,
+            value: Vec::new(),
+        }
+    }
+
+    /// Whether the key is logically gone at `now_ms`.
+    pub fn expired(&self, now_ms: i64) -> bool {
+        matches!(self.expire, Some(at) if at <= now_ms)
+    }
+
+    /// Serialises the record.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(26 + self.value.len());
+        v.push(self.kind.to_byte());
+        match self.expire {
+            Some(at) => {
+                v.push(1);
+                v.extend_from_slice(&at.to_be_bytes());
+            }
+            None => {
+                v.push(0);
+                v.extend_from_slice(&[0; 8]);
+            }
+        }
+        if self.kind == KeyType::String {
+            v.extend_from_slice(&self.value);
+            return v;
+        }
+        v.extend_from_slice(&self.version.to_be_bytes());
+        v.extend_from_slice(&self.size.to_be_bytes());
+        if self.kind == KeyType::List {
+            v.extend_from_slice(&self.head.to_be_bytes());
+            v.extend_from_slice(&self.tail.to_be_bytes());
+        }
+        v
+    }
+
+    /// Parses a record; `None` if it is corrupt.
+    pub fn decode(b: &[u8]) -> Option<Meta> {
+        let kind = KeyType::from_byte(*b.first()?)?;
+        let flag = *b.get(1)?;
+        let at = i64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
+        let expire = (flag & 1 == 1).then_some(at);
+        let mut m = Meta::new_collection(kind, 0);
+        m.expire = expire;
+        if kind == KeyType::String {
+            m.value = b.get(10..)?.to_vec();
+            return Some(m);
+        }
+        let u = |r: std::ops::Range<usize>| -> Option<u64> {
+            Some(u64::from_be_bytes(b.get(r)?.try_into().ok()?))
+        };
+        m.version = u(10..18)?;
+        m.size = u(18..26)?;
+        if kind == KeyType::List {
+            m.head = u(26..34)? as i64;
+            m.tail = u(34..42)? as i64;
+        }
+        Some(m)
+    }
+
+    /// Reads only the fields the GC filter needs (kind, expiry, version) without copying a
+    /// string value.
+    pub fn peek_version(b: &[u8]) -> Option<(KeyType, Option<i64>, u64)> {
+        let kind = KeyType::from_byte(*b.first()?)?;
+        let at = i64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
+        let expire = (*b.get(1)? & 1 == 1).then_some(at);
+        let version = if kind == KeyType::String {
+            0
+        } else {
+            u64::from_be_bytes(b.get(10..18)?.try_into().ok()?)
+        };
+        Some((kind, expire, version))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn score_encoding_orders_like_f64() {
+        let vals = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -1e-300,
+            0.0,
+            1e-300,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for w in vals.windows(2) {
+            assert!(enc_score(w[0]) < enc_score(w[1]), "{} < {}", w[0], w[1]);
+        }
+        for v in vals {
+            assert_eq!(dec_score(&enc_score(v)), Some(v));
+        }
+        assert_eq!(enc_score(-0.0), enc_score(0.0));
+    }
+
+    #[test]
+    fn i64_encoding_orders() {
+        let vals = [i64::MIN, -5, -1, 0, 1, 7, i64::MAX];
+        for w in vals.windows(2) {
+            assert!(enc_i64(w[0]) < enc_i64(w[1]));
+        }
+        for v in vals {
+            assert_eq!(dec_i64(&enc_i64(v)), Some(v));
+        }
+    }
+
+    #[test]
+    fn meta_roundtrip() {
+        let mut m = Meta::new_collection(KeyType::List, 42);
+        m.expire = Some(-3);
+        m.size = 9;
+        m.head = -4;
+        m.tail = 5;
+        assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
+        let s = Meta {
+            kind: KeyType::String,
+            value: b"hello".to_vec(),
+            ..Meta::new_collection(KeyType::String, 0)
+        };
+        assert_eq!(Meta::decode(&s.encode()), Some(s));
+        let k = sub_prefix(3, b"abc", 77);
+        assert_eq!(split_sub_key(&k), Some((3, &b"abc"[..], 77)));
+    }
+}

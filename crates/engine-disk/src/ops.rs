@@ -1,0 +1,1225 @@
+//! The per-family operations of [`DiskEngine`] (strings, hashes, sets, sorted sets, lists),
+//! keyspace-wide operations (SCAN, active expiry) and the read side of [`DiskSnapshot`].
+//!
+//! Every method takes the database index, the user key and `now_ms`, the command's clock (the
+//! server passes one clock per command so that expiry decisions inside a command and across a
+//! MULTI are consistent). Reads of an expired key delete its metadata (lazy expiry).
+
+use crate::codec::{self, KeyType, Meta};
+use crate::{Batch, DiskEngine, DiskError, DiskSnapshot, Inner, Result};
+use fjall::{Keyspace, Readable};
+use std::collections::HashSet;
+use std::ops::Bound;
+
+/// What a string write does with the key's time to live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ttl {
+    /// Remove any expiry (plain SET).
+    Persist,
+    /// Keep the current expiry (SET KEEPTTL, SETRANGE, APPEND, INCR...).
+    Keep,
+    /// Expire at this unix time in ms.
+    At(i64),
+}
+
+/// One end of a ZRANGEBYSCORE interval.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreBound {
+    /// The score.
+    pub value: f64,
+    /// `(` bound: the score itself is excluded.
+    pub exclusive: bool,
+}
+
+impl ScoreBound {
+    /// An inclusive bound.
+    pub fn incl(value: f64) -> ScoreBound {
+        ScoreBound {
+            value,
+            exclusive: false,
+        }
+    }
+}
+
+/// Iterator over the subkey records of one collection, in subkey order (hash: field → value;
+/// set: member → empty; sorted set: member → 8-byte score as returned by [`SubIter`]'s users;
+/// list: value only). Holds an LSM read view: drop it promptly.
+pub struct SubIter {
+    it: Option<fjall::Iter>,
+    strip: usize,
+    kind: KeyType,
+}
+
+impl Iterator for SubIter {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let g = self.it.as_mut()?.next()?;
+        Some(match g.into_inner() {
+            Ok((k, v)) => {
+                let sub = k.get(self.strip..).unwrap_or_default().to_vec();
+                if self.kind == KeyType::List {
+                    Ok((v.to_vec(), Vec::new()))
+                } else {
+                    Ok((sub, v.to_vec()))
+                }
+            }
+            Err(e) => Err(e.into()),
+        })
+    }
+}
+
+impl SubIter {
+    fn empty(kind: KeyType) -> SubIter {
+        SubIter {
+            it: None,
+            strip: 0,
+            kind,
+        }
+    }
+}
+
+/// Where reads come from: the live database or a snapshot.
+#[derive(Clone, Copy)]
+enum View<'a> {
+    Live,
+    Snap(&'a fjall::Snapshot),
+}
+
+impl View<'_> {
+    fn get(&self, ks: &Keyspace, k: &[u8]) -> Result<Option<fjall::Slice>> {
+        Ok(match self {
+            View::Live => ks.get(k)?,
+            View::Snap(s) => s.get(ks, k)?,
+        })
+    }
+
+    fn range(&self, ks: &Keyspace, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> fjall::Iter {
+        match self {
+            View::Live => ks.range::<Vec<u8>, _>((lo, hi)),
+            View::Snap(s) => s.range::<Vec<u8>, _>(ks, (lo, hi)),
+        }
+    }
+
+    fn prefix(&self, ks: &Keyspace, p: &[u8]) -> fjall::Iter {
+        match self {
+            View::Live => ks.prefix(p),
+            View::Snap(s) => s.prefix(ks, p),
+        }
+    }
+}
+
+fn corrupt(what: &str) -> DiskError {
+    DiskError::Corrupt(what.to_string())
+}
+
+fn prefix_end(p: &[u8]) -> Bound<Vec<u8>> {
+    let mut e = p.to_vec();
+    while let Some(last) = e.pop() {
+        if last < 0xff {
+            e.push(last + 1);
+            return Bound::Excluded(e);
+        }
+    }
+    Bound::Unbounded
+}
+
+/// Redis's start/stop normalisation for LRANGE/ZRANGE: `None` when the range is empty.
+fn norm_range(start: i64, stop: i64, len: u64) -> Option<(u64, u64)> {
+    let len = len as i64;
+    let mut s = if start < 0 { len + start } else { start };
+    let mut e = if stop < 0 { len + stop } else { stop };
+    if s < 0 {
+        s = 0;
+    }
+    if e >= len {
+        e = len - 1;
+    }
+    if s > e || s >= len {
+        return None;
+    }
+    Some((s as u64, e as u64))
+}
+
+fn check_score(s: f64) -> Result<f64> {
+    if s.is_nan() {
+        Err(DiskError::NanScore)
+    } else {
+        Ok(s)
+    }
+}
+
+impl Inner {
+    fn read_meta(&self, view: View<'_>, db: u16, key: &[u8]) -> Result<Option<Meta>> {
+        match view.get(&self.meta, &codec::meta_key(db, key))? {
+            None => Ok(None),
+            Some(raw) => Meta::decode(&raw).map(Some).ok_or_else(|| corrupt("meta")),
+        }
+    }
+
+    /// The live metadata of a key; an expired key is deleted on the spot and reads as absent.
+    /// Caller holds the key's lock.
+    fn live_meta(&self, db: u16, key: &[u8], now: i64) -> Result<Option<Meta>> {
+        match self.read_meta(View::Live, db, key)? {
+            Some(m) if m.expired(now) => {
+                let mut b = self.batch();
+                self.del_meta(&mut b, db, key, &m);
+                self.commit(b)?;
+                self.note_expired(db, key);
+                Ok(None)
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// Live metadata checked against `kind` (WRONGTYPE otherwise).
+    fn typed(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
+        match self.live_meta(db, key, now)? {
+            Some(m) if m.kind != kind => Err(DiskError::WrongType),
+            other => Ok(other),
+        }
+    }
+
+    /// Metadata for a write to a collection of `kind`: the existing one or a new incarnation.
+    fn typed_or_new(
+        &self,
+        b: &mut Batch,
+        db: u16,
+        key: &[u8],
+        now: i64,
+        kind: KeyType,
+    ) -> Result<(Option<Meta>, Meta)> {
+        match self.typed(db, key, now, kind)? {
+            Some(m) => Ok((Some(m.clone()), m)),
+            None => {
+                let v = self.new_version(b)?;
+                Ok((None, Meta::new_collection(kind, v)))
+            }
+        }
+    }
+
+    /// Writes the collection's new metadata, or deletes the key when it became empty.
+    fn finish(&self, b: &mut Batch, db: u16, key: &[u8], old: Option<&Meta>, new: &Meta) {
+        if new.size == 0 {
+            if let Some(o) = old {
+                self.del_meta(b, db, key, o);
+            }
+        } else if old != Some(new) {
+            self.put_meta(b, db, key, old, new);
+        }
+    }
+
+    fn sub_iter(&self, view: View<'_>, db: u16, key: &[u8], m: &Meta) -> SubIter {
+        let p = codec::sub_prefix(db, key, m.version);
+        let (ks, strip) = (&self.data, p.len());
+        SubIter {
+            it: Some(view.prefix(ks, &p)),
+            strip,
+            kind: m.kind,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn zrange_rank(
+        &self,
+        view: View<'_>,
+        db: u16,
+        key: &[u8],
+        m: &Meta,
+        start: i64,
+        stop: i64,
+        rev: bool,
+    ) -> Result<Vec<(Vec<u8>, f64)>> {
+        let Some((s, e)) = norm_range(start, stop, m.size) else {
+            return Ok(Vec::new());
+        };
+        let p = codec::sub_prefix(db, key, m.version);
+        let it = view.prefix(&self.zscore, &p);
+        let take = (e - s + 1) as usize;
+        let mut out = Vec::with_capacity(take.min(1024));
+        let mut push = |g: fjall::Guard| -> Result<()> {
+            let k = g.key()?;
+            let rest = k.get(p.len()..).ok_or_else(|| corrupt("zscore"))?;
+            let score = codec::dec_score(rest).ok_or_else(|| corrupt("zscore"))?;
+            out.push((rest[8..].to_vec(), score));
+            Ok(())
+        };
+        if rev {
+            for g in it.rev().skip(s as usize).take(take) {
+                push(g)?;
+            }
+        } else {
+            for g in it.skip(s as usize).take(take) {
+                push(g)?;
+            }
+        }
+        Ok(out)
+    }
+
+    fn list_range(
+        &self,
+        view: View<'_>,
+        db: u16,
+        key: &[u8],
+        m: &Meta,
+        start: i64,
+        stop: i64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let Some((s, e)) = norm_range(start, stop, m.size) else {
+            return Ok(Vec::new());
+        };
+        let p = codec::sub_prefix(db, key, m.version);
+        let mut lo = p.clone();
+        lo.extend_from_slice(&codec::enc_i64(m.head + s as i64));
+        let mut hi = p;
+        hi.extend_from_slice(&codec::enc_i64(m.head + e as i64));
+        let mut out = Vec::with_capacity(((e - s + 1) as usize).min(1024));
+        for g in view.range(&self.data, Bound::Included(lo), Bound::Included(hi)) {
+            out.push(g.value()?.to_vec());
+        }
+        Ok(out)
+    }
+}
+
+fn elem_key(db: u16, key: &[u8], version: u64, sub: &[u8]) -> Vec<u8> {
+    let mut k = codec::sub_prefix(db, key, version);
+    k.extend_from_slice(sub);
+    k
+}
+
+fn zscore_key(db: u16, key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
+    let mut k = codec::sub_prefix(db, key, version);
+    k.extend_from_slice(&codec::enc_score(score));
+    k.extend_from_slice(member);
+    k
+}
+
+fn list_key(db: u16, key: &[u8], version: u64, idx: i64) -> Vec<u8> {
+    elem_key(db, key, version, &codec::enc_i64(idx))
+}
+
+fn parse_i64(b: &[u8]) -> Result<i64> {
+    std::str::from_utf8(b)
+        .ok()
+        .filter(|s| {
+            !(s.starts_with('+') || s.starts_with("-0") || (s.len() > 1 && s.starts_with('0')))
+        })
+        .and_then(|s| s.parse().ok())
+        .ok_or(DiskError::NotInteger)
+}
+
+fn dec_f64(b: &[u8]) -> Result<f64> {
+    let a: [u8; 8] = b.try_into().map_err(|_| corrupt("score"))?;
+    Ok(f64::from_be_bytes(a))
+}
+
+/// Keyspace-wide and string operations.
+impl DiskEngine {
+    /// TYPE: the key's type, `None` if it does not exist.
+    pub fn key_type(&self, db: u16, key: &[u8], now_ms: i64) -> Result<Option<KeyType>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        Ok(i.live_meta(db, key, now_ms)?.map(|m| m.kind))
+    }
+
+    /// EXISTS for one key.
+    pub fn exists(&self, db: u16, key: &[u8], now_ms: i64) -> Result<bool> {
+        Ok(self.key_type(db, key, now_ms)?.is_some())
+    }
+
+    /// DEL/UNLINK: O(1) whatever the value's size (only the metadata record is deleted; the
+    /// elements become stale and are dropped by compaction). Returns whether the key existed.
+    pub fn del(&self, db: u16, key: &[u8], now_ms: i64) -> Result<bool> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.live_meta(db, key, now_ms)? else {
+            return Ok(false);
+        };
+        let mut b = i.batch();
+        i.del_meta(&mut b, db, key, &m);
+        i.commit(b)?;
+        Ok(true)
+    }
+
+    /// Sets (`Some(at)`) or removes (`None`, PERSIST) the key's expiry; O(1) for any type.
+    /// Returns whether the key exists. A deadline `<= now_ms` is stored as is: the key reads as
+    /// absent from then on (the caller deletes it explicitly if it wants DEL semantics now).
+    pub fn set_expire(&self, db: u16, key: &[u8], at: Option<i64>, now_ms: i64) -> Result<bool> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(old) = i.live_meta(db, key, now_ms)? else {
+            return Ok(false);
+        };
+        let mut new = old.clone();
+        new.expire = at;
+        if new != old {
+            let mut b = i.batch();
+            i.put_meta(&mut b, db, key, Some(&old), &new);
+            i.commit(b)?;
+        }
+        Ok(true)
+    }
+
+    /// TTL/PTTL/EXPIRETIME: `None` = no such key, `Some(None)` = no expiry, `Some(Some(at))` =
+    /// absolute deadline in unix ms.
+    pub fn expire_time(&self, db: u16, key: &[u8], now_ms: i64) -> Result<Option<Option<i64>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        Ok(i.live_meta(db, key, now_ms)?.map(|m| m.expire))
+    }
+
+    /// GET: `None` if absent; WRONGTYPE for collections.
+    pub fn get(&self, db: u16, key: &[u8], now_ms: i64) -> Result<Option<Vec<u8>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        Ok(i.typed(db, key, now_ms, KeyType::String)?.map(|m| m.value))
+    }
+
+    /// SET: replaces whatever the key held (any type: the old incarnation's elements become
+    /// stale, O(1)). `ttl` says what happens to the expiry.
+    pub fn set(&self, db: u16, key: &[u8], value: &[u8], ttl: Ttl, now_ms: i64) -> Result<()> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let old = i.live_meta(db, key, now_ms)?;
+        let expire = match ttl {
+            Ttl::Persist => None,
+            Ttl::Keep => old.as_ref().and_then(|m| m.expire),
+            Ttl::At(at) => Some(at),
+        };
+        let new = Meta {
+            kind: KeyType::String,
+            expire,
+            version: 0,
+            size: 0,
+            head: 0,
+            tail: 0,
+            value: value.to_vec(),
+        };
+        let mut b = i.batch();
+        i.put_meta(&mut b, db, key, old.as_ref(), &new);
+        i.commit(b)
+    }
+
+    /// INCRBY on a string holding an integer (missing key = 0); keeps the TTL.
+    pub fn incr_by(&self, db: u16, key: &[u8], delta: i64, now_ms: i64) -> Result<i64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let old = i.typed(db, key, now_ms, KeyType::String)?;
+        let cur = match &old {
+            Some(m) => parse_i64(&m.value)?,
+            None => 0,
+        };
+        let n = cur.checked_add(delta).ok_or(DiskError::Overflow)?;
+        let mut new = old.clone().unwrap_or(Meta {
+            kind: KeyType::String,
+            ..Meta::new_collection(KeyType::String, 0)
+        });
+        new.value = n.to_string().into_bytes();
+        let mut b = i.batch();
+        i.put_meta(&mut b, db, key, old.as_ref(), &new);
+        i.commit(b)?;
+        Ok(n)
+    }
+
+    /// SCAN over database `db`. `cursor` 0 starts; the returned cursor is 0 when the iteration
+    /// is complete. Keys are visited in hash order and the returned cursor is the hash of the
+    /// first key not returned yet, so every key present during the whole iteration is returned at least once, whatever is
+    /// added or removed meanwhile (keys sharing a hash are always returned in the same call).
+    /// `count` is a hint: at least `count` keys are examined unless the end is reached.
+    pub fn scan(
+        &self,
+        db: u16,
+        cursor: u64,
+        count: usize,
+        pattern: Option<&[u8]>,
+        kind: Option<KeyType>,
+        now_ms: i64,
+    ) -> Result<(u64, Vec<Vec<u8>>)> {
+        let i = &self.inner;
+        let mut lo = db.to_be_bytes().to_vec();
+        lo.extend_from_slice(&cursor.to_be_bytes());
+        let hi = prefix_end(&db.to_be_bytes());
+        let mut out = Vec::new();
+        let mut last_hash: Option<u64> = None;
+        for (seen, g) in View::Live
+            .range(&i.meta, Bound::Included(lo), hi)
+            .enumerate()
+        {
+            let (k, v) = g.into_inner()?;
+            let (_, h, user_key) = codec::split_meta_key(&k).ok_or_else(|| corrupt("meta key"))?;
+            if seen >= count.max(1) && last_hash != Some(h) {
+                return Ok((h, out));
+            }
+            last_hash = Some(h);
+            let Some((t, exp, _)) = Meta::peek_version(&v) else {
+                return Err(corrupt("meta"));
+            };
+            if matches!(exp, Some(at) if at <= now_ms) {
+                continue;
+            }
+            if kind.is_some_and(|want| want != t) {
+                continue;
+            }
+            if pattern.is_some_and(|p| !crate::glob_match(p, user_key)) {
+                continue;
+            }
+            out.push(user_key.to_vec());
+        }
+        Ok((0, out))
+    }
+
+    /// Number of live keys in `db`. **O(keys)**: a stopgap for DBSIZE until a persistent
+    /// counter exists (see docs/disk-engine.md §7).
+    pub fn count_keys(&self, db: u16, now_ms: i64) -> Result<u64> {
+        let mut n = 0;
+        for g in View::Live.prefix(&self.inner.meta, &db.to_be_bytes()) {
+            let v = g.value()?;
+            match Meta::peek_version(&v) {
+                Some((_, Some(at), _)) if at <= now_ms => {}
+                Some(_) => n += 1,
+                None => return Err(corrupt("meta")),
+            }
+        }
+        Ok(n)
+    }
+
+    /// Active expiry: deletes up to `max_keys` keys (all databases) whose deadline is `<=
+    /// now_ms`, returning them as (db, key) so the caller can send `expired` notifications and
+    /// propagate DELs. Reads only the deadline index, never the whole keyspace.
+    pub fn expire_sweep(&self, now_ms: i64, max_keys: usize) -> Result<Vec<(u16, Vec<u8>)>> {
+        let i = &self.inner;
+        let mut out = Vec::new();
+        let mut start: Vec<u8> = Vec::new();
+        let mut examined = 0usize;
+        while out.len() < max_keys && examined < max_keys.saturating_mul(4).max(16) {
+            let next = i
+                .expire
+                .range::<Vec<u8>, _>((Bound::Included(start.clone()), Bound::Unbounded))
+                .next();
+            let Some(g) = next else { break };
+            let k = g.key()?;
+            examined += 1;
+            if k.len() < 10 {
+                return Err(corrupt("expire key"));
+            }
+            let db = u16::from_be_bytes([k[0], k[1]]);
+            let at = codec::dec_i64(&k[2..10]).ok_or_else(|| corrupt("expire key"))?;
+            if at > now_ms {
+                // Nothing more is due in this db: jump to the next one.
+                match db.checked_add(1) {
+                    Some(n) => start = n.to_be_bytes().to_vec(),
+                    None => break,
+                }
+                continue;
+            }
+            let user_key = &k[10..];
+            let _g = i.lock(db, user_key);
+            let mut b = i.batch();
+            match i.read_meta(View::Live, db, user_key)? {
+                Some(m) if m.expire == Some(at) => {
+                    i.del_meta(&mut b, db, user_key, &m);
+                    out.push((db, user_key.to_vec()));
+                }
+                _ => b.b.remove(&i.expire, k.to_vec()),
+            }
+            i.commit(b)?;
+            start = k.to_vec();
+            start.push(0);
+        }
+        Ok(out)
+    }
+}
+
+/// Hash operations.
+impl DiskEngine {
+    /// HSET: sets every (field, value) pair; returns how many fields were added.
+    pub fn hset(&self, db: u16, key: &[u8], pairs: &[(&[u8], &[u8])], now_ms: i64) -> Result<u64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let mut b = i.batch();
+        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
+        let mut added = 0;
+        // One record per field in the batch (a batch must not write a key twice): the last
+        // value of a repeated field wins, as in Redis.
+        let mut last: std::collections::HashMap<&[u8], &[u8]> = std::collections::HashMap::new();
+        for (f, v) in pairs {
+            last.insert(f, v);
+        }
+        for (f, v) in last {
+            let ek = elem_key(db, key, m.version, f);
+            if old.is_none() || i.data.get(&ek)?.is_none() {
+                added += 1;
+            }
+            b.b.insert(&i.data, ek, v.to_vec());
+        }
+        m.size += added;
+        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.commit(b)?;
+        Ok(added)
+    }
+
+    /// HGET.
+    pub fn hget(&self, db: u16, key: &[u8], field: &[u8], now_ms: i64) -> Result<Option<Vec<u8>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::Hash)? else {
+            return Ok(None);
+        };
+        Ok(i.data
+            .get(elem_key(db, key, m.version, field))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// HMGET: one entry per field, in order.
+    pub fn hmget(
+        &self,
+        db: u16,
+        key: &[u8],
+        fields: &[&[u8]],
+        now_ms: i64,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::Hash)? else {
+            return Ok(vec![None; fields.len()]);
+        };
+        fields
+            .iter()
+            .map(|f| {
+                Ok(i.data
+                    .get(elem_key(db, key, m.version, f))?
+                    .map(|v| v.to_vec()))
+            })
+            .collect()
+    }
+
+    /// HDEL: returns how many fields were removed; deletes the key when it becomes empty.
+    pub fn hdel(&self, db: u16, key: &[u8], fields: &[&[u8]], now_ms: i64) -> Result<u64> {
+        self.remove_members(db, key, fields, now_ms, KeyType::Hash)
+    }
+
+    /// HLEN, O(1).
+    pub fn hlen(&self, db: u16, key: &[u8], now_ms: i64) -> Result<u64> {
+        self.card(db, key, now_ms, KeyType::Hash)
+    }
+
+    /// HEXISTS.
+    pub fn hexists(&self, db: u16, key: &[u8], field: &[u8], now_ms: i64) -> Result<bool> {
+        Ok(self.hget(db, key, field, now_ms)?.is_some())
+    }
+
+    /// HGETALL / HKEYS / HVALS / HSCAN: (field, value) pairs in field byte order.
+    pub fn hgetall(&self, db: u16, key: &[u8], now_ms: i64) -> Result<SubIter> {
+        self.members(db, key, now_ms, KeyType::Hash)
+    }
+
+    /// HINCRBY: missing field = 0.
+    pub fn hincrby(
+        &self,
+        db: u16,
+        key: &[u8],
+        field: &[u8],
+        delta: i64,
+        now_ms: i64,
+    ) -> Result<i64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let mut b = i.batch();
+        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
+        let ek = elem_key(db, key, m.version, field);
+        let cur = match if old.is_some() {
+            i.data.get(&ek)?
+        } else {
+            None
+        } {
+            Some(v) => Some(parse_i64(&v)?),
+            None => None,
+        };
+        let n = cur
+            .unwrap_or(0)
+            .checked_add(delta)
+            .ok_or(DiskError::Overflow)?;
+        if cur.is_none() {
+            m.size += 1;
+        }
+        b.b.insert(&i.data, ek, n.to_string().into_bytes());
+        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.commit(b)?;
+        Ok(n)
+    }
+
+    fn card(&self, db: u16, key: &[u8], now_ms: i64, kind: KeyType) -> Result<u64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        Ok(i.typed(db, key, now_ms, kind)?.map_or(0, |m| m.size))
+    }
+
+    fn members(&self, db: u16, key: &[u8], now_ms: i64, kind: KeyType) -> Result<SubIter> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        Ok(match i.typed(db, key, now_ms, kind)? {
+            Some(m) => i.sub_iter(View::Live, db, key, &m),
+            None => SubIter::empty(kind),
+        })
+    }
+
+    fn remove_members(
+        &self,
+        db: u16,
+        key: &[u8],
+        subs: &[&[u8]],
+        now_ms: i64,
+        kind: KeyType,
+    ) -> Result<u64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(old) = i.typed(db, key, now_ms, kind)? else {
+            return Ok(0);
+        };
+        let mut m = old.clone();
+        let mut b = i.batch();
+        let mut gone: HashSet<&[u8]> = HashSet::new();
+        for s in subs {
+            if gone.contains(s) {
+                continue;
+            }
+            let ek = elem_key(db, key, m.version, s);
+            if let Some(v) = i.data.get(&ek)? {
+                if kind == KeyType::ZSet {
+                    b.b.remove(&i.zscore, zscore_key(db, key, m.version, dec_f64(&v)?, s));
+                }
+                b.b.remove(&i.data, ek);
+                gone.insert(s);
+            }
+        }
+        m.size -= gone.len() as u64;
+        i.finish(&mut b, db, key, Some(&old), &m);
+        i.commit(b)?;
+        Ok(gone.len() as u64)
+    }
+}
+
+/// Set operations.
+impl DiskEngine {
+    /// SADD: returns how many members were added.
+    pub fn sadd(&self, db: u16, key: &[u8], members: &[&[u8]], now_ms: i64) -> Result<u64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let mut b = i.batch();
+        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Set)?;
+        let mut fresh: HashSet<&[u8]> = HashSet::new();
+        for s in members {
+            if fresh.contains(s) {
+                continue;
+            }
+            let ek = elem_key(db, key, m.version, s);
+            if old.is_none() || i.data.get(&ek)?.is_none() {
+                fresh.insert(s);
+                b.b.insert(&i.data, ek, Vec::<u8>::new());
+            }
+        }
+        m.size += fresh.len() as u64;
+        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.commit(b)?;
+        Ok(fresh.len() as u64)
+    }
+
+    /// SREM: returns how many members were removed.
+    pub fn srem(&self, db: u16, key: &[u8], members: &[&[u8]], now_ms: i64) -> Result<u64> {
+        self.remove_members(db, key, members, now_ms, KeyType::Set)
+    }
+
+    /// SISMEMBER.
+    pub fn sismember(&self, db: u16, key: &[u8], member: &[u8], now_ms: i64) -> Result<bool> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::Set)? else {
+            return Ok(false);
+        };
+        Ok(i.data.get(elem_key(db, key, m.version, member))?.is_some())
+    }
+
+    /// SCARD, O(1).
+    pub fn scard(&self, db: u16, key: &[u8], now_ms: i64) -> Result<u64> {
+        self.card(db, key, now_ms, KeyType::Set)
+    }
+
+    /// SMEMBERS / SSCAN: (member, empty) pairs in member byte order.
+    pub fn smembers(&self, db: u16, key: &[u8], now_ms: i64) -> Result<SubIter> {
+        self.members(db, key, now_ms, KeyType::Set)
+    }
+}
+
+/// Sorted-set operations.
+impl DiskEngine {
+    /// ZADD (no flags; NX/XX/GT/LT/CH are decided by the caller with [`zscore`](Self::zscore)
+    /// under its key lock): returns how many members were added.
+    pub fn zadd(&self, db: u16, key: &[u8], items: &[(f64, &[u8])], now_ms: i64) -> Result<u64> {
+        for (s, _) in items {
+            check_score(*s)?;
+        }
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let mut b = i.batch();
+        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+        let mut added = 0;
+        // Last occurrence of a member wins, as in Redis; each record is written once per batch.
+        let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
+        for (score, member) in items {
+            last.insert(member, *score);
+        }
+        for (member, score) in last {
+            let ek = elem_key(db, key, m.version, member);
+            let prev = if old.is_some() {
+                i.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
+            } else {
+                None
+            };
+            match prev {
+                Some(p) if p.to_bits() == score.to_bits() => continue,
+                Some(p) => {
+                    if codec::enc_score(p) != codec::enc_score(score) {
+                        b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member));
+                    }
+                }
+                None => added += 1,
+            }
+            b.b.insert(&i.data, ek, score.to_be_bytes().to_vec());
+            b.b.insert(
+                &i.zscore,
+                zscore_key(db, key, m.version, score, member),
+                Vec::<u8>::new(),
+            );
+        }
+        m.size += added;
+        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.commit(b)?;
+        Ok(added)
+    }
+
+    /// ZINCRBY: returns the new score (NaN result → error, nothing written).
+    pub fn zincrby(
+        &self,
+        db: u16,
+        key: &[u8],
+        delta: f64,
+        member: &[u8],
+        now_ms: i64,
+    ) -> Result<f64> {
+        check_score(delta)?;
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let mut b = i.batch();
+        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+        let ek = elem_key(db, key, m.version, member);
+        let prev = if old.is_some() {
+            i.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
+        } else {
+            None
+        };
+        let n = prev.unwrap_or(0.0) + delta;
+        if n.is_nan() {
+            return Err(DiskError::NanScore);
+        }
+        match prev {
+            Some(p) if codec::enc_score(p) != codec::enc_score(n) => {
+                b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member))
+            }
+            Some(_) => {}
+            None => m.size += 1,
+        }
+        b.b.insert(&i.data, ek, n.to_be_bytes().to_vec());
+        b.b.insert(
+            &i.zscore,
+            zscore_key(db, key, m.version, n, member),
+            Vec::<u8>::new(),
+        );
+        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.commit(b)?;
+        Ok(n)
+    }
+
+    /// ZSCORE.
+    pub fn zscore(&self, db: u16, key: &[u8], member: &[u8], now_ms: i64) -> Result<Option<f64>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
+            return Ok(None);
+        };
+        i.data
+            .get(elem_key(db, key, m.version, member))?
+            .map(|v| dec_f64(&v))
+            .transpose()
+    }
+
+    /// ZREM: returns how many members were removed.
+    pub fn zrem(&self, db: u16, key: &[u8], members: &[&[u8]], now_ms: i64) -> Result<u64> {
+        self.remove_members(db, key, members, now_ms, KeyType::ZSet)
+    }
+
+    /// ZCARD, O(1).
+    pub fn zcard(&self, db: u16, key: &[u8], now_ms: i64) -> Result<u64> {
+        self.card(db, key, now_ms, KeyType::ZSet)
+    }
+
+    /// ZRANK / ZREVRANK. Cost: O(log N) to find the member plus O(rank) index records counted
+    /// (the LSM keeps no subtree counts); see docs/disk-engine.md.
+    pub fn zrank(
+        &self,
+        db: u16,
+        key: &[u8],
+        member: &[u8],
+        rev: bool,
+        now_ms: i64,
+    ) -> Result<Option<u64>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
+            return Ok(None);
+        };
+        let Some(v) = i.data.get(elem_key(db, key, m.version, member))? else {
+            return Ok(None);
+        };
+        let score = dec_f64(&v)?;
+        let p = codec::sub_prefix(db, key, m.version);
+        let target = zscore_key(db, key, m.version, score, member);
+        // Count from the nearer end.
+        let before = if !rev {
+            i.zscore
+                .range::<Vec<u8>, _>((Bound::Included(p.clone()), Bound::Excluded(target)))
+                .count() as u64
+        } else {
+            let mut after_start = target;
+            after_start.push(0);
+            i.zscore
+                .range::<Vec<u8>, _>((Bound::Included(after_start), prefix_end(&p)))
+                .count() as u64
+        };
+        Ok(Some(before))
+    }
+
+    /// ZRANGE start stop [REV] by rank (Redis index rules: negative = from the end). O(start +
+    /// returned).
+    pub fn zrange_by_rank(
+        &self,
+        db: u16,
+        key: &[u8],
+        start: i64,
+        stop: i64,
+        rev: bool,
+        now_ms: i64,
+    ) -> Result<Vec<(Vec<u8>, f64)>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
+            return Ok(Vec::new());
+        };
+        i.zrange_rank(View::Live, db, key, &m, start, stop, rev)
+    }
+
+    /// ZRANGEBYSCORE / ZREVRANGEBYSCORE (`rev`: from `max` down to `min`) with LIMIT offset
+    /// count (`count` None = all). O(log N + offset + returned).
+    #[allow(clippy::too_many_arguments)]
+    pub fn zrange_by_score(
+        &self,
+        db: u16,
+        key: &[u8],
+        min: ScoreBound,
+        max: ScoreBound,
+        rev: bool,
+        offset: usize,
+        count: Option<usize>,
+        now_ms: i64,
+    ) -> Result<Vec<(Vec<u8>, f64)>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
+            return Ok(Vec::new());
+        };
+        if min.value.is_nan() || max.value.is_nan() || min.value > max.value {
+            return Ok(Vec::new());
+        }
+        let p = codec::sub_prefix(db, key, m.version);
+        let mut lo = p.clone();
+        lo.extend_from_slice(&codec::enc_score(min.value));
+        let mut hi = p.clone();
+        hi.extend_from_slice(&codec::enc_score(max.value));
+        let hi = prefix_end(&hi);
+        let it = i.zscore.range::<Vec<u8>, _>((Bound::Included(lo), hi));
+        let plen = p.len();
+        let decode = |g: fjall::Guard| -> Result<Option<(Vec<u8>, f64)>> {
+            let k = g.key()?;
+            let rest = k.get(plen..).ok_or_else(|| corrupt("zscore"))?;
+            let s = codec::dec_score(rest).ok_or_else(|| corrupt("zscore"))?;
+            let ok_lo = if min.exclusive {
+                s > min.value
+            } else {
+                s >= min.value
+            };
+            let ok_hi = if max.exclusive {
+                s < max.value
+            } else {
+                s <= max.value
+            };
+            Ok((ok_lo && ok_hi).then(|| (rest[8..].to_vec(), s)))
+        };
+        let limit = count.unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        let mut skipped = 0;
+        let iter: Box<dyn Iterator<Item = fjall::Guard>> = if rev {
+            Box::new(it.rev())
+        } else {
+            Box::new(it)
+        };
+        for g in iter {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(e) = decode(g)? {
+                if skipped < offset {
+                    skipped += 1;
+                } else {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// List operations.
+impl DiskEngine {
+    /// LPUSH: each value in turn becomes the new head; returns the new length.
+    pub fn lpush(&self, db: u16, key: &[u8], values: &[&[u8]], now_ms: i64) -> Result<u64> {
+        self.push(db, key, values, true, now_ms)
+    }
+
+    /// RPUSH: appends each value; returns the new length.
+    pub fn rpush(&self, db: u16, key: &[u8], values: &[&[u8]], now_ms: i64) -> Result<u64> {
+        self.push(db, key, values, false, now_ms)
+    }
+
+    fn push(&self, db: u16, key: &[u8], values: &[&[u8]], left: bool, now_ms: i64) -> Result<u64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let mut b = i.batch();
+        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::List)?;
+        for v in values {
+            let idx = if left {
+                m.head -= 1;
+                m.head
+            } else {
+                m.tail += 1;
+                m.tail - 1
+            };
+            b.b.insert(&i.data, list_key(db, key, m.version, idx), v.to_vec());
+        }
+        m.size += values.len() as u64;
+        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.commit(b)?;
+        Ok(m.size)
+    }
+
+    /// LPOP with a count: up to `count` values from the head (empty if the key is missing).
+    pub fn lpop(&self, db: u16, key: &[u8], count: u64, now_ms: i64) -> Result<Vec<Vec<u8>>> {
+        self.pop(db, key, count, true, now_ms)
+    }
+
+    /// RPOP with a count: up to `count` values from the tail, last element first.
+    pub fn rpop(&self, db: u16, key: &[u8], count: u64, now_ms: i64) -> Result<Vec<Vec<u8>>> {
+        self.pop(db, key, count, false, now_ms)
+    }
+
+    fn pop(
+        &self,
+        db: u16,
+        key: &[u8],
+        count: u64,
+        left: bool,
+        now_ms: i64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(old) = i.typed(db, key, now_ms, KeyType::List)? else {
+            return Ok(Vec::new());
+        };
+        let n = count.min(old.size);
+        let mut m = old.clone();
+        let mut b = i.batch();
+        let mut out = Vec::with_capacity(n as usize);
+        for _ in 0..n {
+            let idx = if left {
+                m.head += 1;
+                m.head - 1
+            } else {
+                m.tail -= 1;
+                m.tail
+            };
+            let lk = list_key(db, key, m.version, idx);
+            let v = i
+                .data
+                .get(&lk)?
+                .ok_or_else(|| corrupt("list element missing"))?;
+            out.push(v.to_vec());
+            b.b.remove(&i.data, lk);
+        }
+        m.size -= n;
+        i.finish(&mut b, db, key, Some(&old), &m);
+        i.commit(b)?;
+        Ok(out)
+    }
+
+    /// LINDEX (negative = from the tail), O(log N).
+    pub fn lindex(&self, db: u16, key: &[u8], index: i64, now_ms: i64) -> Result<Option<Vec<u8>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::List)? else {
+            return Ok(None);
+        };
+        let Some(idx) = list_pos(&m, index) else {
+            return Ok(None);
+        };
+        Ok(i.data
+            .get(list_key(db, key, m.version, idx))?
+            .map(|v| v.to_vec()))
+    }
+
+    /// LLEN, O(1).
+    pub fn llen(&self, db: u16, key: &[u8], now_ms: i64) -> Result<u64> {
+        self.card(db, key, now_ms, KeyType::List)
+    }
+
+    /// LRANGE start stop (Redis index rules). O(log N + returned).
+    pub fn lrange(
+        &self,
+        db: u16,
+        key: &[u8],
+        start: i64,
+        stop: i64,
+        now_ms: i64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::List)? else {
+            return Ok(Vec::new());
+        };
+        i.list_range(View::Live, db, key, &m, start, stop)
+    }
+
+    /// LSET: `NoSuchKey` / `IndexOutOfRange` as Redis.
+    pub fn lset(&self, db: u16, key: &[u8], index: i64, value: &[u8], now_ms: i64) -> Result<()> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.typed(db, key, now_ms, KeyType::List)? else {
+            return Err(DiskError::NoSuchKey);
+        };
+        let idx = list_pos(&m, index).ok_or(DiskError::IndexOutOfRange)?;
+        let mut b = i.batch();
+        b.b.insert(&i.data, list_key(db, key, m.version, idx), value.to_vec());
+        i.commit(b)
+    }
+}
+
+/// Absolute element index of a Redis list index, if inside the list.
+fn list_pos(m: &Meta, index: i64) -> Option<i64> {
+    let len = m.size as i64;
+    let i = if index < 0 {
+        len.checked_add(index)?
+    } else {
+        index
+    };
+    (0..len).contains(&i).then(|| m.head + i)
+}
+
+/// Information about one key in a snapshot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyInfo {
+    /// The key's type.
+    pub kind: KeyType,
+    /// Absolute expiry in unix ms.
+    pub expire: Option<i64>,
+    /// Element count (0 for strings).
+    pub size: u64,
+}
+
+/// Iterator over the keys of one database in a snapshot: `(key, info)`.
+pub struct KeyIter {
+    it: fjall::Iter,
+}
+
+impl Iterator for KeyIter {
+    type Item = Result<(Vec<u8>, KeyInfo)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let g = self.it.next()?;
+        let r = (|| {
+            let (k, v) = g.into_inner()?;
+            let (_, _, user_key) = codec::split_meta_key(&k).ok_or_else(|| corrupt("meta key"))?;
+            let m = Meta::decode(&v).ok_or_else(|| corrupt("meta"))?;
+            Ok((
+                user_key.to_vec(),
+                KeyInfo {
+                    kind: m.kind,
+                    expire: m.expire,
+                    size: m.size,
+                },
+            ))
+        })();
+        Some(r)
+    }
+}
+
+/// Reads from a consistent view (no lazy expiry: a snapshot never writes).
+impl DiskSnapshot {
+    /// Every key of database `db` with its info, in hash order, read lazily (memory stays
+    /// bounded whatever the size of the database). Expired keys are included: the caller
+    /// filters with its clock, as RDB saving does.
+    pub fn keys(&self, db: u16) -> KeyIter {
+        KeyIter {
+            it: self.snap.prefix(&self.inner.meta, db.to_be_bytes()),
+        }
+    }
+
+    fn meta(&self, db: u16, key: &[u8], kind: KeyType) -> Result<Option<Meta>> {
+        match self.inner.read_meta(View::Snap(&self.snap), db, key)? {
+            Some(m) if m.kind != kind => Err(DiskError::WrongType),
+            other => Ok(other),
+        }
+    }
+
+    /// A string value.
+    pub fn get(&self, db: u16, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.meta(db, key, KeyType::String)?.map(|m| m.value))
+    }
+
+    /// All (field, value) pairs of a hash, or (member, empty) of a set: an iterator that reads
+    /// lazily from the snapshot.
+    pub fn elements(&self, db: u16, key: &[u8], kind: KeyType) -> Result<SubIter> {
+        Ok(match self.meta(db, key, kind)? {
+            Some(m) if kind != KeyType::String => {
+                self.inner.sub_iter(View::Snap(&self.snap), db, key, &m)
+            }
+            _ => SubIter::empty(kind),
+        })
+    }
+
+    /// All members of a sorted set with their scores, in score order.
+    pub fn zrange_all(&self, db: u16, key: &[u8]) -> Result<Vec<(Vec<u8>, f64)>> {
+        match self.meta(db, key, KeyType::ZSet)? {
+            Some(m) => self
+                .inner
+                .zrange_rank(View::Snap(&self.snap), db, key, &m, 0, -1, false),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// All elements of a list, head first.
+    pub fn lrange_all(&self, db: u16, key: &[u8]) -> Result<Vec<Vec<u8>>> {
+        match self.meta(db, key, KeyType::List)? {
+            Some(m) => self
+                .inner
+                .list_range(View::Snap(&self.snap), db, key, &m, 0, -1),
+            None => Ok(Vec::new()),
+        }
+    }
+}

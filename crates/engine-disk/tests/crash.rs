@@ -1,0 +1,108 @@
+//! Kill -9 under write load in `Fsync::Always` mode: every acknowledged write survives.
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync};
+use rand::Rng;
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[test]
+fn sigkill_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rand::thread_rng();
+    let mut next: u64 = 0;
+    let mut acked: Vec<u64> = Vec::new();
+    for cycle in 0..5 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_disk-crash-writer"))
+            .arg(dir.path())
+            .arg(next.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<u64>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line.trim().parse().unwrap()).is_err() {
+                    break;
+                }
+            }
+        });
+        // Wait until the child has acknowledged a random number of records, then kill it.
+        let target = rng.gen_range(5..60);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut got = 0;
+        while got < target && Instant::now() < deadline {
+            if let Ok(n) = rx.recv_timeout(Duration::from_millis(100)) {
+                acked.push(n);
+                got += 1;
+            }
+        }
+        assert!(got > 0, "cycle {cycle}: the writer acknowledged nothing");
+        // Let it run on a random moment more, mid-write.
+        std::thread::sleep(Duration::from_millis(rng.gen_range(0..20)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        reader.join().unwrap();
+        acked.extend(rx.try_iter());
+        next = acked.iter().max().unwrap() + 1;
+
+        let e = DiskEngine::open(
+            dir.path(),
+            DiskOptions {
+                fsync: Fsync::No,
+                ..DiskOptions::default()
+            },
+        )
+        .unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let list: BTreeSet<Vec<u8>> = e
+            .lrange(0, b"list", 0, -1, now)
+            .unwrap()
+            .into_iter()
+            .collect();
+        for n in &acked {
+            let k = format!("k{n}");
+            let v = format!("value-{n}").into_bytes();
+            assert_eq!(
+                e.get(0, k.as_bytes(), now).unwrap(),
+                Some(v.clone()),
+                "cycle {cycle}: {k}"
+            );
+            assert_eq!(
+                e.hget(0, b"hash", k.as_bytes(), now).unwrap(),
+                Some(v),
+                "cycle {cycle}: hash {k}"
+            );
+            assert!(list.contains(k.as_bytes()), "cycle {cycle}: list lost {k}");
+            assert_eq!(
+                e.zscore(0, b"zset", k.as_bytes(), now).unwrap(),
+                Some(*n as f64),
+                "cycle {cycle}: zset {k}"
+            );
+        }
+        // Counts agree with the records (a batch is all or nothing).
+        assert_eq!(
+            e.hlen(0, b"hash", now).unwrap() as usize,
+            e.hgetall(0, b"hash", now).unwrap().count()
+        );
+        assert_eq!(
+            e.llen(0, b"list", now).unwrap() as usize,
+            list.len()
+                .max(e.lrange(0, b"list", 0, -1, now).unwrap().len())
+        );
+        assert_eq!(
+            e.zcard(0, b"zset", now).unwrap() as usize,
+            e.zrange_by_rank(0, b"zset", 0, -1, false, now)
+                .unwrap()
+                .len()
+        );
+    }
+    assert!(acked.len() >= 5);
+}
