@@ -266,3 +266,49 @@ fn misc_subcommands() {
     let help = c.cmd(&["DEBUG", "HELP"]);
     assert!(help.as_array().expect("array").len() > 10);
 }
+
+/// DEBUG DIGEST(-VALUE) covers collection contents: any change of an element, score, field
+/// or field TTL changes it; the same data built in another order or encoding does not.
+#[test]
+fn digest_covers_collection_contents() {
+    let s = start();
+    let mut c = s.conn();
+    let dv = |c: &mut ferrokv_testkit::Conn, k: &str| -> String {
+        match c.cmd(&["DEBUG", "DIGEST-VALUE", k]) {
+            Value::Array(v) => simple(&v[0]),
+            other => panic!("{other:?}"),
+        }
+    };
+    c.cmd(&["RPUSH", "l", "a", "b"]);
+    c.cmd(&["SADD", "s", "x", "y", "1"]);
+    c.cmd(&["ZADD", "z", "1", "m", "2", "n"]);
+    c.cmd(&["HSET", "h", "f", "v", "g", "w"]);
+    let before: Vec<String> = ["l", "s", "z", "h"].iter().map(|k| dv(&mut c, k)).collect();
+    let total = simple(&c.cmd(&["DEBUG", "DIGEST"]));
+    assert!(before.iter().all(|d| d != ZERO));
+    // Each kind of change moves the value's digest and the dataset digest.
+    for (cmd, key) in [
+        (vec!["LSET", "l", "0", "A"], 0),
+        (vec!["SADD", "s", "z"], 1),
+        (vec!["ZINCRBY", "z", "1", "m"], 2),
+        (vec!["HSET", "h", "f", "V"], 3),
+    ] {
+        c.cmd(&cmd);
+        let k = ["l", "s", "z", "h"][key];
+        assert_ne!(dv(&mut c, k), before[key], "{cmd:?}");
+        assert_ne!(simple(&c.cmd(&["DEBUG", "DIGEST"])), total, "{cmd:?}");
+    }
+    // A field TTL is part of the digest.
+    let h1 = dv(&mut c, "h");
+    c.cmd(&["HEXPIRE", "h", "1000", "FIELDS", "1", "g"]);
+    assert_ne!(dv(&mut c, "h"), h1);
+    // Same members, other insertion order and encoding: same digest.
+    c.cmd(&["SADD", "s1", "c", "b", "a"]);
+    c.cmd(&["CONFIG", "SET", "set-max-listpack-entries", "1"]);
+    c.cmd(&["SADD", "s2", "a", "b", "c"]);
+    assert_ne!(
+        c.cmd(&["OBJECT", "ENCODING", "s1"]),
+        c.cmd(&["OBJECT", "ENCODING", "s2"])
+    );
+    assert_eq!(dv(&mut c, "s1"), dv(&mut c, "s2"));
+}

@@ -15,7 +15,7 @@ use crate::keyspace::{shard_of, LockPlan};
 use crate::sha1::Sha1;
 use crate::{cmd_err, log_notice, log_warning};
 use bytes::Bytes;
-use ferrokv_engine::{Entry, Kind};
+use ferrokv_engine::{Entry, Kind, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
@@ -331,11 +331,49 @@ fn object(c: &mut Ctx) -> CmdResult {
 }
 
 /// The digest of one value (type and content; the key and expiry are mixed in by the caller).
-fn value_digest(e: &Entry) -> [u8; 20] {
+/// Ordered types (strings, lists, sorted sets) hash their elements in order; hashes and sets
+/// hash a sorted copy, so the digest does not depend on the encoding or insertion history
+/// (like Redis's, it only says whether two datasets hold the same data). Hash fields that have
+/// expired at `now_ms` are left out; field TTLs are part of the digest.
+fn value_digest(e: &Entry, now_ms: i64) -> [u8; 20] {
+    fn item(h: &mut Sha1, b: &[u8]) {
+        h.update(&(b.len() as u64).to_le_bytes());
+        h.update(b);
+    }
     let mut h = Sha1::new();
     h.update(e.kind().type_name().as_bytes());
     h.update(&[0]);
-    h.update(e.str_value());
+    match e.value() {
+        None => h.update(e.str_value()),
+        Some(Value::List(l)) => {
+            for el in l.iter() {
+                item(&mut h, el);
+            }
+        }
+        Some(Value::Set(set)) => {
+            let mut members = set.members();
+            members.sort_unstable();
+            for m in &members {
+                item(&mut h, m);
+            }
+        }
+        Some(Value::ZSet(z)) => z.for_each(|m, score| {
+            item(&mut h, m);
+            h.update(&score.to_bits().to_le_bytes());
+        }),
+        Some(Value::Hash(hash)) => {
+            let mut fields: Vec<(Vec<u8>, Vec<u8>, Option<i64>)> = Vec::with_capacity(hash.len());
+            hash.for_each(now_ms, |f, v, ttl| {
+                fields.push((f.to_vec(), v.to_vec(), ttl))
+            });
+            fields.sort_unstable();
+            for (f, v, ttl) in &fields {
+                item(&mut h, f);
+                item(&mut h, v);
+                h.update(&ttl.unwrap_or(-1).to_le_bytes());
+            }
+        }
+    }
     h.finish()
 }
 
@@ -352,7 +390,7 @@ fn digest(c: &mut Ctx) -> CmdResult {
             h.update(&db.to_le_bytes());
             h.update(&(e.key().len() as u64).to_le_bytes());
             h.update(e.key());
-            h.update(&value_digest(e));
+            h.update(&value_digest(e, now));
             if let Some(at) = e.expire_at() {
                 h.update(&at.to_le_bytes());
             }
@@ -371,8 +409,9 @@ fn digest_value(c: &mut Ctx) -> CmdResult {
     let mut out = Vec::with_capacity(c.argv.len().saturating_sub(2));
     for i in 2..c.argv.len() {
         let key = c.arg(i);
+        let now = clock.ms;
         let d = match c.shard(key)?.get(key, &clock) {
-            Some(e) => value_digest(e),
+            Some(e) => value_digest(e, now),
             None => [0u8; 20],
         };
         out.push(hex(&d));
