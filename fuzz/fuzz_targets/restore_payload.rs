@@ -9,31 +9,13 @@ use ferrokv_rdb::{crc64::crc64, dump_value, restore_value, RdbValue};
 use libfuzzer_sys::fuzz_target;
 
 fn normalise(v: &RdbValue) -> RdbValue {
-    match v {
-        RdbValue::Set(m) => {
-            let mut m = m.clone();
-            m.sort();
-            RdbValue::Set(m)
+    let mut n = v.sorted_clone();
+    if let RdbValue::Stream(st) = &mut n {
+        for c in st.groups.iter_mut().flat_map(|g| g.consumers.iter_mut()) {
+            c.active_time_ms = None;
         }
-        RdbValue::Hash(f) => {
-            let mut f = f.clone();
-            f.sort_by(|a, b| a.field.cmp(&b.field));
-            RdbValue::Hash(f)
-        }
-        RdbValue::ZSet(z) => {
-            let mut z = z.clone();
-            z.sort_by(|a, b| a.0.cmp(&b.0));
-            RdbValue::ZSet(z)
-        }
-        RdbValue::Stream(st) => {
-            let mut st = st.clone();
-            for c in st.groups.iter_mut().flat_map(|g| g.consumers.iter_mut()) {
-                c.active_time_ms = None;
-            }
-            RdbValue::Stream(st)
-        }
-        other => other.clone(),
     }
+    n
 }
 
 fn check(payload: &[u8]) {

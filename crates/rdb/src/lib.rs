@@ -231,6 +231,30 @@ pub struct Stream {
 }
 
 impl RdbValue {
+    /// A copy with set members, hash fields and sorted-set members in a
+    /// canonical (byte) order, so values can be compared whatever order an
+    /// encoding kept them in.
+    pub fn sorted_clone(&self) -> RdbValue {
+        match self {
+            RdbValue::Set(m) => {
+                let mut m = m.clone();
+                m.sort();
+                RdbValue::Set(m)
+            }
+            RdbValue::Hash(f) => {
+                let mut f = f.clone();
+                f.sort_by(|a, b| a.field.cmp(&b.field));
+                RdbValue::Hash(f)
+            }
+            RdbValue::ZSet(z) => {
+                let mut z = z.clone();
+                z.sort_by(|a, b| a.0.cmp(&b.0));
+                RdbValue::ZSet(z)
+            }
+            other => other.clone(),
+        }
+    }
+
     /// The Redis type name (`TYPE` command reply).
     pub fn type_name(&self) -> &'static str {
         match self {

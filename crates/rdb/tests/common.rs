@@ -23,24 +23,7 @@ pub fn fixtures_dir() -> Option<PathBuf> {
 /// Sorted copy of a set's members / a hash's (field, value) pairs etc., for
 /// order-insensitive comparison.
 pub fn normalise(v: &RdbValue) -> RdbValue {
-    match v {
-        RdbValue::Set(m) => {
-            let mut m = m.clone();
-            m.sort();
-            RdbValue::Set(m)
-        }
-        RdbValue::Hash(f) => {
-            let mut f = f.clone();
-            f.sort_by(|a, b| a.field.cmp(&b.field));
-            RdbValue::Hash(f)
-        }
-        RdbValue::ZSet(z) => {
-            let mut z = z.clone();
-            z.sort_by(|a, b| a.0.cmp(&b.0));
-            RdbValue::ZSet(z)
-        }
-        other => other.clone(),
-    }
+    v.sorted_clone()
 }
 
 pub fn find<'a>(keys: &'a [KeyRecord], name: &str) -> &'a KeyRecord {
