@@ -50,12 +50,6 @@ fn lock_shard(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
 /// Shards per database (a power of two; the SCAN cursor keeps the shard index in its top 16 bits).
 pub const SHARDS: usize = 1024;
 
-/// `acquire(_, false)` never asks to back off; an empty guard set is the harmless answer.
-#[cold]
-fn unreachable_backoff() -> Guards<'static> {
-    Guards::Empty
-}
-
 /// One logical database (SELECT index).
 pub struct Db {
     shards: Box<[Mutex<Shard>]>,
@@ -379,8 +373,8 @@ impl Keyspace {
         let held = match self.shard_mutex(db, s) {
             Some(m) => match self.acquire(m, false) {
                 Acquired::Got(g) => Guards::One(((db, s), g)),
-                Acquired::Busy => return Err(LockAbort::Busy),
-                Acquired::Backoff => unreachable_backoff(),
+                // Without `may_backoff` the only other answer is Busy.
+                Acquired::Busy | Acquired::Backoff => return Err(LockAbort::Busy),
             },
             None => Guards::Empty,
         };
