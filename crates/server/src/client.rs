@@ -226,6 +226,8 @@ pub struct Client {
     pub subs: crate::pubsub::ClientSubs,
     /// CLIENT TRACKING options (see [`crate::tracking`]).
     pub tracking: crate::tracking::ClientTracking,
+    /// Effects of the execution unit being run (see [`crate::propagate`]).
+    pub effects: crate::propagate::Effects,
     rng: u64,
 }
 
@@ -263,6 +265,7 @@ impl Client {
             watch: crate::watch::ClientWatch::default(),
             subs,
             tracking: crate::tracking::ClientTracking::default(),
+            effects: crate::propagate::Effects::default(),
         }
     }
 

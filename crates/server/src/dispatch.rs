@@ -493,8 +493,9 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         };
         ctx.clock.touch = !ctx.client.no_touch || ctx.cmd.name == "touch";
         ctx.clock.rand = ctx.client.next_rand();
-        let r = handler(&mut ctx);
+        let r = crate::propagate::call_handler(&mut ctx, handler);
         crate::notify::after_command(&mut ctx);
+        crate::propagate::end_unit(srv, ctx.client);
         r
     };
     crate::tracking::after_call(srv, client, cmd, argv);

@@ -30,6 +30,7 @@ pub mod logging;
 pub mod net;
 pub mod notify;
 pub mod persist;
+pub mod propagate;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;

@@ -74,11 +74,14 @@ pub fn expired_wanted(flags: u32) -> bool {
     flags & EXPIRED != 0 && flags & (KEYSPACE | KEYEVENT) != 0
 }
 
-/// Whether the shards record the keys they expire: for `expired` events, or because some client
-/// tracks keys (an expired key is invalidated, as Redis's expiry calls `signalModifiedKey`).
+/// Whether the shards record the keys they expire: for `expired` events, because some client
+/// tracks keys (an expired key is invalidated, as Redis's expiry calls `signalModifiedKey`), or
+/// because expired keys are propagated as `DEL` (see [`crate::propagate`]).
 #[inline]
 pub fn expired_logging(srv: &Server) -> bool {
-    expired_wanted(srv.hot.notify_flags.load(Relaxed)) || srv.tracking.tracking_clients() > 0
+    expired_wanted(srv.hot.notify_flags.load(Relaxed))
+        || srv.tracking.tracking_clients() > 0
+        || crate::propagate::active(srv)
 }
 
 /// Turns the shards' expired-key records on or off to match the configuration and client
@@ -172,9 +175,20 @@ pub fn keyspace_event_in(ctx: &mut Ctx<'_, '_>, db: u32, class: u32, event: &str
 /// Publishes `expired` events for the keys the shards held by the running command expired
 /// (and invalidates them for tracking clients).
 pub fn flush_expired(ctx: &mut Ctx<'_, '_>) {
+    drain_expired(ctx);
+}
+
+/// Drains the keys the command expired (see [`flush_expired`]) and returns them, for
+/// propagation as `DEL`s (see [`crate::propagate`]).
+pub fn take_expired_for_propagation(ctx: &mut Ctx<'_, '_>) -> Vec<(u32, Box<[u8]>)> {
+    drain_expired(ctx)
+}
+
+/// Publishes and returns the keys the held shards expired since the last drain.
+fn drain_expired(ctx: &mut Ctx<'_, '_>) -> Vec<(u32, Box<[u8]>)> {
     let flags = ctx.srv.hot.notify_flags.load(Relaxed);
     if !expired_logging(ctx.srv) {
-        return;
+        return Vec::new();
     }
     let mut keys: Vec<(u32, Box<[u8]>)> = Vec::new();
     for ((db, _), shard) in ctx.locks.all_held() {
@@ -183,13 +197,13 @@ pub fn flush_expired(ctx: &mut Ctx<'_, '_>) {
             keys.push((db, k));
         }
     }
-    if !expired_wanted(flags) {
-        return;
+    if expired_wanted(flags) {
+        for (db, k) in &keys {
+            let me = Publisher::of(ctx.client, ctx.reply.proto());
+            publish_event(ctx.srv, flags, *db, "expired", k, Some(me));
+        }
     }
-    for (db, k) in keys {
-        let me = Publisher::of(ctx.client, ctx.reply.proto());
-        publish_event(ctx.srv, flags, db, "expired", &k, Some(me));
-    }
+    keys
 }
 
 /// After a command: publishes what it expired and did not announce yet.

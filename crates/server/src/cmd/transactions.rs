@@ -294,6 +294,8 @@ pub fn run_atomic(
     for argv in cmds {
         call_in(&mut ctx, argv);
     }
+    // The transaction or script is one unit: propagated before its locks are released.
+    crate::propagate::flush_unit(srv, ctx.client);
     drop(ctx);
     client.nonblocking = was_nonblocking;
     true
@@ -343,7 +345,7 @@ pub fn call_in<'a, 'k: 'a>(ctx: &mut Ctx<'a, 'k>, argv: &'a [Bytes]) {
     ctx.clock.rand = ctx.client.next_rand();
     let mark = ctx.reply.len();
     let start = crate::util::now_us();
-    let result = handler(ctx);
+    let result = crate::propagate::call_handler(ctx, handler);
     crate::tracking::after_call(srv, ctx.client, cmd, argv);
     let usec = (crate::util::now_us() - start).max(0) as u64;
     ctx.client.batch.record_call(cmd.index, usec);

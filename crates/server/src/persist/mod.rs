@@ -9,6 +9,7 @@
 //!
 //! The method and its guarantees are described in `docs/persistence.md`.
 
+pub mod aof;
 pub mod convert;
 pub mod load;
 pub mod snapshot;
@@ -59,6 +60,8 @@ pub struct Persistence {
     pub save_lock: Mutex<()>,
     /// The sink of the running snapshot (FLUSHALL aborts it).
     pub current: Mutex<Option<Arc<snapshot::Sink>>>,
+    /// The append-only file (see [`aof`]).
+    pub aof: aof::Aof,
 }
 
 impl Default for Persistence {
@@ -83,6 +86,7 @@ impl Default for Persistence {
             functions: Mutex::new(Vec::new()),
             save_lock: Mutex::new(()),
             current: Mutex::new(None),
+            aof: aof::Aof::default(),
         }
     }
 }

@@ -636,7 +636,7 @@ pub fn call_command(
         cmd,
     };
     srv.feed_monitors_from(inner.client.db, "lua", cmd, &argv);
-    let result = handler(&mut inner);
+    let result = crate::propagate::call_handler(&mut inner, handler);
     crate::tracking::remember_in_script(srv, inner.client, cmd, &argv);
     c.locks = inner.locks;
     let usec = (crate::util::now_us() - start).max(0) as u64;
