@@ -62,6 +62,21 @@ pub fn repr_into(out: &mut String, s: &[u8]) {
     out.push('"');
 }
 
+/// Nice value of background threads (snapshots, lazy free): under CPU contention the
+/// scheduler gives them about a tenth of the share of a connection thread, so a snapshot
+/// slows down instead of raising client latency. They hold shard locks only for short copies,
+/// so a preempted background thread delays at most the few requests to that one shard.
+pub const BACKGROUND_NICE: i32 = 10;
+
+/// Gives the calling thread the background priority ([`BACKGROUND_NICE`]); best effort (an
+/// error, e.g. under a seccomp filter, leaves the priority unchanged).
+pub fn background_priority() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), BACKGROUND_NICE) {
+        crate::log_verbose!("could not lower a background thread's priority: {}", e);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

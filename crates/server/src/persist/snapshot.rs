@@ -382,6 +382,7 @@ pub fn start_background(srv: &Server, locks: Option<&mut LockSet<'_>>) -> Result
     let spawned = std::thread::Builder::new()
         .name("ferrokv-bgsave".into())
         .spawn(move || {
+            crate::util::background_priority();
             let srv = &*arc;
             let _g = srv.persist.save_lock.lock();
             let path = super::rdb_path(srv);
