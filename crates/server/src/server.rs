@@ -367,6 +367,7 @@ impl Server {
                 _ => {}
             }
         }
+        crate::persist::aof::on_config_change(self, changed, held.is_some());
         let mut held = held;
         if changed.contains(&"notify-keyspace-events") {
             crate::notify::apply_expired_logging(self, held.as_deref_mut());
