@@ -133,6 +133,7 @@ fn main() -> ExitCode {
         }
     };
     let srv = Arc::new(Server::new(config));
+    srv.persist.attach(&srv);
     let workers = match net::start_workers(&srv, threads) {
         Ok(w) => w,
         Err(e) => {
