@@ -163,7 +163,7 @@ fn verify_prefix(s: &ServerProc, t: usize) -> u64 {
     );
     let want: Vec<u64> = (1..=j).filter(|x| x % 3 == 1).collect();
     assert_eq!(list, want, "thread {t}: list is not the prefix up to {j}");
-    let want_pa = (1..=j).filter(|x| x % 3 == 2).next_back().unwrap_or(0);
+    let want_pa = (1..=j).rfind(|x| x % 3 == 2).unwrap_or(0);
     assert_eq!(
         pa, want_pa,
         "thread {t}: pair {pa}, expected {want_pa} (J = {j})"
