@@ -431,3 +431,36 @@ fn redis_and_ferrokv_load_each_others_aof_dirs() {
     assert_eq!(c.cmd(&["GET", "from-redis"]), bulk("yes"));
     assert_eq!(c.cmd(&["LLEN", "redis-list"]), Value::Int(2));
 }
+
+#[test]
+fn base_without_rdb_preamble_is_commands() {
+    let mut s = ServerProc::ferrokv(
+        BIN,
+        &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
+    );
+    let mut c = s.conn();
+    populate(&mut c);
+    for i in 0..150 {
+        c.cmd(&["RPUSH", "long", &i.to_string()]);
+    }
+    c.cmd(&["BGREWRITEAOF"]);
+    assert!(wait_until(Duration::from_secs(10), || info_field(
+        &mut c,
+        "aof_rewrite_in_progress"
+    ) == "0"));
+    assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
+    let m = manifest(&s);
+    assert!(
+        m.starts_with("file appendonly.aof.2.base.aof seq 2 type b\n"),
+        "{m}"
+    );
+    let base = std::fs::read(aof_dir(&s).join("appendonly.aof.2.base.aof")).unwrap();
+    assert!(base.starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
+    c.cmd(&["CONFIG", "SET", "appendfsync", "always"]);
+    c.cmd(&["SET", "tail", "1"]);
+    s.restart();
+    let mut c = s.conn();
+    check(&mut c);
+    assert_eq!(c.cmd(&["LLEN", "long"]), Value::Int(150));
+    assert_eq!(c.cmd(&["GET", "tail"]), bulk("1"));
+}

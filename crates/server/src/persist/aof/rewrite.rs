@@ -162,20 +162,38 @@ fn run(srv: &Server, epoch: snapshot::Epoch, incr_seq: u64, base_seq: u64) -> Re
     if !aof.wait_switched(incr_seq, Duration::from_secs(60)) {
         return Err("Can't open the new AOF incr file (see the AOF write error)".into());
     }
+    let preamble = srv
+        .config
+        .read()
+        .get_bool("aof-use-rdb-preamble")
+        .unwrap_or(true);
     let (dir, base_name) = {
         let g = aof.layout();
         let Some(l) = g.as_ref() else {
             return Err("the AOF was turned off during the rewrite".into());
         };
-        (l.dir.clone(), l.base_name(base_seq, true))
+        (l.dir.clone(), l.base_name(base_seq, preamble))
     };
     let path = dir.join(&base_name);
-    snapshot::write(srv, epoch, &path, |db, sh, f| {
+    let rdb_path = if preamble {
+        path.clone()
+    } else {
+        dir.join(format!("temp-rewriteaof-bg-{}.rdb", std::process::id()))
+    };
+    snapshot::write(srv, epoch, &rdb_path, |db, sh, f| {
         if let Some(mut s) = srv.keyspace.lock_one(db as usize, sh as usize) {
             f(&mut s)
         }
         std::thread::yield_now();
     })?;
+    if !preamble {
+        let tmp = dir.join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
+        let r = rdb_to_commands(&rdb_path, &tmp);
+        let _ = std::fs::remove_file(&rdb_path);
+        r?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| format!("Error trying to rename the temporary AOF base file: {e}"))?;
+    }
     log_notice!("Successfully created the AOF base file {}", base_name);
     let gc = !srv
         .config
@@ -260,4 +278,106 @@ pub fn cron_check(srv: &Arc<Server>) {
         log_notice!("Starting automatic rewriting of AOF on {}% growth", growth);
         let _ = start(srv, None, Mode::Rewrite, false);
     }
+}
+
+/// Items per command when a collection is written as commands (Redis's
+/// `AOF_REWRITE_ITEMS_PER_CMD`).
+const ITEMS_PER_CMD: usize = 64;
+
+/// Converts the RDB file `rdb` into a command base (`aof-use-rdb-preamble no`) at `out`:
+/// SELECT, then per key SET / RPUSH / SADD / ZADD / HSET (batches of 64 items), PEXPIREAT for
+/// the key's TTL, HPEXPIREAT for hash fields with one, and FUNCTION LOAD for libraries.
+/// Streams are refused (no command form is written for them yet).
+pub fn rdb_to_commands(rdb: &std::path::Path, out: &std::path::Path) -> Result<u64, String> {
+    use ferrokv_rdb::{Event, RdbReader, RdbValue};
+    use std::io::Write;
+    let io = |e: std::io::Error| format!("Error writing the AOF base: {e}");
+    let file = std::fs::File::open(rdb).map_err(io)?;
+    let mut rd = RdbReader::new(std::io::BufReader::new(file)).map_err(|e| e.to_string())?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out).map_err(io)?);
+    let mut buf = Vec::new();
+    let mut db: Option<u64> = None;
+    let mut num = itoa::Buffer::new();
+    let fmt_f64 = |f: f64| {
+        let mut v = Vec::new();
+        ferrokv_resp::format_double(f, &mut v);
+        v
+    };
+    while let Some(ev) = rd.next_event().map_err(|e| e.to_string())? {
+        buf.clear();
+        match ev {
+            Event::Function(code) => {
+                super::encode_command(&mut buf, &[b"FUNCTION", b"LOAD", b"REPLACE", &code]);
+            }
+            Event::Key(rec) => {
+                if db != Some(rec.db) {
+                    super::encode_command(&mut buf, &[b"SELECT", num.format(rec.db).as_bytes()]);
+                    db = Some(rec.db);
+                }
+                let k = &rec.key[..];
+                match &rec.value {
+                    RdbValue::String(v) => super::encode_command(&mut buf, &[b"SET", k, v]),
+                    RdbValue::List(items) => {
+                        for chunk in items.chunks(ITEMS_PER_CMD) {
+                            let mut a: Vec<&[u8]> = vec![b"RPUSH", k];
+                            a.extend(chunk.iter().map(|x| &x[..]));
+                            super::encode_command(&mut buf, &a);
+                        }
+                    }
+                    RdbValue::Set(items) => {
+                        for chunk in items.chunks(ITEMS_PER_CMD) {
+                            let mut a: Vec<&[u8]> = vec![b"SADD", k];
+                            a.extend(chunk.iter().map(|x| &x[..]));
+                            super::encode_command(&mut buf, &a);
+                        }
+                    }
+                    RdbValue::ZSet(items) => {
+                        for chunk in items.chunks(ITEMS_PER_CMD) {
+                            let scores: Vec<Vec<u8>> = chunk.iter().map(|x| fmt_f64(x.1)).collect();
+                            let mut a: Vec<&[u8]> = vec![b"ZADD", k];
+                            for (m, s) in chunk.iter().zip(&scores) {
+                                a.push(s);
+                                a.push(&m.0);
+                            }
+                            super::encode_command(&mut buf, &a);
+                        }
+                    }
+                    RdbValue::Hash(fields) => {
+                        for chunk in fields.chunks(ITEMS_PER_CMD) {
+                            let mut a: Vec<&[u8]> = vec![b"HSET", k];
+                            for f in chunk {
+                                a.push(&f.field);
+                                a.push(&f.value);
+                            }
+                            super::encode_command(&mut buf, &a);
+                        }
+                        for f in fields {
+                            if let Some(t) = f.expire_ms {
+                                let t = t.to_string();
+                                super::encode_command(
+                                    &mut buf,
+                                    &[b"HPEXPIREAT", k, t.as_bytes(), b"FIELDS", b"1", &f.field],
+                                );
+                            }
+                        }
+                    }
+                    RdbValue::Stream(_) => {
+                        return Err(
+                            "streams cannot be written in a command base yet: use aof-use-rdb-preamble yes"
+                                .into(),
+                        )
+                    }
+                }
+                if let Some(t) = rec.expire_ms {
+                    let t = t.to_string();
+                    super::encode_command(&mut buf, &[b"PEXPIREAT", k, t.as_bytes()]);
+                }
+            }
+            _ => {}
+        }
+        w.write_all(&buf).map_err(io)?;
+    }
+    let f = w.into_inner().map_err(|e| io(e.into_error()))?;
+    f.sync_all().map_err(io)?;
+    f.metadata().map(|m| m.len()).map_err(io)
 }
