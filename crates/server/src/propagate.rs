@@ -145,16 +145,19 @@ pub fn flush_unit(srv: &Server, client: &mut Client) {
     }
     let mut unit = std::mem::take(&mut fx.unit);
     if unit.len() > 1 {
-        let db = unit.first().map(|e| e.db).unwrap_or(0);
+        // MULTI goes in the first effect's database and EXEC in the last one's, so a unit
+        // that switched databases (SELECT inside EXEC or a script) adds no SELECT of its own.
+        let first = unit.first().map(|e| e.db).unwrap_or(0);
+        let last = unit.last().map(|e| e.db).unwrap_or(first);
         unit.insert(
             0,
             Effect {
-                db,
+                db: first,
                 argv: vec![Bytes::from_static(b"MULTI")],
             },
         );
         unit.push(Effect {
-            db,
+            db: last,
             argv: vec![Bytes::from_static(b"EXEC")],
         });
     }
@@ -181,4 +184,25 @@ pub fn del_effect(db: u32, key: &[u8]) -> Effect {
         db,
         argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
     }
+}
+
+/// The argument for an integer (a time, a count) in a propagated command.
+pub fn int_arg(v: i64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+}
+
+/// `PEXPIREAT key <at>`: the effect of any command that gave `key` a TTL.
+pub fn pexpireat(key: &[u8], at_ms: i64) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"PEXPIREAT"),
+        Bytes::copy_from_slice(key),
+        int_arg(at_ms),
+    ]
+}
+
+/// `DEL key`, or `UNLINK key` when `lazy`: the effect of a command that deleted `key` as a
+/// side effect (an expiry time already in the past), following `lazyfree-lazy-expire`.
+pub fn del_or_unlink(key: &[u8], lazy: bool) -> Vec<Bytes> {
+    let name: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+    vec![Bytes::from_static(name), Bytes::copy_from_slice(key)]
 }
