@@ -73,12 +73,13 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             };
             // Expired keys, and hashes emptied by field expiry, reach the AOF as DEL while the
             // shard is still locked (ordered against the commands that touch it).
-            if crate::propagate::active(srv) {
+            if crate::propagate::active(srv) && (!keys.is_empty() || !hashes.is_empty()) {
+                let name = crate::propagate::expired_del_name(srv);
                 let dels = keys
                     .iter()
                     .map(|k| &k[..])
                     .chain(hashes.iter().filter(|(_, gone)| *gone).map(|(k, _)| &k[..]))
-                    .map(|k| crate::propagate::del_effect(db as u32, k))
+                    .map(|k| crate::propagate::expired_effect(name, db as u32, k))
                     .collect();
                 crate::propagate::feed_background(srv, dels);
             }

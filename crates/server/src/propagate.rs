@@ -89,9 +89,10 @@ pub fn call_handler(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     }
     let expired = crate::notify::take_expired_for_propagation(c);
     if !expired.is_empty() {
+        let name = expired_del_name(c.srv);
         let dels = expired.into_iter().map(|(db, key)| Effect {
             db,
-            argv: vec![Bytes::from_static(b"DEL"), Bytes::from(key.into_vec())],
+            argv: vec![Bytes::from_static(name), Bytes::from(key.into_vec())],
         });
         let fx = &mut c.client.effects;
         let at = unit_before.min(fx.unit.len());
@@ -183,6 +184,26 @@ pub fn del_effect(db: u32, key: &[u8]) -> Effect {
     Effect {
         db,
         argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
+    }
+}
+
+/// The command that propagates the deletion of an expired key (lazily or by the active
+/// cycle): `UNLINK` under `lazyfree-lazy-expire yes`, else `DEL`, as Redis's
+/// `propagateDeletion`. Reads the configuration: call it once per batch of expired keys.
+pub fn expired_del_name(srv: &Server) -> &'static [u8] {
+    if srv.config.read().get_bool("lazyfree-lazy-expire") == Some(true) {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
+/// The effect of `key` of `db` having expired: `DEL key`, or `UNLINK key` when `name` (from
+/// [`expired_del_name`]) says so.
+pub fn expired_effect(name: &'static [u8], db: u32, key: &[u8]) -> Effect {
+    Effect {
+        db,
+        argv: vec![Bytes::from_static(name), Bytes::copy_from_slice(key)],
     }
 }
 

@@ -158,9 +158,15 @@ const CASES: &[Case] = &[
          EXPIRE u1 0
          SET u1 v
          GETEX u1 EXAT 1
+         SET u2 v PX 1
+         aof UNLINK u2
          CONFIG SET lazyfree-lazy-expire no
          SET u1 v
-         EXPIRE u1 0",
+         EXPIRE u1 0
+         CONFIG SET lazyfree-lazy-server-del yes
+         SADD u3 a b
+         SPOP u3 5
+         CONFIG SET lazyfree-lazy-server-del no",
     ),
     case(
         "spop_becomes_srem_or_del",

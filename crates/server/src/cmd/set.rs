@@ -271,9 +271,8 @@ fn spop_count(c: &mut Ctx) -> CmdResult {
     c.dirty(popped.len() as u64);
     reply_members(c.reply, &popped, true);
     if popped.len() >= size {
-        // The whole set: DEL (UNLINK under lazyfree-lazy-server-del), as Redis 7.2.
-        let lazy = c.srv.config.read().get_bool("lazyfree-lazy-server-del") == Some(true);
-        c.propagate(crate::propagate::del_or_unlink(key, lazy));
+        // The whole set: DEL (even under lazyfree-lazy-server-del, as Redis 7.0).
+        c.propagate(crate::propagate::del_or_unlink(key, false));
         drop_if_empty(c, key)?;
         c.notify(notify::GENERIC, "del", key);
     } else {
