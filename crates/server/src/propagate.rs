@@ -104,6 +104,13 @@ pub fn call_handler(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
 }
 
 impl Ctx<'_, '_> {
+    /// Whether effects are being collected: handlers test it before building a rewritten
+    /// command, so nothing is allocated for propagation while the AOF is off.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        active(self.srv)
+    }
+
     /// Propagates `argv` (name first) in the current database instead of the request itself.
     /// Call it once per command to emit; the request is then not propagated verbatim.
     pub fn propagate(&mut self, argv: Vec<Bytes>) {

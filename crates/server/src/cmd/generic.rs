@@ -689,10 +689,12 @@ fn expire_generic(c: &mut Ctx, relative: bool, unit_ms: i64) -> CmdResult {
         shard.set_expire(key, Some(when), now);
         c.notify(notify::GENERIC, "expire", key);
         // `PEXPIREAT key <abs ms> [flags]`, the flags kept as Redis does.
-        let mut argv = c.argv.to_vec();
-        argv[0] = Bytes::from_static(b"PEXPIREAT");
-        argv[2] = crate::propagate::int_arg(when);
-        c.propagate(argv);
+        if c.propagating() {
+            let mut argv = c.argv.to_vec();
+            argv[0] = Bytes::from_static(b"PEXPIREAT");
+            argv[2] = crate::propagate::int_arg(when);
+            c.propagate(argv);
+        }
     }
     c.dirty(1);
     c.modified(key);

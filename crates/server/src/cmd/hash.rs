@@ -421,12 +421,14 @@ fn hincrbyfloat(c: &mut Ctx) -> CmdResult {
     c.notify(notify::HASH, "hincrbyfloat", key);
     c.dirty(1);
     // The result, not the increment (replay must not depend on float formatting).
-    c.propagate(vec![
-        Bytes::from_static(b"HSET"),
-        Bytes::copy_from_slice(key),
-        Bytes::copy_from_slice(field),
-        Bytes::copy_from_slice(text.as_bytes()),
-    ]);
+    if c.propagating() {
+        c.propagate(vec![
+            Bytes::from_static(b"HSET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(field),
+            Bytes::copy_from_slice(text.as_bytes()),
+        ]);
+    }
     Ok(())
 }
 

@@ -735,15 +735,17 @@ fn serve_pop(
         let emptied = after_removal(l, fill);
         elements_removed(c, key, end.pop_event(), n as u64, emptied)?;
         // Effect: `LPOP key` (BLPOP) or `LPOP key <popped>` (LMPOP / BLMPOP), as Redis.
-        let name: &'static [u8] = match end {
-            End::Head => b"LPOP",
-            End::Tail => b"RPOP",
-        };
-        let mut argv = vec![Bytes::from_static(name), Bytes::copy_from_slice(key)];
-        if count.is_some() {
-            argv.push(crate::propagate::int_arg(n as i64));
+        if c.propagating() {
+            let name: &'static [u8] = match end {
+                End::Head => b"LPOP",
+                End::Tail => b"RPOP",
+            };
+            let mut argv = vec![Bytes::from_static(name), Bytes::copy_from_slice(key)];
+            if count.is_some() {
+                argv.push(crate::propagate::int_arg(n as i64));
+            }
+            c.propagate(argv);
         }
-        c.propagate(argv);
         return Ok(Served::Done);
     }
     Ok(Served::Nothing)
@@ -790,7 +792,7 @@ fn blmove_generic(c: &mut Ctx, from: End, to: End, deadline: Option<i64>) -> Cmd
     if exists {
         let dirty = c.client.batch.dirty;
         lmove_generic(c, src, dst, from, to)?;
-        if c.client.batch.dirty > dirty {
+        if c.client.batch.dirty > dirty && c.propagating() {
             // Effect: LMOVE / RPOPLPUSH without the timeout, as Redis.
             let argv = if c.argv.len() == 6 {
                 let mut a = c.argv[..5].to_vec();

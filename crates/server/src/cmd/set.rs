@@ -224,11 +224,13 @@ fn spop(c: &mut Ctx) -> CmdResult {
     };
     c.notify(notify::SET, "spop", key);
     c.reply.bulk(&m);
-    c.propagate(vec![
-        Bytes::from_static(b"SREM"),
-        Bytes::copy_from_slice(key),
-        Bytes::copy_from_slice(&m),
-    ]);
+    if c.propagating() {
+        c.propagate(vec![
+            Bytes::from_static(b"SREM"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(&m),
+        ]);
+    }
     if drop_if_empty(c, key)? {
         c.notify(notify::GENERIC, "del", key);
     }

@@ -1102,6 +1102,7 @@ fn pop_first(
         // direct ZPOPMIN/ZPOPMAX are propagated verbatim.
         let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
         match shape {
+            _ if !c.propagating() => {}
             PopShape::Plain { .. } => {}
             PopShape::Keyed => c.propagate(vec![
                 bytes::Bytes::from_static(name),

@@ -303,7 +303,7 @@ fn set(c: &mut Ctx) -> CmdResult {
     let (key, val) = (c.arg(1), c.arg(2));
     let dirty = c.client.batch.dirty;
     set_generic(c, key, val, o.flags, expire, false)?;
-    if c.client.batch.dirty == dirty {
+    if c.client.batch.dirty == dirty || !c.propagating() {
         return Ok(());
     }
     // As Redis: a relative or seconds expiry becomes `SET key value PXAT <ms>` (dropping the
@@ -343,7 +343,9 @@ fn setex(c: &mut Ctx) -> CmdResult {
     let at = expire_at(c, 1000, false, c.arg(2), "setex")?;
     let (key, val) = (c.arg(1), c.arg(3));
     set_generic(c, key, val, 0, Some(at), false)?;
-    c.propagate(set_pxat(key, val, at));
+    if c.propagating() {
+        c.propagate(set_pxat(key, val, at));
+    }
     Ok(())
 }
 
@@ -351,7 +353,9 @@ fn psetex(c: &mut Ctx) -> CmdResult {
     let at = expire_at(c, 1, false, c.arg(2), "psetex")?;
     let (key, val) = (c.arg(1), c.arg(3));
     set_generic(c, key, val, 0, Some(at), false)?;
-    c.propagate(set_pxat(key, val, at));
+    if c.propagating() {
+        c.propagate(set_pxat(key, val, at));
+    }
     Ok(())
 }
 
@@ -367,9 +371,11 @@ fn getset(c: &mut Ctx) -> CmdResult {
     c.modified(key);
     notify_set(c, key, old.is_none(), false);
     // Propagated as SET (Redis rewrites the command name only).
-    let mut argv = c.argv.to_vec();
-    argv[0] = Bytes::from_static(b"SET");
-    c.propagate(argv);
+    if c.propagating() {
+        let mut argv = c.argv.to_vec();
+        argv[0] = Bytes::from_static(b"SET");
+        c.propagate(argv);
+    }
     Ok(())
 }
 
@@ -609,12 +615,14 @@ fn incrbyfloat(c: &mut Ctx) -> CmdResult {
     }
     c.notify(notify::STRING, "incrbyfloat", key);
     // The result, not the increment: replay must not depend on float formatting.
-    c.propagate(vec![
-        Bytes::from_static(b"SET"),
-        Bytes::copy_from_slice(key),
-        Bytes::copy_from_slice(text.as_bytes()),
-        Bytes::from_static(b"KEEPTTL"),
-    ]);
+    if c.propagating() {
+        c.propagate(vec![
+            Bytes::from_static(b"SET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(text.as_bytes()),
+            Bytes::from_static(b"KEEPTTL"),
+        ]);
+    }
     Ok(())
 }
 
