@@ -427,6 +427,7 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         .loading
         .load(std::sync::atomic::Ordering::Relaxed)
         && !cmd.has(spec::flags::LOADING)
+        && !srv.persist.aof.is_loader(client.id)
     {
         reject(srv, client, reply, Some(cmd), errors::LOADING);
         return Flow::Continue;
@@ -440,6 +441,12 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     {
         reject(srv, client, reply, Some(cmd), errors::MISCONF);
         return Flow::Continue;
+    }
+    if cmd.has(spec::flags::WRITE) || cmd.name == "ping" {
+        if let Some(e) = srv.persist.aof.write_error() {
+            reject(srv, client, reply, Some(cmd), errors::CmdError::from(e));
+            return Flow::Continue;
+        }
     }
     if srv.scripting.busy() && !cmd.has(spec::flags::ALLOW_BUSY) {
         reject(srv, client, reply, Some(cmd), srv.scripting.busy_error());

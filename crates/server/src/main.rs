@@ -32,7 +32,8 @@ Every redis.conf directive is accepted as a file line or as --directive value."
 /// be loaded entirely stops the server with a non-zero exit status.
 fn start_loading(srv: &Arc<Server>) {
     let path = ferrokv_server::persist::rdb_path(srv);
-    if !path.exists() {
+    let aof = srv.config.read().get_bool("appendonly").unwrap_or(false);
+    if !aof && !path.exists() {
         return;
     }
     srv.persist
@@ -42,13 +43,22 @@ fn start_loading(srv: &Arc<Server>) {
     let spawned = std::thread::Builder::new()
         .name("ferrokv-load".into())
         .spawn(move || {
-            match ferrokv_server::persist::load::load_file(&srv, &path) {
-                Ok(Some(l)) => log_notice!("DB loaded from disk: {:.3} seconds", l.secs),
-                Ok(None) => {}
-                Err(e) => {
+            if aof {
+                // With the AOF on, the RDB file is not read (as Redis 7).
+                if let Err(e) = ferrokv_server::persist::aof::startup(&srv) {
                     log_warning!("{}", e);
                     log_warning!("Fatal error loading the DB, check server logs. Exiting.");
                     std::process::exit(1);
+                }
+            } else {
+                match ferrokv_server::persist::load::load_file(&srv, &path) {
+                    Ok(Some(l)) => log_notice!("DB loaded from disk: {:.3} seconds", l.secs),
+                    Ok(None) => {}
+                    Err(e) => {
+                        log_warning!("{}", e);
+                        log_warning!("Fatal error loading the DB, check server logs. Exiting.");
+                        std::process::exit(1);
+                    }
                 }
             }
             srv.persist
@@ -123,6 +133,7 @@ fn main() -> ExitCode {
         }
     };
     let srv = Arc::new(Server::new(config));
+    srv.persist.attach(&srv);
     let workers = match net::start_workers(&srv, threads) {
         Ok(w) => w,
         Err(e) => {

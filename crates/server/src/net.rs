@@ -393,6 +393,7 @@ async fn serve_registered(
                     srv.stats
                         .net_output_bytes
                         .fetch_add(out.len() as u64, Relaxed);
+                    aof_gate(&srv, &client).await;
                     if stream.write_all(&out).await.is_err() {
                         break 'conn;
                     }
@@ -425,6 +426,7 @@ async fn serve_registered(
                     srv.stats
                         .net_output_bytes
                         .fetch_add(out.len() as u64, Relaxed);
+                    aof_gate(&srv, &client).await;
                     if stream.write_all(&out).await.is_err() {
                         srv.blocking.cancel(&w);
                         break 'conn;
@@ -473,6 +475,7 @@ async fn serve_registered(
                 monitor = None;
             }
             if flow == Flow::Close {
+                aof_gate(&srv, &client).await;
                 let _ = stream.write_all(&reply.take()).await;
                 break 'conn;
             }
@@ -481,6 +484,7 @@ async fn serve_registered(
                 srv.stats
                     .net_output_bytes
                     .fetch_add(out.len() as u64, Relaxed);
+                aof_gate(&srv, &client).await;
                 if stream.write_all(&out).await.is_err() {
                     break 'conn;
                 }
@@ -496,6 +500,7 @@ async fn serve_registered(
             srv.stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Relaxed);
+            aof_gate(&srv, &client).await;
             if !write_or_killed(&mut stream, &out, &handle).await {
                 break;
             }
@@ -681,6 +686,13 @@ async fn park(
             },
         }
     }
+}
+
+/// With `appendfsync always`, a client's replies go out only once its last execution unit is
+/// on disk (see [`crate::persist::aof`]).
+#[inline]
+async fn aof_gate(srv: &Server, client: &Client) {
+    srv.persist.aof.wait_synced(client.effects.aof_offset).await
 }
 
 /// Writes `out`, giving up when the client is killed meanwhile (a subscriber closed by the

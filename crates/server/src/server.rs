@@ -368,6 +368,10 @@ impl Server {
             }
         }
         let mut held = held;
+        let locked = held
+            .as_deref_mut()
+            .is_some_and(|h| h.all_held().next().is_some());
+        crate::persist::aof::on_config_change(self, changed, locked);
         if changed.contains(&"notify-keyspace-events") {
             crate::notify::apply_expired_logging(self, held.as_deref_mut());
         }

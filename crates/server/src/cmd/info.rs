@@ -715,18 +715,15 @@ fn persistence_section(srv: &Server, out: &mut String) {
         "{}",
         p.last_load_keys.load(Relaxed)
     );
-    field!(out, "aof_enabled", "0");
-    field!(out, "aof_rewrite_in_progress", "0");
-    field!(out, "aof_rewrite_scheduled", "0");
-    field!(out, "aof_last_rewrite_time_sec", "-1");
-    field!(out, "aof_current_rewrite_time_sec", "-1");
-    field!(out, "aof_last_bgrewrite_status", "ok");
-    field!(out, "aof_rewrites", "0");
-    field!(out, "aof_rewrites_consecutive_failures", "0");
-    field!(out, "aof_last_write_status", "ok");
-    field!(out, "aof_last_cow_size", "0");
+    let (head, tail) = crate::persist::aof::info_fields(srv);
+    for (k, v) in head {
+        field!(out, k, "{}", v);
+    }
     field!(out, "module_fork_in_progress", "0");
     field!(out, "module_fork_last_cow_size", "0");
+    for (k, v) in tail {
+        field!(out, k, "{}", v);
+    }
 }
 
 fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {

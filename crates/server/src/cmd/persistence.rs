@@ -14,13 +14,17 @@ use std::sync::atomic::Ordering::Relaxed;
 pub fn register(t: &mut CommandTable) {
     t.add("save", save, Locking::All);
     t.add("bgsave", bgsave, Locking::All);
+    t.add("bgrewriteaof", bgrewriteaof, Locking::All);
     t.add("dump", dump, Locking::Keys);
     t.add("restore", restore, Locking::Keys);
 }
 
 /// SAVE: a synchronous snapshot of every database into `dir/dbfilename`.
 fn save(c: &mut Ctx) -> CmdResult {
-    if c.srv.persist.bgsave_in_progress.load(Relaxed) {
+    // A rewrite's snapshot is a background save too (one snapshot at a time).
+    if c.srv.persist.bgsave_in_progress.load(Relaxed)
+        || c.srv.persist.aof.rewrite_in_progress.load(Relaxed)
+    {
         return Err(errors::BGSAVE_IN_PROGRESS);
     }
     match snapshot::save_locked(c.srv, &mut c.locks) {
@@ -49,12 +53,39 @@ fn bgsave(c: &mut Ctx) -> CmdResult {
         }
         return Err(errors::BGSAVE_IN_PROGRESS);
     }
+    if p.aof.rewrite_in_progress.load(Relaxed) {
+        if schedule {
+            p.bgsave_scheduled.store(true, Relaxed);
+            c.reply.simple(b"Background saving scheduled");
+            return Ok(());
+        }
+        return Err(errors::CmdError::new("ERR An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+    }
     match snapshot::start_background(c.srv, Some(&mut c.locks)) {
         Ok(()) => {
             c.reply.simple(b"Background saving started");
             Ok(())
         }
         Err(e) if e.starts_with("Background save already") => Err(errors::BGSAVE_IN_PROGRESS),
+        Err(e) => Err(errors::CmdError::from(format!("ERR {e}"))),
+    }
+}
+
+/// BGREWRITEAOF: rewrites the AOF in the background (scheduled while a background save
+/// runs); the cut is this command's instant (it holds every shard).
+fn bgrewriteaof(c: &mut Ctx) -> CmdResult {
+    use crate::persist::aof::rewrite::{self, Started};
+    match rewrite::bgrewriteaof(c.srv, Some(&mut c.locks)) {
+        Ok(Started::Started) => {
+            c.reply
+                .simple(b"Background append only file rewriting started");
+            Ok(())
+        }
+        Ok(Started::Scheduled) => {
+            c.reply
+                .simple(b"Background append only file rewriting scheduled");
+            Ok(())
+        }
         Err(e) => Err(errors::CmdError::from(format!("ERR {e}"))),
     }
 }

@@ -33,6 +33,7 @@ pub fn shutdown_now(srv: &Server) {
     log_warning!("ferrokv is now ready to exit, bye bye...");
     // A busy script (even one that wrote) is stopped so its thread lets the server exit.
     srv.scripting.abort_for_shutdown();
+    crate::persist::aof::flush_for_shutdown(srv);
     srv.begin_shutdown();
 }
 

@@ -634,6 +634,15 @@ pub static PARAMS: &[Param] = &[
 /// value at startup produces an "accepted but has no effect yet" warning. Edit this list as
 /// features land.
 pub static EFFECTIVE: &[&str] = &[
+    "appendonly",
+    "appendfilename",
+    "appenddirname",
+    "appendfsync",
+    "auto-aof-rewrite-percentage",
+    "auto-aof-rewrite-min-size",
+    "aof-load-truncated",
+    "aof-timestamp-enabled",
+    "aof-disable-auto-gc",
     "list-max-listpack-size",
     "list-compress-depth",
     "hash-max-listpack-entries",

@@ -54,7 +54,25 @@ pub fn load_file(srv: &Server, path: &Path) -> Result<Option<Loaded>, String> {
     r.map(Some)
 }
 
+/// Loads an RDB from `reader` (the loading flags are the caller's). Returns what was loaded and
+/// the bytes consumed (the AOF loader continues after an RDB preamble from there).
+pub fn load_reader(
+    srv: &Server,
+    reader: impl std::io::Read,
+    total: u64,
+) -> Result<(Loaded, u64), String> {
+    load_stream_at(srv, reader, total)
+}
+
 fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<Loaded, String> {
+    load_stream_at(srv, reader, total).map(|x| x.0)
+}
+
+fn load_stream_at(
+    srv: &Server,
+    reader: impl std::io::Read,
+    total: u64,
+) -> Result<(Loaded, u64), String> {
     let started = Instant::now();
     let p = &srv.persist;
     let mut rd =
@@ -191,5 +209,5 @@ fn load_stream(srv: &Server, reader: impl std::io::Read, total: u64) -> Result<L
             out.expired
         );
     }
-    Ok(out)
+    Ok((out, rd.bytes_read()))
 }

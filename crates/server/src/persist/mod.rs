@@ -126,7 +126,8 @@ pub fn save_points(srv: &Server) -> Vec<(i64, i64)> {
 /// 5 seconds at the earliest, as Redis does.
 pub fn cron_check(srv: &Arc<Server>) {
     let p = &srv.persist;
-    if p.bgsave_in_progress.load(Relaxed) {
+    aof::rewrite::cron_check(srv);
+    if p.bgsave_in_progress.load(Relaxed) || p.aof.rewrite_in_progress.load(Relaxed) {
         return;
     }
     let now_ms = crate::util::now_ms();

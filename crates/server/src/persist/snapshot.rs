@@ -352,7 +352,9 @@ pub fn save_now(srv: &Server) -> Result<Written, String> {
     let mut locks = srv.keyspace.lock(&LockPlan::All);
     // A background save holds the save lock; its thread needs shard locks one at a time,
     // so wait for it without holding ours.
-    while srv.persist.bgsave_in_progress.load(Relaxed) {
+    while srv.persist.bgsave_in_progress.load(Relaxed)
+        || srv.persist.aof.rewrite_in_progress.load(Relaxed)
+    {
         drop(locks);
         std::thread::sleep(std::time::Duration::from_millis(5));
         locks = srv.keyspace.lock(&LockPlan::All);
