@@ -273,8 +273,10 @@ fn spop_count(c: &mut Ctx) -> CmdResult {
     c.dirty(popped.len() as u64);
     reply_members(c.reply, &popped, true);
     if popped.len() >= size {
-        // The whole set: DEL (even under lazyfree-lazy-server-del, as Redis 7.0).
-        c.propagate(crate::propagate::del_or_unlink(key, false));
+        // The whole set: DEL, or UNLINK under lazyfree-lazy-server-del (Redis 7.2; 7.0
+        // always wrote DEL).
+        let lazy = c.srv.config.read().get_bool("lazyfree-lazy-server-del") == Some(true);
+        c.propagate(crate::propagate::del_or_unlink(key, lazy));
         drop_if_empty(c, key)?;
         c.notify(notify::GENERIC, "del", key);
     } else {
