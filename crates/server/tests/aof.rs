@@ -464,3 +464,55 @@ fn base_without_rdb_preamble_is_commands() {
     assert_eq!(c.cmd(&["LLEN", "long"]), Value::Int(150));
     assert_eq!(c.cmd(&["GET", "tail"]), bulk("1"));
 }
+
+#[test]
+fn bgrewriteaof_with_the_aof_off_writes_a_base_only_directory() {
+    let mut s = ServerProc::ferrokv(BIN, &[]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "a", "1"]);
+    assert_eq!(
+        c.cmd(&["BGREWRITEAOF"]),
+        Value::Simple("Background append only file rewriting started".into())
+    );
+    assert!(wait_until(Duration::from_secs(10), || info_field(
+        &mut c,
+        "aof_rewrite_in_progress"
+    ) == "0"));
+    assert_eq!(
+        manifest(&s),
+        "file appendonly.aof.1.base.rdb seq 1 type b\n"
+    );
+    s.restart_with(&["--appendonly", "yes"]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("1"));
+}
+
+#[test]
+fn failing_disk_turns_writes_into_misconf() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("SKIP: no /dev/full");
+        return;
+    }
+    let s = ServerProc::ferrokv(BIN, &["--appendonly", "yes", "--appendfsync", "everysec"]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "a", "1"]);
+    // The next incremental file (opened by the rewrite) is the full device: every write fails
+    // with ENOSPC.
+    std::os::unix::fs::symlink("/dev/full", aof_dir(&s).join("appendonly.aof.2.incr.aof")).unwrap();
+    c.cmd(&["BGREWRITEAOF"]);
+    assert!(wait_until(Duration::from_secs(10), || info_field(
+        &mut c,
+        "aof_rewrite_in_progress"
+    ) == "0"));
+    c.cmd(&["SET", "b", "2"]);
+    assert!(wait_until(Duration::from_secs(5), || info_field(
+        &mut c,
+        "aof_last_write_status"
+    ) == "err"));
+    assert_eq!(
+        c.cmd(&["SET", "c", "3"]),
+        Value::Error("MISCONF Errors writing to the AOF file: No space left on device".into())
+    );
+    // Reads still work.
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("1"));
+}

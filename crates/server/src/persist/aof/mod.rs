@@ -78,6 +78,9 @@ pub struct Aof {
     pub(crate) current_seq: AtomicU64,
     /// Client id of the loader's fake client (its commands are allowed while loading).
     loader_id: AtomicU64,
+    /// The AOF was turned on and its first base is not written yet (the manifest on disk
+    /// does not list the current files).
+    pub enabling: AtomicBool,
     /// A rewrite is running (aof_rewrite_in_progress).
     pub rewrite_in_progress: AtomicBool,
     /// A rewrite waits for a background save to end (aof_rewrite_scheduled).
@@ -168,6 +171,19 @@ impl Layout {
         manifest::persist(&self.dir, &self.manifest_name(), &self.manifest)
     }
 
+    /// The sequence number after every file listed (for a fresh set of files).
+    pub fn next_seq(&self) -> u64 {
+        let m = &self.manifest;
+        m.base
+            .iter()
+            .chain(&m.incrs)
+            .chain(&m.history)
+            .map(|f| f.seq)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
     /// Total size of the base and incremental files.
     pub fn total_size(&self) -> u64 {
         self.manifest
@@ -198,6 +214,7 @@ impl Default for Aof {
             writer: Mutex::new(None),
             current_seq: AtomicU64::new(0),
             loader_id: AtomicU64::new(0),
+            enabling: AtomicBool::new(false),
             rewrite_in_progress: AtomicBool::new(false),
             rewrite_scheduled: AtomicBool::new(false),
             rewrite_started_ms: AtomicI64::new(0),
@@ -548,47 +565,8 @@ pub fn enable(srv: &Arc<Server>, wait: bool) -> Result<(), String> {
         return Ok(());
     }
     aof.apply_config(srv);
-    let (dir, prefix) = config_paths(srv);
-    if let Err(e) = std::fs::create_dir_all(&dir) {
-        return Err(format!(
-            "Can't open or create append-only dir {}: {}",
-            dir.display(),
-            crate::config::io_error_text(&e)
-        ));
-    }
-    // Continue the sequence numbers of an existing directory, whose manifest stays in place
-    // until the new base exists.
-    let mut layout = Layout {
-        dir,
-        prefix,
-        manifest: Manifest::default(),
-    };
-    let path = layout.dir.join(layout.manifest_name());
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        if let Ok(m) = Manifest::parse(&text) {
-            layout.manifest = m;
-        }
-    }
-    // The old files are history as soon as the new base is installed.
-    let old = std::mem::take(&mut layout.manifest);
-    layout.manifest.history = old
-        .base
-        .into_iter()
-        .chain(old.incrs)
-        .chain(old.history)
-        .map(|mut f| {
-            f.kind = FileType::History;
-            f
-        })
-        .collect();
-    let next_seq = layout
-        .manifest
-        .history
-        .iter()
-        .map(|f| f.seq)
-        .max()
-        .unwrap_or(0)
-        + 1;
+    let layout = fresh_layout(srv)?;
+    let next_seq = layout.next_seq();
     *aof.layout.lock() = Some(layout);
     spawn_writer(srv, None)?;
     rewrite::start(srv, None, rewrite::Mode::Enable { seq: next_seq }, wait)
@@ -628,6 +606,41 @@ pub fn on_config_change(srv: &Server, changed: &[&'static str], locked: bool) {
     } else {
         switch();
     }
+}
+
+/// A layout for a new set of files: the directory is created; the files of an existing
+/// manifest (read from disk) become history, deleted once the new base is installed, and the
+/// sequence numbers continue after theirs.
+pub fn fresh_layout(srv: &Server) -> Result<Layout, String> {
+    let (dir, prefix) = config_paths(srv);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        return Err(format!(
+            "Can't open or create append-only dir {}: {}",
+            dir.display(),
+            crate::config::io_error_text(&e)
+        ));
+    }
+    let mut layout = Layout {
+        dir,
+        prefix,
+        manifest: Manifest::default(),
+    };
+    let path = layout.dir.join(layout.manifest_name());
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        if let Ok(old) = Manifest::parse(&text) {
+            layout.manifest.history = old
+                .base
+                .into_iter()
+                .chain(old.incrs)
+                .chain(old.history)
+                .map(|mut f| {
+                    f.kind = FileType::History;
+                    f
+                })
+                .collect();
+        }
+    }
+    Ok(layout)
 }
 
 /// Turns the AOF off (`CONFIG SET appendonly no`): flushes and fsyncs what was fed, stops the

@@ -31,6 +31,9 @@ pub enum Mode {
         /// Sequence number of the first incremental file and of the base.
         seq: u64,
     },
+    /// BGREWRITEAOF with the AOF off: only a base is written, and the manifest lists just it
+    /// (as Redis 7 does).
+    Standalone,
 }
 
 /// How a rewrite request ended.
@@ -58,10 +61,12 @@ pub fn bgrewriteaof(srv: &Server, locks: Option<&mut LockSet<'_>>) -> Result<Sta
     let Some(arc) = srv.persist.server() else {
         return Err("background rewriting is not available before the server runs".into());
     };
-    if aof.layout().is_none() {
-        return Err("the AOF is off (appendonly no)".into());
-    }
-    start(&arc, locks, Mode::Rewrite, false).map(|_| Started::Started)
+    let mode = if aof.layout().is_none() {
+        Mode::Standalone
+    } else {
+        Mode::Rewrite
+    };
+    start(&arc, locks, mode, false).map(|_| Started::Started)
 }
 
 /// Starts a rewrite. With `wait`, returns once it is done (startup).
@@ -77,27 +82,35 @@ pub fn start(
     }
     aof.rewrite_scheduled.store(false, Relaxed);
     aof.rewrite_started_ms.store(crate::util::now_ms(), Relaxed);
+    let standalone = match mode {
+        Mode::Standalone => Some(super::fresh_layout(srv)?),
+        _ => None,
+    };
     let (incr_seq, base_seq) = {
         let g = aof.layout();
-        let Some(l) = g.as_ref() else {
-            aof.rewrite_in_progress.store(false, Relaxed);
-            return Err("the AOF is off".into());
-        };
-        match mode {
-            Mode::Rewrite => (
+        match (mode, g.as_ref(), standalone.as_ref()) {
+            (Mode::Enable { seq }, _, _) => (seq, seq),
+            (Mode::Standalone, _, Some(l)) => (0, l.next_seq()),
+            (Mode::Rewrite, Some(l), _) => (
                 l.manifest.last_incr_seq() + 1,
                 l.manifest.base.as_ref().map(|b| b.seq).unwrap_or(0) + 1,
             ),
-            Mode::Enable { seq } => (seq, seq),
+            _ => {
+                aof.rewrite_in_progress.store(false, Relaxed);
+                return Err("the AOF is off".into());
+            }
         }
     };
     let mark = |locks: &mut LockSet<'_>| {
         match mode {
-            Mode::Rewrite => aof.cut(incr_seq, true),
+            // While the AOF is being turned on, the manifest waits for the first base.
+            Mode::Rewrite => aof.cut(incr_seq, !aof.enabling.load(Relaxed)),
             Mode::Enable { .. } => {
+                aof.enabling.store(true, Relaxed);
                 aof.cut(incr_seq, false);
                 aof.set_collecting(true);
             }
+            Mode::Standalone => {}
         }
         snapshot::begin(srv, locks)
     };
@@ -116,7 +129,7 @@ pub fn start(
     let job = move || {
         let srv = &*srv2;
         let started = Instant::now();
-        let r = run(srv, epoch, incr_seq, base_seq);
+        let r = run(srv, epoch, incr_seq, base_seq, standalone);
         let aof = &srv.persist.aof;
         aof.last_rewrite_time_sec
             .store(started.elapsed().as_secs() as i64, Relaxed);
@@ -157,9 +170,15 @@ pub fn start(
         })
 }
 
-fn run(srv: &Server, epoch: snapshot::Epoch, incr_seq: u64, base_seq: u64) -> Result<(), String> {
+fn run(
+    srv: &Server,
+    epoch: snapshot::Epoch,
+    incr_seq: u64,
+    base_seq: u64,
+    mut standalone: Option<super::Layout>,
+) -> Result<(), String> {
     let aof = &srv.persist.aof;
-    if !aof.wait_switched(incr_seq, Duration::from_secs(60)) {
+    if standalone.is_none() && !aof.wait_switched(incr_seq, Duration::from_secs(60)) {
         return Err("Can't open the new AOF incr file (see the AOF write error)".into());
     }
     let preamble = srv
@@ -169,7 +188,7 @@ fn run(srv: &Server, epoch: snapshot::Epoch, incr_seq: u64, base_seq: u64) -> Re
         .unwrap_or(true);
     let (dir, base_name) = {
         let g = aof.layout();
-        let Some(l) = g.as_ref() else {
+        let Some(l) = standalone.as_ref().or(g.as_ref()) else {
             return Err("the AOF was turned off during the rewrite".into());
         };
         (l.dir.clone(), l.base_name(base_seq, preamble))
@@ -201,7 +220,7 @@ fn run(srv: &Server, epoch: snapshot::Epoch, incr_seq: u64, base_seq: u64) -> Re
         .get_bool("aof-disable-auto-gc")
         .unwrap_or(false);
     let mut g = aof.layout();
-    let Some(l) = g.as_mut() else {
+    let Some(l) = standalone.as_mut().or(g.as_mut()) else {
         return Err("the AOF was turned off during the rewrite".into());
     };
     let m = &mut l.manifest;
@@ -235,8 +254,11 @@ fn run(srv: &Server, epoch: snapshot::Epoch, incr_seq: u64, base_seq: u64) -> Re
     }
     let size = l.total_size();
     drop(g);
-    aof.current_size.store(size, Relaxed);
-    aof.base_size.store(size, Relaxed);
+    if standalone.is_none() {
+        aof.enabling.store(false, Relaxed);
+        aof.current_size.store(size, Relaxed);
+        aof.base_size.store(size, Relaxed);
+    }
     Ok(())
 }
 
@@ -252,6 +274,13 @@ pub fn cron_check(srv: &Arc<Server>) {
         return;
     }
     if aof.rewrite_scheduled.load(Relaxed) {
+        let _ = start(srv, None, Mode::Rewrite, false);
+        return;
+    }
+    // Turning the AOF on failed to write its first base: retry (Redis retries too).
+    if aof.enabling.load(Relaxed)
+        && crate::util::now_ms() - aof.rewrite_started_ms.load(Relaxed) > 5_000
+    {
         let _ = start(srv, None, Mode::Rewrite, false);
         return;
     }
