@@ -23,6 +23,10 @@
 //!   database changes in the stream.
 //!
 //! Collection is off (no cost beyond one atomic load per call) while nothing consumes effects.
+//!
+//! What each command propagates (the rewrites made by the handlers, and where ferrokv follows
+//! Redis 7.2 rather than 7.0) is listed in `docs/propagation.md`; `tests/aof_effects.rs`
+//! checks it against the AOF redis-server writes.
 
 use crate::client::Client;
 use crate::dispatch::{Ctx, Handler};
