@@ -402,6 +402,22 @@ const CASES: &[Case] = &[
          SET x3 v",
     ),
     case(
+        "key_found_expired_is_del_before_the_command_effect",
+        "DEBUG SET-ACTIVE-EXPIRE 0
+         SET le1 5 PX 1
+         SET le2 v PX 1
+         DEBUG SLEEP 0.01
+         INCR le1
+         MULTI
+         SET le3 v
+         APPEND le2 w
+         EXEC
+         EVAL \"redis.call('set', 'le4', 'v', 'PX', '1')\" 0
+         DEBUG SLEEP 0.01
+         EVAL \"redis.call('incr', 'le5') return redis.call('exists', 'le4')\" 0
+         DEBUG SET-ACTIVE-EXPIRE 1",
+    ),
+    case(
         "flushes_always_propagate",
         "FLUSHDB
          FLUSHDB ASYNC
