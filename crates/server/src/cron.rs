@@ -71,6 +71,18 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             } else {
                 Vec::new()
             };
+            // Expired keys, and hashes emptied by field expiry, reach the AOF as DEL while the
+            // shard is still locked (ordered against the commands that touch it).
+            if crate::propagate::active(srv) && (!keys.is_empty() || !hashes.is_empty()) {
+                let name = crate::propagate::expired_del_name(srv);
+                let dels = keys
+                    .iter()
+                    .map(|k| &k[..])
+                    .chain(hashes.iter().filter(|(_, gone)| *gone).map(|(k, _)| &k[..]))
+                    .map(|k| crate::propagate::expired_effect(name, db as u32, k))
+                    .collect();
+                crate::propagate::feed_background(srv, dels);
+            }
             drop(s);
             crate::notify::publish_expired(srv, db as u32, &keys);
             crate::notify::publish_hash_expired(srv, db as u32, &hashes);

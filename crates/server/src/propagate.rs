@@ -23,6 +23,10 @@
 //!   database changes in the stream.
 //!
 //! Collection is off (no cost beyond one atomic load per call) while nothing consumes effects.
+//!
+//! What each command propagates (the rewrites made by the handlers, and where ferrokv follows
+//! Redis 7.2 rather than 7.0) is listed in `docs/propagation.md`; `tests/aof_effects.rs`
+//! checks it against the AOF redis-server writes.
 
 use crate::client::Client;
 use crate::dispatch::{Ctx, Handler};
@@ -89,9 +93,10 @@ pub fn call_handler(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     }
     let expired = crate::notify::take_expired_for_propagation(c);
     if !expired.is_empty() {
+        let name = expired_del_name(c.srv);
         let dels = expired.into_iter().map(|(db, key)| Effect {
             db,
-            argv: vec![Bytes::from_static(b"DEL"), Bytes::from(key.into_vec())],
+            argv: vec![Bytes::from_static(name), Bytes::from(key.into_vec())],
         });
         let fx = &mut c.client.effects;
         let at = unit_before.min(fx.unit.len());
@@ -103,6 +108,13 @@ pub fn call_handler(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
 }
 
 impl Ctx<'_, '_> {
+    /// Whether effects are being collected: handlers test it before building a rewritten
+    /// command, so nothing is allocated for propagation while the AOF is off.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        active(self.srv)
+    }
+
     /// Propagates `argv` (name first) in the current database instead of the request itself.
     /// Call it once per command to emit; the request is then not propagated verbatim.
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
@@ -145,16 +157,19 @@ pub fn flush_unit(srv: &Server, client: &mut Client) {
     }
     let mut unit = std::mem::take(&mut fx.unit);
     if unit.len() > 1 {
-        let db = unit.first().map(|e| e.db).unwrap_or(0);
+        // MULTI goes in the first effect's database and EXEC in the last one's, so a unit
+        // that switched databases (SELECT inside EXEC or a script) adds no SELECT of its own.
+        let first = unit.first().map(|e| e.db).unwrap_or(0);
+        let last = unit.last().map(|e| e.db).unwrap_or(first);
         unit.insert(
             0,
             Effect {
-                db,
+                db: first,
                 argv: vec![Bytes::from_static(b"MULTI")],
             },
         );
         unit.push(Effect {
-            db,
+            db: last,
             argv: vec![Bytes::from_static(b"EXEC")],
         });
     }
@@ -181,4 +196,45 @@ pub fn del_effect(db: u32, key: &[u8]) -> Effect {
         db,
         argv: vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)],
     }
+}
+
+/// The command that propagates the deletion of an expired key (lazily or by the active
+/// cycle): `UNLINK` under `lazyfree-lazy-expire yes`, else `DEL`, as Redis's
+/// `propagateDeletion`. Reads the configuration: call it once per batch of expired keys.
+pub fn expired_del_name(srv: &Server) -> &'static [u8] {
+    if srv.config.read().get_bool("lazyfree-lazy-expire") == Some(true) {
+        b"UNLINK"
+    } else {
+        b"DEL"
+    }
+}
+
+/// The effect of `key` of `db` having expired: `DEL key`, or `UNLINK key` when `name` (from
+/// [`expired_del_name`]) says so.
+pub fn expired_effect(name: &'static [u8], db: u32, key: &[u8]) -> Effect {
+    Effect {
+        db,
+        argv: vec![Bytes::from_static(name), Bytes::copy_from_slice(key)],
+    }
+}
+
+/// The argument for an integer (a time, a count) in a propagated command.
+pub fn int_arg(v: i64) -> Bytes {
+    Bytes::copy_from_slice(itoa::Buffer::new().format(v).as_bytes())
+}
+
+/// `PEXPIREAT key <at>`: the effect of any command that gave `key` a TTL.
+pub fn pexpireat(key: &[u8], at_ms: i64) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"PEXPIREAT"),
+        Bytes::copy_from_slice(key),
+        int_arg(at_ms),
+    ]
+}
+
+/// `DEL key`, or `UNLINK key` when `lazy`: the effect of a command that deleted `key` as a
+/// side effect (an expiry time already in the past), following `lazyfree-lazy-expire`.
+pub fn del_or_unlink(key: &[u8], lazy: bool) -> Vec<Bytes> {
+    let name: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+    vec![Bytes::from_static(name), Bytes::copy_from_slice(key)]
 }

@@ -683,9 +683,18 @@ fn expire_generic(c: &mut Ctx, relative: bool, unit_ms: i64) -> CmdResult {
             release(c, e, false, "lazyfree-lazy-expire");
         }
         c.notify(notify::GENERIC, "del", key);
+        let lazy = config_yes(c, "lazyfree-lazy-expire");
+        c.propagate(crate::propagate::del_or_unlink(key, lazy));
     } else {
         shard.set_expire(key, Some(when), now);
         c.notify(notify::GENERIC, "expire", key);
+        // `PEXPIREAT key <abs ms> [flags]`, the flags kept as Redis does.
+        if c.propagating() {
+            let mut argv = c.argv.to_vec();
+            argv[0] = Bytes::from_static(b"PEXPIREAT");
+            argv[2] = crate::propagate::int_arg(when);
+            c.propagate(argv);
+        }
     }
     c.dirty(1);
     c.modified(key);

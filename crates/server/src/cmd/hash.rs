@@ -14,6 +14,7 @@ use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::notify;
+use bytes::Bytes;
 use ferrokv_engine::hash::{FieldTtl, Hash};
 use ferrokv_engine::{Kind, Value};
 use ferrokv_resp::Reply;
@@ -419,6 +420,15 @@ fn hincrbyfloat(c: &mut Ctx) -> CmdResult {
     }
     c.notify(notify::HASH, "hincrbyfloat", key);
     c.dirty(1);
+    // The result, not the increment (replay must not depend on float formatting).
+    if c.propagating() {
+        c.propagate(vec![
+            Bytes::from_static(b"HSET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(field),
+            Bytes::copy_from_slice(text.as_bytes()),
+        ]);
+    }
     Ok(())
 }
 
@@ -670,6 +680,7 @@ fn hexpire_generic(c: &mut Ctx, unit_ms: i64, absolute: bool) -> CmdResult {
     h.enable_field_ttls();
     reply.array(fields.len());
     let (mut updated, mut deleted) = (0u64, 0u64);
+    let mut gone: Vec<&Bytes> = Vec::new();
     for f in fields {
         let code = match (h.ttl(f, now), cond) {
             (FieldTtl::Missing, _) => NO_FIELD,
@@ -680,6 +691,7 @@ fn hexpire_generic(c: &mut Ctx, unit_ms: i64, absolute: bool) -> CmdResult {
             _ if at <= now => {
                 h.remove(f);
                 deleted += 1;
+                gone.push(f);
                 DELETED
             }
             _ => {
@@ -689,6 +701,19 @@ fn hexpire_generic(c: &mut Ctx, unit_ms: i64, absolute: bool) -> CmdResult {
             }
         };
         reply.int(code);
+    }
+    // Effects (Redis 7.4): fields deleted by a past time as HDEL, the others as
+    // `HPEXPIREAT key <abs ms> [cond] FIELDS ...`; nothing when no field changed.
+    for f in gone {
+        c.propagate(hdel_effect(key, std::slice::from_ref(f)));
+    }
+    if updated > 0 {
+        let mut argv = argv.to_vec();
+        argv[0] = Bytes::from_static(b"HPEXPIREAT");
+        argv[2] = crate::propagate::int_arg(at);
+        c.propagate(argv);
+    } else {
+        c.no_propagate();
     }
     if deleted + updated > 0 {
         c.dirty(deleted + updated);
@@ -820,6 +845,7 @@ fn hgetdel(c: &mut Ctx) -> CmdResult {
     let (mut h, reply) = hash_reply(c, key)?;
     reply.array(fields.len());
     let mut deleted = 0u64;
+    let mut gone: Vec<Bytes> = Vec::new();
     for f in fields {
         let Some(h) = h.as_deref_mut() else {
             reply.null();
@@ -830,11 +856,13 @@ fn hgetdel(c: &mut Ctx) -> CmdResult {
                 reply.bulk(v);
                 h.remove(f);
                 deleted += 1;
+                gone.push(f.clone());
             }
             None => reply.null(),
         }
     }
     if deleted > 0 {
+        c.propagate(hdel_effect(key, &gone));
         c.modified(key);
         c.notify(notify::HASH, "hdel", key);
         c.dirty(deleted);
@@ -889,6 +917,7 @@ fn hgetex(c: &mut Ctx) -> CmdResult {
     }
     reply.array(fields.len());
     let (mut updated, mut deleted) = (0u64, 0u64);
+    let mut changed: Vec<Bytes> = Vec::new();
     for f in fields {
         let Some(v) = h.get_field(f, now) else {
             reply.null();
@@ -899,6 +928,7 @@ fn hgetex(c: &mut Ctx) -> CmdResult {
             if matches!(h.ttl(f, now), FieldTtl::At(_)) {
                 h.set_expire(f, None);
                 updated += 1;
+                changed.push(f.clone());
             }
         } else if let Some(t) = at {
             if t <= now {
@@ -908,11 +938,19 @@ fn hgetex(c: &mut Ctx) -> CmdResult {
                 h.set_expire(f, Some(t));
                 updated += 1;
             }
+            changed.push(f.clone());
         }
     }
     if updated + deleted == 0 {
         return Ok(());
     }
+    // Effects: HDEL for a past time, else HPERSIST / HPEXPIREAT of the fields changed.
+    let effect = match at {
+        Some(t) if t <= now => hdel_effect(key, &changed),
+        Some(t) => fields_effect("HPEXPIREAT", key, Some(t), &changed),
+        None => fields_effect("HPERSIST", key, None, &changed),
+    };
+    c.propagate(effect);
     c.dirty(updated + deleted);
     c.modified(key);
     if updated > 0 {
@@ -1063,6 +1101,26 @@ fn hsetex(c: &mut Ctx) -> CmdResult {
     reply.int(1);
     c.dirty((pairs.len() / 2) as u64);
     c.modified(key);
+    // Effects: a relative or seconds time becomes PXAT; a past time deletes the fields.
+    match o.at {
+        Some(t) if t <= now => {
+            let fs: Vec<Bytes> = pairs.chunks_exact(2).map(|p| p[0].clone()).collect();
+            c.propagate(hdel_effect(key, &fs));
+        }
+        Some(t) => {
+            let mut argv = vec![Bytes::from_static(b"HSETEX"), Bytes::copy_from_slice(key)];
+            if o.fnx {
+                argv.push(Bytes::from_static(b"FNX"));
+            } else if o.fxx {
+                argv.push(Bytes::from_static(b"FXX"));
+            }
+            argv.push(Bytes::from_static(b"PXAT"));
+            argv.push(crate::propagate::int_arg(t));
+            argv.extend_from_slice(&c.argv[o.first - 2..]);
+            c.propagate(argv);
+        }
+        None => {}
+    }
     if new_key {
         c.notify(notify::NEW, "new", key);
     }
@@ -1078,4 +1136,23 @@ fn hsetex(c: &mut Ctx) -> CmdResult {
         track(c, key)?;
     }
     Ok(())
+}
+
+/// `HDEL key field...`: the effect of fields deleted by a command (a past expiry time, HGETDEL).
+fn hdel_effect(key: &[u8], fields: &[Bytes]) -> Vec<Bytes> {
+    let mut argv = vec![Bytes::from_static(b"HDEL"), Bytes::copy_from_slice(key)];
+    argv.extend(fields.iter().cloned());
+    argv
+}
+
+/// `<name> key [at] FIELDS n field...`: HPEXPIREAT / HPERSIST of the fields a command changed.
+fn fields_effect(name: &'static str, key: &[u8], at: Option<i64>, fields: &[Bytes]) -> Vec<Bytes> {
+    let mut argv = vec![Bytes::from(name), Bytes::copy_from_slice(key)];
+    if let Some(t) = at {
+        argv.push(crate::propagate::int_arg(t));
+    }
+    argv.push(Bytes::from_static(b"FIELDS"));
+    argv.push(crate::propagate::int_arg(fields.len() as i64));
+    argv.extend(fields.iter().cloned());
+    argv
 }

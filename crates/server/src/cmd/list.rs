@@ -17,6 +17,7 @@ use crate::cmd::coll;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::notify;
+use bytes::Bytes;
 use ferrokv_engine::list::List;
 use ferrokv_engine::{Clock, Kind, Shard, Value};
 use ferrokv_resp::Reply;
@@ -733,6 +734,18 @@ fn serve_pop(
         };
         let emptied = after_removal(l, fill);
         elements_removed(c, key, end.pop_event(), n as u64, emptied)?;
+        // Effect: `LPOP key` (BLPOP) or `LPOP key <popped>` (LMPOP / BLMPOP), as Redis.
+        if c.propagating() {
+            let name: &'static [u8] = match end {
+                End::Head => b"LPOP",
+                End::Tail => b"RPOP",
+            };
+            let mut argv = vec![Bytes::from_static(name), Bytes::copy_from_slice(key)];
+            if count.is_some() {
+                argv.push(crate::propagate::int_arg(n as i64));
+            }
+            c.propagate(argv);
+        }
         return Ok(Served::Done);
     }
     Ok(Served::Nothing)
@@ -777,7 +790,22 @@ fn blmove_generic(c: &mut Ctx, from: End, to: End, deadline: Option<i64>) -> Cmd
     let clock = c.clock;
     let exists = get_list(c.shard(src)?, src, &clock)?.is_some();
     if exists {
-        return lmove_generic(c, src, dst, from, to);
+        let dirty = c.client.batch.dirty;
+        lmove_generic(c, src, dst, from, to)?;
+        if c.client.batch.dirty > dirty && c.propagating() {
+            // Effect: LMOVE / RPOPLPUSH without the timeout, as Redis.
+            let argv = if c.argv.len() == 6 {
+                let mut a = c.argv[..5].to_vec();
+                a[0] = Bytes::from_static(b"LMOVE");
+                a
+            } else {
+                let mut a = c.argv[..3].to_vec();
+                a[0] = Bytes::from_static(b"RPOPLPUSH");
+                a
+            };
+            c.propagate(argv);
+        }
+        return Ok(());
     }
     if !blocking::may_block(c) {
         c.reply.null();

@@ -205,6 +205,7 @@ fn restore(c: &mut Ctx) -> CmdResult {
             c.modified(&key);
             c.notify(notify::GENERIC, "del", &key);
             c.dirty(1);
+            c.propagate(crate::propagate::del_or_unlink(&key, lazy));
         }
         c.reply.ok();
         return Ok(());
@@ -217,5 +218,12 @@ fn restore(c: &mut Ctx) -> CmdResult {
     }
     c.reply.ok();
     c.dirty(1);
+    if expire.is_some() && !absttl {
+        // A relative TTL is propagated as the absolute time, with ABSTTL appended.
+        let mut argv = c.argv.to_vec();
+        argv[2] = crate::propagate::int_arg(ttl);
+        argv.push(bytes::Bytes::from_static(b"ABSTTL"));
+        c.propagate(argv);
+    }
     Ok(())
 }

@@ -136,6 +136,8 @@ fn flushdb(c: &mut Ctx) -> CmdResult {
     }
     dispose(tables, keys, is_async);
     c.dirty(keys as u64);
+    // Always propagated verbatim, even on an empty database (Redis forces it).
+    c.propagate(c.argv.to_vec());
     c.reply.ok();
     Ok(())
 }
@@ -172,6 +174,8 @@ fn flushall(c: &mut Ctx) -> CmdResult {
     } else {
         c.dirty(keys as u64);
     }
+    // Always propagated verbatim, even on an empty dataset (Redis forces it).
+    c.propagate(c.argv.to_vec());
     c.reply.ok();
     Ok(())
 }

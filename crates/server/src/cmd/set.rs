@@ -15,6 +15,7 @@ use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
 use crate::notify;
+use bytes::Bytes;
 use ferrokv_engine::set::{Encoding, Set, SetRng};
 use ferrokv_engine::{Kind, Value};
 use ferrokv_resp::Reply;
@@ -223,6 +224,13 @@ fn spop(c: &mut Ctx) -> CmdResult {
     };
     c.notify(notify::SET, "spop", key);
     c.reply.bulk(&m);
+    if c.propagating() {
+        c.propagate(vec![
+            Bytes::from_static(b"SREM"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(&m),
+        ]);
+    }
     if drop_if_empty(c, key)? {
         c.notify(notify::GENERIC, "del", key);
     }
@@ -230,6 +238,9 @@ fn spop(c: &mut Ctx) -> CmdResult {
     c.dirty(1);
     Ok(())
 }
+
+/// Members per propagated SREM of an SPOP with a count (Redis 7.2's batch size).
+const SPOP_PROPAGATE_BATCH: usize = 1024;
 
 fn spop_count(c: &mut Ctx) -> CmdResult {
     let key = c.arg(1);
@@ -262,8 +273,22 @@ fn spop_count(c: &mut Ctx) -> CmdResult {
     c.dirty(popped.len() as u64);
     reply_members(c.reply, &popped, true);
     if popped.len() >= size {
+        // The whole set: DEL, or UNLINK under lazyfree-lazy-server-del (Redis 7.2; 7.0
+        // always wrote DEL).
+        let lazy = c.srv.config.read().get_bool("lazyfree-lazy-server-del") == Some(true);
+        c.propagate(crate::propagate::del_or_unlink(key, lazy));
         drop_if_empty(c, key)?;
         c.notify(notify::GENERIC, "del", key);
+    } else {
+        // SREM of the popped members in batches of 1024 (Redis 7.2; 7.0 wrote one SREM per
+        // member in a MULTI/EXEC).
+        for batch in popped.chunks(SPOP_PROPAGATE_BATCH) {
+            let mut argv = Vec::with_capacity(batch.len() + 2);
+            argv.push(Bytes::from_static(b"SREM"));
+            argv.push(Bytes::copy_from_slice(key));
+            argv.extend(batch.iter().map(|m| Bytes::copy_from_slice(m)));
+            c.propagate(argv);
+        }
     }
     c.modified(key);
     Ok(())

@@ -1098,6 +1098,22 @@ fn pop_first(
         drop_if_empty(c, key)?;
         c.modified(key);
         c.dirty(items.len() as u64);
+        // Effects as Redis: BZPOP* → `ZPOP* key`, [B]ZMPOP → `ZPOP* key <popped>`; the
+        // direct ZPOPMIN/ZPOPMAX are propagated verbatim.
+        let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        match shape {
+            _ if !c.propagating() => {}
+            PopShape::Plain { .. } => {}
+            PopShape::Keyed => c.propagate(vec![
+                bytes::Bytes::from_static(name),
+                bytes::Bytes::copy_from_slice(key),
+            ]),
+            PopShape::Multi => c.propagate(vec![
+                bytes::Bytes::from_static(name),
+                bytes::Bytes::copy_from_slice(key),
+                crate::propagate::int_arg(items.len() as i64),
+            ]),
+        }
         return Ok(true);
     }
     Ok(false)

@@ -11,6 +11,7 @@ use crate::args;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::notify;
+use bytes::Bytes;
 use ferrokv_engine::{Entry, Kind};
 use ldouble::LongDouble;
 use std::sync::atomic::Ordering::Relaxed;
@@ -300,7 +301,37 @@ fn set(c: &mut Ctx) -> CmdResult {
         None => None,
     };
     let (key, val) = (c.arg(1), c.arg(2));
-    set_generic(c, key, val, o.flags, expire, false)
+    let dirty = c.client.batch.dirty;
+    set_generic(c, key, val, o.flags, expire, false)?;
+    if c.client.batch.dirty == dirty || !c.propagating() {
+        return Ok(());
+    }
+    // As Redis: a relative or seconds expiry becomes `SET key value PXAT <ms>` (dropping the
+    // other options); otherwise the request is kept, without its GET option.
+    match expire {
+        Some(at) if !o.has(F_PXAT) => c.propagate(set_pxat(key, val, at)),
+        _ if o.has(F_GET) => {
+            let argv: Vec<Bytes> = c.argv[..3]
+                .iter()
+                .chain(c.argv[3..].iter().filter(|a| !args::is(a, "GET")))
+                .cloned()
+                .collect();
+            c.propagate(argv);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `SET key value PXAT <at>`: the effect of a SET-like command with an expiry.
+fn set_pxat(key: &[u8], val: &[u8], at: i64) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"SET"),
+        Bytes::copy_from_slice(key),
+        Bytes::copy_from_slice(val),
+        Bytes::from_static(b"PXAT"),
+        crate::propagate::int_arg(at),
+    ]
 }
 
 fn setnx(c: &mut Ctx) -> CmdResult {
@@ -311,13 +342,21 @@ fn setnx(c: &mut Ctx) -> CmdResult {
 fn setex(c: &mut Ctx) -> CmdResult {
     let at = expire_at(c, 1000, false, c.arg(2), "setex")?;
     let (key, val) = (c.arg(1), c.arg(3));
-    set_generic(c, key, val, 0, Some(at), false)
+    set_generic(c, key, val, 0, Some(at), false)?;
+    if c.propagating() {
+        c.propagate(set_pxat(key, val, at));
+    }
+    Ok(())
 }
 
 fn psetex(c: &mut Ctx) -> CmdResult {
     let at = expire_at(c, 1, false, c.arg(2), "psetex")?;
     let (key, val) = (c.arg(1), c.arg(3));
-    set_generic(c, key, val, 0, Some(at), false)
+    set_generic(c, key, val, 0, Some(at), false)?;
+    if c.propagating() {
+        c.propagate(set_pxat(key, val, at));
+    }
+    Ok(())
 }
 
 fn getset(c: &mut Ctx) -> CmdResult {
@@ -331,6 +370,12 @@ fn getset(c: &mut Ctx) -> CmdResult {
     c.dirty(1);
     c.modified(key);
     notify_set(c, key, old.is_none(), false);
+    // Propagated as SET (Redis rewrites the command name only).
+    if c.propagating() {
+        let mut argv = c.argv.to_vec();
+        argv[0] = Bytes::from_static(b"SET");
+        c.propagate(argv);
+    }
     Ok(())
 }
 
@@ -342,6 +387,7 @@ fn getdel(c: &mut Ctx) -> CmdResult {
         c.dirty(1);
         c.modified(key);
         c.notify(notify::GENERIC, "del", key);
+        c.propagate(crate::propagate::del_or_unlink(key, false));
     }
     Ok(())
 }
@@ -388,6 +434,16 @@ fn getex(c: &mut Ctx) -> CmdResult {
             None => "persist",
         };
         c.notify(notify::GENERIC, event, key);
+        // Effects: the absolute expiry, PERSIST, or the deletion of a key already expired
+        // (UNLINK under lazyfree-lazy-expire, as Redis).
+        let effect = match expire {
+            Some(at) if absolute && at <= now => {
+                crate::propagate::del_or_unlink(key, lazy_expire(c))
+            }
+            Some(at) => crate::propagate::pexpireat(key, at),
+            None => vec![Bytes::from_static(b"PERSIST"), Bytes::copy_from_slice(key)],
+        };
+        c.propagate(effect);
     }
     Ok(())
 }
@@ -558,6 +614,15 @@ fn incrbyfloat(c: &mut Ctx) -> CmdResult {
         c.notify(notify::NEW, "new", key);
     }
     c.notify(notify::STRING, "incrbyfloat", key);
+    // The result, not the increment: replay must not depend on float formatting.
+    if c.propagating() {
+        c.propagate(vec![
+            Bytes::from_static(b"SET"),
+            Bytes::copy_from_slice(key),
+            Bytes::copy_from_slice(text.as_bytes()),
+            Bytes::from_static(b"KEEPTTL"),
+        ]);
+    }
     Ok(())
 }
 
@@ -891,4 +956,10 @@ fn lcs(c: &mut Ctx) -> CmdResult {
         reply.bulk(&result);
     }
     Ok(())
+}
+
+/// Whether `lazyfree-lazy-expire` is on: keys deleted because their expiry time is already
+/// past are then propagated as UNLINK instead of DEL, as Redis does.
+pub fn lazy_expire(c: &Ctx) -> bool {
+    c.srv.config.read().get_bool("lazyfree-lazy-expire") == Some(true)
 }

@@ -33,7 +33,7 @@ use bytes::Bytes;
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard, RwLock};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// State shared between the running script, its instruction hook and SCRIPT KILL.
@@ -59,7 +59,15 @@ pub struct RunFlags {
     /// While FUNCTION LOAD runs a library's code: the Unix ms after which it fails with
     /// "FUNCTION LOAD timeout" (0: not loading).
     pub load_deadline_ms: AtomicI64,
+    /// The running script's `redis.set_repl` flags ([`REPL_AOF`] | [`REPL_REPLICA`]); reset to
+    /// both when a script starts. Writes made without [`REPL_AOF`] are not propagated.
+    pub repl: AtomicU8,
 }
+
+/// `redis.REPL_AOF`: the script's writes reach the AOF.
+pub const REPL_AOF: u8 = 1;
+/// `redis.REPL_REPLICA`: the script's writes reach replicas.
+pub const REPL_REPLICA: u8 = 2;
 
 /// Scripting figures for INFO memory.
 #[derive(Clone, Copy, Debug, Default)]
@@ -449,6 +457,7 @@ fn run_prepared(
     );
     f.started_ms.store(crate::util::now_ms(), Relaxed);
     f.caller.store(c.client.id, Relaxed);
+    f.repl.store(REPL_AOF | REPL_REPLICA, Relaxed);
     f.running.store(true, Relaxed);
     let saved_nonblocking = c.client.nonblocking;
     c.client.nonblocking = true;
@@ -459,6 +468,8 @@ fn run_prepared(
         function,
     };
     let outcome = vm.run(c, func, &keys, &argv, run);
+    // Scripts propagate their effects (the writes they made), never themselves (Redis 7).
+    c.no_propagate();
     sc.note_heap(function, vm.lua().used_memory());
     c.client.db = db;
     c.client.nonblocking = saved_nonblocking;
@@ -636,7 +647,12 @@ pub fn call_command(
         cmd,
     };
     srv.feed_monitors_from(inner.client.db, "lua", cmd, &argv);
+    let effects_before = inner.client.effects.unit.len();
     let result = crate::propagate::call_handler(&mut inner, handler);
+    if srv.scripting.flags.repl.load(Relaxed) & REPL_AOF == 0 {
+        // `redis.set_repl` without REPL_AOF: this call's effects are dropped.
+        inner.client.effects.unit.truncate(effects_before);
+    }
     crate::tracking::remember_in_script(srv, inner.client, cmd, &argv);
     c.locks = inner.locks;
     let usec = (crate::util::now_us() - start).max(0) as u64;

@@ -261,7 +261,7 @@ fn log_level(lua: &Lua, level: i64, msg: &str) {
     }
 }
 
-fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
+fn build_redis_table(lua: &Lua, run_flags: Arc<RunFlags>) -> mlua::Result<Table> {
     let r = lua.create_table()?;
     r.set(
         "error_reply",
@@ -334,7 +334,7 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
     )?;
     r.set(
         "set_repl",
-        lua.create_function(|_, a: Variadic<Value>| {
+        lua.create_function(move |_, a: Variadic<Value>| {
             if a.len() != 1 {
                 return Err(lua_err("redis.set_repl() requires two arguments."));
             }
@@ -348,6 +348,8 @@ fn build_redis_table(lua: &Lua) -> mlua::Result<Table> {
                     "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
                 ));
             }
+            // Only the AOF bit matters here (no replicas): see `call_command`.
+            run_flags.repl.store(flags as u8, Relaxed);
             Ok(())
         })?,
     )?;
@@ -419,7 +421,7 @@ impl Vm {
             lua.create_function(move |_, ()| Ok(t0.elapsed().as_secs_f64()))?,
         )?;
         globals.set("os", os)?;
-        let redis = build_redis_table(&lua)?;
+        let redis = build_redis_table(&lua, flags.clone())?;
         globals.set("redis", redis.clone())?;
         let names: Vec<String> = globals
             .pairs::<Value, Value>()
