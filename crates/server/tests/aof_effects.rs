@@ -397,7 +397,6 @@ const CASES: &[Case] = &[
     case(
         "lazy_and_active_expiry_are_del",
         "SET x1 v PX 1
-         SET x2 v
          aof DEL x1
          SET x3 v",
     ),
