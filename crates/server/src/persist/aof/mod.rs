@@ -278,14 +278,17 @@ impl Aof {
         *self.synced.borrow()
     }
 
+    /// Whether replies wait for the disk at all: `appendfsync always` with the AOF on.
+    #[inline]
+    fn gated(&self) -> bool {
+        self.policy.load(Relaxed) == FSYNC_ALWAYS && self.collecting()
+    }
+
     /// Whether a client whose last unit ended at `offset` must wait before its replies go out:
     /// `appendfsync always`, the AOF on, and the offset not yet synced.
     #[inline]
     pub fn must_wait(&self, offset: u64) -> bool {
-        offset > 0
-            && self.policy.load(Relaxed) == FSYNC_ALWAYS
-            && self.collecting()
-            && offset > self.synced_offset()
+        offset > 0 && self.gated() && offset > self.synced_offset()
     }
 
     /// Waits until the stream is durable up to `offset` (returns at once when
@@ -295,7 +298,9 @@ impl Aof {
             return;
         }
         let mut rx = self.synced.subscribe();
-        let _ = rx.wait_for(|_| !self.must_wait(offset)).await;
+        // The predicate runs under the channel's read lock: it must not read the channel
+        // again (a re-entrant read behind a queued writer deadlocks).
+        let _ = rx.wait_for(|&v| v >= offset || !self.gated()).await;
     }
 
     /// The error of the last failed write while writes are refused because of it
