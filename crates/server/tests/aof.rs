@@ -516,3 +516,67 @@ fn failing_disk_turns_writes_into_misconf() {
     // Reads still work.
     assert_eq!(c.cmd(&["GET", "a"]), bulk("1"));
 }
+
+#[test]
+fn sigterm_flushes_the_aof() {
+    let mut s = ServerProc::ferrokv(BIN, &["--appendonly", "yes", "--appendfsync", "no"]);
+    let mut c = s.conn();
+    for i in 0..300 {
+        c.cmd(&["SET", &format!("k{i}"), "v"]);
+    }
+    assert!(s.terminate(Duration::from_secs(10)));
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(300));
+}
+
+#[test]
+fn timestamp_annotations_are_written_and_skipped_on_load() {
+    let mut s = ServerProc::ferrokv(
+        BIN,
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--aof-timestamp-enabled",
+            "yes",
+        ],
+    );
+    let mut c = s.conn();
+    c.cmd(&["SET", "a", "1"]);
+    let text = String::from_utf8(std::fs::read(last_incr(&s)).unwrap()).unwrap();
+    assert!(text.starts_with("#TS:"), "{text}");
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("1"));
+}
+
+#[test]
+fn automatic_rewrite_on_growth() {
+    let s = ServerProc::ferrokv(
+        BIN,
+        &[
+            "--appendonly",
+            "yes",
+            "--auto-aof-rewrite-min-size",
+            "4096",
+            "--auto-aof-rewrite-percentage",
+            "100",
+        ],
+    );
+    let mut c = s.conn();
+    let v = "x".repeat(100);
+    for i in 0..100 {
+        c.cmd(&["SET", &format!("k{}", i % 5), &v]);
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || info_field(
+            &mut c,
+            "aof_rewrites"
+        ) != "0"),
+        "{}",
+        s.logs()
+    );
+    assert!(s.logs().contains("Starting automatic rewriting of AOF"));
+}

@@ -85,12 +85,12 @@ fn disk_engine_is_refused_until_it_exists() {
 
 #[test]
 fn directives_without_effect_are_reported_in_the_log() {
-    let srv = ServerProc::ferrokv(BIN, &["--appendonly", "yes"]);
+    let srv = ServerProc::ferrokv(BIN, &["--activedefrag", "yes"]);
     let mut c = srv.conn();
     assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
     let logs = srv.logs();
     assert!(
-        logs.contains("'appendonly' is accepted but has no effect yet"),
+        logs.contains("'activedefrag' is accepted but has no effect yet"),
         "{logs}"
     );
 }
