@@ -104,6 +104,9 @@ pub struct Shard {
     expired_log: Vec<Box<[u8]>>,
     /// Whether expired keys are recorded in `expired_log`.
     log_expired: bool,
+    /// While the server loads an append-only file no key counts as expired (as Redis: the log
+    /// replays what happened, and a key it later touches, e.g. PERSIST, must still be there).
+    no_expire: bool,
     /// Keys whose hash has fields with a TTL, visited round-robin by
     /// [`Shard::active_expire_fields`] (stale names are dropped when visited).
     hfe_queue: VecDeque<Box<[u8]>>,
@@ -128,6 +131,7 @@ impl Shard {
             expire_cursor: 0,
             expired_log: Vec::new(),
             log_expired: false,
+            no_expire: false,
             hfe_queue: VecDeque::new(),
             hfe_set: HashSet::new(),
         }
@@ -222,6 +226,23 @@ impl Shard {
         self.access_mode = m;
     }
 
+    /// Suspends (or resumes) key expiry: while suspended, lookups, writes and the active cycle
+    /// treat every key as live (append-only file loading).
+    pub fn set_no_expire(&mut self, on: bool) {
+        self.no_expire = on;
+    }
+
+    /// The time key expiry is judged at: `now_ms`, or the beginning of time while expiry is
+    /// suspended.
+    #[inline]
+    fn expiry_now(&self, now_ms: i64) -> i64 {
+        if self.no_expire {
+            i64::MIN
+        } else {
+            now_ms
+        }
+    }
+
     /// Turns recording of expired keys on or off (the server turns it on when something consumes them).
     pub fn set_log_expired(&mut self, on: bool) {
         self.log_expired = on;
@@ -278,7 +299,7 @@ impl Shard {
     /// `Some(e)` if `e` (just taken out of or replaced in the table) was live; an expired one is
     /// counted and logged instead.
     fn live(&mut self, e: Entry, now_ms: i64) -> Option<Entry> {
-        if e.is_expired(now_ms) {
+        if e.is_expired(self.expiry_now(now_ms)) {
             note_expired(&mut self.stats, self.log_expired, &mut self.expired_log, &e);
             return None;
         }
@@ -287,7 +308,8 @@ impl Shard {
 
     /// Reads a key: `None` if absent or expired (an expired key is removed).
     pub fn get(&mut self, key: &[u8], clock: &Clock) -> Option<&Entry> {
-        if self.snap.is_some() && self.table.get(key).is_some_and(|e| e.is_expired(clock.ms)) {
+        let now = self.expiry_now(clock.ms);
+        if self.snap.is_some() && self.table.get(key).is_some_and(|e| e.is_expired(now)) {
             self.before_write_key(key);
         }
         self.lookup(key, clock).map(|e| &*e)
@@ -302,7 +324,8 @@ impl Shard {
     /// The lookup behind [`Shard::get`] and [`Shard::get_mut`] (no snapshot hook).
     fn lookup(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
         let mode = self.access_mode;
-        match self.table.lookup_mut(key, clock.ms) {
+        let now = self.expiry_now(clock.ms);
+        match self.table.lookup_mut(key, now) {
             Probe::Live(e) => {
                 if clock.touch {
                     touch(e, mode, clock);
@@ -360,9 +383,10 @@ impl Shard {
         make: impl FnOnce(Option<&Entry>) -> Entry,
     ) -> Option<Entry> {
         self.before_write_key(key);
+        let now = self.expiry_now(now_ms);
         let old = self
             .table
-            .upsert(key, |old| make(old.filter(|e| !e.is_expired(now_ms))))?;
+            .upsert(key, |old| make(old.filter(|e| !e.is_expired(now))))?;
         self.live(old, now_ms)
     }
 
@@ -397,10 +421,11 @@ impl Shard {
     /// Sets or clears the expiry of a live key; returns false if the key does not exist.
     pub fn set_expire(&mut self, key: &[u8], at: Option<i64>, now_ms: i64) -> bool {
         self.before_write_key(key);
+        let now = self.expiry_now(now_ms);
         // A key that already has an expiry gets the new time written in place (no copy of a
         // possibly big value; the volatile counts do not change).
         if let (Some(t), Some(e)) = (at, self.table.get_mut(key)) {
-            if !e.is_expired(now_ms) && e.expire_at().is_some() && e.set_expire_in_place(t) {
+            if !e.is_expired(now) && e.expire_at().is_some() && e.set_expire_in_place(t) {
                 return true;
             }
         }
@@ -513,6 +538,7 @@ impl Shard {
 
     /// All live keys (unordered), e.g. for KEYS; expired keys are skipped, not removed.
     pub fn live_entries(&self, now_ms: i64) -> impl Iterator<Item = &Entry> {
+        let now_ms = self.expiry_now(now_ms);
         self.table.iter().filter(move |e| !e.is_expired(now_ms))
     }
 
@@ -542,6 +568,7 @@ impl Shard {
     /// A uniformly chosen live key, `r` being a random number; `None` if the shard is empty.
     pub fn random_key(&mut self, mut r: u64, now_ms: i64) -> Option<Vec<u8>> {
         // Like Redis, retry a bounded number of times when landing on expired keys.
+        let now_ms = self.expiry_now(now_ms);
         for _ in 0..100 {
             let n = self.table.len();
             if n == 0 {
@@ -562,7 +589,7 @@ impl Shard {
     /// the previous step stopped, until `max_checks` entries were examined. Returns
     /// (entries examined, keys expired).
     pub fn active_expire(&mut self, now_ms: i64, max_checks: usize) -> (usize, usize) {
-        if self.table.volatile_len() == 0 {
+        if self.table.volatile_len() == 0 || self.no_expire {
             return (0, 0);
         }
         let mut checked = 0;

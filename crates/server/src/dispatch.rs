@@ -279,6 +279,21 @@ impl<'a, 'k> Ctx<'a, 'k> {
         self.clock.ms
     }
 
+    /// Whether an absolute expiry time `when` is already past, so that the command deletes the
+    /// key instead of setting its TTL (Redis's `checkAlreadyExpired`). Never while the AOF
+    /// loads: replay must rebuild the history, and a later command of the log may still touch
+    /// the key (expiry is suspended during loading, see `Shard::set_no_expire`).
+    #[inline]
+    pub fn already_expired(&self, when: i64) -> bool {
+        when <= self.clock.ms && !self.replaying()
+    }
+
+    /// Whether this command is replayed from the append-only file at startup.
+    #[inline]
+    pub fn replaying(&self) -> bool {
+        self.srv.persist.aof.is_loader(self.client.id)
+    }
+
     /// The locked shard holding `key` in the current database.
     #[inline]
     pub fn shard(&mut self, key: &[u8]) -> Result<&mut Shard, CmdError> {

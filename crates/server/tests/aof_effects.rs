@@ -976,13 +976,9 @@ fn replaying_the_aof_rebuilds_the_same_dataset() {
 /// Like [`replaying_the_aof_rebuilds_the_same_dataset`] with short TTLs too (lazy and active
 /// expiry as DEL, writes such as PERSIST on keys about to expire); once they passed, a restart
 /// must give the same dataset. Only a restart can check this: Redis loads its AOF without
-/// expiring keys, so `SET k v PXAT <soon>` + `PERSIST k` gives a persistent k.
-///
-/// Ignored: ferrokv's AOF loader (persist/aof/load.rs) replays through the normal dispatch,
-/// where keys past their time do expire, so such a PERSIST is lost on reload (e.g. seed
-/// 242216055). Un-ignore once loading does not expire keys.
+/// expiring keys, so `SET k v PXAT <soon>` + `PERSIST k` gives a persistent k (seed 242216055
+/// caught ferrokv's loader expiring keys).
 #[test]
-#[ignore = "the AOF loader expires keys while loading (Redis does not)"]
 fn replaying_short_ttls_after_restart() {
     for seed in seeds() {
         let mut fk = ServerProc::ferrokv(BIN, FERROKV_AOF_ARGS);

@@ -663,6 +663,7 @@ fn expire_generic(c: &mut Ctx, relative: bool, unit_ms: i64) -> CmdResult {
     }
     let clock = c.clock;
     let now = c.now_ms();
+    let past = c.already_expired(when);
     let key = c.arg(1);
     let shard = c.shard(key)?;
     let Some(current) = shard.get(key, &clock).map(|e| e.expire_at()) else {
@@ -677,7 +678,7 @@ fn expire_generic(c: &mut Ctx, relative: bool, unit_ms: i64) -> CmdResult {
         c.reply.int(0);
         return Ok(());
     }
-    if when <= now {
+    if past {
         // Already in the past: the key is deleted (Redis propagates this as DEL or UNLINK).
         if let Some(e) = shard.remove(key, now) {
             release(c, e, false, "lazyfree-lazy-expire");

@@ -162,6 +162,8 @@ fn restore(c: &mut Ctx) -> CmdResult {
         .get_bool("lazyfree-lazy-server-del")
         .unwrap_or(false);
     let mode = c.srv.keyspace.access_mode();
+    // (Redis's checkAlreadyExpired: a past TTL deletes the key, except while the AOF loads.)
+    let loading = c.replaying();
     let shard = c.shard(&key)?;
     let mut access = shard.new_access(&clock);
     match mode {
@@ -181,6 +183,7 @@ fn restore(c: &mut Ctx) -> CmdResult {
         ttl = ttl.saturating_add(now);
     }
     let expire = (ttl != 0).then_some(ttl);
+    let past = expire.is_some_and(|t| t <= now && !loading);
     let entry = match rdb_to_entry(&key, &value, expire, access, &limits, now) {
         Ok(Some(e)) => e,
         Ok(None) | Err(ConvertError::Bad(_)) => return Err(errors::BAD_DATA_FORMAT),
@@ -199,7 +202,7 @@ fn restore(c: &mut Ctx) -> CmdResult {
         None
     }
     .is_some();
-    if expire.is_some_and(|t| t <= now) {
+    if past {
         drop(entry);
         if deleted {
             c.modified(&key);

@@ -417,7 +417,8 @@ fn getex(c: &mut Ctx) -> CmdResult {
     };
     c.reply.bulk(&value);
     let now = c.now_ms();
-    let absolute = o.has(F_EXAT | F_PXAT);
+    // An absolute time already past deletes the key (not while the AOF loads).
+    let absolute = o.has(F_EXAT | F_PXAT) && expire.is_none_or(|at| c.already_expired(at));
     let shard = c.shard(key)?;
     let changed = match expire {
         Some(at) if absolute && at <= now => shard.remove(key, now).is_some(),

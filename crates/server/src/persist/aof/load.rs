@@ -117,6 +117,9 @@ fn load_files(srv: &Server, layout: &Layout) -> Result<(), String> {
     let handle = srv.clients.register(a, a);
     let id = handle.id;
     p.aof.set_loader(id);
+    // The log replays history: no key expires while it loads (as Redis), or a later command
+    // on a key whose TTL has passed since (PERSIST, a new EXPIRE) would find it gone.
+    suspend_expiry(srv, true);
     let mut client = crate::client::Client::new(handle, true);
     let mut done = 0u64;
     let mut result = Ok(());
@@ -132,6 +135,7 @@ fn load_files(srv: &Server, layout: &Layout) -> Result<(), String> {
             .unwrap_or(0);
     }
     p.aof.set_loader(0);
+    suspend_expiry(srv, false);
     srv.clients.unregister(id);
     result?;
     p.loading_loaded_bytes.store(total, Relaxed);
@@ -282,4 +286,15 @@ fn load_one(
     }
     log_notice!("DB loaded from {} file {}", kind, f.name);
     Ok(())
+}
+
+/// Suspends or resumes key expiry in every shard (see `Shard::set_no_expire`).
+fn suspend_expiry(srv: &Server, on: bool) {
+    for db in 0..srv.keyspace.db_count() {
+        for i in 0..crate::keyspace::SHARDS {
+            if let Some(mut s) = srv.keyspace.lock_one(db, i) {
+                s.set_no_expire(on);
+            }
+        }
+    }
 }
