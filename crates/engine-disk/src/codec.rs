@@ -167,8 +167,54 @@ pub struct Meta {
     pub head: i64,
     /// List: index one past the last element.
     pub tail: i64,
-    /// String: the value itself.
+    /// String: the value itself; inline collection: the encoded value (module `object`).
     pub value: Vec<u8>,
+    /// The collection is stored inline: the whole value is the blob in `value` (no subkey
+    /// records; `version` is 0).
+    pub inline: bool,
+    /// Some hash field may carry a TTL (set by writes that store one; never cleared while the
+    /// incarnation lives).
+    pub field_ttl: bool,
+    /// Hash field records of this incarnation carry a one-byte header (field TTL support, see
+    /// [`enc_field`]); incarnations written before that format read their values raw.
+    pub tagged: bool,
+}
+
+/// Metadata flag bits (byte 1 of the record).
+const F_EXPIRE: u8 = 1;
+const F_INLINE: u8 = 2;
+const F_FIELD_TTL: u8 = 4;
+const F_TAGGED: u8 = 8;
+
+/// Encodes a hash field record value of a tagged incarnation: `0` + value, or `1` + expiry
+/// (i64 BE, unix ms) + value.
+pub fn enc_field(value: &[u8], expire_ms: Option<i64>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(9 + value.len());
+    match expire_ms {
+        None => v.push(0),
+        Some(at) => {
+            v.push(1);
+            v.extend_from_slice(&at.to_be_bytes());
+        }
+    }
+    v.extend_from_slice(value);
+    v
+}
+
+/// Decodes a hash field record value: (value, field expiry). `tagged` says whether the
+/// incarnation uses the header of [`enc_field`]; old incarnations store the value raw.
+pub fn dec_field(raw: &[u8], tagged: bool) -> Option<(&[u8], Option<i64>)> {
+    if !tagged {
+        return Some((raw, None));
+    }
+    match *raw.first()? {
+        0 => Some((&raw[1..], None)),
+        1 => {
+            let at = i64::from_be_bytes(raw.get(1..9)?.try_into().ok()?);
+            Some((&raw[9..], Some(at)))
+        }
+        _ => None,
+    }
 }
 
 impl Meta {
@@ -182,6 +228,9 @@ impl Meta {
             head: 0,
             tail: 0,
             value: Vec::new(),
+            inline: false,
+            field_ttl: false,
+            tagged: kind == KeyType::Hash,
         }
     }
 
@@ -194,23 +243,31 @@ impl Meta {
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(26 + self.value.len());
         v.push(self.kind.to_byte());
-        match self.expire {
-            Some(at) => {
-                v.push(1);
-                v.extend_from_slice(&at.to_be_bytes());
-            }
-            None => {
-                v.push(0);
-                v.extend_from_slice(&[0; 8]);
-            }
+        let is_str = self.kind == KeyType::String;
+        let mut flags = 0;
+        if self.expire.is_some() {
+            flags |= F_EXPIRE;
         }
-        if self.kind == KeyType::String {
+        if self.inline && !is_str {
+            flags |= F_INLINE;
+        }
+        if self.field_ttl {
+            flags |= F_FIELD_TTL;
+        }
+        if self.tagged && !is_str {
+            flags |= F_TAGGED;
+        }
+        v.push(flags);
+        v.extend_from_slice(&self.expire.unwrap_or(0).to_be_bytes());
+        if is_str {
             v.extend_from_slice(&self.value);
             return v;
         }
         v.extend_from_slice(&self.version.to_be_bytes());
         v.extend_from_slice(&self.size.to_be_bytes());
-        if self.kind == KeyType::List {
+        if self.inline {
+            v.extend_from_slice(&self.value);
+        } else if self.kind == KeyType::List {
             v.extend_from_slice(&self.head.to_be_bytes());
             v.extend_from_slice(&self.tail.to_be_bytes());
         }
@@ -222,9 +279,12 @@ impl Meta {
         let kind = KeyType::from_byte(*b.first()?)?;
         let flag = *b.get(1)?;
         let at = i64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
-        let expire = (flag & 1 == 1).then_some(at);
+        let expire = (flag & F_EXPIRE != 0).then_some(at);
         let mut m = Meta::new_collection(kind, 0);
         m.expire = expire;
+        m.inline = flag & F_INLINE != 0;
+        m.field_ttl = flag & F_FIELD_TTL != 0;
+        m.tagged = flag & F_TAGGED != 0;
         if kind == KeyType::String {
             m.value = b.get(10..)?.to_vec();
             return Some(m);
@@ -234,7 +294,9 @@ impl Meta {
         };
         m.version = u(10..18)?;
         m.size = u(18..26)?;
-        if kind == KeyType::List {
+        if m.inline {
+            m.value = b.get(26..)?.to_vec();
+        } else if kind == KeyType::List {
             m.head = u(26..34)? as i64;
             m.tail = u(34..42)? as i64;
         }
@@ -246,7 +308,7 @@ impl Meta {
     pub fn peek_version(b: &[u8]) -> Option<(KeyType, Option<i64>, u64)> {
         let kind = KeyType::from_byte(*b.first()?)?;
         let at = i64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
-        let expire = (*b.get(1)? & 1 == 1).then_some(at);
+        let expire = (*b.get(1)? & F_EXPIRE != 0).then_some(at);
         let version = if kind == KeyType::String {
             0
         } else {

@@ -52,6 +52,17 @@ impl GcShared {
         }
     }
 
+    /// Marks version `v` as no longer in flight (its batch was committed or abandoned).
+    pub fn release_version(&self, v: u64) {
+        let mut inflight = self.inflight.lock();
+        if let Some(c) = inflight.get_mut(&v) {
+            *c -= 1;
+            if *c == 0 {
+                inflight.remove(&v);
+            }
+        }
+    }
+
     /// Lowest version that may belong to an unpublished batch.
     fn version_floor(&self) -> u64 {
         let next = self.next_version.load(Ordering::SeqCst);

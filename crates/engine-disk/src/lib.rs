@@ -20,11 +20,13 @@
 mod codec;
 mod gc;
 mod glob;
+mod object;
 mod ops;
 
 pub use codec::KeyType;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
+pub use object::{KeyMeta, KeyWrite, Layout};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 
 use codec::Meta;
@@ -74,6 +76,13 @@ pub struct DiskOptions {
     /// Default `true`: measured 20x faster random reads and no write cliff on a dataset 12x the
     /// budget (docs/disk-engine.md).
     pub partition_all_levels: bool,
+    /// Largest collection (element count) that [`DiskEngine::apply`] stores inline when asked
+    /// to; a bigger one is stored field-level anyway, so no single record makes every access
+    /// O(N). Default 512: above every default compact-encoding limit of Redis by count
+    /// (`set-max-intset-entries` 512, the listpack limits 128), so the server's choice stands
+    /// unless its limits were raised. Native element operations on an inline key convert it to
+    /// field-level records first.
+    pub inline_max_len: usize,
 }
 
 impl Default for DiskOptions {
@@ -85,6 +94,7 @@ impl Default for DiskOptions {
             max_journal_bytes: 256 << 20,
             worker_threads: 0,
             partition_all_levels: true,
+            inline_max_len: 512,
         }
     }
 }
@@ -107,6 +117,8 @@ pub enum DiskError {
     NoSuchKey,
     /// LSET index outside the list (`ERR index out of range`).
     IndexOutOfRange,
+    /// The operation or value is not supported by the disk engine (e.g. stream values).
+    Unsupported(String),
     /// A record on disk could not be decoded.
     Corrupt(String),
     /// The storage layer failed (I/O error, poisoned database, ...).
@@ -125,6 +137,7 @@ impl std::fmt::Display for DiskError {
             DiskError::NanScore => f.write_str("ERR resulting score is not a number (NaN)"),
             DiskError::NoSuchKey => f.write_str("ERR no such key"),
             DiskError::IndexOutOfRange => f.write_str("ERR index out of range"),
+            DiskError::Unsupported(s) => write!(f, "ERR {s}"),
             DiskError::Corrupt(s) => write!(f, "ERR disk engine: corrupt record: {s}"),
             DiskError::Storage(s) => write!(f, "ERR disk engine: {s}"),
         }
@@ -192,6 +205,7 @@ pub(crate) struct Inner {
     /// Whether lazily expired keys are recorded for [`DiskEngine::drain_expired`].
     log_expired: std::sync::atomic::AtomicBool,
     pub(crate) expired_log: Mutex<Vec<(u16, Vec<u8>)>>,
+    pub(crate) inline_max_len: usize,
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
@@ -310,6 +324,7 @@ impl DiskEngine {
             reserved: Mutex::new(reserved),
             log_expired: std::sync::atomic::AtomicBool::new(false),
             expired_log: Mutex::new(Vec::new()),
+            inline_max_len: opts.inline_max_len,
             flusher: Mutex::new(None),
         });
         if opts.fsync == Fsync::EverySec {
@@ -417,10 +432,26 @@ impl Inner {
         }
     }
 
+    fn stripe(db: u16, key: &[u8]) -> usize {
+        let h = codec::key_hash(key) ^ u64::from(db).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h as usize) % LOCK_STRIPES
+    }
+
     /// The striped lock serialising operations on `(db, key)`.
     pub(crate) fn lock(&self, db: u16, key: &[u8]) -> MutexGuard<'_, ()> {
-        let h = codec::key_hash(key) ^ u64::from(db).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.locks[(h as usize) % LOCK_STRIPES].lock()
+        self.locks[Self::stripe(db, key)].lock()
+    }
+
+    /// The locks of several keys, taken in stripe order (no deadlock with other callers, which
+    /// hold at most one stripe or take theirs in the same order).
+    pub(crate) fn lock_many<'k>(
+        &self,
+        keys: impl Iterator<Item = (u16, &'k [u8])>,
+    ) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = keys.map(|(db, k)| Self::stripe(db, k)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes.into_iter().map(|s| self.locks[s].lock()).collect()
     }
 
     /// A new write batch with the configured durability.
@@ -430,7 +461,11 @@ impl Inner {
             Fsync::Always => b.durability(Some(PersistMode::SyncData)),
             Fsync::EverySec | Fsync::No => b,
         };
-        Batch { b, version: None }
+        Batch {
+            b,
+            versions: Vec::new(),
+            gc: self.gc.clone(),
+        }
     }
 
     /// Hands out a fresh version for a new key incarnation written by `batch`.
@@ -439,9 +474,7 @@ impl Inner {
         let v = self.gc.next_version.fetch_add(1, Ordering::SeqCst);
         *inflight.entry(v).or_insert(0) += 1;
         drop(inflight);
-        if let Some(old) = batch.version.replace(v) {
-            self.release_version(old);
-        }
+        batch.versions.push(v);
         let mut reserved = self.reserved.lock();
         if v >= *reserved {
             // Persist the reservation before any batch uses a version above the old one, so
@@ -456,23 +489,13 @@ impl Inner {
         Ok(v)
     }
 
-    fn release_version(&self, v: u64) {
-        let mut inflight = self.gc.inflight.lock();
-        if let Some(c) = inflight.get_mut(&v) {
-            *c -= 1;
-            if *c == 0 {
-                inflight.remove(&v);
-            }
-        }
-    }
-
     /// Commits `batch` atomically (one journal entry).
     pub(crate) fn commit(&self, batch: Batch) -> Result<()> {
-        let Batch { b, version } = batch;
+        let mut batch = batch;
+        let b = std::mem::replace(&mut batch.b, self.db.batch());
         let r = b.commit();
-        if let Some(v) = version {
-            self.release_version(v);
-        }
+        // Dropping `batch` releases its versions, now that the batch is published.
+        drop(batch);
         r?;
         Ok(())
     }
@@ -514,8 +537,18 @@ impl Inner {
     }
 }
 
-/// One command's atomic write batch, plus the fresh version it allocated (if any).
+/// One command's atomic write batch, plus the fresh versions it allocated (kept in flight for
+/// the GC's version floor until the batch is committed or dropped).
 pub(crate) struct Batch {
     pub(crate) b: fjall::OwnedWriteBatch,
-    version: Option<u64>,
+    versions: Vec<u64>,
+    gc: Arc<GcShared>,
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for v in self.versions.drain(..) {
+            self.gc.release_version(v);
+        }
+    }
 }

@@ -46,26 +46,43 @@ impl ScoreBound {
 /// list: value only). Holds an LSM read view: drop it promptly.
 pub struct SubIter {
     it: Option<fjall::Iter>,
+    /// Elements of an inline collection, already decoded.
+    items: Option<std::vec::IntoIter<(Vec<u8>, Vec<u8>)>>,
     strip: usize,
     kind: KeyType,
+    /// Hash field values carry the TTL header (`codec::enc_field`).
+    tagged: bool,
+    /// Hide hash fields whose TTL is at or before this time.
+    now: Option<i64>,
 }
 
 impl Iterator for SubIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let g = self.it.as_mut()?.next()?;
-        Some(match g.into_inner() {
-            Ok((k, v)) => {
-                let sub = k.get(self.strip..).unwrap_or_default().to_vec();
-                if self.kind == KeyType::List {
-                    Ok((v.to_vec(), Vec::new()))
-                } else {
-                    Ok((sub, v.to_vec()))
+        if let Some(items) = &mut self.items {
+            return items.next().map(Ok);
+        }
+        loop {
+            let g = self.it.as_mut()?.next()?;
+            return Some(match g.into_inner() {
+                Ok((k, v)) => {
+                    let sub = k.get(self.strip..).unwrap_or_default().to_vec();
+                    if self.kind == KeyType::List {
+                        Ok((v.to_vec(), Vec::new()))
+                    } else if self.kind == KeyType::Hash {
+                        match codec::dec_field(&v, self.tagged) {
+                            Some((_, Some(at))) if self.now.is_some_and(|n| at <= n) => continue,
+                            Some((val, _)) => Ok((sub, val.to_vec())),
+                            None => Err(corrupt("hash field")),
+                        }
+                    } else {
+                        Ok((sub, v.to_vec()))
+                    }
                 }
-            }
-            Err(e) => Err(e.into()),
-        })
+                Err(e) => Err(e.into()),
+            });
+        }
     }
 }
 
@@ -73,35 +90,51 @@ impl SubIter {
     fn empty(kind: KeyType) -> SubIter {
         SubIter {
             it: None,
+            items: None,
             strip: 0,
             kind,
+            tagged: false,
+            now: None,
+        }
+    }
+
+    /// An iterator over already decoded elements (inline collections).
+    fn from_items(kind: KeyType, items: Vec<(Vec<u8>, Vec<u8>)>) -> SubIter {
+        SubIter {
+            items: Some(items.into_iter()),
+            ..SubIter::empty(kind)
         }
     }
 }
 
 /// Where reads come from: the live database or a snapshot.
 #[derive(Clone, Copy)]
-enum View<'a> {
+pub(crate) enum View<'a> {
     Live,
     Snap(&'a fjall::Snapshot),
 }
 
 impl View<'_> {
-    fn get(&self, ks: &Keyspace, k: &[u8]) -> Result<Option<fjall::Slice>> {
+    pub(crate) fn get(&self, ks: &Keyspace, k: &[u8]) -> Result<Option<fjall::Slice>> {
         Ok(match self {
             View::Live => ks.get(k)?,
             View::Snap(s) => s.get(ks, k)?,
         })
     }
 
-    fn range(&self, ks: &Keyspace, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> fjall::Iter {
+    pub(crate) fn range(
+        &self,
+        ks: &Keyspace,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+    ) -> fjall::Iter {
         match self {
             View::Live => ks.range::<Vec<u8>, _>((lo, hi)),
             View::Snap(s) => s.range::<Vec<u8>, _>(ks, (lo, hi)),
         }
     }
 
-    fn prefix(&self, ks: &Keyspace, p: &[u8]) -> fjall::Iter {
+    pub(crate) fn prefix(&self, ks: &Keyspace, p: &[u8]) -> fjall::Iter {
         match self {
             View::Live => ks.prefix(p),
             View::Snap(s) => s.prefix(ks, p),
@@ -150,7 +183,7 @@ fn check_score(s: f64) -> Result<f64> {
 }
 
 impl Inner {
-    fn read_meta(&self, view: View<'_>, db: u16, key: &[u8]) -> Result<Option<Meta>> {
+    pub(crate) fn read_meta(&self, view: View<'_>, db: u16, key: &[u8]) -> Result<Option<Meta>> {
         match view.get(&self.meta, &codec::meta_key(db, key))? {
             None => Ok(None),
             Some(raw) => Meta::decode(&raw).map(Some).ok_or_else(|| corrupt("meta")),
@@ -159,7 +192,7 @@ impl Inner {
 
     /// The live metadata of a key; an expired key is deleted on the spot and reads as absent.
     /// Caller holds the key's lock.
-    fn live_meta(&self, db: u16, key: &[u8], now: i64) -> Result<Option<Meta>> {
+    pub(crate) fn live_meta(&self, db: u16, key: &[u8], now: i64) -> Result<Option<Meta>> {
         match self.read_meta(View::Live, db, key)? {
             Some(m) if m.expired(now) => {
                 let mut b = self.batch();
@@ -172,10 +205,19 @@ impl Inner {
         }
     }
 
-    /// Live metadata checked against `kind` (WRONGTYPE otherwise).
-    fn typed(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
+    /// Live metadata checked against `kind` (WRONGTYPE otherwise), whatever the layout.
+    fn typed_meta(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
         match self.live_meta(db, key, now)? {
             Some(m) if m.kind != kind => Err(DiskError::WrongType),
+            other => Ok(other),
+        }
+    }
+
+    /// Live metadata checked against `kind`, with an inline collection first converted to
+    /// field-level records (module `object`), so element operations find their records.
+    fn typed(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
+        match self.typed_meta(db, key, now, kind)? {
+            Some(m) if m.inline => self.promote(db, key, &m).map(Some),
             other => Ok(other),
         }
     }
@@ -209,18 +251,29 @@ impl Inner {
         }
     }
 
-    fn sub_iter(&self, view: View<'_>, db: u16, key: &[u8], m: &Meta) -> SubIter {
+    /// Iterator over a field-level collection's elements; `now`: hide hash fields expired then.
+    pub(crate) fn sub_iter(
+        &self,
+        view: View<'_>,
+        db: u16,
+        key: &[u8],
+        m: &Meta,
+        now: Option<i64>,
+    ) -> SubIter {
         let p = codec::sub_prefix(db, key, m.version);
         let (ks, strip) = (&self.data, p.len());
         SubIter {
             it: Some(view.prefix(ks, &p)),
+            items: None,
             strip,
             kind: m.kind,
+            tagged: m.tagged,
+            now,
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn zrange_rank(
+    pub(crate) fn zrange_rank(
         &self,
         view: View<'_>,
         db: u16,
@@ -256,7 +309,7 @@ impl Inner {
         Ok(out)
     }
 
-    fn list_range(
+    pub(crate) fn list_range(
         &self,
         view: View<'_>,
         db: u16,
@@ -281,21 +334,39 @@ impl Inner {
     }
 }
 
-fn elem_key(db: u16, key: &[u8], version: u64, sub: &[u8]) -> Vec<u8> {
+pub(crate) fn elem_key(db: u16, key: &[u8], version: u64, sub: &[u8]) -> Vec<u8> {
     let mut k = codec::sub_prefix(db, key, version);
     k.extend_from_slice(sub);
     k
 }
 
-fn zscore_key(db: u16, key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
+pub(crate) fn zscore_key(db: u16, key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
     let mut k = codec::sub_prefix(db, key, version);
     k.extend_from_slice(&codec::enc_score(score));
     k.extend_from_slice(member);
     k
 }
 
-fn list_key(db: u16, key: &[u8], version: u64, idx: i64) -> Vec<u8> {
+pub(crate) fn list_key(db: u16, key: &[u8], version: u64, idx: i64) -> Vec<u8> {
     elem_key(db, key, version, &codec::enc_i64(idx))
+}
+
+/// The value of a hash field record if the field is live at `now` (not past its own TTL).
+fn field_live(raw: &[u8], m: &Meta, now: i64) -> Result<Option<Vec<u8>>> {
+    match codec::dec_field(raw, m.tagged) {
+        Some((_, Some(at))) if at <= now => Ok(None),
+        Some((v, _)) => Ok(Some(v.to_vec())),
+        None => Err(corrupt("hash field")),
+    }
+}
+
+/// A hash field record value without TTL in the incarnation's format (HSET clears a TTL).
+fn hash_value(m: &Meta, v: &[u8]) -> Vec<u8> {
+    if m.tagged {
+        codec::enc_field(v, None)
+    } else {
+        v.to_vec()
+    }
 }
 
 fn parse_i64(b: &[u8]) -> Result<i64> {
@@ -387,13 +458,9 @@ impl DiskEngine {
             Ttl::At(at) => Some(at),
         };
         let new = Meta {
-            kind: KeyType::String,
             expire,
-            version: 0,
-            size: 0,
-            head: 0,
-            tail: 0,
             value: value.to_vec(),
+            ..Meta::new_collection(KeyType::String, 0)
         };
         let mut b = i.batch();
         i.put_meta(&mut b, db, key, old.as_ref(), &new);
@@ -547,27 +614,42 @@ impl DiskEngine {
         }
         for (f, v) in last {
             let ek = elem_key(db, key, m.version, f);
-            if old.is_none() || i.data.get(&ek)?.is_none() {
-                added += 1;
+            match old
+                .is_some()
+                .then(|| i.data.get(&ek))
+                .transpose()?
+                .flatten()
+            {
+                // A field whose TTL passed is logically absent: it counts as added, but its
+                // record (counted in the size) is overwritten.
+                Some(raw) => {
+                    if field_live(&raw, &m, now_ms)?.is_none() {
+                        added += 1;
+                    }
+                }
+                None => {
+                    added += 1;
+                    m.size += 1;
+                }
             }
-            b.b.insert(&i.data, ek, v.to_vec());
+            b.b.insert(&i.data, ek, hash_value(&m, v));
         }
-        m.size += added;
         i.finish(&mut b, db, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(added)
     }
 
-    /// HGET.
+    /// HGET (a field whose TTL passed reads as absent).
     pub fn hget(&self, db: u16, key: &[u8], field: &[u8], now_ms: i64) -> Result<Option<Vec<u8>>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
         let Some(m) = i.typed(db, key, now_ms, KeyType::Hash)? else {
             return Ok(None);
         };
-        Ok(i.data
-            .get(elem_key(db, key, m.version, field))?
-            .map(|v| v.to_vec()))
+        match i.data.get(elem_key(db, key, m.version, field))? {
+            Some(raw) => field_live(&raw, &m, now_ms),
+            None => Ok(None),
+        }
     }
 
     /// HMGET: one entry per field, in order.
@@ -585,10 +667,9 @@ impl DiskEngine {
         };
         fields
             .iter()
-            .map(|f| {
-                Ok(i.data
-                    .get(elem_key(db, key, m.version, f))?
-                    .map(|v| v.to_vec()))
+            .map(|f| match i.data.get(elem_key(db, key, m.version, f))? {
+                Some(raw) => field_live(&raw, &m, now_ms),
+                None => Ok(None),
             })
             .collect()
     }
@@ -627,22 +708,23 @@ impl DiskEngine {
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
         let ek = elem_key(db, key, m.version, field);
-        let cur = match if old.is_some() {
+        let raw = if old.is_some() {
             i.data.get(&ek)?
         } else {
             None
-        } {
-            Some(v) => Some(parse_i64(&v)?),
-            None => None,
         };
-        let n = cur
-            .unwrap_or(0)
-            .checked_add(delta)
-            .ok_or(DiskError::Overflow)?;
-        if cur.is_none() {
+        if raw.is_none() {
             m.size += 1;
         }
-        b.b.insert(&i.data, ek, n.to_string().into_bytes());
+        let cur = match &raw {
+            Some(raw) => match field_live(raw, &m, now_ms)? {
+                Some(v) => parse_i64(&v)?,
+                None => 0,
+            },
+            None => 0,
+        };
+        let n = cur.checked_add(delta).ok_or(DiskError::Overflow)?;
+        b.b.insert(&i.data, ek, hash_value(&m, n.to_string().as_bytes()));
         i.finish(&mut b, db, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(n)
@@ -651,14 +733,14 @@ impl DiskEngine {
     fn card(&self, db: u16, key: &[u8], now_ms: i64, kind: KeyType) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
-        Ok(i.typed(db, key, now_ms, kind)?.map_or(0, |m| m.size))
+        Ok(i.typed_meta(db, key, now_ms, kind)?.map_or(0, |m| m.size))
     }
 
     fn members(&self, db: u16, key: &[u8], now_ms: i64, kind: KeyType) -> Result<SubIter> {
         let i = &self.inner;
         let _g = i.lock(db, key);
         Ok(match i.typed(db, key, now_ms, kind)? {
-            Some(m) => i.sub_iter(View::Live, db, key, &m),
+            Some(m) => i.sub_iter(View::Live, db, key, &m, Some(now_ms)),
             None => SubIter::empty(kind),
         })
     }
@@ -679,6 +761,8 @@ impl DiskEngine {
         let mut m = old.clone();
         let mut b = i.batch();
         let mut gone: HashSet<&[u8]> = HashSet::new();
+        // Records removed that were logically present (a hash field past its TTL is not).
+        let mut removed = 0;
         for s in subs {
             if gone.contains(s) {
                 continue;
@@ -688,6 +772,9 @@ impl DiskEngine {
                 if kind == KeyType::ZSet {
                     b.b.remove(&i.zscore, zscore_key(db, key, m.version, dec_f64(&v)?, s));
                 }
+                if kind != KeyType::Hash || field_live(&v, &m, now_ms)?.is_some() {
+                    removed += 1;
+                }
                 b.b.remove(&i.data, ek);
                 gone.insert(s);
             }
@@ -695,7 +782,7 @@ impl DiskEngine {
         m.size -= gone.len() as u64;
         i.finish(&mut b, db, key, Some(&old), &m);
         i.commit(b)?;
-        Ok(gone.len() as u64)
+        Ok(removed)
     }
 }
 
@@ -1196,8 +1283,28 @@ impl DiskSnapshot {
     /// lazily from the snapshot.
     pub fn elements(&self, db: u16, key: &[u8], kind: KeyType) -> Result<SubIter> {
         Ok(match self.meta(db, key, kind)? {
+            Some(m) if kind != KeyType::String && m.inline => {
+                let items = match crate::object::decode_inline(kind, &m.value)? {
+                    ferrokv_rdb::RdbValue::List(v) => {
+                        v.into_iter().map(|e| (e, Vec::new())).collect()
+                    }
+                    ferrokv_rdb::RdbValue::Set(v) => {
+                        v.into_iter().map(|e| (e, Vec::new())).collect()
+                    }
+                    ferrokv_rdb::RdbValue::ZSet(v) => v
+                        .into_iter()
+                        .map(|(e, s)| (e, s.to_be_bytes().to_vec()))
+                        .collect(),
+                    ferrokv_rdb::RdbValue::Hash(v) => {
+                        v.into_iter().map(|f| (f.field, f.value)).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                SubIter::from_items(kind, items)
+            }
             Some(m) if kind != KeyType::String => {
-                self.inner.sub_iter(View::Snap(&self.snap), db, key, &m)
+                self.inner
+                    .sub_iter(View::Snap(&self.snap), db, key, &m, None)
             }
             _ => SubIter::empty(kind),
         })
@@ -1206,6 +1313,13 @@ impl DiskSnapshot {
     /// All members of a sorted set with their scores, in score order.
     pub fn zrange_all(&self, db: u16, key: &[u8]) -> Result<Vec<(Vec<u8>, f64)>> {
         match self.meta(db, key, KeyType::ZSet)? {
+            Some(m) if m.inline => match crate::object::decode_inline(KeyType::ZSet, &m.value)? {
+                ferrokv_rdb::RdbValue::ZSet(mut v) => {
+                    v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+                    Ok(v)
+                }
+                _ => Ok(Vec::new()),
+            },
             Some(m) => self
                 .inner
                 .zrange_rank(View::Snap(&self.snap), db, key, &m, 0, -1, false),
@@ -1216,6 +1330,10 @@ impl DiskSnapshot {
     /// All elements of a list, head first.
     pub fn lrange_all(&self, db: u16, key: &[u8]) -> Result<Vec<Vec<u8>>> {
         match self.meta(db, key, KeyType::List)? {
+            Some(m) if m.inline => match crate::object::decode_inline(KeyType::List, &m.value)? {
+                ferrokv_rdb::RdbValue::List(v) => Ok(v),
+                _ => Ok(Vec::new()),
+            },
             Some(m) => self
                 .inner
                 .list_range(View::Snap(&self.snap), db, key, &m, 0, -1),
