@@ -18,6 +18,7 @@
 //! shard locks. Each mutating call commits exactly one atomic write batch.
 
 mod codec;
+mod dbs;
 mod gc;
 mod glob;
 mod object;
@@ -206,6 +207,7 @@ pub(crate) struct Inner {
     log_expired: std::sync::atomic::AtomicBool,
     pub(crate) expired_log: Mutex<Vec<(u16, Vec<u8>)>>,
     pub(crate) inline_max_len: usize,
+    pub(crate) counters: dbs::Counters,
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
@@ -220,6 +222,8 @@ pub struct DiskEngine {
 pub struct DiskSnapshot {
     pub(crate) inner: Arc<Inner>,
     pub(crate) snap: fjall::Snapshot,
+    /// The database table as of the snapshot.
+    pub(crate) map: dbs::DbMap,
 }
 
 impl Drop for DiskSnapshot {
@@ -271,6 +275,7 @@ impl DiskEngine {
         let assign_shared = shared.clone();
         let assigner: FilterAssigner = Arc::new(move |name: &str| {
             let space = match name {
+                "meta" => Space::Meta,
                 "data" | "zscore" => Space::Sub,
                 "expire" => Space::Expire,
                 _ => return None,
@@ -311,6 +316,8 @@ impl DiskEngine {
             None => 1,
         };
         shared.next_version.store(reserved, Ordering::SeqCst);
+        let (map, counts, seq, pending) = dbs::load(&db, &sys, &meta)?;
+        *shared.dbmap.write() = map;
         let inner = Arc::new(Inner {
             db,
             meta,
@@ -325,6 +332,12 @@ impl DiskEngine {
             log_expired: std::sync::atomic::AtomicBool::new(false),
             expired_log: Mutex::new(Vec::new()),
             inline_max_len: opts.inline_max_len,
+            counters: dbs::Counters {
+                counts: Mutex::new(counts),
+                seq: std::sync::atomic::AtomicU64::new(seq),
+                pending: std::sync::atomic::AtomicU64::new(pending),
+                fold: Mutex::new(()),
+            },
             flusher: Mutex::new(None),
         });
         if opts.fsync == Fsync::EverySec {
@@ -348,9 +361,12 @@ impl DiskEngine {
     /// A consistent read view of every database as of now.
     pub fn snapshot(&self) -> DiskSnapshot {
         self.inner.gc.snapshots.fetch_add(1, Ordering::SeqCst);
+        // Every stripe: no flush/swap between reading the table and taking the view.
+        let _all = self.inner.lock_all();
         DiskSnapshot {
             inner: self.inner.clone(),
             snap: self.inner.db.snapshot(),
+            map: self.inner.gc.dbmap.read().clone(),
         }
     }
 
@@ -454,6 +470,11 @@ impl Inner {
         stripes.into_iter().map(|s| self.locks[s].lock()).collect()
     }
 
+    /// Every stripe lock, in order (flush/swap: no key operation runs meanwhile).
+    pub(crate) fn lock_all(&self) -> Vec<MutexGuard<'_, ()>> {
+        self.locks.iter().map(|l| l.lock()).collect()
+    }
+
     /// A new write batch with the configured durability.
     pub(crate) fn batch(&self) -> Batch {
         let b = self.db.batch();
@@ -464,6 +485,7 @@ impl Inner {
         Batch {
             b,
             versions: Vec::new(),
+            deltas: Vec::new(),
             gc: self.gc.clone(),
         }
     }
@@ -492,24 +514,34 @@ impl Inner {
     /// Commits `batch` atomically (one journal entry).
     pub(crate) fn commit(&self, batch: Batch) -> Result<()> {
         let mut batch = batch;
-        let b = std::mem::replace(&mut batch.b, self.db.batch());
+        let mut b = std::mem::replace(&mut batch.b, self.db.batch());
+        let deltas = std::mem::take(&mut batch.deltas);
+        self.write_deltas(&mut b, &deltas);
         let r = b.commit();
         // Dropping `batch` releases its versions, now that the batch is published.
         drop(batch);
         r?;
+        if !deltas.is_empty() {
+            self.count_committed(&deltas);
+        }
         Ok(())
     }
 
     /// Writes the metadata record `new` of `(db, key)`, maintaining the expire index against
     /// the previous record `old`.
+    /// `old` must be the record present now (`None` = no record), which keeps the key counter
+    /// exact.
     pub(crate) fn put_meta(
         &self,
         batch: &mut Batch,
-        db: u16,
+        db: u32,
         key: &[u8],
         old: Option<&Meta>,
         new: &Meta,
     ) {
+        if old.is_none() {
+            batch.count(db, 1);
+        }
         let old_exp = old.and_then(|m| m.expire);
         if old_exp != new.expire {
             if let Some(at) = old_exp {
@@ -529,7 +561,8 @@ impl Inner {
     }
 
     /// Deletes the key `(db, key)` whose metadata is `old`: O(1) whatever its size.
-    pub(crate) fn del_meta(&self, batch: &mut Batch, db: u16, key: &[u8], old: &Meta) {
+    pub(crate) fn del_meta(&self, batch: &mut Batch, db: u32, key: &[u8], old: &Meta) {
+        batch.count(db, -1);
         if let Some(at) = old.expire {
             batch.b.remove(&self.expire, codec::expire_key(db, at, key));
         }
@@ -542,7 +575,18 @@ impl Inner {
 pub(crate) struct Batch {
     pub(crate) b: fjall::OwnedWriteBatch,
     versions: Vec<u64>,
+    /// Key count changes per physical db (module `dbs`).
+    deltas: Vec<(u32, i64)>,
     gc: Arc<GcShared>,
+}
+
+impl Batch {
+    fn count(&mut self, pdb: u32, d: i64) {
+        match self.deltas.iter_mut().find(|(p, _)| *p == pdb) {
+            Some((_, n)) => *n += d,
+            None => self.deltas.push((pdb, d)),
+        }
+    }
 }
 
 impl Drop for Batch {

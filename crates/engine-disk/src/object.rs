@@ -283,7 +283,7 @@ impl Inner {
     pub(crate) fn read_value(
         &self,
         view: View<'_>,
-        db: u16,
+        db: u32,
         key: &[u8],
         m: &Meta,
     ) -> Result<RdbValue> {
@@ -328,7 +328,7 @@ impl Inner {
     fn put_fields(
         &self,
         b: &mut Batch,
-        db: u16,
+        db: u32,
         key: &[u8],
         value: &RdbValue,
         expire: Option<i64>,
@@ -424,7 +424,7 @@ impl Inner {
     /// Converts an inline collection to field-level records in its own committed batch (the
     /// logical value is unchanged, so a crash on either side of it is harmless) and returns the
     /// new metadata. Caller holds the key's lock.
-    pub(crate) fn promote(&self, db: u16, key: &[u8], old: &Meta) -> Result<Meta> {
+    pub(crate) fn promote(&self, db: u32, key: &[u8], old: &Meta) -> Result<Meta> {
         let value = decode_inline(old.kind, &old.value)?;
         let mut b = self.batch();
         let mut m = self.put_fields(&mut b, db, key, &value, old.expire)?;
@@ -464,7 +464,10 @@ impl DiskEngine {
         let Some(m) = i.live_meta(db, key, now_ms)? else {
             return Ok(None);
         };
-        Ok(Some((i.read_value(View::Live, db, key, &m)?, m.expire)))
+        Ok(Some((
+            i.read_value(View::Live, i.pdb(db), key, &m)?,
+            m.expire,
+        )))
     }
 
     /// Applies several key writes as ONE atomic fjall batch (one journal entry; durability per
@@ -482,7 +485,8 @@ impl DiskEngine {
         }
         let _guards = i.lock_many(last.keys().map(|(db, k)| (*db, *k)));
         let mut b = i.batch();
-        for (&(db, key), &n) in &last {
+        for (&(ldb, key), &n) in &last {
+            let db = i.pdb(ldb);
             let old = i.read_meta(View::Live, db, key)?;
             match writes[n] {
                 KeyWrite::Delete { .. } => {
@@ -540,6 +544,7 @@ impl DiskSnapshot {
     /// [`DiskEngine::load_value`].
     pub fn load_value(&self, db: u16, key: &[u8]) -> Result<Option<(RdbValue, Option<i64>)>> {
         let view = View::Snap(&self.snap);
+        let db = self.map.pdb(db);
         let Some(m) = self.inner.read_meta(view, db, key)? else {
             return Ok(None);
         };

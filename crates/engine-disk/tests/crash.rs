@@ -94,6 +94,11 @@ fn sigkill_never_tears_a_multi_key_apply() {
                 curs += 1;
             }
         }
+        assert_eq!(
+            e.dbsize(0, now).unwrap(),
+            keys.len() as u64,
+            "cycle {cycle}: DBSIZE counter after SIGKILL"
+        );
         assert_eq!(curs, cycle + 1, "cycle {cycle}: one cur key per writer run");
     }
 }
@@ -178,6 +183,11 @@ fn sigkill_loses_no_acknowledged_write() {
                 "cycle {cycle}: zset {k}"
             );
         }
+        assert_eq!(
+            e.dbsize(0, now).unwrap(),
+            e.count_keys(0, now).unwrap(),
+            "cycle {cycle}: DBSIZE counter after SIGKILL"
+        );
         // Counts agree with the records (a batch is all or nothing).
         assert_eq!(
             e.hlen(0, b"hash", now).unwrap() as usize,
