@@ -209,6 +209,8 @@ pub struct Meta {
     /// Some hash field may carry a TTL (set by writes that store one; never cleared while the
     /// incarnation lives).
     pub field_ttl: bool,
+    /// Sorted set: the rank index (module `zindex`) exists for this incarnation.
+    pub ranked: bool,
     /// Hash field records of this incarnation carry a one-byte header (field TTL support, see
     /// [`enc_field`]); incarnations written before that format read their values raw.
     pub tagged: bool,
@@ -219,6 +221,7 @@ const F_EXPIRE: u8 = 1;
 const F_INLINE: u8 = 2;
 const F_FIELD_TTL: u8 = 4;
 const F_TAGGED: u8 = 8;
+const F_RANKED: u8 = 16;
 
 /// Encodes a hash field record value of a tagged incarnation: `0` + value, or `1` + expiry
 /// (i64 BE, unix ms) + value.
@@ -265,6 +268,7 @@ impl Meta {
             inline: false,
             field_ttl: false,
             tagged: kind == KeyType::Hash,
+            ranked: kind == KeyType::ZSet,
         }
     }
 
@@ -290,6 +294,9 @@ impl Meta {
         }
         if self.tagged && !is_str {
             flags |= F_TAGGED;
+        }
+        if self.ranked && !is_str && !self.inline {
+            flags |= F_RANKED;
         }
         v.push(flags);
         v.extend_from_slice(&self.expire.unwrap_or(0).to_be_bytes());
@@ -319,6 +326,7 @@ impl Meta {
         m.inline = flag & F_INLINE != 0;
         m.field_ttl = flag & F_FIELD_TTL != 0;
         m.tagged = flag & F_TAGGED != 0;
+        m.ranked = flag & F_RANKED != 0;
         if kind == KeyType::String {
             m.value = b.get(10..)?.to_vec();
             return Some(m);

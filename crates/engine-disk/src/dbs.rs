@@ -323,6 +323,8 @@ impl DiskEngine {
         }
         i.commit(b)?;
         *i.gc.dbmap.write() = map;
+        i.gc.flushed
+            .fetch_add(flush.len() as u64, Ordering::Relaxed);
         let mut c = i.counters.counts.lock();
         for p in dead {
             c.remove(&p);

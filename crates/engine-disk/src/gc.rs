@@ -40,6 +40,10 @@ pub(crate) struct GcShared {
     pub snapshots: AtomicUsize,
     /// Records dropped by the filters since open (stats).
     pub dropped: AtomicU64,
+    /// Element records made unreachable since open (stats).
+    pub orphaned: AtomicU64,
+    /// Databases flushed since open (stats).
+    pub flushed: AtomicU64,
     /// The logical → physical database table (module `dbs`).
     pub dbmap: RwLock<DbMap>,
 }
@@ -52,6 +56,8 @@ impl GcShared {
             inflight: Mutex::new(BTreeMap::new()),
             snapshots: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            orphaned: AtomicU64::new(0),
+            flushed: AtomicU64::new(0),
             dbmap: RwLock::new(DbMap::new()),
         }
     }

@@ -6,6 +6,7 @@
 //! - `data`: one record per hash field / set member / zset member / list element, keyed by
 //!   `db + len + key + version + subkey`;
 //! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`;
+//! - `zcount`: the sorted-set rank index (counted buckets over `zscore`, module `zindex`);
 //! - `expire`: the deadline index for the active expiry sweep, `db + deadline + key`;
 //! - `sys`: engine bookkeeping (version reservation).
 //!
@@ -18,13 +19,16 @@
 //! shard locks. Each mutating call commits exactly one atomic write batch.
 
 mod codec;
+mod cursor;
 mod dbs;
 mod gc;
 mod glob;
 mod object;
 mod ops;
+mod zindex;
 
 pub use codec::KeyType;
+pub use cursor::ScanPage;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
 pub use object::{KeyMeta, KeyWrite, Layout};
@@ -182,6 +186,13 @@ pub struct DiskStats {
     pub gc_dropped: u64,
     /// Approximate number of records per keyspace: meta, data, zscore, expire.
     pub approx_records: [usize; 4],
+    /// Element records made unreachable since open (DEL, expiry, overwrite or conversion of
+    /// field-level collections; a sorted-set member counts twice) and not yet dropped by the GC
+    /// filters: an estimate of the space compaction will reclaim (`orphaned - gc_dropped`,
+    /// saturating; flushed databases are not included, see `flushed_dbs`).
+    pub gc_pending_estimate: u64,
+    /// Logical databases flushed (FLUSHDB/FLUSHALL) since open, whose records compaction drops.
+    pub flushed_dbs: u64,
 }
 
 /// What fjall's builder takes to assign compaction filters to keyspaces by name.
@@ -197,6 +208,7 @@ pub(crate) struct Inner {
     pub(crate) meta: Keyspace,
     pub(crate) data: Keyspace,
     pub(crate) zscore: Keyspace,
+    pub(crate) zcount: Keyspace,
     pub(crate) expire: Keyspace,
     sys: Keyspace,
     pub(crate) gc: Arc<GcShared>,
@@ -276,7 +288,7 @@ impl DiskEngine {
         let assigner: FilterAssigner = Arc::new(move |name: &str| {
             let space = match name {
                 "meta" => Space::Meta,
-                "data" | "zscore" => Space::Sub,
+                "data" | "zscore" | "zcount" => Space::Sub,
                 "expire" => Space::Expire,
                 _ => return None,
             };
@@ -302,6 +314,7 @@ impl DiskEngine {
         let meta = db.keyspace("meta", || keyspace_options(mt, pa))?;
         let data = db.keyspace("data", || keyspace_options(mt, pa))?;
         let zscore = db.keyspace("zscore", || keyspace_options(mt, pa))?;
+        let zcount = db.keyspace("zcount", || keyspace_options(mt, pa))?;
         let expire = db.keyspace("expire", || keyspace_options(mt, pa))?;
         let sys = db.keyspace("sys", || keyspace_options(mt, pa))?;
         *shared.meta.write() = Some(meta.clone());
@@ -323,6 +336,7 @@ impl DiskEngine {
             meta,
             data,
             zscore,
+            zcount,
             expire,
             sys,
             gc: shared,
@@ -395,11 +409,11 @@ impl DiskEngine {
     /// every record (tests, DEBUG-style maintenance). Blocks; never call it on a hot path.
     pub fn compact_all(&self) -> Result<()> {
         let i = &self.inner;
-        for ks in [&i.meta, &i.data, &i.zscore, &i.expire] {
+        for ks in [&i.meta, &i.data, &i.zscore, &i.zcount, &i.expire] {
             ks.rotate_memtable_and_wait()?;
         }
         // The meta keyspace first: data GC reads it.
-        for ks in [&i.meta, &i.data, &i.zscore, &i.expire] {
+        for ks in [&i.meta, &i.data, &i.zscore, &i.zcount, &i.expire] {
             ks.major_compact()?;
         }
         Ok(())
@@ -430,6 +444,12 @@ impl DiskEngine {
             active_compactions: i.db.active_compactions(),
             compactions_completed: i.db.compactions_completed(),
             gc_dropped: i.gc.dropped.load(Ordering::Relaxed),
+            gc_pending_estimate: i
+                .gc
+                .orphaned
+                .load(Ordering::Relaxed)
+                .saturating_sub(i.gc.dropped.load(Ordering::Relaxed)),
+            flushed_dbs: i.gc.flushed.load(Ordering::Relaxed),
             approx_records: [
                 i.meta.approximate_len(),
                 i.data.approximate_len(),
@@ -486,6 +506,7 @@ impl Inner {
             b,
             versions: Vec::new(),
             deltas: Vec::new(),
+            orphaned: 0,
             gc: self.gc.clone(),
         }
     }
@@ -516,11 +537,13 @@ impl Inner {
         let mut batch = batch;
         let mut b = std::mem::replace(&mut batch.b, self.db.batch());
         let deltas = std::mem::take(&mut batch.deltas);
+        let orphaned = batch.orphaned;
         self.write_deltas(&mut b, &deltas);
         let r = b.commit();
         // Dropping `batch` releases its versions, now that the batch is published.
         drop(batch);
         r?;
+        self.gc.orphaned.fetch_add(orphaned, Ordering::Relaxed);
         if !deltas.is_empty() {
             self.count_committed(&deltas);
         }
@@ -539,8 +562,12 @@ impl Inner {
         old: Option<&Meta>,
         new: &Meta,
     ) {
-        if old.is_none() {
-            batch.count(db, 1);
+        match old {
+            None => batch.count(db, 1),
+            Some(o) if o.version != new.version || new.inline || new.kind == KeyType::String => {
+                batch.orphan(o)
+            }
+            Some(_) => {}
         }
         let old_exp = old.and_then(|m| m.expire);
         if old_exp != new.expire {
@@ -563,6 +590,7 @@ impl Inner {
     /// Deletes the key `(db, key)` whose metadata is `old`: O(1) whatever its size.
     pub(crate) fn del_meta(&self, batch: &mut Batch, db: u32, key: &[u8], old: &Meta) {
         batch.count(db, -1);
+        batch.orphan(old);
         if let Some(at) = old.expire {
             batch.b.remove(&self.expire, codec::expire_key(db, at, key));
         }
@@ -577,10 +605,20 @@ pub(crate) struct Batch {
     versions: Vec<u64>,
     /// Key count changes per physical db (module `dbs`).
     deltas: Vec<(u32, i64)>,
+    /// Element records this batch makes unreachable (stats only).
+    orphaned: u64,
     gc: Arc<GcShared>,
 }
 
 impl Batch {
+    /// Notes that the element records of `old` become garbage if this batch commits.
+    fn orphan(&mut self, old: &Meta) {
+        if old.kind != KeyType::String && !old.inline {
+            let per = if old.kind == KeyType::ZSet { 2 } else { 1 };
+            self.orphaned += old.size * per;
+        }
+    }
+
     fn count(&mut self, pdb: u32, d: i64) {
         match self.deltas.iter_mut().find(|(p, _)| *p == pdb) {
             Some((_, n)) => *n += d,

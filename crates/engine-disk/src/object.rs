@@ -377,6 +377,7 @@ impl Inner {
             RdbValue::ZSet(pairs) => {
                 let last: HashMap<&[u8], f64> =
                     pairs.iter().map(|(mb, s)| (mb.as_slice(), *s)).collect();
+                let mut positions = Vec::with_capacity(last.len());
                 for (mb, s) in &last {
                     b.b.insert(
                         &self.data,
@@ -388,7 +389,10 @@ impl Inner {
                         crate::ops::zscore_key(db, key, version, *s, mb),
                         Vec::<u8>::new(),
                     );
+                    positions.push(crate::zindex::position(*s, mb));
                 }
+                positions.sort_unstable();
+                crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
                 m.size = last.len() as u64;
             }
             RdbValue::Hash(fields) => {

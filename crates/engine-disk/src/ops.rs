@@ -6,6 +6,7 @@
 //! MULTI are consistent). Reads of an expired key delete its metadata (lazy expiry).
 
 use crate::codec::{self, KeyType, Meta};
+use crate::zindex::ZIndex;
 use crate::{Batch, DiskEngine, DiskError, DiskSnapshot, Inner, Result};
 use fjall::{Keyspace, Readable};
 use std::collections::HashSet;
@@ -146,7 +147,7 @@ fn corrupt(what: &str) -> DiskError {
     DiskError::Corrupt(what.to_string())
 }
 
-fn prefix_end(p: &[u8]) -> Bound<Vec<u8>> {
+pub(crate) fn prefix_end(p: &[u8]) -> Bound<Vec<u8>> {
     let mut e = p.to_vec();
     while let Some(last) = e.pop() {
         if last < 0xff {
@@ -217,7 +218,13 @@ impl Inner {
 
     /// Live metadata checked against `kind`, with an inline collection first converted to
     /// field-level records (module `object`), so element operations find their records.
-    fn typed(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
+    pub(crate) fn typed(
+        &self,
+        db: u16,
+        key: &[u8],
+        now: i64,
+        kind: KeyType,
+    ) -> Result<Option<Meta>> {
         match self.typed_meta(db, key, now, kind)? {
             Some(m) if m.inline => {
                 let p = self.pdb(db);
@@ -291,9 +298,33 @@ impl Inner {
         let Some((s, e)) = norm_range(start, stop, m.size) else {
             return Ok(Vec::new());
         };
+        let take = (e - s + 1) as usize;
+        let fstart = if rev { m.size - 1 - e } else { s };
+        if m.ranked && fstart > 0 && matches!(view, View::Live) {
+            // Seek to the first wanted rank through the rank index, read forward.
+            let Some((from, skip)) = self.zindex_seek(db, key, m, fstart)? else {
+                return Ok(Vec::new());
+            };
+            let p = codec::sub_prefix(db, key, m.version);
+            let mut out = Vec::with_capacity(take.min(1024));
+            for g in self
+                .zscore
+                .range::<Vec<u8>, _>((Bound::Included(from), prefix_end(&p)))
+                .skip(skip as usize)
+                .take(take)
+            {
+                let k = g.key()?;
+                let rest = k.get(p.len()..).ok_or_else(|| corrupt("zscore"))?;
+                let score = codec::dec_score(rest).ok_or_else(|| corrupt("zscore"))?;
+                out.push((rest[8..].to_vec(), score));
+            }
+            if rev {
+                out.reverse();
+            }
+            return Ok(out);
+        }
         let p = codec::sub_prefix(db, key, m.version);
         let it = view.prefix(&self.zscore, &p);
-        let take = (e - s + 1) as usize;
         let mut out = Vec::with_capacity(take.min(1024));
         let mut push = |g: fjall::Guard| -> Result<()> {
             let k = g.key()?;
@@ -779,6 +810,7 @@ impl DiskEngine {
         };
         let mut m = old.clone();
         let mut b = i.batch();
+        let mut zi = (kind == KeyType::ZSet && m.ranked).then(|| ZIndex::new(i, p, key, &m, false));
         let mut gone: HashSet<&[u8]> = HashSet::new();
         // Records removed that were logically present (a hash field past its TTL is not).
         let mut removed = 0;
@@ -789,7 +821,11 @@ impl DiskEngine {
             let ek = elem_key(p, key, m.version, s);
             if let Some(v) = i.data.get(&ek)? {
                 if kind == KeyType::ZSet {
-                    b.b.remove(&i.zscore, zscore_key(p, key, m.version, dec_f64(&v)?, s));
+                    let score = dec_f64(&v)?;
+                    b.b.remove(&i.zscore, zscore_key(p, key, m.version, score, s));
+                    if let Some(zi) = &mut zi {
+                        zi.add(score, s, -1)?;
+                    }
                 }
                 if kind != KeyType::Hash || field_live(&v, &m, now_ms)?.is_some() {
                     removed += 1;
@@ -799,6 +835,11 @@ impl DiskEngine {
             }
         }
         m.size -= gone.len() as u64;
+        if let Some(zi) = &zi {
+            if m.size > 0 {
+                zi.write(&mut b);
+            }
+        }
         i.finish(&mut b, p, key, Some(&old), &m);
         i.commit(b)?;
         Ok(removed)
@@ -871,6 +912,7 @@ impl DiskEngine {
         let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+        let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
         let mut added = 0;
         // Last occurrence of a member wins, as in Redis; each record is written once per batch.
         let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
@@ -889,9 +931,18 @@ impl DiskEngine {
                 Some(ps) => {
                     if codec::enc_score(ps) != codec::enc_score(score) {
                         b.b.remove(&i.zscore, zscore_key(p, key, m.version, ps, member));
+                        if let Some(zi) = &mut zi {
+                            zi.add(ps, member, -1)?;
+                            zi.add(score, member, 1)?;
+                        }
                     }
                 }
-                None => added += 1,
+                None => {
+                    added += 1;
+                    if let Some(zi) = &mut zi {
+                        zi.add(score, member, 1)?;
+                    }
+                }
             }
             b.b.insert(&i.data, ek, score.to_be_bytes().to_vec());
             b.b.insert(
@@ -901,8 +952,17 @@ impl DiskEngine {
             );
         }
         m.size += added;
+        if let Some(zi) = &zi {
+            zi.write(&mut b);
+        }
         i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
+        if let Some(zi) = zi {
+            let big = zi.oversized();
+            if !big.is_empty() {
+                i.zsplit(p, key, &m, big)?;
+            }
+        }
         Ok(added)
     }
 
@@ -931,12 +991,25 @@ impl DiskEngine {
         if n.is_nan() {
             return Err(DiskError::NanScore);
         }
+        let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
         match prev {
             Some(ps) if codec::enc_score(ps) != codec::enc_score(n) => {
-                b.b.remove(&i.zscore, zscore_key(p, key, m.version, ps, member))
+                b.b.remove(&i.zscore, zscore_key(p, key, m.version, ps, member));
+                if let Some(zi) = &mut zi {
+                    zi.add(ps, member, -1)?;
+                    zi.add(n, member, 1)?;
+                }
             }
             Some(_) => {}
-            None => m.size += 1,
+            None => {
+                m.size += 1;
+                if let Some(zi) = &mut zi {
+                    zi.add(n, member, 1)?;
+                }
+            }
+        }
+        if let Some(zi) = &zi {
+            zi.write(&mut b);
         }
         b.b.insert(&i.data, ek, n.to_be_bytes().to_vec());
         b.b.insert(
@@ -946,6 +1019,12 @@ impl DiskEngine {
         );
         i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
+        if let Some(zi) = zi {
+            let big = zi.oversized();
+            if !big.is_empty() {
+                i.zsplit(p, key, &m, big)?;
+            }
+        }
         Ok(n)
     }
 
@@ -973,8 +1052,8 @@ impl DiskEngine {
         self.card(db, key, now_ms, KeyType::ZSet)
     }
 
-    /// ZRANK / ZREVRANK. Cost: O(log N) to find the member plus O(rank) index records counted
-    /// (the LSM keeps no subtree counts); see docs/disk-engine.md.
+    /// ZRANK / ZREVRANK. Cost: O(log N) through the rank index (module `zindex`); sorted sets
+    /// created before that index existed count O(rank) records.
     pub fn zrank(
         &self,
         db: u16,
@@ -993,6 +1072,10 @@ impl DiskEngine {
             return Ok(None);
         };
         let score = dec_f64(&v)?;
+        if m.ranked {
+            let r = i.zindex_rank(p, key, &m, &crate::zindex::position(score, member))?;
+            return Ok(Some(if rev { m.size.saturating_sub(r + 1) } else { r }));
+        }
         let target = zscore_key(p, key, m.version, score, member);
         let p = codec::sub_prefix(p, key, m.version);
         // Count from the nearer end.
@@ -1010,8 +1093,8 @@ impl DiskEngine {
         Ok(Some(before))
     }
 
-    /// ZRANGE start stop [REV] by rank (Redis index rules: negative = from the end). O(start +
-    /// returned).
+    /// ZRANGE start stop [REV] by rank (Redis index rules: negative = from the end). O(log N +
+    /// returned) through the rank index (O(start + returned) for sorted sets created before it).
     pub fn zrange_by_rank(
         &self,
         db: u16,
@@ -1235,6 +1318,37 @@ impl DiskEngine {
         let idx = list_pos(&m, index).ok_or(DiskError::IndexOutOfRange)?;
         let mut b = i.batch();
         b.b.insert(&i.data, list_key(p, key, m.version, idx), value.to_vec());
+        i.commit(b)
+    }
+}
+
+/// LTRIM.
+impl DiskEngine {
+    /// LTRIM start stop (Redis index rules): keeps the elements in `[start, stop]`, deleting
+    /// the others at both ends (the key goes when nothing remains). O(removed) record deletes,
+    /// like Redis; nothing in the middle moves (list indexes are absolute).
+    pub fn ltrim(&self, db: u16, key: &[u8], start: i64, stop: i64, now_ms: i64) -> Result<()> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let p = i.pdb(db);
+        let Some(old) = i.typed(db, key, now_ms, KeyType::List)? else {
+            return Ok(());
+        };
+        let mut m = old.clone();
+        let (keep_lo, keep_hi) = match norm_range(start, stop, m.size) {
+            Some((s, e)) => (m.head + s as i64, m.head + e as i64 + 1),
+            None => (m.tail, m.tail),
+        };
+        let mut b = i.batch();
+        for idx in (m.head..keep_lo).chain(keep_hi..m.tail) {
+            b.b.remove(&i.data, list_key(p, key, m.version, idx));
+        }
+        m.size = (keep_hi - keep_lo) as u64;
+        if m.size > 0 {
+            m.head = keep_lo;
+            m.tail = keep_hi;
+        }
+        i.finish(&mut b, p, key, Some(&old), &m);
         i.commit(b)
     }
 }

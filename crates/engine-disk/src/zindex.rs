@@ -1,0 +1,597 @@
+//! The sorted-set rank index: ZRANK and ZRANGE by rank in O(log N) record reads instead of
+//! O(rank).
+//!
+//! Keyspace `zcount`, record key `sub_prefix(pdb, key, version)` + `level:u8` + `boundary`,
+//! value `elements:u64` `children:u64`. Level 0 is the `zscore` index itself (an element's
+//! position key is `enc_score + member`, the `zscore` record key after the prefix). Each level
+//! `1..=LEVELS` partitions the position space into buckets: the bucket with boundary `b` covers
+//! `[b, next boundary of that level)`; every level has a bucket with the empty boundary; every
+//! boundary of level `k + 1` is a boundary of level `k`, so a bucket is a run of whole buckets
+//! of the level below (its `children`; at level 1, its elements). `elements` is the number of
+//! `zscore` records the bucket covers.
+//!
+//! - An element insert/delete adds ±1 to the bucket containing it at every level, in the same
+//!   batch as the element (one reverse seek per level; counts of one batch are accumulated in
+//!   memory first, because a batch cannot read its own writes).
+//! - A bucket whose children exceed `2 * B` is split into runs of `B` children **after** the
+//!   batch is committed, level by level, each split one batch that also adds the new buckets to
+//!   the parent's children (still under the key's lock). A split moves no element and keeps every
+//!   count exact, so a crash between batches leaves a correct (merely unbalanced) index.
+//! - Rank of position `t`: from the top level down, sum the `elements` of the buckets of the
+//!   current run that start before the bucket containing `t`, then descend into that bucket; at
+//!   level 0 count the `zscore` records from its boundary to `t`. At most about `2 * B` records
+//!   per level: O(B · LEVELS) = O(log N) for a bounded number of levels. The top level is a flat
+//!   list (about N / B^LEVELS buckets, 1 for N below ~2M with B = 128).
+//! - Buckets are never merged: deletions leave small (even empty) buckets, so after heavy churn a
+//!   run may hold more, smaller buckets than `2 * B` elements suggest; correctness is unaffected.
+//!
+//! Sorted sets created before the index existed have no `ranked` flag and keep the O(rank)
+//! counting; every sorted set created (or rewritten by `apply`) since has the index.
+
+use crate::codec::{self, Meta};
+use crate::{Batch, DiskError, Inner, Result};
+use std::collections::HashMap;
+use std::ops::Bound;
+
+/// Target number of children per bucket after a split (tiny in unit tests, so that every level
+/// splits with a few hundred elements).
+const B: u64 = if cfg!(test) { 4 } else { 128 };
+/// Levels above the elements.
+pub(crate) const LEVELS: u8 = 3;
+
+fn corrupt(what: &str) -> DiskError {
+    DiskError::Corrupt(what.to_string())
+}
+
+fn enc(elements: u64, children: u64) -> Vec<u8> {
+    let mut v = Vec::with_capacity(16);
+    v.extend_from_slice(&elements.to_be_bytes());
+    v.extend_from_slice(&children.to_be_bytes());
+    v
+}
+
+fn dec(v: &[u8]) -> Result<(u64, u64)> {
+    let e = v
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes);
+    let c = v
+        .get(8..16)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes);
+    match (e, c) {
+        (Some(e), Some(c)) => Ok((e, c)),
+        _ => Err(corrupt("zcount")),
+    }
+}
+
+/// Position key of an element (what follows the prefix in its `zscore` record).
+pub(crate) fn position(score: f64, member: &[u8]) -> Vec<u8> {
+    let mut t = codec::enc_score(score).to_vec();
+    t.extend_from_slice(member);
+    t
+}
+
+/// A bucket found by a lookup: record key, first position, end position (exclusive; `None` =
+/// the last bucket of its level).
+type CachedBucket = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+
+/// The index of one sorted-set incarnation.
+pub(crate) struct ZIndex<'a> {
+    inner: &'a Inner,
+    /// `sub_prefix` of the incarnation.
+    prefix: Vec<u8>,
+    /// The index does not exist on disk yet (a new incarnation in this batch): every level has
+    /// only its empty-boundary bucket.
+    fresh: bool,
+    /// Counts changed by the current batch, by record key.
+    overlay: HashMap<Vec<u8>, (u64, u64)>,
+    /// Per level: the last bucket found, as (record key, position range `[start, end)`), so a
+    /// batch of many elements in one bucket seeks once (filled from the second lookup on).
+    cache: Vec<Option<CachedBucket>>,
+    /// Bucket lookups done so far.
+    lookups: usize,
+}
+
+impl<'a> ZIndex<'a> {
+    pub(crate) fn new(inner: &'a Inner, pdb: u32, key: &[u8], m: &Meta, fresh: bool) -> Self {
+        ZIndex {
+            inner,
+            prefix: codec::sub_prefix(pdb, key, m.version),
+            fresh,
+            overlay: HashMap::new(),
+            cache: vec![None; usize::from(LEVELS) + 1],
+            lookups: 0,
+        }
+    }
+
+    fn level_prefix(&self, level: u8) -> Vec<u8> {
+        let mut k = self.prefix.clone();
+        k.push(level);
+        k
+    }
+
+    fn rkey(&self, level: u8, boundary: &[u8]) -> Vec<u8> {
+        let mut k = self.level_prefix(level);
+        k.extend_from_slice(boundary);
+        k
+    }
+
+    /// Record key of the bucket of `level` containing position `t` (as stored on disk: buckets
+    /// are created only by splits, which run between batches).
+    fn bucket_of(&self, level: u8, t: &[u8]) -> Result<Vec<u8>> {
+        let lp = self.level_prefix(level);
+        if self.fresh {
+            return Ok(lp);
+        }
+        self.seek_bucket(&lp, t)
+    }
+
+    /// [`bucket_of`](Self::bucket_of) through the per-level cache.
+    fn bucket_of_cached(&mut self, level: u8, t: &[u8]) -> Result<Vec<u8>> {
+        if self.fresh {
+            return Ok(self.level_prefix(level));
+        }
+        let slot = usize::from(level);
+        if let Some((rk, start, end)) = &self.cache[slot] {
+            if t >= start.as_slice() && end.as_ref().is_none_or(|e| t < e.as_slice()) {
+                return Ok(rk.clone());
+            }
+        }
+        let lp = self.level_prefix(level);
+        let rk = self.seek_bucket(&lp, t)?;
+        self.lookups += 1;
+        if self.lookups > usize::from(LEVELS) {
+            // A multi-element batch: remember the bucket's range (one forward seek).
+            let mut after = rk.clone();
+            after.push(0);
+            let end = match self
+                .inner
+                .zcount
+                .range::<Vec<u8>, _>((Bound::Included(after), crate::ops::prefix_end(&lp)))
+                .next()
+            {
+                Some(g) => Some(suffix(&g.key()?, lp.len())?.to_vec()),
+                None => None,
+            };
+            let start = suffix(&rk, lp.len())?.to_vec();
+            self.cache[slot] = Some((rk.clone(), start, end));
+        }
+        Ok(rk)
+    }
+
+    /// The record key of the bucket of level prefix `lp` containing position `t` (on disk).
+    fn seek_bucket(&self, lp: &[u8], t: &[u8]) -> Result<Vec<u8>> {
+        let lp = lp.to_vec();
+        let mut hi = lp.clone();
+        hi.extend_from_slice(t);
+        match self
+            .inner
+            .zcount
+            .range::<Vec<u8>, _>((Bound::Included(lp), Bound::Included(hi)))
+            .next_back()
+        {
+            Some(g) => Ok(g.key()?.to_vec()),
+            None => Err(corrupt("zcount: missing bucket")),
+        }
+    }
+
+    fn counts(&self, rk: &[u8]) -> Result<(u64, u64)> {
+        if let Some(c) = self.overlay.get(rk) {
+            return Ok(*c);
+        }
+        if self.fresh {
+            let level = rk.get(self.prefix.len()).copied().unwrap_or(1);
+            return Ok((0, u64::from(level > 1)));
+        }
+        match self.inner.zcount.get(rk)? {
+            Some(v) => dec(&v),
+            None => Err(corrupt("zcount: missing bucket")),
+        }
+    }
+
+    /// Counts element `(score, member)` in (`delta` = 1) or out (-1).
+    pub(crate) fn add(&mut self, score: f64, member: &[u8], delta: i64) -> Result<()> {
+        let t = position(score, member);
+        for level in 1..=LEVELS {
+            let rk = self.bucket_of_cached(level, &t)?;
+            let (e, c) = self.counts(&rk)?;
+            let e = e
+                .checked_add_signed(delta)
+                .ok_or_else(|| corrupt("zcount underflow"))?;
+            let c = if level == 1 { e } else { c };
+            self.overlay.insert(rk, (e, c));
+        }
+        Ok(())
+    }
+
+    /// Writes the changed counts into `b` (and the empty-boundary buckets of a fresh index).
+    pub(crate) fn write(&self, b: &mut Batch) {
+        if self.fresh {
+            for level in 1..=LEVELS {
+                let lp = self.level_prefix(level);
+                if !self.overlay.contains_key(&lp) {
+                    b.b.insert(&self.inner.zcount, lp, enc(0, u64::from(level > 1)));
+                }
+            }
+        }
+        for (k, (e, c)) in &self.overlay {
+            b.b.insert(&self.inner.zcount, k.clone(), enc(*e, *c));
+        }
+    }
+
+    /// Buckets of the batch that outgrew `2 * B` children, as (level, boundary): pass them to
+    /// [`Inner::zsplit`] after committing.
+    pub(crate) fn oversized(&self) -> Vec<(u8, Vec<u8>)> {
+        let n = self.prefix.len();
+        let mut v: Vec<(u8, Vec<u8>)> = self
+            .overlay
+            .iter()
+            .filter(|(_, (_, c))| *c > 2 * B)
+            .filter_map(|(k, _)| Some((*k.get(n)?, k.get(n + 1..)?.to_vec())))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Builds the whole index of `positions` (sorted, distinct) into `b`: buckets of `B`
+    /// children at every level.
+    pub(crate) fn build(&self, b: &mut Batch, positions: &[Vec<u8>]) {
+        // (boundary, elements) of the current level's buckets, starting from the elements.
+        let mut run: Vec<(&[u8], u64)> = positions.iter().map(|p| (p.as_slice(), 1)).collect();
+        for level in 1..=LEVELS {
+            let mut next: Vec<(&[u8], u64)> = Vec::with_capacity(run.len() / B as usize + 1);
+            if run.is_empty() {
+                next.push((&[], 0));
+            }
+            for (n, chunk) in run.chunks(B as usize).enumerate() {
+                let boundary: &[u8] = if n == 0 { &[] } else { chunk[0].0 };
+                let elements = chunk.iter().map(|c| c.1).sum();
+                b.b.insert(
+                    &self.inner.zcount,
+                    self.rkey(level, boundary),
+                    enc(elements, chunk.len() as u64),
+                );
+                next.push((boundary, elements));
+            }
+            if run.is_empty() {
+                b.b.insert(
+                    &self.inner.zcount,
+                    self.level_prefix(level),
+                    enc(0, u64::from(level > 1)),
+                );
+            }
+            run = next;
+        }
+    }
+}
+
+/// Strips `prefix` from a record key.
+fn suffix(k: &[u8], prefix_len: usize) -> Result<&[u8]> {
+    k.get(prefix_len..).ok_or_else(|| corrupt("zcount key"))
+}
+
+impl Inner {
+    /// Splits every bucket of the incarnation `(pdb, key, m.version)` that has more than
+    /// `2 * B` children, bottom level first; one committed batch per split (see the module
+    /// documentation). Caller holds the key's lock.
+    pub(crate) fn zsplit(
+        &self,
+        pdb: u32,
+        key: &[u8],
+        m: &Meta,
+        oversized: Vec<(u8, Vec<u8>)>,
+    ) -> Result<()> {
+        let zi = ZIndex::new(self, pdb, key, m, false);
+        let mut work = std::collections::BTreeSet::from_iter(oversized);
+        while let Some((level, boundary)) = work.pop_first() {
+            if let Some(parent) = self.split_bucket(&zi, level, &boundary)? {
+                work.insert((level + 1, parent));
+            }
+        }
+        Ok(())
+    }
+
+    /// Splits one bucket; returns the parent's boundary if the parent is now oversized.
+    fn split_bucket(&self, zi: &ZIndex<'_>, level: u8, boundary: &[u8]) -> Result<Option<Vec<u8>>> {
+        let lp = zi.level_prefix(level);
+        let start = zi.rkey(level, boundary);
+        // End of the bucket: the next boundary of this level.
+        let mut after = start.clone();
+        after.push(0);
+        let end: Option<Vec<u8>> = match self
+            .zcount
+            .range::<Vec<u8>, _>((Bound::Included(after), crate::ops::prefix_end(&lp)))
+            .next()
+        {
+            Some(g) => Some(suffix(&g.key()?, lp.len())?.to_vec()),
+            None => None,
+        };
+        // Children: (position boundary, elements).
+        let mut children: Vec<(Vec<u8>, u64)> = Vec::new();
+        let (child_ks, child_prefix) = if level == 1 {
+            (&self.zscore, zi.prefix.clone())
+        } else {
+            (&self.zcount, zi.level_prefix(level - 1))
+        };
+        let mut lo = child_prefix.clone();
+        lo.extend_from_slice(boundary);
+        let hi = match &end {
+            Some(e) => {
+                let mut h = child_prefix.clone();
+                h.extend_from_slice(e);
+                Bound::Excluded(h)
+            }
+            None => crate::ops::prefix_end(&child_prefix),
+        };
+        for g in child_ks.range::<Vec<u8>, _>((Bound::Included(lo), hi)) {
+            let (k, v) = g.into_inner()?;
+            let e = if level == 1 { 1 } else { dec(&v)?.0 };
+            children.push((suffix(&k, child_prefix.len())?.to_vec(), e));
+        }
+        if children.len() as u64 <= 2 * B {
+            // Recount only (the stored children count was stale).
+            let mut b = self.batch();
+            let e: u64 = children.iter().map(|c| c.1).sum();
+            b.b.insert(&self.zcount, start, enc(e, children.len() as u64));
+            self.commit(b)?;
+            return Ok(None);
+        }
+        let mut b = self.batch();
+        let mut new_buckets = 0u64;
+        for (n, chunk) in children.chunks(B as usize).enumerate() {
+            let e: u64 = chunk.iter().map(|c| c.1).sum();
+            let bk = if n == 0 {
+                start.clone()
+            } else {
+                new_buckets += 1;
+                zi.rkey(level, &chunk[0].0)
+            };
+            b.b.insert(&self.zcount, bk, enc(e, chunk.len() as u64));
+        }
+        let mut up = None;
+        if level < LEVELS {
+            let parent = zi.bucket_of(level + 1, boundary)?;
+            let (e, c) = zi.counts(&parent)?;
+            if c + new_buckets > 2 * B {
+                up = Some(suffix(&parent, zi.prefix.len() + 1)?.to_vec());
+            }
+            b.b.insert(&self.zcount, parent, enc(e, c + new_buckets));
+        }
+        self.commit(b)?;
+        Ok(up)
+    }
+
+    /// Number of elements before position `t` (the forward rank of an element at `t`), using
+    /// the index of `(pdb, key, m)`.
+    pub(crate) fn zindex_rank(&self, pdb: u32, key: &[u8], m: &Meta, t: &[u8]) -> Result<u64> {
+        let zi = ZIndex::new(self, pdb, key, m, false);
+        let mut acc = 0u64;
+        let mut lo: Vec<u8> = Vec::new();
+        for level in (1..=LEVELS).rev() {
+            let lp = zi.level_prefix(level);
+            let mut from = lp.clone();
+            from.extend_from_slice(&lo);
+            let mut to = lp.clone();
+            to.extend_from_slice(t);
+            let mut last: Option<(Vec<u8>, u64)> = None;
+            for g in self
+                .zcount
+                .range::<Vec<u8>, _>((Bound::Included(from), Bound::Included(to)))
+            {
+                let (k, v) = g.into_inner()?;
+                if let Some((_, e)) = last.take() {
+                    acc += e;
+                }
+                last = Some((suffix(&k, lp.len())?.to_vec(), dec(&v)?.0));
+            }
+            let (boundary, _) = last.ok_or_else(|| corrupt("zcount: missing bucket"))?;
+            lo = boundary;
+        }
+        let mut from = zi.prefix.clone();
+        from.extend_from_slice(&lo);
+        let mut to = zi.prefix.clone();
+        to.extend_from_slice(t);
+        let n = self
+            .zscore
+            .range::<Vec<u8>, _>((Bound::Included(from), Bound::Excluded(to)))
+            .count() as u64;
+        Ok(acc + n)
+    }
+
+    /// The `zscore` record key where forward rank `r` starts, and how many records to skip
+    /// from there (fewer than a level-1 bucket holds). `None` if `r >= size`.
+    pub(crate) fn zindex_seek(
+        &self,
+        pdb: u32,
+        key: &[u8],
+        m: &Meta,
+        r: u64,
+    ) -> Result<Option<(Vec<u8>, u64)>> {
+        let zi = ZIndex::new(self, pdb, key, m, false);
+        let mut acc = 0u64;
+        let mut lo: Vec<u8> = Vec::new();
+        for level in (1..=LEVELS).rev() {
+            let lp = zi.level_prefix(level);
+            let mut from = lp.clone();
+            from.extend_from_slice(&lo);
+            let mut found = None;
+            for g in self
+                .zcount
+                .range::<Vec<u8>, _>((Bound::Included(from), crate::ops::prefix_end(&lp)))
+            {
+                let (k, v) = g.into_inner()?;
+                let e = dec(&v)?.0;
+                if acc + e > r {
+                    found = Some(suffix(&k, lp.len())?.to_vec());
+                    break;
+                }
+                acc += e;
+            }
+            match found {
+                Some(b) => lo = b,
+                None => return Ok(None),
+            }
+        }
+        let mut start = zi.prefix.clone();
+        start.extend_from_slice(&lo);
+        Ok(Some((start, r - acc)))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::{DiskEngine, DiskOptions, Fsync, KeyWrite};
+    use ferrokv_rdb::RdbValue;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    use std::collections::BTreeMap;
+
+    /// The model's order: (score, member) as the `zscore` index orders them.
+    fn ordered(model: &BTreeMap<Vec<u8>, f64>) -> Vec<(Vec<u8>, f64)> {
+        let mut v: Vec<(Vec<u8>, f64)> = model.iter().map(|(m, s)| (m.clone(), *s)).collect();
+        v.sort_by_key(|a| position(a.1, &a.0));
+        v
+    }
+
+    /// Every level's buckets cover exactly the elements, and each boundary nests in the level
+    /// below.
+    fn check_invariants(e: &DiskEngine, key: &[u8], size: u64) {
+        let i = &e.inner;
+        let m = i
+            .read_meta(crate::ops::View::Live, 0, key)
+            .unwrap()
+            .unwrap();
+        assert!(m.ranked);
+        let zi = ZIndex::new(i, 0, key, &m, false);
+        let mut below: Option<Vec<Vec<u8>>> = None;
+        for level in 1..=LEVELS {
+            let lp = zi.level_prefix(level);
+            let mut total = 0;
+            let mut bounds = Vec::new();
+            for g in i.zcount.prefix(&lp) {
+                let (k, v) = g.into_inner().unwrap();
+                total += dec(&v).unwrap().0;
+                bounds.push(k[lp.len()..].to_vec());
+            }
+            assert_eq!(total, size, "level {level} element total");
+            assert_eq!(
+                bounds.first().map(Vec::len),
+                Some(0),
+                "empty boundary first"
+            );
+            if let Some(b) = &below {
+                for x in &bounds {
+                    assert!(b.contains(x), "level {level} boundary does not nest");
+                }
+            }
+            below = Some(bounds);
+        }
+    }
+
+    #[test]
+    fn ranks_match_a_model_through_splits_on_every_level() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = DiskEngine::open(
+            dir.path(),
+            DiskOptions {
+                fsync: Fsync::No,
+                ..DiskOptions::default()
+            },
+        )
+        .unwrap();
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut model: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        let key = b"z";
+        for round in 0..60 {
+            // A batch of adds/updates (some repeated in one call), some increments, removals.
+            let n = rng.gen_range(1..40);
+            let items: Vec<(f64, Vec<u8>)> = (0..n)
+                .map(|_| {
+                    let s = f64::from(rng.gen_range(-20..20)) / 2.0;
+                    (s, format!("m{}", rng.gen_range(0..1500)).into_bytes())
+                })
+                .collect();
+            let refs: Vec<(f64, &[u8])> = items.iter().map(|(s, m)| (*s, m.as_slice())).collect();
+            e.zadd(0, key, &refs, 0).unwrap();
+            for (s, m) in &items {
+                model.insert(m.clone(), *s);
+            }
+            for _ in 0..3 {
+                let m = format!("m{}", rng.gen_range(0..1500)).into_bytes();
+                let got = e.zincrby(0, key, 1.5, &m, 0).unwrap();
+                let want = model.get(&m).copied().unwrap_or(0.0) + 1.5;
+                assert_eq!(got, want);
+                model.insert(m, want);
+            }
+            if round % 3 == 2 {
+                let dels: Vec<Vec<u8>> = (0..rng.gen_range(1..30))
+                    .map(|_| format!("m{}", rng.gen_range(0..1500)).into_bytes())
+                    .collect();
+                let refs: Vec<&[u8]> = dels.iter().map(Vec::as_slice).collect();
+                e.zrem(0, key, &refs, 0).unwrap();
+                for d in &dels {
+                    model.remove(d);
+                }
+            }
+            let want = ordered(&model);
+            let size = want.len() as u64;
+            assert_eq!(e.zcard(0, key, 0).unwrap(), size);
+            check_invariants(&e, key, size);
+            for _ in 0..20 {
+                let r = rng.gen_range(0..want.len());
+                let (m, _) = &want[r];
+                assert_eq!(e.zrank(0, key, m, false, 0).unwrap(), Some(r as u64));
+                assert_eq!(
+                    e.zrank(0, key, m, true, 0).unwrap(),
+                    Some(size - 1 - r as u64)
+                );
+                let len = want.len() as i64;
+                let a = rng.gen_range(-len - 3..len + 3);
+                let b = rng.gen_range(-len - 3..len + 3);
+                let rev = rng.gen_bool(0.5);
+                let got = e.zrange_by_rank(0, key, a, b, rev, 0).unwrap();
+                let mut w: Vec<(Vec<u8>, f64)> = if rev {
+                    want.iter().rev().cloned().collect()
+                } else {
+                    want.clone()
+                };
+                let norm = |x: i64| if x < 0 { len + x } else { x };
+                let (s, t) = (norm(a).max(0), norm(b).min(len - 1));
+                w = if s > t || s >= len {
+                    Vec::new()
+                } else {
+                    w[s as usize..=t as usize].to_vec()
+                };
+                assert_eq!(got, w, "zrange {a} {b} rev={rev}");
+            }
+        }
+        assert!(model.len() > 600, "enough members for several levels");
+        // Bulk build through apply (field-level), then the same checks.
+        let v = RdbValue::ZSet(ordered(&model));
+        e.apply(
+            &[KeyWrite::Put {
+                db: 0,
+                key: b"bulk",
+                value: &v,
+                expire_ms: None,
+                inline: false,
+            }],
+            0,
+        )
+        .unwrap();
+        check_invariants(&e, b"bulk", model.len() as u64);
+        let want = ordered(&model);
+        for (r, (m, _)) in want.iter().enumerate().step_by(7) {
+            assert_eq!(e.zrank(0, b"bulk", m, false, 0).unwrap(), Some(r as u64));
+        }
+        e.zadd(0, b"bulk", &[(-100.0, b"first")], 0).unwrap();
+        assert_eq!(e.zrank(0, b"bulk", &want[5].0, false, 0).unwrap(), Some(6));
+        assert_eq!(
+            e.zrange_by_rank(0, b"bulk", 1, 1, false, 0).unwrap(),
+            vec![want[0].clone()]
+        );
+    }
+}
