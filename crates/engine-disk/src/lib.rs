@@ -6,7 +6,8 @@
 //! - `data`: one record per hash field / set member / zset member / list element, keyed by
 //!   `db + len + key + version + subkey`;
 //! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`;
-//! - `zcount`: the sorted-set rank index (counted buckets over `zscore`, module `zindex`);
+//! - `zcount` + `zbound`: the sorted-set rank index (counted buckets over `zscore`, module
+//!   `zindex`);
 //! - `expire`: the deadline index for the active expiry sweep, `db + deadline + key`;
 //! - `sys`: engine bookkeeping (version reservation).
 //!
@@ -209,6 +210,7 @@ pub(crate) struct Inner {
     pub(crate) data: Keyspace,
     pub(crate) zscore: Keyspace,
     pub(crate) zcount: Keyspace,
+    pub(crate) zbound: Keyspace,
     pub(crate) expire: Keyspace,
     sys: Keyspace,
     pub(crate) gc: Arc<GcShared>,
@@ -288,7 +290,7 @@ impl DiskEngine {
         let assigner: FilterAssigner = Arc::new(move |name: &str| {
             let space = match name {
                 "meta" => Space::Meta,
-                "data" | "zscore" | "zcount" => Space::Sub,
+                "data" | "zscore" | "zcount" | "zbound" => Space::Sub,
                 "expire" => Space::Expire,
                 _ => return None,
             };
@@ -315,6 +317,7 @@ impl DiskEngine {
         let data = db.keyspace("data", || keyspace_options(mt, pa))?;
         let zscore = db.keyspace("zscore", || keyspace_options(mt, pa))?;
         let zcount = db.keyspace("zcount", || keyspace_options(mt, pa))?;
+        let zbound = db.keyspace("zbound", || keyspace_options(mt, pa))?;
         let expire = db.keyspace("expire", || keyspace_options(mt, pa))?;
         let sys = db.keyspace("sys", || keyspace_options(mt, pa))?;
         *shared.meta.write() = Some(meta.clone());
@@ -337,6 +340,7 @@ impl DiskEngine {
             data,
             zscore,
             zcount,
+            zbound,
             expire,
             sys,
             gc: shared,
@@ -409,11 +413,12 @@ impl DiskEngine {
     /// every record (tests, DEBUG-style maintenance). Blocks; never call it on a hot path.
     pub fn compact_all(&self) -> Result<()> {
         let i = &self.inner;
-        for ks in [&i.meta, &i.data, &i.zscore, &i.zcount, &i.expire] {
+        let all = [&i.meta, &i.data, &i.zscore, &i.zcount, &i.zbound, &i.expire];
+        for ks in all {
             ks.rotate_memtable_and_wait()?;
         }
         // The meta keyspace first: data GC reads it.
-        for ks in [&i.meta, &i.data, &i.zscore, &i.zcount, &i.expire] {
+        for ks in all {
             ks.major_compact()?;
         }
         Ok(())

@@ -1,8 +1,11 @@
 //! The sorted-set rank index: ZRANK and ZRANGE by rank in O(log N) record reads instead of
 //! O(rank).
 //!
-//! Keyspace `zcount`, record key `sub_prefix(pdb, key, version)` + `level:u8` + `boundary`,
-//! value `elements:u64` `children:u64`. Level 0 is the `zscore` index itself (an element's
+//! A bucket is two records with the same key `sub_prefix(pdb, key, version)` + `level:u8` +
+//! `boundary`: an empty record in keyspace `zbound` (the structure: written only when a bucket
+//! is created, so range seeks over it stay cheap) and `elements:u64` `children:u64` in keyspace
+//! `zcount` (hot: rewritten by every insert/delete, so it is only ever point-read: a range scan
+//! over a record with thousands of unflushed versions would walk all of them). Level 0 is the `zscore` index itself (an element's
 //! position key is `enc_score + member`, the `zscore` record key after the prefix). Each level
 //! `1..=LEVELS` partitions the position space into buckets: the bucket with boundary `b` covers
 //! `[b, next boundary of that level)`; every level has a bucket with the empty boundary; every
@@ -84,10 +87,10 @@ pub(crate) struct ZIndex<'a> {
     /// The index does not exist on disk yet (a new incarnation in this batch): every level has
     /// only its empty-boundary bucket.
     fresh: bool,
-    /// Counts changed by the current batch, by record key.
-    overlay: HashMap<Vec<u8>, (u64, u64)>,
+    /// Counts read and changed by the current batch, by record key: (as read, now).
+    overlay: HashMap<Vec<u8>, ((u64, u64), (u64, u64))>,
     /// Per level: the last bucket found, as (record key, position range `[start, end)`), so a
-    /// batch of many elements in one bucket seeks once (filled from the second lookup on).
+    /// batch of many elements in one bucket seeks once (filled from the third element on).
     cache: Vec<Option<CachedBucket>>,
     /// Bucket lookups done so far.
     lookups: usize,
@@ -141,13 +144,14 @@ impl<'a> ZIndex<'a> {
         let lp = self.level_prefix(level);
         let rk = self.seek_bucket(&lp, t)?;
         self.lookups += 1;
-        if self.lookups > usize::from(LEVELS) {
-            // A multi-element batch: remember the bucket's range (one forward seek).
+        if self.lookups > 2 * usize::from(LEVELS) {
+            // A batch of more than two element changes (a score update is two): remember the
+            // bucket's range (one forward seek).
             let mut after = rk.clone();
             after.push(0);
             let end = match self
                 .inner
-                .zcount
+                .zbound
                 .range::<Vec<u8>, _>((Bound::Included(after), crate::ops::prefix_end(&lp)))
                 .next()
             {
@@ -167,7 +171,7 @@ impl<'a> ZIndex<'a> {
         hi.extend_from_slice(t);
         match self
             .inner
-            .zcount
+            .zbound
             .range::<Vec<u8>, _>((Bound::Included(lp), Bound::Included(hi)))
             .next_back()
         {
@@ -177,7 +181,7 @@ impl<'a> ZIndex<'a> {
     }
 
     fn counts(&self, rk: &[u8]) -> Result<(u64, u64)> {
-        if let Some(c) = self.overlay.get(rk) {
+        if let Some((_, c)) = self.overlay.get(rk) {
             return Ok(*c);
         }
         if self.fresh {
@@ -195,28 +199,33 @@ impl<'a> ZIndex<'a> {
         let t = position(score, member);
         for level in 1..=LEVELS {
             let rk = self.bucket_of_cached(level, &t)?;
-            let (e, c) = self.counts(&rk)?;
-            let e = e
+            let (e0, c0) = self.counts(&rk)?;
+            let orig = self.overlay.get(&rk).map_or((e0, c0), |(o, _)| *o);
+            let e = e0
                 .checked_add_signed(delta)
                 .ok_or_else(|| corrupt("zcount underflow"))?;
-            let c = if level == 1 { e } else { c };
-            self.overlay.insert(rk, (e, c));
+            let c = if level == 1 { e } else { c0 };
+            self.overlay.insert(rk, (orig, (e, c)));
         }
         Ok(())
     }
 
     /// Writes the changed counts into `b` (and the empty-boundary buckets of a fresh index).
+    /// Counts a batch left as they were (a score update inside one bucket) are not rewritten.
     pub(crate) fn write(&self, b: &mut Batch) {
         if self.fresh {
             for level in 1..=LEVELS {
                 let lp = self.level_prefix(level);
+                b.b.insert(&self.inner.zbound, lp.clone(), Vec::<u8>::new());
                 if !self.overlay.contains_key(&lp) {
                     b.b.insert(&self.inner.zcount, lp, enc(0, u64::from(level > 1)));
                 }
             }
         }
-        for (k, (e, c)) in &self.overlay {
-            b.b.insert(&self.inner.zcount, k.clone(), enc(*e, *c));
+        for (k, (orig, (e, c))) in &self.overlay {
+            if self.fresh || *orig != (*e, *c) {
+                b.b.insert(&self.inner.zcount, k.clone(), enc(*e, *c));
+            }
         }
     }
 
@@ -227,7 +236,7 @@ impl<'a> ZIndex<'a> {
         let mut v: Vec<(u8, Vec<u8>)> = self
             .overlay
             .iter()
-            .filter(|(_, (_, c))| *c > 2 * B)
+            .filter(|(_, (_, (_, c)))| *c > 2 * B)
             .filter_map(|(k, _)| Some((*k.get(n)?, k.get(n + 1..)?.to_vec())))
             .collect();
         v.sort();
@@ -247,19 +256,15 @@ impl<'a> ZIndex<'a> {
             for (n, chunk) in run.chunks(B as usize).enumerate() {
                 let boundary: &[u8] = if n == 0 { &[] } else { chunk[0].0 };
                 let elements = chunk.iter().map(|c| c.1).sum();
-                b.b.insert(
-                    &self.inner.zcount,
-                    self.rkey(level, boundary),
-                    enc(elements, chunk.len() as u64),
-                );
+                let rk = self.rkey(level, boundary);
+                b.b.insert(&self.inner.zbound, rk.clone(), Vec::<u8>::new());
+                b.b.insert(&self.inner.zcount, rk, enc(elements, chunk.len() as u64));
                 next.push((boundary, elements));
             }
             if run.is_empty() {
-                b.b.insert(
-                    &self.inner.zcount,
-                    self.level_prefix(level),
-                    enc(0, u64::from(level > 1)),
-                );
+                let lp = self.level_prefix(level);
+                b.b.insert(&self.inner.zbound, lp.clone(), Vec::<u8>::new());
+                b.b.insert(&self.inner.zcount, lp, enc(0, u64::from(level > 1)));
             }
             run = next;
         }
@@ -300,7 +305,7 @@ impl Inner {
         let mut after = start.clone();
         after.push(0);
         let end: Option<Vec<u8>> = match self
-            .zcount
+            .zbound
             .range::<Vec<u8>, _>((Bound::Included(after), crate::ops::prefix_end(&lp)))
             .next()
         {
@@ -312,7 +317,7 @@ impl Inner {
         let (child_ks, child_prefix) = if level == 1 {
             (&self.zscore, zi.prefix.clone())
         } else {
-            (&self.zcount, zi.level_prefix(level - 1))
+            (&self.zbound, zi.level_prefix(level - 1))
         };
         let mut lo = child_prefix.clone();
         lo.extend_from_slice(boundary);
@@ -325,8 +330,8 @@ impl Inner {
             None => crate::ops::prefix_end(&child_prefix),
         };
         for g in child_ks.range::<Vec<u8>, _>((Bound::Included(lo), hi)) {
-            let (k, v) = g.into_inner()?;
-            let e = if level == 1 { 1 } else { dec(&v)?.0 };
+            let k = g.key()?;
+            let e = if level == 1 { 1 } else { zi.counts(&k)?.0 };
             children.push((suffix(&k, child_prefix.len())?.to_vec(), e));
         }
         if children.len() as u64 <= 2 * B {
@@ -345,7 +350,9 @@ impl Inner {
                 start.clone()
             } else {
                 new_buckets += 1;
-                zi.rkey(level, &chunk[0].0)
+                let bk = zi.rkey(level, &chunk[0].0);
+                b.b.insert(&self.zbound, bk.clone(), Vec::<u8>::new());
+                bk
             };
             b.b.insert(&self.zcount, bk, enc(e, chunk.len() as u64));
         }
@@ -374,19 +381,18 @@ impl Inner {
             from.extend_from_slice(&lo);
             let mut to = lp.clone();
             to.extend_from_slice(t);
-            let mut last: Option<(Vec<u8>, u64)> = None;
+            let mut last: Option<fjall::Slice> = None;
             for g in self
-                .zcount
+                .zbound
                 .range::<Vec<u8>, _>((Bound::Included(from), Bound::Included(to)))
             {
-                let (k, v) = g.into_inner()?;
-                if let Some((_, e)) = last.take() {
-                    acc += e;
+                let k = g.key()?;
+                if let Some(prev) = last.replace(k) {
+                    acc += zi.counts(&prev)?.0;
                 }
-                last = Some((suffix(&k, lp.len())?.to_vec(), dec(&v)?.0));
             }
-            let (boundary, _) = last.ok_or_else(|| corrupt("zcount: missing bucket"))?;
-            lo = boundary;
+            let last = last.ok_or_else(|| corrupt("zbound: missing bucket"))?;
+            lo = suffix(&last, lp.len())?.to_vec();
         }
         let mut from = zi.prefix.clone();
         from.extend_from_slice(&lo);
@@ -417,11 +423,11 @@ impl Inner {
             from.extend_from_slice(&lo);
             let mut found = None;
             for g in self
-                .zcount
+                .zbound
                 .range::<Vec<u8>, _>((Bound::Included(from), crate::ops::prefix_end(&lp)))
             {
-                let (k, v) = g.into_inner()?;
-                let e = dec(&v)?.0;
+                let k = g.key()?;
+                let e = zi.counts(&k)?.0;
                 if acc + e > r {
                     found = Some(suffix(&k, lp.len())?.to_vec());
                     break;
@@ -471,9 +477,9 @@ mod tests {
             let lp = zi.level_prefix(level);
             let mut total = 0;
             let mut bounds = Vec::new();
-            for g in i.zcount.prefix(&lp) {
-                let (k, v) = g.into_inner().unwrap();
-                total += dec(&v).unwrap().0;
+            for g in i.zbound.prefix(&lp) {
+                let k = g.key().unwrap();
+                total += zi.counts(&k).unwrap().0;
                 bounds.push(k[lp.len()..].to_vec());
             }
             assert_eq!(total, size, "level {level} element total");
