@@ -211,6 +211,10 @@ pub struct Meta {
     pub field_ttl: bool,
     /// Sorted set: the rank index (module `zindex`) exists for this incarnation.
     pub ranked: bool,
+    /// Rank index: number of bucket levels (>= 1).
+    pub zheight: u8,
+    /// Rank index: number of buckets of the top level.
+    pub ztop: u64,
     /// Hash field records of this incarnation carry a one-byte header (field TTL support, see
     /// [`enc_field`]); incarnations written before that format read their values raw.
     pub tagged: bool,
@@ -269,6 +273,8 @@ impl Meta {
             field_ttl: false,
             tagged: kind == KeyType::Hash,
             ranked: kind == KeyType::ZSet,
+            zheight: 1,
+            ztop: 1,
         }
     }
 
@@ -308,6 +314,9 @@ impl Meta {
         v.extend_from_slice(&self.size.to_be_bytes());
         if self.inline {
             v.extend_from_slice(&self.value);
+        } else if self.ranked && self.kind == KeyType::ZSet {
+            v.push(self.zheight);
+            v.extend_from_slice(&self.ztop.to_be_bytes());
         } else if self.kind == KeyType::List {
             v.extend_from_slice(&self.head.to_be_bytes());
             v.extend_from_slice(&self.tail.to_be_bytes());
@@ -338,6 +347,9 @@ impl Meta {
         m.size = u(18..26)?;
         if m.inline {
             m.value = b.get(26..)?.to_vec();
+        } else if m.ranked && kind == KeyType::ZSet {
+            m.zheight = *b.get(26)?;
+            m.ztop = u(27..35)?;
         } else if kind == KeyType::List {
             m.head = u(26..34)? as i64;
             m.tail = u(34..42)? as i64;

@@ -392,7 +392,10 @@ impl Inner {
                     positions.push(crate::zindex::position(*s, mb));
                 }
                 positions.sort_unstable();
-                crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
+                let (h, top) =
+                    crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
+                m.zheight = h;
+                m.ztop = top;
                 m.size = last.len() as u64;
             }
             RdbValue::Hash(fields) => {

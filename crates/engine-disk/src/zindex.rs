@@ -39,8 +39,9 @@ use std::ops::Bound;
 /// Target number of children per bucket after a split (tiny in unit tests, so that every level
 /// splits with a few hundred elements).
 const B: u64 = if cfg!(test) { 4 } else { 128 };
-/// Levels above the elements.
-pub(crate) const LEVELS: u8 = 3;
+/// Most levels above the elements (enough for 2·B^LEVELS elements per top bucket; with B = 128
+/// the top level never holds more than 2·B buckets below ~10^15 elements).
+const LEVELS: u8 = 6;
 
 fn corrupt(what: &str) -> DiskError {
     DiskError::Corrupt(what.to_string())
@@ -75,6 +76,9 @@ pub(crate) fn position(score: f64, member: &[u8]) -> Vec<u8> {
     t
 }
 
+/// A bucket's (elements, children).
+type Counts = (u64, u64);
+
 /// A bucket found by a lookup: record key, first position, end position (exclusive; `None` =
 /// the last bucket of its level).
 type CachedBucket = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
@@ -88,12 +92,14 @@ pub(crate) struct ZIndex<'a> {
     /// only its empty-boundary bucket.
     fresh: bool,
     /// Counts read and changed by the current batch, by record key: (as read, now).
-    overlay: HashMap<Vec<u8>, ((u64, u64), (u64, u64))>,
+    overlay: HashMap<Vec<u8>, (Counts, Counts)>,
     /// Per level: the last bucket found, as (record key, position range `[start, end)`), so a
     /// batch of many elements in one bucket seeks once (filled from the third element on).
     cache: Vec<Option<CachedBucket>>,
     /// Bucket lookups done so far.
     lookups: usize,
+    /// Levels in use (the metadata's `zheight`).
+    height: u8,
 }
 
 impl<'a> ZIndex<'a> {
@@ -105,6 +111,7 @@ impl<'a> ZIndex<'a> {
             overlay: HashMap::new(),
             cache: vec![None; usize::from(LEVELS) + 1],
             lookups: 0,
+            height: if fresh { 1 } else { m.zheight.clamp(1, LEVELS) },
         }
     }
 
@@ -144,7 +151,7 @@ impl<'a> ZIndex<'a> {
         let lp = self.level_prefix(level);
         let rk = self.seek_bucket(&lp, t)?;
         self.lookups += 1;
-        if self.lookups > 2 * usize::from(LEVELS) {
+        if self.lookups > 2 * usize::from(self.height) {
             // A batch of more than two element changes (a score update is two): remember the
             // bucket's range (one forward seek).
             let mut after = rk.clone();
@@ -197,7 +204,7 @@ impl<'a> ZIndex<'a> {
     /// Counts element `(score, member)` in (`delta` = 1) or out (-1).
     pub(crate) fn add(&mut self, score: f64, member: &[u8], delta: i64) -> Result<()> {
         let t = position(score, member);
-        for level in 1..=LEVELS {
+        for level in 1..=self.height {
             let rk = self.bucket_of_cached(level, &t)?;
             let (e0, c0) = self.counts(&rk)?;
             let orig = self.overlay.get(&rk).map_or((e0, c0), |(o, _)| *o);
@@ -214,12 +221,10 @@ impl<'a> ZIndex<'a> {
     /// Counts a batch left as they were (a score update inside one bucket) are not rewritten.
     pub(crate) fn write(&self, b: &mut Batch) {
         if self.fresh {
-            for level in 1..=LEVELS {
-                let lp = self.level_prefix(level);
-                b.b.insert(&self.inner.zbound, lp.clone(), Vec::<u8>::new());
-                if !self.overlay.contains_key(&lp) {
-                    b.b.insert(&self.inner.zcount, lp, enc(0, u64::from(level > 1)));
-                }
+            let lp = self.level_prefix(1);
+            b.b.insert(&self.inner.zbound, lp.clone(), Vec::<u8>::new());
+            if !self.overlay.contains_key(&lp) {
+                b.b.insert(&self.inner.zcount, lp, enc(0, 0));
             }
         }
         for (k, (orig, (e, c))) in &self.overlay {
@@ -244,15 +249,14 @@ impl<'a> ZIndex<'a> {
     }
 
     /// Builds the whole index of `positions` (sorted, distinct) into `b`: buckets of `B`
-    /// children at every level.
-    pub(crate) fn build(&self, b: &mut Batch, positions: &[Vec<u8>]) {
+    /// children per level, levels added until the top one has at most `2 * B` buckets.
+    /// Returns (height, top-level bucket count) for the metadata.
+    pub(crate) fn build(&self, b: &mut Batch, positions: &[Vec<u8>]) -> (u8, u64) {
         // (boundary, elements) of the current level's buckets, starting from the elements.
         let mut run: Vec<(&[u8], u64)> = positions.iter().map(|p| (p.as_slice(), 1)).collect();
-        for level in 1..=LEVELS {
+        let mut level = 1u8;
+        loop {
             let mut next: Vec<(&[u8], u64)> = Vec::with_capacity(run.len() / B as usize + 1);
-            if run.is_empty() {
-                next.push((&[], 0));
-            }
             for (n, chunk) in run.chunks(B as usize).enumerate() {
                 let boundary: &[u8] = if n == 0 { &[] } else { chunk[0].0 };
                 let elements = chunk.iter().map(|c| c.1).sum();
@@ -261,12 +265,17 @@ impl<'a> ZIndex<'a> {
                 b.b.insert(&self.inner.zcount, rk, enc(elements, chunk.len() as u64));
                 next.push((boundary, elements));
             }
-            if run.is_empty() {
+            if next.is_empty() {
                 let lp = self.level_prefix(level);
                 b.b.insert(&self.inner.zbound, lp.clone(), Vec::<u8>::new());
-                b.b.insert(&self.inner.zcount, lp, enc(0, u64::from(level > 1)));
+                b.b.insert(&self.inner.zcount, lp, enc(0, 0));
+                return (level, 1);
+            }
+            if next.len() as u64 <= 2 * B || level == LEVELS {
+                return (level, next.len() as u64);
             }
             run = next;
+            level += 1;
         }
     }
 }
@@ -287,18 +296,32 @@ impl Inner {
         m: &Meta,
         oversized: Vec<(u8, Vec<u8>)>,
     ) -> Result<()> {
-        let zi = ZIndex::new(self, pdb, key, m, false);
         let mut work = std::collections::BTreeSet::from_iter(oversized);
         while let Some((level, boundary)) = work.pop_first() {
-            if let Some(parent) = self.split_bucket(&zi, level, &boundary)? {
-                work.insert((level + 1, parent));
+            // The metadata changes when the top level grows: re-read it for every split.
+            let cur = self
+                .read_meta(crate::ops::View::Live, pdb, key)?
+                .filter(|c| c.version == m.version)
+                .ok_or_else(|| corrupt("zsplit: sorted set gone"))?;
+            let zi = ZIndex::new(self, pdb, key, &cur, false);
+            if let Some(next) = self.split_bucket(&zi, &cur, pdb, key, level, &boundary)? {
+                work.insert(next);
             }
         }
         Ok(())
     }
 
-    /// Splits one bucket; returns the parent's boundary if the parent is now oversized.
-    fn split_bucket(&self, zi: &ZIndex<'_>, level: u8, boundary: &[u8]) -> Result<Option<Vec<u8>>> {
+    /// Splits one bucket (and grows the index by a level when the top level gets more than
+    /// `2 * B` buckets); returns the bucket to split next, if its parent is now oversized.
+    fn split_bucket(
+        &self,
+        zi: &ZIndex<'_>,
+        m: &Meta,
+        pdb: u32,
+        key: &[u8],
+        level: u8,
+        boundary: &[u8],
+    ) -> Result<Option<(u8, Vec<u8>)>> {
         let lp = zi.level_prefix(level);
         let start = zi.rkey(level, boundary);
         // End of the bucket: the next boundary of this level.
@@ -357,13 +380,27 @@ impl Inner {
             b.b.insert(&self.zcount, bk, enc(e, chunk.len() as u64));
         }
         let mut up = None;
-        if level < LEVELS {
+        if level < zi.height {
             let parent = zi.bucket_of(level + 1, boundary)?;
             let (e, c) = zi.counts(&parent)?;
             if c + new_buckets > 2 * B {
-                up = Some(suffix(&parent, zi.prefix.len() + 1)?.to_vec());
+                up = Some((level + 1, suffix(&parent, zi.prefix.len() + 1)?.to_vec()));
             }
             b.b.insert(&self.zcount, parent, enc(e, c + new_buckets));
+        } else {
+            // The top level: its bucket count lives in the metadata; past 2·B, add a level
+            // above with one bucket over all of them, and split that.
+            let mut nm = m.clone();
+            nm.ztop += new_buckets;
+            if nm.ztop > 2 * B && level < LEVELS {
+                let rk = zi.level_prefix(level + 1);
+                b.b.insert(&self.zbound, rk.clone(), Vec::<u8>::new());
+                b.b.insert(&self.zcount, rk, enc(m.size, nm.ztop));
+                up = Some((level + 1, Vec::new()));
+                nm.zheight = level + 1;
+                nm.ztop = 1;
+            }
+            self.put_meta(&mut b, pdb, key, Some(m), &nm);
         }
         self.commit(b)?;
         Ok(up)
@@ -375,7 +412,7 @@ impl Inner {
         let zi = ZIndex::new(self, pdb, key, m, false);
         let mut acc = 0u64;
         let mut lo: Vec<u8> = Vec::new();
-        for level in (1..=LEVELS).rev() {
+        for level in (1..=zi.height).rev() {
             let lp = zi.level_prefix(level);
             let mut from = lp.clone();
             from.extend_from_slice(&lo);
@@ -417,7 +454,7 @@ impl Inner {
         let zi = ZIndex::new(self, pdb, key, m, false);
         let mut acc = 0u64;
         let mut lo: Vec<u8> = Vec::new();
-        for level in (1..=LEVELS).rev() {
+        for level in (1..=zi.height).rev() {
             let lp = zi.level_prefix(level);
             let mut from = lp.clone();
             from.extend_from_slice(&lo);
@@ -473,7 +510,8 @@ mod tests {
         assert!(m.ranked);
         let zi = ZIndex::new(i, 0, key, &m, false);
         let mut below: Option<Vec<Vec<u8>>> = None;
-        for level in 1..=LEVELS {
+        assert!(m.zheight >= 1);
+        for level in 1..=m.zheight {
             let lp = zi.level_prefix(level);
             let mut total = 0;
             let mut bounds = Vec::new();
@@ -483,6 +521,10 @@ mod tests {
                 bounds.push(k[lp.len()..].to_vec());
             }
             assert_eq!(total, size, "level {level} element total");
+            if level == m.zheight {
+                assert_eq!(bounds.len() as u64, m.ztop, "top bucket count");
+                assert!(m.ztop <= 2 * B, "top level over 2B");
+            }
             assert_eq!(
                 bounds.first().map(Vec::len),
                 Some(0),
