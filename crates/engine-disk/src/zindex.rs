@@ -406,30 +406,73 @@ impl Inner {
         Ok(up)
     }
 
+    /// The boundaries (full `zbound` keys) of level `level` in `[lo, hi)` (`hi` None = to the
+    /// end of the level): the run of buckets inside one parent bucket. Cold records: cheap.
+    fn zrun(
+        &self,
+        zi: &ZIndex<'_>,
+        level: u8,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+    ) -> Result<Vec<fjall::Slice>> {
+        let lp = zi.level_prefix(level);
+        let mut from = lp.clone();
+        from.extend_from_slice(lo);
+        let to = match hi {
+            Some(h) => {
+                let mut t = lp.clone();
+                t.extend_from_slice(h);
+                Bound::Excluded(t)
+            }
+            None => crate::ops::prefix_end(&lp),
+        };
+        let mut out = Vec::new();
+        for g in self.zbound.range::<Vec<u8>, _>((Bound::Included(from), to)) {
+            out.push(g.key()?);
+        }
+        if out.is_empty() {
+            return Err(corrupt("zbound: missing bucket"));
+        }
+        Ok(out)
+    }
+
     /// Number of elements before position `t` (the forward rank of an element at `t`), using
-    /// the index of `(pdb, key, m)`.
+    /// the index of `(pdb, key, m)`. At each level the counts are summed from the nearer end
+    /// of the run (the parent's element count gives the other side), so ranks near either end
+    /// read few count records.
     pub(crate) fn zindex_rank(&self, pdb: u32, key: &[u8], m: &Meta, t: &[u8]) -> Result<u64> {
         let zi = ZIndex::new(self, pdb, key, m, false);
         let mut acc = 0u64;
         let mut lo: Vec<u8> = Vec::new();
+        let mut hi: Option<Vec<u8>> = None;
+        let mut parent_e = m.size;
         for level in (1..=zi.height).rev() {
-            let lp = zi.level_prefix(level);
-            let mut from = lp.clone();
-            from.extend_from_slice(&lo);
-            let mut to = lp.clone();
-            to.extend_from_slice(t);
-            let mut last: Option<fjall::Slice> = None;
-            for g in self
-                .zbound
-                .range::<Vec<u8>, _>((Bound::Included(from), Bound::Included(to)))
-            {
-                let k = g.key()?;
-                if let Some(prev) = last.replace(k) {
-                    acc += zi.counts(&prev)?.0;
+            let lp_len = zi.prefix.len() + 1;
+            let run = self.zrun(&zi, level, &lo, hi.as_deref())?;
+            // The bucket holding `t`: the last boundary <= t.
+            let j = run
+                .partition_point(|k| k.get(lp_len..).is_some_and(|b| b <= t))
+                .saturating_sub(1);
+            let e_c = zi.counts(&run[j])?.0;
+            let before = if j <= run.len() - 1 - j {
+                let mut n = 0;
+                for k in &run[..j] {
+                    n += zi.counts(k)?.0;
                 }
+                n
+            } else {
+                let mut after = 0;
+                for k in &run[j + 1..] {
+                    after += zi.counts(k)?.0;
+                }
+                parent_e.saturating_sub(e_c + after)
+            };
+            acc += before;
+            lo = suffix(&run[j], lp_len)?.to_vec();
+            if let Some(next) = run.get(j + 1) {
+                hi = Some(suffix(next, lp_len)?.to_vec());
             }
-            let last = last.ok_or_else(|| corrupt("zbound: missing bucket"))?;
-            lo = suffix(&last, lp.len())?.to_vec();
+            parent_e = e_c;
         }
         let mut from = zi.prefix.clone();
         from.extend_from_slice(&lo);
@@ -443,7 +486,8 @@ impl Inner {
     }
 
     /// The `zscore` record key where forward rank `r` starts, and how many records to skip
-    /// from there (fewer than a level-1 bucket holds). `None` if `r >= size`.
+    /// from there (fewer than a level-1 bucket holds). `None` if `r >= size`. Counts are summed
+    /// from the nearer end of each run, as in [`zindex_rank`](Self::zindex_rank).
     pub(crate) fn zindex_seek(
         &self,
         pdb: u32,
@@ -451,34 +495,54 @@ impl Inner {
         m: &Meta,
         r: u64,
     ) -> Result<Option<(Vec<u8>, u64)>> {
+        if r >= m.size {
+            return Ok(None);
+        }
         let zi = ZIndex::new(self, pdb, key, m, false);
-        let mut acc = 0u64;
+        let mut r = r;
         let mut lo: Vec<u8> = Vec::new();
+        let mut hi: Option<Vec<u8>> = None;
+        let mut parent_e = m.size;
         for level in (1..=zi.height).rev() {
-            let lp = zi.level_prefix(level);
-            let mut from = lp.clone();
-            from.extend_from_slice(&lo);
+            let lp_len = zi.prefix.len() + 1;
+            let run = self.zrun(&zi, level, &lo, hi.as_deref())?;
+            // (index in the run, elements of that bucket) of the bucket holding rank `r`.
             let mut found = None;
-            for g in self
-                .zbound
-                .range::<Vec<u8>, _>((Bound::Included(from), crate::ops::prefix_end(&lp)))
-            {
-                let k = g.key()?;
-                let e = zi.counts(&k)?.0;
-                if acc + e > r {
-                    found = Some(suffix(&k, lp.len())?.to_vec());
-                    break;
+            if r.saturating_mul(2) < parent_e {
+                let mut start = 0;
+                for (j, k) in run.iter().enumerate() {
+                    let e = zi.counts(k)?.0;
+                    if start + e > r {
+                        found = Some((j, e, start));
+                        break;
+                    }
+                    start += e;
                 }
-                acc += e;
+            } else {
+                let mut after = 0;
+                for (j, k) in run.iter().enumerate().rev() {
+                    let e = zi.counts(k)?.0;
+                    let start = parent_e.saturating_sub(after + e);
+                    if start <= r && e > 0 {
+                        found = Some((j, e, start));
+                        break;
+                    }
+                    after += e;
+                }
             }
-            match found {
-                Some(b) => lo = b,
-                None => return Ok(None),
+            let Some((j, e, start)) = found else {
+                return Err(corrupt("zcount: rank outside the index"));
+            };
+            r -= start;
+            lo = suffix(&run[j], lp_len)?.to_vec();
+            if let Some(next) = run.get(j + 1) {
+                hi = Some(suffix(next, lp_len)?.to_vec());
             }
+            parent_e = e;
         }
         let mut start = zi.prefix.clone();
         start.extend_from_slice(&lo);
-        Ok(Some((start, r - acc)))
+        Ok(Some((start, r)))
     }
 }
 
