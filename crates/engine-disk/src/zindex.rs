@@ -406,16 +406,19 @@ impl Inner {
         Ok(up)
     }
 
-    /// The boundaries (full `zbound` keys) of level `level` in `[lo, hi)` (`hi` None = to the
-    /// end of the level): the run of buckets inside one parent bucket. Cold records: cheap.
-    fn zrun(
-        &self,
+    /// Range bounds of the run of level-`level` buckets in `[lo, hi)` (`hi` None = to the end
+    /// of the level) in keyspace `zbound` (or, with `level` 0, of the elements in `zscore`).
+    fn run_bounds(
         zi: &ZIndex<'_>,
         level: u8,
         lo: &[u8],
         hi: Option<&[u8]>,
-    ) -> Result<Vec<fjall::Slice>> {
-        let lp = zi.level_prefix(level);
+    ) -> (Vec<u8>, Bound<Vec<u8>>, usize) {
+        let lp = if level == 0 {
+            zi.prefix.clone()
+        } else {
+            zi.level_prefix(level)
+        };
         let mut from = lp.clone();
         from.extend_from_slice(lo);
         let to = match hi {
@@ -426,68 +429,125 @@ impl Inner {
             }
             None => crate::ops::prefix_end(&lp),
         };
-        let mut out = Vec::new();
-        for g in self.zbound.range::<Vec<u8>, _>((Bound::Included(from), to)) {
-            out.push(g.key()?);
+        (from, to, lp.len())
+    }
+
+    /// Finds the bucket of the run `[lo, hi)` of `level` that holds position `t`, scanning from
+    /// both ends at once so that a position near either end reads few records. Returns the
+    /// bucket's key, the keys on the side that was scanned (`true` = the buckets before it,
+    /// `false` = after it), and the next boundary after it if known (else the run's `hi`).
+    #[allow(clippy::type_complexity)]
+    fn locate(
+        &self,
+        zi: &ZIndex<'_>,
+        level: u8,
+        lo: &[u8],
+        hi: Option<&[u8]>,
+        t: &[u8],
+    ) -> Result<(fjall::Slice, bool, Vec<fjall::Slice>, Option<Vec<u8>>)> {
+        let (from, to, plen) = Self::run_bounds(zi, level, lo, hi);
+        let mut fwd = self
+            .zbound
+            .range::<Vec<u8>, _>((Bound::Included(from.clone()), to.clone()));
+        let mut bwd = self
+            .zbound
+            .range::<Vec<u8>, _>((Bound::Included(from), to))
+            .rev();
+        let (mut before, mut after): (Vec<fjall::Slice>, Vec<fjall::Slice>) =
+            (Vec::new(), Vec::new());
+        let hi_owned = hi.map(<[u8]>::to_vec);
+        loop {
+            match fwd.next() {
+                Some(g) => {
+                    let k = g.key()?;
+                    if suffix(&k, plen)? > t {
+                        let c = before.pop().ok_or_else(|| corrupt("zbound: run"))?;
+                        let next = suffix(&k, plen)?.to_vec();
+                        return Ok((c, true, before, Some(next)));
+                    }
+                    before.push(k);
+                }
+                None => {
+                    let c = before.pop().ok_or_else(|| corrupt("zbound: run"))?;
+                    return Ok((c, true, before, hi_owned));
+                }
+            }
+            if let Some(g) = bwd.next() {
+                let k = g.key()?;
+                if suffix(&k, plen)? <= t {
+                    let next = match after.last() {
+                        Some(n) => Some(suffix(n, plen)?.to_vec()),
+                        None => hi_owned,
+                    };
+                    return Ok((k, false, after, next));
+                }
+                after.push(k);
+            }
         }
-        if out.is_empty() {
-            return Err(corrupt("zbound: missing bucket"));
-        }
-        Ok(out)
     }
 
     /// Number of elements before position `t` (the forward rank of an element at `t`), using
-    /// the index of `(pdb, key, m)`. At each level the counts are summed from the nearer end
-    /// of the run (the parent's element count gives the other side), so ranks near either end
-    /// read few count records.
+    /// the index of `(pdb, key, m)`. At each level the run is scanned from both ends and the
+    /// counts are summed on the side that found the bucket first (the parent's element count
+    /// gives the other side), so ranks near either end read few records.
     pub(crate) fn zindex_rank(&self, pdb: u32, key: &[u8], m: &Meta, t: &[u8]) -> Result<u64> {
         let zi = ZIndex::new(self, pdb, key, m, false);
         let mut acc = 0u64;
         let mut lo: Vec<u8> = Vec::new();
         let mut hi: Option<Vec<u8>> = None;
         let mut parent_e = m.size;
+        let lp_len = zi.prefix.len() + 1;
         for level in (1..=zi.height).rev() {
-            let lp_len = zi.prefix.len() + 1;
-            let run = self.zrun(&zi, level, &lo, hi.as_deref())?;
-            // The bucket holding `t`: the last boundary <= t.
-            let j = run
-                .partition_point(|k| k.get(lp_len..).is_some_and(|b| b <= t))
-                .saturating_sub(1);
-            let e_c = zi.counts(&run[j])?.0;
-            let before = if j <= run.len() - 1 - j {
-                let mut n = 0;
-                for k in &run[..j] {
-                    n += zi.counts(k)?.0;
-                }
+            let (c, fwd_side, side, next) = self.locate(&zi, level, &lo, hi.as_deref(), t)?;
+            let e_c = zi.counts(&c)?.0;
+            let mut n = 0;
+            for k in &side {
+                n += zi.counts(k)?.0;
+            }
+            acc += if fwd_side {
                 n
             } else {
-                let mut after = 0;
-                for k in &run[j + 1..] {
-                    after += zi.counts(k)?.0;
-                }
-                parent_e.saturating_sub(e_c + after)
+                parent_e.saturating_sub(e_c + n)
             };
-            acc += before;
-            lo = suffix(&run[j], lp_len)?.to_vec();
-            if let Some(next) = run.get(j + 1) {
-                hi = Some(suffix(next, lp_len)?.to_vec());
-            }
+            lo = suffix(&c, lp_len)?.to_vec();
+            hi = next;
             parent_e = e_c;
         }
-        let mut from = zi.prefix.clone();
-        from.extend_from_slice(&lo);
-        let mut to = zi.prefix.clone();
-        to.extend_from_slice(t);
-        let n = self
+        // Inside the bottom bucket: count `zscore` records from both ends until one reaches `t`.
+        let (from, to, plen) = Self::run_bounds(&zi, 0, &lo, hi.as_deref());
+        let mut fwd = self
             .zscore
-            .range::<Vec<u8>, _>((Bound::Included(from), Bound::Excluded(to)))
-            .count() as u64;
-        Ok(acc + n)
+            .range::<Vec<u8>, _>((Bound::Included(from.clone()), to.clone()));
+        let mut bwd = self
+            .zscore
+            .range::<Vec<u8>, _>((Bound::Included(from), to))
+            .rev();
+        let (mut nf, mut nb) = (0u64, 0u64);
+        loop {
+            match fwd.next() {
+                Some(g) => {
+                    if suffix(&g.key()?, plen)? >= t {
+                        return Ok(acc + nf);
+                    }
+                    nf += 1;
+                }
+                None => return Ok(acc + nf),
+            }
+            if let Some(g) = bwd.next() {
+                let k = g.key()?;
+                let pos = suffix(&k, plen)?;
+                if pos <= t {
+                    let at = u64::from(pos == t);
+                    return Ok(acc + parent_e.saturating_sub(nb + at));
+                }
+                nb += 1;
+            }
+        }
     }
 
     /// The `zscore` record key where forward rank `r` starts, and how many records to skip
-    /// from there (fewer than a level-1 bucket holds). `None` if `r >= size`. Counts are summed
-    /// from the nearer end of each run, as in [`zindex_rank`](Self::zindex_rank).
+    /// from there. `None` if `r >= size`. Each run is walked from its nearer end (the parent's
+    /// element count tells which), and so is the bottom bucket.
     pub(crate) fn zindex_seek(
         &self,
         pdb: u32,
@@ -503,46 +563,69 @@ impl Inner {
         let mut lo: Vec<u8> = Vec::new();
         let mut hi: Option<Vec<u8>> = None;
         let mut parent_e = m.size;
+        let lp_len = zi.prefix.len() + 1;
         for level in (1..=zi.height).rev() {
-            let lp_len = zi.prefix.len() + 1;
-            let run = self.zrun(&zi, level, &lo, hi.as_deref())?;
-            // (index in the run, elements of that bucket) of the bucket holding rank `r`.
+            let (from, to, _) = Self::run_bounds(&zi, level, &lo, hi.as_deref());
+            let it = self.zbound.range::<Vec<u8>, _>((Bound::Included(from), to));
+            // (bucket key, its elements, its first rank in the run, next boundary if known).
             let mut found = None;
             if r.saturating_mul(2) < parent_e {
                 let mut start = 0;
-                for (j, k) in run.iter().enumerate() {
-                    let e = zi.counts(k)?.0;
+                let mut it = it;
+                while let Some(g) = it.next() {
+                    let k = g.key()?;
+                    let e = zi.counts(&k)?.0;
                     if start + e > r {
-                        found = Some((j, e, start));
+                        let next = match it.next() {
+                            Some(g) => Some(suffix(&g.key()?, lp_len)?.to_vec()),
+                            None => hi.clone(),
+                        };
+                        found = Some((k, e, start, next));
                         break;
                     }
                     start += e;
                 }
             } else {
                 let mut after = 0;
-                for (j, k) in run.iter().enumerate().rev() {
-                    let e = zi.counts(k)?.0;
+                let mut prev: Option<fjall::Slice> = None;
+                for g in it.rev() {
+                    let k = g.key()?;
+                    let e = zi.counts(&k)?.0;
                     let start = parent_e.saturating_sub(after + e);
                     if start <= r && e > 0 {
-                        found = Some((j, e, start));
+                        let next = match &prev {
+                            Some(p) => Some(suffix(p, lp_len)?.to_vec()),
+                            None => hi.clone(),
+                        };
+                        found = Some((k, e, start, next));
                         break;
                     }
                     after += e;
+                    prev = Some(k);
                 }
             }
-            let Some((j, e, start)) = found else {
+            let Some((k, e, start, next)) = found else {
                 return Err(corrupt("zcount: rank outside the index"));
             };
             r -= start;
-            lo = suffix(&run[j], lp_len)?.to_vec();
-            if let Some(next) = run.get(j + 1) {
-                hi = Some(suffix(next, lp_len)?.to_vec());
-            }
+            lo = suffix(&k, lp_len)?.to_vec();
+            hi = next;
             parent_e = e;
         }
-        let mut start = zi.prefix.clone();
-        start.extend_from_slice(&lo);
-        Ok(Some((start, r)))
+        let (from, to, _) = Self::run_bounds(&zi, 0, &lo, hi.as_deref());
+        if r.saturating_mul(2) >= parent_e {
+            // Nearer the end of the bucket: find the record from there.
+            let back = parent_e - 1 - r;
+            if let Some(g) = self
+                .zscore
+                .range::<Vec<u8>, _>((Bound::Included(from.clone()), to))
+                .rev()
+                .nth(back as usize)
+            {
+                return Ok(Some((g.key()?.to_vec(), 0)));
+            }
+        }
+        Ok(Some((from, r)))
     }
 }
 
