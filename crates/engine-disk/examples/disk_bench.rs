@@ -127,12 +127,27 @@ fn big(n: usize) -> Result<(), Box<dyn std::error::Error>> {
             let m = format!("field:{:08}", rng.gen_range(0..size));
             let _ = e.zscore(0, z.as_bytes(), m.as_bytes(), tn);
         });
+        rate(&format!("ZRANK random member ({size})"), ops / 5, |_| {
+            let m = format!("field:{:08}", rng.gen_range(0..size));
+            let _ = e.zrank(0, z.as_bytes(), m.as_bytes(), false, tn);
+        });
         rate(
-            &format!("ZRANK random member ({size})"),
+            &format!("ZRANGE by rank, 10 at random offset ({size})"),
+            ops / 5,
+            |_| {
+                let s = rng.gen_range(0..size as i64);
+                let _ = e.zrange_by_rank(0, z.as_bytes(), s, s + 9, false, tn);
+            },
+        );
+        // What ZRANK cost before the rank index: walking `rank` index records.
+        rate(
+            &format!("O(rank) walk: ZRANGEBYSCORE LIMIT rnd 1 ({size})"),
             (2_000_000 / size).clamp(3, 200),
             |_| {
-                let m = format!("field:{:08}", rng.gen_range(0..size));
-                let _ = e.zrank(0, z.as_bytes(), m.as_bytes(), false, tn);
+                let off = rng.gen_range(0..size);
+                let all = ferrokv_engine_disk::ScoreBound::incl(f64::NEG_INFINITY);
+                let top = ferrokv_engine_disk::ScoreBound::incl(f64::INFINITY);
+                let _ = e.zrange_by_score(0, z.as_bytes(), all, top, false, off, Some(1), tn);
             },
         );
         rate(&format!("ZRANK top-100 member ({size})"), ops / 10, |_| {

@@ -6,6 +6,8 @@
 //! - `data`: one record per hash field / set member / zset member / list element, keyed by
 //!   `db + len + key + version + subkey`;
 //! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`;
+//! - `zcount` + `zbound`: the sorted-set rank index (counted buckets over `zscore`, module
+//!   `zindex`);
 //! - `expire`: the deadline index for the active expiry sweep, `db + deadline + key`;
 //! - `sys`: engine bookkeeping (version reservation).
 //!
@@ -18,13 +20,19 @@
 //! shard locks. Each mutating call commits exactly one atomic write batch.
 
 mod codec;
+mod cursor;
+mod dbs;
 mod gc;
 mod glob;
+mod object;
 mod ops;
+mod zindex;
 
 pub use codec::KeyType;
+pub use cursor::ScanPage;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
+pub use object::{KeyMeta, KeyWrite, Layout};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 
 use codec::Meta;
@@ -74,6 +82,13 @@ pub struct DiskOptions {
     /// Default `true`: measured 20x faster random reads and no write cliff on a dataset 12x the
     /// budget (docs/disk-engine.md).
     pub partition_all_levels: bool,
+    /// Largest collection (element count) that [`DiskEngine::apply`] stores inline when asked
+    /// to; a bigger one is stored field-level anyway, so no single record makes every access
+    /// O(N). Default 512: above every default compact-encoding limit of Redis by count
+    /// (`set-max-intset-entries` 512, the listpack limits 128), so the server's choice stands
+    /// unless its limits were raised. Native element operations on an inline key convert it to
+    /// field-level records first.
+    pub inline_max_len: usize,
 }
 
 impl Default for DiskOptions {
@@ -85,6 +100,7 @@ impl Default for DiskOptions {
             max_journal_bytes: 256 << 20,
             worker_threads: 0,
             partition_all_levels: true,
+            inline_max_len: 512,
         }
     }
 }
@@ -107,6 +123,8 @@ pub enum DiskError {
     NoSuchKey,
     /// LSET index outside the list (`ERR index out of range`).
     IndexOutOfRange,
+    /// The operation or value is not supported by the disk engine (e.g. stream values).
+    Unsupported(String),
     /// A record on disk could not be decoded.
     Corrupt(String),
     /// The storage layer failed (I/O error, poisoned database, ...).
@@ -125,6 +143,7 @@ impl std::fmt::Display for DiskError {
             DiskError::NanScore => f.write_str("ERR resulting score is not a number (NaN)"),
             DiskError::NoSuchKey => f.write_str("ERR no such key"),
             DiskError::IndexOutOfRange => f.write_str("ERR index out of range"),
+            DiskError::Unsupported(s) => write!(f, "ERR {s}"),
             DiskError::Corrupt(s) => write!(f, "ERR disk engine: corrupt record: {s}"),
             DiskError::Storage(s) => write!(f, "ERR disk engine: {s}"),
         }
@@ -168,6 +187,13 @@ pub struct DiskStats {
     pub gc_dropped: u64,
     /// Approximate number of records per keyspace: meta, data, zscore, expire.
     pub approx_records: [usize; 4],
+    /// Element records made unreachable since open (DEL, expiry, overwrite or conversion of
+    /// field-level collections; a sorted-set member counts twice) and not yet dropped by the GC
+    /// filters: an estimate of the space compaction will reclaim (`orphaned - gc_dropped`,
+    /// saturating; flushed databases are not included, see `flushed_dbs`).
+    pub gc_pending_estimate: u64,
+    /// Logical databases flushed (FLUSHDB/FLUSHALL) since open, whose records compaction drops.
+    pub flushed_dbs: u64,
 }
 
 /// What fjall's builder takes to assign compaction filters to keyspaces by name.
@@ -183,6 +209,8 @@ pub(crate) struct Inner {
     pub(crate) meta: Keyspace,
     pub(crate) data: Keyspace,
     pub(crate) zscore: Keyspace,
+    pub(crate) zcount: Keyspace,
+    pub(crate) zbound: Keyspace,
     pub(crate) expire: Keyspace,
     sys: Keyspace,
     pub(crate) gc: Arc<GcShared>,
@@ -192,6 +220,8 @@ pub(crate) struct Inner {
     /// Whether lazily expired keys are recorded for [`DiskEngine::drain_expired`].
     log_expired: std::sync::atomic::AtomicBool,
     pub(crate) expired_log: Mutex<Vec<(u16, Vec<u8>)>>,
+    pub(crate) inline_max_len: usize,
+    pub(crate) counters: dbs::Counters,
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
 }
 
@@ -206,6 +236,8 @@ pub struct DiskEngine {
 pub struct DiskSnapshot {
     pub(crate) inner: Arc<Inner>,
     pub(crate) snap: fjall::Snapshot,
+    /// The database table as of the snapshot.
+    pub(crate) map: dbs::DbMap,
 }
 
 impl Drop for DiskSnapshot {
@@ -257,7 +289,8 @@ impl DiskEngine {
         let assign_shared = shared.clone();
         let assigner: FilterAssigner = Arc::new(move |name: &str| {
             let space = match name {
-                "data" | "zscore" => Space::Sub,
+                "meta" => Space::Meta,
+                "data" | "zscore" | "zcount" | "zbound" => Space::Sub,
                 "expire" => Space::Expire,
                 _ => return None,
             };
@@ -283,6 +316,8 @@ impl DiskEngine {
         let meta = db.keyspace("meta", || keyspace_options(mt, pa))?;
         let data = db.keyspace("data", || keyspace_options(mt, pa))?;
         let zscore = db.keyspace("zscore", || keyspace_options(mt, pa))?;
+        let zcount = db.keyspace("zcount", || keyspace_options(mt, pa))?;
+        let zbound = db.keyspace("zbound", || keyspace_options(mt, pa))?;
         let expire = db.keyspace("expire", || keyspace_options(mt, pa))?;
         let sys = db.keyspace("sys", || keyspace_options(mt, pa))?;
         *shared.meta.write() = Some(meta.clone());
@@ -297,11 +332,15 @@ impl DiskEngine {
             None => 1,
         };
         shared.next_version.store(reserved, Ordering::SeqCst);
+        let (map, counts, seq, pending) = dbs::load(&db, &sys, &meta)?;
+        *shared.dbmap.write() = map;
         let inner = Arc::new(Inner {
             db,
             meta,
             data,
             zscore,
+            zcount,
+            zbound,
             expire,
             sys,
             gc: shared,
@@ -310,6 +349,13 @@ impl DiskEngine {
             reserved: Mutex::new(reserved),
             log_expired: std::sync::atomic::AtomicBool::new(false),
             expired_log: Mutex::new(Vec::new()),
+            inline_max_len: opts.inline_max_len,
+            counters: dbs::Counters {
+                counts: Mutex::new(counts),
+                seq: std::sync::atomic::AtomicU64::new(seq),
+                pending: std::sync::atomic::AtomicU64::new(pending),
+                fold: Mutex::new(()),
+            },
             flusher: Mutex::new(None),
         });
         if opts.fsync == Fsync::EverySec {
@@ -333,9 +379,12 @@ impl DiskEngine {
     /// A consistent read view of every database as of now.
     pub fn snapshot(&self) -> DiskSnapshot {
         self.inner.gc.snapshots.fetch_add(1, Ordering::SeqCst);
+        // Every stripe: no flush/swap between reading the table and taking the view.
+        let _all = self.inner.lock_all();
         DiskSnapshot {
             inner: self.inner.clone(),
             snap: self.inner.db.snapshot(),
+            map: self.inner.gc.dbmap.read().clone(),
         }
     }
 
@@ -364,11 +413,12 @@ impl DiskEngine {
     /// every record (tests, DEBUG-style maintenance). Blocks; never call it on a hot path.
     pub fn compact_all(&self) -> Result<()> {
         let i = &self.inner;
-        for ks in [&i.meta, &i.data, &i.zscore, &i.expire] {
+        let all = [&i.meta, &i.data, &i.zscore, &i.zcount, &i.zbound, &i.expire];
+        for ks in all {
             ks.rotate_memtable_and_wait()?;
         }
         // The meta keyspace first: data GC reads it.
-        for ks in [&i.meta, &i.data, &i.zscore, &i.expire] {
+        for ks in all {
             ks.major_compact()?;
         }
         Ok(())
@@ -399,6 +449,12 @@ impl DiskEngine {
             active_compactions: i.db.active_compactions(),
             compactions_completed: i.db.compactions_completed(),
             gc_dropped: i.gc.dropped.load(Ordering::Relaxed),
+            gc_pending_estimate: i
+                .gc
+                .orphaned
+                .load(Ordering::Relaxed)
+                .saturating_sub(i.gc.dropped.load(Ordering::Relaxed)),
+            flushed_dbs: i.gc.flushed.load(Ordering::Relaxed),
             approx_records: [
                 i.meta.approximate_len(),
                 i.data.approximate_len(),
@@ -417,10 +473,31 @@ impl Inner {
         }
     }
 
+    fn stripe(db: u16, key: &[u8]) -> usize {
+        let h = codec::key_hash(key) ^ u64::from(db).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (h as usize) % LOCK_STRIPES
+    }
+
     /// The striped lock serialising operations on `(db, key)`.
     pub(crate) fn lock(&self, db: u16, key: &[u8]) -> MutexGuard<'_, ()> {
-        let h = codec::key_hash(key) ^ u64::from(db).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.locks[(h as usize) % LOCK_STRIPES].lock()
+        self.locks[Self::stripe(db, key)].lock()
+    }
+
+    /// The locks of several keys, taken in stripe order (no deadlock with other callers, which
+    /// hold at most one stripe or take theirs in the same order).
+    pub(crate) fn lock_many<'k>(
+        &self,
+        keys: impl Iterator<Item = (u16, &'k [u8])>,
+    ) -> Vec<MutexGuard<'_, ()>> {
+        let mut stripes: Vec<usize> = keys.map(|(db, k)| Self::stripe(db, k)).collect();
+        stripes.sort_unstable();
+        stripes.dedup();
+        stripes.into_iter().map(|s| self.locks[s].lock()).collect()
+    }
+
+    /// Every stripe lock, in order (flush/swap: no key operation runs meanwhile).
+    pub(crate) fn lock_all(&self) -> Vec<MutexGuard<'_, ()>> {
+        self.locks.iter().map(|l| l.lock()).collect()
     }
 
     /// A new write batch with the configured durability.
@@ -430,7 +507,13 @@ impl Inner {
             Fsync::Always => b.durability(Some(PersistMode::SyncData)),
             Fsync::EverySec | Fsync::No => b,
         };
-        Batch { b, version: None }
+        Batch {
+            b,
+            versions: Vec::new(),
+            deltas: Vec::new(),
+            orphaned: 0,
+            gc: self.gc.clone(),
+        }
     }
 
     /// Hands out a fresh version for a new key incarnation written by `batch`.
@@ -439,9 +522,7 @@ impl Inner {
         let v = self.gc.next_version.fetch_add(1, Ordering::SeqCst);
         *inflight.entry(v).or_insert(0) += 1;
         drop(inflight);
-        if let Some(old) = batch.version.replace(v) {
-            self.release_version(old);
-        }
+        batch.versions.push(v);
         let mut reserved = self.reserved.lock();
         if v >= *reserved {
             // Persist the reservation before any batch uses a version above the old one, so
@@ -456,37 +537,43 @@ impl Inner {
         Ok(v)
     }
 
-    fn release_version(&self, v: u64) {
-        let mut inflight = self.gc.inflight.lock();
-        if let Some(c) = inflight.get_mut(&v) {
-            *c -= 1;
-            if *c == 0 {
-                inflight.remove(&v);
-            }
-        }
-    }
-
     /// Commits `batch` atomically (one journal entry).
     pub(crate) fn commit(&self, batch: Batch) -> Result<()> {
-        let Batch { b, version } = batch;
+        let mut batch = batch;
+        let mut b = std::mem::replace(&mut batch.b, self.db.batch());
+        let deltas = std::mem::take(&mut batch.deltas);
+        let orphaned = batch.orphaned;
+        self.write_deltas(&mut b, &deltas);
         let r = b.commit();
-        if let Some(v) = version {
-            self.release_version(v);
-        }
+        // Dropping `batch` releases its versions, now that the batch is published.
+        drop(batch);
         r?;
+        self.gc.orphaned.fetch_add(orphaned, Ordering::Relaxed);
+        if !deltas.is_empty() {
+            self.count_committed(&deltas);
+        }
         Ok(())
     }
 
     /// Writes the metadata record `new` of `(db, key)`, maintaining the expire index against
     /// the previous record `old`.
+    /// `old` must be the record present now (`None` = no record), which keeps the key counter
+    /// exact.
     pub(crate) fn put_meta(
         &self,
         batch: &mut Batch,
-        db: u16,
+        db: u32,
         key: &[u8],
         old: Option<&Meta>,
         new: &Meta,
     ) {
+        match old {
+            None => batch.count(db, 1),
+            Some(o) if o.version != new.version || new.inline || new.kind == KeyType::String => {
+                batch.orphan(o)
+            }
+            Some(_) => {}
+        }
         let old_exp = old.and_then(|m| m.expire);
         if old_exp != new.expire {
             if let Some(at) = old_exp {
@@ -506,7 +593,9 @@ impl Inner {
     }
 
     /// Deletes the key `(db, key)` whose metadata is `old`: O(1) whatever its size.
-    pub(crate) fn del_meta(&self, batch: &mut Batch, db: u16, key: &[u8], old: &Meta) {
+    pub(crate) fn del_meta(&self, batch: &mut Batch, db: u32, key: &[u8], old: &Meta) {
+        batch.count(db, -1);
+        batch.orphan(old);
         if let Some(at) = old.expire {
             batch.b.remove(&self.expire, codec::expire_key(db, at, key));
         }
@@ -514,8 +603,39 @@ impl Inner {
     }
 }
 
-/// One command's atomic write batch, plus the fresh version it allocated (if any).
+/// One command's atomic write batch, plus the fresh versions it allocated (kept in flight for
+/// the GC's version floor until the batch is committed or dropped).
 pub(crate) struct Batch {
     pub(crate) b: fjall::OwnedWriteBatch,
-    version: Option<u64>,
+    versions: Vec<u64>,
+    /// Key count changes per physical db (module `dbs`).
+    deltas: Vec<(u32, i64)>,
+    /// Element records this batch makes unreachable (stats only).
+    orphaned: u64,
+    gc: Arc<GcShared>,
+}
+
+impl Batch {
+    /// Notes that the element records of `old` become garbage if this batch commits.
+    fn orphan(&mut self, old: &Meta) {
+        if old.kind != KeyType::String && !old.inline {
+            let per = if old.kind == KeyType::ZSet { 2 } else { 1 };
+            self.orphaned += old.size * per;
+        }
+    }
+
+    fn count(&mut self, pdb: u32, d: i64) {
+        match self.deltas.iter_mut().find(|(p, _)| *p == pdb) {
+            Some((_, n)) => *n += d,
+            None => self.deltas.push((pdb, d)),
+        }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        for v in self.versions.drain(..) {
+            self.gc.release_version(v);
+        }
+    }
 }
