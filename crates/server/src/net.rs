@@ -692,7 +692,9 @@ async fn park(
 /// on disk (see [`crate::persist::aof`]).
 #[inline]
 async fn aof_gate(srv: &Server, client: &Client) {
-    srv.persist.aof.wait_synced(client.effects.aof_offset).await
+    let aof = &srv.persist.aof;
+    let barrier = client.effects.aof_offset.max(aof.reply_barrier());
+    aof.wait_synced(barrier).await
 }
 
 /// Writes `out`, giving up when the client is killed meanwhile (a subscriber closed by the

@@ -39,7 +39,10 @@ use parking_lot::{Condvar, Mutex};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,6 +65,9 @@ pub struct Aof {
     synced: tokio::sync::watch::Sender<u64>,
     /// Stream offset fsynced (whatever the policy).
     fsynced: AtomicU64,
+    /// Stream offset past the last unit fed (what a reply that may have observed any fed
+    /// write must wait for under `appendfsync always`).
+    fed: AtomicU64,
     /// The `appendfsync` policy ([`FSYNC_NO`], [`FSYNC_EVERYSEC`], [`FSYNC_ALWAYS`]).
     policy: AtomicU8,
     /// `aof-timestamp-enabled`.
@@ -206,6 +212,7 @@ impl Default for Aof {
             wake: Condvar::new(),
             synced: tokio::sync::watch::Sender::new(0),
             fsynced: AtomicU64::new(0),
+            fed: AtomicU64::new(0),
             policy: AtomicU8::new(FSYNC_EVERYSEC),
             timestamps: AtomicBool::new(false),
             write_ok: AtomicBool::new(true),
@@ -268,6 +275,7 @@ impl Aof {
         // `offset` counts every byte fed; the buffer only holds those not yet taken.
         s.offset += (s.buf.len() - start) as u64;
         let end = s.offset;
+        self.fed.fetch_max(end, Release);
         drop(s);
         self.wake.notify_one();
         end
@@ -276,6 +284,19 @@ impl Aof {
     /// Stream offset known to be durable (see the module docs).
     pub fn synced_offset(&self) -> u64 {
         *self.synced.borrow()
+    }
+
+    /// The offset a reply must wait for under `appendfsync always` (0 otherwise): the end of
+    /// everything fed so far, whoever fed it. A command that read a value written by another
+    /// client (or a blocked client served by another's push) must not answer before that write
+    /// is durable, as in Redis, whose event loop fsyncs before sending any reply.
+    #[inline]
+    pub fn reply_barrier(&self) -> u64 {
+        if self.gated() {
+            self.fed.load(Acquire)
+        } else {
+            0
+        }
     }
 
     /// Whether replies wait for the disk at all: `appendfsync always` with the AOF on.
