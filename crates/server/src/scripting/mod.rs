@@ -23,6 +23,7 @@
 
 pub mod convert;
 pub mod functions;
+pub mod inline;
 pub mod vm;
 
 use crate::args;
@@ -126,6 +127,8 @@ pub struct Scripting {
     fn_heap: std::sync::atomic::AtomicUsize,
     /// The script thread, started on first use.
     executor: parking_lot::Mutex<Option<Executor>>,
+    /// Scripts that may run inline on a worker thread (see [`inline`]).
+    known_fast: inline::KnownFast,
 }
 
 impl Scripting {
@@ -140,6 +143,7 @@ impl Scripting {
             eval_heap: std::sync::atomic::AtomicUsize::new(0),
             fn_heap: std::sync::atomic::AtomicUsize::new(0),
             executor: parking_lot::Mutex::new(None),
+            known_fast: inline::KnownFast::default(),
             flags: Arc::new(RunFlags {
                 busy,
                 busy_threshold_ms: AtomicI64::new(5000),
