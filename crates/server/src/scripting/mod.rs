@@ -11,8 +11,8 @@
 //! Everything the script touched stays locked until it ends, so no client sees a partial effect
 //! and nothing interleaves with it.
 //!
-//! Top-level scripts run on a blocking-pool thread (net.rs), so the connection's worker thread
-//! keeps serving its other clients: after `busy-reply-threshold` ms they get `-BUSY` (from the
+//! Top-level scripts not yet known to be fast run on the script thread (net.rs; known-fast ones
+//! run inline, see [`inline`]), so the connection's worker thread keeps serving its other clients: after `busy-reply-threshold` ms they get `-BUSY` (from the
 //! dispatch gate, or from a lock wait on one of the script's shards), and SCRIPT KILL /
 //! SHUTDOWN NOSAVE work from any connection.
 //!
