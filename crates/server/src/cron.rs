@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 const EXPIRE_TIME_PERCENT: u64 = 25;
 /// Entries examined per shard visit.
 const CHECKS_PER_VISIT: usize = 256;
+/// Shard visits between two clock reads when the visits find nothing to examine.
+const CLOCK_EVERY: usize = 32;
 
 /// Runs until shutdown.
 pub async fn run(srv: Arc<Server>) {
@@ -49,12 +51,20 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
     let mut round_checked = 0usize;
     let mut round_expired = 0usize;
     let mut visited = 0usize;
+    // The clock is read again after a visit that examined keys, else every CLOCK_EVERY
+    // visits: most shards hold no volatile key, and two clock reads per empty shard were
+    // half of an idle server's CPU.
+    let mut now = crate::util::now_ms();
+    let mut stale = false;
     loop {
         let (db, shard) = (cursor / SHARDS % srv.keyspace.db_count(), cursor % SHARDS);
         cursor = (cursor + 1) % total;
         visited += 1;
+        if stale {
+            now = crate::util::now_ms();
+            stale = false;
+        }
         if let Some(mut s) = srv.keyspace.lock_one(db, shard) {
-            let now = crate::util::now_ms();
             let (c, e) = s.active_expire(now, CHECKS_PER_VISIT);
             // Hash fields with a TTL (Redis 7.4): reclaimed by their own bounded step.
             let mut hashes = Vec::new();
@@ -66,6 +76,7 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             }
             round_checked += c;
             round_expired += e;
+            stale = c > 0 || !hashes.is_empty();
             let keys = if crate::notify::expired_logging(srv) {
                 s.drain_expired()
             } else {
@@ -88,6 +99,10 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             crate::notify::publish_hash_expired(srv, db as u32, &hashes);
         }
         crate::tracking::broadcast(srv);
+        if !stale && !visited.is_multiple_of(CLOCK_EVERY) && !visited.is_multiple_of(total) {
+            continue;
+        }
+        stale = true;
         if start.elapsed() >= budget {
             srv.stats.expired_time_cap_reached.fetch_add(1, Relaxed);
             return cursor;

@@ -337,15 +337,24 @@ async fn serve_registered(
             let mark = reply.len();
             // (While a script is busy, a script call is answered BUSY right here instead of
             // queueing behind it on the script thread.)
-            let flow = if crate::scripting::runs_off_thread(&args) && !srv.scripting.busy() {
-                // Scripts run on the script thread so this worker keeps serving its
-                // other connections (they get -BUSY from a long script, and can SCRIPT KILL).
+            let script = crate::scripting::runs_off_thread(&args) && !srv.scripting.busy();
+            let inline = script
+                .then(|| crate::scripting::inline::try_inline(&srv, &mut client, &args, &mut reply))
+                .flatten();
+            let flow = if let Some(f) = inline {
+                f
+            } else if script {
+                // Scripts not known to be fast run on the script thread so this worker keeps
+                // serving its other connections (they get -BUSY from a long script, and can
+                // SCRIPT KILL).
                 let (srv2, argv, proto) = (srv.clone(), args.clone(), reply.proto());
                 let placeholder = Client::new(handle.clone(), client.authenticated);
                 let mut taken = std::mem::replace(&mut client, placeholder);
                 let job = srv.scripting.run_on_script_thread(move || {
                     let mut out = Reply::new(proto);
+                    let start = std::time::Instant::now();
                     let f = dispatch::execute(&srv2, &mut taken, &argv, &mut out);
+                    srv2.scripting.note_run(&argv, start.elapsed());
                     (taken, out, f)
                 });
                 match job.await.ok_or(()) {

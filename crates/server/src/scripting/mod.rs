@@ -11,8 +11,8 @@
 //! Everything the script touched stays locked until it ends, so no client sees a partial effect
 //! and nothing interleaves with it.
 //!
-//! Top-level scripts run on a blocking-pool thread (net.rs), so the connection's worker thread
-//! keeps serving its other clients: after `busy-reply-threshold` ms they get `-BUSY` (from the
+//! Top-level scripts not yet known to be fast run on the script thread (net.rs; known-fast ones
+//! run inline, see [`inline`]), so the connection's worker thread keeps serving its other clients: after `busy-reply-threshold` ms they get `-BUSY` (from the
 //! dispatch gate, or from a lock wait on one of the script's shards), and SCRIPT KILL /
 //! SHUTDOWN NOSAVE work from any connection.
 //!
@@ -23,6 +23,7 @@
 
 pub mod convert;
 pub mod functions;
+pub mod inline;
 pub mod vm;
 
 use crate::args;
@@ -134,6 +135,8 @@ pub struct Scripting {
     fn_heap: std::sync::atomic::AtomicUsize,
     /// The script thread, started on first use.
     executor: parking_lot::Mutex<Option<Executor>>,
+    /// Scripts that may run inline on a worker thread (see [`inline`]).
+    known_fast: inline::KnownFast,
 }
 
 impl Scripting {
@@ -148,6 +151,7 @@ impl Scripting {
             eval_heap: std::sync::atomic::AtomicUsize::new(0),
             fn_heap: std::sync::atomic::AtomicUsize::new(0),
             executor: parking_lot::Mutex::new(None),
+            known_fast: inline::KnownFast::default(),
             flags: Arc::new(RunFlags {
                 busy,
                 busy_threshold_ms: AtomicI64::new(5000),
