@@ -68,6 +68,9 @@ LOADGEN_TESTS = {
 # The matrix of issue #8 (--suite): every workload x value size x pipeline x connections.
 SUITE_TESTS = ["GET", "SET", "INCR", "MSET", "LPUSH", "LPOP", "HSET", "HGET", "SADD", "ZADD",
                "ZRANGE", "EVALSHA", "MIXED", "MIXED-ZIPF"]
+# Where main() writes the results; throughput_phase() rewrites it after every workload (marked
+# "partial") so that an interrupted long run still leaves its finished rows behind.
+CHECKPOINT: dict[str, Any] = {"path": None, "meta": None, "done": []}
 # Loadgen settings, filled in by main() from the command line.
 LOADGEN: dict[str, Any] = {"bin": None, "threads": 2, "keyspace": 1_000_000, "seconds": 4.0}
 # redis-benchmark's CSV names the MSET test "MSET (10 keys)".
@@ -640,7 +643,8 @@ def throughput_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int
         elif args.requests:
             n = args.requests
         else:
-            probe_n = 20000 * pipeline if pipeline > 1 else 20000
+            # A rough rate is enough; slow tests (MSET, EVALSHA) at P16 must not probe for long.
+            probe_n = 40000 if pipeline > 1 else 10000
             best = 0.0
             for kind in ("ferrokv", "redis"):
                 if kind in dead:
@@ -723,6 +727,10 @@ def throughput_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int
             row.setdefault("ratio_of_medians", {})[key] = ratio(
                 row["ferrokv"][key], row["redis"][key])
         summary.append(row)
+        if CHECKPOINT["path"]:
+            with open(CHECKPOINT["path"], "w") as f:
+                json.dump({"partial": True, "meta": CHECKPOINT["meta"],
+                           "summary": CHECKPOINT["done"] + summary, "runs": raw}, f, indent=1)
     for kind in ("ferrokv", "redis"):
         servers[kind].stop()
     return summary
@@ -1147,6 +1155,11 @@ def main(argv: list[str]) -> int:
         log(f"ferrokv: {args.ferrokv_bin} ({meta['ferrokv_version']})")
         log(f"redis:   {args.redis_bin} ({meta['redis_version']})")
         log(f"load:    {rb} (--threads {threads or 'off'}), {os.cpu_count()} CPUs")
+        out = args.out or os.path.join(
+            BENCH_DIR, "results",
+            _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        CHECKPOINT.update(path=out, meta=meta, done=[])
         raw: list[dict[str, Any]] = []
         summary: list[dict[str, Any]] = []
         memory: list[dict[str, Any]] = []
@@ -1154,6 +1167,7 @@ def main(argv: list[str]) -> int:
             if not args.no_throughput:
                 summary = throughput_phase(args, pool, workdir, rb, threads, raw)
             if args.scaling:
+                CHECKPOINT["done"] = list(summary)
                 summary += scaling_phase(args, pool, workdir, rb, threads, raw)
             if not args.no_memory:
                 memory = memory_phase(args, pool, workdir)
@@ -1165,10 +1179,6 @@ def main(argv: list[str]) -> int:
         print("# ratio = ferrokv / redis (throughput: >1 is ferrokv faster; "
               "latency: <1 is ferrokv lower)")
         print_table(summary, memory)
-        out = args.out or os.path.join(
-            BENCH_DIR, "results",
-            _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, "w") as f:
             json.dump({"meta": meta, "summary": summary, "memory": memory, "runs": raw}, f,
                       indent=1)

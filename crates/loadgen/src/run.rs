@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Barrier;
 
 /// The script `evalsha` runs: one INCR through `redis.call`, as in bench/compare.py.
 pub const EVALSHA_SCRIPT: &str = "return redis.call('INCR', KEYS[1])";
@@ -302,13 +303,16 @@ async fn load_script(cfg: &Config) -> Result<Vec<u8>, String> {
     }
 }
 
-/// One connection's closed loop until the stop condition.
+/// One connection's closed loop until the stop condition. Before it starts, the connection
+/// does one untimed `PING` round trip and then waits at `start` for all the others, so that the
+/// timed part does not include the server accepting hundreds of connections.
 async fn drive(
     mut stream: TcpStream,
     mut gen: Generator,
     pipeline: usize,
-    deadline: Option<Instant>,
+    duration: Option<Duration>,
     budget: Arc<AtomicI64>,
+    start: Arc<Barrier>,
 ) -> ConnResult {
     let names = gen.workload.op_names();
     let mut res = ConnResult {
@@ -328,6 +332,14 @@ async fn drive(
     let mut out = Vec::with_capacity(pipeline * (64 + gen.value.len()));
     let mut kinds: Vec<usize> = Vec::with_capacity(pipeline);
     let mut buf = vec![0u8; 1 << 16];
+    let warm = roundtrip(&mut stream, b"*1\r\n$4\r\nPING\r\n", 1, &mut buf).await;
+    start.wait().await;
+    if let Err(e) = warm {
+        res.failed = true;
+        res.error_sample = Some(e);
+        return res;
+    }
+    let deadline = duration.map(|d| Instant::now() + d);
     let (mut pos, mut len) = (0usize, 0usize);
     loop {
         let n = match deadline {
@@ -449,11 +461,11 @@ async fn run_async(cfg: &Config) -> Result<Report, String> {
         StopAt::Requests(n) => i64::try_from(n).unwrap_or(i64::MAX),
         StopAt::Duration(_) => 0,
     }));
-    let start = Instant::now();
-    let deadline = match cfg.stop {
-        StopAt::Duration(d) => Some(start + d),
+    let duration = match cfg.stop {
+        StopAt::Duration(d) => Some(d),
         StopAt::Requests(_) => None,
     };
+    let barrier = Arc::new(Barrier::new(cfg.connections + 1));
     let mut tasks = Vec::with_capacity(cfg.connections);
     for (i, stream) in streams.into_iter().enumerate() {
         let gen = Generator {
@@ -470,10 +482,13 @@ async fn run_async(cfg: &Config) -> Result<Report, String> {
             stream,
             gen,
             cfg.pipeline,
-            deadline,
+            duration,
             budget.clone(),
+            barrier.clone(),
         )));
     }
+    barrier.wait().await;
+    let start = Instant::now();
     let mut results = Vec::with_capacity(tasks.len());
     for t in tasks {
         results.push(t.await.map_err(|e| format!("connection task: {e}"))?);
