@@ -1179,6 +1179,7 @@ def main(argv: list[str]) -> int:
         print("# ratio = ferrokv / redis (throughput: >1 is ferrokv faster; "
               "latency: <1 is ferrokv lower)")
         print_table(summary, memory)
+        meta["loadavg_end"] = os.getloadavg()
         with open(out, "w") as f:
             json.dump({"meta": meta, "summary": summary, "memory": memory, "runs": raw}, f,
                       indent=1)
