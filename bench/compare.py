@@ -770,6 +770,20 @@ def settled_rss(pid: int, timeout: float = 5.0) -> int:
     return last
 
 
+def loadgen_load_keys(port: int, nkeys: int, ttl: int | None, timeout: float) -> float:
+    """The memory phase's string load through ferrokv-loadgen's prefill: key:%012d -> 16 bytes
+    (plus EX ttl), the same sizes as load_keys(), over 4 connections in batches of 512; several
+    times faster than the Python loader (10M keys: seconds instead of most of a minute)."""
+    cmd = [LOADGEN["bin"], "--port", str(port), "--workload", "get", "--prefill",
+           "--keyspace", str(nkeys), "--value-size", "16", "--requests", "1",
+           "--connections", "4", "--threads", "2"] + (["--ttl", str(ttl)] if ttl else [])
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=max(timeout, 600))
+    if p.returncode != 0:
+        raise BenchError(f"loadgen load failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+    return time.monotonic() - t0
+
+
 def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
     results = []
     variants: list[int | None | str] = []
@@ -788,7 +802,9 @@ def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
             port += 1
             try:
                 rss0 = proc_rss_bytes(srv.pid)
-                if kind_of_data == "string":
+                if kind_of_data == "string" and LOADGEN["bin"]:
+                    secs = loadgen_load_keys(srv.port, args.keys, ttl, args.run_timeout)
+                elif kind_of_data == "string":
                     secs = load_keys(srv.port, args.keys, ttl)
                 else:
                     t0 = time.monotonic()
@@ -1123,6 +1139,8 @@ def main(argv: list[str]) -> int:
                 raise BenchError("cargo build failed")
         args.ferrokv_bin = resolve_binary(args.ferrokv_bin, "ferrokv (--ferrokv-bin)")
         args.redis_bin = resolve_binary(args.redis_bin, "redis-server (--redis-bin)")
+        if not args.no_memory and os.access(args.loadgen_bin, os.X_OK):
+            LOADGEN["bin"] = os.path.abspath(args.loadgen_bin)  # fast loader for the memory phase
         if any(t in LOADGEN_TESTS for t in args.tests) and not args.no_throughput:
             try:
                 LOADGEN["bin"] = resolve_binary(args.loadgen_bin, "ferrokv-loadgen (--loadgen-bin)")

@@ -21,6 +21,7 @@ Usage: ferrokv-loadgen [options]
   --zipf-exponent S      (default 0.99)
   --value-size B         bytes per value (default 16)
   --prefill              write every key once before the timed part
+  --ttl S                SET with EX S (prefill and the set/mixed workloads; default none)
   --seed N               seed of the key sequence (default 1)
   --json                 print the report as JSON on stdout
 ";
@@ -144,6 +145,8 @@ pub struct Config {
     pub value_size: usize,
     /// Write every key once before timing starts.
     pub prefill: bool,
+    /// `EX` seconds added to every string SET (prefill, `set`, `mixed`); 0 = no TTL.
+    pub ttl: u64,
     /// Seed of every connection's key sequence.
     pub seed: u64,
     /// Print JSON instead of text.
@@ -164,6 +167,7 @@ impl Default for Config {
             distribution: Distribution::Uniform,
             value_size: 16,
             prefill: false,
+            ttl: 0,
             seed: 1,
             json: false,
         }
@@ -221,6 +225,7 @@ pub fn parse_args(args: &[String]) -> Result<Option<Config>, String> {
             "--zipf-exponent" => exponent = num(opt, val(opt)?)?,
             "--value-size" | "-d" => c.value_size = num(opt, val(opt)?)?,
             "--prefill" => c.prefill = true,
+            "--ttl" => c.ttl = num(opt, val(opt)?)?,
             "--seed" => c.seed = num(opt, val(opt)?)?,
             "--json" => c.json = true,
             other => return Err(format!("unknown option {other:?}")),
@@ -263,7 +268,8 @@ mod tests {
         assert_eq!(c.workload, Workload::Mixed { set: 1, get: 10 });
         let c = parse_args(&args(
             "--port 7000 -c 500 --pipeline 16 --requests 99 --workload mixed --ratio 3:1 \
-             --distribution zipf --zipf-exponent 1.1 --value-size 1024 --prefill --seed 9 --json",
+             --distribution zipf --zipf-exponent 1.1 --value-size 1024 --prefill --seed 9 --json \
+             --ttl 60",
         ))
         .unwrap()
         .unwrap();
@@ -271,7 +277,7 @@ mod tests {
         assert_eq!(c.stop, StopAt::Requests(99));
         assert_eq!(c.workload, Workload::Mixed { set: 3, get: 1 });
         assert_eq!(c.distribution, Distribution::Zipf(1.1));
-        assert!(c.prefill && c.json && c.seed == 9 && c.value_size == 1024);
+        assert!(c.prefill && c.json && c.seed == 9 && c.value_size == 1024 && c.ttl == 60);
         assert!(parse_args(&args("--help")).unwrap().is_none());
     }
 

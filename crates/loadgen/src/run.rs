@@ -86,6 +86,8 @@ fn prefix(w: Workload) -> &'static [u8] {
 /// Builds requests of one workload on one connection.
 struct Generator {
     workload: Workload,
+    /// `EX` argument for SETs, empty for none.
+    ttl: Vec<u8>,
     dist: KeyDist,
     keyspace: u64,
     rng: Rng,
@@ -105,7 +107,7 @@ impl Generator {
         let key = self.key.as_slice();
         match self.workload {
             Workload::Set => {
-                encode_command(out, &[b"SET", key, &self.value]);
+                encode_set(out, key, &self.value, &self.ttl);
                 (0, true)
             }
             Workload::Get => {
@@ -115,7 +117,7 @@ impl Generator {
             Workload::Mixed { set, get } => {
                 let total = u64::from(set) + u64::from(get);
                 if self.rng.below(total) < u64::from(set) {
-                    encode_command(out, &[b"SET", key, &self.value]);
+                    encode_set(out, key, &self.value, &self.ttl);
                     (0, true)
                 } else {
                     encode_command(out, &[b"GET", key]);
@@ -157,6 +159,24 @@ impl Generator {
             }
         }
     }
+}
+
+/// `SET key value`, with `EX ttl` when `ttl` is not empty.
+fn encode_set(out: &mut Vec<u8>, key: &[u8], value: &[u8], ttl: &[u8]) {
+    if ttl.is_empty() {
+        encode_command(out, &[b"SET", key, value]);
+    } else {
+        encode_command(out, &[b"SET", key, value, b"EX", ttl]);
+    }
+}
+
+/// The `EX` argument for `cfg.ttl` (empty when there is no TTL).
+fn ttl_arg(cfg: &Config) -> Vec<u8> {
+    let mut t = Vec::new();
+    if cfg.ttl > 0 {
+        push_decimal(&mut t, cfg.ttl);
+    }
+    t
 }
 
 /// What one connection task hands back.
@@ -243,6 +263,7 @@ async fn prefill(cfg: &Config) -> Result<(u64, Duration), String> {
         tasks.push(tokio::spawn(async move {
             let mut s = connect(&cfg).await?;
             let value = vec![b'x'; cfg.value_size];
+            let ttl = ttl_arg(&cfg);
             let (mut out, mut key, mut buf) = (Vec::new(), Vec::new(), vec![0u8; 1 << 16]);
             let mut i = lo;
             while i < hi {
@@ -261,7 +282,7 @@ async fn prefill(cfg: &Config) -> Result<(u64, Duration), String> {
                         Workload::Lpush => encode_command(&mut out, &[b"RPUSH", &key, &value]),
                         Workload::Sadd => encode_command(&mut out, &[b"SADD", &key, b"m:0"]),
                         Workload::Zadd => encode_command(&mut out, &[b"ZADD", &key, b"0", b"m:0"]),
-                        _ => encode_command(&mut out, &[b"SET", &key, &value]),
+                        _ => encode_set(&mut out, &key, &value, &ttl),
                     }
                 }
                 if let Some(e) = roundtrip(&mut s, &out, (end - i) as usize, &mut buf).await? {
@@ -470,6 +491,7 @@ async fn run_async(cfg: &Config) -> Result<Report, String> {
     for (i, stream) in streams.into_iter().enumerate() {
         let gen = Generator {
             workload: cfg.workload,
+            ttl: ttl_arg(cfg),
             dist: dist.clone(),
             keyspace: cfg.keyspace,
             rng: Rng::new(cfg.seed ^ (i as u64 + 1).wrapping_mul(0xA076_1D64_78BD_642F)),

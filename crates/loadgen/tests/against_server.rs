@@ -160,3 +160,42 @@ fn prefill_writes_every_key_and_timed_duration_run_counts_ops() {
         Value::Bulk(b"777".to_vec())
     );
 }
+
+#[test]
+fn ttl_option_sets_an_expiry_on_prefilled_and_written_keys() {
+    let Some(bin) = server_bin() else {
+        println!(
+            "SKIP: ferrokv-server binary not built (set FERROKV_BIN or run cargo test --workspace)"
+        );
+        return;
+    };
+    let srv = ServerProc::ferrokv(bin.to_str().expect("utf-8 path"), &[]);
+    let json = loadgen(
+        srv.port,
+        &[
+            "--workload",
+            "set",
+            "--prefill",
+            "--ttl",
+            "100",
+            "--keyspace",
+            "50",
+            "--requests",
+            "200",
+            "-c",
+            "4",
+        ],
+    );
+    assert_eq!(field(&json, "errors"), 0.0, "{json}");
+    let mut c = srv.conn();
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(50));
+    for k in keys_written(&json)
+        .iter()
+        .chain([&"key:000000000049".to_string()])
+    {
+        match c.cmd(&["TTL", k]) {
+            Value::Int(t) if (1..=100).contains(&t) => {}
+            other => panic!("{k}: TTL answered {other:?}"),
+        }
+    }
+}
