@@ -622,7 +622,7 @@ def throughput_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int
     servers = {}
     _PREFILLED.clear()
     for kind in ("ferrokv", "redis"):
-        servers[kind] = pool.start(Server(kind, bins[kind], ports[kind], args.server_arg,
+        servers[kind] = pool.start(Server(kind, bins[kind], ports[kind], server_args(args, kind),
                                           workdir, server_cpus), args.ready_timeout)
         log(f"started {kind} pid {servers[kind].pid} on port {ports[kind]}"
             + (f" (cpus {sorted(server_cpus)})" if server_cpus else ""))
@@ -736,6 +736,11 @@ def throughput_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int
     return summary
 
 
+def server_args(args, kind: str) -> list[str]:
+    """Extra arguments of one server: --server-arg (both), then --ferrokv-arg (ferrokv only)."""
+    return args.server_arg + (args.ferrokv_arg if kind == "ferrokv" else [])
+
+
 def scaling_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int,
                   raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """GET,SET at P16 (first --clients and --value-sizes value) with both servers pinned to
@@ -797,7 +802,7 @@ def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"keys": args.keys, "ttl": None if isinstance(ttl, str) else ttl,
                                "type": kind_of_data}
         for kind in ("ferrokv", "redis"):
-            srv = pool.start(Server(kind, bins[kind], port, args.server_arg, workdir,
+            srv = pool.start(Server(kind, bins[kind], port, server_args(args, kind), workdir,
                                     args.server_cpus), args.ready_timeout)
             port += 1
             try:
@@ -1023,6 +1028,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="ports used: base..base+5 on 127.0.0.1 (default 7400)")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra argument passed to both servers (repeatable)")
+    p.add_argument("--ferrokv-arg", action="append", default=[],
+                   help="extra argument for ferrokv only (repeatable), e.g. the disk engine: "
+                        "--ferrokv-arg=--storage-engine --ferrokv-arg=disk")
     p.add_argument("--server-cpus", default="",
                    help="pin servers to these CPUs, e.g. 0 (default: no pinning)")
     p.add_argument("--client-cpus", default="",
