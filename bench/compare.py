@@ -57,6 +57,22 @@ CUSTOM_TESTS = {
 # Workloads redis-benchmark cannot express (several commands per request): driven by this
 # script's own client (run_txn_benchmark); a request is one MULTI + 10 SET + EXEC.
 TXN_TESTS = ["MULTI10"]
+# Workloads driven by the repository's own load generator (crates/loadgen, ferrokv-loadgen):
+# mixed SET:GET 1:10 over --loadgen-keyspace keys (default 1M, written once per server and value
+# size before the first of them runs), uniform or Zipf(0.99) key choice.
+LOADGEN_TESTS = {
+    "MIXED": ["--workload", "mixed", "--ratio", "1:10", "--distribution", "uniform"],
+    "MIXED-ZIPF": ["--workload", "mixed", "--ratio", "1:10", "--distribution", "zipf",
+                   "--zipf-exponent", "0.99"],
+}
+# The matrix of issue #8 (--suite): every workload x value size x pipeline x connections.
+SUITE_TESTS = ["GET", "SET", "INCR", "MSET", "LPUSH", "LPOP", "HSET", "HGET", "SADD", "ZADD",
+               "ZRANGE", "EVALSHA", "MIXED", "MIXED-ZIPF"]
+# Where main() writes the results; throughput_phase() rewrites it after every workload (marked
+# "partial") so that an interrupted long run still leaves its finished rows behind.
+CHECKPOINT: dict[str, Any] = {"path": None, "meta": None, "done": []}
+# Loadgen settings, filled in by main() from the command line.
+LOADGEN: dict[str, Any] = {"bin": None, "threads": 2, "keyspace": 1_000_000, "seconds": 4.0}
 # redis-benchmark's CSV names the MSET test "MSET (10 keys)".
 CSV_NAME = {"MSET": "MSET (10 keys)"}
 # Collections the memory phase can load (--memory-types): 10 elements per key.
@@ -438,9 +454,14 @@ def run_txn_benchmark(port: int, pipeline: int, size: int, requests: int, client
 
 def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, requests: int,
                   clients: int, keyspace: int, threads: int, timeout: float,
-                  cpus: set[int] | None) -> dict[str, Any]:
+                  cpus: set[int] | None, do_preload: bool = True) -> dict[str, Any]:
+    """One run of `test`. With do_preload=False the caller has already called preload() (the
+    timed runs do, so that the server CPU spent on preloading is outside the measured window)."""
     if test in TXN_TESTS:
         return run_txn_benchmark(port, pipeline, size, requests, clients, keyspace)
+    if test in LOADGEN_TESTS:
+        loadgen_prefill(port, size, timeout)
+        return run_loadgen(port, test, pipeline, size, clients, timeout, cpus)
     cmd = [rb, "-h", "127.0.0.1", "-p", str(port), "-n", str(requests),
            "-c", str(clients), "-P", str(pipeline), "-d", str(size), "-r", str(keyspace), "--csv"]
     if threads > 0:
@@ -449,7 +470,8 @@ def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, reque
         cmd += CUSTOM_TESTS[test]
     else:
         cmd[1:1] = ["-t", test.lower()]
-    preload(port, test, requests)
+    if do_preload:
+        preload(port, test, requests)
     t0 = time.monotonic()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
@@ -483,6 +505,62 @@ def run_benchmark(rb: str, port: int, test: str, pipeline: int, size: int, reque
                    avg_ms=float(row["avg_latency_ms"]))
     except (KeyError, ValueError) as e:
         res.update(ok=False, error=f"bad CSV row {row!r}: {e}")
+    return res
+
+
+_PREFILLED: set[tuple[int, int]] = set()
+
+
+def loadgen_prefill(port: int, size: int, timeout: float) -> None:
+    """Writes key:000000000000 .. --loadgen-keyspace once with `size`-byte values (untimed),
+    once per server and value size, so that the GETs of the mixed workloads find their keys."""
+    if (port, size) in _PREFILLED:
+        return
+    cmd = [LOADGEN["bin"], "--port", str(port), "--workload", "get", "--prefill",
+           "--keyspace", str(LOADGEN["keyspace"]), "--value-size", str(size), "--requests", "1",
+           "--connections", "16", "--threads", str(LOADGEN["threads"])]
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if p.returncode != 0:
+        raise BenchError(f"loadgen prefill failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+    log(f"  prefilled {LOADGEN['keyspace']:,} keys of {size} B on port {port} "
+        f"in {time.monotonic() - t0:.1f}s")
+    _PREFILLED.add((port, size))
+
+
+def run_loadgen(port: int, test: str, pipeline: int, size: int, clients: int, timeout: float,
+                cpus: set[int] | None) -> dict[str, Any]:
+    """One timed run of ferrokv-loadgen (--duration LOADGEN['seconds']); latency from its
+    HdrHistogram (microseconds in its JSON, converted to ms here)."""
+    if not LOADGEN["bin"]:
+        return {"ok": False, "error": "no ferrokv-loadgen binary (see --loadgen-bin)", "cmd": []}
+    cmd = [LOADGEN["bin"], "--port", str(port), "--json", "--connections", str(clients),
+           "--threads", str(LOADGEN["threads"]), "--pipeline", str(pipeline),
+           "--value-size", str(size), "--keyspace", str(LOADGEN["keyspace"]),
+           "--duration", str(LOADGEN["seconds"]), "--seed", "1"] + LOADGEN_TESTS[test]
+    t0 = time.monotonic()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                           preexec_fn=_child_setup(cpus))
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "error": f"loadgen timed out after {timeout:.0f}s", "cmd": cmd}
+    res: dict[str, Any] = {"cmd": cmd, "wall_s": time.monotonic() - t0,
+                           "returncode": p.returncode, "stderr": p.stderr[-2000:]}
+    try:
+        rep = json.loads(p.stdout)
+    except ValueError:
+        res.update(ok=False, error=f"loadgen exited {p.returncode}: {p.stderr.strip()[-500:]}")
+        return res
+    res["loadgen"] = {k: v for k, v in rep.items() if k != "keys_written"}
+    if p.returncode != 0 or rep.get("errors") or rep.get("connection_errors"):
+        res.update(ok=False, error=f"loadgen: {rep.get('errors')} error replies, "
+                                   f"{rep.get('connection_errors')} failed connections, first: "
+                                   f"{rep.get('error_sample')}")
+        return res
+    lat = rep.get("latency_us") or {}
+    res.update(ok=True, rps=rep["ops_per_sec"], requests_done=rep["requests"],
+               p50_ms=lat.get("p50", 0) / 1000.0, p99_ms=lat.get("p99", 0) / 1000.0,
+               avg_ms=lat.get("mean", 0) / 1000.0)
     return res
 
 
@@ -528,95 +606,158 @@ def paired_ratio(a_runs: list[dict[str, Any]], b_runs: list[dict[str, Any]],
 
 
 def throughput_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int,
-                     raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                     raw: list[dict[str, Any]], tests: list[str] | None = None,
+                     pipelines: list[int] | None = None, server_cpus: set[int] | None = None,
+                     client_cpus: set[int] | None = None, scaling: str | None = None
+                     ) -> list[dict[str, Any]]:
+    """Runs tests x value sizes x pipelines x client counts, alternating the two servers.
+    `tests`/`pipelines`/`*_cpus` override the command line (the --scaling phases use them);
+    `scaling` labels the rows of such a phase."""
+    tests = tests if tests is not None else args.tests
+    pipelines = pipelines if pipelines is not None else args.pipelines
+    if scaling is None:
+        server_cpus, client_cpus = args.server_cpus, args.client_cpus
     ports = {"ferrokv": args.port_base, "redis": args.port_base + 1}
     bins = {"ferrokv": args.ferrokv_bin, "redis": args.redis_bin}
     servers = {}
+    _PREFILLED.clear()
     for kind in ("ferrokv", "redis"):
-        servers[kind] = pool.start(Server(kind, bins[kind], ports[kind], args.server_arg,
-                                          workdir, args.server_cpus), args.ready_timeout)
-        log(f"started {kind} pid {servers[kind].pid} on port {ports[kind]}")
+        servers[kind] = pool.start(Server(kind, bins[kind], ports[kind], server_args(args, kind),
+                                          workdir, server_cpus), args.ready_timeout)
+        log(f"started {kind} pid {servers[kind].pid} on port {ports[kind]}"
+            + (f" (cpus {sorted(server_cpus)})" if server_cpus else ""))
     dead: dict[str, str] = {}
     summary = []
+    combos = [(size, pipeline, clients, test) for size in args.value_sizes
+              for pipeline in pipelines for clients in args.clients for test in tests]
+    t_phase = time.monotonic()
 
-    for size in args.value_sizes:
-        for pipeline in args.pipelines:
-            for test in args.tests:
-                label = f"{test} P{pipeline} d{size}"
-                # How many requests: fixed, or calibrated so the faster server takes ~target s.
-                if args.requests:
-                    n = args.requests
+    for ci, (size, pipeline, clients, test) in enumerate(combos):
+        label = f"{test} P{pipeline} c{clients} d{size}" + (f" [{scaling}]" if scaling else "")
+        if ci:
+            left = (time.monotonic() - t_phase) / ci * (len(combos) - ci)
+            log(f"({ci}/{len(combos)} done, about {left / 60:.0f} min left in this phase)")
+        # How many requests: fixed, or calibrated so the faster server takes ~target s.
+        if test in LOADGEN_TESTS:
+            n = 0  # timed by --duration; the request count comes from each run
+        elif args.requests:
+            n = args.requests
+        else:
+            # A rough rate is enough; slow tests (MSET, EVALSHA) at P16 must not probe for long.
+            probe_n = 40000 if pipeline > 1 else 10000
+            best = 0.0
+            for kind in ("ferrokv", "redis"):
+                if kind in dead:
+                    continue
+                r = run_benchmark(rb, ports[kind], test, pipeline, size, probe_n,
+                                  clients, args.keyspace, threads, args.run_timeout,
+                                  client_cpus)
+                if r.get("ok"):
+                    best = max(best, r["rps"])
+            n = int(best * args.seconds) if best > 0 else probe_n
+            n = max(n, probe_n)
+        log(f"[{label}] " + (f"{LOADGEN['seconds']}s" if not n else f"{n} requests")
+            + f" per run, {args.runs} runs each, alternating")
+        runs: dict[str, list[dict[str, Any]]] = {"ferrokv": [], "redis": []}
+        for i in range(args.runs):
+            for kind in ("ferrokv", "redis"):
+                srv = servers[kind]
+                if kind in dead:
+                    continue
+                try:
+                    # Untimed set-up first, outside the CPU window.
+                    if test in LOADGEN_TESTS:
+                        loadgen_prefill(ports[kind], size, args.run_timeout)
+                    elif test not in TXN_TESTS:
+                        preload(ports[kind], test, n)
+                    c0 = proc_cpu_ticks(srv.pid)
+                    r = run_benchmark(rb, ports[kind], test, pipeline, size, n, clients,
+                                      args.keyspace, threads, args.run_timeout,
+                                      client_cpus, do_preload=False)
+                except (BenchError, OSError) as e:
+                    c0 = proc_cpu_ticks(srv.pid) if srv.alive() else 0
+                    r = {"ok": False, "error": str(e)}
+                if not srv.alive():
+                    dead[kind] = f"{kind} died during {label}: exit {srv.proc.returncode}"
+                    log(dead[kind] + "\n--- log ---\n" + srv.log_tail())
+                    r.update(ok=False, error=dead[kind])
                 else:
-                    probe_n = 20000 * pipeline if pipeline > 1 else 20000
-                    best = 0.0
-                    for kind in ("ferrokv", "redis"):
-                        if kind in dead:
-                            continue
-                        r = run_benchmark(rb, ports[kind], test, pipeline, size, probe_n,
-                                          args.clients, args.keyspace, threads, args.run_timeout,
-                                          args.client_cpus)
-                        if r.get("ok"):
-                            best = max(best, r["rps"])
-                    n = int(best * args.seconds) if best > 0 else probe_n
-                    n = max(n, probe_n)
-                log(f"[{label}] {n} requests per run, {args.runs} runs each, alternating")
-                runs: dict[str, list[dict[str, Any]]] = {"ferrokv": [], "redis": []}
-                for i in range(args.runs):
-                    for kind in ("ferrokv", "redis"):
-                        srv = servers[kind]
-                        if kind in dead:
-                            continue
-                        c0 = proc_cpu_ticks(srv.pid)
-                        r = run_benchmark(rb, ports[kind], test, pipeline, size, n, args.clients,
-                                          args.keyspace, threads, args.run_timeout,
-                                          args.client_cpus)
-                        if not srv.alive():
-                            dead[kind] = f"{kind} died during {label}: exit {srv.proc.returncode}"
-                            log(dead[kind] + "\n--- log ---\n" + srv.log_tail())
-                            r.update(ok=False, error=dead[kind])
-                        else:
-                            c1 = proc_cpu_ticks(srv.pid)
-                            cpu_s = (c1 - c0) / CLK_TCK
-                            r.update(server_cpu_ticks=[c0, c1], server_cpu_s=cpu_s,
-                                     server_threads=proc_threads(srv.pid))
-                            if r.get("ok") and cpu_s > 0:
-                                r["ops_per_cpu_s"] = n / cpu_s
-                        r.update(server=kind, test=test, pipeline=pipeline, value_size=size,
-                                 requests=n, run=i)
-                        raw.append(r)
-                        runs[kind].append(r)
-                        if r.get("ok"):
-                            log(f"  run {i} {kind:8s} {r['rps']:>12,.0f} ops/s  "
-                                f"cpu {r.get('server_cpu_s', 0):6.2f}s  p99 {r['p99_ms']:.3f} ms")
-                        else:
-                            log(f"  run {i} {kind:8s} FAILED: {r.get('error')}")
-                row: dict[str, Any] = {"test": test, "pipeline": pipeline, "value_size": size,
-                                       "requests": n}
-                for kind in ("ferrokv", "redis"):
-                    ok = [r for r in runs[kind] if r.get("ok")]
-                    row[kind] = {
-                        "runs_ok": len(ok), "runs": len(runs[kind]),
-                        "rps": median([r["rps"] for r in ok]),
-                        "ops_per_cpu_s": median([r["ops_per_cpu_s"] for r in ok
-                                                 if "ops_per_cpu_s" in r]),
-                        "p50_ms": median([r["p50_ms"] for r in ok]),
-                        "p99_ms": median([r["p99_ms"] for r in ok]),
-                        "errors": sorted({r.get("error", "") for r in runs[kind] if not r.get("ok")}),
-                    }
-                # Ratios: median over adjacent (ferrokv run i, redis run i) pairs, which cancels
-                # slow drifts in background load better than a ratio of medians; the latter is
-                # kept in the JSON as "ratio_of_medians".
-                for key, name in (("rps", "ratio_rps"), ("ops_per_cpu_s", "ratio_ops_per_cpu_s"),
-                                  ("p50_ms", "ratio_p50"), ("p99_ms", "ratio_p99")):
-                    row[name] = paired_ratio(runs["ferrokv"], runs["redis"], key)
-                    rs = paired_ratios(runs["ferrokv"], runs["redis"], key)
-                    row[name + "_range"] = [min(rs), max(rs)] if rs else None
-                    row.setdefault("ratio_of_medians", {})[key] = ratio(
-                        row["ferrokv"][key], row["redis"][key])
-                summary.append(row)
+                    c1 = proc_cpu_ticks(srv.pid)
+                    cpu_s = (c1 - c0) / CLK_TCK
+                    r.update(server_cpu_ticks=[c0, c1], server_cpu_s=cpu_s,
+                             server_threads=proc_threads(srv.pid))
+                    if r.get("ok") and cpu_s > 0:
+                        r["ops_per_cpu_s"] = r.get("requests_done", n) / cpu_s
+                r.update(server=kind, test=test, pipeline=pipeline, value_size=size,
+                         clients=clients, requests=r.get("requests_done", n), run=i,
+                         scaling=scaling,
+                         server_cpus=sorted(server_cpus) if server_cpus else None)
+                raw.append(r)
+                runs[kind].append(r)
+                if r.get("ok"):
+                    log(f"  run {i} {kind:8s} {r['rps']:>12,.0f} ops/s  "
+                        f"cpu {r.get('server_cpu_s', 0):6.2f}s  p99 {r['p99_ms']:.3f} ms")
+                else:
+                    log(f"  run {i} {kind:8s} FAILED: {r.get('error')}")
+        row: dict[str, Any] = {"test": test, "pipeline": pipeline, "value_size": size,
+                               "clients": clients, "requests": n, "scaling": scaling,
+                               "server_cpus": sorted(server_cpus) if server_cpus else None,
+                               "client_cpus": sorted(client_cpus) if client_cpus else None,
+                               "load_generator": "ferrokv-loadgen"
+                               if test in LOADGEN_TESTS else "redis-benchmark"}
+        for kind in ("ferrokv", "redis"):
+            ok = [r for r in runs[kind] if r.get("ok")]
+            row[kind] = {
+                "runs_ok": len(ok), "runs": len(runs[kind]),
+                "rps": median([r["rps"] for r in ok]),
+                "ops_per_cpu_s": median([r["ops_per_cpu_s"] for r in ok
+                                         if "ops_per_cpu_s" in r]),
+                "p50_ms": median([r["p50_ms"] for r in ok]),
+                "p99_ms": median([r["p99_ms"] for r in ok]),
+                "errors": sorted({r.get("error", "") for r in runs[kind] if not r.get("ok")}),
+            }
+        # Ratios: median over adjacent (ferrokv run i, redis run i) pairs, which cancels
+        # slow drifts in background load better than a ratio of medians; the latter is
+        # kept in the JSON as "ratio_of_medians".
+        for key, name in (("rps", "ratio_rps"), ("ops_per_cpu_s", "ratio_ops_per_cpu_s"),
+                          ("p50_ms", "ratio_p50"), ("p99_ms", "ratio_p99")):
+            row[name] = paired_ratio(runs["ferrokv"], runs["redis"], key)
+            rs = paired_ratios(runs["ferrokv"], runs["redis"], key)
+            row[name + "_range"] = [min(rs), max(rs)] if rs else None
+            row.setdefault("ratio_of_medians", {})[key] = ratio(
+                row["ferrokv"][key], row["redis"][key])
+        summary.append(row)
+        if CHECKPOINT["path"]:
+            with open(CHECKPOINT["path"], "w") as f:
+                json.dump({"partial": True, "meta": CHECKPOINT["meta"],
+                           "summary": CHECKPOINT["done"] + summary, "runs": raw}, f, indent=1)
     for kind in ("ferrokv", "redis"):
         servers[kind].stop()
     return summary
+
+
+def server_args(args, kind: str) -> list[str]:
+    """Extra arguments of one server: --server-arg (both), then --ferrokv-arg (ferrokv only)."""
+    return args.server_arg + (args.ferrokv_arg if kind == "ferrokv" else [])
+
+
+def scaling_phase(args, pool: ServerPool, workdir: str, rb: str, threads: int,
+                  raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """GET,SET at P16 (first --clients and --value-sizes value) with both servers pinned to
+    one core (load generator pinned to another), then to two cores (load generator unpinned:
+    on a 2-core machine it shares them with the server)."""
+    import copy
+    a = copy.copy(args)
+    a.value_sizes = args.value_sizes[:1]
+    a.clients = args.clients[:1]
+    s1, c1, s2 = args.scaling_cpus
+    rows = throughput_phase(a, pool, workdir, rb, threads, raw, tests=["GET", "SET"],
+                            pipelines=[16], server_cpus=s1, client_cpus=c1,
+                            scaling=f"server on {len(s1 or [])} core(s)")
+    rows += throughput_phase(a, pool, workdir, rb, threads, raw, tests=["GET", "SET"],
+                             pipelines=[16], server_cpus=s2, client_cpus=None,
+                             scaling=f"server on {len(s2 or [])} core(s)")
+    return rows
 
 
 def settled_rss(pid: int, timeout: float = 5.0) -> int:
@@ -634,6 +775,20 @@ def settled_rss(pid: int, timeout: float = 5.0) -> int:
     return last
 
 
+def loadgen_load_keys(port: int, nkeys: int, ttl: int | None, timeout: float) -> float:
+    """The memory phase's string load through ferrokv-loadgen's prefill: key:%012d -> 16 bytes
+    (plus EX ttl), the same sizes as load_keys(), over 4 connections in batches of 512; several
+    times faster than the Python loader (10M keys: seconds instead of most of a minute)."""
+    cmd = [LOADGEN["bin"], "--port", str(port), "--workload", "get", "--prefill",
+           "--keyspace", str(nkeys), "--value-size", "16", "--requests", "1",
+           "--connections", "4", "--threads", "2"] + (["--ttl", str(ttl)] if ttl else [])
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=max(timeout, 600))
+    if p.returncode != 0:
+        raise BenchError(f"loadgen load failed ({p.returncode}): {p.stderr.strip()[-500:]}")
+    return time.monotonic() - t0
+
+
 def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
     results = []
     variants: list[int | None | str] = []
@@ -647,12 +802,14 @@ def memory_phase(args, pool: ServerPool, workdir: str) -> list[dict[str, Any]]:
         row: dict[str, Any] = {"keys": args.keys, "ttl": None if isinstance(ttl, str) else ttl,
                                "type": kind_of_data}
         for kind in ("ferrokv", "redis"):
-            srv = pool.start(Server(kind, bins[kind], port, args.server_arg, workdir,
+            srv = pool.start(Server(kind, bins[kind], port, server_args(args, kind), workdir,
                                     args.server_cpus), args.ready_timeout)
             port += 1
             try:
                 rss0 = proc_rss_bytes(srv.pid)
-                if kind_of_data == "string":
+                if kind_of_data == "string" and LOADGEN["bin"]:
+                    secs = loadgen_load_keys(srv.port, args.keys, ttl, args.run_timeout)
+                elif kind_of_data == "string":
                     secs = load_keys(srv.port, args.keys, ttl)
                 else:
                     t0 = time.monotonic()
@@ -682,17 +839,21 @@ def fmt_num(x: float | None, spec: str) -> str:
 
 
 def print_table(summary: list[dict[str, Any]], memory: list[dict[str, Any]]) -> None:
-    cols = [("workload", 8, "<"), ("P", 3, ">"), ("size", 5, ">"),
+    cols = [("workload", 10, "<"), ("P", 3, ">"), ("c", 4, ">"), ("size", 5, ">"),
             ("ferrokv op/s", 13, ">"), ("redis op/s", 13, ">"), ("ratio", 6, ">"),
             ("ferrokv op/cpu-s", 17, ">"), ("redis op/cpu-s", 15, ">"), ("ratio", 6, ">"),
             ("p50 f/r ms", 13, ">"), ("p99 f/r ms", 13, ">"), ("p99 ratio", 9, ">")]
     head = "  ".join(format(name, f"{al}{w}") for name, w, al in cols)
     print(head)
     print("-" * len(head))
+    section = None
     for r in summary:
+        if r.get("scaling") != section:
+            section = r.get("scaling")
+            print(f"## scaling: {section}" if section else "## all cores, unpinned")
         f, rd = r["ferrokv"], r["redis"]
         cells = [
-            r["test"], str(r["pipeline"]), str(r["value_size"]),
+            r["test"], str(r["pipeline"]), str(r.get("clients", "")), str(r["value_size"]),
             fmt_num(f["rps"], ",.0f"), fmt_num(rd["rps"], ",.0f"), fmt_num(r["ratio_rps"], ".2f"),
             fmt_num(f["ops_per_cpu_s"], ",.0f"), fmt_num(rd["ops_per_cpu_s"], ",.0f"),
             fmt_num(r["ratio_ops_per_cpu_s"], ".2f"),
@@ -719,6 +880,63 @@ def print_table(summary: list[dict[str, Any]], memory: list[dict[str, Any]]) -> 
                              else f"{kind} ERR ({d.get('error')})")
             print(f"memory ({what}): " + ", ".join(parts)
                   + f", ratio {fmt_num(m['ratio'], '.2f')}")
+
+
+def _esc(t: str) -> str:
+    return t.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def write_svg(summary: list[dict[str, Any]], path: str, title: str) -> None:
+    """Horizontal grouped bars, one group per workload row: ferrokv/redis ratios of throughput,
+    of requests per server CPU-second and of p99 latency, with a line at 1.0. Plain SVG text (no
+    plotting library). Bars longer than the axis are clipped and labelled with their value."""
+    series = [("ratio_rps", "throughput (ops/s), >1 = ferrokv faster", "#4e79a7"),
+              ("ratio_ops_per_cpu_s", "ops per server CPU-second, >1 = ferrokv cheaper", "#59a14f"),
+              ("ratio_p99", "p99 latency, <1 = ferrokv lower", "#e15759")]
+    xmax = 3.0
+    bar_h, gap = 5, 6
+    row_h = bar_h * len(series) + gap
+    left, right, top = 230, 70, 78
+    width = 900
+    plot_w = width - left - right
+    height = top + row_h * max(1, len(summary)) + 40
+    x = lambda v: left + plot_w * min(max(v, 0.0), xmax) / xmax  # noqa: E731
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="10">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="10" y="16" font-size="13" font-weight="bold">{_esc(title)}</text>']
+    for i, (_, name, color) in enumerate(series):
+        lx = left + i * 215
+        out.append(f'<rect x="{lx}" y="26" width="10" height="10" fill="{color}"/>'
+                   f'<text x="{lx + 14}" y="35">{_esc(name)}</text>')
+    out.append(f'<text x="{left}" y="54" fill="#555">ratio ferrokv / redis-server '
+               f'(median of paired runs); axis clipped at {xmax:g}</text>')
+    for t in [0.5 * k for k in range(int(xmax / 0.5) + 1)]:
+        out.append(f'<line x1="{x(t):.1f}" y1="{top - 6}" x2="{x(t):.1f}" y2="{height - 34}" '
+                   f'stroke="{"#000" if t == 1.0 else "#ddd"}" '
+                   f'stroke-width="{1.5 if t == 1.0 else 1}"/>'
+                   f'<text x="{x(t):.1f}" y="{height - 22}" text-anchor="middle">{t:g}</text>')
+    for i, r in enumerate(summary):
+        y0 = top + i * row_h
+        label = (f"{r['test']} P{r['pipeline']} c{r.get('clients', '')} {r['value_size']}B"
+                 + (f" [{r['scaling']}]" if r.get("scaling") else ""))
+        out.append(f'<text x="{left - 6}" y="{y0 + row_h / 2 + 2:.1f}" text-anchor="end">'
+                   f'{_esc(label)}</text>')
+        for j, (key, _, color) in enumerate(series):
+            v = r.get(key)
+            yb = y0 + j * bar_h
+            if v is None:
+                out.append(f'<text x="{left + 2}" y="{yb + bar_h}" font-size="6" fill="{color}">'
+                           f'n/a</text>')
+                continue
+            out.append(f'<rect x="{left}" y="{yb}" width="{x(v) - left:.1f}" height="{bar_h - 1}" '
+                       f'fill="{color}"><title>{_esc(label)}: {v:.2f}</title></rect>')
+            if v > xmax:
+                out.append(f'<text x="{x(v) + 2:.1f}" y="{yb + bar_h - 1}" font-size="7">'
+                           f'{v:.1f}</text>')
+    out.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 
 # --------------------------------------------------------------------------
@@ -748,21 +966,48 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         "then release/ferrokv-server)")
     p.add_argument("--redis-bin", default="redis-server", help="redis-server binary (default: PATH)")
     p.add_argument("--redis-benchmark", default="redis-benchmark", help="redis-benchmark binary")
+    p.add_argument("--loadgen-bin", default=os.path.join(target, "release", "ferrokv-loadgen"),
+                   help="the repository's load generator (crates/loadgen; default next to "
+                        "--ferrokv-bin's default), used by the MIXED and MIXED-ZIPF workloads")
+    p.add_argument("--loadgen-threads", type=int, default=os.cpu_count() or 2,
+                   help="ferrokv-loadgen --threads (default: number of CPUs)")
+    p.add_argument("--loadgen-keyspace", type=int, default=None,
+                   help="keys of the MIXED workloads, all written once before they run "
+                        "(default 1000000; 10000 with --quick)")
     p.add_argument("--build", action="store_true",
-                   help="run 'cargo build --release --bin ferrokv-server' first")
+                   help="run 'cargo build --release --bin ferrokv-server --bin ferrokv-loadgen' "
+                        "first")
+    p.add_argument("--suite", action="store_true",
+                   help="the whole matrix of issue #8: --tests " + ",".join(SUITE_TESTS)
+                        + " --value-sizes 16,256,1024 --pipelines 1,16 --clients 50,500 "
+                        "(each can still be overridden), 3 runs of 2 s, plus --scaling and "
+                        "memory at 10M keys")
+    p.add_argument("--scaling", action="store_true",
+                   help="also run GET,SET at P16 with both servers pinned to CPU 0 (load "
+                        "generator on CPU 1), then to CPUs 0-1 (load generator unpinned)")
+    p.add_argument("--scaling-cpus", default="0;1;0-1",
+                   help="for --scaling: 'S1;C1;S2' = server CPUs of the 1-core phase, client "
+                        "CPUs of the 1-core phase, server CPUs of the 2-core phase (default 0;1;0-1)")
+    p.add_argument("--publish", action="store_true",
+                   help="copy the SVG plot to docs/bench/latest.svg (committed)")
+    p.add_argument("--no-plot", action="store_true", help="do not write the SVG plot")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: 1 run, few requests, 20k keys; a few seconds total")
     p.add_argument("--runs", type=int, default=None,
-                   help="runs per server per workload (default 5; 1 with --quick)")
-    p.add_argument("--tests", default=",".join(DEFAULT_TESTS),
-                   help="comma list from SET,GET,INCR,MSET,LPUSH,HSET,ZADD, EVALSHA, MULTI10 "
-                        "(default SET,GET,INCR,MSET)")
-    p.add_argument("--pipelines", default="1,16", help="pipeline depths (default 1,16)")
-    p.add_argument("--value-sizes", default="16", help="value sizes in bytes, e.g. 16,256,1024")
-    p.add_argument("--clients", type=int, default=50, help="redis-benchmark -c (default 50)")
+                   help="runs per server per workload (default 5; 3 with --suite; 1 with --quick)")
+    p.add_argument("--tests", default=None,
+                   help="comma list from SET,GET,INCR,MSET,LPUSH,HSET,ZADD, EVALSHA, MULTI10, "
+                        "MIXED, MIXED-ZIPF ... (default SET,GET,INCR,MSET; SET,GET,MIXED with "
+                        "--quick)")
+    p.add_argument("--pipelines", default=None, help="pipeline depths (default 1,16)")
+    p.add_argument("--value-sizes", default=None, help="value sizes in bytes, e.g. 16,256,1024")
+    p.add_argument("--clients", default=None,
+                   help="connections (redis-benchmark -c, loadgen --connections), comma list "
+                        "(default 50)")
     p.add_argument("--keyspace", type=int, default=100000, help="redis-benchmark -r (default 100000)")
-    p.add_argument("--seconds", type=float, default=4.0,
-                   help="target duration of one run for the faster server (default 4)")
+    p.add_argument("--seconds", type=float, default=None,
+                   help="target duration of one run for the faster server, and the --duration "
+                        "of loadgen runs (default 4; 2 with --suite; 0.5 with --quick)")
     p.add_argument("--requests", type=int, default=0,
                    help="fixed request count per run (default: calibrated from --seconds)")
     p.add_argument("--bench-threads", type=int, default=0,
@@ -783,6 +1028,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="ports used: base..base+5 on 127.0.0.1 (default 7400)")
     p.add_argument("--server-arg", action="append", default=[],
                    help="extra argument passed to both servers (repeatable)")
+    p.add_argument("--ferrokv-arg", action="append", default=[],
+                   help="extra argument for ferrokv only (repeatable), e.g. the disk engine: "
+                        "--ferrokv-arg=--storage-engine --ferrokv-arg=disk")
     p.add_argument("--server-cpus", default="",
                    help="pin servers to these CPUs, e.g. 0 (default: no pinning)")
     p.add_argument("--client-cpus", default="",
@@ -796,14 +1044,36 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     a = p.parse_args(argv)
 
     if a.runs is None:
-        a.runs = 1 if a.quick else 5
+        a.runs = 1 if a.quick else 3 if a.suite else 5
     if a.keys is None:
-        a.keys = 20000 if a.quick else 1_000_000
+        a.keys = 20000 if a.quick else 10_000_000 if a.suite else 1_000_000
+    if a.seconds is None:
+        a.seconds = 0.5 if a.quick else 2.0 if a.suite else 4.0
+    if a.loadgen_keyspace is None:
+        a.loadgen_keyspace = 10000 if a.quick else 1_000_000
     if a.quick and not a.requests:
         a.requests = 10000
+    if a.suite:
+        a.scaling = True
+    if a.tests is None:
+        a.tests = ",".join(SUITE_TESTS if a.suite else ["SET", "GET", "MIXED"] if a.quick
+                           else DEFAULT_TESTS)
+    if a.pipelines is None:
+        a.pipelines = "1,16"
+    if a.value_sizes is None:
+        a.value_sizes = "16,256,1024" if a.suite else "16"
+    if a.clients is None:
+        a.clients = "50,500" if a.suite else "50"
+    a.clients = [int(x) for x in str(a.clients).split(",") if x.strip()]
+    try:
+        s1, c1, s2 = a.scaling_cpus.split(";")
+        a.scaling_cpus = (parse_cpus(s1), parse_cpus(c1), parse_cpus(s2))
+    except ValueError:
+        p.error("--scaling-cpus wants 'S1;C1;S2', e.g. 0;1;0-1")
     a.tests = [t.strip().upper() for t in a.tests.split(",") if t.strip()]
     for t in a.tests:
-        if t not in DEFAULT_TESTS + OPTIONAL_TESTS + list(CUSTOM_TESTS) + TXN_TESTS:
+        if t not in (DEFAULT_TESTS + OPTIONAL_TESTS + list(CUSTOM_TESTS) + TXN_TESTS
+                     + list(LOADGEN_TESTS)):
             p.error(f"unknown test {t!r}")
     a.memory_types = [t.strip().lower() for t in a.memory_types.split(",") if t.strip()]
     for t in a.memory_types:
@@ -825,6 +1095,27 @@ def resolve_binary(name: str, what: str) -> str:
     if not path:
         raise BenchError(f"{what} binary not found or not executable: {name}")
     return os.path.abspath(path)
+
+
+def _short_version(v: str) -> str:
+    """'Redis server v=7.0.15 sha=...' -> '7.0.15'."""
+    return next((t[2:] for t in v.split() if t.startswith("v=")), v[:20])
+
+
+def _jsonable(v: Any) -> Any:
+    """Sets (CPU lists) as sorted lists, recursively through tuples and lists."""
+    if isinstance(v, set):
+        return sorted(v)
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def tool_output(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
 
 
 def git_rev() -> str:
@@ -850,12 +1141,22 @@ def main(argv: list[str]) -> int:
     try:
         if args.build:
             log("building ferrokv-server (release)...")
-            r = subprocess.run(["cargo", "build", "--release", "--bin", "ferrokv-server"],
-                               cwd=REPO_DIR)
+            r = subprocess.run(["cargo", "build", "--release", "--bin", "ferrokv-server",
+                                "--bin", "ferrokv-loadgen"], cwd=REPO_DIR)
             if r.returncode != 0:
                 raise BenchError("cargo build failed")
         args.ferrokv_bin = resolve_binary(args.ferrokv_bin, "ferrokv (--ferrokv-bin)")
         args.redis_bin = resolve_binary(args.redis_bin, "redis-server (--redis-bin)")
+        if not args.no_memory and os.access(args.loadgen_bin, os.X_OK):
+            LOADGEN["bin"] = os.path.abspath(args.loadgen_bin)  # fast loader for the memory phase
+        if any(t in LOADGEN_TESTS for t in args.tests) and not args.no_throughput:
+            try:
+                LOADGEN["bin"] = resolve_binary(args.loadgen_bin, "ferrokv-loadgen (--loadgen-bin)")
+            except BenchError as e:
+                raise BenchError(f"{e}; build it with 'cargo build --release -p ferrokv-loadgen' "
+                                 "or pass --build") from None
+        LOADGEN.update(threads=args.loadgen_threads, keyspace=args.loadgen_keyspace,
+                       seconds=args.seconds)
         rb = resolve_binary(args.redis_benchmark, "redis-benchmark (--redis-benchmark)")
         if args.bench_threads < 0:
             threads = 2 if rb_supports_threads(rb) else 0
@@ -871,37 +1172,55 @@ def main(argv: list[str]) -> int:
             "redis_bin": args.redis_bin, "redis_version": tool_version(args.redis_bin),
             "redis_benchmark": rb, "redis_benchmark_version": tool_version(rb),
             "redis_benchmark_threads": threads, "clk_tck": CLK_TCK,
+            "loadgen_bin": LOADGEN["bin"], "loadgen_threads": LOADGEN["threads"],
+            "loadgen_keyspace": LOADGEN["keyspace"], "nproc": tool_output(["nproc"]),
+            "free_g": tool_output(["free", "-g"]), "loadavg_start": os.getloadavg(),
             "argv": argv,
-            "settings": {k: (sorted(v) if isinstance(v, set) else v)
-                         for k, v in vars(args).items()},
+            "settings": {k: _jsonable(v) for k, v in vars(args).items()},
         }
         log(f"ferrokv: {args.ferrokv_bin} ({meta['ferrokv_version']})")
         log(f"redis:   {args.redis_bin} ({meta['redis_version']})")
         log(f"load:    {rb} (--threads {threads or 'off'}), {os.cpu_count()} CPUs")
+        out = args.out or os.path.join(
+            BENCH_DIR, "results",
+            _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        CHECKPOINT.update(path=out, meta=meta, done=[])
         raw: list[dict[str, Any]] = []
         summary: list[dict[str, Any]] = []
         memory: list[dict[str, Any]] = []
         with tempfile.TemporaryDirectory(prefix="ferrokv-bench-") as workdir:
             if not args.no_throughput:
                 summary = throughput_phase(args, pool, workdir, rb, threads, raw)
+            if args.scaling:
+                CHECKPOINT["done"] = list(summary)
+                summary += scaling_phase(args, pool, workdir, rb, threads, raw)
             if not args.no_memory:
                 memory = memory_phase(args, pool, workdir)
             pool.stop_all()
         print()
         print(f"# ferrokv vs redis ({meta['redis_version']}), {os.cpu_count()} CPUs, "
-              f"{args.runs} run(s) each, medians; -c {args.clients} -r {args.keyspace}, "
+              f"{args.runs} run(s) each, medians; -c {','.join(map(str, args.clients))} -r {args.keyspace}, "
               f"redis-benchmark --threads {threads or 'off'}")
         print("# ratio = ferrokv / redis (throughput: >1 is ferrokv faster; "
               "latency: <1 is ferrokv lower)")
         print_table(summary, memory)
-        out = args.out or os.path.join(
-            BENCH_DIR, "results",
-            _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + ".json")
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        meta["loadavg_end"] = os.getloadavg()
         with open(out, "w") as f:
             json.dump({"meta": meta, "summary": summary, "memory": memory, "runs": raw}, f,
                       indent=1)
         print(f"\nraw results: {os.path.relpath(out)}")
+        if summary and not args.no_plot:
+            svg = os.path.splitext(out)[0] + ".svg"
+            write_svg(summary, svg, f"ferrokv vs redis-server {_short_version(meta['redis_version'])} - "
+                                    f"{meta['timestamp_utc']} - {os.cpu_count()} CPUs, "
+                                    f"{args.runs} run(s) each")
+            print(f"plot: {os.path.relpath(svg)}")
+            if args.publish:
+                dest = os.path.join(REPO_DIR, "docs", "bench", "latest.svg")
+                os.makedirs(os.path.dirname(dest), exist_ok=True)
+                shutil.copyfile(svg, dest)
+                print(f"published: {os.path.relpath(dest)}")
         failed = any(r[k]["runs_ok"] == 0 for r in summary for k in ("ferrokv", "redis")) or \
             any("error" in m[k] for m in memory for k in ("ferrokv", "redis"))
         return 1 if failed else 0
