@@ -35,6 +35,11 @@ fn start_loading(srv: &Arc<Server>) {
     if !path.exists() {
         return;
     }
+    let disk_mode = ferrokv_server::disk::enabled(srv);
+    if disk_mode && !ferrokv_server::disk::store_is_empty(srv) {
+        // The disk store is the dataset: an RDB file is only imported into an empty store.
+        return;
+    }
     srv.persist
         .loading
         .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -49,6 +54,19 @@ fn start_loading(srv: &Arc<Server>) {
                     log_warning!("{}", e);
                     log_warning!("Fatal error loading the DB, check server logs. Exiting.");
                     std::process::exit(1);
+                }
+            }
+            if disk_mode {
+                match ferrokv_server::disk::import_loaded_shards(&srv) {
+                    Ok(n) => log_notice!(
+                        "Imported {} keys from {} into the empty disk store",
+                        n,
+                        path.display()
+                    ),
+                    Err(e) => {
+                        log_warning!("Importing the RDB file into the disk store failed: {}", e);
+                        std::process::exit(1);
+                    }
                 }
             }
             srv.persist
@@ -85,13 +103,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if config.storage_engine() != "memory" {
-        eprintln!(
-            "*** FATAL CONFIG ERROR ***\nstorage-engine '{}' is not available in this build yet: only 'memory' is implemented",
-            config.storage_engine()
-        );
-        return ExitCode::FAILURE;
-    }
     ferrokv_server::logging::init(config.loglevel(), &config.logfile());
     log_notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
     log_notice!(
@@ -122,7 +133,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let disk_mode = config.storage_engine() == "disk";
     let srv = Arc::new(Server::new(config));
+    if disk_mode {
+        if let Err(e) = ferrokv_server::disk::open(&srv) {
+            log_warning!("{}", e);
+            eprintln!("*** FATAL ERROR *** {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let workers = match net::start_workers(&srv, threads) {
         Ok(w) => w,
         Err(e) => {

@@ -316,6 +316,7 @@ fn walk_shards(c: &mut Ctx) -> ShardWalk {
             d.1 += s.volatile_len();
         }
     });
+    crate::disk::keyspace_counts(c.srv, &mut w.dbs);
     w
 }
 
