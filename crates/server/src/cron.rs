@@ -35,6 +35,7 @@ pub async fn run(srv: Arc<Server>) {
             let budget = period * EXPIRE_TIME_PERCENT as u32 / 100;
             if crate::disk::enabled(&srv) {
                 crate::disk::active_expire(&srv, CHECKS_PER_VISIT);
+                crate::disk::active_expire_fields(&srv);
             } else {
                 cursor = active_expire_cycle(&srv, cursor, budget);
             }

@@ -285,7 +285,7 @@ pub struct Server {
     /// RDB persistence state (see [`crate::persist`]).
     pub persist: crate::persist::Persistence,
     /// The disk engine, set at startup with `storage-engine disk` (see [`crate::disk`]).
-    pub disk: std::sync::OnceLock<ferrokv_engine_disk::DiskEngine>,
+    pub disk: std::sync::OnceLock<crate::disk::DiskState>,
 }
 
 impl Server {

@@ -222,7 +222,7 @@ pub static PARAMS: &[Param] = &[
             min: 1 << 20,
             max: ULL,
         },
-        default: "64mb",
+        default: "67108864",
         flags: IMMUTABLE,
     },
     Param {
@@ -232,7 +232,7 @@ pub static PARAMS: &[Param] = &[
             min: 1 << 20,
             max: ULL,
         },
-        default: "64mb",
+        default: "67108864",
         flags: IMMUTABLE,
     },
     // ---- general / networking ----

@@ -51,6 +51,8 @@ pub struct ClientDisk {
     whole: Vec<u32>,
     /// The client's dirty counter when the unit began.
     dirty_at_start: u64,
+    /// A write command ran in the unit (written back even if it did not count as dirty).
+    wrote: bool,
 }
 
 impl ClientDisk {
@@ -59,10 +61,19 @@ impl ClientDisk {
     }
 }
 
+/// The disk engine and what the server keeps beside it.
+pub struct DiskState {
+    /// The engine handle.
+    pub engine: DiskEngine,
+    /// Hashes with field TTLs written since start, (db, key): the active expiry cycle visits
+    /// them (hashes written before a restart have their fields expired lazily only).
+    hfe: parking_lot::Mutex<HashSet<(u32, Vec<u8>)>>,
+}
+
 /// The disk engine when the server runs with `storage-engine disk`.
 #[inline]
 pub fn engine(srv: &Server) -> Option<&DiskEngine> {
-    srv.disk.get()
+    srv.disk.get().map(|d| &d.engine)
 }
 
 /// Whether the server runs on the disk engine.
@@ -97,8 +108,12 @@ pub fn open(srv: &Server) -> Result<(), String> {
     let eng = DiskEngine::open(&path, opts)
         .map_err(|e| format!("Can't open the disk store at {}: {e}", path.display()))?;
     crate::log_notice!("Disk engine opened at {}", path.display());
+    let state = DiskState {
+        engine: eng,
+        hfe: parking_lot::Mutex::new(HashSet::new()),
+    };
     srv.disk
-        .set(eng)
+        .set(state)
         .map_err(|_| "the disk engine is already open".to_string())
 }
 
@@ -136,7 +151,15 @@ pub fn import_loaded_shards(srv: &Server) -> Result<u64, String> {
             let table = shard.take_table();
             for e in table.iter() {
                 if let Some(v) = entry_to_rdb(e, now) {
-                    store::put(eng, db as u16, e.key(), &v, e.expire_at(), now)?;
+                    store::put(
+                        eng,
+                        db as u16,
+                        e.key(),
+                        &v,
+                        e.expire_at(),
+                        record_meta(e),
+                        now,
+                    )?;
                     n += 1;
                 }
             }
@@ -157,6 +180,16 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     }
     if c.cmd.name == "scan" {
         return scan(c, eng);
+    }
+    if c.cmd.name == "dbsize" && c.client.disk.depth == 0 && c.client.disk.idle() {
+        // Nothing of this client is resident: the store is the whole truth. Counts keys whose
+        // expiry passed but that were not reclaimed yet, as the memory engine's DBSIZE does.
+        let n = eng.snapshot().keys(c.client.db as u16).count();
+        c.reply.int(n as i64);
+        return Ok(());
+    }
+    if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
+        c.client.disk.wrote = true;
     }
     if let Err(e) = load_for_command(c, eng) {
         crate::log_warning!("{}", e);
@@ -182,6 +215,8 @@ fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String>
     let db = c.client.db;
     let plan = match c.cmd.locking {
         Locking::None | Locking::Manual => return Ok(()),
+        // Snapshots read the disk store directly (see `persist::snapshot`).
+        _ if matches!(c.cmd.name, "save" | "bgsave") => return Ok(()),
         _ => crate::dispatch::lock_plan(c.cmd, c.argv, db),
     };
     let srv = c.srv;
@@ -198,7 +233,11 @@ fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String>
         }
         LockPlan::Shards(v) => {
             let args: Vec<&[u8]> = c.argv.iter().map(|b| &b[..]).collect();
-            let keys = crate::spec::keys_for_dispatch(c.cmd.spec, &args);
+            let mut keys = crate::spec::keys_for_dispatch(c.cmd.spec, &args);
+            if keys.is_empty() && c.cmd.name == "debug" {
+                // DEBUG OBJECT / DIGEST-VALUE: the keys follow the subcommand.
+                keys = (2..c.argv.len()).map(|i| (i, 0)).collect();
+            }
             let mut dbs: Vec<u32> = v.iter().map(|s| s.0).collect();
             dbs.dedup();
             for d in dbs {
@@ -232,8 +271,8 @@ fn load_key(
     }
     let found = store::load(eng, db as u16, key)?;
     st.loaded.insert((db, key.clone()), found.is_some());
-    if let Some((v, exp)) = found {
-        insert(srv, locks, db, key, &v, exp, clock)?;
+    if let Some(l) = found {
+        insert(srv, locks, db, key, l, clock)?;
     }
     Ok(())
 }
@@ -259,8 +298,8 @@ fn load_db(
         }
         let found = store::load(eng, db as u16, &key)?;
         st.loaded.insert((db, key.clone()), found.is_some());
-        if let Some((v, exp)) = found {
-            insert(srv, locks, db, &key, &v, exp, clock)?;
+        if let Some(l) = found {
+            insert(srv, locks, db, &key, l, clock)?;
         }
     }
     st.whole.push(db);
@@ -273,22 +312,110 @@ fn insert(
     locks: &mut LockSet<'_>,
     db: u32,
     key: &[u8],
-    v: &RdbValue,
-    exp: Option<i64>,
+    loaded: store::Loaded,
     clock: &Clock,
 ) -> Result<(), String> {
-    let limits = srv.hot.encoding_limits();
     let Some(shard) = locks.for_key(db, key) else {
         return Ok(());
     };
-    let access = shard.new_access(clock);
-    match rdb_to_entry(key, v, exp, access, &limits, clock.ms) {
-        Ok(Some(e)) => {
+    insert_into(srv, shard, key, loaded, clock)
+}
+
+/// [`insert`] into a shard the caller holds.
+fn insert_into(
+    srv: &Server,
+    shard: &mut ferrokv_engine::Shard,
+    key: &[u8],
+    (v, exp, meta): store::Loaded,
+    clock: &Clock,
+) -> Result<(), String> {
+    let limits = srv.hot.encoding_limits();
+    // A value written in a compact encoding stays compact even if the limits were lowered
+    // since (Redis converts only when a value grows).
+    let build_limits = match store::encoding_name(meta.encoding) {
+        Some("listpack" | "intset" | "listpackex") => ferrokv_engine::EncodingLimits {
+            hash_max_listpack_entries: usize::MAX,
+            hash_max_listpack_value: usize::MAX,
+            set_max_intset_entries: usize::MAX,
+            set_max_listpack_entries: usize::MAX,
+            set_max_listpack_value: usize::MAX,
+            zset_max_listpack_entries: usize::MAX,
+            zset_max_listpack_value: usize::MAX,
+            ..limits
+        },
+        _ => limits,
+    };
+    match rdb_to_entry(key, &v, exp, meta.access, &build_limits, clock.ms) {
+        Ok(Some(mut e)) => {
+            if let Some(want) = store::encoding_name(meta.encoding) {
+                if e.encoding_name() != want {
+                    force_encoding(&mut e, want, &build_limits);
+                }
+            }
             shard.insert(e, clock.ms);
             Ok(())
         }
         Ok(None) => Ok(()),
         Err(e) => Err(format!("can't load key from the disk store: {e}")),
+    }
+}
+
+/// What a record keeps besides the value: the encoding (so big encodings survive a reload, as
+/// Redis never converts back to a compact one) and the access value (OBJECT IDLETIME/FREQ as
+/// of the last write; reads do not write their access update back).
+fn record_meta(e: &ferrokv_engine::Entry) -> store::RecordMeta {
+    store::RecordMeta {
+        encoding: store::encoding_code(e.encoding_name()),
+        access: e.access(),
+    }
+}
+
+/// Converts a freshly loaded collection to the encoding it had when written.
+fn force_encoding(
+    e: &mut ferrokv_engine::Entry,
+    want: &str,
+    limits: &ferrokv_engine::EncodingLimits,
+) {
+    use ferrokv_engine::set::{Encoding, Set};
+    use ferrokv_engine::{Entry, Value};
+    if e.kind().is_string() {
+        let (key, exp, access) = (e.key().to_vec(), e.expire_at(), e.access());
+        let v = e.str_value().to_vec();
+        *e = match want {
+            "embstr" => Entry::new_plain_string(&key, &v, exp, access),
+            "raw" => Entry::new_raw_string(&key, &v, exp, access, 0),
+            _ => return,
+        };
+        return;
+    }
+    match e.value_mut() {
+        Some(Value::Hash(h)) if want == "hashtable" => h.convert(),
+        Some(Value::Hash(h)) if want == "listpackex" => h.enable_field_ttls(),
+        Some(Value::List(l)) if want == "quicklist" => {
+            let items: Vec<Vec<u8>> = l.iter().map(<[u8]>::to_vec).collect();
+            let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+            *l = ferrokv_engine::list::List::quicklist_from_items(
+                &refs,
+                limits.list_max_listpack_size,
+            );
+        }
+        Some(Value::ZSet(z)) if want == "skiplist" => z.convert_to_skiplist(),
+        Some(Value::Set(s)) => {
+            let enc = match want {
+                "hashtable" => Encoding::HashTable,
+                "listpack" => Encoding::Listpack,
+                "intset" => Encoding::IntSet,
+                _ => return,
+            };
+            let mut members = Vec::with_capacity(s.len());
+            s.for_each_member(|m| members.push(m.to_vec()));
+            let mut n = Set::with_encoding(enc);
+            for m in &members {
+                n.add(m, limits);
+            }
+            *s = n;
+        }
+        _ => {}
     }
 }
 
@@ -304,7 +431,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         st.dirty_at_start = client.batch.dirty;
         return;
     }
-    let changed = client.batch.dirty != st.dirty_at_start;
+    let changed = st.wrote || client.batch.dirty != st.dirty_at_start;
     let mut present: HashSet<(u32, Box<[u8]>)> = HashSet::new();
     let mut failed: Option<String> = None;
     for ((db, _), shard) in locks.all_held() {
@@ -318,7 +445,29 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
                 continue;
             }
             let r = match entry_to_rdb(e, now_ms) {
-                Some(v) => store::put(eng, db as u16, e.key(), &v, e.expire_at(), now_ms),
+                Some(v) if v.has_field_ttls() => {
+                    if let Some(d) = srv.disk.get() {
+                        d.hfe.lock().insert((db, e.key().to_vec()));
+                    }
+                    store::put(
+                        eng,
+                        db as u16,
+                        e.key(),
+                        &v,
+                        e.expire_at(),
+                        record_meta(e),
+                        now_ms,
+                    )
+                }
+                Some(v) => store::put(
+                    eng,
+                    db as u16,
+                    e.key(),
+                    &v,
+                    e.expire_at(),
+                    record_meta(e),
+                    now_ms,
+                ),
                 None => store::delete(eng, db as u16, e.key()),
             };
             if let Err(e) = r {
@@ -335,6 +484,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         }
     }
     st.whole.clear();
+    st.wrote = false;
     st.dirty_at_start = client.batch.dirty;
     if let Some(e) = failed {
         crate::log_warning!("Writing to the disk store failed: {}", e);
@@ -486,4 +636,231 @@ fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
         r.bulk(k);
     }
     Ok(())
+}
+
+/// Whether some hash in the snapshot has field TTLs (the RDB then needs version 12).
+/// O(hash data): reads every hash record.
+pub fn snapshot_has_field_ttls(snap: &ferrokv_engine_disk::DiskSnapshot, dbs: usize) -> bool {
+    for db in 0..dbs as u16 {
+        for (key, _) in snap.keys(db).flatten() {
+            let Ok(Some(rec)) = snap.get(db, &key) else {
+                continue;
+            };
+            if store::type_name_of_record(&rec) == "hash"
+                && store::decode(&rec).is_ok_and(|v| v.has_field_ttls())
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Writes every live key of the disk snapshot into an RDB writer (SAVE, BGSAVE, SHUTDOWN,
+/// DEBUG RELOAD in disk mode). Reads lazily: memory stays bounded by the largest value.
+/// Returns the number of keys written.
+pub fn write_snapshot<W: std::io::Write>(
+    w: &mut ferrokv_rdb::RdbWriter<W>,
+    snap: &ferrokv_engine_disk::DiskSnapshot,
+    dbs: usize,
+    now_ms: i64,
+) -> Result<u64, String> {
+    let io = |e: std::io::Error| format!("Write error saving DB on disk: {e}");
+    let mut n = 0u64;
+    for db in 0..dbs as u16 {
+        let mut selected = false;
+        for item in snap.keys(db) {
+            let (key, info) = item.map_err(|e| format!("disk engine error: {e}"))?;
+            if info.expire.is_some_and(|t| t <= now_ms) {
+                continue;
+            }
+            let Some(rec) = snap
+                .get(db, &key)
+                .map_err(|e| format!("disk engine error: {e}"))?
+            else {
+                continue;
+            };
+            let mut value = store::decode(&rec)?;
+            if let RdbValue::Hash(fields) = &mut value {
+                fields.retain(|f| f.expire_ms.is_none_or(|t| t > now_ms));
+            }
+            if value.is_empty_collection() {
+                continue;
+            }
+            if !selected {
+                w.select_db(u64::from(db), 0, 0).map_err(io)?;
+                selected = true;
+            }
+            let rec = ferrokv_rdb::KeyRecord {
+                db: u64::from(db),
+                key,
+                value,
+                expire_ms: info.expire,
+                lru_idle: None,
+                lfu_freq: None,
+            };
+            w.write_record(&rec).map_err(|e| e.to_string())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes every key of every database from the disk store (DEBUG RELOAD before loading the
+/// file back). O(keys).
+pub fn delete_all(srv: &Server) -> Result<(), String> {
+    let Some(eng) = engine(srv) else {
+        return Ok(());
+    };
+    let snap = eng.snapshot();
+    for db in 0..srv.keyspace.db_count() as u16 {
+        for item in snap.keys(db) {
+            let (key, _) = item.map_err(|e| format!("disk engine error: {e}"))?;
+            store::delete(eng, db, &key)?;
+        }
+    }
+    Ok(())
+}
+
+/// The `# Disk` INFO section (disk mode only): the engine's figures.
+pub fn info_section(srv: &Server, out: &mut String) {
+    use std::fmt::Write;
+    let Some(eng) = engine(srv) else {
+        return;
+    };
+    let s = eng.stats();
+    out.push_str("# Disk\r\n");
+    let mut f = |name: &str, v: u64| {
+        let _ = write!(out, "{name}:{v}\r\n");
+    };
+    f("disk_used_bytes", s.disk_bytes);
+    f("disk_journal_bytes", s.journal_bytes);
+    f("disk_cache_capacity", s.cache_capacity);
+    f("disk_cache_used_bytes", s.cache_bytes);
+    f("disk_write_buffer_bytes", s.write_buffer_bytes);
+    f("disk_pending_flushes", s.outstanding_flushes as u64);
+    f("disk_running_compactions", s.active_compactions as u64);
+    f("disk_completed_compactions", s.compactions_completed as u64);
+    f("disk_gc_dropped_records", s.gc_dropped);
+    let [meta, data, zscore, expire] = s.approx_records;
+    f("disk_records_meta", meta as u64);
+    f("disk_records_data", data as u64);
+    f("disk_records_zscore", zscore as u64);
+    f("disk_records_expire", expire as u64);
+}
+
+/// Hashes visited per cycle by [`active_expire_fields`].
+const HFE_KEYS_PER_CYCLE: usize = 16;
+
+/// The active expiry of hash fields in disk mode: loads a few hashes known to have field
+/// TTLs into their (locked) shard, lets the memory engine reclaim their due fields (same
+/// events and signals as the memory cycle), and writes them back. O(hash size) per visit.
+pub fn active_expire_fields(srv: &Server) {
+    let Some(state) = srv.disk.get() else {
+        return;
+    };
+    let eng = &state.engine;
+    let batch: Vec<(u32, Vec<u8>)> = state
+        .hfe
+        .lock()
+        .iter()
+        .take(HFE_KEYS_PER_CYCLE)
+        .cloned()
+        .collect();
+    for (db, key) in batch {
+        let now = crate::util::now_ms();
+        let clock = Clock {
+            ms: now,
+            touch: false,
+            rand: 0,
+        };
+        let Some(mut shard) = srv
+            .keyspace
+            .lock_one(db as usize, crate::keyspace::shard_of(&key))
+        else {
+            continue;
+        };
+        let loaded = match store::load(eng, db as u16, &key) {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                state.hfe.lock().remove(&(db, key));
+                continue;
+            }
+            Err(e) => {
+                crate::log_warning!("{}", e);
+                continue;
+            }
+        };
+        let meta = loaded.2;
+        if let Err(e) = insert_into(srv, &mut shard, &key, loaded, &clock) {
+            crate::log_warning!("{}", e);
+        }
+        let mut hashes = Vec::new();
+        shard.active_expire_fields_into(now, 256, &mut hashes);
+        for (k, _) in &hashes {
+            crate::watch::signal_modified_in(&srv.watches, db, k);
+            crate::tracking::invalidate_key(srv, None, k);
+        }
+        let table = shard.take_table();
+        let mut keep = false;
+        let r = match table.iter().next() {
+            Some(e) => match entry_to_rdb(e, now) {
+                Some(v) => {
+                    keep = v.has_field_ttls();
+                    let m = store::RecordMeta {
+                        encoding: store::encoding_code(e.encoding_name()),
+                        access: meta.access,
+                    };
+                    if hashes.is_empty() {
+                        Ok(())
+                    } else {
+                        store::put(eng, db as u16, &key, &v, e.expire_at(), m, now)
+                    }
+                }
+                None => store::delete(eng, db as u16, &key),
+            },
+            None => store::delete(eng, db as u16, &key),
+        };
+        drop(table);
+        let expired_keys = shard.drain_expired();
+        drop(shard);
+        if let Err(e) = r {
+            crate::log_warning!("{}", e);
+        }
+        if !keep {
+            state.hfe.lock().remove(&(db, key));
+        }
+        crate::notify::publish_expired(srv, db, &expired_keys);
+        crate::notify::publish_hash_expired(srv, db, &hashes);
+    }
+}
+
+/// Writes one entry read by the RDB loader into the disk store (startup import, DEBUG
+/// RELOAD). Returns `false` (nothing done) when the server runs on the memory engine.
+pub fn import_entry(
+    srv: &Server,
+    db: u32,
+    e: &ferrokv_engine::Entry,
+    now_ms: i64,
+) -> Result<bool, String> {
+    let Some(eng) = engine(srv) else {
+        return Ok(false);
+    };
+    if let Some(v) = entry_to_rdb(e, now_ms) {
+        if v.has_field_ttls() {
+            if let Some(d) = srv.disk.get() {
+                d.hfe.lock().insert((db, e.key().to_vec()));
+            }
+        }
+        store::put(
+            eng,
+            db as u16,
+            e.key(),
+            &v,
+            e.expire_at(),
+            record_meta(e),
+            now_ms,
+        )?;
+    }
+    Ok(true)
 }

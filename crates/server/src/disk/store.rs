@@ -1,8 +1,10 @@
 //! How the server keeps one key's value in the disk engine.
 //!
 //! Until the disk crate's object API (`key_meta` / `load_value` / `apply`) is available, each
-//! key is stored as one disk-engine *string* record whose bytes are a one-byte type tag
-//! followed by the value: the raw bytes for a string, the DUMP payload (`ferrokv_rdb`) for a
+//! key is stored as one disk-engine *string* record: a one-byte type tag, a one-byte encoding
+//! code (so a value that Redis keeps in a big encoding after it shrank, e.g. a `hashtable`
+//! hash with few fields, comes back with that encoding), the 4-byte LRU/LFU access value,
+//! then the value: the raw bytes for a string, the DUMP payload (`ferrokv_rdb`) for a
 //! collection. The record carries the key's expiry, so the engine's expiry index, SCAN,
 //! key counting and active expiry work unchanged. Loading a collection is O(its size) (see
 //! docs/disk-engine.md §6 for what the field-level layout will change).
@@ -47,45 +49,101 @@ pub fn type_name_of_record(rec: &[u8]) -> &'static str {
     }
 }
 
+/// Bytes before the value: tag, encoding code, access.
+const HEADER: usize = 6;
+
+/// Encoding names a record remembers (index + 1 is the code; 0 = whatever loading picks).
+const ENCODINGS: &[&str] = &[
+    "hashtable",
+    "skiplist",
+    "quicklist",
+    "listpack",
+    "intset",
+    "int",
+    "embstr",
+    "raw",
+    "listpackex",
+];
+
+/// The code of an `OBJECT ENCODING` name (0 for names not remembered).
+pub fn encoding_code(name: &str) -> u8 {
+    ENCODINGS
+        .iter()
+        .position(|e| *e == name)
+        .map_or(0, |i| i as u8 + 1)
+}
+
+/// The encoding name of a code from [`encoding_code`].
+pub fn encoding_name(code: u8) -> Option<&'static str> {
+    ENCODINGS.get(usize::from(code).checked_sub(1)?).copied()
+}
+
+/// What a record holds besides the value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RecordMeta {
+    /// Encoding code ([`encoding_code`]).
+    pub encoding: u8,
+    /// The entry's LRU/LFU access value.
+    pub access: u32,
+}
+
 /// Encodes a value into its stored record.
-pub fn encode(v: &RdbValue) -> Vec<u8> {
-    match v {
-        RdbValue::String(s) => {
-            let mut out = Vec::with_capacity(s.len() + 1);
-            out.push(TAG_STRING);
-            out.extend_from_slice(s);
-            out
-        }
+pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
+    let payload;
+    let body: &[u8] = match v {
+        RdbValue::String(s) => s,
         other => {
-            let payload = ferrokv_rdb::dump_value(other);
-            let mut out = Vec::with_capacity(payload.len() + 1);
-            out.push(tag_of(other));
-            out.extend_from_slice(&payload);
-            out
+            payload = ferrokv_rdb::dump_value(other);
+            &payload
         }
-    }
+    };
+    let mut out = Vec::with_capacity(body.len() + HEADER);
+    out.push(tag_of(v));
+    out.push(meta.encoding);
+    out.extend_from_slice(&meta.access.to_be_bytes());
+    out.extend_from_slice(body);
+    out
 }
 
 /// Decodes a stored record.
 pub fn decode(rec: &[u8]) -> Result<RdbValue, String> {
-    match rec.split_first() {
-        Some((&TAG_STRING, s)) => Ok(RdbValue::String(s.to_vec())),
-        Some((_, payload)) => ferrokv_rdb::restore_value(payload)
-            .map_err(|e| format!("corrupt value in the disk store: {e}")),
-        None => Err("corrupt value in the disk store: empty record".into()),
-    }
+    decode_with_meta(rec).map(|(v, _)| v)
+}
+
+/// Decodes a stored record and what it says besides the value.
+pub fn decode_with_meta(rec: &[u8]) -> Result<(RdbValue, RecordMeta), String> {
+    let (Some(&tag), Some(&encoding), Some(access), Some(body)) = (
+        rec.first(),
+        rec.get(1),
+        rec.get(2..HEADER),
+        rec.get(HEADER..),
+    ) else {
+        return Err("corrupt value in the disk store: short record".into());
+    };
+    let mut a = [0u8; 4];
+    a.copy_from_slice(access);
+    let meta = RecordMeta {
+        encoding,
+        access: u32::from_be_bytes(a),
+    };
+    let v = if tag == TAG_STRING {
+        RdbValue::String(body.to_vec())
+    } else {
+        ferrokv_rdb::restore_value(body)
+            .map_err(|e| format!("corrupt value in the disk store: {e}"))?
+    };
+    Ok((v, meta))
 }
 
 fn storage(e: DiskError) -> String {
     format!("disk engine error: {e}")
 }
 
+/// A loaded key: value, expiry, and the record's extra data.
+pub type Loaded = (RdbValue, Option<i64>, RecordMeta);
+
 /// The value and expiry of `key` in `db`, expired or not (`None`: no such key).
-pub fn load(
-    eng: &DiskEngine,
-    db: u16,
-    key: &[u8],
-) -> Result<Option<(RdbValue, Option<i64>)>, String> {
+pub fn load(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<Option<Loaded>, String> {
     let Some(rec) = load_raw(eng, db, key)? else {
         return Ok(None);
     };
@@ -93,7 +151,8 @@ pub fn load(
         .expire_time(db, key, NO_EXPIRY_CLOCK)
         .map_err(storage)?
         .flatten();
-    Ok(Some((decode(&rec)?, exp)))
+    let (v, meta) = decode_with_meta(&rec)?;
+    Ok(Some((v, exp, meta)))
 }
 
 /// The stored record of `key`, expired or not.
@@ -108,13 +167,15 @@ pub fn put(
     key: &[u8],
     v: &RdbValue,
     expire_ms: Option<i64>,
+    meta: RecordMeta,
     now_ms: i64,
 ) -> Result<(), String> {
     let ttl = match expire_ms {
         Some(t) => Ttl::At(t),
         None => Ttl::Persist,
     };
-    eng.set(db, key, &encode(v), ttl, now_ms).map_err(storage)
+    eng.set(db, key, &encode(v, meta), ttl, now_ms)
+        .map_err(storage)
 }
 
 /// Deletes `key` (expired or not).
@@ -145,10 +206,16 @@ mod tests {
             }]),
         ];
         for v in vals {
-            let rec = encode(&v);
+            let meta = RecordMeta {
+                encoding: encoding_code("hashtable"),
+                access: 0xdead_beef,
+            };
+            let rec = encode(&v, meta);
             assert_eq!(type_name_of_record(&rec), v.type_name());
-            assert_eq!(decode(&rec).unwrap(), v);
+            assert_eq!(decode_with_meta(&rec).unwrap(), (v, meta));
         }
         assert!(decode(&[]).is_err());
+        assert_eq!(encoding_name(encoding_code("skiplist")), Some("skiplist"));
+        assert_eq!(encoding_name(encoding_code("embstr")), None);
     }
 }
