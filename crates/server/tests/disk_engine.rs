@@ -265,3 +265,73 @@ fn capacity_dataset_larger_than_the_memory_budget() {
         "peak RSS {peak_mb} MB for a 40 MB budget and a {dataset_mb} MB dataset"
     );
 }
+
+/// Median latency of `f` over `n` calls, in microseconds.
+fn median_us(n: usize, mut f: impl FnMut(usize)) -> u128 {
+    let mut v: Vec<u128> = (0..n)
+        .map(|i| {
+            let t = Instant::now();
+            f(i);
+            t.elapsed().as_micros()
+        })
+        .collect();
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn fill_big(c: &mut Conn, n: usize) {
+    for chunk in 0..n.div_ceil(1000) {
+        let mut h: Vec<String> = vec!["HSET".into(), "h".into()];
+        let mut z: Vec<String> = vec!["ZADD".into(), "z".into()];
+        for i in chunk * 1000..((chunk + 1) * 1000).min(n) {
+            h.push(format!("f{i}"));
+            h.push(format!("v{i}"));
+            z.push(i.to_string());
+            z.push(format!("m{i}"));
+        }
+        let h: Vec<&str> = h.iter().map(String::as_str).collect();
+        let z: Vec<&str> = z.iter().map(String::as_str).collect();
+        c.cmd(&h);
+        c.cmd(&z);
+    }
+}
+
+/// Element operations on a big collection must not cost more than on a small one (the
+/// field-level layout). Ignored until collections are stored one record per element: with
+/// the whole-value records of `disk/store.rs` every element operation is O(collection).
+#[test]
+#[ignore = "needs the field-level (Layout::Fields) disk paths; see docs/disk-engine.md §6"]
+fn big_collection_element_ops_do_not_slow_down() {
+    let small_n = 1_000;
+    let big_n = 100_000;
+    let mut lat = Vec::new();
+    for n in [small_n, big_n] {
+        let s = disk(&[]);
+        let mut c = s.conn();
+        fill_big(&mut c, n);
+        let hset = median_us(200, |i| {
+            c.cmd(&["HSET", "h", &format!("new{i}"), "x"]);
+        });
+        let hget = median_us(200, |i| {
+            c.cmd(&["HGET", "h", &format!("f{}", i * 7 % n)]);
+        });
+        let zadd = median_us(200, |i| {
+            c.cmd(&["ZADD", "z", "0.5", &format!("new{i}")]);
+        });
+        let zrank = median_us(50, |i| {
+            c.cmd(&["ZRANK", "z", &format!("m{}", n - 1 - i)]);
+        });
+        let t = Instant::now();
+        assert_eq!(c.cmd(&["DEL", "h"]), Value::Int(1));
+        let del = t.elapsed().as_micros();
+        eprintln!("n={n}: HSET {hset}us HGET {hget}us ZADD {zadd}us ZRANK {zrank}us DEL {del}us");
+        lat.push([hset, hget, zadd, del]);
+    }
+    for (i, name) in ["HSET", "HGET", "ZADD", "DEL"].iter().enumerate() {
+        let (small, big) = (lat[0][i], lat[1][i]);
+        assert!(
+            big <= small * 5 + 500,
+            "{name}: {small}us at {small_n} elements, {big}us at {big_n}"
+        );
+    }
+}

@@ -353,7 +353,12 @@ fn bgsave_is_point_in_time_consistent_under_writes() {
     let keys: usize = std::env::var("FERROKV_SNAPSHOT_KEYS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+        // The disk engine writes each populated key through the journal (debug build: slow).
+        .unwrap_or(if ferrokv_testkit::engine_is_disk() {
+            100_000
+        } else {
+            1_000_000
+        });
     c.set_reply_timeout(Duration::from_secs(300));
     assert_eq!(
         c.cmd(&["DEBUG", "POPULATE", &keys.to_string()]),

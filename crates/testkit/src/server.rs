@@ -354,6 +354,14 @@ impl ServerProc {
         }
     }
 
+    /// Whether this handle runs ferrokv (not the redis-server oracle).
+    fn is_ferrokv(&self) -> bool {
+        !self
+            .bin
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("redis"))
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -416,7 +424,14 @@ impl ServerProc {
     /// Like [`ServerProc::restart`] but replaces the extra arguments first (e.g. to turn
     /// `--appendonly yes` on for the second run).
     pub fn restart_with(&mut self, extra: &[&str]) {
-        self.args = extra.iter().map(|s| s.to_string()).collect();
+        self.args = if self.is_ferrokv() {
+            with_engine(&self.bin, extra)
+        } else {
+            extra.to_vec()
+        }
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         self.restart();
     }
 }

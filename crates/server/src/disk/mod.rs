@@ -191,7 +191,7 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
         c.client.disk.wrote = true;
     }
-    if let Err(e) = load_for_command(c, eng) {
+    if let Err(e) = load_for_command(c, eng).and_then(|()| predelete_for_flush(c, eng)) {
         crate::log_warning!("{}", e);
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
@@ -250,6 +250,25 @@ fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String>
             Ok(())
         }
     }
+}
+
+/// FLUSHALL / FLUSHDB: the databases were loaded whole; their keys are deleted from the store
+/// before the handler runs, so a save the handler makes (save points) sees the flushed store
+/// plus the (emptied) shards. The loaded copies stay resident for WATCH and the handler; if
+/// the handler fails, the end of the unit writes them back.
+fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String> {
+    let dbs: Vec<u32> = match c.cmd.name {
+        "flushall" => (0..c.srv.keyspace.db_count() as u32).collect(),
+        "flushdb" => vec![c.client.db],
+        _ => return Ok(()),
+    };
+    for ((db, key), existed) in c.client.disk.loaded.iter_mut() {
+        if *existed && dbs.contains(db) {
+            store::delete(eng, *db as u16, key)?;
+            *existed = false;
+        }
+    }
+    Ok(())
 }
 
 /// Loads one key into its locked shard unless the unit already did.
