@@ -68,47 +68,81 @@ pub fn key_hash(key: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
-/// `meta` record key: db (u16 BE) + key hash (u64 BE) + user key.
-pub fn meta_key(db: u16, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(10 + key.len());
-    k.extend_from_slice(&db.to_be_bytes());
+/// Physical database ids below this are written in 2 bytes (the logical id of a store that
+/// never flushed, compatible with the first on-disk format); larger ones in 4 bytes with the top
+/// bit set. The two forms never prefix each other (first byte < 0x80 vs >= 0x80).
+pub const SHORT_PDB: u32 = 0x8000;
+
+/// Appends the prefix encoding of physical database id `pdb` (< 2^31).
+pub fn put_pdb(out: &mut Vec<u8>, pdb: u32) {
+    if pdb < SHORT_PDB {
+        out.extend_from_slice(&(pdb as u16).to_be_bytes());
+    } else {
+        out.extend_from_slice(&(pdb | 0x8000_0000).to_be_bytes());
+    }
+}
+
+/// The prefix encoding of `pdb` alone (every record of that physical database starts with it).
+pub fn pdb_prefix(pdb: u32) -> Vec<u8> {
+    let mut v = Vec::with_capacity(4);
+    put_pdb(&mut v, pdb);
+    v
+}
+
+/// Parses a physical database id prefix: (id, encoded length).
+pub fn get_pdb(b: &[u8]) -> Option<(u32, usize)> {
+    let first = *b.first()?;
+    if first < 0x80 {
+        Some((u32::from(u16::from_be_bytes([first, *b.get(1)?])), 2))
+    } else {
+        let a: [u8; 4] = b.get(..4)?.try_into().ok()?;
+        Some((u32::from_be_bytes(a) & 0x7fff_ffff, 4))
+    }
+}
+
+/// `meta` record key: physical db + key hash (u64 BE) + user key.
+pub fn meta_key(pdb: u32, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12 + key.len());
+    put_pdb(&mut k, pdb);
     k.extend_from_slice(&key_hash(key).to_be_bytes());
     k.extend_from_slice(key);
     k
 }
 
-/// Splits a `meta` record key into (db, hash, user key).
-pub fn split_meta_key(k: &[u8]) -> Option<(u16, u64, &[u8])> {
-    if k.len() < 10 {
-        return None;
-    }
-    let db = u16::from_be_bytes([k[0], k[1]]);
-    let h = u64::from_be_bytes(k[2..10].try_into().ok()?);
-    Some((db, h, &k[10..]))
+/// Splits a `meta` record key into (physical db, hash, user key).
+pub fn split_meta_key(k: &[u8]) -> Option<(u32, u64, &[u8])> {
+    let (pdb, n) = get_pdb(k)?;
+    let h = u64::from_be_bytes(k.get(n..n + 8)?.try_into().ok()?);
+    Some((pdb, h, &k[n + 8..]))
 }
 
 /// Prefix shared by every `data`/`zscore` record of one key incarnation:
-/// db (u16 BE) + key length (u32 BE) + user key + version (u64 BE).
-pub fn sub_prefix(db: u16, key: &[u8], version: u64) -> Vec<u8> {
-    let mut k = Vec::with_capacity(14 + key.len() + 16);
-    k.extend_from_slice(&db.to_be_bytes());
+/// physical db + key length (u32 BE) + user key + version (u64 BE).
+pub fn sub_prefix(pdb: u32, key: &[u8], version: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(16 + key.len() + 16);
+    put_pdb(&mut k, pdb);
     k.extend_from_slice(&(key.len() as u32).to_be_bytes());
     k.extend_from_slice(key);
     k.extend_from_slice(&version.to_be_bytes());
     k
 }
 
-/// Parses the prefix of a `data`/`zscore` record key into (db, user key, version).
-pub fn split_sub_key(k: &[u8]) -> Option<(u16, &[u8], u64)> {
-    if k.len() < 6 {
-        return None;
-    }
-    let db = u16::from_be_bytes([k[0], k[1]]);
-    let len = u32::from_be_bytes([k[2], k[3], k[4], k[5]]) as usize;
-    let end = 6usize.checked_add(len)?;
-    let key = k.get(6..end)?;
+/// Parses the prefix of a `data`/`zscore` record key into (physical db, user key, version).
+pub fn split_sub_key(k: &[u8]) -> Option<(u32, &[u8], u64)> {
+    let (pdb, n) = get_pdb(k)?;
+    let len = u32::from_be_bytes(k.get(n..n + 4)?.try_into().ok()?) as usize;
+    let start = n + 4;
+    let end = start.checked_add(len)?;
+    let key = k.get(start..end)?;
     let v = k.get(end..end + 8)?;
-    Some((db, key, u64::from_be_bytes(v.try_into().ok()?)))
+    Some((pdb, key, u64::from_be_bytes(v.try_into().ok()?)))
+}
+
+/// Splits an `expire` record key into (physical db, deadline, user key).
+pub fn split_expire_key(k: &[u8]) -> Option<(u32, i64, &[u8])> {
+    let (pdb, n) = get_pdb(k)?;
+    let at = dec_i64(k.get(n..n + 8)?)?;
+    Some((pdb, at, &k[n + 8..]))
 }
 
 /// Order-preserving encoding of an i64 (sign bit flipped).
@@ -143,10 +177,10 @@ pub fn dec_score(b: &[u8]) -> Option<f64> {
     Some(f64::from_bits(bits))
 }
 
-/// `expire` index record key: db (u16 BE) + deadline (order-preserving i64 ms) + user key.
-pub fn expire_key(db: u16, at: i64, key: &[u8]) -> Vec<u8> {
-    let mut k = Vec::with_capacity(10 + key.len());
-    k.extend_from_slice(&db.to_be_bytes());
+/// `expire` index record key: physical db + deadline (order-preserving i64 ms) + user key.
+pub fn expire_key(pdb: u32, at: i64, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(12 + key.len());
+    put_pdb(&mut k, pdb);
     k.extend_from_slice(&enc_i64(at));
     k.extend_from_slice(key);
     k
@@ -167,8 +201,54 @@ pub struct Meta {
     pub head: i64,
     /// List: index one past the last element.
     pub tail: i64,
-    /// String: the value itself.
+    /// String: the value itself; inline collection: the encoded value (module `object`).
     pub value: Vec<u8>,
+    /// The collection is stored inline: the whole value is the blob in `value` (no subkey
+    /// records; `version` is 0).
+    pub inline: bool,
+    /// Some hash field may carry a TTL (set by writes that store one; never cleared while the
+    /// incarnation lives).
+    pub field_ttl: bool,
+    /// Hash field records of this incarnation carry a one-byte header (field TTL support, see
+    /// [`enc_field`]); incarnations written before that format read their values raw.
+    pub tagged: bool,
+}
+
+/// Metadata flag bits (byte 1 of the record).
+const F_EXPIRE: u8 = 1;
+const F_INLINE: u8 = 2;
+const F_FIELD_TTL: u8 = 4;
+const F_TAGGED: u8 = 8;
+
+/// Encodes a hash field record value of a tagged incarnation: `0` + value, or `1` + expiry
+/// (i64 BE, unix ms) + value.
+pub fn enc_field(value: &[u8], expire_ms: Option<i64>) -> Vec<u8> {
+    let mut v = Vec::with_capacity(9 + value.len());
+    match expire_ms {
+        None => v.push(0),
+        Some(at) => {
+            v.push(1);
+            v.extend_from_slice(&at.to_be_bytes());
+        }
+    }
+    v.extend_from_slice(value);
+    v
+}
+
+/// Decodes a hash field record value: (value, field expiry). `tagged` says whether the
+/// incarnation uses the header of [`enc_field`]; old incarnations store the value raw.
+pub fn dec_field(raw: &[u8], tagged: bool) -> Option<(&[u8], Option<i64>)> {
+    if !tagged {
+        return Some((raw, None));
+    }
+    match *raw.first()? {
+        0 => Some((&raw[1..], None)),
+        1 => {
+            let at = i64::from_be_bytes(raw.get(1..9)?.try_into().ok()?);
+            Some((&raw[9..], Some(at)))
+        }
+        _ => None,
+    }
 }
 
 impl Meta {
@@ -182,6 +262,9 @@ impl Meta {
             head: 0,
             tail: 0,
             value: Vec::new(),
+            inline: false,
+            field_ttl: false,
+            tagged: kind == KeyType::Hash,
         }
     }
 
@@ -194,23 +277,31 @@ impl Meta {
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(26 + self.value.len());
         v.push(self.kind.to_byte());
-        match self.expire {
-            Some(at) => {
-                v.push(1);
-                v.extend_from_slice(&at.to_be_bytes());
-            }
-            None => {
-                v.push(0);
-                v.extend_from_slice(&[0; 8]);
-            }
+        let is_str = self.kind == KeyType::String;
+        let mut flags = 0;
+        if self.expire.is_some() {
+            flags |= F_EXPIRE;
         }
-        if self.kind == KeyType::String {
+        if self.inline && !is_str {
+            flags |= F_INLINE;
+        }
+        if self.field_ttl {
+            flags |= F_FIELD_TTL;
+        }
+        if self.tagged && !is_str {
+            flags |= F_TAGGED;
+        }
+        v.push(flags);
+        v.extend_from_slice(&self.expire.unwrap_or(0).to_be_bytes());
+        if is_str {
             v.extend_from_slice(&self.value);
             return v;
         }
         v.extend_from_slice(&self.version.to_be_bytes());
         v.extend_from_slice(&self.size.to_be_bytes());
-        if self.kind == KeyType::List {
+        if self.inline {
+            v.extend_from_slice(&self.value);
+        } else if self.kind == KeyType::List {
             v.extend_from_slice(&self.head.to_be_bytes());
             v.extend_from_slice(&self.tail.to_be_bytes());
         }
@@ -222,9 +313,12 @@ impl Meta {
         let kind = KeyType::from_byte(*b.first()?)?;
         let flag = *b.get(1)?;
         let at = i64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
-        let expire = (flag & 1 == 1).then_some(at);
+        let expire = (flag & F_EXPIRE != 0).then_some(at);
         let mut m = Meta::new_collection(kind, 0);
         m.expire = expire;
+        m.inline = flag & F_INLINE != 0;
+        m.field_ttl = flag & F_FIELD_TTL != 0;
+        m.tagged = flag & F_TAGGED != 0;
         if kind == KeyType::String {
             m.value = b.get(10..)?.to_vec();
             return Some(m);
@@ -234,7 +328,9 @@ impl Meta {
         };
         m.version = u(10..18)?;
         m.size = u(18..26)?;
-        if kind == KeyType::List {
+        if m.inline {
+            m.value = b.get(26..)?.to_vec();
+        } else if kind == KeyType::List {
             m.head = u(26..34)? as i64;
             m.tail = u(34..42)? as i64;
         }
@@ -246,7 +342,7 @@ impl Meta {
     pub fn peek_version(b: &[u8]) -> Option<(KeyType, Option<i64>, u64)> {
         let kind = KeyType::from_byte(*b.first()?)?;
         let at = i64::from_be_bytes(b.get(2..10)?.try_into().ok()?);
-        let expire = (*b.get(1)? & 1 == 1).then_some(at);
+        let expire = (*b.get(1)? & F_EXPIRE != 0).then_some(at);
         let version = if kind == KeyType::String {
             0
         } else {
@@ -310,7 +406,15 @@ mod tests {
             ..Meta::new_collection(KeyType::String, 0)
         };
         assert_eq!(Meta::decode(&s.encode()), Some(s));
-        let k = sub_prefix(3, b"abc", 77);
-        assert_eq!(split_sub_key(&k), Some((3, &b"abc"[..], 77)));
+        for pdb in [0, 3, 0x7fff, 0x8000, 70_000, 0x7fff_ffff] {
+            let k = sub_prefix(pdb, b"abc", 77);
+            assert_eq!(split_sub_key(&k), Some((pdb, &b"abc"[..], 77)));
+            let k = meta_key(pdb, b"xy");
+            assert_eq!(split_meta_key(&k), Some((pdb, key_hash(b"xy"), &b"xy"[..])));
+            let k = expire_key(pdb, -5, b"q");
+            assert_eq!(split_expire_key(&k), Some((pdb, -5, &b"q"[..])));
+        }
+        // The short form is the first format's u16 db prefix.
+        assert_eq!(meta_key(3, b"k")[..2], [0, 3]);
     }
 }

@@ -13,6 +13,7 @@
 //!   is kept: its key may be in a write batch whose metadata is not published yet.
 
 use crate::codec::{self, Meta};
+use crate::dbs::DbMap;
 use fjall::compaction::filter::{CompactionFilter, Context, Factory, ItemAccessor, Verdict};
 use fjall::Keyspace;
 use parking_lot::{Mutex, RwLock};
@@ -39,6 +40,8 @@ pub(crate) struct GcShared {
     pub snapshots: AtomicUsize,
     /// Records dropped by the filters since open (stats).
     pub dropped: AtomicU64,
+    /// The logical → physical database table (module `dbs`).
+    pub dbmap: RwLock<DbMap>,
 }
 
 impl GcShared {
@@ -49,6 +52,18 @@ impl GcShared {
             inflight: Mutex::new(BTreeMap::new()),
             snapshots: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
+            dbmap: RwLock::new(DbMap::new()),
+        }
+    }
+
+    /// Marks version `v` as no longer in flight (its batch was committed or abandoned).
+    pub fn release_version(&self, v: u64) {
+        let mut inflight = self.inflight.lock();
+        if let Some(c) = inflight.get_mut(&v) {
+            *c -= 1;
+            if *c == 0 {
+                inflight.remove(&v);
+            }
         }
     }
 
@@ -67,6 +82,8 @@ impl GcShared {
 /// Which keyspace a filter works on.
 #[derive(Clone, Copy)]
 pub(crate) enum Space {
+    /// `meta`: only records of dead physical databases are dropped.
+    Meta,
     /// `data` and `zscore`: versioned subkey records.
     Sub,
     /// `expire`: deadline index.
@@ -81,6 +98,7 @@ pub(crate) struct GcFactory {
 impl Factory for GcFactory {
     fn name(&self) -> &str {
         match self.space {
+            Space::Meta => "ferrokv-meta-gc",
             Space::Sub => "ferrokv-subkey-gc",
             Space::Expire => "ferrokv-expire-gc",
         }
@@ -94,6 +112,7 @@ impl Factory for GcFactory {
             meta: self.shared.meta.read().clone(),
             space: self.space,
             keep_all,
+            dbmap: self.shared.dbmap.read().clone(),
             floor,
             now: now_ms(),
             last: None,
@@ -106,6 +125,8 @@ struct GcFilter {
     meta: Option<Keyspace>,
     space: Space,
     keep_all: bool,
+    /// The database table when the compaction began: records under dead physical ids go.
+    dbmap: DbMap,
     floor: u64,
     now: i64,
     /// Cache of the last meta lookup (records of one key are adjacent): (meta key, live version).
@@ -114,7 +135,7 @@ struct GcFilter {
 
 impl GcFilter {
     /// Version of the live incarnation of `(db, key)`, `None` if gone or long expired.
-    fn live_version(&mut self, db: u16, key: &[u8]) -> fjall::Result<Option<u64>> {
+    fn live_version(&mut self, db: u32, key: &[u8]) -> fjall::Result<Option<u64>> {
         let mk = codec::meta_key(db, key);
         if let Some((k, v)) = &self.last {
             if *k == mk {
@@ -157,7 +178,15 @@ impl CompactionFilter for GcFilter {
             return Ok(Verdict::Keep);
         }
         let key = item.key();
+        let Some((pdb, _)) = codec::get_pdb(key) else {
+            return Ok(Verdict::Keep);
+        };
+        if !self.dbmap.maybe_live(pdb) {
+            // A flushed (or swapped-out and flushed) physical database.
+            return Ok(self.drop_verdict(ctx));
+        }
         match self.space {
+            Space::Meta => Ok(Verdict::Keep),
             Space::Sub => {
                 let Some((db, user_key, version)) = codec::split_sub_key(key) else {
                     return Ok(Verdict::Keep);
@@ -172,14 +201,9 @@ impl CompactionFilter for GcFilter {
                 }
             }
             Space::Expire => {
-                if key.len() < 10 {
-                    return Ok(Verdict::Keep);
-                }
-                let db = u16::from_be_bytes([key[0], key[1]]);
-                let Some(at) = codec::dec_i64(&key[2..10]) else {
+                let Some((db, at, user_key)) = codec::split_expire_key(key) else {
                     return Ok(Verdict::Keep);
                 };
-                let user_key = &key[10..];
                 let Some(meta) = &self.meta else {
                     return Ok(Verdict::Keep);
                 };

@@ -46,26 +46,43 @@ impl ScoreBound {
 /// list: value only). Holds an LSM read view: drop it promptly.
 pub struct SubIter {
     it: Option<fjall::Iter>,
+    /// Elements of an inline collection, already decoded.
+    items: Option<std::vec::IntoIter<(Vec<u8>, Vec<u8>)>>,
     strip: usize,
     kind: KeyType,
+    /// Hash field values carry the TTL header (`codec::enc_field`).
+    tagged: bool,
+    /// Hide hash fields whose TTL is at or before this time.
+    now: Option<i64>,
 }
 
 impl Iterator for SubIter {
     type Item = Result<(Vec<u8>, Vec<u8>)>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let g = self.it.as_mut()?.next()?;
-        Some(match g.into_inner() {
-            Ok((k, v)) => {
-                let sub = k.get(self.strip..).unwrap_or_default().to_vec();
-                if self.kind == KeyType::List {
-                    Ok((v.to_vec(), Vec::new()))
-                } else {
-                    Ok((sub, v.to_vec()))
+        if let Some(items) = &mut self.items {
+            return items.next().map(Ok);
+        }
+        loop {
+            let g = self.it.as_mut()?.next()?;
+            return Some(match g.into_inner() {
+                Ok((k, v)) => {
+                    let sub = k.get(self.strip..).unwrap_or_default().to_vec();
+                    if self.kind == KeyType::List {
+                        Ok((v.to_vec(), Vec::new()))
+                    } else if self.kind == KeyType::Hash {
+                        match codec::dec_field(&v, self.tagged) {
+                            Some((_, Some(at))) if self.now.is_some_and(|n| at <= n) => continue,
+                            Some((val, _)) => Ok((sub, val.to_vec())),
+                            None => Err(corrupt("hash field")),
+                        }
+                    } else {
+                        Ok((sub, v.to_vec()))
+                    }
                 }
-            }
-            Err(e) => Err(e.into()),
-        })
+                Err(e) => Err(e.into()),
+            });
+        }
     }
 }
 
@@ -73,35 +90,51 @@ impl SubIter {
     fn empty(kind: KeyType) -> SubIter {
         SubIter {
             it: None,
+            items: None,
             strip: 0,
             kind,
+            tagged: false,
+            now: None,
+        }
+    }
+
+    /// An iterator over already decoded elements (inline collections).
+    fn from_items(kind: KeyType, items: Vec<(Vec<u8>, Vec<u8>)>) -> SubIter {
+        SubIter {
+            items: Some(items.into_iter()),
+            ..SubIter::empty(kind)
         }
     }
 }
 
 /// Where reads come from: the live database or a snapshot.
 #[derive(Clone, Copy)]
-enum View<'a> {
+pub(crate) enum View<'a> {
     Live,
     Snap(&'a fjall::Snapshot),
 }
 
 impl View<'_> {
-    fn get(&self, ks: &Keyspace, k: &[u8]) -> Result<Option<fjall::Slice>> {
+    pub(crate) fn get(&self, ks: &Keyspace, k: &[u8]) -> Result<Option<fjall::Slice>> {
         Ok(match self {
             View::Live => ks.get(k)?,
             View::Snap(s) => s.get(ks, k)?,
         })
     }
 
-    fn range(&self, ks: &Keyspace, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> fjall::Iter {
+    pub(crate) fn range(
+        &self,
+        ks: &Keyspace,
+        lo: Bound<Vec<u8>>,
+        hi: Bound<Vec<u8>>,
+    ) -> fjall::Iter {
         match self {
             View::Live => ks.range::<Vec<u8>, _>((lo, hi)),
             View::Snap(s) => s.range::<Vec<u8>, _>(ks, (lo, hi)),
         }
     }
 
-    fn prefix(&self, ks: &Keyspace, p: &[u8]) -> fjall::Iter {
+    pub(crate) fn prefix(&self, ks: &Keyspace, p: &[u8]) -> fjall::Iter {
         match self {
             View::Live => ks.prefix(p),
             View::Snap(s) => s.prefix(ks, p),
@@ -150,8 +183,9 @@ fn check_score(s: f64) -> Result<f64> {
 }
 
 impl Inner {
-    fn read_meta(&self, view: View<'_>, db: u16, key: &[u8]) -> Result<Option<Meta>> {
-        match view.get(&self.meta, &codec::meta_key(db, key))? {
+    /// The metadata record of `key` in physical db `pdb`, as stored (no expiry check).
+    pub(crate) fn read_meta(&self, view: View<'_>, pdb: u32, key: &[u8]) -> Result<Option<Meta>> {
+        match view.get(&self.meta, &codec::meta_key(pdb, key))? {
             None => Ok(None),
             Some(raw) => Meta::decode(&raw).map(Some).ok_or_else(|| corrupt("meta")),
         }
@@ -159,11 +193,12 @@ impl Inner {
 
     /// The live metadata of a key; an expired key is deleted on the spot and reads as absent.
     /// Caller holds the key's lock.
-    fn live_meta(&self, db: u16, key: &[u8], now: i64) -> Result<Option<Meta>> {
-        match self.read_meta(View::Live, db, key)? {
+    pub(crate) fn live_meta(&self, db: u16, key: &[u8], now: i64) -> Result<Option<Meta>> {
+        let pdb = self.pdb(db);
+        match self.read_meta(View::Live, pdb, key)? {
             Some(m) if m.expired(now) => {
                 let mut b = self.batch();
-                self.del_meta(&mut b, db, key, &m);
+                self.del_meta(&mut b, pdb, key, &m);
                 self.commit(b)?;
                 self.note_expired(db, key);
                 Ok(None)
@@ -172,10 +207,22 @@ impl Inner {
         }
     }
 
-    /// Live metadata checked against `kind` (WRONGTYPE otherwise).
-    fn typed(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
+    /// Live metadata checked against `kind` (WRONGTYPE otherwise), whatever the layout.
+    fn typed_meta(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
         match self.live_meta(db, key, now)? {
             Some(m) if m.kind != kind => Err(DiskError::WrongType),
+            other => Ok(other),
+        }
+    }
+
+    /// Live metadata checked against `kind`, with an inline collection first converted to
+    /// field-level records (module `object`), so element operations find their records.
+    fn typed(&self, db: u16, key: &[u8], now: i64, kind: KeyType) -> Result<Option<Meta>> {
+        match self.typed_meta(db, key, now, kind)? {
+            Some(m) if m.inline => {
+                let p = self.pdb(db);
+                self.promote(p, key, &m).map(Some)
+            }
             other => Ok(other),
         }
     }
@@ -199,7 +246,7 @@ impl Inner {
     }
 
     /// Writes the collection's new metadata, or deletes the key when it became empty.
-    fn finish(&self, b: &mut Batch, db: u16, key: &[u8], old: Option<&Meta>, new: &Meta) {
+    fn finish(&self, b: &mut Batch, db: u32, key: &[u8], old: Option<&Meta>, new: &Meta) {
         if new.size == 0 {
             if let Some(o) = old {
                 self.del_meta(b, db, key, o);
@@ -209,21 +256,32 @@ impl Inner {
         }
     }
 
-    fn sub_iter(&self, view: View<'_>, db: u16, key: &[u8], m: &Meta) -> SubIter {
+    /// Iterator over a field-level collection's elements; `now`: hide hash fields expired then.
+    pub(crate) fn sub_iter(
+        &self,
+        view: View<'_>,
+        db: u32,
+        key: &[u8],
+        m: &Meta,
+        now: Option<i64>,
+    ) -> SubIter {
         let p = codec::sub_prefix(db, key, m.version);
         let (ks, strip) = (&self.data, p.len());
         SubIter {
             it: Some(view.prefix(ks, &p)),
+            items: None,
             strip,
             kind: m.kind,
+            tagged: m.tagged,
+            now,
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn zrange_rank(
+    pub(crate) fn zrange_rank(
         &self,
         view: View<'_>,
-        db: u16,
+        db: u32,
         key: &[u8],
         m: &Meta,
         start: i64,
@@ -256,10 +314,10 @@ impl Inner {
         Ok(out)
     }
 
-    fn list_range(
+    pub(crate) fn list_range(
         &self,
         view: View<'_>,
-        db: u16,
+        db: u32,
         key: &[u8],
         m: &Meta,
         start: i64,
@@ -281,21 +339,39 @@ impl Inner {
     }
 }
 
-fn elem_key(db: u16, key: &[u8], version: u64, sub: &[u8]) -> Vec<u8> {
+pub(crate) fn elem_key(db: u32, key: &[u8], version: u64, sub: &[u8]) -> Vec<u8> {
     let mut k = codec::sub_prefix(db, key, version);
     k.extend_from_slice(sub);
     k
 }
 
-fn zscore_key(db: u16, key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
+pub(crate) fn zscore_key(db: u32, key: &[u8], version: u64, score: f64, member: &[u8]) -> Vec<u8> {
     let mut k = codec::sub_prefix(db, key, version);
     k.extend_from_slice(&codec::enc_score(score));
     k.extend_from_slice(member);
     k
 }
 
-fn list_key(db: u16, key: &[u8], version: u64, idx: i64) -> Vec<u8> {
+pub(crate) fn list_key(db: u32, key: &[u8], version: u64, idx: i64) -> Vec<u8> {
     elem_key(db, key, version, &codec::enc_i64(idx))
+}
+
+/// The value of a hash field record if the field is live at `now` (not past its own TTL).
+fn field_live(raw: &[u8], m: &Meta, now: i64) -> Result<Option<Vec<u8>>> {
+    match codec::dec_field(raw, m.tagged) {
+        Some((_, Some(at))) if at <= now => Ok(None),
+        Some((v, _)) => Ok(Some(v.to_vec())),
+        None => Err(corrupt("hash field")),
+    }
+}
+
+/// A hash field record value without TTL in the incarnation's format (HSET clears a TTL).
+fn hash_value(m: &Meta, v: &[u8]) -> Vec<u8> {
+    if m.tagged {
+        codec::enc_field(v, None)
+    } else {
+        v.to_vec()
+    }
 }
 
 fn parse_i64(b: &[u8]) -> Result<i64> {
@@ -332,11 +408,12 @@ impl DiskEngine {
     pub fn del(&self, db: u16, key: &[u8], now_ms: i64) -> Result<bool> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.live_meta(db, key, now_ms)? else {
             return Ok(false);
         };
         let mut b = i.batch();
-        i.del_meta(&mut b, db, key, &m);
+        i.del_meta(&mut b, p, key, &m);
         i.commit(b)?;
         Ok(true)
     }
@@ -347,6 +424,7 @@ impl DiskEngine {
     pub fn set_expire(&self, db: u16, key: &[u8], at: Option<i64>, now_ms: i64) -> Result<bool> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(old) = i.live_meta(db, key, now_ms)? else {
             return Ok(false);
         };
@@ -354,7 +432,7 @@ impl DiskEngine {
         new.expire = at;
         if new != old {
             let mut b = i.batch();
-            i.put_meta(&mut b, db, key, Some(&old), &new);
+            i.put_meta(&mut b, p, key, Some(&old), &new);
             i.commit(b)?;
         }
         Ok(true)
@@ -380,6 +458,7 @@ impl DiskEngine {
     pub fn set(&self, db: u16, key: &[u8], value: &[u8], ttl: Ttl, now_ms: i64) -> Result<()> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let old = i.live_meta(db, key, now_ms)?;
         let expire = match ttl {
             Ttl::Persist => None,
@@ -387,16 +466,12 @@ impl DiskEngine {
             Ttl::At(at) => Some(at),
         };
         let new = Meta {
-            kind: KeyType::String,
             expire,
-            version: 0,
-            size: 0,
-            head: 0,
-            tail: 0,
             value: value.to_vec(),
+            ..Meta::new_collection(KeyType::String, 0)
         };
         let mut b = i.batch();
-        i.put_meta(&mut b, db, key, old.as_ref(), &new);
+        i.put_meta(&mut b, p, key, old.as_ref(), &new);
         i.commit(b)
     }
 
@@ -404,6 +479,7 @@ impl DiskEngine {
     pub fn incr_by(&self, db: u16, key: &[u8], delta: i64, now_ms: i64) -> Result<i64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let old = i.typed(db, key, now_ms, KeyType::String)?;
         let cur = match &old {
             Some(m) => parse_i64(&m.value)?,
@@ -416,7 +492,7 @@ impl DiskEngine {
         });
         new.value = n.to_string().into_bytes();
         let mut b = i.batch();
-        i.put_meta(&mut b, db, key, old.as_ref(), &new);
+        i.put_meta(&mut b, p, key, old.as_ref(), &new);
         i.commit(b)?;
         Ok(n)
     }
@@ -436,9 +512,10 @@ impl DiskEngine {
         now_ms: i64,
     ) -> Result<(u64, Vec<Vec<u8>>)> {
         let i = &self.inner;
-        let mut lo = db.to_be_bytes().to_vec();
+        let pre = codec::pdb_prefix(i.pdb(db));
+        let mut lo = pre.clone();
         lo.extend_from_slice(&cursor.to_be_bytes());
-        let hi = prefix_end(&db.to_be_bytes());
+        let hi = prefix_end(&pre);
         let mut out = Vec::new();
         let mut last_hash: Option<u64> = None;
         for (seen, g) in View::Live
@@ -472,7 +549,8 @@ impl DiskEngine {
     /// counter exists (see docs/disk-engine.md §7).
     pub fn count_keys(&self, db: u16, now_ms: i64) -> Result<u64> {
         let mut n = 0;
-        for g in View::Live.prefix(&self.inner.meta, &db.to_be_bytes()) {
+        let pre = codec::pdb_prefix(self.inner.pdb(db));
+        for g in View::Live.prefix(&self.inner.meta, &pre) {
             let v = g.value()?;
             match Meta::peek_version(&v) {
                 Some((_, Some(at), _)) if at <= now_ms => {}
@@ -484,8 +562,9 @@ impl DiskEngine {
     }
 
     /// Active expiry: deletes up to `max_keys` keys (all databases) whose deadline is `<=
-    /// now_ms`, returning them as (db, key) so the caller can send `expired` notifications and
-    /// propagate DELs. Reads only the deadline index, never the whole keyspace.
+    /// now_ms`, returning them as (logical db, key) so the caller can send `expired`
+    /// notifications and propagate DELs. Reads only the deadline index, never the whole
+    /// keyspace.
     pub fn expire_sweep(&self, now_ms: i64, max_keys: usize) -> Result<Vec<(u16, Vec<u8>)>> {
         let i = &self.inner;
         let mut out = Vec::new();
@@ -499,30 +578,31 @@ impl DiskEngine {
             let Some(g) = next else { break };
             let k = g.key()?;
             examined += 1;
-            if k.len() < 10 {
-                return Err(corrupt("expire key"));
-            }
-            let db = u16::from_be_bytes([k[0], k[1]]);
-            let at = codec::dec_i64(&k[2..10]).ok_or_else(|| corrupt("expire key"))?;
-            if at > now_ms {
-                // Nothing more is due in this db: jump to the next one.
-                match db.checked_add(1) {
-                    Some(n) => start = n.to_be_bytes().to_vec(),
-                    None => break,
+            let (pdb, at, user_key) =
+                codec::split_expire_key(&k).ok_or_else(|| corrupt("expire key"))?;
+            let ldb = i.gc.dbmap.read().ldb(pdb);
+            let Some(db) = ldb.filter(|_| at <= now_ms) else {
+                // Nothing more is due in this physical db (or it was flushed: its entries are
+                // garbage for the GC): jump to the next one.
+                match prefix_end(&codec::pdb_prefix(pdb)) {
+                    Bound::Excluded(e) => start = e,
+                    _ => break,
                 }
                 continue;
-            }
-            let user_key = &k[10..];
+            };
             let _g = i.lock(db, user_key);
+            let p = i.pdb(db);
             let mut b = i.batch();
-            match i.read_meta(View::Live, db, user_key)? {
-                Some(m) if m.expire == Some(at) => {
-                    i.del_meta(&mut b, db, user_key, &m);
-                    out.push((db, user_key.to_vec()));
+            if p == pdb {
+                match i.read_meta(View::Live, p, user_key)? {
+                    Some(m) if m.expire == Some(at) => {
+                        i.del_meta(&mut b, p, user_key, &m);
+                        out.push((db, user_key.to_vec()));
+                    }
+                    _ => b.b.remove(&i.expire, k.to_vec()),
                 }
-                _ => b.b.remove(&i.expire, k.to_vec()),
+                i.commit(b)?;
             }
-            i.commit(b)?;
             start = k.to_vec();
             start.push(0);
         }
@@ -536,6 +616,7 @@ impl DiskEngine {
     pub fn hset(&self, db: u16, key: &[u8], pairs: &[(&[u8], &[u8])], now_ms: i64) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
         let mut added = 0;
@@ -546,28 +627,44 @@ impl DiskEngine {
             last.insert(f, v);
         }
         for (f, v) in last {
-            let ek = elem_key(db, key, m.version, f);
-            if old.is_none() || i.data.get(&ek)?.is_none() {
-                added += 1;
+            let ek = elem_key(p, key, m.version, f);
+            match old
+                .is_some()
+                .then(|| i.data.get(&ek))
+                .transpose()?
+                .flatten()
+            {
+                // A field whose TTL passed is logically absent: it counts as added, but its
+                // record (counted in the size) is overwritten.
+                Some(raw) => {
+                    if field_live(&raw, &m, now_ms)?.is_none() {
+                        added += 1;
+                    }
+                }
+                None => {
+                    added += 1;
+                    m.size += 1;
+                }
             }
-            b.b.insert(&i.data, ek, v.to_vec());
+            b.b.insert(&i.data, ek, hash_value(&m, v));
         }
-        m.size += added;
-        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(added)
     }
 
-    /// HGET.
+    /// HGET (a field whose TTL passed reads as absent).
     pub fn hget(&self, db: u16, key: &[u8], field: &[u8], now_ms: i64) -> Result<Option<Vec<u8>>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::Hash)? else {
             return Ok(None);
         };
-        Ok(i.data
-            .get(elem_key(db, key, m.version, field))?
-            .map(|v| v.to_vec()))
+        match i.data.get(elem_key(p, key, m.version, field))? {
+            Some(raw) => field_live(&raw, &m, now_ms),
+            None => Ok(None),
+        }
     }
 
     /// HMGET: one entry per field, in order.
@@ -580,15 +677,15 @@ impl DiskEngine {
     ) -> Result<Vec<Option<Vec<u8>>>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::Hash)? else {
             return Ok(vec![None; fields.len()]);
         };
         fields
             .iter()
-            .map(|f| {
-                Ok(i.data
-                    .get(elem_key(db, key, m.version, f))?
-                    .map(|v| v.to_vec()))
+            .map(|f| match i.data.get(elem_key(p, key, m.version, f))? {
+                Some(raw) => field_live(&raw, &m, now_ms),
+                None => Ok(None),
             })
             .collect()
     }
@@ -624,26 +721,28 @@ impl DiskEngine {
     ) -> Result<i64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
-        let ek = elem_key(db, key, m.version, field);
-        let cur = match if old.is_some() {
+        let ek = elem_key(p, key, m.version, field);
+        let raw = if old.is_some() {
             i.data.get(&ek)?
         } else {
             None
-        } {
-            Some(v) => Some(parse_i64(&v)?),
-            None => None,
         };
-        let n = cur
-            .unwrap_or(0)
-            .checked_add(delta)
-            .ok_or(DiskError::Overflow)?;
-        if cur.is_none() {
+        if raw.is_none() {
             m.size += 1;
         }
-        b.b.insert(&i.data, ek, n.to_string().into_bytes());
-        i.finish(&mut b, db, key, old.as_ref(), &m);
+        let cur = match &raw {
+            Some(raw) => match field_live(raw, &m, now_ms)? {
+                Some(v) => parse_i64(&v)?,
+                None => 0,
+            },
+            None => 0,
+        };
+        let n = cur.checked_add(delta).ok_or(DiskError::Overflow)?;
+        b.b.insert(&i.data, ek, hash_value(&m, n.to_string().as_bytes()));
+        i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(n)
     }
@@ -651,14 +750,15 @@ impl DiskEngine {
     fn card(&self, db: u16, key: &[u8], now_ms: i64, kind: KeyType) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
-        Ok(i.typed(db, key, now_ms, kind)?.map_or(0, |m| m.size))
+        Ok(i.typed_meta(db, key, now_ms, kind)?.map_or(0, |m| m.size))
     }
 
     fn members(&self, db: u16, key: &[u8], now_ms: i64, kind: KeyType) -> Result<SubIter> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         Ok(match i.typed(db, key, now_ms, kind)? {
-            Some(m) => i.sub_iter(View::Live, db, key, &m),
+            Some(m) => i.sub_iter(View::Live, p, key, &m, Some(now_ms)),
             None => SubIter::empty(kind),
         })
     }
@@ -673,29 +773,35 @@ impl DiskEngine {
     ) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(old) = i.typed(db, key, now_ms, kind)? else {
             return Ok(0);
         };
         let mut m = old.clone();
         let mut b = i.batch();
         let mut gone: HashSet<&[u8]> = HashSet::new();
+        // Records removed that were logically present (a hash field past its TTL is not).
+        let mut removed = 0;
         for s in subs {
             if gone.contains(s) {
                 continue;
             }
-            let ek = elem_key(db, key, m.version, s);
+            let ek = elem_key(p, key, m.version, s);
             if let Some(v) = i.data.get(&ek)? {
                 if kind == KeyType::ZSet {
-                    b.b.remove(&i.zscore, zscore_key(db, key, m.version, dec_f64(&v)?, s));
+                    b.b.remove(&i.zscore, zscore_key(p, key, m.version, dec_f64(&v)?, s));
+                }
+                if kind != KeyType::Hash || field_live(&v, &m, now_ms)?.is_some() {
+                    removed += 1;
                 }
                 b.b.remove(&i.data, ek);
                 gone.insert(s);
             }
         }
         m.size -= gone.len() as u64;
-        i.finish(&mut b, db, key, Some(&old), &m);
+        i.finish(&mut b, p, key, Some(&old), &m);
         i.commit(b)?;
-        Ok(gone.len() as u64)
+        Ok(removed)
     }
 }
 
@@ -705,6 +811,7 @@ impl DiskEngine {
     pub fn sadd(&self, db: u16, key: &[u8], members: &[&[u8]], now_ms: i64) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Set)?;
         let mut fresh: HashSet<&[u8]> = HashSet::new();
@@ -712,14 +819,14 @@ impl DiskEngine {
             if fresh.contains(s) {
                 continue;
             }
-            let ek = elem_key(db, key, m.version, s);
+            let ek = elem_key(p, key, m.version, s);
             if old.is_none() || i.data.get(&ek)?.is_none() {
                 fresh.insert(s);
                 b.b.insert(&i.data, ek, Vec::<u8>::new());
             }
         }
         m.size += fresh.len() as u64;
-        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(fresh.len() as u64)
     }
@@ -733,10 +840,11 @@ impl DiskEngine {
     pub fn sismember(&self, db: u16, key: &[u8], member: &[u8], now_ms: i64) -> Result<bool> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::Set)? else {
             return Ok(false);
         };
-        Ok(i.data.get(elem_key(db, key, m.version, member))?.is_some())
+        Ok(i.data.get(elem_key(p, key, m.version, member))?.is_some())
     }
 
     /// SCARD, O(1).
@@ -760,6 +868,7 @@ impl DiskEngine {
         }
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
         let mut added = 0;
@@ -769,17 +878,17 @@ impl DiskEngine {
             last.insert(member, *score);
         }
         for (member, score) in last {
-            let ek = elem_key(db, key, m.version, member);
+            let ek = elem_key(p, key, m.version, member);
             let prev = if old.is_some() {
                 i.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
             } else {
                 None
             };
             match prev {
-                Some(p) if p.to_bits() == score.to_bits() => continue,
-                Some(p) => {
-                    if codec::enc_score(p) != codec::enc_score(score) {
-                        b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member));
+                Some(ps) if ps.to_bits() == score.to_bits() => continue,
+                Some(ps) => {
+                    if codec::enc_score(ps) != codec::enc_score(score) {
+                        b.b.remove(&i.zscore, zscore_key(p, key, m.version, ps, member));
                     }
                 }
                 None => added += 1,
@@ -787,12 +896,12 @@ impl DiskEngine {
             b.b.insert(&i.data, ek, score.to_be_bytes().to_vec());
             b.b.insert(
                 &i.zscore,
-                zscore_key(db, key, m.version, score, member),
+                zscore_key(p, key, m.version, score, member),
                 Vec::<u8>::new(),
             );
         }
         m.size += added;
-        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(added)
     }
@@ -809,9 +918,10 @@ impl DiskEngine {
         check_score(delta)?;
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
-        let ek = elem_key(db, key, m.version, member);
+        let ek = elem_key(p, key, m.version, member);
         let prev = if old.is_some() {
             i.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
         } else {
@@ -822,8 +932,8 @@ impl DiskEngine {
             return Err(DiskError::NanScore);
         }
         match prev {
-            Some(p) if codec::enc_score(p) != codec::enc_score(n) => {
-                b.b.remove(&i.zscore, zscore_key(db, key, m.version, p, member))
+            Some(ps) if codec::enc_score(ps) != codec::enc_score(n) => {
+                b.b.remove(&i.zscore, zscore_key(p, key, m.version, ps, member))
             }
             Some(_) => {}
             None => m.size += 1,
@@ -831,10 +941,10 @@ impl DiskEngine {
         b.b.insert(&i.data, ek, n.to_be_bytes().to_vec());
         b.b.insert(
             &i.zscore,
-            zscore_key(db, key, m.version, n, member),
+            zscore_key(p, key, m.version, n, member),
             Vec::<u8>::new(),
         );
-        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(n)
     }
@@ -843,11 +953,12 @@ impl DiskEngine {
     pub fn zscore(&self, db: u16, key: &[u8], member: &[u8], now_ms: i64) -> Result<Option<f64>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
             return Ok(None);
         };
         i.data
-            .get(elem_key(db, key, m.version, member))?
+            .get(elem_key(p, key, m.version, member))?
             .map(|v| dec_f64(&v))
             .transpose()
     }
@@ -874,15 +985,16 @@ impl DiskEngine {
     ) -> Result<Option<u64>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
             return Ok(None);
         };
-        let Some(v) = i.data.get(elem_key(db, key, m.version, member))? else {
+        let Some(v) = i.data.get(elem_key(p, key, m.version, member))? else {
             return Ok(None);
         };
         let score = dec_f64(&v)?;
-        let p = codec::sub_prefix(db, key, m.version);
-        let target = zscore_key(db, key, m.version, score, member);
+        let target = zscore_key(p, key, m.version, score, member);
+        let p = codec::sub_prefix(p, key, m.version);
         // Count from the nearer end.
         let before = if !rev {
             i.zscore
@@ -911,10 +1023,11 @@ impl DiskEngine {
     ) -> Result<Vec<(Vec<u8>, f64)>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
             return Ok(Vec::new());
         };
-        i.zrange_rank(View::Live, db, key, &m, start, stop, rev)
+        i.zrange_rank(View::Live, p, key, &m, start, stop, rev)
     }
 
     /// ZRANGEBYSCORE / ZREVRANGEBYSCORE (`rev`: from `max` down to `min`) with LIMIT offset
@@ -933,13 +1046,14 @@ impl DiskEngine {
     ) -> Result<Vec<(Vec<u8>, f64)>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::ZSet)? else {
             return Ok(Vec::new());
         };
         if min.value.is_nan() || max.value.is_nan() || min.value > max.value {
             return Ok(Vec::new());
         }
-        let p = codec::sub_prefix(db, key, m.version);
+        let p = codec::sub_prefix(p, key, m.version);
         let mut lo = p.clone();
         lo.extend_from_slice(&codec::enc_score(min.value));
         let mut hi = p.clone();
@@ -1002,6 +1116,7 @@ impl DiskEngine {
     fn push(&self, db: u16, key: &[u8], values: &[&[u8]], left: bool, now_ms: i64) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::List)?;
         for v in values {
@@ -1012,10 +1127,10 @@ impl DiskEngine {
                 m.tail += 1;
                 m.tail - 1
             };
-            b.b.insert(&i.data, list_key(db, key, m.version, idx), v.to_vec());
+            b.b.insert(&i.data, list_key(p, key, m.version, idx), v.to_vec());
         }
         m.size += values.len() as u64;
-        i.finish(&mut b, db, key, old.as_ref(), &m);
+        i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(m.size)
     }
@@ -1040,6 +1155,7 @@ impl DiskEngine {
     ) -> Result<Vec<Vec<u8>>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(old) = i.typed(db, key, now_ms, KeyType::List)? else {
             return Ok(Vec::new());
         };
@@ -1055,7 +1171,7 @@ impl DiskEngine {
                 m.tail -= 1;
                 m.tail
             };
-            let lk = list_key(db, key, m.version, idx);
+            let lk = list_key(p, key, m.version, idx);
             let v = i
                 .data
                 .get(&lk)?
@@ -1064,7 +1180,7 @@ impl DiskEngine {
             b.b.remove(&i.data, lk);
         }
         m.size -= n;
-        i.finish(&mut b, db, key, Some(&old), &m);
+        i.finish(&mut b, p, key, Some(&old), &m);
         i.commit(b)?;
         Ok(out)
     }
@@ -1073,6 +1189,7 @@ impl DiskEngine {
     pub fn lindex(&self, db: u16, key: &[u8], index: i64, now_ms: i64) -> Result<Option<Vec<u8>>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::List)? else {
             return Ok(None);
         };
@@ -1080,7 +1197,7 @@ impl DiskEngine {
             return Ok(None);
         };
         Ok(i.data
-            .get(list_key(db, key, m.version, idx))?
+            .get(list_key(p, key, m.version, idx))?
             .map(|v| v.to_vec()))
     }
 
@@ -1100,22 +1217,24 @@ impl DiskEngine {
     ) -> Result<Vec<Vec<u8>>> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::List)? else {
             return Ok(Vec::new());
         };
-        i.list_range(View::Live, db, key, &m, start, stop)
+        i.list_range(View::Live, p, key, &m, start, stop)
     }
 
     /// LSET: `NoSuchKey` / `IndexOutOfRange` as Redis.
     pub fn lset(&self, db: u16, key: &[u8], index: i64, value: &[u8], now_ms: i64) -> Result<()> {
         let i = &self.inner;
         let _g = i.lock(db, key);
+        let p = i.pdb(db);
         let Some(m) = i.typed(db, key, now_ms, KeyType::List)? else {
             return Err(DiskError::NoSuchKey);
         };
         let idx = list_pos(&m, index).ok_or(DiskError::IndexOutOfRange)?;
         let mut b = i.batch();
-        b.b.insert(&i.data, list_key(db, key, m.version, idx), value.to_vec());
+        b.b.insert(&i.data, list_key(p, key, m.version, idx), value.to_vec());
         i.commit(b)
     }
 }
@@ -1176,12 +1295,17 @@ impl DiskSnapshot {
     /// filters with its clock, as RDB saving does.
     pub fn keys(&self, db: u16) -> KeyIter {
         KeyIter {
-            it: self.snap.prefix(&self.inner.meta, db.to_be_bytes()),
+            it: self
+                .snap
+                .prefix(&self.inner.meta, codec::pdb_prefix(self.map.pdb(db))),
         }
     }
 
     fn meta(&self, db: u16, key: &[u8], kind: KeyType) -> Result<Option<Meta>> {
-        match self.inner.read_meta(View::Snap(&self.snap), db, key)? {
+        match self
+            .inner
+            .read_meta(View::Snap(&self.snap), self.map.pdb(db), key)?
+        {
             Some(m) if m.kind != kind => Err(DiskError::WrongType),
             other => Ok(other),
         }
@@ -1196,8 +1320,28 @@ impl DiskSnapshot {
     /// lazily from the snapshot.
     pub fn elements(&self, db: u16, key: &[u8], kind: KeyType) -> Result<SubIter> {
         Ok(match self.meta(db, key, kind)? {
+            Some(m) if kind != KeyType::String && m.inline => {
+                let items = match crate::object::decode_inline(kind, &m.value)? {
+                    ferrokv_rdb::RdbValue::List(v) => {
+                        v.into_iter().map(|e| (e, Vec::new())).collect()
+                    }
+                    ferrokv_rdb::RdbValue::Set(v) => {
+                        v.into_iter().map(|e| (e, Vec::new())).collect()
+                    }
+                    ferrokv_rdb::RdbValue::ZSet(v) => v
+                        .into_iter()
+                        .map(|(e, s)| (e, s.to_be_bytes().to_vec()))
+                        .collect(),
+                    ferrokv_rdb::RdbValue::Hash(v) => {
+                        v.into_iter().map(|f| (f.field, f.value)).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                SubIter::from_items(kind, items)
+            }
             Some(m) if kind != KeyType::String => {
-                self.inner.sub_iter(View::Snap(&self.snap), db, key, &m)
+                self.inner
+                    .sub_iter(View::Snap(&self.snap), self.map.pdb(db), key, &m, None)
             }
             _ => SubIter::empty(kind),
         })
@@ -1206,9 +1350,22 @@ impl DiskSnapshot {
     /// All members of a sorted set with their scores, in score order.
     pub fn zrange_all(&self, db: u16, key: &[u8]) -> Result<Vec<(Vec<u8>, f64)>> {
         match self.meta(db, key, KeyType::ZSet)? {
-            Some(m) => self
-                .inner
-                .zrange_rank(View::Snap(&self.snap), db, key, &m, 0, -1, false),
+            Some(m) if m.inline => match crate::object::decode_inline(KeyType::ZSet, &m.value)? {
+                ferrokv_rdb::RdbValue::ZSet(mut v) => {
+                    v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+                    Ok(v)
+                }
+                _ => Ok(Vec::new()),
+            },
+            Some(m) => self.inner.zrange_rank(
+                View::Snap(&self.snap),
+                self.map.pdb(db),
+                key,
+                &m,
+                0,
+                -1,
+                false,
+            ),
             None => Ok(Vec::new()),
         }
     }
@@ -1216,9 +1373,14 @@ impl DiskSnapshot {
     /// All elements of a list, head first.
     pub fn lrange_all(&self, db: u16, key: &[u8]) -> Result<Vec<Vec<u8>>> {
         match self.meta(db, key, KeyType::List)? {
-            Some(m) => self
-                .inner
-                .list_range(View::Snap(&self.snap), db, key, &m, 0, -1),
+            Some(m) if m.inline => match crate::object::decode_inline(KeyType::List, &m.value)? {
+                ferrokv_rdb::RdbValue::List(v) => Ok(v),
+                _ => Ok(Vec::new()),
+            },
+            Some(m) => {
+                self.inner
+                    .list_range(View::Snap(&self.snap), self.map.pdb(db), key, &m, 0, -1)
+            }
             None => Ok(Vec::new()),
         }
     }

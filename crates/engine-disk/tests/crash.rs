@@ -8,6 +8,101 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs the writer on `dir` from number `next`, kills it with SIGKILL at a random point and
+/// returns the numbers it acknowledged.
+fn run_and_kill(dir: &std::path::Path, next: u64, mode: &str, cycle: usize) -> Vec<u64> {
+    let mut rng = rand::thread_rng();
+    let mut acked = Vec::new();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_disk-crash-writer"))
+        .arg(dir)
+        .arg(next.to_string())
+        .arg(mode)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<u64>();
+    let reader = std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line.trim().parse().unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let target = rng.gen_range(5..60);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = 0;
+    while got < target && Instant::now() < deadline {
+        if let Ok(n) = rx.recv_timeout(Duration::from_millis(100)) {
+            acked.push(n);
+            got += 1;
+        }
+    }
+    assert!(got > 0, "cycle {cycle}: the writer acknowledged nothing");
+    std::thread::sleep(Duration::from_millis(rng.gen_range(0..20)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    reader.join().unwrap();
+    acked.extend(rx.try_iter());
+    acked
+}
+
+#[test]
+fn sigkill_never_tears_a_multi_key_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut next: u64 = 1;
+    let mut acked: Vec<u64> = Vec::new();
+    for cycle in 0..4 {
+        acked.extend(run_and_kill(dir.path(), next, "apply", cycle));
+        let max = *acked.iter().max().unwrap();
+        next = max + 2;
+        let e = DiskEngine::open(
+            dir.path(),
+            DiskOptions {
+                fsync: Fsync::No,
+                ..DiskOptions::default()
+            },
+        )
+        .unwrap();
+        let now = 0;
+        for n in &acked {
+            assert!(e.exists(0, format!("a{n}").as_bytes(), now).unwrap());
+        }
+        // Every batch is all or nothing: a<n> and h<n> (3 fields) together, and exactly one
+        // cur<n> per run of consecutive numbers (each batch moves it).
+        let mut keys = Vec::new();
+        let mut cursor = 0;
+        loop {
+            let (c, mut k) = e.scan(0, cursor, 1000, None, None, now).unwrap();
+            keys.append(&mut k);
+            if c == 0 {
+                break;
+            }
+            cursor = c;
+        }
+        let mut curs = 0;
+        for k in &keys {
+            let k = String::from_utf8(k.clone()).unwrap();
+            if let Some(n) = k.strip_prefix('a') {
+                let h = e.hlen(0, format!("h{n}").as_bytes(), now).unwrap();
+                assert_eq!(h, 3, "cycle {cycle}: torn batch {n}");
+                next = next.max(n.parse::<u64>().unwrap() + 2);
+            } else if let Some(n) = k.strip_prefix('h') {
+                assert!(e.exists(0, format!("a{n}").as_bytes(), now).unwrap());
+            } else if k.starts_with("cur") {
+                curs += 1;
+            }
+        }
+        assert_eq!(
+            e.dbsize(0, now).unwrap(),
+            keys.len() as u64,
+            "cycle {cycle}: DBSIZE counter after SIGKILL"
+        );
+        assert_eq!(curs, cycle + 1, "cycle {cycle}: one cur key per writer run");
+    }
+}
+
 #[test]
 fn sigkill_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
@@ -18,6 +113,7 @@ fn sigkill_loses_no_acknowledged_write() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_disk-crash-writer"))
             .arg(dir.path())
             .arg(next.to_string())
+            .arg("plain")
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -87,6 +183,11 @@ fn sigkill_loses_no_acknowledged_write() {
                 "cycle {cycle}: zset {k}"
             );
         }
+        assert_eq!(
+            e.dbsize(0, now).unwrap(),
+            e.count_keys(0, now).unwrap(),
+            "cycle {cycle}: DBSIZE counter after SIGKILL"
+        );
         // Counts agree with the records (a batch is all or nothing).
         assert_eq!(
             e.hlen(0, b"hash", now).unwrap() as usize,

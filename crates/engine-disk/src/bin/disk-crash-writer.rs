@@ -2,15 +2,20 @@
 //! each record once all its writes are acknowledged. The crash test kills it with SIGKILL at a
 //! random point and checks that every printed number is still there after reopening.
 //!
-//! Usage: `disk-crash-writer <dir> <first-number>`
+//! Usage: `disk-crash-writer <dir> <first-number> [apply]`. In `apply` mode each number is one
+//! multi-key [`DiskEngine::apply`] batch: string `a<n>`, field-level hash `h<n>` (3 fields),
+//! inline list `cur<n>` and the deletion of `cur<n-1>`, so a torn batch would show up as `a<n>`
+//! without `h<n>` or as two (or zero) `cur` keys.
 
-use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, Ttl};
+use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, KeyWrite, Ttl};
+use ferrokv_rdb::{HashField, RdbValue};
 use std::io::Write;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("missing <dir>")?;
     let first: u64 = args.next().ok_or("missing <first-number>")?.parse()?;
+    let apply_mode = args.next().as_deref() == Some("apply");
     let e = DiskEngine::open(
         &dir,
         DiskOptions {
@@ -25,6 +30,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis() as i64;
+        if apply_mode {
+            let (a, h, cur) = (format!("a{n}"), format!("h{n}"), format!("cur{n}"));
+            let prev = format!("cur{}", n.wrapping_sub(1));
+            let sv = RdbValue::String(format!("value-{n}").into_bytes());
+            let hv = RdbValue::Hash(
+                (0..3)
+                    .map(|f| HashField {
+                        field: format!("f{f}").into_bytes(),
+                        value: n.to_string().into_bytes(),
+                        expire_ms: None,
+                    })
+                    .collect(),
+            );
+            let lv = RdbValue::List(vec![n.to_string().into_bytes()]);
+            e.apply(
+                &[
+                    KeyWrite::Put {
+                        db: 0,
+                        key: a.as_bytes(),
+                        value: &sv,
+                        expire_ms: None,
+                        inline: true,
+                    },
+                    KeyWrite::Put {
+                        db: 0,
+                        key: h.as_bytes(),
+                        value: &hv,
+                        expire_ms: None,
+                        inline: false,
+                    },
+                    KeyWrite::Delete {
+                        db: 0,
+                        key: prev.as_bytes(),
+                    },
+                    KeyWrite::Put {
+                        db: 0,
+                        key: cur.as_bytes(),
+                        value: &lv,
+                        expire_ms: None,
+                        inline: true,
+                    },
+                ],
+                now,
+            )?;
+            writeln!(out, "{n}")?;
+            out.flush()?;
+            continue;
+        }
         let k = format!("k{n}");
         let v = format!("value-{n}");
         e.set(0, k.as_bytes(), v.as_bytes(), Ttl::Persist, now)?;

@@ -1,0 +1,553 @@
+//! Whole-value access for the server's "load, run the in-memory handler, write back" path:
+//! [`DiskEngine::key_meta`], [`DiskEngine::load_value`] and the atomic multi-key
+//! [`DiskEngine::apply`].
+//!
+//! A collection is stored either **inline** (one metadata record holding the whole value in the
+//! encoding below, for small collections whose element order must survive exactly) or
+//! **field-level** (one record per element, the layout of module `ops`). Strings always live in
+//! their metadata record.
+//!
+//! Inline value encoding (the collection's type is the metadata's type byte; integers are
+//! LEB128 varints, `bytes` = varint length + bytes):
+//! - list, set: `count` then `count` × `bytes` (stored order);
+//! - sorted set: `count` then `count` × (`bytes` member, score as f64 bits BE) (stored order,
+//!   `-0.0` and infinities exact);
+//! - hash: `count` then `count` × (`bytes` field, `bytes` value, `0` | `1` + expiry i64 BE).
+//!
+//! The RDB DUMP payload (crates/rdb) was the first candidate, but it is not order-exact: integer
+//! sets become a (sorted) intset and hashes with field TTLs a listpack ordered by expiry. It also
+//! costs a CRC-64 and LZF per access, which the LSM's own block compression makes redundant.
+
+use crate::codec::{self, KeyType, Meta};
+use crate::ops::View;
+use crate::{Batch, DiskEngine, DiskError, DiskSnapshot, Inner, Result};
+use ferrokv_rdb::{HashField, RdbValue};
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Where a key's value lives on disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// A string, held in its metadata record.
+    String,
+    /// A collection held whole in its metadata record (order-exact; every access is O(size)).
+    Inline,
+    /// A collection stored one record per element (element operations are O(log N)).
+    Fields,
+}
+
+/// What a point read of a key's metadata says (no element is read).
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyMeta {
+    /// The value's type.
+    pub kind: KeyType,
+    /// How it is stored.
+    pub layout: Layout,
+    /// Absolute expiry, unix ms.
+    pub expire_ms: Option<i64>,
+    /// Element count of a collection (including hash fields whose TTL passed but that were not
+    /// reclaimed yet, as Redis's HLEN); byte length of a string.
+    pub len: u64,
+    /// Some hash field may carry a TTL (conservative: set when a write stored one, cleared only
+    /// when the key is rewritten without any).
+    pub has_field_ttl: bool,
+}
+
+/// One key write of an atomic [`DiskEngine::apply`].
+#[derive(Clone, Copy, Debug)]
+pub enum KeyWrite<'a> {
+    /// Replaces the key (whatever it held: a new incarnation for collections, old element
+    /// records become garbage for the compaction filter) with `value`; `inline` = store as one
+    /// blob record (the server passes true when the in-memory encoding is a compact one:
+    /// listpack/intset/listpackex/embstr...), false = field-level records. Strings always use
+    /// the string layout (`inline` is ignored); an empty collection deletes the key (Redis never
+    /// keeps one); streams are refused ([`DiskError::Unsupported`]).
+    Put {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+        /// The whole new value.
+        value: &'a RdbValue,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
+        /// Store as one inline record (see above).
+        inline: bool,
+    },
+    /// Deletes the key if present (O(1) for any size).
+    Delete {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+    },
+}
+
+impl KeyWrite<'_> {
+    fn target(&self) -> (u16, &[u8]) {
+        match self {
+            KeyWrite::Put { db, key, .. } | KeyWrite::Delete { db, key } => (*db, key),
+        }
+    }
+}
+
+fn corrupt(what: &str) -> DiskError {
+    DiskError::Corrupt(what.to_string())
+}
+
+fn unsupported_stream() -> DiskError {
+    DiskError::Unsupported("stream values are not supported by the disk engine yet".into())
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_varint(out, b.len() as u64);
+    out.extend_from_slice(b);
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn varint(&mut self) -> Result<u64> {
+        let mut n: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = *self
+                .b
+                .get(self.pos)
+                .ok_or_else(|| corrupt("inline value"))?;
+            self.pos += 1;
+            n |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(corrupt("inline varint"))
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        let end = self.pos.checked_add(n).ok_or_else(|| corrupt("inline"))?;
+        let s = self
+            .b
+            .get(self.pos..end)
+            .ok_or_else(|| corrupt("inline value"))?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn bytes(&mut self) -> Result<Vec<u8>> {
+        let n = usize::try_from(self.varint()?).map_err(|_| corrupt("inline length"))?;
+        Ok(self.take(n)?.to_vec())
+    }
+
+    fn i64(&mut self) -> Result<i64> {
+        let a: [u8; 8] = self
+            .take(8)?
+            .try_into()
+            .map_err(|_| corrupt("inline i64"))?;
+        Ok(i64::from_be_bytes(a))
+    }
+}
+
+/// Encodes a collection as an inline blob; returns its type and element count.
+pub(crate) fn encode_inline(v: &RdbValue) -> Result<(KeyType, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let (kind, n) = match v {
+        RdbValue::String(_) => return Err(corrupt("a string is never inline")),
+        RdbValue::Stream(_) => return Err(unsupported_stream()),
+        RdbValue::List(items) | RdbValue::Set(items) => {
+            put_varint(&mut out, items.len() as u64);
+            for it in items {
+                put_bytes(&mut out, it);
+            }
+            let kind = if matches!(v, RdbValue::List(_)) {
+                KeyType::List
+            } else {
+                KeyType::Set
+            };
+            (kind, items.len())
+        }
+        RdbValue::ZSet(pairs) => {
+            put_varint(&mut out, pairs.len() as u64);
+            for (m, s) in pairs {
+                if s.is_nan() {
+                    return Err(DiskError::NanScore);
+                }
+                put_bytes(&mut out, m);
+                out.extend_from_slice(&s.to_bits().to_be_bytes());
+            }
+            (KeyType::ZSet, pairs.len())
+        }
+        RdbValue::Hash(fields) => {
+            put_varint(&mut out, fields.len() as u64);
+            for f in fields {
+                put_bytes(&mut out, &f.field);
+                put_bytes(&mut out, &f.value);
+                match f.expire_ms {
+                    None => out.push(0),
+                    Some(at) => {
+                        out.push(1);
+                        out.extend_from_slice(&at.to_be_bytes());
+                    }
+                }
+            }
+            (KeyType::Hash, fields.len())
+        }
+    };
+    Ok((kind, n as u64, out))
+}
+
+/// Decodes an inline blob of a collection of type `kind`.
+pub(crate) fn decode_inline(kind: KeyType, blob: &[u8]) -> Result<RdbValue> {
+    let mut r = Reader { b: blob, pos: 0 };
+    let n = r.varint()?;
+    // Every element takes at least one byte: a bound on the allocation for corrupt counts.
+    let cap = usize::try_from(n).unwrap_or(usize::MAX).min(blob.len());
+    let v = match kind {
+        KeyType::String => return Err(corrupt("inline string")),
+        KeyType::List | KeyType::Set => {
+            let mut items = Vec::with_capacity(cap);
+            for _ in 0..n {
+                items.push(r.bytes()?);
+            }
+            if kind == KeyType::List {
+                RdbValue::List(items)
+            } else {
+                RdbValue::Set(items)
+            }
+        }
+        KeyType::ZSet => {
+            let mut pairs = Vec::with_capacity(cap);
+            for _ in 0..n {
+                let m = r.bytes()?;
+                let s = f64::from_bits(r.i64()? as u64);
+                pairs.push((m, s));
+            }
+            RdbValue::ZSet(pairs)
+        }
+        KeyType::Hash => {
+            let mut fields = Vec::with_capacity(cap);
+            for _ in 0..n {
+                let field = r.bytes()?;
+                let value = r.bytes()?;
+                let expire_ms = match r.take(1)?[0] {
+                    0 => None,
+                    1 => Some(r.i64()?),
+                    _ => return Err(corrupt("inline hash field ttl")),
+                };
+                fields.push(HashField {
+                    field,
+                    value,
+                    expire_ms,
+                });
+            }
+            RdbValue::Hash(fields)
+        }
+    };
+    if r.pos != blob.len() {
+        return Err(corrupt("trailing bytes after inline value"));
+    }
+    Ok(v)
+}
+
+fn key_meta_of(m: &Meta) -> KeyMeta {
+    KeyMeta {
+        kind: m.kind,
+        layout: if m.kind == KeyType::String {
+            Layout::String
+        } else if m.inline {
+            Layout::Inline
+        } else {
+            Layout::Fields
+        },
+        expire_ms: m.expire,
+        len: if m.kind == KeyType::String {
+            m.value.len() as u64
+        } else {
+            m.size
+        },
+        has_field_ttl: m.field_ttl,
+    }
+}
+
+impl Inner {
+    /// Reads the whole value of a key whose metadata is `m` (no expiry check).
+    pub(crate) fn read_value(
+        &self,
+        view: View<'_>,
+        db: u32,
+        key: &[u8],
+        m: &Meta,
+    ) -> Result<RdbValue> {
+        if m.kind == KeyType::String {
+            return Ok(RdbValue::String(m.value.clone()));
+        }
+        if m.inline {
+            return decode_inline(m.kind, &m.value);
+        }
+        let cap = usize::try_from(m.size).unwrap_or(0).min(1 << 16);
+        Ok(match m.kind {
+            KeyType::String => unreachable_string()?,
+            KeyType::List => RdbValue::List(self.list_range(view, db, key, m, 0, -1)?),
+            KeyType::ZSet => RdbValue::ZSet(self.zrange_rank(view, db, key, m, 0, -1, false)?),
+            KeyType::Set => {
+                let mut out = Vec::with_capacity(cap);
+                for r in self.sub_iter(view, db, key, m, None) {
+                    out.push(r?.0);
+                }
+                RdbValue::Set(out)
+            }
+            KeyType::Hash => {
+                let mut out = Vec::with_capacity(cap);
+                let p = codec::sub_prefix(db, key, m.version);
+                for g in view.prefix(&self.data, &p) {
+                    let (k, v) = g.into_inner()?;
+                    let (value, expire_ms) =
+                        codec::dec_field(&v, m.tagged).ok_or_else(|| corrupt("hash field"))?;
+                    out.push(HashField {
+                        field: k.get(p.len()..).unwrap_or_default().to_vec(),
+                        value: value.to_vec(),
+                        expire_ms,
+                    });
+                }
+                RdbValue::Hash(out)
+            }
+        })
+    }
+
+    /// Writes `value` as a field-level incarnation with a fresh version into `b`; returns the
+    /// new metadata (not yet written).
+    fn put_fields(
+        &self,
+        b: &mut Batch,
+        db: u32,
+        key: &[u8],
+        value: &RdbValue,
+        expire: Option<i64>,
+    ) -> Result<Meta> {
+        let kind = match value {
+            RdbValue::String(_) => return Err(corrupt("a string has no fields")),
+            RdbValue::Stream(_) => return Err(unsupported_stream()),
+            RdbValue::List(_) => KeyType::List,
+            RdbValue::Set(_) => KeyType::Set,
+            RdbValue::ZSet(_) => KeyType::ZSet,
+            RdbValue::Hash(_) => KeyType::Hash,
+        };
+        if let RdbValue::ZSet(pairs) = value {
+            if pairs.iter().any(|(_, s)| s.is_nan()) {
+                return Err(DiskError::NanScore);
+            }
+        }
+        let version = self.new_version(b)?;
+        let mut m = Meta::new_collection(kind, version);
+        m.expire = expire;
+        match value {
+            RdbValue::List(items) => {
+                for (idx, it) in items.iter().enumerate() {
+                    b.b.insert(
+                        &self.data,
+                        crate::ops::list_key(db, key, version, idx as i64),
+                        it.clone(),
+                    );
+                }
+                m.tail = items.len() as i64;
+                m.size = items.len() as u64;
+            }
+            RdbValue::Set(items) => {
+                let mut seen: HashSet<&[u8]> = HashSet::with_capacity(items.len());
+                for it in items {
+                    if seen.insert(it) {
+                        b.b.insert(
+                            &self.data,
+                            crate::ops::elem_key(db, key, version, it),
+                            Vec::<u8>::new(),
+                        );
+                    }
+                }
+                m.size = seen.len() as u64;
+            }
+            RdbValue::ZSet(pairs) => {
+                let last: HashMap<&[u8], f64> =
+                    pairs.iter().map(|(mb, s)| (mb.as_slice(), *s)).collect();
+                for (mb, s) in &last {
+                    b.b.insert(
+                        &self.data,
+                        crate::ops::elem_key(db, key, version, mb),
+                        s.to_be_bytes().to_vec(),
+                    );
+                    b.b.insert(
+                        &self.zscore,
+                        crate::ops::zscore_key(db, key, version, *s, mb),
+                        Vec::<u8>::new(),
+                    );
+                }
+                m.size = last.len() as u64;
+            }
+            RdbValue::Hash(fields) => {
+                let last: HashMap<&[u8], &HashField> =
+                    fields.iter().map(|f| (f.field.as_slice(), f)).collect();
+                for (f, hf) in &last {
+                    m.field_ttl |= hf.expire_ms.is_some();
+                    b.b.insert(
+                        &self.data,
+                        crate::ops::elem_key(db, key, version, f),
+                        codec::enc_field(&hf.value, hf.expire_ms),
+                    );
+                }
+                m.size = last.len() as u64;
+            }
+            RdbValue::String(_) | RdbValue::Stream(_) => {}
+        }
+        Ok(m)
+    }
+
+    /// The metadata that stores `value` (a collection) inline.
+    fn inline_meta(value: &RdbValue, expire: Option<i64>) -> Result<Meta> {
+        let (kind, n, blob) = encode_inline(value)?;
+        let mut m = Meta::new_collection(kind, 0);
+        m.expire = expire;
+        m.inline = true;
+        m.size = n;
+        m.value = blob;
+        m.field_ttl = value.has_field_ttls();
+        Ok(m)
+    }
+
+    /// Converts an inline collection to field-level records in its own committed batch (the
+    /// logical value is unchanged, so a crash on either side of it is harmless) and returns the
+    /// new metadata. Caller holds the key's lock.
+    pub(crate) fn promote(&self, db: u32, key: &[u8], old: &Meta) -> Result<Meta> {
+        let value = decode_inline(old.kind, &old.value)?;
+        let mut b = self.batch();
+        let mut m = self.put_fields(&mut b, db, key, &value, old.expire)?;
+        m.field_ttl |= old.field_ttl;
+        self.put_meta(&mut b, db, key, Some(old), &m);
+        self.commit(b)?;
+        Ok(m)
+    }
+}
+
+fn unreachable_string() -> Result<RdbValue> {
+    Err(corrupt("string read as collection"))
+}
+
+/// Whole-value access (see the module documentation).
+impl DiskEngine {
+    /// Metadata of a live key (lazily expiring it, as other reads do); None if absent. One
+    /// point read, whatever the value's size.
+    pub fn key_meta(&self, db: u16, key: &[u8], now_ms: i64) -> Result<Option<KeyMeta>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        Ok(i.live_meta(db, key, now_ms)?.as_ref().map(key_meta_of))
+    }
+
+    /// The whole value and its expiry (inline: decode the blob; fields: read every record, in
+    /// the stored order: list by index, zset by (score, member), hash/set by subkey order).
+    /// Hash fields come with their TTLs, including fields whose TTL has passed (the caller's
+    /// in-memory logic expires them). O(size).
+    pub fn load_value(
+        &self,
+        db: u16,
+        key: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<(RdbValue, Option<i64>)>> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let Some(m) = i.live_meta(db, key, now_ms)? else {
+            return Ok(None);
+        };
+        Ok(Some((
+            i.read_value(View::Live, i.pdb(db), key, &m)?,
+            m.expire,
+        )))
+    }
+
+    /// Applies several key writes as ONE atomic fjall batch (one journal entry; durability per
+    /// `Fsync`): a command's whole effect (MSET, RENAME, SMOVE, EXEC...) is all-or-nothing after
+    /// a crash. When a key appears several times, its last write wins. Nothing is written if any
+    /// write is invalid (a stream, a NaN score). Cost: O(1) per Delete and per inline Put (plus
+    /// the blob), O(elements) per field-level Put.
+    pub fn apply(&self, writes: &[KeyWrite<'_>], now_ms: i64) -> Result<()> {
+        let _ = now_ms;
+        let i = &self.inner;
+        // Last write per key, in first-appearance order.
+        let mut last: BTreeMap<(u16, &[u8]), usize> = BTreeMap::new();
+        for (n, w) in writes.iter().enumerate() {
+            last.insert(w.target(), n);
+        }
+        let _guards = i.lock_many(last.keys().map(|(db, k)| (*db, *k)));
+        let mut b = i.batch();
+        for (&(ldb, key), &n) in &last {
+            let db = i.pdb(ldb);
+            let old = i.read_meta(View::Live, db, key)?;
+            match writes[n] {
+                KeyWrite::Delete { .. } => {
+                    if let Some(o) = &old {
+                        i.del_meta(&mut b, db, key, o);
+                    }
+                }
+                KeyWrite::Put {
+                    value,
+                    expire_ms,
+                    inline,
+                    ..
+                } => {
+                    if value.is_empty_collection() {
+                        if let Some(o) = &old {
+                            i.del_meta(&mut b, db, key, o);
+                        }
+                        continue;
+                    }
+                    let new = match value {
+                        RdbValue::String(s) => {
+                            let mut m = Meta::new_collection(KeyType::String, 0);
+                            m.tagged = false;
+                            m.expire = expire_ms;
+                            m.value = s.clone();
+                            m
+                        }
+                        RdbValue::Stream(_) => return Err(unsupported_stream()),
+                        _ if inline && value_len(value) <= i.inline_max_len => {
+                            Inner::inline_meta(value, expire_ms)?
+                        }
+                        _ => i.put_fields(&mut b, db, key, value, expire_ms)?,
+                    };
+                    i.put_meta(&mut b, db, key, old.as_ref(), &new);
+                }
+            }
+        }
+        i.commit(b)
+    }
+}
+
+fn value_len(v: &RdbValue) -> usize {
+    match v {
+        RdbValue::String(_) | RdbValue::Stream(_) => 1,
+        RdbValue::List(x) | RdbValue::Set(x) => x.len(),
+        RdbValue::ZSet(x) => x.len(),
+        RdbValue::Hash(x) => x.len(),
+    }
+}
+
+/// Whole-value reads from a consistent view.
+impl DiskSnapshot {
+    /// The whole value of a key and its expiry as of the snapshot (expired keys included: the
+    /// caller filters with its clock, as RDB saving does), in the order of
+    /// [`DiskEngine::load_value`].
+    pub fn load_value(&self, db: u16, key: &[u8]) -> Result<Option<(RdbValue, Option<i64>)>> {
+        let view = View::Snap(&self.snap);
+        let db = self.map.pdb(db);
+        let Some(m) = self.inner.read_meta(view, db, key)? else {
+            return Ok(None);
+        };
+        Ok(Some((self.inner.read_value(view, db, key, &m)?, m.expire)))
+    }
+}

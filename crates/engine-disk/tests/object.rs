@@ -1,0 +1,421 @@
+//! Whole-value API: `key_meta`, `load_value`, `apply` over both collection layouts (inline and
+//! field-level), hash field TTLs, overwrites between layouts, GC of the replaced records, and
+//! native element operations on keys of either layout.
+#![allow(clippy::unwrap_used)] // tests may unwrap
+
+use ferrokv_engine_disk::{
+    DiskEngine, DiskError, DiskOptions, Fsync, KeyType, KeyWrite, Layout, Ttl,
+};
+use ferrokv_rdb::{HashField, RdbValue, Stream};
+
+const NOW: i64 = 1_700_000_000_000;
+
+fn open(dir: &std::path::Path) -> DiskEngine {
+    DiskEngine::open(
+        dir,
+        DiskOptions {
+            fsync: Fsync::No,
+            cache_bytes: 4 << 20,
+            memtable_bytes: 8 << 20,
+            ..DiskOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn b(s: &str) -> Vec<u8> {
+    s.as_bytes().to_vec()
+}
+
+fn hf(f: &str, v: &str, ttl: Option<i64>) -> HashField {
+    HashField {
+        field: b(f),
+        value: b(v),
+        expire_ms: ttl,
+    }
+}
+
+fn put(e: &DiskEngine, key: &[u8], v: &RdbValue, exp: Option<i64>, inline: bool) {
+    e.apply(
+        &[KeyWrite::Put {
+            db: 0,
+            key,
+            value: v,
+            expire_ms: exp,
+            inline,
+        }],
+        NOW,
+    )
+    .unwrap();
+}
+
+/// Values whose stored order is deliberately not byte order, so order preservation shows.
+fn samples() -> Vec<(&'static str, RdbValue)> {
+    vec![
+        ("s", RdbValue::String(b("hello"))),
+        ("l", RdbValue::List(vec![b("c"), b("a"), b("b"), b("a")])),
+        ("set", RdbValue::Set(vec![b("10"), b("2"), b("x"), b("1")])),
+        (
+            "z",
+            RdbValue::ZSet(vec![
+                (b("m2"), -0.0),
+                (b("m1"), 1.5),
+                (b("inf"), f64::INFINITY),
+                (b("a"), 1.5),
+            ]),
+        ),
+        (
+            "h",
+            RdbValue::Hash(vec![
+                hf("zz", "1", None),
+                hf("aa", "2", Some(NOW + 10_000)),
+                hf("mm", "", None),
+            ]),
+        ),
+    ]
+}
+
+/// The order field-level storage returns: list as is, zset by (score, member), others by bytes.
+fn fields_order(v: &RdbValue) -> RdbValue {
+    match v {
+        RdbValue::ZSet(z) => {
+            let mut z = z.clone();
+            z.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then_with(|| a.0.cmp(&b.0)));
+            RdbValue::ZSet(z)
+        }
+        other => other.sorted_clone(),
+    }
+}
+
+#[test]
+fn round_trip_every_type_in_both_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    for inline in [true, false] {
+        for (k, v) in samples() {
+            let key = format!("{k}-{inline}");
+            put(&e, key.as_bytes(), &v, Some(NOW + 60_000), inline);
+        }
+    }
+    let check = |e: &DiskEngine| {
+        for inline in [true, false] {
+            for (k, v) in samples() {
+                let key = format!("{k}-{inline}");
+                let (got, exp) = e.load_value(0, key.as_bytes(), NOW).unwrap().unwrap();
+                assert_eq!(exp, Some(NOW + 60_000), "{key}");
+                let is_str = matches!(v, RdbValue::String(_));
+                if inline || is_str {
+                    // Exact, including order and -0.0.
+                    assert_eq!(format!("{got:?}"), format!("{v:?}"), "{key}");
+                } else {
+                    assert_eq!(got, fields_order(&v), "{key}");
+                }
+                let m = e.key_meta(0, key.as_bytes(), NOW).unwrap().unwrap();
+                let want_layout = if is_str {
+                    Layout::String
+                } else if inline {
+                    Layout::Inline
+                } else {
+                    Layout::Fields
+                };
+                assert_eq!(m.layout, want_layout, "{key}");
+                assert_eq!(m.expire_ms, Some(NOW + 60_000));
+                assert_eq!(m.has_field_ttl, k == "h", "{key}");
+                let len = match &v {
+                    RdbValue::String(s) => s.len(),
+                    RdbValue::List(x) | RdbValue::Set(x) => x.len(),
+                    RdbValue::ZSet(x) => x.len(),
+                    RdbValue::Hash(x) => x.len(),
+                    RdbValue::Stream(_) => 0,
+                };
+                assert_eq!(m.len, len as u64, "{key}");
+                assert_eq!(
+                    e.key_type(0, key.as_bytes(), NOW).unwrap(),
+                    Some(m.kind),
+                    "{key}"
+                );
+            }
+        }
+    };
+    check(&e);
+    // The snapshot sees the same values.
+    let snap = e.snapshot();
+    let (v, _) = snap.load_value(0, b"l-true").unwrap().unwrap();
+    assert_eq!(v, samples()[1].1);
+    drop(snap);
+    drop(e);
+    let e = open(dir.path());
+    check(&e);
+    // Expiry: past the deadline every key reads as absent.
+    for (k, _) in samples() {
+        for inline in [true, false] {
+            let key = format!("{k}-{inline}");
+            assert_eq!(e.key_meta(0, key.as_bytes(), NOW + 60_000).unwrap(), None);
+            assert_eq!(e.load_value(0, key.as_bytes(), NOW + 60_000).unwrap(), None);
+        }
+    }
+}
+
+#[test]
+fn hash_field_ttls_in_both_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let v = RdbValue::Hash(vec![
+        hf("a", "1", Some(NOW + 100)),
+        hf("b", "2", None),
+        hf("c", "3", Some(NOW + 5_000)),
+    ]);
+    put(&e, b"hi", &v, None, true);
+    put(&e, b"hf", &v, None, false);
+    for key in [&b"hi"[..], b"hf"] {
+        // load_value returns every field with its TTL, also past it (the caller expires).
+        let (got, _) = e.load_value(0, key, NOW + 1_000).unwrap().unwrap();
+        assert_eq!(got.sorted_clone(), v.sorted_clone());
+    }
+    // Native reads hide a field once its TTL passed (the inline key is converted on access).
+    for key in [&b"hf"[..], b"hi"] {
+        assert_eq!(e.hget(0, key, b"a", NOW).unwrap(), Some(b("1")));
+        assert_eq!(e.hget(0, key, b"a", NOW + 100).unwrap(), None);
+        assert!(!e.hexists(0, key, b"a", NOW + 100).unwrap());
+        assert_eq!(
+            e.hmget(0, key, &[b"a", b"b", b"c"], NOW + 100).unwrap(),
+            vec![None, Some(b("2")), Some(b("3"))]
+        );
+        let all: Vec<_> = e
+            .hgetall(0, key, NOW + 100)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        assert_eq!(all, vec![(b("b"), b("2")), (b("c"), b("3"))]);
+        // HLEN counts fields not reclaimed yet, as Redis does.
+        assert_eq!(e.hlen(0, key, NOW + 100).unwrap(), 3);
+        // HSET on an expired field adds it (and clears its TTL); HDEL of an expired one is 0.
+        assert_eq!(e.hset(0, key, &[(b"a", b"new")], NOW + 100).unwrap(), 1);
+        assert_eq!(e.hlen(0, key, NOW + 100).unwrap(), 3);
+        assert_eq!(
+            e.hget(0, key, b"a", NOW + 1_000_000).unwrap(),
+            Some(b("new"))
+        );
+        assert_eq!(e.hdel(0, key, &[b"c"], NOW + 6_000).unwrap(), 0);
+        assert_eq!(e.hlen(0, key, NOW + 6_000).unwrap(), 2);
+        assert_eq!(e.hincrby(0, key, b"b", 5, NOW).unwrap(), 7);
+        let m = e.key_meta(0, key, NOW).unwrap().unwrap();
+        assert_eq!(m.layout, Layout::Fields);
+        assert!(m.has_field_ttl);
+    }
+}
+
+#[test]
+fn overwrite_between_layouts_hides_and_collects_old_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let big = RdbValue::Hash((0..1000).map(|n| hf(&format!("f{n}"), "v", None)).collect());
+    let small = RdbValue::Hash(vec![hf("x", "1", None)]);
+    put(&e, b"k", &big, None, false);
+    assert_eq!(e.hlen(0, b"k", NOW).unwrap(), 1000);
+    put(&e, b"k", &small, None, true);
+    assert_eq!(
+        e.key_meta(0, b"k", NOW).unwrap().unwrap().layout,
+        Layout::Inline
+    );
+    assert_eq!(e.load_value(0, b"k", NOW).unwrap().unwrap().0, small);
+    e.compact_all().unwrap();
+    assert_eq!(
+        e.debug_record_counts().unwrap()[1],
+        0,
+        "old field records dropped"
+    );
+    // Inline → fields → inline of another type, then a string.
+    put(&e, b"k", &big, None, false);
+    assert_eq!(e.hget(0, b"k", b"x", NOW).unwrap(), None);
+    assert_eq!(e.hget(0, b"k", b"f7", NOW).unwrap(), Some(b("v")));
+    let set = RdbValue::Set(vec![b("q")]);
+    put(&e, b"k", &set, None, true);
+    assert_eq!(
+        e.hget(0, b"k", b"f7", NOW).unwrap_err(),
+        DiskError::WrongType
+    );
+    assert!(e.sismember(0, b"k", b"q", NOW).unwrap());
+    put(&e, b"k", &RdbValue::String(b("str")), None, true);
+    assert_eq!(e.get(0, b"k", NOW).unwrap(), Some(b("str")));
+    e.compact_all().unwrap();
+    let counts = e.debug_record_counts().unwrap();
+    assert_eq!(counts[0], 1);
+    assert_eq!(counts[1], 0, "no element record survives");
+    assert_eq!(counts[2], 0);
+}
+
+#[test]
+fn apply_is_one_atomic_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    e.set(0, b"a", b"1", Ttl::Persist, NOW).unwrap();
+    e.sadd(0, b"gone", &[b"x"], NOW).unwrap();
+    let l = RdbValue::List(vec![b("x"), b("y")]);
+    let z = RdbValue::ZSet(vec![(b("m"), 1.0)]);
+    let s2 = RdbValue::String(b("2"));
+    // RENAME-like: delete one key, create two, in another db too; a repeated key: last wins.
+    e.apply(
+        &[
+            KeyWrite::Delete {
+                db: 0,
+                key: b"gone",
+            },
+            KeyWrite::Put {
+                db: 0,
+                key: b"a",
+                value: &l,
+                expire_ms: None,
+                inline: false,
+            },
+            KeyWrite::Put {
+                db: 3,
+                key: b"z",
+                value: &z,
+                expire_ms: Some(NOW + 1),
+                inline: true,
+            },
+            KeyWrite::Put {
+                db: 0,
+                key: b"a",
+                value: &s2,
+                expire_ms: None,
+                inline: true,
+            },
+        ],
+        NOW,
+    )
+    .unwrap();
+    assert!(!e.exists(0, b"gone", NOW).unwrap());
+    assert_eq!(e.get(0, b"a", NOW).unwrap(), Some(b("2")));
+    assert_eq!(e.zscore(3, b"z", b"m", NOW).unwrap(), Some(1.0));
+    assert_eq!(e.expire_time(3, b"z", NOW).unwrap(), Some(Some(NOW + 1)));
+    // An invalid write (a stream) rejects the whole batch.
+    let st = RdbValue::Stream(Box::<Stream>::default());
+    let err = e
+        .apply(
+            &[
+                KeyWrite::Delete { db: 0, key: b"a" },
+                KeyWrite::Put {
+                    db: 0,
+                    key: b"st",
+                    value: &st,
+                    expire_ms: None,
+                    inline: true,
+                },
+            ],
+            NOW,
+        )
+        .unwrap_err();
+    assert!(matches!(err, DiskError::Unsupported(_)));
+    assert!(err.to_string().contains("stream values are not supported"));
+    assert_eq!(e.get(0, b"a", NOW).unwrap(), Some(b("2")));
+    // An empty collection deletes the key.
+    let empty = RdbValue::Set(Vec::new());
+    put(&e, b"a", &empty, None, true);
+    assert!(!e.exists(0, b"a", NOW).unwrap());
+    // The active expiry sweep finds inline keys too.
+    let swept = e.expire_sweep(NOW + 5, 10).unwrap();
+    assert_eq!(swept, vec![(3, b("z"))]);
+}
+
+#[test]
+fn native_ops_work_on_inline_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    put(
+        &e,
+        b"l",
+        &RdbValue::List(vec![b("b"), b("c")]),
+        Some(NOW + 9_000),
+        true,
+    );
+    assert_eq!(e.llen(0, b"l", NOW).unwrap(), 2);
+    assert_eq!(e.lpush(0, b"l", &[b"a"], NOW).unwrap(), 3);
+    assert_eq!(e.rpush(0, b"l", &[b"d"], NOW).unwrap(), 4);
+    assert_eq!(
+        e.lrange(0, b"l", 0, -1, NOW).unwrap(),
+        vec![b("a"), b("b"), b("c"), b("d")]
+    );
+    assert_eq!(e.lindex(0, b"l", -2, NOW).unwrap(), Some(b("c")));
+    assert_eq!(
+        e.expire_time(0, b"l", NOW).unwrap(),
+        Some(Some(NOW + 9_000))
+    );
+
+    put(&e, b"s", &RdbValue::Set(vec![b("2"), b("1")]), None, true);
+    assert_eq!(e.sadd(0, b"s", &[b"1", b"3"], NOW).unwrap(), 1);
+    assert_eq!(e.scard(0, b"s", NOW).unwrap(), 3);
+    assert_eq!(e.srem(0, b"s", &[b"2"], NOW).unwrap(), 1);
+
+    put(
+        &e,
+        b"z",
+        &RdbValue::ZSet(vec![(b("b"), 2.0), (b("a"), 1.0), (b("c"), 3.0)]),
+        None,
+        true,
+    );
+    assert_eq!(e.zrank(0, b"z", b"c", false, NOW).unwrap(), Some(2));
+    put(
+        &e,
+        b"z2",
+        &RdbValue::ZSet(vec![(b("b"), 2.0), (b("a"), 1.0)]),
+        None,
+        true,
+    );
+    assert_eq!(e.zadd(0, b"z2", &[(0.5, b"c")], NOW).unwrap(), 1);
+    assert_eq!(
+        e.zrange_by_rank(0, b"z2", 0, -1, false, NOW).unwrap(),
+        vec![(b("c"), 0.5), (b("a"), 1.0), (b("b"), 2.0)]
+    );
+    put(
+        &e,
+        b"h",
+        &RdbValue::Hash(vec![hf("f", "1", None)]),
+        None,
+        true,
+    );
+    assert_eq!(e.hincrby(0, b"h", b"f", 2, NOW).unwrap(), 3);
+    // The whole value reflects the native writes, in field-level order now.
+    assert_eq!(
+        e.load_value(0, b"s", NOW).unwrap().unwrap().0,
+        RdbValue::Set(vec![b("1"), b("3")])
+    );
+    // Snapshot readers see inline values.
+    put(&e, b"i", &RdbValue::List(vec![b("y"), b("x")]), None, true);
+    let snap = e.snapshot();
+    assert_eq!(snap.lrange_all(0, b"i").unwrap(), vec![b("y"), b("x")]);
+    let el: Vec<_> = snap
+        .elements(0, b"i", KeyType::List)
+        .unwrap()
+        .map(|r| r.unwrap().0)
+        .collect();
+    assert_eq!(el, vec![b("y"), b("x")]);
+    drop(snap);
+    // TYPE and DEL are metadata-only and keep the layout.
+    assert_eq!(e.key_type(0, b"i", NOW).unwrap(), Some(KeyType::List));
+    assert_eq!(
+        e.key_meta(0, b"i", NOW).unwrap().unwrap().layout,
+        Layout::Inline
+    );
+    assert!(e.del(0, b"i", NOW).unwrap());
+}
+
+#[test]
+fn inline_cap_stores_big_collections_as_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = DiskEngine::open(
+        dir.path(),
+        DiskOptions {
+            fsync: Fsync::No,
+            inline_max_len: 3,
+            ..DiskOptions::default()
+        },
+    )
+    .unwrap();
+    let v = RdbValue::List((0..4).map(|n| b(&n.to_string())).collect());
+    put(&e, b"l", &v, None, true);
+    let m = e.key_meta(0, b"l", NOW).unwrap().unwrap();
+    assert_eq!(m.layout, Layout::Fields);
+    assert_eq!(e.load_value(0, b"l", NOW).unwrap().unwrap().0, v);
+}
