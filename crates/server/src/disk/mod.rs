@@ -23,6 +23,7 @@
 //!
 //! The layout of one key on disk is in [`store`].
 
+mod scan;
 pub mod store;
 
 use crate::client::Client;
@@ -36,6 +37,10 @@ use ferrokv_engine::Clock;
 use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync};
 use ferrokv_rdb::RdbValue;
 use std::collections::{HashMap, HashSet};
+
+/// Clock for converting entries when writing them back: hash fields whose TTL passed are kept,
+/// so the memory engine reclaims them later with its events (never silently on write-back).
+const KEEP_EXPIRED_FIELDS: i64 = i64::MIN;
 
 /// Name of the directory (under `dir`) that holds the disk engine's files.
 pub const DATA_DIR: &str = "ferrokv-disk";
@@ -182,9 +187,13 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
         return scan(c, eng);
     }
     if c.cmd.name == "dbsize" && c.client.disk.depth == 0 && c.client.disk.idle() {
-        // Nothing of this client is resident: the store is the whole truth. Counts keys whose
-        // expiry passed but that were not reclaimed yet, as the memory engine's DBSIZE does.
-        let n = eng.snapshot().keys(c.client.db as u16).count();
+        // Nothing of this client is resident: the store is the whole truth. O(1); counts keys
+        // whose expiry passed but that were not reclaimed yet, as the memory engine does.
+        let n = eng.dbsize(c.client.db as u16, c.clock.ms).map_err(|e| {
+            CmdError(std::borrow::Cow::Owned(format!(
+                "ERR disk engine error: {e}"
+            )))
+        })?;
         c.reply.int(n as i64);
         return Ok(());
     }
@@ -196,7 +205,10 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
     c.client.disk.depth += 1;
-    let r = handler(c);
+    let r = match scan::try_scan(c) {
+        Some(r) => r,
+        None => handler(c),
+    };
     c.client.disk.depth -= 1;
     if c.client.disk.depth == 0 {
         end_unit(c);
@@ -364,7 +376,9 @@ fn insert_into(
         },
         _ => limits,
     };
-    match rdb_to_entry(key, &v, exp, meta.access, &build_limits, clock.ms) {
+    // Hash fields whose TTL passed are kept (clock far in the past): the memory engine expires
+    // them itself, with its events, as it does for keys.
+    match rdb_to_entry(key, &v, exp, meta.access, &build_limits, i64::MIN) {
         Ok(Some(mut e)) => {
             if let Some(want) = store::encoding_name(meta.encoding) {
                 if e.encoding_name() != want {
@@ -463,7 +477,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
             if !changed {
                 continue;
             }
-            let r = match entry_to_rdb(e, now_ms) {
+            let r = match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                 Some(v) if v.has_field_ttls() => {
                     if let Some(d) = srv.disk.get() {
                         d.hfe.lock().insert((db, e.key().to_vec()));
@@ -823,7 +837,7 @@ pub fn active_expire_fields(srv: &Server) {
         let table = shard.take_table();
         let mut keep = false;
         let r = match table.iter().next() {
-            Some(e) => match entry_to_rdb(e, now) {
+            Some(e) => match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                 Some(v) => {
                     keep = v.has_field_ttls();
                     let m = store::RecordMeta {
