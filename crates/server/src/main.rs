@@ -48,25 +48,22 @@ fn start_loading(srv: &Arc<Server>) {
         .name("ferrokv-load".into())
         .spawn(move || {
             match ferrokv_server::persist::load::load_file(&srv, &path) {
-                Ok(Some(l)) => log_notice!("DB loaded from disk: {:.3} seconds", l.secs),
+                Ok(Some(l)) => {
+                    log_notice!("DB loaded from disk: {:.3} seconds", l.secs);
+                    if disk_mode {
+                        // The loader wrote every key straight into the disk store.
+                        log_notice!(
+                            "Imported {} keys from {} into the empty disk store",
+                            l.keys,
+                            path.display()
+                        );
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => {
                     log_warning!("{}", e);
                     log_warning!("Fatal error loading the DB, check server logs. Exiting.");
                     std::process::exit(1);
-                }
-            }
-            if disk_mode {
-                match ferrokv_server::disk::import_loaded_shards(&srv) {
-                    Ok(n) => log_notice!(
-                        "Imported {} keys from {} into the empty disk store",
-                        n,
-                        path.display()
-                    ),
-                    Err(e) => {
-                        log_warning!("Importing the RDB file into the disk store failed: {}", e);
-                        std::process::exit(1);
-                    }
                 }
             }
             srv.persist

@@ -159,7 +159,9 @@ fn rdb_import_into_an_empty_store_and_export_with_save() {
     }));
     check(&mut c);
     assert!(
-        s.logs().contains("into the empty disk store"),
+        wait_until(Duration::from_secs(10), || s
+            .logs()
+            .contains("into the empty disk store")),
         "{}",
         s.logs()
     );

@@ -106,10 +106,9 @@ pub fn begin(srv: &Server, locks: &mut LockSet<'_>) -> Epoch {
         marked.push((db, sh));
     }
     *srv.persist.current.lock() = Some(sink.clone());
+    // Disk mode: whether a hash has field TTLs is found by the writer thread (O(data), not
+    // under the locks).
     let disk = crate::disk::engine(srv).map(|e| e.snapshot());
-    field_ttls |= disk
-        .as_ref()
-        .is_some_and(|d| crate::disk::snapshot_has_field_ttls(d, srv.keyspace.db_count()));
     let policy = srv.config.read().maxmemory_policy().to_string();
     let hints = match srv.keyspace.access_mode() {
         ferrokv_engine::AccessMode::Lfu { decay_minutes, .. } if policy.ends_with("-lfu") => {
@@ -217,9 +216,13 @@ fn write_inner(
         )
     })?;
     let io = |e: std::io::Error| format!("Write error saving DB on disk: {}", e);
+    let version = match &epoch.disk {
+        Some(d) if crate::disk::snapshot_has_field_ttls(d, srv.keyspace.db_count()) => 12,
+        _ => epoch.version,
+    };
     let mut w = RdbWriter::new(
         BufWriter::with_capacity(1 << 20, file),
-        write_options(srv, epoch.version),
+        write_options(srv, version),
     )
     .map_err(io)?;
     let used_mem = crate::cmd::info::process_memory().rss;
