@@ -216,6 +216,7 @@ mod tests {
         }
         assert!(decode(&[]).is_err());
         assert_eq!(encoding_name(encoding_code("skiplist")), Some("skiplist"));
-        assert_eq!(encoding_name(encoding_code("embstr")), None);
+        assert_eq!(encoding_name(encoding_code("no-such-encoding")), None);
+        assert_eq!(encoding_name(encoding_code("embstr")), Some("embstr"));
     }
 }
