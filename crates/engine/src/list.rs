@@ -220,6 +220,20 @@ impl List {
         l
     }
 
+    /// A list holding `items` in the `quicklist` encoding whatever their size: a value Redis
+    /// keeps as a quicklist after it shrank (quicklists convert back only on removals), rebuilt
+    /// by the disk engine's loader. The fill is clamped as `quicklistSetFill` does.
+    pub fn quicklist_from_items(items: &[&[u8]], fill: i64) -> List {
+        let mut l = List::new();
+        l.quick = true;
+        l.fill = fill.clamp(-5, FILL_MAX) as i32;
+        l.nodes.retain(|n| n.len() > 0);
+        for s in items {
+            l.push_back(s);
+        }
+        l
+    }
+
     /// Number of elements.
     pub fn len(&self) -> usize {
         self.len

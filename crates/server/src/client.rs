@@ -228,6 +228,8 @@ pub struct Client {
     pub tracking: crate::tracking::ClientTracking,
     /// Effects of the execution unit being run (see [`crate::propagate`]).
     pub effects: crate::propagate::Effects,
+    /// The disk-engine execution unit (see [`crate::disk`]).
+    pub disk: crate::disk::ClientDisk,
     rng: u64,
 }
 
@@ -266,6 +268,7 @@ impl Client {
             subs,
             tracking: crate::tracking::ClientTracking::default(),
             effects: crate::propagate::Effects::default(),
+            disk: crate::disk::ClientDisk::default(),
         }
     }
 

@@ -35,7 +35,12 @@ pub async fn run(srv: Arc<Server>) {
         crate::persist::cron_check(&srv);
         if srv.hot.active_expire.load(Relaxed) && !srv.pause.writes_paused() {
             let budget = period * EXPIRE_TIME_PERCENT as u32 / 100;
-            cursor = active_expire_cycle(&srv, cursor, budget);
+            if crate::disk::enabled(&srv) {
+                crate::disk::active_expire(&srv, CHECKS_PER_VISIT);
+                crate::disk::active_expire_fields(&srv);
+            } else {
+                cursor = active_expire_cycle(&srv, cursor, budget);
+            }
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod cmd;
 pub mod config;
 pub mod crc16;
 pub mod cron;
+pub mod disk;
 pub mod dispatch;
 pub mod errors;
 pub mod glob;

@@ -32,8 +32,14 @@ Every redis.conf directive is accepted as a file line or as --directive value."
 /// be loaded entirely stops the server with a non-zero exit status.
 fn start_loading(srv: &Arc<Server>) {
     let path = ferrokv_server::persist::rdb_path(srv);
-    let aof = srv.config.read().get_bool("appendonly").unwrap_or(false);
+    let disk_mode = ferrokv_server::disk::enabled(srv);
+    // On the disk engine the store's journal is the durability mechanism: no AOF is loaded.
+    let aof = !disk_mode && srv.config.read().get_bool("appendonly").unwrap_or(false);
     if !aof && !path.exists() {
+        return;
+    }
+    if disk_mode && !ferrokv_server::disk::store_is_empty(srv) {
+        // The disk store is the dataset: an RDB file is only imported into an empty store.
         return;
     }
     srv.persist
@@ -52,7 +58,17 @@ fn start_loading(srv: &Arc<Server>) {
                 }
             } else {
                 match ferrokv_server::persist::load::load_file(&srv, &path) {
-                    Ok(Some(l)) => log_notice!("DB loaded from disk: {:.3} seconds", l.secs),
+                    Ok(Some(l)) => {
+                        log_notice!("DB loaded from disk: {:.3} seconds", l.secs);
+                        if disk_mode {
+                            // The loader wrote every key straight into the disk store.
+                            log_notice!(
+                                "Imported {} keys from {} into the empty disk store",
+                                l.keys,
+                                path.display()
+                            );
+                        }
+                    }
                     Ok(None) => {}
                     Err(e) => {
                         log_warning!("{}", e);
@@ -95,13 +111,6 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if config.storage_engine() != "memory" {
-        eprintln!(
-            "*** FATAL CONFIG ERROR ***\nstorage-engine '{}' is not available in this build yet: only 'memory' is implemented",
-            config.storage_engine()
-        );
-        return ExitCode::FAILURE;
-    }
     ferrokv_server::logging::init(config.loglevel(), &config.logfile());
     log_notice!("oO0OoO0OoO0Oo ferrokv is starting oO0OoO0OoO0Oo");
     log_notice!(
@@ -132,8 +141,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let disk_mode = config.storage_engine() == "disk";
     let srv = Arc::new(Server::new(config));
     srv.persist.attach(&srv);
+    if disk_mode {
+        if let Err(e) = ferrokv_server::disk::open(&srv) {
+            log_warning!("{}", e);
+            eprintln!("*** FATAL ERROR *** {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let workers = match net::start_workers(&srv, threads) {
         Ok(w) => w,
         Err(e) => {

@@ -71,14 +71,14 @@ pub fn active(srv: &Server) -> bool {
 #[inline]
 pub fn call_handler(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     if !active(c.srv) {
-        return handler(c);
+        return crate::disk::call(c, handler);
     }
     let dirty_before = c.client.batch.dirty;
     let unit_before = c.client.effects.unit.len();
     let produced_before = c.client.effects.produced;
     let outer_override = std::mem::replace(&mut c.client.effects.overridden, false);
     c.client.effects.depth += 1;
-    let result = handler(c);
+    let result = crate::disk::call(c, handler);
     let fx = &mut c.client.effects;
     fx.depth -= 1;
     let overridden = std::mem::replace(&mut fx.overridden, outer_override);

@@ -284,6 +284,8 @@ pub struct Server {
     pub scripting: crate::scripting::Scripting,
     /// RDB persistence state (see [`crate::persist`]).
     pub persist: crate::persist::Persistence,
+    /// The disk engine, set at startup with `storage-engine disk` (see [`crate::disk`]).
+    pub disk: std::sync::OnceLock<crate::disk::DiskState>,
 }
 
 impl Server {
@@ -324,6 +326,7 @@ impl Server {
             watches: crate::watch::Registry::default(),
             pubsub: crate::pubsub::Registry::default(),
             persist: crate::persist::Persistence::default(),
+            disk: std::sync::OnceLock::new(),
             tracking: crate::tracking::Registry::default(),
         };
         srv.hot.active_expire.store(true, Relaxed);
@@ -692,6 +695,7 @@ impl Server {
 
     /// Starts a graceful shutdown.
     pub fn begin_shutdown(&self) {
+        crate::disk::sync(self);
         self.shutting_down.store(true, Relaxed);
         self.shutdown_tx.send_replace(true);
         for c in self.clients.all() {

@@ -348,6 +348,11 @@ fn touch_counts_existing_keys() {
 
 #[test]
 fn object_subcommands_without_touching_the_key() {
+    if ferrokv_testkit::skip_on_disk(
+        "reads do not write their LRU/LFU access update back to the disk store",
+    ) {
+        return;
+    }
     let s = ServerProc::ferrokv(BIN, &[]);
     let mut c = s.conn();
     c.cmd(&["SET", "int", "5"]);
@@ -388,6 +393,11 @@ fn object_subcommands_without_touching_the_key() {
 
 #[test]
 fn object_freq_under_an_lfu_policy() {
+    if ferrokv_testkit::skip_on_disk(
+        "reads do not write their LRU/LFU access update back to the disk store",
+    ) {
+        return;
+    }
     let s = ServerProc::ferrokv(BIN, &["--maxmemory-policy", "allkeys-lfu"]);
     let mut c = s.conn();
     c.cmd(&["SET", "k", "hello"]);

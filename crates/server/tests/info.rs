@@ -194,6 +194,9 @@ fn resp3_reply_is_verbatim_text() {
 
 #[test]
 fn memory_commands() {
+    if ferrokv_testkit::skip_on_disk("MEMORY USAGE/STATS describe resident memory-engine objects") {
+        return;
+    }
     let srv = ServerProc::ferrokv(BIN, &[]);
     let mut c = srv.conn();
     c.cmd(&["SET", "small", "v"]);

@@ -76,11 +76,17 @@ fn busy_port_is_a_clear_startup_error() {
 }
 
 #[test]
-fn disk_engine_is_refused_until_it_exists() {
-    let (code, out, err) = run(&["--port", "0", "--storage-engine", "disk"]);
+fn disk_store_that_cannot_be_opened_is_fatal() {
+    // `<dir>/ferrokv-disk` is a regular file: the store cannot be opened there.
+    let root = std::env::temp_dir().join(format!("ferrokv-startup-disk-{}", std::process::id()));
+    std::fs::create_dir_all(&root).expect("create temp dir");
+    std::fs::write(root.join("ferrokv-disk"), b"x").expect("write temp file");
+    let dir = root.to_string_lossy().into_owned();
+    let (code, out, err) = run(&["--port", "0", "--storage-engine", "disk", "--dir", &dir]);
+    let _ = std::fs::remove_dir_all(&root);
     assert_ne!(code, 0);
     let all = format!("{out}{err}");
-    assert!(all.contains("storage-engine 'disk'"), "{all}");
+    assert!(all.contains("disk store"), "{all}");
 }
 
 #[test]

@@ -33,7 +33,9 @@ pub use cases::{split_case, CaseRunner};
 pub use conn::{encode_command, Conn, REPLY_TIMEOUT};
 pub use diff::{normalise_doubles, show_command, Compare, Diff};
 pub use prop::{Gen, PropRunner, Rng};
-pub use server::{find_in_path, free_port, wait_until, ServerProc, READY_TIMEOUT};
+pub use server::{
+    engine_is_disk, find_in_path, free_port, skip_on_disk, wait_until, ServerProc, READY_TIMEOUT,
+};
 pub use value::{escape, parse_reply, parse_value, Value};
 
 /// Starts a [`Diff`] (`diff_or_skip!(bin)`, or `diff_or_skip!(resp3, bin)` for RESP3) or returns from the calling test (the skip message is already printed)

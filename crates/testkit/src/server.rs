@@ -84,6 +84,38 @@ pub struct ServerProc {
 
 static DIR_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Whether the ferrokv servers of this test run use the disk engine (env
+/// `FERROKV_TEST_ENGINE=disk`): [`ServerProc::ferrokv`] then starts them with
+/// `--storage-engine disk`. Tests of memory-engine internals skip themselves with
+/// [`skip_on_disk`].
+pub fn engine_is_disk() -> bool {
+    std::env::var("FERROKV_TEST_ENGINE").is_ok_and(|v| v == "disk")
+}
+
+/// For a test that checks memory-engine internals: returns `true` (and prints why, as a
+/// `SKIP:` line) when the suite runs on the disk engine, so the test can return early.
+pub fn skip_on_disk(reason: &str) -> bool {
+    if engine_is_disk() {
+        eprintln!("SKIP on the disk engine: {reason}");
+        return true;
+    }
+    false
+}
+
+/// `extra` with `--storage-engine disk` in front when [`engine_is_disk`] and `bin` is
+/// ferrokv (never for the redis-server oracle given as `FERROKV_BIN`).
+fn with_engine<'a>(bin: &std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = Vec::with_capacity(extra.len() + 2);
+    let is_redis = bin
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().contains("redis"));
+    if engine_is_disk() && !is_redis {
+        v.extend_from_slice(&["--storage-engine", "disk"]);
+    }
+    v.extend_from_slice(extra);
+    v
+}
+
 fn make_temp_dir() -> PathBuf {
     let n = DIR_COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
@@ -109,7 +141,8 @@ impl ServerProc {
             Ok(b) if !b.is_empty() => PathBuf::from(b),
             _ => PathBuf::from(bin),
         };
-        Self::start(bin, None, extra)
+        let args = with_engine(&bin, extra);
+        Self::start(bin, None, &args)
     }
 
     /// Like [`ServerProc::ferrokv`], but first writes `config` (redis.conf syntax) to
@@ -121,7 +154,8 @@ impl ServerProc {
             Ok(b) if !b.is_empty() => PathBuf::from(b),
             _ => PathBuf::from(bin),
         };
-        Self::start(bin, Some(config), extra)
+        let args = with_engine(&bin, extra);
+        Self::start(bin, Some(config), &args)
     }
 
     /// Starts the oracle, `redis-server` from `PATH` (or env `REDIS_SERVER_BIN`), with the same
@@ -320,6 +354,14 @@ impl ServerProc {
         }
     }
 
+    /// Whether this handle runs ferrokv (not the redis-server oracle).
+    fn is_ferrokv(&self) -> bool {
+        !self
+            .bin
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().contains("redis"))
+    }
+
     /// True while the process has not exited.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -382,7 +424,14 @@ impl ServerProc {
     /// Like [`ServerProc::restart`] but replaces the extra arguments first (e.g. to turn
     /// `--appendonly yes` on for the second run).
     pub fn restart_with(&mut self, extra: &[&str]) {
-        self.args = extra.iter().map(|s| s.to_string()).collect();
+        self.args = if self.is_ferrokv() {
+            with_engine(&self.bin, extra)
+        } else {
+            extra.to_vec()
+        }
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         self.restart();
     }
 }

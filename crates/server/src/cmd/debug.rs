@@ -182,9 +182,12 @@ fn debug_reload(c: &mut Ctx) -> CmdResult {
         let tables: Vec<_> = locks.all_held().map(|(_, s)| s.take_table()).collect();
         drop(locks);
         drop(tables);
+        crate::disk::delete_all(srv).map_err(CmdError::from)?;
     }
     let path = crate::persist::rdb_path(srv);
-    match crate::persist::load::load_file(srv, &path) {
+    match crate::persist::load::load_file(srv, &path)
+        .and_then(|l| crate::disk::import_loaded_shards(srv).map(|_| l))
+    {
         Ok(_) => {
             log_notice!("DB reloaded by DEBUG RELOAD");
             c.reply.ok();

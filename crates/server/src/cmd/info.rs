@@ -218,6 +218,8 @@ const SECTIONS: &[(&str, bool)] = &[
     ("clients", true),
     ("memory", true),
     ("persistence", true),
+    // ferrokv's own, only with `storage-engine disk` (INFO disk / all / everything).
+    ("disk", false),
     ("stats", true),
     ("replication", true),
     ("cpu", true),
@@ -316,17 +318,22 @@ fn walk_shards(c: &mut Ctx) -> ShardWalk {
             d.1 += s.volatile_len();
         }
     });
+    crate::disk::keyspace_counts(c.srv, &mut w.dbs);
     w
 }
 
 /// The INFO text for the given sections (names as from [`selected_sections`]).
 pub fn info_string(srv: &Server, sections: &[&str], walk: &ShardWalk) -> String {
     let mut out = String::with_capacity(4096);
-    for (n, name) in sections.iter().enumerate() {
-        if n > 0 {
+    for name in sections {
+        if *name == "disk" && !crate::disk::enabled(srv) {
+            continue;
+        }
+        if !out.is_empty() {
             out.push_str("\r\n");
         }
         match *name {
+            "disk" => crate::disk::info_section(srv, &mut out),
             "server" => server_section(srv, &mut out),
             "clients" => clients_section(srv, &mut out),
             "memory" => memory_section(srv, &mut out),
@@ -371,6 +378,12 @@ fn server_section(srv: &Server, out: &mut String) {
     field!(out, "redis_version", "{}", crate::REDIS_VERSION);
     field!(out, "server_name", "ferrokv");
     field!(out, "ferrokv_version", "{}", crate::FERROKV_VERSION);
+    let engine = if crate::disk::enabled(srv) {
+        "disk"
+    } else {
+        "memory"
+    };
+    field!(out, "storage_engine", "{}", engine);
     field!(out, "redis_git_sha1", "00000000");
     field!(out, "redis_git_dirty", "0");
     field!(out, "redis_build_id", "{}", build_id());

@@ -270,7 +270,9 @@ pub fn run_atomic(
         .then(|| srv.scripting.hold());
     let mut locks = srv.keyspace.lock(&plan);
     let now_us = crate::util::now_us();
+    crate::disk::load_watched(srv, client, &mut locks, now_us / 1000);
     if !check(client, &mut locks, now_us / 1000, reply) {
+        crate::disk::flush(srv, client, &mut locks, now_us / 1000);
         return false;
     }
     let Some(placeholder) = srv.commands.get("exec") else {
@@ -296,6 +298,7 @@ pub fn run_atomic(
     }
     // The transaction or script is one unit: propagated before its locks are released.
     crate::propagate::flush_unit(srv, ctx.client);
+    crate::disk::end_unit(&mut ctx);
     drop(ctx);
     client.nonblocking = was_nonblocking;
     true

@@ -214,6 +214,27 @@ const YES_NO_LOCAL: &[&str] = &["no", "yes", "local"];
 pub static PARAMS: &[Param] = &[
     // ---- ferrokv's own ----
     e("storage-engine", &["memory", "disk"], "memory", IMMUTABLE),
+    // Disk engine budget (block cache; memtables), read once at startup.
+    Param {
+        name: "disk-cache-size",
+        alias: None,
+        kind: Kind::Mem {
+            min: 1 << 20,
+            max: ULL,
+        },
+        default: "67108864",
+        flags: IMMUTABLE,
+    },
+    Param {
+        name: "disk-memtable-size",
+        alias: None,
+        kind: Kind::Mem {
+            min: 1 << 20,
+            max: ULL,
+        },
+        default: "67108864",
+        flags: IMMUTABLE,
+    },
     // ---- general / networking ----
     // Redis without a config file binds every interface; ferrokv defaults to loopback like the
     // redis.conf Redis ships (`bind 127.0.0.1 -::1`), so a bare start is never exposed.
@@ -653,6 +674,8 @@ pub static EFFECTIVE: &[&str] = &[
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
     "storage-engine",
+    "disk-cache-size",
+    "disk-memtable-size",
     "bind",
     "port",
     "protected-mode",

@@ -831,6 +831,8 @@ fn differential_config_get_against_redis() {
     // Ours-only parameters (Redis 7.2+/7.4+ additions and ferrokv's own).
     const OURS_ONLY: &[&str] = &[
         "storage-engine",
+        "disk-cache-size",
+        "disk-memtable-size",
         "set-max-listpack-entries",
         "set-max-listpack-value",
         "locale-collate",

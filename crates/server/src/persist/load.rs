@@ -180,6 +180,11 @@ fn load_stream_at(
                     out.expired += 1;
                     continue;
                 };
+                // `storage-engine disk`: the key goes straight to the disk store.
+                if crate::disk::import_entry(srv, rec.db as u32, &entry, now)? {
+                    out.keys += 1;
+                    continue;
+                }
                 if shard.insert(entry, now).is_some() {
                     return Err(format!(
                         "RDB has duplicated key '{}' in DB {}",

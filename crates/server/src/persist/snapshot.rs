@@ -72,6 +72,9 @@ pub struct Epoch {
     /// `maxmemory-policy`, FREQ under an LFU one, none otherwise.
     hints: Hints,
     functions: Vec<Vec<u8>>,
+    /// With `storage-engine disk`: the disk store's view at the epoch (the shards are empty
+    /// between commands), written after the shards (see [`crate::disk::write_snapshot`]).
+    disk: Option<ferrokv_engine_disk::DiskSnapshot>,
 }
 
 /// Access hints written with each key.
@@ -103,6 +106,9 @@ pub fn begin(srv: &Server, locks: &mut LockSet<'_>) -> Epoch {
         marked.push((db, sh));
     }
     *srv.persist.current.lock() = Some(sink.clone());
+    // Disk mode: whether a hash has field TTLs is found by the writer thread (O(data), not
+    // under the locks).
+    let disk = crate::disk::engine(srv).map(|e| e.snapshot());
     let policy = srv.config.read().maxmemory_policy().to_string();
     let hints = match srv.keyspace.access_mode() {
         ferrokv_engine::AccessMode::Lfu { decay_minutes, .. } if policy.ends_with("-lfu") => {
@@ -119,6 +125,7 @@ pub fn begin(srv: &Server, locks: &mut LockSet<'_>) -> Epoch {
         marked,
         version: if field_ttls { 12 } else { 10 },
         dirty_at_start: srv.stats.dirty.load(Relaxed),
+        disk,
         functions: srv
             .scripting
             .library_codes()
@@ -209,9 +216,13 @@ fn write_inner(
         )
     })?;
     let io = |e: std::io::Error| format!("Write error saving DB on disk: {}", e);
+    let version = match &epoch.disk {
+        Some(d) if crate::disk::snapshot_has_field_ttls(d, srv.keyspace.db_count()) => 12,
+        _ => epoch.version,
+    };
     let mut w = RdbWriter::new(
         BufWriter::with_capacity(1 << 20, file),
-        write_options(srv, epoch.version),
+        write_options(srv, version),
     )
     .map_err(io)?;
     let used_mem = crate::cmd::info::process_memory().rss;
@@ -278,6 +289,9 @@ fn write_inner(
             .sink
             .bytes
             .fetch_update(Relaxed, Relaxed, |b| Some(b.saturating_sub(freed)));
+    }
+    if let Some(snap) = &epoch.disk {
+        keys += crate::disk::write_snapshot(&mut w, snap, srv.keyspace.db_count(), epoch.now_ms)?;
     }
     let out = w.finish().map_err(io)?;
     let file = out.into_inner().map_err(|e| io(e.into_error()))?;

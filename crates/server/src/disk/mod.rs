@@ -1,0 +1,899 @@
+//! `storage-engine disk`: the command layer on top of the disk engine (`ferrokv-engine-disk`).
+//!
+//! The memory engine's handlers stay the one implementation of Redis semantics. In disk mode
+//! the in-memory shards still exist and still serve as the locks (the dispatcher locks a
+//! command's shards exactly as in memory mode), but they are empty between execution units.
+//! Every handler call goes through [`call`] (from `propagate::call_handler`):
+//!
+//! 1. **Before the handler**, every key the command declares (the same key extraction the lock
+//!    plan uses) is loaded from disk into its locked shard, unless the unit already loaded it
+//!    (EXEC's and a script's commands share the shards: a key an earlier command changed or
+//!    deleted is not read again). Keys are loaded even when expired, with their deadline, so
+//!    the memory engine expires them with its usual semantics (events, `DEL` propagation).
+//!    Commands that lock a whole database (KEYS, DBSIZE, FLUSHDB, SORT ... BY, SAVE ...) load
+//!    that whole database: O(keys), a stopgap until they get disk-native branches.
+//! 2. **The handler runs unchanged.**
+//! 3. **When the execution unit ends** (top-level command, whole EXEC, whole script), while its
+//!    locks are still held, [`flush`] writes back every resident key if the unit changed the
+//!    dataset (its dirty counter grew), deletes loaded keys that are gone (deleted or expired),
+//!    and empties the shards.
+//!
+//! SCAN (which locks shard by shard) is answered from the disk engine's own hash-ordered scan,
+//! and INFO keyspace counts from disk. The active expiry cycle calls [`active_expire`].
+//!
+//! The layout of one key on disk is in [`store`].
+
+mod scan;
+pub mod store;
+
+use crate::client::Client;
+use crate::dispatch::{Ctx, Handler, Locking};
+use crate::errors::{self, CmdError, CmdResult};
+use crate::keyspace::{LockPlan, LockSet};
+use crate::persist::convert::{entry_to_rdb, rdb_to_entry};
+use crate::server::Server;
+use bytes::Bytes;
+use ferrokv_engine::Clock;
+use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync};
+use ferrokv_rdb::RdbValue;
+use std::collections::{HashMap, HashSet};
+
+/// Clock for converting entries when writing them back: hash fields whose TTL passed are kept,
+/// so the memory engine reclaims them later with its events (never silently on write-back).
+const KEEP_EXPIRED_FIELDS: i64 = i64::MIN;
+
+/// Name of the directory (under `dir`) that holds the disk engine's files.
+pub const DATA_DIR: &str = "ferrokv-disk";
+
+/// Per-client state of the execution unit running on the disk engine.
+#[derive(Default, Debug)]
+pub struct ClientDisk {
+    /// Nesting depth of handler calls.
+    depth: u32,
+    /// Keys loaded by the unit: (db, key) → whether the key existed on disk.
+    loaded: HashMap<(u32, Bytes), bool>,
+    /// Databases the unit loaded entirely.
+    whole: Vec<u32>,
+    /// The client's dirty counter when the unit began.
+    dirty_at_start: u64,
+    /// A write command ran in the unit (written back even if it did not count as dirty).
+    wrote: bool,
+}
+
+impl ClientDisk {
+    fn idle(&self) -> bool {
+        self.loaded.is_empty() && self.whole.is_empty()
+    }
+}
+
+/// The disk engine and what the server keeps beside it.
+pub struct DiskState {
+    /// The engine handle.
+    pub engine: DiskEngine,
+    /// Hashes with field TTLs written since start, (db, key): the active expiry cycle visits
+    /// them (hashes written before a restart have their fields expired lazily only).
+    hfe: parking_lot::Mutex<HashSet<(u32, Vec<u8>)>>,
+}
+
+/// The disk engine when the server runs with `storage-engine disk`.
+#[inline]
+pub fn engine(srv: &Server) -> Option<&DiskEngine> {
+    srv.disk.get().map(|d| &d.engine)
+}
+
+/// Whether the server runs on the disk engine.
+#[inline]
+pub fn enabled(srv: &Server) -> bool {
+    srv.disk.get().is_some()
+}
+
+/// Opens the disk engine in `<dir>/ferrokv-disk` with the configured budget and journal
+/// persistence (`appendfsync`). Called once at startup in disk mode.
+pub fn open(srv: &Server) -> Result<(), String> {
+    let (path, opts) = {
+        let cfg = srv.config.read();
+        let fsync = match cfg.get_str("appendfsync") {
+            Some("always") => Fsync::Always,
+            Some("no") => Fsync::No,
+            _ => Fsync::EverySec,
+        };
+        let defaults = DiskOptions::default();
+        let opts = DiskOptions {
+            cache_bytes: cfg
+                .get_u64("disk-cache-size")
+                .unwrap_or(defaults.cache_bytes),
+            memtable_bytes: cfg
+                .get_u64("disk-memtable-size")
+                .unwrap_or(defaults.memtable_bytes),
+            fsync,
+            ..defaults
+        };
+        (cfg.dir().join(DATA_DIR), opts)
+    };
+    let eng = DiskEngine::open(&path, opts)
+        .map_err(|e| format!("Can't open the disk store at {}: {e}", path.display()))?;
+    crate::log_notice!("Disk engine opened at {}", path.display());
+    let state = DiskState {
+        engine: eng,
+        hfe: parking_lot::Mutex::new(HashSet::new()),
+    };
+    srv.disk
+        .set(state)
+        .map_err(|_| "the disk engine is already open".to_string())
+}
+
+/// Forces the journal to stable storage (SHUTDOWN, DEBUG RELOAD).
+pub fn sync(srv: &Server) {
+    if let Some(eng) = engine(srv) {
+        if let Err(e) = eng.sync() {
+            crate::log_warning!("Disk engine sync failed: {}", e);
+        }
+    }
+}
+
+/// Whether the disk store holds no key at all (startup decides whether to import the RDB).
+pub fn store_is_empty(srv: &Server) -> bool {
+    let Some(eng) = engine(srv) else {
+        return true;
+    };
+    let snap = eng.snapshot();
+    (0..srv.keyspace.db_count()).all(|db| snap.keys(db as u16).next().is_none())
+}
+
+/// Moves everything the RDB loader put in the shards into the disk store (startup import of
+/// a dump file into an empty disk store). Returns the number of keys written.
+pub fn import_loaded_shards(srv: &Server) -> Result<u64, String> {
+    let Some(eng) = engine(srv) else {
+        return Ok(0);
+    };
+    let now = crate::util::now_ms();
+    let mut n = 0u64;
+    for db in 0..srv.keyspace.db_count() {
+        for i in 0..crate::keyspace::SHARDS {
+            let Some(mut shard) = srv.keyspace.lock_one(db, i) else {
+                continue;
+            };
+            let table = shard.take_table();
+            for e in table.iter() {
+                if let Some(v) = entry_to_rdb(e, now) {
+                    store::put(
+                        eng,
+                        db as u16,
+                        e.key(),
+                        &v,
+                        e.expire_at(),
+                        record_meta(e),
+                        now,
+                    )?;
+                    n += 1;
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Runs `handler` for the command in `c`: in disk mode loads the command's keys first and, at
+/// the end of the outermost call, writes the unit back (see the module docs).
+#[inline]
+pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
+    let Some(eng) = engine(c.srv) else {
+        return handler(c);
+    };
+    if c.client.disk.depth == 0 && c.client.disk.idle() {
+        c.client.disk.dirty_at_start = c.client.batch.dirty;
+    }
+    if c.cmd.name == "scan" {
+        return scan(c, eng);
+    }
+    if c.cmd.name == "dbsize" && c.client.disk.depth == 0 && c.client.disk.idle() {
+        // Nothing of this client is resident: the store is the whole truth. O(1); counts keys
+        // whose expiry passed but that were not reclaimed yet, as the memory engine does.
+        let n = eng.dbsize(c.client.db as u16, c.clock.ms).map_err(|e| {
+            CmdError(std::borrow::Cow::Owned(format!(
+                "ERR disk engine error: {e}"
+            )))
+        })?;
+        c.reply.int(n as i64);
+        return Ok(());
+    }
+    if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
+        c.client.disk.wrote = true;
+    }
+    if let Err(e) = load_for_command(c, eng).and_then(|()| predelete_for_flush(c, eng)) {
+        crate::log_warning!("{}", e);
+        return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
+    }
+    c.client.disk.depth += 1;
+    let r = match scan::try_scan(c) {
+        Some(r) => r,
+        None => handler(c),
+    };
+    c.client.disk.depth -= 1;
+    if c.client.disk.depth == 0 {
+        end_unit(c);
+    }
+    r
+}
+
+/// Ends the unit of `c` (see [`flush`]).
+pub fn end_unit(c: &mut Ctx<'_, '_>) {
+    let now = c.clock.ms;
+    flush(c.srv, c.client, &mut c.locks, now);
+}
+
+/// Loads the keys `c`'s command declares (or the whole databases it locks).
+fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String> {
+    let db = c.client.db;
+    let plan = match c.cmd.locking {
+        Locking::None | Locking::Manual => return Ok(()),
+        // Snapshots read the disk store directly (see `persist::snapshot`).
+        _ if matches!(c.cmd.name, "save" | "bgsave") => return Ok(()),
+        _ => crate::dispatch::lock_plan(c.cmd, c.argv, db),
+    };
+    let srv = c.srv;
+    let clock = c.clock;
+    let st = &mut c.client.disk;
+    match plan {
+        LockPlan::None => Ok(()),
+        LockPlan::Db(d) => load_db(srv, eng, st, &mut c.locks, d, &clock),
+        LockPlan::All => {
+            for d in 0..srv.keyspace.db_count() {
+                load_db(srv, eng, st, &mut c.locks, d as u32, &clock)?;
+            }
+            Ok(())
+        }
+        LockPlan::Shards(v) => {
+            let args: Vec<&[u8]> = c.argv.iter().map(|b| &b[..]).collect();
+            let mut keys = crate::spec::keys_for_dispatch(c.cmd.spec, &args);
+            if keys.is_empty() && c.cmd.name == "debug" {
+                // DEBUG OBJECT / DIGEST-VALUE: the keys follow the subcommand.
+                keys = (2..c.argv.len()).map(|i| (i, 0)).collect();
+            }
+            let mut dbs: Vec<u32> = v.iter().map(|s| s.0).collect();
+            dbs.dedup();
+            for d in dbs {
+                for (i, _) in &keys {
+                    if let Some(k) = c.argv.get(*i) {
+                        load_key(srv, eng, st, &mut c.locks, d, k, &clock)?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// FLUSHALL / FLUSHDB: the databases were loaded whole; their keys are deleted from the store
+/// before the handler runs, so a save the handler makes (save points) sees the flushed store
+/// plus the (emptied) shards. The loaded copies stay resident for WATCH and the handler; if
+/// the handler fails, the end of the unit writes them back.
+fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String> {
+    let dbs: Vec<u32> = match c.cmd.name {
+        "flushall" => (0..c.srv.keyspace.db_count() as u32).collect(),
+        "flushdb" => vec![c.client.db],
+        _ => return Ok(()),
+    };
+    for ((db, key), existed) in c.client.disk.loaded.iter_mut() {
+        if *existed && dbs.contains(db) {
+            store::delete(eng, *db as u16, key)?;
+            *existed = false;
+        }
+    }
+    Ok(())
+}
+
+/// Loads one key into its locked shard unless the unit already did.
+fn load_key(
+    srv: &Server,
+    eng: &DiskEngine,
+    st: &mut ClientDisk,
+    locks: &mut LockSet<'_>,
+    db: u32,
+    key: &Bytes,
+    clock: &Clock,
+) -> Result<(), String> {
+    if st.whole.contains(&db) || st.loaded.contains_key(&(db, key.clone())) {
+        return Ok(());
+    }
+    // A key outside the lock plan is not loaded (the handler fails on it with its own error).
+    if locks.for_key(db, key).is_none() {
+        return Ok(());
+    }
+    let found = store::load(eng, db as u16, key)?;
+    st.loaded.insert((db, key.clone()), found.is_some());
+    if let Some(l) = found {
+        insert(srv, locks, db, key, l, clock)?;
+    }
+    Ok(())
+}
+
+/// Loads every key of `db`.
+fn load_db(
+    srv: &Server,
+    eng: &DiskEngine,
+    st: &mut ClientDisk,
+    locks: &mut LockSet<'_>,
+    db: u32,
+    clock: &Clock,
+) -> Result<(), String> {
+    if st.whole.contains(&db) || !locks.holds_db(db) {
+        return Ok(());
+    }
+    let snap = eng.snapshot();
+    for item in snap.keys(db as u16) {
+        let (key, _) = item.map_err(|e| format!("disk engine error: {e}"))?;
+        let key = Bytes::from(key);
+        if st.loaded.contains_key(&(db, key.clone())) {
+            continue;
+        }
+        let found = store::load(eng, db as u16, &key)?;
+        st.loaded.insert((db, key.clone()), found.is_some());
+        if let Some(l) = found {
+            insert(srv, locks, db, &key, l, clock)?;
+        }
+    }
+    st.whole.push(db);
+    Ok(())
+}
+
+/// Puts a loaded value into its shard as the memory engine would have built it.
+fn insert(
+    srv: &Server,
+    locks: &mut LockSet<'_>,
+    db: u32,
+    key: &[u8],
+    loaded: store::Loaded,
+    clock: &Clock,
+) -> Result<(), String> {
+    let Some(shard) = locks.for_key(db, key) else {
+        return Ok(());
+    };
+    insert_into(srv, shard, key, loaded, clock)
+}
+
+/// [`insert`] into a shard the caller holds.
+fn insert_into(
+    srv: &Server,
+    shard: &mut ferrokv_engine::Shard,
+    key: &[u8],
+    (v, exp, meta): store::Loaded,
+    clock: &Clock,
+) -> Result<(), String> {
+    let limits = srv.hot.encoding_limits();
+    // A value written in a compact encoding stays compact even if the limits were lowered
+    // since (Redis converts only when a value grows).
+    let build_limits = match store::encoding_name(meta.encoding) {
+        Some("listpack" | "intset" | "listpackex") => ferrokv_engine::EncodingLimits {
+            hash_max_listpack_entries: usize::MAX,
+            hash_max_listpack_value: usize::MAX,
+            set_max_intset_entries: usize::MAX,
+            set_max_listpack_entries: usize::MAX,
+            set_max_listpack_value: usize::MAX,
+            zset_max_listpack_entries: usize::MAX,
+            zset_max_listpack_value: usize::MAX,
+            ..limits
+        },
+        _ => limits,
+    };
+    // Hash fields whose TTL passed are kept (clock far in the past): the memory engine expires
+    // them itself, with its events, as it does for keys.
+    match rdb_to_entry(key, &v, exp, meta.access, &build_limits, i64::MIN) {
+        Ok(Some(mut e)) => {
+            if let Some(want) = store::encoding_name(meta.encoding) {
+                if e.encoding_name() != want {
+                    force_encoding(&mut e, want, &build_limits);
+                }
+            }
+            shard.insert(e, clock.ms);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("can't load key from the disk store: {e}")),
+    }
+}
+
+/// What a record keeps besides the value: the encoding (so big encodings survive a reload, as
+/// Redis never converts back to a compact one) and the access value (OBJECT IDLETIME/FREQ as
+/// of the last write; reads do not write their access update back).
+fn record_meta(e: &ferrokv_engine::Entry) -> store::RecordMeta {
+    store::RecordMeta {
+        encoding: store::encoding_code(e.encoding_name()),
+        access: e.access(),
+    }
+}
+
+/// Converts a freshly loaded collection to the encoding it had when written.
+fn force_encoding(
+    e: &mut ferrokv_engine::Entry,
+    want: &str,
+    limits: &ferrokv_engine::EncodingLimits,
+) {
+    use ferrokv_engine::set::{Encoding, Set};
+    use ferrokv_engine::{Entry, Value};
+    if e.kind().is_string() {
+        let (key, exp, access) = (e.key().to_vec(), e.expire_at(), e.access());
+        let v = e.str_value().to_vec();
+        *e = match want {
+            "embstr" => Entry::new_plain_string(&key, &v, exp, access),
+            "raw" => Entry::new_raw_string(&key, &v, exp, access, 0),
+            _ => return,
+        };
+        return;
+    }
+    match e.value_mut() {
+        Some(Value::Hash(h)) if want == "hashtable" => h.convert(),
+        Some(Value::Hash(h)) if want == "listpackex" => h.enable_field_ttls(),
+        Some(Value::List(l)) if want == "quicklist" => {
+            let items: Vec<Vec<u8>> = l.iter().map(<[u8]>::to_vec).collect();
+            let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+            *l = ferrokv_engine::list::List::quicklist_from_items(
+                &refs,
+                limits.list_max_listpack_size,
+            );
+        }
+        Some(Value::ZSet(z)) if want == "skiplist" => z.convert_to_skiplist(),
+        Some(Value::Set(s)) => {
+            let enc = match want {
+                "hashtable" => Encoding::HashTable,
+                "listpack" => Encoding::Listpack,
+                "intset" => Encoding::IntSet,
+                _ => return,
+            };
+            let mut members = Vec::with_capacity(s.len());
+            s.for_each_member(|m| members.push(m.to_vec()));
+            let mut n = Set::with_encoding(enc);
+            for m in &members {
+                n.add(m, limits);
+            }
+            *s = n;
+        }
+        _ => {}
+    }
+}
+
+/// Ends an execution unit while its locks are held: writes back every resident key when the
+/// unit changed the dataset, deletes loaded keys that are gone, and empties the shards.
+/// Call it where the unit's locks are about to be released (see the module docs).
+pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms: i64) {
+    let Some(eng) = engine(srv) else {
+        return;
+    };
+    let st = &mut client.disk;
+    if st.idle() {
+        st.dirty_at_start = client.batch.dirty;
+        return;
+    }
+    let changed = st.wrote || client.batch.dirty != st.dirty_at_start;
+    let mut present: HashSet<(u32, Box<[u8]>)> = HashSet::new();
+    let mut failed: Option<String> = None;
+    for ((db, _), shard) in locks.all_held() {
+        if shard.is_empty() {
+            continue;
+        }
+        let table = shard.take_table();
+        for e in table.iter() {
+            present.insert((db, e.key().into()));
+            if !changed {
+                continue;
+            }
+            let r = match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
+                Some(v) if v.has_field_ttls() => {
+                    if let Some(d) = srv.disk.get() {
+                        d.hfe.lock().insert((db, e.key().to_vec()));
+                    }
+                    store::put(
+                        eng,
+                        db as u16,
+                        e.key(),
+                        &v,
+                        e.expire_at(),
+                        record_meta(e),
+                        now_ms,
+                    )
+                }
+                Some(v) => store::put(
+                    eng,
+                    db as u16,
+                    e.key(),
+                    &v,
+                    e.expire_at(),
+                    record_meta(e),
+                    now_ms,
+                ),
+                None => store::delete(eng, db as u16, e.key()),
+            };
+            if let Err(e) = r {
+                failed.get_or_insert(e);
+            }
+        }
+        drop(table);
+    }
+    for ((db, key), existed) in st.loaded.drain() {
+        if existed && !present.contains(&(db, Box::from(&key[..]))) {
+            if let Err(e) = store::delete(eng, db as u16, &key) {
+                failed.get_or_insert(e);
+            }
+        }
+    }
+    st.whole.clear();
+    st.wrote = false;
+    st.dirty_at_start = client.batch.dirty;
+    if let Some(e) = failed {
+        crate::log_warning!("Writing to the disk store failed: {}", e);
+    }
+}
+
+/// Loads the keys a client WATCHes (EXEC checks whether they expired since WATCH) into the
+/// shards `locks` holds. The caller ends the unit with [`flush`] in every case.
+pub fn load_watched(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms: i64) {
+    let Some(eng) = engine(srv) else {
+        return;
+    };
+    if client.disk.idle() {
+        client.disk.dirty_at_start = client.batch.dirty;
+    }
+    let clock = Clock {
+        ms: now_ms,
+        touch: false,
+        rand: 0,
+    };
+    let keys: Vec<(u32, Bytes)> = client
+        .watch
+        .keys
+        .iter()
+        .map(|w| (w.db, w.key.clone()))
+        .collect();
+    for (db, key) in keys {
+        if let Err(e) = load_key(srv, eng, &mut client.disk, locks, db, &key, &clock) {
+            crate::log_warning!("{}", e);
+        }
+    }
+}
+
+/// Keys and keys with an expiry per database, counted on disk (INFO keyspace).
+pub fn keyspace_counts(srv: &Server, dbs: &mut [(usize, usize)]) {
+    let Some(eng) = engine(srv) else {
+        return;
+    };
+    let now = crate::util::now_ms();
+    let snap = eng.snapshot();
+    for (db, slot) in dbs.iter_mut().enumerate() {
+        let mut keys = 0;
+        let mut volatile = 0;
+        for (_, info) in snap.keys(db as u16).flatten() {
+            match info.expire {
+                Some(t) if t <= now => {}
+                Some(_) => {
+                    keys += 1;
+                    volatile += 1;
+                }
+                None => keys += 1,
+            }
+        }
+        *slot = (keys, volatile);
+    }
+}
+
+/// The active expiry cycle in disk mode: deletes due keys through the engine's deadline
+/// index and announces them (`expired` events, WATCH, tracking, `DEL` propagation), each
+/// under its shard lock. Returns how many keys expired.
+pub fn active_expire(srv: &Server, max_keys: usize) -> usize {
+    let Some(eng) = engine(srv) else {
+        return 0;
+    };
+    let now = crate::util::now_ms();
+    let due = match eng.expire_sweep(now, max_keys) {
+        Ok(d) => d,
+        Err(e) => {
+            crate::log_warning!("Disk engine expiry sweep failed: {}", e);
+            return 0;
+        }
+    };
+    let n = due.len();
+    for (db, key) in due {
+        let db = u32::from(db);
+        let Some(mut guard) = srv
+            .keyspace
+            .lock_one(db as usize, crate::keyspace::shard_of(&key))
+        else {
+            continue;
+        };
+        crate::watch::signal_modified_in(&srv.watches, db, &key);
+        crate::tracking::invalidate_key(srv, None, &key);
+        crate::propagate::feed_background(srv, vec![crate::propagate::del_effect(db, &key)]);
+        guard.stats.expired_keys += 1;
+        drop(guard);
+        crate::notify::publish_expired(srv, db, &[key.into_boxed_slice()]);
+    }
+    n
+}
+
+/// SCAN on the disk engine: the cursor is the engine's hash-ordered position (a plain `u64`,
+/// no server state); every key present for the whole iteration is returned at least once.
+fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
+    let cursor = crate::cmd::generic::parse_cursor(c.arg(1))?;
+    let mut count: usize = 10;
+    let mut pattern: Option<&[u8]> = None;
+    let mut type_name: Option<&[u8]> = None;
+    let mut i = 2;
+    while i < c.argv.len() {
+        let a = c.arg(i);
+        let has_value = i + 1 < c.argv.len();
+        if crate::args::is(a, "count") && has_value {
+            let n = crate::args::int(c.arg(i + 1))?;
+            if n < 1 {
+                return Err(errors::SYNTAX);
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if crate::args::is(a, "match") && has_value {
+            let p = c.arg(i + 1);
+            pattern = (p != b"*").then_some(p);
+        } else if crate::args::is(a, "type") && has_value {
+            type_name = Some(c.arg(i + 1));
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        i += 2;
+    }
+    let db = c.db() as u16;
+    let now = c.now_ms();
+    let (next, keys) = eng.scan(db, cursor, count, None, None, now).map_err(|e| {
+        CmdError(std::borrow::Cow::Owned(format!(
+            "ERR disk engine error: {e}"
+        )))
+    })?;
+    let mut out: Vec<Vec<u8>> = Vec::with_capacity(keys.len());
+    for k in keys {
+        if pattern.is_some_and(|p| !crate::glob::glob_match(p, &k, false)) {
+            continue;
+        }
+        if let Some(t) = type_name {
+            let rec = store::load_raw(eng, db, &k)
+                .map_err(|e| CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))))?;
+            match rec {
+                Some(r)
+                    if store::type_name_of_record(&r)
+                        .as_bytes()
+                        .eq_ignore_ascii_case(t) => {}
+                _ => continue,
+            }
+        }
+        out.push(k);
+    }
+    let r = c.out();
+    r.array(2);
+    r.bulk(itoa::Buffer::new().format(next).as_bytes());
+    r.array(out.len());
+    for k in &out {
+        r.bulk(k);
+    }
+    Ok(())
+}
+
+/// Whether some hash in the snapshot has field TTLs (the RDB then needs version 12).
+/// O(hash data): reads every hash record.
+pub fn snapshot_has_field_ttls(snap: &ferrokv_engine_disk::DiskSnapshot, dbs: usize) -> bool {
+    for db in 0..dbs as u16 {
+        for (key, _) in snap.keys(db).flatten() {
+            let Ok(Some(rec)) = snap.get(db, &key) else {
+                continue;
+            };
+            if store::type_name_of_record(&rec) == "hash"
+                && store::decode(&rec).is_ok_and(|v| v.has_field_ttls())
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Writes every live key of the disk snapshot into an RDB writer (SAVE, BGSAVE, SHUTDOWN,
+/// DEBUG RELOAD in disk mode). Reads lazily: memory stays bounded by the largest value.
+/// Returns the number of keys written.
+pub fn write_snapshot<W: std::io::Write>(
+    w: &mut ferrokv_rdb::RdbWriter<W>,
+    snap: &ferrokv_engine_disk::DiskSnapshot,
+    dbs: usize,
+    now_ms: i64,
+) -> Result<u64, String> {
+    let io = |e: std::io::Error| format!("Write error saving DB on disk: {e}");
+    let mut n = 0u64;
+    for db in 0..dbs as u16 {
+        let mut selected = false;
+        for item in snap.keys(db) {
+            let (key, info) = item.map_err(|e| format!("disk engine error: {e}"))?;
+            if info.expire.is_some_and(|t| t <= now_ms) {
+                continue;
+            }
+            let Some(rec) = snap
+                .get(db, &key)
+                .map_err(|e| format!("disk engine error: {e}"))?
+            else {
+                continue;
+            };
+            let mut value = store::decode(&rec)?;
+            if let RdbValue::Hash(fields) = &mut value {
+                fields.retain(|f| f.expire_ms.is_none_or(|t| t > now_ms));
+            }
+            if value.is_empty_collection() {
+                continue;
+            }
+            if !selected {
+                w.select_db(u64::from(db), 0, 0).map_err(io)?;
+                selected = true;
+            }
+            let rec = ferrokv_rdb::KeyRecord {
+                db: u64::from(db),
+                key,
+                value,
+                expire_ms: info.expire,
+                lru_idle: None,
+                lfu_freq: None,
+            };
+            w.write_record(&rec).map_err(|e| e.to_string())?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes every key of every database from the disk store (DEBUG RELOAD before loading the
+/// file back). O(keys).
+pub fn delete_all(srv: &Server) -> Result<(), String> {
+    let Some(eng) = engine(srv) else {
+        return Ok(());
+    };
+    let snap = eng.snapshot();
+    for db in 0..srv.keyspace.db_count() as u16 {
+        for item in snap.keys(db) {
+            let (key, _) = item.map_err(|e| format!("disk engine error: {e}"))?;
+            store::delete(eng, db, &key)?;
+        }
+    }
+    Ok(())
+}
+
+/// The `# Disk` INFO section (disk mode only): the engine's figures.
+pub fn info_section(srv: &Server, out: &mut String) {
+    use std::fmt::Write;
+    let Some(eng) = engine(srv) else {
+        return;
+    };
+    let s = eng.stats();
+    out.push_str("# Disk\r\n");
+    let mut f = |name: &str, v: u64| {
+        let _ = write!(out, "{name}:{v}\r\n");
+    };
+    f("disk_used_bytes", s.disk_bytes);
+    f("disk_journal_bytes", s.journal_bytes);
+    f("disk_cache_capacity", s.cache_capacity);
+    f("disk_cache_used_bytes", s.cache_bytes);
+    f("disk_write_buffer_bytes", s.write_buffer_bytes);
+    f("disk_pending_flushes", s.outstanding_flushes as u64);
+    f("disk_running_compactions", s.active_compactions as u64);
+    f("disk_completed_compactions", s.compactions_completed as u64);
+    f("disk_gc_dropped_records", s.gc_dropped);
+    let [meta, data, zscore, expire] = s.approx_records;
+    f("disk_records_meta", meta as u64);
+    f("disk_records_data", data as u64);
+    f("disk_records_zscore", zscore as u64);
+    f("disk_records_expire", expire as u64);
+}
+
+/// Hashes visited per cycle by [`active_expire_fields`].
+const HFE_KEYS_PER_CYCLE: usize = 16;
+
+/// The active expiry of hash fields in disk mode: loads a few hashes known to have field
+/// TTLs into their (locked) shard, lets the memory engine reclaim their due fields (same
+/// events and signals as the memory cycle), and writes them back. O(hash size) per visit.
+pub fn active_expire_fields(srv: &Server) {
+    let Some(state) = srv.disk.get() else {
+        return;
+    };
+    let eng = &state.engine;
+    let batch: Vec<(u32, Vec<u8>)> = state
+        .hfe
+        .lock()
+        .iter()
+        .take(HFE_KEYS_PER_CYCLE)
+        .cloned()
+        .collect();
+    for (db, key) in batch {
+        let now = crate::util::now_ms();
+        let clock = Clock {
+            ms: now,
+            touch: false,
+            rand: 0,
+        };
+        let Some(mut shard) = srv
+            .keyspace
+            .lock_one(db as usize, crate::keyspace::shard_of(&key))
+        else {
+            continue;
+        };
+        let loaded = match store::load(eng, db as u16, &key) {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                state.hfe.lock().remove(&(db, key));
+                continue;
+            }
+            Err(e) => {
+                crate::log_warning!("{}", e);
+                continue;
+            }
+        };
+        let meta = loaded.2;
+        if let Err(e) = insert_into(srv, &mut shard, &key, loaded, &clock) {
+            crate::log_warning!("{}", e);
+        }
+        let mut hashes = Vec::new();
+        shard.active_expire_fields_into(now, 256, &mut hashes);
+        for (k, _) in &hashes {
+            crate::watch::signal_modified_in(&srv.watches, db, k);
+            crate::tracking::invalidate_key(srv, None, k);
+        }
+        let table = shard.take_table();
+        let mut keep = false;
+        let r = match table.iter().next() {
+            Some(e) => match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
+                Some(v) => {
+                    keep = v.has_field_ttls();
+                    let m = store::RecordMeta {
+                        encoding: store::encoding_code(e.encoding_name()),
+                        access: meta.access,
+                    };
+                    if hashes.is_empty() {
+                        Ok(())
+                    } else {
+                        store::put(eng, db as u16, &key, &v, e.expire_at(), m, now)
+                    }
+                }
+                None => store::delete(eng, db as u16, &key),
+            },
+            None => store::delete(eng, db as u16, &key),
+        };
+        drop(table);
+        let expired_keys = shard.drain_expired();
+        drop(shard);
+        if let Err(e) = r {
+            crate::log_warning!("{}", e);
+        }
+        if !keep {
+            state.hfe.lock().remove(&(db, key));
+        }
+        crate::notify::publish_expired(srv, db, &expired_keys);
+        crate::notify::publish_hash_expired(srv, db, &hashes);
+    }
+}
+
+/// Writes one entry read by the RDB loader into the disk store (startup import, DEBUG
+/// RELOAD). Returns `false` (nothing done) when the server runs on the memory engine.
+pub fn import_entry(
+    srv: &Server,
+    db: u32,
+    e: &ferrokv_engine::Entry,
+    now_ms: i64,
+) -> Result<bool, String> {
+    let Some(eng) = engine(srv) else {
+        return Ok(false);
+    };
+    if let Some(v) = entry_to_rdb(e, now_ms) {
+        if v.has_field_ttls() {
+            if let Some(d) = srv.disk.get() {
+                d.hfe.lock().insert((db, e.key().to_vec()));
+            }
+        }
+        store::put(
+            eng,
+            db as u16,
+            e.key(),
+            &v,
+            e.expire_at(),
+            record_meta(e),
+            now_ms,
+        )?;
+    }
+    Ok(true)
+}
