@@ -17,14 +17,8 @@ fn bulk(s: &str) -> Value {
 }
 
 fn info_field(c: &mut Conn, name: &str) -> String {
-    let v = c.cmd(&["INFO", "persistence"]);
-    let text = String::from_utf8(v.as_bytes().unwrap().to_vec()).unwrap();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix(&format!("{name}:")) {
-            return rest.to_string();
-        }
-    }
-    panic!("no {name} in INFO persistence:\n{text}");
+    c.info_field("persistence", name)
+        .unwrap_or_else(|| panic!("no {name} in INFO persistence"))
 }
 
 fn aof_dir(s: &ServerProc) -> PathBuf {

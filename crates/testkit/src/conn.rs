@@ -105,6 +105,16 @@ impl Conn {
         to_value(&raw)
     }
 
+    /// The value of `field` in `INFO section`, `None` when the section has no such field
+    /// (or the reply is not a bulk string).
+    pub fn info_field(&mut self, section: &str, field: &str) -> Option<String> {
+        let v = self.cmd(&["INFO", section]);
+        let text = String::from_utf8_lossy(v.as_bytes()?).into_owned();
+        let prefix = format!("{field}:");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
+    }
+
     /// Sends a command with binary arguments and returns the exact reply bytes.
     pub fn cmd_raw(&mut self, args: &[&[u8]]) -> Vec<u8> {
         self.send(args);

@@ -484,22 +484,21 @@ pub fn info_fields(srv: &Server) -> (Vec<(&'static str, String)>, Vec<(&'static 
 
 /// Appends `argv` as a RESP multibulk request.
 pub fn encode_command(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    let mut n = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(n.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        encode_arg(out, a);
-    }
+    encode_parts(out, argv.len(), argv.iter().copied());
 }
 
 /// [`encode_command`] over owned arguments.
 pub fn encode_args(out: &mut Vec<u8>, argv: &[bytes::Bytes]) {
-    let mut n = itoa::Buffer::new();
+    encode_parts(out, argv.len(), argv.iter().map(|a| &a[..]));
+}
+
+/// The multibulk header for `n` arguments, then each argument as a bulk string.
+fn encode_parts<'a>(out: &mut Vec<u8>, n: usize, parts: impl Iterator<Item = &'a [u8]>) {
+    let mut num = itoa::Buffer::new();
     out.push(b'*');
-    out.extend_from_slice(n.format(argv.len()).as_bytes());
+    out.extend_from_slice(num.format(n).as_bytes());
     out.extend_from_slice(b"\r\n");
-    for a in argv {
+    for a in parts {
         encode_arg(out, a);
     }
 }
