@@ -10,6 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+/// Why these tests do not run on the disk engine.
+const NO_AOF_ON_DISK: &str =
+    "the disk engine keeps no append-only file: its journal is the durability mechanism";
+
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 
 fn bulk(s: &str) -> Value {
@@ -82,6 +86,9 @@ fn check(c: &mut Conn) {
 
 #[test]
 fn written_and_reloaded_after_kill() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     for policy in ["always", "everysec", "no"] {
         let mut s = ServerProc::ferrokv(BIN, &["--appendonly", "yes", "--appendfsync", policy]);
         let mut c = s.conn();
@@ -112,6 +119,9 @@ fn written_and_reloaded_after_kill() {
 
 #[test]
 fn manifest_and_file_names_match_redis() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let s = ServerProc::ferrokv(BIN, &["--appendonly", "yes"]);
     let mut c = s.conn();
     c.cmd(&["SET", "a", "1"]);
@@ -126,6 +136,9 @@ fn manifest_and_file_names_match_redis() {
 
 #[test]
 fn bgrewriteaof_while_writing_then_restart() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(BIN, &["--appendonly", "yes"]);
     let mut c = s.conn();
     for i in 0..200 {
@@ -163,6 +176,9 @@ fn bgrewriteaof_while_writing_then_restart() {
 
 #[test]
 fn bgrewriteaof_errors() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let s = ServerProc::ferrokv(BIN, &["--appendonly", "yes"]);
     let mut c = s.conn();
     for i in 0..20000 {
@@ -224,6 +240,9 @@ fn written_dir() -> (ServerProc, PathBuf) {
 
 #[test]
 fn truncated_tail_is_cut_with_aof_load_truncated_yes() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let (mut s, incr) = written_dir();
     let full = std::fs::read(&incr).unwrap();
     // Cut inside the last SET.
@@ -243,6 +262,9 @@ fn truncated_tail_is_cut_with_aof_load_truncated_yes() {
 
 #[test]
 fn truncated_tail_is_an_error_with_aof_load_truncated_no() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let (s, incr) = written_dir();
     let full = std::fs::read(&incr).unwrap();
     std::fs::write(&incr, &full[..full.len() - 4]).unwrap();
@@ -253,6 +275,9 @@ fn truncated_tail_is_an_error_with_aof_load_truncated_no() {
 
 #[test]
 fn incomplete_multi_at_the_end_is_reverted() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let (mut s, incr) = written_dir();
     let mut data = std::fs::read(&incr).unwrap();
     data.extend_from_slice(b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nx\r\n$1\r\n1\r\n");
@@ -270,6 +295,9 @@ fn incomplete_multi_at_the_end_is_reverted() {
 
 #[test]
 fn corruption_in_the_middle_exits_non_zero() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let (s, incr) = written_dir();
     let full = std::fs::read(&incr).unwrap();
     // Flip bits in structural bytes of the second command ('*' of the SET a 1).
@@ -300,6 +328,9 @@ fn corruption_in_the_middle_exits_non_zero() {
 
 #[test]
 fn config_set_appendonly_at_runtime() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(BIN, &[]);
     let mut c = s.conn();
     c.cmd(&["SET", "before", "1"]);
@@ -330,6 +361,9 @@ fn config_set_appendonly_at_runtime() {
 
 #[test]
 fn shutdown_flushes_everysec_data() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(BIN, &["--appendonly", "yes", "--appendfsync", "no"]);
     let mut c = s.conn();
     for i in 0..500 {
@@ -344,6 +378,9 @@ fn shutdown_flushes_everysec_data() {
 
 #[test]
 fn old_single_file_is_upgraded() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(BIN, &[]);
     std::fs::write(
         s.dir().join("appendonly.aof"),
@@ -361,6 +398,9 @@ fn old_single_file_is_upgraded() {
 
 #[test]
 fn loads_the_redis_written_preamble_fixture() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let fixture = Path::new("/work/shared/fixtures/rdb-preamble.aof");
     if !fixture.exists() {
         eprintln!("SKIP: {} absent", fixture.display());
@@ -388,6 +428,9 @@ fn copy_aof_dir(from: &Path, to: &Path) {
 
 #[test]
 fn redis_and_ferrokv_load_each_others_aof_dirs() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     // ferrokv writes, redis-server loads.
     let mut f = ServerProc::ferrokv(BIN, &["--appendonly", "yes", "--appendfsync", "always"]);
     let mut c = f.conn();
@@ -428,6 +471,9 @@ fn redis_and_ferrokv_load_each_others_aof_dirs() {
 
 #[test]
 fn base_without_rdb_preamble_is_commands() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(
         BIN,
         &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"],
@@ -461,6 +507,9 @@ fn base_without_rdb_preamble_is_commands() {
 
 #[test]
 fn bgrewriteaof_with_the_aof_off_writes_a_base_only_directory() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(BIN, &[]);
     let mut c = s.conn();
     c.cmd(&["SET", "a", "1"]);
@@ -483,6 +532,9 @@ fn bgrewriteaof_with_the_aof_off_writes_a_base_only_directory() {
 
 #[test]
 fn failing_disk_turns_writes_into_misconf() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     if !Path::new("/dev/full").exists() {
         eprintln!("SKIP: no /dev/full");
         return;
@@ -513,6 +565,9 @@ fn failing_disk_turns_writes_into_misconf() {
 
 #[test]
 fn sigterm_flushes_the_aof() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(BIN, &["--appendonly", "yes", "--appendfsync", "no"]);
     let mut c = s.conn();
     for i in 0..300 {
@@ -526,6 +581,9 @@ fn sigterm_flushes_the_aof() {
 
 #[test]
 fn timestamp_annotations_are_written_and_skipped_on_load() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let mut s = ServerProc::ferrokv(
         BIN,
         &[
@@ -548,6 +606,9 @@ fn timestamp_annotations_are_written_and_skipped_on_load() {
 
 #[test]
 fn automatic_rewrite_on_growth() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let s = ServerProc::ferrokv(
         BIN,
         &[

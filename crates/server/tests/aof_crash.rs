@@ -26,6 +26,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Why these tests do not run on the disk engine.
+const NO_AOF_ON_DISK: &str =
+    "the disk engine keeps no append-only file: its journal is the durability mechanism";
+
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 const THREADS: usize = 4;
 
@@ -237,10 +241,16 @@ fn crash_cycles(policy: &str, cycles: usize, run_ms: (u64, u64)) {
 
 #[test]
 fn kill_9_with_appendfsync_always_loses_nothing_acknowledged() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     crash_cycles("always", 20, (50, 400));
 }
 
 #[test]
 fn kill_9_with_appendfsync_everysec_loses_at_most_about_a_second() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     crash_cycles("everysec", 6, (200, 1500));
 }

@@ -24,6 +24,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Why these tests do not run on the disk engine.
+const NO_AOF_ON_DISK: &str =
+    "the disk engine keeps no append-only file: its journal is the durability mechanism";
+
 const BIN: &str = env!("CARGO_BIN_EXE_ferrokv-server");
 
 /// Key of the marker written after each case (see [`Side::take_case`]).
@@ -647,6 +651,9 @@ fn run_line(side: &mut Side, line: &str) -> Result<(), String> {
 
 #[test]
 fn effects_match_redis_aof() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     let Some(rd) = ServerProc::redis(AOF_ARGS) else {
         return;
     };
@@ -927,6 +934,9 @@ fn check_restart(fk: &mut ServerProc, seed: u64, before: &[String], digest: &Val
 /// (same keys, values and absolute expiry times), and so must a restart, which loads the AOF.
 #[test]
 fn replaying_the_aof_rebuilds_the_same_dataset() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     for seed in seeds() {
         let mut fk = ServerProc::ferrokv(BIN, FERROKV_AOF_ARGS);
         let mut c = fk.conn();
@@ -980,6 +990,9 @@ fn replaying_the_aof_rebuilds_the_same_dataset() {
 /// caught ferrokv's loader expiring keys).
 #[test]
 fn replaying_short_ttls_after_restart() {
+    if ferrokv_testkit::skip_on_disk(NO_AOF_ON_DISK) {
+        return;
+    }
     for seed in seeds() {
         let mut fk = ServerProc::ferrokv(BIN, FERROKV_AOF_ARGS);
         let mut c = fk.conn();
