@@ -478,29 +478,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
                 continue;
             }
             let r = match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
-                Some(v) if v.has_field_ttls() => {
-                    if let Some(d) = srv.disk.get() {
-                        d.hfe.lock().insert((db, e.key().to_vec()));
-                    }
-                    store::put(
-                        eng,
-                        db as u16,
-                        e.key(),
-                        &v,
-                        e.expire_at(),
-                        record_meta(e),
-                        now_ms,
-                    )
-                }
-                Some(v) => store::put(
-                    eng,
-                    db as u16,
-                    e.key(),
-                    &v,
-                    e.expire_at(),
-                    record_meta(e),
-                    now_ms,
-                ),
+                Some(v) => put_entry(srv, eng, db, e, &v, now_ms),
                 None => store::delete(eng, db as u16, e.key()),
             };
             if let Err(e) = r {
@@ -880,20 +858,33 @@ pub fn import_entry(
         return Ok(false);
     };
     if let Some(v) = entry_to_rdb(e, now_ms) {
-        if v.has_field_ttls() {
-            if let Some(d) = srv.disk.get() {
-                d.hfe.lock().insert((db, e.key().to_vec()));
-            }
-        }
-        store::put(
-            eng,
-            db as u16,
-            e.key(),
-            &v,
-            e.expire_at(),
-            record_meta(e),
-            now_ms,
-        )?;
+        put_entry(srv, eng, db, e, &v, now_ms)?;
     }
     Ok(true)
+}
+
+/// Stores entry `e` of database `db` as `v` (its neutral form), registering a hash with field
+/// TTLs for the active field-expiry step.
+fn put_entry(
+    srv: &Server,
+    eng: &DiskEngine,
+    db: u32,
+    e: &ferrokv_engine::Entry,
+    v: &RdbValue,
+    now_ms: i64,
+) -> Result<(), String> {
+    if v.has_field_ttls() {
+        if let Some(d) = srv.disk.get() {
+            d.hfe.lock().insert((db, e.key().to_vec()));
+        }
+    }
+    store::put(
+        eng,
+        db as u16,
+        e.key(),
+        v,
+        e.expire_at(),
+        record_meta(e),
+        now_ms,
+    )
 }
