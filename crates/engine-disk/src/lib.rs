@@ -9,7 +9,7 @@
 //! - `zcount` + `zbound`: the sorted-set rank index (counted buckets over `zscore`, module
 //!   `zindex`);
 //! - `expire`: the deadline index for the active expiry sweep, `db + deadline + key`;
-//! - `sys`: engine bookkeeping (version reservation).
+//! - `sys`: engine bookkeeping (version reservation) and named server blobs (module `sysdata`).
 //!
 //! DEL/UNLINK/EXPIRE/overwrite of a collection touch only its metadata record; the records of a
 //! dead incarnation are dropped later by a compaction filter (module `gc`). No fjall type appears
@@ -26,6 +26,7 @@ mod gc;
 mod glob;
 mod object;
 mod ops;
+mod sysdata;
 mod zindex;
 
 pub use codec::KeyType;
@@ -212,9 +213,10 @@ pub(crate) struct Inner {
     pub(crate) zcount: Keyspace,
     pub(crate) zbound: Keyspace,
     pub(crate) expire: Keyspace,
-    sys: Keyspace,
+    pub(crate) sys: Keyspace,
     pub(crate) gc: Arc<GcShared>,
-    fsync: Fsync,
+    /// The current [`Fsync`] policy ([`sysdata::fsync_code`]); changeable at run time.
+    pub(crate) fsync: std::sync::atomic::AtomicU8,
     locks: Vec<Mutex<()>>,
     reserved: Mutex<u64>,
     /// Whether lazily expired keys are recorded for [`DiskEngine::drain_expired`].
@@ -250,7 +252,11 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if let Some((tx, handle)) = self.flusher.lock().take() {
             drop(tx);
-            let _ = handle.join();
+            // The sync thread holds the engine for a moment each second; if it was the last
+            // holder, this drop runs on that thread, which must not join itself.
+            if handle.thread().id() != std::thread::current().id() {
+                let _ = handle.join();
+            }
         }
         let _ = self.db.persist(PersistMode::SyncAll);
         *self.gc.meta.write() = None;
@@ -344,7 +350,7 @@ impl DiskEngine {
             expire,
             sys,
             gc: shared,
-            fsync: opts.fsync,
+            fsync: std::sync::atomic::AtomicU8::new(sysdata::fsync_code(opts.fsync)),
             locks: (0..LOCK_STRIPES).map(|_| Mutex::new(())).collect(),
             reserved: Mutex::new(reserved),
             log_expired: std::sync::atomic::AtomicBool::new(false),
@@ -358,16 +364,21 @@ impl DiskEngine {
             },
             flusher: Mutex::new(None),
         });
-        if opts.fsync == Fsync::EverySec {
+        {
+            // The once-a-second journal sync runs whatever the policy (idle unless it is
+            // `everysec`), so CONFIG SET appendfsync can switch policies at run time.
             let (tx, rx) = mpsc::channel::<()>();
-            let db = inner.db.clone();
+            let weak = Arc::downgrade(&inner);
             let handle = std::thread::Builder::new()
                 .name("ferrokv-disk-fsync".into())
                 .spawn(move || {
                     while let Err(mpsc::RecvTimeoutError::Timeout) =
                         rx.recv_timeout(Duration::from_secs(1))
                     {
-                        let _ = db.persist(PersistMode::SyncData);
+                        let Some(inner) = weak.upgrade() else { return };
+                        if inner.fsync_policy() == Fsync::EverySec {
+                            let _ = inner.db.persist(PersistMode::SyncData);
+                        }
                     }
                 })
                 .map_err(|e| DiskError::Storage(e.to_string()))?;
@@ -503,7 +514,7 @@ impl Inner {
     /// A new write batch with the configured durability.
     pub(crate) fn batch(&self) -> Batch {
         let b = self.db.batch();
-        let b = match self.fsync {
+        let b = match self.fsync_policy() {
             Fsync::Always => b.durability(Some(PersistMode::SyncData)),
             Fsync::EverySec | Fsync::No => b,
         };
@@ -529,7 +540,7 @@ impl Inner {
             // that a restart never hands out a version that is already in use.
             let r = v + VERSION_RESERVE;
             self.sys.insert(SYS_VERSION_KEY, r.to_be_bytes())?;
-            if self.fsync == Fsync::Always {
+            if self.fsync_policy() == Fsync::Always {
                 self.db.persist(PersistMode::SyncData)?;
             }
             *reserved = r;

@@ -61,7 +61,9 @@ fn start_loading(srv: &Arc<Server>) {
                     Ok(Some(l)) => {
                         log_notice!("DB loaded from disk: {:.3} seconds", l.secs);
                         if disk_mode {
-                            // The loader wrote every key straight into the disk store.
+                            // The loader wrote every key straight into the disk store, and
+                            // installed the file's function libraries: keep them too.
+                            ferrokv_server::disk::sysdata::save_functions(&srv);
                             log_notice!(
                                 "Imported {} keys from {} into the empty disk store",
                                 l.keys,
@@ -145,7 +147,9 @@ fn main() -> ExitCode {
     let srv = Arc::new(Server::new(config));
     srv.persist.attach(&srv);
     if disk_mode {
-        if let Err(e) = ferrokv_server::disk::open(&srv) {
+        if let Err(e) = ferrokv_server::disk::open(&srv)
+            .and_then(|()| ferrokv_server::disk::sysdata::load_functions(&srv))
+        {
             log_warning!("{}", e);
             eprintln!("*** FATAL ERROR *** {e}");
             return ExitCode::FAILURE;

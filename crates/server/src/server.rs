@@ -375,6 +375,9 @@ impl Server {
             .as_deref_mut()
             .is_some_and(|h| h.all_held().next().is_some());
         crate::persist::aof::on_config_change(self, changed, locked);
+        if changed.contains(&"appendfsync") {
+            crate::disk::sysdata::apply_fsync(self);
+        }
         if changed.contains(&"notify-keyspace-events") {
             crate::notify::apply_expired_logging(self, held.as_deref_mut());
         }

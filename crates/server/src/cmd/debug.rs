@@ -189,6 +189,8 @@ fn debug_reload(c: &mut Ctx) -> CmdResult {
         .and_then(|l| crate::disk::import_loaded_shards(srv).map(|_| l))
     {
         Ok(_) => {
+            // The file's libraries replaced the old ones; the disk store keeps them.
+            crate::disk::sysdata::save_functions(srv);
             log_notice!("DB reloaded by DEBUG RELOAD");
             c.reply.ok();
             Ok(())

@@ -25,6 +25,7 @@
 
 mod scan;
 pub mod store;
+pub mod sysdata;
 
 use crate::client::Client;
 use crate::dispatch::{Ctx, Handler, Locking};
@@ -741,6 +742,12 @@ pub fn info_section(srv: &Server, out: &mut String) {
     };
     let s = eng.stats();
     out.push_str("# Disk\r\n");
+    let fsync = match eng.fsync() {
+        Fsync::Always => "always",
+        Fsync::EverySec => "everysec",
+        Fsync::No => "no",
+    };
+    let _ = write!(out, "disk_fsync:{fsync}\r\n");
     let mut f = |name: &str, v: u64| {
         let _ = write!(out, "{name}:{v}\r\n");
     };

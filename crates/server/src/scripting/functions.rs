@@ -573,6 +573,7 @@ fn function_load(c: &mut Ctx) -> CmdResult {
     };
     let name = c.srv.scripting.load_library(&code, replace)?;
     c.dirty(1);
+    crate::disk::sysdata::save_functions(c.srv);
     c.reply.bulk(name.as_bytes());
     Ok(())
 }
@@ -595,6 +596,7 @@ fn function_delete(c: &mut Ctx) -> CmdResult {
         }
     }
     c.dirty(1);
+    crate::disk::sysdata::save_functions(c.srv);
     c.reply.ok();
     Ok(())
 }
@@ -611,6 +613,7 @@ fn function_flush(c: &mut Ctx) -> CmdResult {
     }
     c.srv.scripting.flush_functions();
     c.dirty(1);
+    crate::disk::sysdata::save_functions(c.srv);
     c.reply.ok();
     Ok(())
 }
@@ -800,6 +803,7 @@ fn function_restore(c: &mut Ctx) -> CmdResult {
     codes.extend(new_codes);
     sc.install_all(&codes)?;
     c.dirty(1);
+    crate::disk::sysdata::save_functions(c.srv);
     c.reply.ok();
     Ok(())
 }
