@@ -26,6 +26,7 @@ mod gc;
 mod glob;
 mod object;
 mod ops;
+mod stream;
 mod zindex;
 
 pub use codec::KeyType;
@@ -34,6 +35,7 @@ pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
 pub use object::{KeyMeta, KeyWrite, Layout};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
+pub use stream::{StreamInfo, StreamTrim, XAddId, XAddOptions};
 
 use codec::Meta;
 use fjall::config::{CompressionPolicy, PartitioningPolicy};
@@ -123,7 +125,15 @@ pub enum DiskError {
     NoSuchKey,
     /// LSET index outside the list (`ERR index out of range`).
     IndexOutOfRange,
-    /// The operation or value is not supported by the disk engine (e.g. stream values).
+    /// XADD with an ID not greater than the stream's last ID (`ERR The ID specified in XADD is
+    /// equal or smaller than the target stream top item`).
+    StreamIdTooSmall,
+    /// XADD with the explicit ID 0-0 (`ERR The ID specified in XADD must be greater than 0-0`).
+    StreamIdZero,
+    /// XADD to a stream whose last ID is the largest possible one (`ERR The stream has
+    /// exhausted the last possible ID, unable to add more items`).
+    StreamExhausted,
+    /// The operation or value is not supported by the disk engine.
     Unsupported(String),
     /// A record on disk could not be decoded.
     Corrupt(String),
@@ -143,6 +153,15 @@ impl std::fmt::Display for DiskError {
             DiskError::NanScore => f.write_str("ERR resulting score is not a number (NaN)"),
             DiskError::NoSuchKey => f.write_str("ERR no such key"),
             DiskError::IndexOutOfRange => f.write_str("ERR index out of range"),
+            DiskError::StreamIdTooSmall => f.write_str(
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+            ),
+            DiskError::StreamIdZero => {
+                f.write_str("ERR The ID specified in XADD must be greater than 0-0")
+            }
+            DiskError::StreamExhausted => f.write_str(
+                "ERR The stream has exhausted the last possible ID, unable to add more items",
+            ),
             DiskError::Unsupported(s) => write!(f, "ERR {s}"),
             DiskError::Corrupt(s) => write!(f, "ERR disk engine: corrupt record: {s}"),
             DiskError::Storage(s) => write!(f, "ERR disk engine: {s}"),
