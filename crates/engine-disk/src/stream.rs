@@ -685,6 +685,7 @@ impl DiskEngine {
     /// ID order, or descending from `end` when `rev` (XREVRANGE's `end start` arguments map to
     /// `start`, `end` here). Empty for a missing key, `start > end` or `count == Some(0)`.
     /// O(log N + returned).
+    #[allow(clippy::too_many_arguments)]
     pub fn xrange(
         &self,
         db: u16,
