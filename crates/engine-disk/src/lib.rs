@@ -3,9 +3,11 @@
 //! Layout (see `docs/disk-engine.md` for the full description):
 //! - `meta`: one record per key, `db + hash64(key) + key` → type, expiry, version, size (+ list
 //!   head/tail, or the string value itself);
-//! - `data`: one record per hash field / set member / zset member / list element, keyed by
-//!   `db + len + key + version + subkey`;
-//! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`;
+//! - `data`: one record per hash field / set member / zset member / list element / stream
+//!   entry, keyed by `db + len + key + version + subkey` (a stream entry's subkey is its 16-byte
+//!   ID);
+//! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`; also
+//!   a stream's consumer groups, PEL entries and consumers (module `stream`);
 //! - `zcount` + `zbound`: the sorted-set rank index (counted buckets over `zscore`, module
 //!   `zindex`);
 //! - `expire`: the deadline index for the active expiry sweep, `db + deadline + key`;
@@ -130,6 +132,9 @@ pub enum DiskError {
     StreamIdTooSmall,
     /// XADD with the explicit ID 0-0 (`ERR The ID specified in XADD must be greater than 0-0`).
     StreamIdZero,
+    /// XADD `<ms>-*` when the last ID has these milliseconds and the largest sequence: Redis
+    /// 7.0 answers `ERR Elements are too large to be stored` (its out-of-range path).
+    StreamSeqOverflow,
     /// XADD to a stream whose last ID is the largest possible one (`ERR The stream has
     /// exhausted the last possible ID, unable to add more items`).
     StreamExhausted,
@@ -159,6 +164,7 @@ impl std::fmt::Display for DiskError {
             DiskError::StreamIdZero => {
                 f.write_str("ERR The ID specified in XADD must be greater than 0-0")
             }
+            DiskError::StreamSeqOverflow => f.write_str("ERR Elements are too large to be stored"),
             DiskError::StreamExhausted => f.write_str(
                 "ERR The stream has exhausted the last possible ID, unable to add more items",
             ),

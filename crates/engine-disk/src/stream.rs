@@ -584,6 +584,7 @@ impl DiskEngine {
     /// and the key does not exist. Creates the stream if missing. Errors, in Redis's order:
     /// [`DiskError::StreamIdZero`] for an explicit 0-0 (checked before the key is looked up),
     /// WRONGTYPE, [`DiskError::StreamExhausted`] when the last ID is the maximum,
+    /// [`DiskError::StreamSeqOverflow`] for `<ms>-*` when the last ID is `<ms>-<max>`,
     /// [`DiskError::StreamIdTooSmall`] when the ID is not greater than the last ID. With
     /// `opts.trim`, trims from the head in the same batch (see [`XAddOptions`]). O(log N) plus
     /// O(k log N) for k trimmed entries.
@@ -628,7 +629,7 @@ impl DiskEngine {
             }
             XAddId::AutoSeq(ms) if ms == sm.last_id.ms => {
                 if sm.last_id.seq == u64::MAX {
-                    return Err(DiskError::StreamIdTooSmall);
+                    return Err(DiskError::StreamSeqOverflow);
                 }
                 StreamId {
                     ms,
