@@ -716,3 +716,241 @@ fn xadd_and_xrange_cost_does_not_grow_with_the_stream() {
         "XTRIM grows: {small:?} vs {large:?}"
     );
 }
+
+/// The reference: Redis's stream rules on a `BTreeMap`.
+#[derive(Default)]
+struct Model {
+    entries: std::collections::BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>>,
+    last_id: StreamId,
+    first_id: StreamId,
+    max_deleted_id: StreamId,
+    entries_added: u64,
+}
+
+impl Model {
+    fn add(&mut self, i: XAddId, now: u64) -> Result<StreamId, DiskError> {
+        let max = id(u64::MAX, u64::MAX);
+        if i == XAddId::Explicit(id(0, 0)) {
+            return Err(DiskError::StreamIdZero);
+        }
+        if self.last_id == max {
+            return Err(DiskError::StreamExhausted);
+        }
+        let l = self.last_id;
+        let new = match i {
+            XAddId::Auto if now > l.ms => id(now, 0),
+            XAddId::Auto if l.seq == u64::MAX => id(l.ms + 1, 0),
+            XAddId::Auto => id(l.ms, l.seq + 1),
+            XAddId::AutoSeq(ms) if ms == l.ms && l.seq == u64::MAX => {
+                return Err(DiskError::StreamSeqOverflow)
+            }
+            XAddId::AutoSeq(ms) if ms == l.ms => id(ms, l.seq + 1),
+            XAddId::AutoSeq(ms) => id(ms, 0),
+            XAddId::Explicit(x) => x,
+        };
+        if new <= l {
+            return Err(DiskError::StreamIdTooSmall);
+        }
+        self.entries
+            .insert(new, vec![(b("f"), new.ms.to_string().into_bytes())]);
+        self.last_id = new;
+        self.entries_added += 1;
+        if self.entries.len() == 1 {
+            self.first_id = new;
+        }
+        Ok(new)
+    }
+
+    fn fix_first(&mut self) {
+        self.first_id = self.entries.keys().next().copied().unwrap_or_default();
+    }
+
+    fn del(&mut self, ids: &[StreamId]) -> u64 {
+        let mut n = 0;
+        for x in ids {
+            if self.entries.remove(x).is_some() {
+                n += 1;
+                self.max_deleted_id = self.max_deleted_id.max(*x);
+            }
+        }
+        if n > 0 {
+            self.fix_first();
+        }
+        n
+    }
+
+    fn trim(&mut self, t: StreamTrim, limit: Option<u64>) -> u64 {
+        let mut n = 0;
+        while let Some((&first, _)) = self.entries.iter().next() {
+            let go = match t {
+                StreamTrim::MaxLen(m) => self.entries.len() as u64 > m,
+                StreamTrim::MinId(min) => first < min,
+            };
+            if !go || limit.is_some_and(|l| n >= l) {
+                break;
+            }
+            self.entries.remove(&first);
+            n += 1;
+        }
+        if n > 0 {
+            self.fix_first();
+        }
+        n
+    }
+
+    fn value(&self) -> Stream {
+        Stream {
+            entries: self
+                .entries
+                .iter()
+                .map(|(k, v)| StreamEntry {
+                    id: *k,
+                    fields: v.clone(),
+                })
+                .collect(),
+            last_id: self.last_id,
+            first_id: self.first_id,
+            max_deleted_id: self.max_deleted_id,
+            entries_added: self.entries_added,
+            groups: vec![],
+        }
+    }
+}
+
+#[test]
+fn random_operations_match_the_model() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let mut m = Model::default();
+    let max = id(u64::MAX, u64::MAX);
+    let mut exists = false;
+    for step in 0..3000 {
+        let near = |rng: &mut rand::rngs::StdRng, m: &Model| -> StreamId {
+            let base = m.last_id.ms.min(1_000_000);
+            id(
+                base.saturating_sub(3) + rng.gen_range(0..6),
+                rng.gen_range(0..3),
+            )
+        };
+        match rng.gen_range(0..100) {
+            0..=49 => {
+                let i = match rng.gen_range(0..3) {
+                    0 => XAddId::Auto,
+                    1 => XAddId::AutoSeq(near(&mut rng, &m).ms),
+                    _ => XAddId::Explicit(near(&mut rng, &m)),
+                };
+                let now = m.last_id.ms.saturating_sub(2) + rng.gen_range(0..4);
+                let trim = match rng.gen_range(0..10) {
+                    0 => Some(StreamTrim::MaxLen(rng.gen_range(0..20))),
+                    1 => Some(StreamTrim::MinId(near(&mut rng, &m))),
+                    _ => None,
+                };
+                let limit = rng.gen_bool(0.3).then(|| rng.gen_range(0..5));
+                let opts = XAddOptions {
+                    nomkstream: false,
+                    trim,
+                    trim_limit: limit,
+                };
+                let f = now_fields(&i, &m);
+                let got = e.xadd(0, b"s", i, &[(b"f", &f)], opts, now as i64);
+                let want = m.add(i, now);
+                if let Ok(new) = want {
+                    // The model stores the ms as the value; keep the engine's copy identical.
+                    m.entries.insert(new, vec![(b("f"), f.clone())]);
+                    if let Some(t) = trim {
+                        m.trim(t, limit);
+                    }
+                    exists = true;
+                }
+                assert_eq!(got.map(|o| o.unwrap()), want, "step {step}: xadd {i:?}");
+            }
+            50..=69 => {
+                let ids: Vec<StreamId> = (0..rng.gen_range(1..4))
+                    .map(|_| {
+                        if rng.gen_bool(0.7) && !m.entries.is_empty() {
+                            let k = rng.gen_range(0..m.entries.len());
+                            *m.entries.keys().nth(k).unwrap()
+                        } else {
+                            near(&mut rng, &m)
+                        }
+                    })
+                    .collect();
+                assert_eq!(
+                    e.xdel(0, b"s", &ids, 0).unwrap(),
+                    m.del(&ids),
+                    "step {step}"
+                );
+            }
+            70..=79 => {
+                let t = if rng.gen_bool(0.5) {
+                    StreamTrim::MaxLen(rng.gen_range(0..30))
+                } else {
+                    StreamTrim::MinId(near(&mut rng, &m))
+                };
+                let limit = rng.gen_bool(0.3).then(|| rng.gen_range(0..5));
+                assert_eq!(
+                    e.xtrim(0, b"s", t, limit, 0).unwrap(),
+                    m.trim(t, limit),
+                    "step {step}"
+                );
+            }
+            80..=89 => {
+                let (s, t) = (near(&mut rng, &m), near(&mut rng, &m));
+                let count = rng.gen_bool(0.5).then(|| rng.gen_range(0..5));
+                let rev = rng.gen_bool(0.5);
+                let got = ids(&e.xrange(0, b"s", s, t, count, rev, 0).unwrap());
+                let mut want: Vec<StreamId> = if s <= t {
+                    m.entries.range(s..=t).map(|(k, _)| *k).collect()
+                } else {
+                    vec![]
+                };
+                if rev {
+                    want.reverse();
+                }
+                want.truncate(count.unwrap_or(usize::MAX));
+                assert_eq!(got, want, "step {step}: xrange {s:?} {t:?} {count:?} {rev}");
+            }
+            _ => {
+                // Whole-value round trip: what load_value returns, written back, reads the same.
+                if exists {
+                    let (v, _) = e.load_value(0, b"s", 0).unwrap().unwrap();
+                    assert_eq!(v, RdbValue::Stream(Box::new(m.value())), "step {step}");
+                    put(&e, b"s", &v, None);
+                }
+            }
+        }
+        if exists {
+            let info = e.stream_info(0, b"s", 0).unwrap().unwrap();
+            assert_eq!(info.length, m.entries.len() as u64, "step {step}");
+            assert_eq!(info.last_id, m.last_id, "step {step}");
+            assert_eq!(info.first_id, m.first_id, "step {step}");
+            assert_eq!(info.max_deleted_id, m.max_deleted_id, "step {step}");
+            assert_eq!(info.entries_added, m.entries_added, "step {step}");
+            assert_eq!(
+                info.first_entry.map(|x| x.id),
+                m.entries.keys().next().copied()
+            );
+            assert_eq!(
+                info.last_entry.map(|x| x.id),
+                m.entries.keys().next_back().copied()
+            );
+        }
+    }
+    let all = e.xrange(0, b"s", id(0, 0), max, None, false, 0).unwrap();
+    assert_eq!(all, m.value().entries);
+    eprintln!(
+        "model: {} entries added, {} live, last {:?}, max deleted {:?}",
+        m.entries_added,
+        all.len(),
+        m.last_id,
+        m.max_deleted_id
+    );
+    assert!(m.entries_added > 300 && m.max_deleted_id > id(0, 0));
+}
+
+/// The field value a model step writes (any bytes; the model keeps what the engine got).
+fn now_fields(i: &XAddId, m: &Model) -> Vec<u8> {
+    format!("{i:?}/{}", m.entries_added).into_bytes()
+}
