@@ -717,10 +717,13 @@ fn xadd_and_xrange_cost_does_not_grow_with_the_stream() {
     );
 }
 
+/// An entry's field/value pairs.
+type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// The reference: Redis's stream rules on a `BTreeMap`.
 #[derive(Default)]
 struct Model {
-    entries: std::collections::BTreeMap<StreamId, Vec<(Vec<u8>, Vec<u8>)>>,
+    entries: std::collections::BTreeMap<StreamId, Fields>,
     last_id: StreamId,
     first_id: StreamId,
     max_deleted_id: StreamId,
