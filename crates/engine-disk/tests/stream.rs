@@ -957,3 +957,49 @@ fn random_operations_match_the_model() {
 fn now_fields(i: &XAddId, m: &Model) -> Vec<u8> {
     format!("{i:?}/{}", m.entries_added).into_bytes()
 }
+
+/// A capped stream (`XADD MAXLEN 100` on every add) deletes at its head continuously; the
+/// tombstones of trimmed entries stay until compaction. Head-side reads seek to the first live
+/// ID, so adding, trimming, reading the first entry and XRANGE from `-` stay as fast after 30k
+/// trimmed entries as at the start.
+#[test]
+fn a_capped_stream_does_not_slow_down_with_its_trimmed_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let opts = XAddOptions {
+        trim: Some(StreamTrim::MaxLen(100)),
+        ..XAddOptions::default()
+    };
+    let max = id(u64::MAX, u64::MAX);
+    let mut next = 1u64;
+    let mut round = |n: usize| {
+        median(n, |_| {
+            e.xadd(
+                0,
+                b"cap",
+                XAddId::Explicit(id(next, 0)),
+                &[(b"f", b"v")],
+                opts,
+                NOW,
+            )
+            .unwrap();
+            next += 1;
+            let head = e
+                .xrange(0, b"cap", id(0, 0), max, Some(1), false, NOW)
+                .unwrap();
+            assert_eq!(head.len(), 1);
+            let info = e.stream_info(0, b"cap", NOW).unwrap().unwrap();
+            assert!(info.length <= 100);
+            assert_eq!(info.first_entry.unwrap().id, head[0].id);
+        })
+    };
+    let early = round(1000);
+    round(30_000);
+    let late = round(1000);
+    eprintln!("capped stream: xadd+xrange-head+info median {early:?} early, {late:?} late");
+    assert!(
+        late < early * 4 + Duration::from_micros(300),
+        "head operations slowed down: {early:?} -> {late:?}"
+    );
+    assert_eq!(e.xlen(0, b"cap", NOW).unwrap(), 100);
+}
