@@ -578,7 +578,8 @@ impl Inner {
     }
 }
 
-/// Stream operations (native, O(log N) per entry touched; see the module documentation).
+/// Stream operations (native, O(log N) per entry touched; see the module documentation). Of
+/// the consumer-group commands only XACK is native; the others go through the whole value.
 impl DiskEngine {
     /// XADD: appends one entry and returns its ID; `Ok(None)` only when `opts.nomkstream` is set
     /// and the key does not exist. Creates the stream if missing. Errors, in Redis's order:
@@ -824,6 +825,46 @@ impl DiskEngine {
     /// XTRIM MINID `min` (exact, no limit): see [`xtrim`](Self::xtrim).
     pub fn xtrim_minid(&self, db: u16, key: &[u8], min: StreamId, now_ms: i64) -> Result<u64> {
         self.xtrim(db, key, StreamTrim::MinId(min), None, now_ms)
+    }
+
+    /// XACK: removes these IDs from the group's pending entries list (and so from their
+    /// consumers' lists); returns how many were pending. 0 for a missing key or group, as in
+    /// Redis; WRONGTYPE for another type. The entries themselves are untouched. O(k log N).
+    pub fn xack(
+        &self,
+        db: u16,
+        key: &[u8],
+        group: &[u8],
+        ids: &[StreamId],
+        now_ms: i64,
+    ) -> Result<u64> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let p = i.pdb(db);
+        let Some(m) = i.stream_meta(db, key, now_ms)? else {
+            return Ok(0);
+        };
+        let mut prefix = codec::sub_prefix(p, key, m.version);
+        let mut gk = prefix.clone();
+        gk.extend_from_slice(&group_sub(b'G', group));
+        if i.zscore.get(&gk)?.is_none() {
+            return Ok(0);
+        }
+        prefix.extend_from_slice(&group_sub(b'P', group));
+        let mut b = i.batch();
+        let mut acked = 0;
+        for id in ids.iter().copied().collect::<BTreeSet<_>>() {
+            let mut k = prefix.clone();
+            k.extend_from_slice(&id_bytes(id));
+            if i.zscore.get(&k)?.is_some() {
+                b.b.remove(&i.zscore, k);
+                acked += 1;
+            }
+        }
+        if acked > 0 {
+            i.commit(b)?;
+        }
+        Ok(acked)
     }
 
     /// XINFO STREAM's stream-level fields (no group details): `None` for a missing key.

@@ -1003,3 +1003,30 @@ fn a_capped_stream_does_not_slow_down_with_its_trimmed_history() {
     );
     assert_eq!(e.xlen(0, b"cap", NOW).unwrap(), 100);
 }
+
+#[test]
+fn xack_removes_pel_entries_natively() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    put(&e, b"s", &RdbValue::Stream(Box::new(rich())), None);
+    let ack = |g: &str, ids: &[StreamId]| e.xack(0, b"s", g.as_bytes(), ids, NOW).unwrap();
+    assert_eq!(ack("nogroup", &[id(5, 0)]), 0);
+    assert_eq!(ack("g2", &[id(5, 0)]), 0);
+    // Repeated and unknown IDs count once / not at all; 7-0 is pending although deleted.
+    assert_eq!(ack("g1", &[id(5, 0), id(5, 0), id(6, 0), id(7, 0)]), 2);
+    assert_eq!(ack("g1", &[id(5, 0)]), 0);
+    assert_eq!(e.xack(0, b"missing", b"g1", &[id(9, 3)], NOW).unwrap(), 0);
+    e.set(0, b"str", b"x", Ttl::Persist, NOW).unwrap();
+    assert_eq!(
+        e.xack(0, b"str", b"g1", &[id(9, 3)], NOW),
+        Err(DiskError::WrongType)
+    );
+    let (v, _) = e.load_value(0, b"s", NOW).unwrap().unwrap();
+    let RdbValue::Stream(got) = v else { panic!() };
+    let mut want = rich();
+    want.groups[0].pending.retain(|p| p.id == id(9, 3));
+    want.groups[0].consumers[0].pending = vec![id(9, 3)];
+    want.groups[0].consumers[1].pending = vec![];
+    assert_eq!(*got, want);
+    assert_eq!(got.entries.len(), 3, "entries untouched");
+}
