@@ -16,6 +16,9 @@ pub enum KeyType {
     Set,
     /// A sorted set: one `data` record per member (its score) plus one `zscore` record.
     ZSet,
+    /// A stream: one `data` record per entry keyed by its 16-byte ID; consumer groups, their
+    /// PEL entries and consumers in `zscore` records (module `stream`).
+    Stream,
 }
 
 impl KeyType {
@@ -26,6 +29,7 @@ impl KeyType {
             KeyType::Hash => 2,
             KeyType::Set => 3,
             KeyType::ZSet => 4,
+            KeyType::Stream => 5,
         }
     }
 
@@ -36,11 +40,12 @@ impl KeyType {
             2 => KeyType::Hash,
             3 => KeyType::Set,
             4 => KeyType::ZSet,
+            5 => KeyType::Stream,
             _ => return None,
         })
     }
 
-    /// The name TYPE replies with (`string`, `list`, `hash`, `set`, `zset`).
+    /// The name TYPE replies with (`string`, `list`, `hash`, `set`, `zset`, `stream`).
     pub fn name(self) -> &'static str {
         match self {
             KeyType::String => "string",
@@ -48,6 +53,7 @@ impl KeyType {
             KeyType::Hash => "hash",
             KeyType::Set => "set",
             KeyType::ZSet => "zset",
+            KeyType::Stream => "stream",
         }
     }
 }
@@ -201,7 +207,8 @@ pub struct Meta {
     pub head: i64,
     /// List: index one past the last element.
     pub tail: i64,
-    /// String: the value itself; inline collection: the encoded value (module `object`).
+    /// String: the value itself; inline collection: the encoded value (module `object`);
+    /// stream: its fixed-size metadata tail (IDs, counters; module `stream`).
     pub value: Vec<u8>,
     /// The collection is stored inline: the whole value is the blob in `value` (no subkey
     /// records; `version` is 0).
@@ -312,7 +319,7 @@ impl Meta {
         }
         v.extend_from_slice(&self.version.to_be_bytes());
         v.extend_from_slice(&self.size.to_be_bytes());
-        if self.inline {
+        if self.inline || self.kind == KeyType::Stream {
             v.extend_from_slice(&self.value);
         } else if self.ranked && self.kind == KeyType::ZSet {
             v.push(self.zheight);
@@ -345,7 +352,7 @@ impl Meta {
         };
         m.version = u(10..18)?;
         m.size = u(18..26)?;
-        if m.inline {
+        if m.inline || kind == KeyType::Stream {
             m.value = b.get(26..)?.to_vec();
         } else if m.ranked && kind == KeyType::ZSet {
             m.zheight = *b.get(26)?;

@@ -3,9 +3,11 @@
 //! Layout (see `docs/disk-engine.md` for the full description):
 //! - `meta`: one record per key, `db + hash64(key) + key` → type, expiry, version, size (+ list
 //!   head/tail, or the string value itself);
-//! - `data`: one record per hash field / set member / zset member / list element, keyed by
-//!   `db + len + key + version + subkey`;
-//! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`;
+//! - `data`: one record per hash field / set member / zset member / list element / stream
+//!   entry, keyed by `db + len + key + version + subkey` (a stream entry's subkey is its 16-byte
+//!   ID);
+//! - `zscore`: the sorted-set score index, `db + len + key + version + score + member`; also
+//!   a stream's consumer groups, PEL entries and consumers (module `stream`);
 //! - `zcount` + `zbound`: the sorted-set rank index (counted buckets over `zscore`, module
 //!   `zindex`);
 //! - `expire`: the deadline index for the active expiry sweep, `db + deadline + key`;
@@ -26,6 +28,7 @@ mod gc;
 mod glob;
 mod object;
 mod ops;
+mod stream;
 mod sysdata;
 mod zindex;
 
@@ -35,6 +38,7 @@ pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
 pub use object::{KeyMeta, KeyWrite, Layout};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
+pub use stream::{StreamInfo, StreamTrim, XAddId, XAddOptions};
 
 use codec::Meta;
 use fjall::config::{CompressionPolicy, PartitioningPolicy};
@@ -124,7 +128,18 @@ pub enum DiskError {
     NoSuchKey,
     /// LSET index outside the list (`ERR index out of range`).
     IndexOutOfRange,
-    /// The operation or value is not supported by the disk engine (e.g. stream values).
+    /// XADD with an ID not greater than the stream's last ID (`ERR The ID specified in XADD is
+    /// equal or smaller than the target stream top item`).
+    StreamIdTooSmall,
+    /// XADD with the explicit ID 0-0 (`ERR The ID specified in XADD must be greater than 0-0`).
+    StreamIdZero,
+    /// XADD `<ms>-*` when the last ID has these milliseconds and the largest sequence: Redis
+    /// 7.0 answers `ERR Elements are too large to be stored` (its out-of-range path).
+    StreamSeqOverflow,
+    /// XADD to a stream whose last ID is the largest possible one (`ERR The stream has
+    /// exhausted the last possible ID, unable to add more items`).
+    StreamExhausted,
+    /// The operation or value is not supported by the disk engine.
     Unsupported(String),
     /// A record on disk could not be decoded.
     Corrupt(String),
@@ -144,6 +159,16 @@ impl std::fmt::Display for DiskError {
             DiskError::NanScore => f.write_str("ERR resulting score is not a number (NaN)"),
             DiskError::NoSuchKey => f.write_str("ERR no such key"),
             DiskError::IndexOutOfRange => f.write_str("ERR index out of range"),
+            DiskError::StreamIdTooSmall => f.write_str(
+                "ERR The ID specified in XADD is equal or smaller than the target stream top item",
+            ),
+            DiskError::StreamIdZero => {
+                f.write_str("ERR The ID specified in XADD must be greater than 0-0")
+            }
+            DiskError::StreamSeqOverflow => f.write_str("ERR Elements are too large to be stored"),
+            DiskError::StreamExhausted => f.write_str(
+                "ERR The stream has exhausted the last possible ID, unable to add more items",
+            ),
             DiskError::Unsupported(s) => write!(f, "ERR {s}"),
             DiskError::Corrupt(s) => write!(f, "ERR disk engine: corrupt record: {s}"),
             DiskError::Storage(s) => write!(f, "ERR disk engine: {s}"),

@@ -59,8 +59,9 @@ pub enum KeyWrite<'a> {
     /// records become garbage for the compaction filter) with `value`; `inline` = store as one
     /// blob record (the server passes true when the in-memory encoding is a compact one:
     /// listpack/intset/listpackex/embstr...), false = field-level records. Strings always use
-    /// the string layout (`inline` is ignored); an empty collection deletes the key (Redis never
-    /// keeps one); streams are refused ([`DiskError::Unsupported`]).
+    /// the string layout and streams the field-level one (`inline` is ignored for both); an
+    /// empty collection deletes the key (Redis never keeps one; an empty stream is kept, as
+    /// Redis keeps it).
     Put {
         /// Logical database.
         db: u16,
@@ -95,7 +96,7 @@ fn corrupt(what: &str) -> DiskError {
 }
 
 fn unsupported_stream() -> DiskError {
-    DiskError::Unsupported("stream values are not supported by the disk engine yet".into())
+    DiskError::Corrupt("a stream is never stored inline".into())
 }
 
 fn put_varint(out: &mut Vec<u8>, mut n: u64) {
@@ -213,6 +214,7 @@ pub(crate) fn decode_inline(kind: KeyType, blob: &[u8]) -> Result<RdbValue> {
     let cap = usize::try_from(n).unwrap_or(usize::MAX).min(blob.len());
     let v = match kind {
         KeyType::String => return Err(corrupt("inline string")),
+        KeyType::Stream => return Err(corrupt("inline stream")),
         KeyType::List | KeyType::Set => {
             let mut items = Vec::with_capacity(cap);
             for _ in 0..n {
@@ -296,6 +298,7 @@ impl Inner {
         let cap = usize::try_from(m.size).unwrap_or(0).min(1 << 16);
         Ok(match m.kind {
             KeyType::String => unreachable_string()?,
+            KeyType::Stream => RdbValue::Stream(Box::new(self.read_stream(view, db, key, m)?)),
             KeyType::List => RdbValue::List(self.list_range(view, db, key, m, 0, -1)?),
             KeyType::ZSet => RdbValue::ZSet(self.zrange_rank(view, db, key, m, 0, -1, false)?),
             KeyType::Set => {
@@ -480,7 +483,7 @@ impl DiskEngine {
     /// Applies several key writes as ONE atomic fjall batch (one journal entry; durability per
     /// `Fsync`): a command's whole effect (MSET, RENAME, SMOVE, EXEC...) is all-or-nothing after
     /// a crash. When a key appears several times, its last write wins. Nothing is written if any
-    /// write is invalid (a stream, a NaN score). Cost: O(1) per Delete and per inline Put (plus
+    /// write is invalid (a NaN score). Cost: O(1) per Delete and per inline Put (plus
     /// the blob), O(elements) per field-level Put.
     pub fn apply(&self, writes: &[KeyWrite<'_>], now_ms: i64) -> Result<()> {
         let _ = now_ms;
@@ -521,7 +524,8 @@ impl DiskEngine {
                             m.value = s.clone();
                             m
                         }
-                        RdbValue::Stream(_) => return Err(unsupported_stream()),
+                        // Always field-level (one record per entry), whatever `inline` says.
+                        RdbValue::Stream(st) => i.put_stream(&mut b, db, key, st, expire_ms)?,
                         _ if inline && value_len(value) <= i.inline_max_len => {
                             Inner::inline_meta(value, expire_ms)?
                         }

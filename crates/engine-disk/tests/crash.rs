@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)] // tests may unwrap
 
 use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync};
+use ferrokv_rdb::StreamId;
 use rand::Rng;
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -183,6 +184,26 @@ fn sigkill_loses_no_acknowledged_write() {
                 "cycle {cycle}: zset {k}"
             );
         }
+        let max = StreamId {
+            ms: u64::MAX,
+            seq: u64::MAX,
+        };
+        let entries = e
+            .xrange(0, b"stream", StreamId::default(), max, None, false, now)
+            .unwrap();
+        let stream_ms: BTreeSet<u64> = entries.iter().map(|x| x.id.ms).collect();
+        for n in &acked {
+            assert!(
+                stream_ms.contains(&(n + 1)),
+                "cycle {cycle}: stream lost {n}"
+            );
+        }
+        // The stream's O(1) metadata agrees with its entry records.
+        let info = e.stream_info(0, b"stream", now).unwrap().unwrap();
+        assert_eq!(info.length as usize, entries.len(), "cycle {cycle}");
+        assert_eq!(info.first_id, entries[0].id, "cycle {cycle}");
+        assert_eq!(info.last_id, entries[entries.len() - 1].id, "cycle {cycle}");
+        assert_eq!(info.entries_added as usize, entries.len(), "cycle {cycle}");
         assert_eq!(
             e.dbsize(0, now).unwrap(),
             e.count_keys(0, now).unwrap(),

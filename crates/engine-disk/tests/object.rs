@@ -6,7 +6,7 @@
 use ferrokv_engine_disk::{
     DiskEngine, DiskError, DiskOptions, Fsync, KeyType, KeyWrite, Layout, Ttl,
 };
-use ferrokv_rdb::{HashField, RdbValue, Stream};
+use ferrokv_rdb::{HashField, RdbValue};
 
 const NOW: i64 = 1_700_000_000_000;
 
@@ -290,8 +290,8 @@ fn apply_is_one_atomic_batch() {
     assert_eq!(e.get(0, b"a", NOW).unwrap(), Some(b("2")));
     assert_eq!(e.zscore(3, b"z", b"m", NOW).unwrap(), Some(1.0));
     assert_eq!(e.expire_time(3, b"z", NOW).unwrap(), Some(Some(NOW + 1)));
-    // An invalid write (a stream) rejects the whole batch.
-    let st = RdbValue::Stream(Box::<Stream>::default());
+    // An invalid write (a NaN score) rejects the whole batch.
+    let st = RdbValue::ZSet(vec![(b("m"), f64::NAN)]);
     let err = e
         .apply(
             &[
@@ -307,8 +307,7 @@ fn apply_is_one_atomic_batch() {
             NOW,
         )
         .unwrap_err();
-    assert!(matches!(err, DiskError::Unsupported(_)));
-    assert!(err.to_string().contains("stream values are not supported"));
+    assert_eq!(err, DiskError::NanScore);
     assert_eq!(e.get(0, b"a", NOW).unwrap(), Some(b("2")));
     // An empty collection deletes the key.
     let empty = RdbValue::Set(Vec::new());

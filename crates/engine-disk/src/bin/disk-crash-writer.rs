@@ -2,12 +2,14 @@
 //! each record once all its writes are acknowledged. The crash test kills it with SIGKILL at a
 //! random point and checks that every printed number is still there after reopening.
 //!
-//! Usage: `disk-crash-writer <dir> <first-number> [apply]`. In `apply` mode each number is one
+//! Usage: `disk-crash-writer <dir> <first-number> [apply]`. In the default mode each number
+//! writes a string, a hash field, a list element, a sorted-set member and a stream entry
+//! (`<n+1>-*` in `stream`), each its own batch. In `apply` mode each number is one
 //! multi-key [`DiskEngine::apply`] batch: string `a<n>`, field-level hash `h<n>` (3 fields),
 //! inline list `cur<n>` and the deletion of `cur<n-1>`, so a torn batch would show up as `a<n>`
 //! without `h<n>` or as two (or zero) `cur` keys.
 
-use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, KeyWrite, Ttl};
+use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, KeyWrite, Ttl, XAddId, XAddOptions};
 use ferrokv_rdb::{HashField, RdbValue};
 use std::io::Write;
 
@@ -84,6 +86,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         e.hset(0, b"hash", &[(k.as_bytes(), v.as_bytes())], now)?;
         e.rpush(0, b"list", &[k.as_bytes()], now)?;
         e.zadd(0, b"zset", &[(n as f64, k.as_bytes())], now)?;
+        // `<n+1>-*`: a rerun that repeats a number written but not acknowledged before the
+        // kill gets `<n+1>-1` instead of an ID error.
+        e.xadd(
+            0,
+            b"stream",
+            XAddId::AutoSeq(n + 1),
+            &[(b"k", k.as_bytes())],
+            XAddOptions::default(),
+            now,
+        )?;
         writeln!(out, "{n}")?;
         out.flush()?;
     }
