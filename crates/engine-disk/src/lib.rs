@@ -194,7 +194,27 @@ pub struct DiskStats {
     pub gc_pending_estimate: u64,
     /// Logical databases flushed (FLUSHDB/FLUSHALL) since open, whose records compaction drops.
     pub flushed_dbs: u64,
+    /// Block loads (data, index and filter blocks) served by the block cache since open,
+    /// summed over every keyspace.
+    pub cache_hits: u64,
+    /// Block loads that missed the block cache and read the table file (from the OS page
+    /// cache or the device) since open, summed over every keyspace.
+    pub cache_misses: u64,
+    /// The largest number of level-0 tables of any keyspace. fjall slows a keyspace's writers
+    /// from 20 level-0 runs on and blocks them from 30 until compaction catches up.
+    pub max_l0_tables: usize,
+    /// The largest number of sealed memtables waiting for a flush in any keyspace. fjall blocks
+    /// a keyspace's writers while it has 4 or more.
+    pub max_sealed_memtables: usize,
+    /// Whether some keyspace is past one of fjall's write-stall thresholds right now (20 level-0
+    /// tables or 4 sealed memtables): writers into it are being slowed down or blocked.
+    pub write_stalled: bool,
 }
+
+/// fjall 3.1's level-0 run count from which it slows writers (`keyspace/write_delay.rs`).
+pub const L0_STALL_THRESHOLD: usize = 20;
+/// fjall 3.1's sealed-memtable count from which it blocks writers (`local_backpressure`).
+pub const SEALED_MEMTABLE_HALT: usize = 4;
 
 /// What fjall's builder takes to assign compaction filters to keyspaces by name.
 type FilterAssigner =
@@ -439,6 +459,17 @@ impl DiskEngine {
     /// Engine figures for INFO.
     pub fn stats(&self) -> DiskStats {
         let i = &self.inner;
+        let spaces = [
+            &i.meta, &i.data, &i.zscore, &i.zcount, &i.zbound, &i.expire, &i.sys,
+        ];
+        // `l0_table_count` counts tables, fjall's stall counts runs (a run may hold several
+        // tables), so this errs on the side of reporting a stall slightly early.
+        let max_l0_tables = spaces.iter().map(|k| k.l0_table_count()).max().unwrap_or(0);
+        let max_sealed_memtables = spaces
+            .iter()
+            .map(|k| k.sealed_memtable_count())
+            .max()
+            .unwrap_or(0);
         DiskStats {
             disk_bytes: i.db.disk_space().unwrap_or(0),
             journal_bytes: i.db.journal_disk_space().unwrap_or(0),
@@ -461,6 +492,18 @@ impl DiskEngine {
                 i.zscore.approximate_len(),
                 i.expire.approximate_len(),
             ],
+            cache_hits: spaces
+                .iter()
+                .map(|k| k.metrics().block_load_cached_count() as u64)
+                .sum(),
+            cache_misses: spaces
+                .iter()
+                .map(|k| k.metrics().block_load_io_count() as u64)
+                .sum(),
+            max_l0_tables,
+            max_sealed_memtables,
+            write_stalled: max_l0_tables >= L0_STALL_THRESHOLD
+                || max_sealed_memtables >= SEALED_MEMTABLE_HALT,
         }
     }
 }
