@@ -26,6 +26,7 @@ mod gc;
 mod glob;
 mod object;
 mod ops;
+mod throttle;
 mod zindex;
 
 pub use codec::KeyType;
@@ -74,7 +75,8 @@ pub struct DiskOptions {
     pub fsync: Fsync,
     /// Journal size after which memtables are flushed so old journal files can be dropped.
     pub max_journal_bytes: u64,
-    /// Background flush/compaction worker threads (0 = fjall's default, min(cores, 4)).
+    /// Background flush/compaction worker threads (0 = min(cores, 4) but at least 2: with one
+    /// worker, a long compaction delays every memtable flush; see module `throttle`).
     pub worker_threads: usize,
     /// Split index and filter blocks into partitions on every level (fjall's default does so
     /// only from L3 on), so a point read of a dataset much larger than the cache loads one small
@@ -209,6 +211,12 @@ pub struct DiskStats {
     /// Whether some keyspace is past one of fjall's write-stall thresholds right now (20 level-0
     /// tables or 4 sealed memtables): writers into it are being slowed down or blocked.
     pub write_stalled: bool,
+    /// The bound on all memtables together (active + sealed) above which a committing writer
+    /// waits for flushes: fjall 3.1 alone lets the active memtables grow past their size while
+    /// its workers are busy (docs/disk-engine.md §8).
+    pub write_buffer_limit: u64,
+    /// Commits that waited because the write buffer was above `write_buffer_limit`, since open.
+    pub writes_throttled: u64,
 }
 
 /// fjall 3.1's level-0 run count from which it slows writers (`keyspace/write_delay.rs`).
@@ -243,6 +251,8 @@ pub(crate) struct Inner {
     pub(crate) inline_max_len: usize,
     pub(crate) counters: dbs::Counters,
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+    /// The bound on the whole write buffer (module `throttle`).
+    throttle: throttle::WriteThrottle,
 }
 
 /// A disk-backed keyspace (all 16+ databases) in one directory. Cheap to clone (shared handle).
@@ -328,9 +338,7 @@ impl DiskEngine {
             .max_write_buffer_size(Some(opts.memtable_bytes.max(1 << 20)))
             .max_journaling_size(opts.max_journal_bytes)
             .with_compaction_filter_factories(assigner);
-        if opts.worker_threads > 0 {
-            builder = builder.worker_threads(opts.worker_threads);
-        }
+        builder = builder.worker_threads(throttle::worker_threads(opts.worker_threads));
         let db = builder.open()?;
         let (mt, pa) = (opts.memtable_bytes, opts.partition_all_levels);
         let meta = db.keyspace("meta", || keyspace_options(mt, pa))?;
@@ -377,6 +385,7 @@ impl DiskEngine {
                 fold: Mutex::new(()),
             },
             flusher: Mutex::new(None),
+            throttle: throttle::WriteThrottle::new(mt, memtable_size(mt)),
         });
         if opts.fsync == Fsync::EverySec {
             let (tx, rx) = mpsc::channel::<()>();
@@ -504,6 +513,8 @@ impl DiskEngine {
             max_sealed_memtables,
             write_stalled: max_l0_tables >= L0_STALL_THRESHOLD
                 || max_sealed_memtables >= SEALED_MEMTABLE_HALT,
+            write_buffer_limit: i.throttle.limit,
+            writes_throttled: i.throttle.waits.load(Ordering::Relaxed),
         }
     }
 }
@@ -591,6 +602,7 @@ impl Inner {
         // Dropping `batch` releases its versions, now that the batch is published.
         drop(batch);
         r?;
+        self.throttle.wait(&self.db);
         self.gc.orphaned.fetch_add(orphaned, Ordering::Relaxed);
         if !deltas.is_empty() {
             self.count_committed(&deltas);

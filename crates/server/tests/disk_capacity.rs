@@ -127,12 +127,13 @@ fn capacity_400mb_dataset_in_a_32mb_budget() {
     let dataset_mb = (written * VALUE) >> 20;
     let hits = disk_field(&mut c, "disk_cache_hits");
     let misses = disk_field(&mut c, "disk_cache_misses");
+    let throttled = disk_field(&mut c, "disk_writes_throttled");
     eprintln!(
         "capacity: {written} keys, {dataset_mb} MB written in {write_secs:.1} s, read back and \
          compared in {read_secs:.1} s; {disk_mb} MB on disk; RSS start {start_rss_mb} MB, peak \
          {peak_mb} MB, end {end_rss_mb} MB (budget {BUDGET_MB} MB + margin {MARGIN_MB} MB); \
-         block cache {hits} hits / {misses} misses; RSS samples (MB, every 40 batches): \
-         {rss_samples:?}"
+         block cache {hits} hits / {misses} misses; {throttled} throttled commits; RSS samples \
+         (MB, every 40 batches): {rss_samples:?}"
     );
     assert!(
         disk_mb * 2 >= dataset_mb as u64,
@@ -160,11 +161,15 @@ fn info_disk_figures_exist_and_move() {
         "disk_l0_tables_max",
         "disk_sealed_memtables_max",
         "disk_write_stalled",
+        "disk_write_buffer_limit",
+        "disk_writes_throttled",
         "disk_gc_pending_records_estimate",
         "disk_flushed_dbs",
     ] {
         disk_field(&mut c, name);
     }
+    // 2 x the 4 MB memtable budget, but at least 2 memtables of 1 MiB per keyspace (7).
+    assert_eq!(disk_field(&mut c, "disk_write_buffer_limit"), 14 << 20);
     let rate = c.info_field("disk", "disk_cache_hit_rate").unwrap();
     assert!(rate.parse::<f64>().is_ok(), "disk_cache_hit_rate:{rate}");
     // The journal is preallocated (64 MiB), so usage grows only once tables are written.

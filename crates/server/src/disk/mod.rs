@@ -774,6 +774,8 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_l0_tables_max", s.max_l0_tables as u64);
     f("disk_sealed_memtables_max", s.max_sealed_memtables as u64);
     f("disk_write_stalled", u64::from(s.write_stalled));
+    f("disk_write_buffer_limit", s.write_buffer_limit);
+    f("disk_writes_throttled", s.writes_throttled);
     f("disk_gc_pending_records_estimate", s.gc_pending_estimate);
     f("disk_flushed_dbs", s.flushed_dbs);
 }
