@@ -30,6 +30,7 @@ mod object;
 mod ops;
 mod stream;
 mod sysdata;
+mod throttle;
 mod zindex;
 
 pub use codec::KeyType;
@@ -79,7 +80,8 @@ pub struct DiskOptions {
     pub fsync: Fsync,
     /// Journal size after which memtables are flushed so old journal files can be dropped.
     pub max_journal_bytes: u64,
-    /// Background flush/compaction worker threads (0 = fjall's default, min(cores, 4)).
+    /// Background flush/compaction worker threads (0 = min(cores, 4) but at least 2: with one
+    /// worker, a long compaction delays every memtable flush; see module `throttle`).
     pub worker_threads: usize,
     /// Split index and filter blocks into partitions on every level (fjall's default does so
     /// only from L3 on), so a point read of a dataset much larger than the cache loads one small
@@ -220,7 +222,33 @@ pub struct DiskStats {
     pub gc_pending_estimate: u64,
     /// Logical databases flushed (FLUSHDB/FLUSHALL) since open, whose records compaction drops.
     pub flushed_dbs: u64,
+    /// Block loads (data, index and filter blocks) served by the block cache since open,
+    /// summed over every keyspace.
+    pub cache_hits: u64,
+    /// Block loads that missed the block cache and read the table file (from the OS page
+    /// cache or the device) since open, summed over every keyspace.
+    pub cache_misses: u64,
+    /// The largest number of level-0 tables of any keyspace. fjall slows a keyspace's writers
+    /// from 20 level-0 runs on and blocks them from 30 until compaction catches up.
+    pub max_l0_tables: usize,
+    /// The largest number of sealed memtables waiting for a flush in any keyspace. fjall blocks
+    /// a keyspace's writers while it has 4 or more.
+    pub max_sealed_memtables: usize,
+    /// Whether some keyspace is past one of fjall's write-stall thresholds right now (20 level-0
+    /// tables or 4 sealed memtables): writers into it are being slowed down or blocked.
+    pub write_stalled: bool,
+    /// The bound on all memtables together (active + sealed) above which a committing writer
+    /// waits for flushes: fjall 3.1 alone lets the active memtables grow past their size while
+    /// its workers are busy (docs/disk-engine.md §8).
+    pub write_buffer_limit: u64,
+    /// Commits that waited because the write buffer was above `write_buffer_limit`, since open.
+    pub writes_throttled: u64,
 }
+
+/// fjall 3.1's level-0 run count from which it slows writers (`keyspace/write_delay.rs`).
+pub const L0_STALL_THRESHOLD: usize = 20;
+/// fjall 3.1's sealed-memtable count from which it blocks writers (`local_backpressure`).
+pub const SEALED_MEMTABLE_HALT: usize = 4;
 
 /// What fjall's builder takes to assign compaction filters to keyspaces by name.
 type FilterAssigner =
@@ -250,6 +278,8 @@ pub(crate) struct Inner {
     pub(crate) inline_max_len: usize,
     pub(crate) counters: dbs::Counters,
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+    /// The bound on the whole write buffer (module `throttle`).
+    throttle: throttle::WriteThrottle,
 }
 
 /// A disk-backed keyspace (all 16+ databases) in one directory. Cheap to clone (shared handle).
@@ -339,9 +369,7 @@ impl DiskEngine {
             .max_write_buffer_size(Some(opts.memtable_bytes.max(1 << 20)))
             .max_journaling_size(opts.max_journal_bytes)
             .with_compaction_filter_factories(assigner);
-        if opts.worker_threads > 0 {
-            builder = builder.worker_threads(opts.worker_threads);
-        }
+        builder = builder.worker_threads(throttle::worker_threads(opts.worker_threads));
         let db = builder.open()?;
         let (mt, pa) = (opts.memtable_bytes, opts.partition_all_levels);
         let meta = db.keyspace("meta", || keyspace_options(mt, pa))?;
@@ -388,6 +416,7 @@ impl DiskEngine {
                 fold: Mutex::new(()),
             },
             flusher: Mutex::new(None),
+            throttle: throttle::WriteThrottle::new(mt, memtable_size(mt)),
         });
         {
             // The once-a-second journal sync runs whatever the policy (idle unless it is
@@ -475,6 +504,17 @@ impl DiskEngine {
     /// Engine figures for INFO.
     pub fn stats(&self) -> DiskStats {
         let i = &self.inner;
+        let spaces = [
+            &i.meta, &i.data, &i.zscore, &i.zcount, &i.zbound, &i.expire, &i.sys,
+        ];
+        // `l0_table_count` counts tables, fjall's stall counts runs (a run may hold several
+        // tables), so this errs on the side of reporting a stall slightly early.
+        let max_l0_tables = spaces.iter().map(|k| k.l0_table_count()).max().unwrap_or(0);
+        let max_sealed_memtables = spaces
+            .iter()
+            .map(|k| k.sealed_memtable_count())
+            .max()
+            .unwrap_or(0);
         DiskStats {
             disk_bytes: i.db.disk_space().unwrap_or(0),
             journal_bytes: i.db.journal_disk_space().unwrap_or(0),
@@ -497,6 +537,20 @@ impl DiskEngine {
                 i.zscore.approximate_len(),
                 i.expire.approximate_len(),
             ],
+            cache_hits: spaces
+                .iter()
+                .map(|k| k.metrics().block_load_cached_count() as u64)
+                .sum(),
+            cache_misses: spaces
+                .iter()
+                .map(|k| k.metrics().block_load_io_count() as u64)
+                .sum(),
+            max_l0_tables,
+            max_sealed_memtables,
+            write_stalled: max_l0_tables >= L0_STALL_THRESHOLD
+                || max_sealed_memtables >= SEALED_MEMTABLE_HALT,
+            write_buffer_limit: i.throttle.limit,
+            writes_throttled: i.throttle.waits.load(Ordering::Relaxed),
         }
     }
 }
@@ -584,6 +638,7 @@ impl Inner {
         // Dropping `batch` releases its versions, now that the batch is published.
         drop(batch);
         r?;
+        self.throttle.wait(&self.db);
         self.gc.orphaned.fetch_add(orphaned, Ordering::Relaxed);
         if !deltas.is_empty() {
             self.count_committed(&deltas);

@@ -1,9 +1,9 @@
 //! `storage-engine disk` end to end: the dataset survives restarts without any RDB file, a
 //! SIGKILL loses nothing acknowledged with `appendfsync always`, an RDB file is imported into
 //! an empty disk store and a disk dataset exported with SAVE (loaded back by the memory
-//! engine), and memory stays bounded by the configured budget with a dataset several times
-//! larger. Every server here is started with `--storage-engine disk` explicitly, whatever
-//! `FERROKV_TEST_ENGINE` says.
+//! engine). The capacity test (memory bounded with a dataset larger than the budget) is in
+//! `disk_capacity.rs`. Every server here is started with `--storage-engine disk` explicitly,
+//! whatever `FERROKV_TEST_ENGINE` says.
 
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 
@@ -204,68 +204,6 @@ fn bgsave_is_consistent_while_writes_go_on() {
     }));
     let size = std::fs::metadata(s.dir().join("dump.rdb")).unwrap().len();
     assert!(size > 2000 * 4, "dump.rdb is {size} bytes");
-}
-
-fn rss_peak_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
-/// Budget 8 MB cache + 32 MB memtables; dataset ~160 MB of incompressible values (4x the
-/// budget, kept CI-sized); peak RSS must stay under budget + 128 MB of fjall overhead
-/// (docs/disk-engine.md §4) and every key must read back.
-#[test]
-fn capacity_dataset_larger_than_the_memory_budget() {
-    if !cfg!(target_os = "linux") {
-        eprintln!("SKIP: RSS is read from /proc");
-        return;
-    }
-    let s = disk(&["--disk-cache-size", "8mb", "--disk-memtable-size", "32mb"]);
-    let mut c = s.conn();
-    const KEYS: usize = 40_000;
-    const VALUE: usize = 4096;
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut value = vec![0u8; VALUE];
-    let started = Instant::now();
-    for chunk in 0..KEYS / 500 {
-        for i in 0..500 {
-            for b in value.iter_mut() {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                *b = b'!' + (seed % 90) as u8;
-            }
-            let key = format!("key:{}", chunk * 500 + i);
-            c.send(&[b"SET", key.as_bytes(), &value]);
-        }
-        for _ in 0..500 {
-            assert_eq!(c.read_reply(), b"+OK\r\n");
-        }
-    }
-    let write_secs = started.elapsed().as_secs_f64();
-    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(KEYS as i64));
-    for chunk in 0..KEYS / 500 {
-        for i in 0..500 {
-            let key = format!("key:{}", chunk * 500 + i);
-            c.send(&[b"STRLEN", key.as_bytes()]);
-        }
-        for _ in 0..500 {
-            assert_eq!(c.read_reply(), format!(":{VALUE}\r\n").into_bytes());
-        }
-    }
-    let peak_mb = rss_peak_kb(s.pid()) / 1024;
-    let dataset_mb = (KEYS * VALUE) >> 20;
-    eprintln!(
-        "capacity: {KEYS} keys, {dataset_mb} MB written in {write_secs:.1} s, peak RSS {peak_mb} MB (budget 40 MB)"
-    );
-    assert!(
-        peak_mb < 40 + 128,
-        "peak RSS {peak_mb} MB for a 40 MB budget and a {dataset_mb} MB dataset"
-    );
 }
 
 /// Median latency of `f` over `n` calls, in microseconds.

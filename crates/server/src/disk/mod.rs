@@ -765,6 +765,26 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_records_data", data as u64);
     f("disk_records_zscore", zscore as u64);
     f("disk_records_expire", expire as u64);
+    f("disk_cache_hits", s.cache_hits);
+    f("disk_cache_misses", s.cache_misses);
+    let lookups = s.cache_hits + s.cache_misses;
+    // Percent with two decimals; 0 before the first block load (like Redis's hit ratios).
+    let rate = if lookups == 0 {
+        0.0
+    } else {
+        s.cache_hits as f64 * 100.0 / lookups as f64
+    };
+    let _ = write!(out, "disk_cache_hit_rate:{rate:.2}\r\n");
+    let mut f = |name: &str, v: u64| {
+        let _ = write!(out, "{name}:{v}\r\n");
+    };
+    f("disk_l0_tables_max", s.max_l0_tables as u64);
+    f("disk_sealed_memtables_max", s.max_sealed_memtables as u64);
+    f("disk_write_stalled", u64::from(s.write_stalled));
+    f("disk_write_buffer_limit", s.write_buffer_limit);
+    f("disk_writes_throttled", s.writes_throttled);
+    f("disk_gc_pending_records_estimate", s.gc_pending_estimate);
+    f("disk_flushed_dbs", s.flushed_dbs);
 }
 
 /// Hashes visited per cycle by [`active_expire_fields`].
