@@ -73,6 +73,17 @@ pub enum KeyWrite<'a> {
         /// Store as one inline record (see above).
         inline: bool,
     },
+    /// Sets (`Some`) or removes (`None`) the expiry of the key if present, leaving its value
+    /// alone: O(1) for any size (the server's EXPIRE/PERSIST on a field-level key it did not
+    /// load).
+    Expire {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
+    },
     /// Deletes the key if present (O(1) for any size).
     Delete {
         /// Logical database.
@@ -85,7 +96,9 @@ pub enum KeyWrite<'a> {
 impl KeyWrite<'_> {
     fn target(&self) -> (u16, &[u8]) {
         match self {
-            KeyWrite::Put { db, key, .. } | KeyWrite::Delete { db, key } => (*db, key),
+            KeyWrite::Put { db, key, .. }
+            | KeyWrite::Expire { db, key, .. }
+            | KeyWrite::Delete { db, key } => (*db, key),
         }
     }
 }
@@ -499,6 +512,15 @@ impl DiskEngine {
                 KeyWrite::Delete { .. } => {
                     if let Some(o) = &old {
                         i.del_meta(&mut b, db, key, o);
+                    }
+                }
+                KeyWrite::Expire { expire_ms, .. } => {
+                    if let Some(o) = &old {
+                        if o.expire != expire_ms {
+                            let mut new = o.clone();
+                            new.expire = expire_ms;
+                            i.put_meta(&mut b, db, key, Some(o), &new);
+                        }
                     }
                 }
                 KeyWrite::Put {

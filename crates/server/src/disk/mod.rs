@@ -50,8 +50,11 @@ pub const DATA_DIR: &str = "ferrokv-disk";
 pub struct ClientDisk {
     /// Nesting depth of handler calls.
     depth: u32,
-    /// Keys loaded by the unit: (db, key) → whether the key existed on disk.
-    loaded: HashMap<(u32, Bytes), bool>,
+    /// Keys loaded by the unit: (db, key) → how the key was stored (or missing).
+    loaded: HashMap<(u32, Bytes), store::Origin>,
+    /// Keys the unit signalled as modified ([`note_modified`]): a field-level key the unit
+    /// loaded but did not modify is not written back.
+    changed: HashSet<(u32, Bytes)>,
     /// Databases the unit loaded entirely.
     whole: Vec<u32>,
     /// The client's dirty counter when the unit began.
@@ -63,6 +66,15 @@ pub struct ClientDisk {
 impl ClientDisk {
     fn idle(&self) -> bool {
         self.loaded.is_empty() && self.whole.is_empty()
+    }
+}
+
+/// Records that the running unit modified `key` of `db` (called by
+/// `watch::signal_modified`, which every write calls). No-op outside a disk-mode unit.
+#[inline]
+pub fn note_modified(client: &mut Client, db: u32, key: &[u8]) {
+    if client.disk.depth > 0 {
+        client.disk.changed.insert((db, Bytes::copy_from_slice(key)));
     }
 }
 
@@ -274,10 +286,10 @@ fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), Stri
         "flushdb" => vec![c.client.db],
         _ => return Ok(()),
     };
-    for ((db, key), existed) in c.client.disk.loaded.iter_mut() {
-        if *existed && dbs.contains(db) {
+    for ((db, key), origin) in c.client.disk.loaded.iter_mut() {
+        if *origin != store::Origin::Missing && dbs.contains(db) {
             store::delete(eng, *db as u16, key)?;
-            *existed = false;
+            *origin = store::Origin::Missing;
         }
     }
     Ok(())
@@ -300,8 +312,8 @@ fn load_key(
     if locks.for_key(db, key).is_none() {
         return Ok(());
     }
-    let found = store::load(eng, db as u16, key)?;
-    st.loaded.insert((db, key.clone()), found.is_some());
+    let (found, origin) = store::load_with_origin(eng, db as u16, key)?;
+    st.loaded.insert((db, key.clone()), origin);
     if let Some(l) = found {
         insert(srv, locks, db, key, l, clock)?;
     }
@@ -327,8 +339,8 @@ fn load_db(
         if st.loaded.contains_key(&(db, key.clone())) {
             continue;
         }
-        let found = store::load(eng, db as u16, &key)?;
-        st.loaded.insert((db, key.clone()), found.is_some());
+        let (found, origin) = store::load_with_origin(eng, db as u16, &key)?;
+        st.loaded.insert((db, key.clone()), origin);
         if let Some(l) = found {
             insert(srv, locks, db, &key, l, clock)?;
         }
@@ -378,7 +390,12 @@ fn insert_into(
     };
     // Hash fields whose TTL passed are kept (clock far in the past): the memory engine expires
     // them itself, with its events, as it does for keys.
-    match rdb_to_entry(key, &v, exp, meta.access, &build_limits, i64::MIN) {
+    let access = if meta.access == store::ACCESS_FRESH {
+        shard.new_access(clock)
+    } else {
+        meta.access
+    };
+    match rdb_to_entry(key, &v, exp, access, &build_limits, i64::MIN) {
         Ok(Some(mut e)) => {
             if let Some(want) = store::encoding_name(meta.encoding) {
                 if e.encoding_name() != want {
@@ -462,11 +479,16 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     let st = &mut client.disk;
     if st.idle() {
         st.dirty_at_start = client.batch.dirty;
+        st.changed.clear();
         return;
     }
     let changed = st.wrote || client.batch.dirty != st.dirty_at_start;
+    // A field-level key the unit loaded and did not signal as modified is not rewritten (that
+    // would be O(size)). Units that loaded whole databases (SWAPDB, FLUSHDB...) move keys
+    // around without per-key signals: everything is written back.
+    let trust_signals = st.whole.is_empty();
     let mut present: HashSet<(u32, Box<[u8]>)> = HashSet::new();
-    let mut failed: Option<String> = None;
+    let mut writes: Vec<store::Write> = Vec::new();
     for ((db, _), shard) in locks.all_held() {
         if shard.is_empty() {
             continue;
@@ -477,27 +499,48 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
             if !changed {
                 continue;
             }
-            let r = match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
-                Some(v) => put_entry(srv, eng, db, e, &v, now_ms),
-                None => store::delete(eng, db as u16, e.key()),
-            };
-            if let Err(e) = r {
-                failed.get_or_insert(e);
+            if trust_signals {
+                let k = (db, Bytes::copy_from_slice(e.key()));
+                if st.loaded.get(&k) == Some(&store::Origin::Fields) && !st.changed.contains(&k) {
+                    continue;
+                }
+            }
+            match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
+                Some(v) => {
+                    if v.has_field_ttls() {
+                        if let Some(d) = srv.disk.get() {
+                            d.hfe.lock().insert((db, e.key().to_vec()));
+                        }
+                    }
+                    writes.push(store::Write::Put {
+                        db: db as u16,
+                        key: e.key().to_vec(),
+                        value: v,
+                        expire_ms: e.expire_at(),
+                        meta: record_meta(e),
+                    });
+                }
+                None => writes.push(store::Write::Delete {
+                    db: db as u16,
+                    key: e.key().to_vec(),
+                }),
             }
         }
         drop(table);
     }
-    for ((db, key), existed) in st.loaded.drain() {
-        if existed && !present.contains(&(db, Box::from(&key[..]))) {
-            if let Err(e) = store::delete(eng, db as u16, &key) {
-                failed.get_or_insert(e);
-            }
+    for ((db, key), origin) in st.loaded.drain() {
+        if origin != store::Origin::Missing && !present.contains(&(db, Box::from(&key[..]))) {
+            writes.push(store::Write::Delete {
+                db: db as u16,
+                key: key.to_vec(),
+            });
         }
     }
+    st.changed.clear();
     st.whole.clear();
     st.wrote = false;
     st.dirty_at_start = client.batch.dirty;
-    if let Some(e) = failed {
+    if let Err(e) = store::apply(eng, &writes, now_ms) {
         crate::log_warning!("Writing to the disk store failed: {}", e);
     }
 }
@@ -627,13 +670,10 @@ fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
             continue;
         }
         if let Some(t) = type_name {
-            let rec = store::load_raw(eng, db, &k)
+            let name = store::type_name(eng, db, &k)
                 .map_err(|e| CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))))?;
-            match rec {
-                Some(r)
-                    if store::type_name_of_record(&r)
-                        .as_bytes()
-                        .eq_ignore_ascii_case(t) => {}
+            match name {
+                Some(n) if n.as_bytes().eq_ignore_ascii_case(t) => {}
                 _ => continue,
             }
         }
@@ -653,13 +693,20 @@ fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
 /// O(hash data): reads every hash record.
 pub fn snapshot_has_field_ttls(snap: &ferrokv_engine_disk::DiskSnapshot, dbs: usize) -> bool {
     for db in 0..dbs as u16 {
-        for (key, _) in snap.keys(db).flatten() {
-            let Ok(Some(rec)) = snap.get(db, &key) else {
-                continue;
+        for (key, info) in snap.keys(db).flatten() {
+            let v = match info.kind {
+                ferrokv_engine_disk::KeyType::String => match snap.get(db, &key) {
+                    Ok(Some(rec)) if store::type_name_of_record(&rec) == "hash" => {
+                        store::decode(&rec).ok()
+                    }
+                    _ => None,
+                },
+                ferrokv_engine_disk::KeyType::Hash => {
+                    snap.load_value(db, &key).ok().flatten().map(|(v, _)| v)
+                }
+                _ => None,
             };
-            if store::type_name_of_record(&rec) == "hash"
-                && store::decode(&rec).is_ok_and(|v| v.has_field_ttls())
-            {
+            if v.is_some_and(|v| v.has_field_ttls()) {
                 return true;
             }
         }
@@ -685,13 +732,23 @@ pub fn write_snapshot<W: std::io::Write>(
             if info.expire.is_some_and(|t| t <= now_ms) {
                 continue;
             }
-            let Some(rec) = snap
-                .get(db, &key)
-                .map_err(|e| format!("disk engine error: {e}"))?
-            else {
-                continue;
+            let mut value = if info.kind == ferrokv_engine_disk::KeyType::String {
+                let Some(rec) = snap
+                    .get(db, &key)
+                    .map_err(|e| format!("disk engine error: {e}"))?
+                else {
+                    continue;
+                };
+                store::decode(&rec)?
+            } else {
+                let Some((v, _)) = snap
+                    .load_value(db, &key)
+                    .map_err(|e| format!("disk engine error: {e}"))?
+                else {
+                    continue;
+                };
+                v
             };
-            let mut value = store::decode(&rec)?;
             if let RdbValue::Hash(fields) = &mut value {
                 fields.retain(|f| f.expire_ms.is_none_or(|t| t > now_ms));
             }
