@@ -23,6 +23,7 @@
 //!
 //! The layout of one key on disk is in [`store`].
 
+pub mod native;
 mod scan;
 pub mod store;
 
@@ -74,7 +75,10 @@ impl ClientDisk {
 #[inline]
 pub fn note_modified(client: &mut Client, db: u32, key: &[u8]) {
     if client.disk.depth > 0 {
-        client.disk.changed.insert((db, Bytes::copy_from_slice(key)));
+        client
+            .disk
+            .changed
+            .insert((db, Bytes::copy_from_slice(key)));
     }
 }
 
@@ -212,7 +216,17 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
         c.client.disk.wrote = true;
     }
-    if let Err(e) = load_for_command(c, eng).and_then(|()| predelete_for_flush(c, eng)) {
+    let stand_in = match native::try_call(c, eng) {
+        native::Outcome::Done(r) => {
+            if c.client.disk.depth == 0 {
+                end_unit(c);
+            }
+            return r;
+        }
+        native::Outcome::StandIn => true,
+        native::Outcome::Load => native::metadata_only(c.cmd.name),
+    };
+    if let Err(e) = load_for_command(c, eng, stand_in).and_then(|()| predelete_for_flush(c, eng)) {
         crate::log_warning!("{}", e);
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
@@ -234,8 +248,10 @@ pub fn end_unit(c: &mut Ctx<'_, '_>) {
     flush(c.srv, c.client, &mut c.locks, now);
 }
 
-/// Loads the keys `c`'s command declares (or the whole databases it locks).
-fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String> {
+/// Loads the keys `c`'s command declares (or the whole databases it locks). `stand_in`: the
+/// command needs only the existence, type and expiry of its keys, so a field-level key gets a
+/// stand-in (see [`store::Origin::Proxy`]) instead of its whole value.
+fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine, stand_in: bool) -> Result<(), String> {
     let db = c.client.db;
     let plan = match c.cmd.locking {
         Locking::None | Locking::Manual => return Ok(()),
@@ -267,7 +283,7 @@ fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String>
             for d in dbs {
                 for (i, _) in &keys {
                     if let Some(k) = c.argv.get(*i) {
-                        load_key(srv, eng, st, &mut c.locks, d, k, &clock)?;
+                        load_key(srv, eng, st, &mut c.locks, d, k, &clock, stand_in)?;
                     }
                 }
             }
@@ -295,7 +311,10 @@ fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), Stri
     Ok(())
 }
 
-/// Loads one key into its locked shard unless the unit already did.
+/// Loads one key into its locked shard unless the unit already did. `stand_in`: see
+/// [`load_for_command`]; an expired field-level key also gets a stand-in (the memory engine
+/// then expires it with its usual semantics, and the end of the unit deletes it in O(1)).
+#[allow(clippy::too_many_arguments)]
 fn load_key(
     srv: &Server,
     eng: &DiskEngine,
@@ -304,18 +323,73 @@ fn load_key(
     db: u32,
     key: &Bytes,
     clock: &Clock,
+    stand_in: bool,
 ) -> Result<(), String> {
-    if st.whole.contains(&db) || st.loaded.contains_key(&(db, key.clone())) {
+    if st.whole.contains(&db) {
+        return Ok(());
+    }
+    if let Some(origin) = st.loaded.get(&(db, key.clone())).copied() {
+        if origin == store::Origin::Proxy && !stand_in {
+            upgrade_proxy(srv, eng, st, locks, db, key, clock)?;
+        }
         return Ok(());
     }
     // A key outside the lock plan is not loaded (the handler fails on it with its own error).
     if locks.for_key(db, key).is_none() {
         return Ok(());
     }
+    let Some(km) = store::key_meta(eng, db as u16, key)? else {
+        st.loaded.insert((db, key.clone()), store::Origin::Missing);
+        return Ok(());
+    };
+    if km.layout == ferrokv_engine_disk::Layout::Fields
+        && (stand_in || km.expire_ms.is_some_and(|t| t <= clock.ms))
+    {
+        st.loaded.insert((db, key.clone()), store::Origin::Proxy);
+        let l = (
+            store::stand_in(km.kind),
+            km.expire_ms,
+            store::RecordMeta {
+                encoding: 0,
+                access: store::ACCESS_FRESH,
+            },
+        );
+        return insert(srv, locks, db, key, l, clock);
+    }
     let (found, origin) = store::load_with_origin(eng, db as u16, key)?;
     st.loaded.insert((db, key.clone()), origin);
     if let Some(l) = found {
         insert(srv, locks, db, key, l, clock)?;
+    }
+    Ok(())
+}
+
+/// Replaces the stand-in of a field-level key by its whole value (a later command of the unit
+/// needs the value), keeping the expiry the unit gave the stand-in. If the stand-in is gone
+/// (deleted or expired by the unit), the key is simply known to have existed on disk.
+fn upgrade_proxy(
+    srv: &Server,
+    eng: &DiskEngine,
+    st: &mut ClientDisk,
+    locks: &mut LockSet<'_>,
+    db: u32,
+    key: &Bytes,
+    clock: &Clock,
+) -> Result<(), String> {
+    let k = (db, key.clone());
+    st.loaded.insert(k.clone(), store::Origin::Fields);
+    let Some(shard) = locks.for_key(db, key) else {
+        return Ok(());
+    };
+    let Some(exp) = shard.peek(key).map(|e| e.expire_at()) else {
+        return Ok(());
+    };
+    let (found, _) = store::load_with_origin(eng, db as u16, key)?;
+    if let Some((v, disk_exp, meta)) = found {
+        if disk_exp != exp {
+            st.changed.insert(k);
+        }
+        insert_into(srv, shard, key, (v, exp, meta), clock)?;
     }
     Ok(())
 }
@@ -331,6 +405,16 @@ fn load_db(
 ) -> Result<(), String> {
     if st.whole.contains(&db) || !locks.holds_db(db) {
         return Ok(());
+    }
+    // Whole-database commands may move or rewrite any key: stand-ins become real values.
+    let proxies: Vec<Bytes> = st
+        .loaded
+        .iter()
+        .filter(|((d, _), o)| *d == db && **o == store::Origin::Proxy)
+        .map(|((_, k), _)| k.clone())
+        .collect();
+    for k in proxies {
+        upgrade_proxy(srv, eng, st, locks, db, &k, clock)?;
     }
     let snap = eng.snapshot();
     for item in snap.keys(db as u16) {
@@ -499,11 +583,23 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
             if !changed {
                 continue;
             }
-            if trust_signals {
-                let k = (db, Bytes::copy_from_slice(e.key()));
-                if st.loaded.get(&k) == Some(&store::Origin::Fields) && !st.changed.contains(&k) {
+            let k = (db, Bytes::copy_from_slice(e.key()));
+            match st.loaded.get(&k) {
+                Some(store::Origin::Proxy) => {
+                    // Never the stand-in's value: at most its new expiry.
+                    if st.changed.contains(&k) {
+                        writes.push(store::Write::Expire {
+                            db: db as u16,
+                            key: e.key().to_vec(),
+                            expire_ms: e.expire_at(),
+                        });
+                    }
                     continue;
                 }
+                Some(store::Origin::Fields) if trust_signals && !st.changed.contains(&k) => {
+                    continue;
+                }
+                _ => {}
             }
             match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                 Some(v) => {
@@ -566,7 +662,7 @@ pub fn load_watched(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, 
         .map(|w| (w.db, w.key.clone()))
         .collect();
     for (db, key) in keys {
-        if let Err(e) = load_key(srv, eng, &mut client.disk, locks, db, &key, &clock) {
+        if let Err(e) = load_key(srv, eng, &mut client.disk, locks, db, &key, &clock, true) {
             crate::log_warning!("{}", e);
         }
     }

@@ -178,6 +178,36 @@ pub enum Origin {
     Record,
     /// Field-level collection.
     Fields,
+    /// Field-level collection represented in the shard by a one-element *stand-in* of the same
+    /// type and expiry (commands that only read or change a key's existence, type or TTL, and
+    /// expired keys): the end of the unit writes back at most its deletion or its new expiry,
+    /// never the stand-in's value.
+    Proxy,
+}
+
+/// The metadata of a key, expired or not (`None`: no such key). One point read.
+pub fn key_meta(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+) -> Result<Option<ferrokv_engine_disk::KeyMeta>, String> {
+    eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)
+}
+
+/// A one-element value of type `kind`: the stand-in of an [`Origin::Proxy`] key.
+pub fn stand_in(kind: KeyType) -> RdbValue {
+    let x = b"x".to_vec();
+    match kind {
+        KeyType::String => RdbValue::String(x),
+        KeyType::List => RdbValue::List(vec![x]),
+        KeyType::Set => RdbValue::Set(vec![x]),
+        KeyType::ZSet => RdbValue::ZSet(vec![(x, 0.0)]),
+        KeyType::Hash => RdbValue::Hash(vec![ferrokv_rdb::HashField {
+            field: x.clone(),
+            value: x,
+            expire_ms: None,
+        }]),
+    }
 }
 
 /// The value and expiry of `key` in `db`, expired or not (`None`: no such key), and how it is
@@ -197,10 +227,7 @@ pub fn load_with_origin(
         let (v, meta) = decode_with_meta(&rec)?;
         return Ok((Some((v, km.expire_ms, meta)), Origin::Record));
     }
-    let Some((v, exp)) = eng
-        .load_value(db, key, NO_EXPIRY_CLOCK)
-        .map_err(storage)?
-    else {
+    let Some((v, exp)) = eng.load_value(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
         return Ok((None, Origin::Missing));
     };
     let encoding = if km.layout == Layout::Fields {
@@ -256,6 +283,15 @@ pub enum Write {
         /// Encoding and access of the entry.
         meta: RecordMeta,
     },
+    /// Change only the expiry of the key (a field-level key the unit did not load).
+    Expire {
+        /// Database.
+        db: u16,
+        /// The key.
+        key: Vec<u8>,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
+    },
     /// Delete the key.
     Delete {
         /// Database.
@@ -297,6 +333,11 @@ pub fn apply(eng: &DiskEngine, writes: &[Write], now_ms: i64) -> Result<(), Stri
                 value: rec.as_ref().unwrap_or(value),
                 expire_ms: *expire_ms,
                 inline: rec.is_some(),
+            },
+            Write::Expire { db, key, expire_ms } => KeyWrite::Expire {
+                db: *db,
+                key,
+                expire_ms: *expire_ms,
             },
             Write::Delete { db, key } => KeyWrite::Delete { db: *db, key },
         })
