@@ -367,8 +367,11 @@ fn big_collection_element_ops_do_not_slow_down() {
         .enumerate()
     {
         let (small, big) = (lat[0][i], lat[1][i]);
+        // DEL/UNLINK are single calls (no median): a journal or memtable stall on a busy
+        // machine can add tens of ms; the O(N) path took seconds at these sizes.
+        let slack = if i >= 4 { 200_000 } else { 2000 };
         assert!(
-            big <= small * 5 + 2000,
+            big <= small * 5 + slack,
             "{name}: {small}us at {small_n} elements, {big}us at {big_n}"
         );
     }

@@ -356,7 +356,7 @@ fn load_key(
         );
         return insert(srv, locks, db, key, l, clock);
     }
-    let (found, origin) = store::load_with_origin(eng, db as u16, key)?;
+    let (found, origin) = store::load_known(eng, db as u16, key, &km)?;
     st.loaded.insert((db, key.clone()), origin);
     if let Some(l) = found {
         insert(srv, locks, db, key, l, clock)?;
@@ -562,8 +562,10 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     };
     let st = &mut client.disk;
     if st.idle() {
+        // Nothing resident (e.g. a unit of native commands only, `disk/native.rs`).
         st.dirty_at_start = client.batch.dirty;
         st.changed.clear();
+        st.wrote = false;
         return;
     }
     let changed = st.wrote || client.batch.dirty != st.dirty_at_start;

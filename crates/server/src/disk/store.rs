@@ -220,6 +220,16 @@ pub fn load_with_origin(
     let Some(km) = eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
         return Ok((None, Origin::Missing));
     };
+    load_known(eng, db, key, &km)
+}
+
+/// [`load_with_origin`] for a key whose metadata the caller just read.
+pub fn load_known(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+    km: &ferrokv_engine_disk::KeyMeta,
+) -> Result<(Option<Loaded>, Origin), String> {
     if km.layout == Layout::String {
         let Some(rec) = load_raw(eng, db, key)? else {
             return Ok((None, Origin::Missing));
