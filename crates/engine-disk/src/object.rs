@@ -310,7 +310,21 @@ impl Inner {
         Ok(match m.kind {
             KeyType::String => unreachable_string()?,
             KeyType::List => RdbValue::List(self.list_range(view, db, key, m, 0, -1)?),
-            KeyType::ZSet => RdbValue::ZSet(self.zrange_rank(view, db, key, m, 0, -1, false)?),
+            KeyType::ZSet => {
+                let mut pairs = self.zrange_rank(view, db, key, m, 0, -1, false)?;
+                // The score index folds -0 into +0; the member's data record has the exact bits.
+                for (member, score) in pairs.iter_mut() {
+                    if *score == 0.0 {
+                        let ek = crate::ops::elem_key(db, key, m.version, member);
+                        if let Some(raw) = view.get(&self.data, &ek)? {
+                            let bits: [u8; 8] =
+                                raw.as_ref().try_into().map_err(|_| corrupt("zset score"))?;
+                            *score = f64::from_be_bytes(bits);
+                        }
+                    }
+                }
+                RdbValue::ZSet(pairs)
+            }
             KeyType::Set => {
                 let mut out = Vec::with_capacity(cap);
                 for r in self.sub_iter(view, db, key, m, None) {

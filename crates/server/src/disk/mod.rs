@@ -56,6 +56,9 @@ pub struct ClientDisk {
     /// Keys the unit signalled as modified ([`note_modified`]): a field-level key the unit
     /// loaded but did not modify is not written back.
     changed: HashSet<(u32, Bytes)>,
+    /// Value and expiry of field-level hashes, sets and sorted sets as loaded: the end of the
+    /// unit writes only their difference ([`store::apply_delta`]).
+    originals: HashMap<(u32, Bytes), (RdbValue, Option<i64>)>,
     /// Databases the unit loaded entirely.
     whole: Vec<u32>,
     /// The client's dirty counter when the unit began.
@@ -306,6 +309,7 @@ fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), Stri
         if *origin != store::Origin::Missing && dbs.contains(db) {
             store::delete(eng, *db as u16, key)?;
             *origin = store::Origin::Missing;
+            c.client.disk.originals.remove(&(*db, key.clone()));
         }
     }
     Ok(())
@@ -359,9 +363,29 @@ fn load_key(
     let (found, origin) = store::load_known(eng, db as u16, key, &km)?;
     st.loaded.insert((db, key.clone()), origin);
     if let Some(l) = found {
+        keep_original(st, db, key, origin, &l);
         insert(srv, locks, db, key, l, clock)?;
     }
     Ok(())
+}
+
+/// Remembers the loaded value of a field-level hash, set or sorted set (see
+/// [`ClientDisk::originals`]).
+fn keep_original(
+    st: &mut ClientDisk,
+    db: u32,
+    key: &Bytes,
+    origin: store::Origin,
+    l: &store::Loaded,
+) {
+    if origin == store::Origin::Fields
+        && matches!(
+            l.0,
+            RdbValue::Hash(_) | RdbValue::Set(_) | RdbValue::ZSet(_)
+        )
+    {
+        st.originals.insert((db, key.clone()), (l.0.clone(), l.1));
+    }
 }
 
 /// Replaces the stand-in of a field-level key by its whole value (a later command of the unit
@@ -384,8 +408,10 @@ fn upgrade_proxy(
     let Some(exp) = shard.peek(key).map(|e| e.expire_at()) else {
         return Ok(());
     };
-    let (found, _) = store::load_with_origin(eng, db as u16, key)?;
-    if let Some((v, disk_exp, meta)) = found {
+    let (found, origin) = store::load_with_origin(eng, db as u16, key)?;
+    if let Some(l) = found {
+        keep_original(st, db, key, origin, &l);
+        let (v, disk_exp, meta) = l;
         if disk_exp != exp {
             st.changed.insert(k);
         }
@@ -575,6 +601,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     let trust_signals = st.whole.is_empty();
     let mut present: HashSet<(u32, Box<[u8]>)> = HashSet::new();
     let mut writes: Vec<store::Write> = Vec::new();
+    let mut deltas = Vec::new();
     for ((db, _), shard) in locks.all_held() {
         if shard.is_empty() {
             continue;
@@ -604,6 +631,14 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
                 _ => {}
             }
             match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
+                Some(v)
+                    if st.loaded.get(&k) == Some(&store::Origin::Fields)
+                        && store::is_field_level_encoding(e.encoding_name())
+                        && !v.has_field_ttls()
+                        && st.originals.contains_key(&k) =>
+                {
+                    deltas.push((k, v, e.expire_at(), record_meta(e)));
+                }
                 Some(v) => {
                     if v.has_field_ttls() {
                         if let Some(d) = srv.disk.get() {
@@ -641,6 +676,22 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     if let Err(e) = store::apply(eng, &writes, now_ms) {
         crate::log_warning!("Writing to the disk store failed: {}", e);
     }
+    // Field-level keys the unit loaded and changed: only the changed elements.
+    for ((db, key), v, exp, meta) in deltas {
+        let r = match st.originals.get(&(db, key.clone())) {
+            Some(orig) => store::apply_delta(eng, db as u16, &key, orig, (&v, exp), now_ms),
+            None => Ok(false),
+        };
+        let r = match r {
+            Ok(true) => Ok(()),
+            Ok(false) => store::put(eng, db as u16, &key, &v, exp, meta, now_ms),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            crate::log_warning!("Writing to the disk store failed: {}", e);
+        }
+    }
+    st.originals.clear();
 }
 
 /// Loads the keys a client WATCHes (EXEC checks whether they expired since WATCH) into the

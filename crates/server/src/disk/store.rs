@@ -361,6 +361,91 @@ fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
         && encoding_name(meta.encoding).is_some_and(is_field_level_encoding)
 }
 
+/// Writes the difference between `old` (the value and expiry a unit loaded from a field-level
+/// key) and `new` (the value and expiry it ends with) as element operations: O(changed
+/// elements) instead of rewriting the whole collection. Returns `false` (nothing written)
+/// when it does not apply: different types, lists (positions), hash field TTLs. Each element
+/// operation is its own batch: additions first (so the collection is never transiently empty,
+/// which would drop its expiry), then removals, then the expiry.
+pub fn apply_delta(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+    old: &(RdbValue, Option<i64>),
+    new: (&RdbValue, Option<i64>),
+    now_ms: i64,
+) -> Result<bool, String> {
+    use std::collections::{HashMap, HashSet};
+    let clock = NO_EXPIRY_CLOCK;
+    let _ = now_ms;
+    match (&old.0, new.0) {
+        (RdbValue::Hash(a), RdbValue::Hash(b)) => {
+            if a.iter().chain(b).any(|f| f.expire_ms.is_some()) {
+                return Ok(false);
+            }
+            let before: HashMap<&[u8], &[u8]> = a
+                .iter()
+                .map(|f| (f.field.as_slice(), f.value.as_slice()))
+                .collect();
+            let after: HashSet<&[u8]> = b.iter().map(|f| f.field.as_slice()).collect();
+            let set: Vec<(&[u8], &[u8])> = b
+                .iter()
+                .filter(|f| before.get(f.field.as_slice()) != Some(&f.value.as_slice()))
+                .map(|f| (f.field.as_slice(), f.value.as_slice()))
+                .collect();
+            let gone: Vec<&[u8]> = before
+                .keys()
+                .filter(|f| !after.contains(*f))
+                .copied()
+                .collect();
+            if !set.is_empty() {
+                eng.hset(db, key, &set, clock).map_err(storage)?;
+            }
+            if !gone.is_empty() {
+                eng.hdel(db, key, &gone, clock).map_err(storage)?;
+            }
+        }
+        (RdbValue::Set(a), RdbValue::Set(b)) => {
+            let before: HashSet<&[u8]> = a.iter().map(Vec::as_slice).collect();
+            let after: HashSet<&[u8]> = b.iter().map(Vec::as_slice).collect();
+            let add: Vec<&[u8]> = after.difference(&before).copied().collect();
+            let gone: Vec<&[u8]> = before.difference(&after).copied().collect();
+            if !add.is_empty() {
+                eng.sadd(db, key, &add, clock).map_err(storage)?;
+            }
+            if !gone.is_empty() {
+                eng.srem(db, key, &gone, clock).map_err(storage)?;
+            }
+        }
+        (RdbValue::ZSet(a), RdbValue::ZSet(b)) => {
+            let before: HashMap<&[u8], u64> =
+                a.iter().map(|(m, s)| (m.as_slice(), s.to_bits())).collect();
+            let after: HashSet<&[u8]> = b.iter().map(|(m, _)| m.as_slice()).collect();
+            let set: Vec<(f64, &[u8])> = b
+                .iter()
+                .filter(|(m, s)| before.get(m.as_slice()) != Some(&s.to_bits()))
+                .map(|(m, s)| (*s, m.as_slice()))
+                .collect();
+            let gone: Vec<&[u8]> = before
+                .keys()
+                .filter(|m| !after.contains(*m))
+                .copied()
+                .collect();
+            if !set.is_empty() {
+                eng.zadd(db, key, &set, clock).map_err(storage)?;
+            }
+            if !gone.is_empty() {
+                eng.zrem(db, key, &gone, clock).map_err(storage)?;
+            }
+        }
+        _ => return Ok(false),
+    }
+    if old.1 != new.1 {
+        eng.set_expire(db, key, new.1, clock).map_err(storage)?;
+    }
+    Ok(true)
+}
+
 /// Writes `key` (replacing whatever it held) with its expiry.
 pub fn put(
     eng: &DiskEngine,
