@@ -442,3 +442,39 @@ fn native_writes_survive_restart() {
         Value::Bulk(b"hashtable".to_vec())
     );
 }
+
+/// WATCHed big keys (stand-ins during EXEC) are served natively inside the transaction, and a
+/// stand-in whose TTL the transaction changed is not.
+#[test]
+fn native_commands_on_watched_keys_inside_exec() {
+    let Some(mut d) = diff(false) else {
+        return;
+    };
+    build_both(&mut d);
+    let steps: &[&[&str]] = &[
+        &["WATCH", "h", "z", "l", "s"],
+        &["MULTI"],
+        &["HSET", "h", "w1", "a"],
+        &["HGET", "h", "w1"],
+        &["HLEN", "h"],
+        &["ZADD", "z", "3", "w"],
+        &["ZRANK", "z", "w"],
+        &["EXPIRE", "s", "100"],
+        &["SADD", "s", "w"],
+        &["SCARD", "s"],
+        &["TTL", "s"],
+        &["DEL", "l"],
+        &["LPUSH", "l", "fresh"],
+        &["LLEN", "l"],
+        &["EXEC"],
+        &["HGET", "h", "w1"],
+        &["ZSCORE", "z", "w"],
+        &["TTL", "s"],
+        &["SISMEMBER", "s", "w"],
+        &["LRANGE", "l", "0", "-1"],
+    ];
+    for c in steps {
+        d.check(c);
+    }
+    d.check_keyspace();
+}

@@ -59,6 +59,7 @@ pub fn metadata_only(name: &str) -> bool {
             | "expireat"
             | "pexpireat"
             | "persist"
+            | "watch"
     )
 }
 
@@ -86,7 +87,12 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     };
     let db = c.client.db;
     let key = c.arg_bytes(1);
-    if !eligible(&c.client.disk, db, &key) || c.locks.for_key(db, &key).is_none() {
+    let proxied = match residency(&c.client.disk, db, &key) {
+        Residency::Absent => false,
+        Residency::StandIn => true,
+        Residency::Loaded => return Outcome::Load,
+    };
+    if c.locks.for_key(db, &key).is_none() {
         return Outcome::Load;
     }
     let km = match eng.key_meta(db as u16, &key, i64::MIN) {
@@ -100,6 +106,24 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     {
         return Outcome::Load;
     }
+    if proxied {
+        // The unit holds a stand-in (EXEC's WATCHed keys, an earlier TTL...): the disk is still
+        // the truth unless the unit deleted the key or changed its expiry (the only changes a
+        // command can make to a stand-in; any other command replaced it by the whole value).
+        let now = c.clock.ms;
+        let same = c
+            .locks
+            .for_key(db, &key)
+            .and_then(|s| {
+                s.peek(&key)
+                    .filter(|e| !e.is_expired(now))
+                    .map(|e| e.expire_at())
+            })
+            .is_some_and(|exp| exp == km.expire_ms);
+        if !same {
+            return Outcome::Load;
+        }
+    }
     if km.kind != kind {
         return Outcome::StandIn;
     }
@@ -109,7 +133,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     let mut n = Native {
         eng,
         db: db as u16,
-        key,
+        key: key.clone(),
         len: km.len,
         now: c.clock.ms,
     };
@@ -138,6 +162,19 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         "lset" => n.lset(c),
         _ => return Outcome::Load,
     };
+    if proxied && matches!(r, Ok(Some(()))) {
+        // A removal emptied the key: its stand-in goes too.
+        match eng.key_meta(db as u16, &key, i64::MIN) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let now = c.clock.ms;
+                if let Some(s) = c.locks.for_key(db, &key) {
+                    s.remove(&key, now);
+                }
+            }
+            Err(e) => return Outcome::Done(Err(storage(e))),
+        }
+    }
     match r {
         Ok(Some(())) => Outcome::Done(Ok(())),
         Ok(None) => Outcome::Load,
@@ -145,10 +182,26 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     }
 }
 
-/// Whether the unit has not made `key` resident (EXEC's and a script's commands share the
-/// shards: a resident key must be served from there).
-fn eligible(st: &ClientDisk, db: u32, key: &Bytes) -> bool {
-    !st.whole.contains(&db) && !st.loaded.contains_key(&(db, key.clone()))
+/// Whether the unit holds `key` in its shards (EXEC's and a script's commands share the
+/// shards: a resident value must be served from there).
+enum Residency {
+    /// Not loaded by the unit: the disk is the truth.
+    Absent,
+    /// Represented by a stand-in (see `store::Origin::Proxy`).
+    StandIn,
+    /// Loaded whole (or known missing, or its database loaded whole).
+    Loaded,
+}
+
+fn residency(st: &ClientDisk, db: u32, key: &Bytes) -> Residency {
+    if st.whole.contains(&db) {
+        return Residency::Loaded;
+    }
+    match st.loaded.get(&(db, key.clone())) {
+        None => Residency::Absent,
+        Some(super::store::Origin::Proxy) => Residency::StandIn,
+        Some(_) => Residency::Loaded,
+    }
 }
 
 /// One native command on a live field-level collection of the expected type. Every method
