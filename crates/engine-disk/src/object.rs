@@ -74,6 +74,17 @@ pub enum KeyWrite<'a> {
         /// Store as one inline record (see above).
         inline: bool,
     },
+    /// Sets (`Some`) or removes (`None`) the expiry of the key if present, leaving its value
+    /// alone: O(1) for any size (the server's EXPIRE/PERSIST on a field-level key it did not
+    /// load).
+    Expire {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
+    },
     /// Deletes the key if present (O(1) for any size).
     Delete {
         /// Logical database.
@@ -86,7 +97,9 @@ pub enum KeyWrite<'a> {
 impl KeyWrite<'_> {
     fn target(&self) -> (u16, &[u8]) {
         match self {
-            KeyWrite::Put { db, key, .. } | KeyWrite::Delete { db, key } => (*db, key),
+            KeyWrite::Put { db, key, .. }
+            | KeyWrite::Expire { db, key, .. }
+            | KeyWrite::Delete { db, key } => (*db, key),
         }
     }
 }
@@ -300,7 +313,21 @@ impl Inner {
             KeyType::String => unreachable_string()?,
             KeyType::Stream => RdbValue::Stream(Box::new(self.read_stream(view, db, key, m)?)),
             KeyType::List => RdbValue::List(self.list_range(view, db, key, m, 0, -1)?),
-            KeyType::ZSet => RdbValue::ZSet(self.zrange_rank(view, db, key, m, 0, -1, false)?),
+            KeyType::ZSet => {
+                let mut pairs = self.zrange_rank(view, db, key, m, 0, -1, false)?;
+                // The score index folds -0 into +0; the member's data record has the exact bits.
+                for (member, score) in pairs.iter_mut() {
+                    if *score == 0.0 {
+                        let ek = crate::ops::elem_key(db, key, m.version, member);
+                        if let Some(raw) = view.get(&self.data, &ek)? {
+                            let bits: [u8; 8] =
+                                raw.as_ref().try_into().map_err(|_| corrupt("zset score"))?;
+                            *score = f64::from_be_bytes(bits);
+                        }
+                    }
+                }
+                RdbValue::ZSet(pairs)
+            }
             KeyType::Set => {
                 let mut out = Vec::with_capacity(cap);
                 for r in self.sub_iter(view, db, key, m, None) {
@@ -502,6 +529,15 @@ impl DiskEngine {
                 KeyWrite::Delete { .. } => {
                     if let Some(o) = &old {
                         i.del_meta(&mut b, db, key, o);
+                    }
+                }
+                KeyWrite::Expire { expire_ms, .. } => {
+                    if let Some(o) = &old {
+                        if o.expire != expire_ms {
+                            let mut new = o.clone();
+                            new.expire = expire_ms;
+                            i.put_meta(&mut b, db, key, Some(o), &new);
+                        }
                     }
                 }
                 KeyWrite::Put {

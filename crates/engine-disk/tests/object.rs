@@ -418,3 +418,58 @@ fn inline_cap_stores_big_collections_as_fields() {
     assert_eq!(m.layout, Layout::Fields);
     assert_eq!(e.load_value(0, b"l", NOW).unwrap().unwrap().0, v);
 }
+
+/// `KeyWrite::Expire` changes only the expiry (in the same batch as other writes), is a no-op
+/// for a missing key, and a field-level sorted set keeps `-0` scores through `load_value`.
+#[test]
+fn expire_writes_and_negative_zero_scores() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let big: Vec<(Vec<u8>, f64)> = (0..600)
+        .map(|i| {
+            (
+                format!("m{i}").into_bytes(),
+                if i == 7 { -0.0 } else { f64::from(i) },
+            )
+        })
+        .collect();
+    put(&e, b"z", &RdbValue::ZSet(big.clone()), None, false);
+    e.apply(
+        &[
+            KeyWrite::Expire {
+                db: 0,
+                key: b"z",
+                expire_ms: Some(NOW + 5000),
+            },
+            KeyWrite::Expire {
+                db: 0,
+                key: b"missing",
+                expire_ms: Some(NOW + 5000),
+            },
+        ],
+        NOW,
+    )
+    .unwrap();
+    let m = e.key_meta(0, b"z", NOW).unwrap().unwrap();
+    assert_eq!(m.layout, Layout::Fields);
+    assert_eq!(m.expire_ms, Some(NOW + 5000));
+    assert_eq!(m.len, 600);
+    assert!(e.key_meta(0, b"missing", NOW).unwrap().is_none());
+    let (v, exp) = e.load_value(0, b"z", NOW).unwrap().unwrap();
+    assert_eq!(exp, Some(NOW + 5000));
+    let RdbValue::ZSet(pairs) = v else {
+        panic!("not a zset")
+    };
+    let m7 = pairs.iter().find(|(m, _)| m == b"m7").unwrap();
+    assert!(m7.1 == 0.0 && m7.1.is_sign_negative(), "{:?}", m7.1);
+    e.apply(
+        &[KeyWrite::Expire {
+            db: 0,
+            key: b"z",
+            expire_ms: None,
+        }],
+        NOW,
+    )
+    .unwrap();
+    assert_eq!(e.key_meta(0, b"z", NOW).unwrap().unwrap().expire_ms, None);
+}

@@ -148,6 +148,7 @@ impl Registry {
 /// watches any key.
 #[inline]
 pub fn signal_modified(ctx: &mut Ctx<'_, '_>, db: u32, key: &[u8]) {
+    crate::disk::note_modified(ctx.client, db, key);
     crate::tracking::invalidate_key(ctx.srv, Some(ctx.client.id), key);
     let reg = &ctx.srv.watches;
     if reg.count.load(Relaxed) == 0 {

@@ -219,7 +219,10 @@ fn median_us(n: usize, mut f: impl FnMut(usize)) -> u128 {
     v[v.len() / 2]
 }
 
+/// Fills hash `h` and sorted set `z` with `n` elements each, pipelined in commands of 1000.
 fn fill_big(c: &mut Conn, n: usize) {
+    let mut buf = Vec::new();
+    let mut cmds = 0;
     for chunk in 0..n.div_ceil(1000) {
         let mut h: Vec<String> = vec!["HSET".into(), "h".into()];
         let mut z: Vec<String> = vec!["ZADD".into(), "z".into()];
@@ -229,26 +232,46 @@ fn fill_big(c: &mut Conn, n: usize) {
             z.push(i.to_string());
             z.push(format!("m{i}"));
         }
-        let h: Vec<&str> = h.iter().map(String::as_str).collect();
-        let z: Vec<&str> = z.iter().map(String::as_str).collect();
-        c.cmd(&h);
-        c.cmd(&z);
+        for a in [h, z] {
+            let a: Vec<&[u8]> = a.iter().map(|s| s.as_bytes()).collect();
+            buf.extend_from_slice(&ferrokv_testkit::encode_command(&a));
+            cmds += 1;
+        }
+        if cmds >= 64 {
+            c.send_raw(&buf);
+            for _ in 0..cmds {
+                c.read_reply();
+            }
+            buf.clear();
+            cmds = 0;
+        }
+    }
+    c.send_raw(&buf);
+    for _ in 0..cmds {
+        c.read_reply();
     }
 }
 
-/// Element operations on a big collection must not cost more than on a small one (the
-/// field-level layout). Ignored until collections are stored one record per element: with
-/// the whole-value records of `disk/store.rs` every element operation is O(collection).
+/// Element operations on a big collection cost about what they cost on a small one (the
+/// field-level layout and the native paths of `disk/native.rs`), and DEL of a huge key is
+/// immediate. Sizes: 10K vs `FERROKV_BIG_N` (default 100K, to keep the debug-build CI run
+/// short; the 1M was measured with a release build, see docs/disk-engine.md §6).
 #[test]
-#[ignore = "needs the field-level (Layout::Fields) disk paths; see docs/disk-engine.md §6"]
 fn big_collection_element_ops_do_not_slow_down() {
-    let small_n = 1_000;
-    let big_n = 100_000;
+    let small_n = 10_000;
+    let big_n: usize = std::env::var("FERROKV_BIG_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let mut lat = Vec::new();
     for n in [small_n, big_n] {
         let s = disk(&[]);
         let mut c = s.conn();
+        let t = Instant::now();
         fill_big(&mut c, n);
+        let fill = t.elapsed().as_secs_f64();
+        assert_eq!(c.cmd(&["HLEN", "h"]), Value::Int(n as i64));
+        assert_eq!(c.cmd(&["ZCARD", "z"]), Value::Int(n as i64));
         let hset = median_us(200, |i| {
             c.cmd(&["HSET", "h", &format!("new{i}"), "x"]);
         });
@@ -261,16 +284,32 @@ fn big_collection_element_ops_do_not_slow_down() {
         let zrank = median_us(50, |i| {
             c.cmd(&["ZRANK", "z", &format!("m{}", n - 1 - i)]);
         });
+        assert_eq!(
+            c.cmd(&["ZRANK", "z", &format!("m{}", n - 1)]),
+            Value::Int(n as i64 + 199)
+        );
         let t = Instant::now();
         assert_eq!(c.cmd(&["DEL", "h"]), Value::Int(1));
         let del = t.elapsed().as_micros();
-        eprintln!("n={n}: HSET {hset}us HGET {hget}us ZADD {zadd}us ZRANK {zrank}us DEL {del}us");
-        lat.push([hset, hget, zadd, del]);
+        let t = Instant::now();
+        assert_eq!(c.cmd(&["UNLINK", "z"]), Value::Int(1));
+        let unlink = t.elapsed().as_micros();
+        assert_eq!(c.cmd(&["EXISTS", "h", "z"]), Value::Int(0));
+        eprintln!(
+            "n={n}: fill {fill:.1}s HSET {hset}us HGET {hget}us ZADD {zadd}us ZRANK {zrank}us DEL {del}us UNLINK {unlink}us"
+        );
+        lat.push([hset, hget, zadd, zrank, del, unlink]);
     }
-    for (i, name) in ["HSET", "HGET", "ZADD", "DEL"].iter().enumerate() {
+    for (i, name) in ["HSET", "HGET", "ZADD", "ZRANK", "DEL", "UNLINK"]
+        .iter()
+        .enumerate()
+    {
         let (small, big) = (lat[0][i], lat[1][i]);
+        // DEL/UNLINK are single calls (no median): a journal or memtable stall on a busy
+        // machine can add tens of ms; the O(N) path took seconds at these sizes.
+        let slack = if i >= 4 { 200_000 } else { 2000 };
         assert!(
-            big <= small * 5 + 500,
+            big <= small * 5 + slack,
             "{name}: {small}us at {small_n} elements, {big}us at {big_n}"
         );
     }

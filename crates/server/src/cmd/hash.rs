@@ -52,7 +52,7 @@ pub fn register(t: &mut CommandTable) {
     t.add("hsetex", hsetex, Locking::Keys);
 }
 
-const HASH_NOT_INTEGER: CmdError = CmdError::new("ERR hash value is not an integer");
+pub(crate) const HASH_NOT_INTEGER: CmdError = CmdError::new("ERR hash value is not an integer");
 const HASH_NOT_FLOAT: CmdError = CmdError::new("ERR hash value is not a float");
 const NAN_OR_INF: CmdError = CmdError::new("ERR value is NaN or Infinity");
 const COUNT_RANGE: CmdError = CmdError::new(

@@ -48,7 +48,7 @@ pub fn register(t: &mut CommandTable) {
     t.add("blmpop", blmpop, Locking::Keys);
 }
 
-const INDEX_OUT_OF_RANGE: CmdError = CmdError::new("ERR index out of range");
+pub(crate) const INDEX_OUT_OF_RANGE: CmdError = CmdError::new("ERR index out of range");
 const RANK_ZERO: CmdError = CmdError::new(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list",
 );

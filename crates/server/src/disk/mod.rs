@@ -23,6 +23,7 @@
 //!
 //! The layout of one key on disk is in [`store`].
 
+pub mod native;
 mod scan;
 pub mod store;
 pub mod sysdata;
@@ -51,8 +52,14 @@ pub const DATA_DIR: &str = "ferrokv-disk";
 pub struct ClientDisk {
     /// Nesting depth of handler calls.
     depth: u32,
-    /// Keys loaded by the unit: (db, key) → whether the key existed on disk.
-    loaded: HashMap<(u32, Bytes), bool>,
+    /// Keys loaded by the unit: (db, key) → how the key was stored (or missing).
+    loaded: HashMap<(u32, Bytes), store::Origin>,
+    /// Keys the unit signalled as modified ([`note_modified`]): a field-level key the unit
+    /// loaded but did not modify is not written back.
+    changed: HashSet<(u32, Bytes)>,
+    /// Value and expiry of field-level hashes, sets and sorted sets as loaded: the end of the
+    /// unit writes only their difference ([`store::apply_delta`]).
+    originals: HashMap<(u32, Bytes), (RdbValue, Option<i64>)>,
     /// Databases the unit loaded entirely.
     whole: Vec<u32>,
     /// The client's dirty counter when the unit began.
@@ -64,6 +71,18 @@ pub struct ClientDisk {
 impl ClientDisk {
     fn idle(&self) -> bool {
         self.loaded.is_empty() && self.whole.is_empty()
+    }
+}
+
+/// Records that the running unit modified `key` of `db` (called by
+/// `watch::signal_modified`, which every write calls). No-op outside a disk-mode unit.
+#[inline]
+pub fn note_modified(client: &mut Client, db: u32, key: &[u8]) {
+    if client.disk.depth > 0 {
+        client
+            .disk
+            .changed
+            .insert((db, Bytes::copy_from_slice(key)));
     }
 }
 
@@ -201,7 +220,17 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
         c.client.disk.wrote = true;
     }
-    if let Err(e) = load_for_command(c, eng).and_then(|()| predelete_for_flush(c, eng)) {
+    let stand_in = match native::try_call(c, eng) {
+        native::Outcome::Done(r) => {
+            if c.client.disk.depth == 0 {
+                end_unit(c);
+            }
+            return r;
+        }
+        native::Outcome::StandIn => true,
+        native::Outcome::Load => native::metadata_only(c.cmd.name),
+    };
+    if let Err(e) = load_for_command(c, eng, stand_in).and_then(|()| predelete_for_flush(c, eng)) {
         crate::log_warning!("{}", e);
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
@@ -223,8 +252,10 @@ pub fn end_unit(c: &mut Ctx<'_, '_>) {
     flush(c.srv, c.client, &mut c.locks, now);
 }
 
-/// Loads the keys `c`'s command declares (or the whole databases it locks).
-fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String> {
+/// Loads the keys `c`'s command declares (or the whole databases it locks). `stand_in`: the
+/// command needs only the existence, type and expiry of its keys, so a field-level key gets a
+/// stand-in (see [`store::Origin::Proxy`]) instead of its whole value.
+fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine, stand_in: bool) -> Result<(), String> {
     let db = c.client.db;
     let plan = match c.cmd.locking {
         Locking::None | Locking::Manual => return Ok(()),
@@ -256,7 +287,7 @@ fn load_for_command(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), String>
             for d in dbs {
                 for (i, _) in &keys {
                     if let Some(k) = c.argv.get(*i) {
-                        load_key(srv, eng, st, &mut c.locks, d, k, &clock)?;
+                        load_key(srv, eng, st, &mut c.locks, d, k, &clock, stand_in)?;
                     }
                 }
             }
@@ -275,16 +306,20 @@ fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), Stri
         "flushdb" => vec![c.client.db],
         _ => return Ok(()),
     };
-    for ((db, key), existed) in c.client.disk.loaded.iter_mut() {
-        if *existed && dbs.contains(db) {
+    for ((db, key), origin) in c.client.disk.loaded.iter_mut() {
+        if *origin != store::Origin::Missing && dbs.contains(db) {
             store::delete(eng, *db as u16, key)?;
-            *existed = false;
+            *origin = store::Origin::Missing;
+            c.client.disk.originals.remove(&(*db, key.clone()));
         }
     }
     Ok(())
 }
 
-/// Loads one key into its locked shard unless the unit already did.
+/// Loads one key into its locked shard unless the unit already did. `stand_in`: see
+/// [`load_for_command`]; an expired field-level key also gets a stand-in (the memory engine
+/// then expires it with its usual semantics, and the end of the unit deletes it in O(1)).
+#[allow(clippy::too_many_arguments)]
 fn load_key(
     srv: &Server,
     eng: &DiskEngine,
@@ -293,18 +328,95 @@ fn load_key(
     db: u32,
     key: &Bytes,
     clock: &Clock,
+    stand_in: bool,
 ) -> Result<(), String> {
-    if st.whole.contains(&db) || st.loaded.contains_key(&(db, key.clone())) {
+    if st.whole.contains(&db) {
+        return Ok(());
+    }
+    if let Some(origin) = st.loaded.get(&(db, key.clone())).copied() {
+        if origin == store::Origin::Proxy && !stand_in {
+            upgrade_proxy(srv, eng, st, locks, db, key, clock)?;
+        }
         return Ok(());
     }
     // A key outside the lock plan is not loaded (the handler fails on it with its own error).
     if locks.for_key(db, key).is_none() {
         return Ok(());
     }
-    let found = store::load(eng, db as u16, key)?;
-    st.loaded.insert((db, key.clone()), found.is_some());
+    let Some(km) = store::key_meta(eng, db as u16, key)? else {
+        st.loaded.insert((db, key.clone()), store::Origin::Missing);
+        return Ok(());
+    };
+    if km.layout == ferrokv_engine_disk::Layout::Fields
+        && (stand_in || km.expire_ms.is_some_and(|t| t <= clock.ms))
+    {
+        st.loaded.insert((db, key.clone()), store::Origin::Proxy);
+        let l = (
+            store::stand_in(km.kind),
+            km.expire_ms,
+            store::RecordMeta {
+                encoding: 0,
+                access: store::ACCESS_FRESH,
+            },
+        );
+        return insert(srv, locks, db, key, l, clock);
+    }
+    let (found, origin) = store::load_known(eng, db as u16, key, &km)?;
+    st.loaded.insert((db, key.clone()), origin);
     if let Some(l) = found {
+        keep_original(st, db, key, origin, &l);
         insert(srv, locks, db, key, l, clock)?;
+    }
+    Ok(())
+}
+
+/// Remembers the loaded value of a field-level hash, set or sorted set (see
+/// [`ClientDisk::originals`]).
+fn keep_original(
+    st: &mut ClientDisk,
+    db: u32,
+    key: &Bytes,
+    origin: store::Origin,
+    l: &store::Loaded,
+) {
+    if origin == store::Origin::Fields
+        && matches!(
+            l.0,
+            RdbValue::Hash(_) | RdbValue::Set(_) | RdbValue::ZSet(_)
+        )
+    {
+        st.originals.insert((db, key.clone()), (l.0.clone(), l.1));
+    }
+}
+
+/// Replaces the stand-in of a field-level key by its whole value (a later command of the unit
+/// needs the value), keeping the expiry the unit gave the stand-in. If the stand-in is gone
+/// (deleted or expired by the unit), the key is simply known to have existed on disk.
+fn upgrade_proxy(
+    srv: &Server,
+    eng: &DiskEngine,
+    st: &mut ClientDisk,
+    locks: &mut LockSet<'_>,
+    db: u32,
+    key: &Bytes,
+    clock: &Clock,
+) -> Result<(), String> {
+    let k = (db, key.clone());
+    st.loaded.insert(k.clone(), store::Origin::Fields);
+    let Some(shard) = locks.for_key(db, key) else {
+        return Ok(());
+    };
+    let Some(exp) = shard.peek(key).map(|e| e.expire_at()) else {
+        return Ok(());
+    };
+    let (found, origin) = store::load_with_origin(eng, db as u16, key)?;
+    if let Some(l) = found {
+        keep_original(st, db, key, origin, &l);
+        let (v, disk_exp, meta) = l;
+        if disk_exp != exp {
+            st.changed.insert(k);
+        }
+        insert_into(srv, shard, key, (v, exp, meta), clock)?;
     }
     Ok(())
 }
@@ -321,6 +433,16 @@ fn load_db(
     if st.whole.contains(&db) || !locks.holds_db(db) {
         return Ok(());
     }
+    // Whole-database commands may move or rewrite any key: stand-ins become real values.
+    let proxies: Vec<Bytes> = st
+        .loaded
+        .iter()
+        .filter(|((d, _), o)| *d == db && **o == store::Origin::Proxy)
+        .map(|((_, k), _)| k.clone())
+        .collect();
+    for k in proxies {
+        upgrade_proxy(srv, eng, st, locks, db, &k, clock)?;
+    }
     let snap = eng.snapshot();
     for item in snap.keys(db as u16) {
         let (key, _) = item.map_err(|e| format!("disk engine error: {e}"))?;
@@ -328,8 +450,8 @@ fn load_db(
         if st.loaded.contains_key(&(db, key.clone())) {
             continue;
         }
-        let found = store::load(eng, db as u16, &key)?;
-        st.loaded.insert((db, key.clone()), found.is_some());
+        let (found, origin) = store::load_with_origin(eng, db as u16, &key)?;
+        st.loaded.insert((db, key.clone()), origin);
         if let Some(l) = found {
             insert(srv, locks, db, &key, l, clock)?;
         }
@@ -379,7 +501,12 @@ fn insert_into(
     };
     // Hash fields whose TTL passed are kept (clock far in the past): the memory engine expires
     // them itself, with its events, as it does for keys.
-    match rdb_to_entry(key, &v, exp, meta.access, &build_limits, i64::MIN) {
+    let access = if meta.access == store::ACCESS_FRESH {
+        shard.new_access(clock)
+    } else {
+        meta.access
+    };
+    match rdb_to_entry(key, &v, exp, access, &build_limits, i64::MIN) {
         Ok(Some(mut e)) => {
             if let Some(want) = store::encoding_name(meta.encoding) {
                 if e.encoding_name() != want {
@@ -462,12 +589,20 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     };
     let st = &mut client.disk;
     if st.idle() {
+        // Nothing resident (e.g. a unit of native commands only, `disk/native.rs`).
         st.dirty_at_start = client.batch.dirty;
+        st.changed.clear();
+        st.wrote = false;
         return;
     }
     let changed = st.wrote || client.batch.dirty != st.dirty_at_start;
+    // A field-level key the unit loaded and did not signal as modified is not rewritten (that
+    // would be O(size)). Units that loaded whole databases (SWAPDB, FLUSHDB...) move keys
+    // around without per-key signals: everything is written back.
+    let trust_signals = st.whole.is_empty();
     let mut present: HashSet<(u32, Box<[u8]>)> = HashSet::new();
-    let mut failed: Option<String> = None;
+    let mut writes: Vec<store::Write> = Vec::new();
+    let mut deltas = Vec::new();
     for ((db, _), shard) in locks.all_held() {
         if shard.is_empty() {
             continue;
@@ -478,29 +613,86 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
             if !changed {
                 continue;
             }
-            let r = match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
-                Some(v) => put_entry(srv, eng, db, e, &v, now_ms),
-                None => store::delete(eng, db as u16, e.key()),
-            };
-            if let Err(e) = r {
-                failed.get_or_insert(e);
+            let k = (db, Bytes::copy_from_slice(e.key()));
+            match st.loaded.get(&k) {
+                Some(store::Origin::Proxy) => {
+                    // Never the stand-in's value: at most its new expiry.
+                    if st.changed.contains(&k) {
+                        writes.push(store::Write::Expire {
+                            db: db as u16,
+                            key: e.key().to_vec(),
+                            expire_ms: e.expire_at(),
+                        });
+                    }
+                    continue;
+                }
+                Some(store::Origin::Fields) if trust_signals && !st.changed.contains(&k) => {
+                    continue;
+                }
+                _ => {}
+            }
+            match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
+                Some(v)
+                    if st.loaded.get(&k) == Some(&store::Origin::Fields)
+                        && store::is_field_level_encoding(e.encoding_name())
+                        && !v.has_field_ttls()
+                        && st.originals.contains_key(&k) =>
+                {
+                    deltas.push((k, v, e.expire_at(), record_meta(e)));
+                }
+                Some(v) => {
+                    if v.has_field_ttls() {
+                        if let Some(d) = srv.disk.get() {
+                            d.hfe.lock().insert((db, e.key().to_vec()));
+                        }
+                    }
+                    writes.push(store::Write::Put {
+                        db: db as u16,
+                        key: e.key().to_vec(),
+                        value: v,
+                        expire_ms: e.expire_at(),
+                        meta: record_meta(e),
+                    });
+                }
+                None => writes.push(store::Write::Delete {
+                    db: db as u16,
+                    key: e.key().to_vec(),
+                }),
             }
         }
         drop(table);
     }
-    for ((db, key), existed) in st.loaded.drain() {
-        if existed && !present.contains(&(db, Box::from(&key[..]))) {
-            if let Err(e) = store::delete(eng, db as u16, &key) {
-                failed.get_or_insert(e);
-            }
+    for ((db, key), origin) in st.loaded.drain() {
+        if origin != store::Origin::Missing && !present.contains(&(db, Box::from(&key[..]))) {
+            writes.push(store::Write::Delete {
+                db: db as u16,
+                key: key.to_vec(),
+            });
         }
     }
+    st.changed.clear();
     st.whole.clear();
     st.wrote = false;
     st.dirty_at_start = client.batch.dirty;
-    if let Some(e) = failed {
+    if let Err(e) = store::apply(eng, &writes, now_ms) {
         crate::log_warning!("Writing to the disk store failed: {}", e);
     }
+    // Field-level keys the unit loaded and changed: only the changed elements.
+    for ((db, key), v, exp, meta) in deltas {
+        let r = match st.originals.get(&(db, key.clone())) {
+            Some(orig) => store::apply_delta(eng, db as u16, &key, orig, (&v, exp), now_ms),
+            None => Ok(false),
+        };
+        let r = match r {
+            Ok(true) => Ok(()),
+            Ok(false) => store::put(eng, db as u16, &key, &v, exp, meta, now_ms),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = r {
+            crate::log_warning!("Writing to the disk store failed: {}", e);
+        }
+    }
+    st.originals.clear();
 }
 
 /// Loads the keys a client WATCHes (EXEC checks whether they expired since WATCH) into the
@@ -524,7 +716,7 @@ pub fn load_watched(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, 
         .map(|w| (w.db, w.key.clone()))
         .collect();
     for (db, key) in keys {
-        if let Err(e) = load_key(srv, eng, &mut client.disk, locks, db, &key, &clock) {
+        if let Err(e) = load_key(srv, eng, &mut client.disk, locks, db, &key, &clock, true) {
             crate::log_warning!("{}", e);
         }
     }
@@ -628,13 +820,10 @@ fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
             continue;
         }
         if let Some(t) = type_name {
-            let rec = store::load_raw(eng, db, &k)
+            let name = store::type_name(eng, db, &k)
                 .map_err(|e| CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))))?;
-            match rec {
-                Some(r)
-                    if store::type_name_of_record(&r)
-                        .as_bytes()
-                        .eq_ignore_ascii_case(t) => {}
+            match name {
+                Some(n) if n.as_bytes().eq_ignore_ascii_case(t) => {}
                 _ => continue,
             }
         }
@@ -654,13 +843,20 @@ fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
 /// O(hash data): reads every hash record.
 pub fn snapshot_has_field_ttls(snap: &ferrokv_engine_disk::DiskSnapshot, dbs: usize) -> bool {
     for db in 0..dbs as u16 {
-        for (key, _) in snap.keys(db).flatten() {
-            let Ok(Some(rec)) = snap.get(db, &key) else {
-                continue;
+        for (key, info) in snap.keys(db).flatten() {
+            let v = match info.kind {
+                ferrokv_engine_disk::KeyType::String => match snap.get(db, &key) {
+                    Ok(Some(rec)) if store::type_name_of_record(&rec) == "hash" => {
+                        store::decode(&rec).ok()
+                    }
+                    _ => None,
+                },
+                ferrokv_engine_disk::KeyType::Hash => {
+                    snap.load_value(db, &key).ok().flatten().map(|(v, _)| v)
+                }
+                _ => None,
             };
-            if store::type_name_of_record(&rec) == "hash"
-                && store::decode(&rec).is_ok_and(|v| v.has_field_ttls())
-            {
+            if v.is_some_and(|v| v.has_field_ttls()) {
                 return true;
             }
         }
@@ -686,13 +882,23 @@ pub fn write_snapshot<W: std::io::Write>(
             if info.expire.is_some_and(|t| t <= now_ms) {
                 continue;
             }
-            let Some(rec) = snap
-                .get(db, &key)
-                .map_err(|e| format!("disk engine error: {e}"))?
-            else {
-                continue;
+            let mut value = if info.kind == ferrokv_engine_disk::KeyType::String {
+                let Some(rec) = snap
+                    .get(db, &key)
+                    .map_err(|e| format!("disk engine error: {e}"))?
+                else {
+                    continue;
+                };
+                store::decode(&rec)?
+            } else {
+                let Some((v, _)) = snap
+                    .load_value(db, &key)
+                    .map_err(|e| format!("disk engine error: {e}"))?
+                else {
+                    continue;
+                };
+                v
             };
-            let mut value = store::decode(&rec)?;
             if let RdbValue::Hash(fields) = &mut value {
                 fields.retain(|f| f.expire_ms.is_none_or(|t| t > now_ms));
             }

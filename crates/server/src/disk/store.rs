@@ -1,15 +1,22 @@
 //! How the server keeps one key's value in the disk engine.
 //!
-//! Until the disk crate's object API (`key_meta` / `load_value` / `apply`) is available, each
-//! key is stored as one disk-engine *string* record: a one-byte type tag, a one-byte encoding
-//! code (so a value that Redis keeps in a big encoding after it shrank, e.g. a `hashtable`
-//! hash with few fields, comes back with that encoding), the 4-byte LRU/LFU access value,
-//! then the value: the raw bytes for a string, the DUMP payload (`ferrokv_rdb`) for a
-//! collection. The record carries the key's expiry, so the engine's expiry index, SCAN,
-//! key counting and active expiry work unchanged. Loading a collection is O(its size) (see
-//! docs/disk-engine.md §6 for what the field-level layout will change).
+//! Two layouts (docs/disk-engine.md §6):
+//! - **record**: strings, collections in a compact in-memory encoding (listpack, intset,
+//!   listpackex) and streams are one disk-engine *string* record: a one-byte type tag, a
+//!   one-byte encoding code (so a value that Redis keeps in a big encoding after it shrank comes
+//!   back with that encoding), the 4-byte LRU/LFU access value, then the raw bytes of a string
+//!   or the DUMP payload (`ferrokv_rdb`) of a collection. Order-exact; loading is O(size).
+//! - **field-level**: collections in a big encoding (`hashtable` hash/set, `skiplist` zset,
+//!   `quicklist` list) are written with the engine's object API
+//!   (`KeyWrite::Put { inline: false }`): one record per element, so the native paths
+//!   (`disk/native.rs`) touch a few records per element operation and DEL is O(1). Their
+//!   encoding is implied by the layout; their access value is not stored (a load gives them
+//!   a fresh one).
+//!
+//! Both carry the key's expiry in the engine's metadata, so the deadline index, SCAN, key
+//! counting and active expiry work on either. The write-back of a unit is one [`apply`] batch.
 
-use ferrokv_engine_disk::{DiskEngine, DiskError, Ttl};
+use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, KeyWrite, Layout};
 use ferrokv_rdb::RdbValue;
 
 /// Tag of a plain string.
@@ -142,22 +149,305 @@ fn storage(e: DiskError) -> String {
 /// A loaded key: value, expiry, and the record's extra data.
 pub type Loaded = (RdbValue, Option<i64>, RecordMeta);
 
-/// The value and expiry of `key` in `db`, expired or not (`None`: no such key).
-pub fn load(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<Option<Loaded>, String> {
-    let Some(rec) = load_raw(eng, db, key)? else {
-        return Ok(None);
-    };
-    let exp = eng
-        .expire_time(db, key, NO_EXPIRY_CLOCK)
-        .map_err(storage)?
-        .flatten();
-    let (v, meta) = decode_with_meta(&rec)?;
-    Ok(Some((v, exp, meta)))
+/// The access value of a field-level key (not stored): the loader gives the entry a fresh one.
+/// Never a real value (those fit in 24 bits).
+pub const ACCESS_FRESH: u32 = u32::MAX;
+
+/// The big in-memory encoding a field-level collection of type `kind` is rebuilt with.
+pub fn big_encoding(kind: KeyType) -> &'static str {
+    match kind {
+        KeyType::String => "raw",
+        KeyType::List => "quicklist",
+        KeyType::Set | KeyType::Hash => "hashtable",
+        KeyType::ZSet => "skiplist",
+        // The server keeps streams in the one-record format; a field-level stream (the engine
+        // supports them) would come back in the only stream encoding there is.
+        KeyType::Stream => "stream",
+    }
 }
 
-/// The stored record of `key`, expired or not.
+/// Whether a value in the in-memory encoding `name` is stored field-level (see the module
+/// docs): the big collection encodings.
+pub fn is_field_level_encoding(name: &str) -> bool {
+    matches!(name, "hashtable" | "skiplist" | "quicklist")
+}
+
+/// How a key was stored when a unit loaded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// No such key.
+    Missing,
+    /// One record (string, compact collection, stream).
+    Record,
+    /// Field-level collection.
+    Fields,
+    /// Field-level collection represented in the shard by a one-element *stand-in* of the same
+    /// type and expiry (commands that only read or change a key's existence, type or TTL, and
+    /// expired keys): the end of the unit writes back at most its deletion or its new expiry,
+    /// never the stand-in's value.
+    Proxy,
+}
+
+/// The metadata of a key, expired or not (`None`: no such key). One point read.
+pub fn key_meta(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+) -> Result<Option<ferrokv_engine_disk::KeyMeta>, String> {
+    eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)
+}
+
+/// A one-element value of type `kind`: the stand-in of an [`Origin::Proxy`] key.
+pub fn stand_in(kind: KeyType) -> RdbValue {
+    let x = b"x".to_vec();
+    match kind {
+        KeyType::String => RdbValue::String(x),
+        KeyType::List => RdbValue::List(vec![x]),
+        KeyType::Set => RdbValue::Set(vec![x]),
+        KeyType::ZSet => RdbValue::ZSet(vec![(x, 0.0)]),
+        KeyType::Hash => RdbValue::Hash(vec![ferrokv_rdb::HashField {
+            field: x.clone(),
+            value: x,
+            expire_ms: None,
+        }]),
+        KeyType::Stream => RdbValue::Stream(Box::default()),
+    }
+}
+
+/// The value and expiry of `key` in `db`, expired or not (`None`: no such key), and how it is
+/// stored.
+pub fn load_with_origin(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+) -> Result<(Option<Loaded>, Origin), String> {
+    let Some(km) = eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
+        return Ok((None, Origin::Missing));
+    };
+    load_known(eng, db, key, &km)
+}
+
+/// [`load_with_origin`] for a key whose metadata the caller just read.
+pub fn load_known(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+    km: &ferrokv_engine_disk::KeyMeta,
+) -> Result<(Option<Loaded>, Origin), String> {
+    if km.layout == Layout::String {
+        let Some(rec) = load_raw(eng, db, key)? else {
+            return Ok((None, Origin::Missing));
+        };
+        let (v, meta) = decode_with_meta(&rec)?;
+        return Ok((Some((v, km.expire_ms, meta)), Origin::Record));
+    }
+    let Some((v, exp)) = eng.load_value(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
+        return Ok((None, Origin::Missing));
+    };
+    let encoding = if km.layout == Layout::Fields {
+        encoding_code(big_encoding(km.kind))
+    } else {
+        0
+    };
+    let meta = RecordMeta {
+        encoding,
+        access: ACCESS_FRESH,
+    };
+    Ok((Some((v, exp, meta)), Origin::Fields))
+}
+
+/// The value and expiry of `key` in `db`, expired or not (`None`: no such key).
+pub fn load(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<Option<Loaded>, String> {
+    load_with_origin(eng, db, key).map(|(l, _)| l)
+}
+
+/// The stored record of a key in the record layout, expired or not (`None` for a missing or
+/// field-level key).
 pub fn load_raw(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<Option<Vec<u8>>, String> {
-    eng.get(db, key, NO_EXPIRY_CLOCK).map_err(storage)
+    match eng.get(db, key, NO_EXPIRY_CLOCK) {
+        Ok(v) => Ok(v),
+        Err(DiskError::WrongType) => Ok(None),
+        Err(e) => Err(storage(e)),
+    }
+}
+
+/// The Redis type name of a stored key (TYPE, SCAN ... TYPE), expired or not.
+pub fn type_name(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<Option<&'static str>, String> {
+    let Some(km) = eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
+        return Ok(None);
+    };
+    if km.layout != Layout::String {
+        return Ok(Some(km.kind.name()));
+    }
+    Ok(load_raw(eng, db, key)?.map(|r| type_name_of_record(&r)))
+}
+
+/// One key of a write-back: what [`apply`] turns into a `KeyWrite`.
+pub enum Write {
+    /// Store the value (layout from the in-memory encoding in `meta`).
+    Put {
+        /// Database.
+        db: u16,
+        /// The key.
+        key: Vec<u8>,
+        /// The value.
+        value: RdbValue,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
+        /// Encoding and access of the entry.
+        meta: RecordMeta,
+    },
+    /// Change only the expiry of the key (a field-level key the unit did not load).
+    Expire {
+        /// Database.
+        db: u16,
+        /// The key.
+        key: Vec<u8>,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
+    },
+    /// Delete the key.
+    Delete {
+        /// Database.
+        db: u16,
+        /// The key.
+        key: Vec<u8>,
+    },
+}
+
+/// Writes `writes` as ONE engine batch (atomic and durable together). A collection in a big
+/// encoding goes field-level, everything else as one record.
+pub fn apply(eng: &DiskEngine, writes: &[Write], now_ms: i64) -> Result<(), String> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    // The record form of values stored as records (owned here so the batch can borrow them).
+    let records: Vec<Option<RdbValue>> = writes
+        .iter()
+        .map(|w| match w {
+            Write::Put { value, meta, .. } if !field_level(value, *meta) => {
+                Some(RdbValue::String(encode(value, *meta)))
+            }
+            _ => None,
+        })
+        .collect();
+    let batch: Vec<KeyWrite<'_>> = writes
+        .iter()
+        .zip(&records)
+        .map(|(w, rec)| match w {
+            Write::Put {
+                db,
+                key,
+                value,
+                expire_ms,
+                ..
+            } => KeyWrite::Put {
+                db: *db,
+                key,
+                value: rec.as_ref().unwrap_or(value),
+                expire_ms: *expire_ms,
+                inline: rec.is_some(),
+            },
+            Write::Expire { db, key, expire_ms } => KeyWrite::Expire {
+                db: *db,
+                key,
+                expire_ms: *expire_ms,
+            },
+            Write::Delete { db, key } => KeyWrite::Delete { db: *db, key },
+        })
+        .collect();
+    eng.apply(&batch, now_ms).map_err(storage)
+}
+
+/// Whether `v` with `meta` is stored field-level.
+fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
+    !matches!(v, RdbValue::String(_) | RdbValue::Stream(_))
+        && encoding_name(meta.encoding).is_some_and(is_field_level_encoding)
+}
+
+/// Writes the difference between `old` (the value and expiry a unit loaded from a field-level
+/// key) and `new` (the value and expiry it ends with) as element operations: O(changed
+/// elements) instead of rewriting the whole collection. Returns `false` (nothing written)
+/// when it does not apply: different types, lists (positions), hash field TTLs. Each element
+/// operation is its own batch: additions first (so the collection is never transiently empty,
+/// which would drop its expiry), then removals, then the expiry.
+pub fn apply_delta(
+    eng: &DiskEngine,
+    db: u16,
+    key: &[u8],
+    old: &(RdbValue, Option<i64>),
+    new: (&RdbValue, Option<i64>),
+    now_ms: i64,
+) -> Result<bool, String> {
+    use std::collections::{HashMap, HashSet};
+    let clock = NO_EXPIRY_CLOCK;
+    let _ = now_ms;
+    match (&old.0, new.0) {
+        (RdbValue::Hash(a), RdbValue::Hash(b)) => {
+            if a.iter().chain(b).any(|f| f.expire_ms.is_some()) {
+                return Ok(false);
+            }
+            let before: HashMap<&[u8], &[u8]> = a
+                .iter()
+                .map(|f| (f.field.as_slice(), f.value.as_slice()))
+                .collect();
+            let after: HashSet<&[u8]> = b.iter().map(|f| f.field.as_slice()).collect();
+            let set: Vec<(&[u8], &[u8])> = b
+                .iter()
+                .filter(|f| before.get(f.field.as_slice()) != Some(&f.value.as_slice()))
+                .map(|f| (f.field.as_slice(), f.value.as_slice()))
+                .collect();
+            let gone: Vec<&[u8]> = before
+                .keys()
+                .filter(|f| !after.contains(*f))
+                .copied()
+                .collect();
+            if !set.is_empty() {
+                eng.hset(db, key, &set, clock).map_err(storage)?;
+            }
+            if !gone.is_empty() {
+                eng.hdel(db, key, &gone, clock).map_err(storage)?;
+            }
+        }
+        (RdbValue::Set(a), RdbValue::Set(b)) => {
+            let before: HashSet<&[u8]> = a.iter().map(Vec::as_slice).collect();
+            let after: HashSet<&[u8]> = b.iter().map(Vec::as_slice).collect();
+            let add: Vec<&[u8]> = after.difference(&before).copied().collect();
+            let gone: Vec<&[u8]> = before.difference(&after).copied().collect();
+            if !add.is_empty() {
+                eng.sadd(db, key, &add, clock).map_err(storage)?;
+            }
+            if !gone.is_empty() {
+                eng.srem(db, key, &gone, clock).map_err(storage)?;
+            }
+        }
+        (RdbValue::ZSet(a), RdbValue::ZSet(b)) => {
+            let before: HashMap<&[u8], u64> =
+                a.iter().map(|(m, s)| (m.as_slice(), s.to_bits())).collect();
+            let after: HashSet<&[u8]> = b.iter().map(|(m, _)| m.as_slice()).collect();
+            let set: Vec<(f64, &[u8])> = b
+                .iter()
+                .filter(|(m, s)| before.get(m.as_slice()) != Some(&s.to_bits()))
+                .map(|(m, s)| (*s, m.as_slice()))
+                .collect();
+            let gone: Vec<&[u8]> = before
+                .keys()
+                .filter(|m| !after.contains(*m))
+                .copied()
+                .collect();
+            if !set.is_empty() {
+                eng.zadd(db, key, &set, clock).map_err(storage)?;
+            }
+            if !gone.is_empty() {
+                eng.zrem(db, key, &gone, clock).map_err(storage)?;
+            }
+        }
+        _ => return Ok(false),
+    }
+    if old.1 != new.1 {
+        eng.set_expire(db, key, new.1, clock).map_err(storage)?;
+    }
+    Ok(true)
 }
 
 /// Writes `key` (replacing whatever it held) with its expiry.
@@ -170,15 +460,17 @@ pub fn put(
     meta: RecordMeta,
     now_ms: i64,
 ) -> Result<(), String> {
-    let ttl = match expire_ms {
-        Some(t) => Ttl::At(t),
-        None => Ttl::Persist,
+    let w = Write::Put {
+        db,
+        key: key.to_vec(),
+        value: v.clone(),
+        expire_ms,
+        meta,
     };
-    eng.set(db, key, &encode(v, meta), ttl, now_ms)
-        .map_err(storage)
+    apply(eng, std::slice::from_ref(&w), now_ms)
 }
 
-/// Deletes `key` (expired or not).
+/// Deletes `key` (expired or not). O(1) for any size.
 pub fn delete(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<(), String> {
     eng.del(db, key, NO_EXPIRY_CLOCK)
         .map(|_| ())

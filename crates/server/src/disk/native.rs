@@ -1,0 +1,638 @@
+//! Disk-native element commands on big field-level collections (docs/disk-engine.md §6).
+//!
+//! A command in [`try_call`]'s list whose key is stored field-level with at least
+//! [`NATIVE_MIN_LEN`] elements, is live, and is not resident in the unit's shards already runs
+//! directly on the disk engine's element operations: a few point reads and one small batch,
+//! O(log N) whatever the collection's size, instead of loading the whole value. Each branch
+//! reproduces what the memory engine's handler does: reply (RESP2/RESP3 through the same
+//! writer), errors, `dirty`, keyspace hits/misses, keyspace events (same classes, names and
+//! order), `modified` (WATCH, tracking) and `key_ready` (blocked clients). Anything else (an
+//! option not implemented here, an argument error, a hash with field TTLs, a result that
+//! needs the handler's own logic) returns [`Outcome::Load`] *before any side effect*, and the
+//! load path runs the memory handler as before. A field-level key of the wrong type returns
+//! [`Outcome::StandIn`]: the handler then runs on a one-element stand-in of the key's real type
+//! and produces its own errors in its own order, without the O(N) load.
+//!
+//! Small and medium collections (below [`NATIVE_MIN_LEN`]) keep the load path: it is the
+//! proven one and does the encoding conversions (e.g. a list shrinking back to listpack).
+
+use super::ClientDisk;
+use crate::dispatch::Ctx;
+use crate::errors::{self, CmdError, CmdResult};
+use crate::{args, notify};
+use bytes::Bytes;
+use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, Layout};
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+/// Collections with fewer elements than this keep the load / run / write-back path.
+pub const NATIVE_MIN_LEN: u64 = 1024;
+
+/// What [`try_call`] did.
+pub enum Outcome {
+    /// The command ran natively; its result.
+    Done(CmdResult),
+    /// Not handled: run the load path with whole values.
+    Load,
+    /// Not handled: run the load path with stand-ins for field-level keys (the command only
+    /// needs their type, existence or expiry).
+    StandIn,
+}
+
+/// Commands that only read or change the existence, type or expiry of their keys: a
+/// field-level key is represented by a stand-in (`store::Origin::Proxy`), so they are O(1)
+/// on a collection of any size.
+pub fn metadata_only(name: &str) -> bool {
+    matches!(
+        name,
+        "del"
+            | "unlink"
+            | "exists"
+            | "type"
+            | "touch"
+            | "ttl"
+            | "pttl"
+            | "expiretime"
+            | "pexpiretime"
+            | "expire"
+            | "pexpire"
+            | "expireat"
+            | "pexpireat"
+            | "persist"
+            | "watch"
+    )
+}
+
+/// The type a native command works on.
+fn kind_of(name: &str) -> Option<KeyType> {
+    Some(match name {
+        "hset" | "hmset" | "hget" | "hmget" | "hdel" | "hlen" | "hexists" | "hincrby" => {
+            KeyType::Hash
+        }
+        "sadd" | "srem" | "sismember" | "scard" => KeyType::Set,
+        "zadd" | "zincrby" | "zscore" | "zrem" | "zcard" | "zrank" | "zrevrank" => KeyType::ZSet,
+        "lpush" | "rpush" | "lpop" | "rpop" | "lindex" | "llen" | "lset" => KeyType::List,
+        _ => return None,
+    })
+}
+
+fn storage(e: DiskError) -> CmdError {
+    CmdError(Cow::Owned(format!("ERR disk engine error: {e}")))
+}
+
+/// Runs `c`'s command natively when it qualifies (see the module docs).
+pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
+    let Some(kind) = kind_of(c.cmd.name) else {
+        return Outcome::Load;
+    };
+    let db = c.client.db;
+    let key = c.arg_bytes(1);
+    let proxied = match residency(&c.client.disk, db, &key) {
+        Residency::Absent => false,
+        Residency::StandIn => true,
+        Residency::Loaded => return Outcome::Load,
+    };
+    if c.locks.for_key(db, &key).is_none() {
+        return Outcome::Load;
+    }
+    let km = match eng.key_meta(db as u16, &key, i64::MIN) {
+        Ok(Some(km)) => km,
+        Ok(None) => return Outcome::Load,
+        Err(e) => return Outcome::Done(Err(storage(e))),
+    };
+    if km.layout != Layout::Fields
+        || km.len < NATIVE_MIN_LEN
+        || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
+    {
+        return Outcome::Load;
+    }
+    if proxied {
+        // The unit holds a stand-in (EXEC's WATCHed keys, an earlier TTL...): the disk is still
+        // the truth unless the unit deleted the key or changed its expiry (the only changes a
+        // command can make to a stand-in; any other command replaced it by the whole value).
+        let now = c.clock.ms;
+        let same = c
+            .locks
+            .for_key(db, &key)
+            .and_then(|s| {
+                s.peek(&key)
+                    .filter(|e| !e.is_expired(now))
+                    .map(|e| e.expire_at())
+            })
+            .is_some_and(|exp| exp == km.expire_ms);
+        if !same {
+            return Outcome::Load;
+        }
+    }
+    if km.kind != kind {
+        return Outcome::StandIn;
+    }
+    if km.has_field_ttl {
+        return Outcome::Load;
+    }
+    let mut n = Native {
+        eng,
+        db: db as u16,
+        key: key.clone(),
+        len: km.len,
+        now: c.clock.ms,
+    };
+    let r = match c.cmd.name {
+        "hset" | "hmset" => n.hset(c),
+        "hget" => n.hget(c),
+        "hmget" => n.hmget(c),
+        "hdel" => n.hdel(c),
+        "hlen" | "scard" | "zcard" | "llen" => n.card(c),
+        "hexists" => n.hexists(c),
+        "hincrby" => n.hincrby(c),
+        "sadd" => n.sadd(c),
+        "srem" => n.srem(c),
+        "sismember" => n.sismember(c),
+        "zadd" => n.zadd(c),
+        "zincrby" => n.zincrby(c),
+        "zscore" => n.zscore(c),
+        "zrem" => n.zrem(c),
+        "zrank" => n.zrank(c, false),
+        "zrevrank" => n.zrank(c, true),
+        "lpush" => n.push(c, true),
+        "rpush" => n.push(c, false),
+        "lpop" => n.pop(c, true),
+        "rpop" => n.pop(c, false),
+        "lindex" => n.lindex(c),
+        "lset" => n.lset(c),
+        _ => return Outcome::Load,
+    };
+    if proxied && matches!(r, Ok(Some(()))) {
+        // A removal emptied the key: its stand-in goes too.
+        match eng.key_meta(db as u16, &key, i64::MIN) {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let now = c.clock.ms;
+                if let Some(s) = c.locks.for_key(db, &key) {
+                    s.remove(&key, now);
+                }
+            }
+            Err(e) => return Outcome::Done(Err(storage(e))),
+        }
+    }
+    match r {
+        Ok(Some(())) => Outcome::Done(Ok(())),
+        Ok(None) => Outcome::Load,
+        Err(e) => Outcome::Done(Err(e)),
+    }
+}
+
+/// Whether the unit holds `key` in its shards (EXEC's and a script's commands share the
+/// shards: a resident value must be served from there).
+enum Residency {
+    /// Not loaded by the unit: the disk is the truth.
+    Absent,
+    /// Represented by a stand-in (see `store::Origin::Proxy`).
+    StandIn,
+    /// Loaded whole (or known missing, or its database loaded whole).
+    Loaded,
+}
+
+fn residency(st: &ClientDisk, db: u32, key: &Bytes) -> Residency {
+    if st.whole.contains(&db) {
+        return Residency::Loaded;
+    }
+    match st.loaded.get(&(db, key.clone())) {
+        None => Residency::Absent,
+        Some(super::store::Origin::Proxy) => Residency::StandIn,
+        Some(_) => Residency::Loaded,
+    }
+}
+
+/// One native command on a live field-level collection of the expected type. Every method
+/// returns `Ok(None)` to fall back to the load path (before any side effect), `Ok(Some(()))`
+/// when it replied, `Err` for a command error.
+struct Native<'e> {
+    eng: &'e DiskEngine,
+    db: u16,
+    key: Bytes,
+    /// Element count before the command.
+    len: u64,
+    now: i64,
+}
+
+type Step = Result<Option<()>, CmdError>;
+
+impl Native<'_> {
+    fn args<'a>(c: &Ctx<'a, '_>, from: usize) -> Vec<&'a [u8]> {
+        c.argv.iter().skip(from).map(|b| &b[..]).collect()
+    }
+
+    /// HLEN / SCARD / ZCARD / LLEN: O(1) from the metadata.
+    fn card(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        c.reply.int(self.len as i64);
+        c.hit(true);
+        Ok(Some(()))
+    }
+
+    // ---- hashes ----------------------------------------------------------------------------
+
+    fn hset(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let n = c.argv.len();
+        if n % 2 == 1 {
+            return Ok(None);
+        }
+        let hmset = c.cmd.name == "hmset";
+        let a = Self::args(c, 2);
+        let pairs: Vec<(&[u8], &[u8])> = a.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        let added = self
+            .eng
+            .hset(self.db, &self.key, &pairs, self.now)
+            .map_err(storage)?;
+        if hmset {
+            c.reply.ok();
+        } else {
+            c.reply.int(added as i64);
+        }
+        c.modified(&self.key);
+        c.notify(notify::HASH, "hset", &self.key);
+        c.dirty(((n - 2) / 2) as u64);
+        Ok(Some(()))
+    }
+
+    fn hget(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let v = self
+            .eng
+            .hget(self.db, &self.key, c.arg(2), self.now)
+            .map_err(storage)?;
+        match v {
+            Some(v) => c.reply.bulk(&v),
+            None => c.reply.null(),
+        }
+        c.hit(true);
+        Ok(Some(()))
+    }
+
+    fn hmget(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let fields = Self::args(c, 2);
+        let vals = self
+            .eng
+            .hmget(self.db, &self.key, &fields, self.now)
+            .map_err(storage)?;
+        c.reply.array(vals.len());
+        for v in vals {
+            match v {
+                Some(v) => c.reply.bulk(&v),
+                None => c.reply.null(),
+            }
+        }
+        c.hit(true);
+        Ok(Some(()))
+    }
+
+    fn hexists(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let yes = self
+            .eng
+            .hexists(self.db, &self.key, c.arg(2), self.now)
+            .map_err(storage)?;
+        c.reply.int(i64::from(yes));
+        c.hit(true);
+        Ok(Some(()))
+    }
+
+    fn hdel(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let fields = Self::args(c, 2);
+        let removed = self
+            .eng
+            .hdel(self.db, &self.key, &fields, self.now)
+            .map_err(storage)?;
+        c.reply.int(removed as i64);
+        if removed > 0 {
+            c.modified(&self.key);
+            c.notify(notify::HASH, "hdel", &self.key);
+            if removed >= self.len {
+                c.notify(notify::GENERIC, "del", &self.key);
+            }
+            c.dirty(removed);
+        }
+        Ok(Some(()))
+    }
+
+    fn hincrby(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let incr = args::int(c.arg(3))?;
+        let field = c.arg(2);
+        let old = match self
+            .eng
+            .hget(self.db, &self.key, field, self.now)
+            .map_err(storage)?
+        {
+            Some(v) => args::parse_i64_strict(&v).ok_or(crate::cmd::hash::HASH_NOT_INTEGER)?,
+            None => 0,
+        };
+        let new = old.checked_add(incr).ok_or(errors::OVERFLOW)?;
+        let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
+        self.eng
+            .hset(self.db, &self.key, &[(field, &text)], self.now)
+            .map_err(storage)?;
+        c.reply.int(new);
+        c.modified(&self.key);
+        c.notify(notify::HASH, "hincrby", &self.key);
+        c.dirty(1);
+        Ok(Some(()))
+    }
+
+    // ---- sets ------------------------------------------------------------------------------
+
+    fn sadd(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let members = Self::args(c, 2);
+        let added = self
+            .eng
+            .sadd(self.db, &self.key, &members, self.now)
+            .map_err(storage)?;
+        if added > 0 {
+            c.modified(&self.key);
+            c.notify(notify::SET, "sadd", &self.key);
+            c.dirty(added);
+        }
+        c.reply.int(added as i64);
+        Ok(Some(()))
+    }
+
+    fn srem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let members = Self::args(c, 2);
+        let removed = self
+            .eng
+            .srem(self.db, &self.key, &members, self.now)
+            .map_err(storage)?;
+        if removed > 0 {
+            c.modified(&self.key);
+            c.notify(notify::SET, "srem", &self.key);
+            if removed >= self.len {
+                c.notify(notify::GENERIC, "del", &self.key);
+            }
+            c.dirty(removed);
+        }
+        c.reply.int(removed as i64);
+        Ok(Some(()))
+    }
+
+    fn sismember(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let yes = self
+            .eng
+            .sismember(self.db, &self.key, c.arg(2), self.now)
+            .map_err(storage)?;
+        c.hit(true);
+        c.reply.int(i64::from(yes));
+        Ok(Some(()))
+    }
+
+    // ---- sorted sets -----------------------------------------------------------------------
+
+    /// Plain `ZADD key score member [score member ...]` (any flag: load path).
+    fn zadd(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let a = Self::args(c, 2);
+        if a.is_empty() || a.len() % 2 == 1 {
+            return Ok(None);
+        }
+        let mut items: Vec<(f64, &[u8])> = Vec::with_capacity(a.len() / 2);
+        for p in a.chunks_exact(2) {
+            // A flag or a bad score: the handler says which error, in its order.
+            let Some(s) = crate::cmd::sorted_set::parse_score(p[0]) else {
+                return Ok(None);
+            };
+            items.push((s, p[1]));
+        }
+        // What the memory engine counts, element by element (a repeated member is added, then
+        // updated): the current scores first.
+        let mut cur: HashMap<&[u8], Option<f64>> = HashMap::with_capacity(items.len());
+        for (_, m) in &items {
+            if !cur.contains_key(m) {
+                let s = self
+                    .eng
+                    .zscore(self.db, &self.key, m, self.now)
+                    .map_err(storage)?;
+                cur.insert(m, s);
+            }
+        }
+        let before = cur.clone();
+        let (mut added, mut updated) = (0u64, 0u64);
+        for (s, m) in &items {
+            match cur.get(m).copied().flatten() {
+                None => added += 1,
+                Some(old) if old != *s => updated += 1,
+                Some(_) => continue,
+            }
+            cur.insert(m, Some(*s));
+        }
+        let writes: Vec<(f64, &[u8])> = cur
+            .iter()
+            .filter_map(|(m, s)| {
+                let s = (*s)?;
+                let changed = match before.get(m).copied().flatten() {
+                    None => true,
+                    Some(old) => old != s,
+                };
+                changed.then_some((s, *m))
+            })
+            .collect();
+        if !writes.is_empty() {
+            self.eng
+                .zadd(self.db, &self.key, &writes, self.now)
+                .map_err(storage)?;
+        }
+        if added + updated > 0 {
+            c.modified(&self.key);
+            c.notify(notify::ZSET, "zadd", &self.key);
+            c.dirty(added + updated);
+        }
+        if added > 0 {
+            c.key_ready(&self.key);
+        }
+        c.reply.int(added as i64);
+        Ok(Some(()))
+    }
+
+    fn zincrby(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let Some(incr) = crate::cmd::sorted_set::parse_score(c.arg(2)) else {
+            return Ok(None);
+        };
+        let m = c.arg(3);
+        let old = self
+            .eng
+            .zscore(self.db, &self.key, m, self.now)
+            .map_err(storage)?;
+        let new = old.unwrap_or(0.0) + incr;
+        if new.is_nan() {
+            return Ok(None);
+        }
+        let changed = old.is_none_or(|o| o != new);
+        if changed {
+            self.eng
+                .zadd(self.db, &self.key, &[(new, m)], self.now)
+                .map_err(storage)?;
+            c.modified(&self.key);
+            c.notify(notify::ZSET, "zincr", &self.key);
+            c.dirty(1);
+        }
+        if old.is_none() {
+            c.key_ready(&self.key);
+        }
+        c.reply.double(new);
+        Ok(Some(()))
+    }
+
+    fn zscore(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let s = self
+            .eng
+            .zscore(self.db, &self.key, c.arg(2), self.now)
+            .map_err(storage)?;
+        c.hit(true);
+        match s {
+            Some(s) => c.reply.double(s),
+            None => c.reply.null(),
+        }
+        Ok(Some(()))
+    }
+
+    fn zrem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let members = Self::args(c, 2);
+        let removed = self
+            .eng
+            .zrem(self.db, &self.key, &members, self.now)
+            .map_err(storage)?;
+        if removed > 0 {
+            c.notify(notify::ZSET, "zrem", &self.key);
+            if removed >= self.len {
+                c.notify(notify::GENERIC, "del", &self.key);
+            }
+            c.modified(&self.key);
+            c.dirty(removed);
+        }
+        c.reply.int(removed as i64);
+        Ok(Some(()))
+    }
+
+    /// ZRANK / ZREVRANK [WITHSCORE].
+    fn zrank(&mut self, c: &mut Ctx<'_, '_>, rev: bool) -> Step {
+        let withscore = match c.argv.len() {
+            3 => false,
+            4 if args::is(c.arg(3), "withscore") => true,
+            _ => return Ok(None),
+        };
+        let m = c.arg(2);
+        let rank = self
+            .eng
+            .zrank(self.db, &self.key, m, rev, self.now)
+            .map_err(storage)?;
+        let score = match (rank, withscore) {
+            (Some(_), true) => self
+                .eng
+                .zscore(self.db, &self.key, m, self.now)
+                .map_err(storage)?,
+            _ => None,
+        };
+        c.hit(true);
+        let r = c.out();
+        match (rank, score) {
+            (Some(rank), Some(s)) => {
+                r.array(2);
+                r.int(rank as i64);
+                r.double(s);
+            }
+            (Some(rank), None) => r.int(rank as i64),
+            (None, _) if withscore => r.null_array(),
+            (None, _) => r.null(),
+        }
+        Ok(Some(()))
+    }
+
+    // ---- lists -----------------------------------------------------------------------------
+
+    fn push(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
+        let items = Self::args(c, 2);
+        let len = if left {
+            self.eng.lpush(self.db, &self.key, &items, self.now)
+        } else {
+            self.eng.rpush(self.db, &self.key, &items, self.now)
+        }
+        .map_err(storage)?;
+        c.reply.int(len as i64);
+        c.dirty(items.len() as u64);
+        c.modified(&self.key);
+        c.notify(
+            notify::LIST,
+            if left { "lpush" } else { "rpush" },
+            &self.key,
+        );
+        c.key_ready(&self.key);
+        Ok(Some(()))
+    }
+
+    /// LPOP / RPOP [count].
+    fn pop(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
+        let count = match c.argv.len() {
+            2 => None,
+            3 => match args::int(c.arg(2)) {
+                Ok(v) if v >= 0 => Some(v as u64),
+                _ => return Err(errors::NOT_POSITIVE),
+            },
+            _ => return Ok(None),
+        };
+        if count == Some(0) {
+            c.reply.empty_array();
+            return Ok(Some(()));
+        }
+        let want = count.unwrap_or(1);
+        let got = if left {
+            self.eng.lpop(self.db, &self.key, want, self.now)
+        } else {
+            self.eng.rpop(self.db, &self.key, want, self.now)
+        }
+        .map_err(storage)?;
+        let r = c.out();
+        if count.is_some() {
+            r.array(got.len());
+            for v in &got {
+                r.bulk(v);
+            }
+        } else {
+            match got.first() {
+                Some(v) => r.bulk(v),
+                None => r.null(),
+            }
+        }
+        let n = got.len() as u64;
+        c.notify(notify::LIST, if left { "lpop" } else { "rpop" }, &self.key);
+        if n >= self.len {
+            c.notify(notify::GENERIC, "del", &self.key);
+        }
+        c.modified(&self.key);
+        c.dirty(n);
+        Ok(Some(()))
+    }
+
+    fn lindex(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        c.hit(true);
+        let idx = args::int(c.arg(2))?;
+        let v = self
+            .eng
+            .lindex(self.db, &self.key, idx, self.now)
+            .map_err(storage)?;
+        match v {
+            Some(v) => c.reply.bulk(&v),
+            None => c.reply.null(),
+        }
+        Ok(Some(()))
+    }
+
+    fn lset(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let idx = args::int(c.arg(2))?;
+        match self.eng.lset(self.db, &self.key, idx, c.arg(3), self.now) {
+            Ok(()) => {}
+            Err(DiskError::IndexOutOfRange) => {
+                return Err(crate::cmd::list::INDEX_OUT_OF_RANGE);
+            }
+            Err(e) => return Err(storage(e)),
+        }
+        c.reply.ok();
+        c.modified(&self.key);
+        c.notify(notify::LIST, "lset", &self.key);
+        c.dirty(1);
+        Ok(Some(()))
+    }
+}
