@@ -306,7 +306,9 @@ fn evalsha_ro(c: &mut Ctx) -> CmdResult {
 /// Script flags from a `#!lua flags=...` first line.
 #[derive(Clone, Copy, Default)]
 pub struct ScriptFlags {
+    /// The script starts with a `#!lua` line.
     pub shebang: bool,
+    /// The shebang declares `no-writes`.
     pub no_writes: bool,
 }
 
@@ -354,6 +356,16 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), CmdError> {
     Ok((f, out))
 }
 
+/// `*_RO` calls refuse scripts whose shebang does not declare `no-writes`.
+fn check_ro(readonly: bool, flags: ScriptFlags) -> Result<(), CmdError> {
+    if readonly && flags.shebang && !flags.no_writes {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_numkeys(c: &Ctx) -> Result<usize, CmdError> {
     let n = args::int(c.arg(2))?;
     if n > c.argv.len() as i64 - 3 {
@@ -377,12 +389,6 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         let body = c.arg_bytes(1);
         (crate::sha1::hex(&body), body)
     };
-    let (flags, source) = parse_shebang(&body)?;
-    if readonly && flags.shebang && !flags.no_writes {
-        return Err(CmdError::new(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
     // The VM first, then the shards: a script waiting for the VM holds no shard, so the
     // running script's on-demand acquisitions can always complete.
     let held = sc.vm.lock();
@@ -398,7 +404,17 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::new("ERR Lua interpreter unavailable"));
     };
-    let func = vm.function(&sha, &source)?;
+    let (func, flags) = match vm.cached(&sha) {
+        Some((func, flags)) => {
+            check_ro(readonly, flags)?;
+            (func, flags)
+        }
+        None => {
+            let (flags, source) = parse_shebang(&body)?;
+            check_ro(readonly, flags)?;
+            (vm.function(&sha, &source, flags)?, flags)
+        }
+    };
     if !by_sha {
         sc.bodies.write().entry(sha.clone()).or_insert(body);
     }
@@ -434,8 +450,8 @@ fn run_prepared(
         let origin = c.client.handle.addr.to_string();
         srv.feed_monitors_always(c.client.db, &origin, c.cmd, c.argv);
     }
-    let keys: Vec<Bytes> = c.argv[3..3 + numkeys].to_vec();
-    let argv: Vec<Bytes> = c.argv[3 + numkeys..].to_vec();
+    let all: &[Bytes] = c.argv;
+    let (keys, argv) = all[3..].split_at(numkeys);
     let db = c.client.db;
     let plan = LockPlan::Shards(
         keys.iter()
@@ -471,7 +487,7 @@ fn run_prepared(
         resp3: false,
         function,
     };
-    let outcome = vm.run(c, func, &keys, &argv, run);
+    let outcome = vm.run(c, func, keys, argv, run);
     // Scripts propagate their effects (the writes they made), never themselves (Redis 7).
     c.no_propagate();
     sc.note_heap(function, vm.lua().used_memory());
@@ -487,7 +503,7 @@ fn run_prepared(
 
 fn script_load(c: &mut Ctx) -> CmdResult {
     let body = c.arg_bytes(2);
-    let (_, source) = parse_shebang(&body)?;
+    let (flags, source) = parse_shebang(&body)?;
     let sha = crate::sha1::hex(&body);
     let sc = &c.srv.scripting;
     {
@@ -502,7 +518,7 @@ fn script_load(c: &mut Ctx) -> CmdResult {
             );
         }
         if let Some(vm) = guard.as_mut() {
-            vm.function(&sha, &source)?;
+            vm.function(&sha, &source, flags)?;
             sc.note_heap(false, vm.lua().used_memory());
         }
     }
