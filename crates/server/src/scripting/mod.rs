@@ -382,7 +382,10 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let srv = c.srv;
     let sc = &srv.scripting;
     let (sha, body) = if by_sha {
-        let sha = String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase();
+        let sha = match std::str::from_utf8(c.arg(1)) {
+            Ok(s) => s.to_ascii_lowercase(),
+            Err(_) => String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase(),
+        };
         let body = sc.bodies.read().get(&sha).cloned().ok_or(NOSCRIPT)?;
         (sha, body)
     } else {

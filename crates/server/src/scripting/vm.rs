@@ -128,17 +128,18 @@ local function fix(ok, ...)
   return false, errtext((...))
 end
 rrawset(real, "pcall", function(f, ...) return fix(rpcall(f, ...)) end)
+-- Reads go straight to the real globals (a table __index needs no function call); a name
+-- missing there reaches the real table's own __index, which raises (as Redis's _G does).
 local env = {}
 rsetmetatable(env, {
-  __index = function(_, n)
-    local v = rawget(real, n)
-    if v == nil then
-      rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-    end
-    return v
-  end,
+  __index = real,
   __newindex = function() rerror("Attempt to modify a readonly table", 2) end,
   __metatable = false,
+})
+rsetmetatable(real, {
+  __index = function(_, n)
+    rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end,
 })
 protected[env] = true
 real_env = env
