@@ -40,7 +40,7 @@ const MAX_KNOWN: usize = 4096;
 /// the body of EVAL), exactly as sent.
 #[derive(Default)]
 pub struct KnownFast {
-    set: parking_lot::RwLock<HashSet<Bytes>>,
+    set: parking_lot::RwLock<HashSet<Bytes, foldhash::fast::RandomState>>,
 }
 
 /// Whether `argv` is an EVAL-family call whose script may be remembered (FCALL is not: a

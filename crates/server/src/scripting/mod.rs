@@ -121,7 +121,7 @@ pub struct Scripting {
     /// while EXEC waits for the interpreter); the EVAL inside then takes it again.
     vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
-    bodies: RwLock<HashMap<String, Bytes>>,
+    bodies: RwLock<HashMap<String, Bytes, foldhash::fast::RandomState>>,
     /// Run state shared with the instruction hook and SCRIPT/FUNCTION KILL.
     pub flags: Arc<RunFlags>,
     /// Function libraries' metadata.
@@ -144,7 +144,7 @@ impl Scripting {
     pub fn new(busy: Arc<AtomicBool>) -> Scripting {
         Scripting {
             vm: ReentrantMutex::new(RefCell::new(None)),
-            bodies: RwLock::new(HashMap::new()),
+            bodies: RwLock::new(HashMap::default()),
             registry: RwLock::new(functions::Registry::default()),
             fstate: parking_lot::Mutex::new(None),
             running_fn: parking_lot::Mutex::new(None),
