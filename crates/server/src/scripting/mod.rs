@@ -614,14 +614,15 @@ pub const BUSY: CmdError = CmdError::new(
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
 );
 
-/// Runs one `redis.call` from the script in `c`: returns the reply bytes (an error reply for
-/// command errors) or an error text for calls Redis refuses before running them.
+/// Runs one `redis.call` from the script in `c`, writing the command's reply (an error reply
+/// for command errors) into `reply` (emptied first; its protocol is the script's), or returns
+/// an error text for calls Redis refuses before running them.
 pub fn call_command(
     c: &mut Ctx,
     argv: Vec<Bytes>,
-    resp3: bool,
+    reply: &mut ferrokv_resp::Reply,
     readonly: bool,
-) -> Result<Vec<u8>, String> {
+) -> Result<(), String> {
     use crate::dispatch::Lookup;
     use crate::spec::flags;
     let srv = c.srv;
@@ -652,19 +653,14 @@ pub fn call_command(
         _ => crate::dispatch::lock_plan(cmd, &argv, db),
     };
     c.locks.acquire_more(&plan);
-    let proto = if resp3 {
-        ferrokv_resp::Protocol::Resp3
-    } else {
-        ferrokv_resp::Protocol::Resp2
-    };
-    let mut reply = ferrokv_resp::Reply::new(proto);
+    reply.truncate(0);
     let locks = std::mem::replace(&mut c.locks, srv.keyspace.lock(&LockPlan::None));
     let start = crate::util::now_us();
     let mut inner = Ctx {
         srv,
         client: &mut *c.client,
         argv: &argv,
-        reply: &mut reply,
+        reply: &mut *reply,
         locks,
         clock: c.clock,
         cmd,
@@ -681,12 +677,12 @@ pub fn call_command(
     let usec = (crate::util::now_us() - start).max(0) as u64;
     c.client.batch.record_call(cmd.index, usec);
     if let Err(e) = result {
-        reply = ferrokv_resp::Reply::new(proto);
+        reply.truncate(0);
         reply.error(e.0.as_bytes());
         c.client.batch.record_failed(cmd.index);
         srv.stats.count_error(e.code());
     }
-    Ok(reply.take().to_vec())
+    Ok(())
 }
 
 /// Whether a command's reply is an error.

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use ferrokv_lua::mlua::{
     self, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState,
 };
+use ferrokv_resp::{Protocol, Reply};
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
@@ -169,6 +170,8 @@ pub struct Vm {
     resp3: Arc<AtomicBool>,
     /// The heap limit, armed only while Lua code runs (see [`Armed`]).
     limit: usize,
+    /// Reply buffer of `redis.call`'s commands (one allocation for all calls).
+    scratch: Reply,
     /// Interned keys set on every run: "KEYS", "ARGV", "call".
     k_keys: mlua::LuaString,
     k_argv: mlua::LuaString,
@@ -617,6 +620,7 @@ impl Vm {
             xpcall,
             resp3,
             limit: memory_limit(),
+            scratch: Reply::new(Protocol::Resp2),
             bind,
         })
     }
@@ -715,6 +719,7 @@ impl Vm {
         self.resp3.store(run.resp3, Relaxed);
         let call = CallCtx {
             c: RefCell::new(c),
+            reply: RefCell::new(&mut self.scratch),
             readonly: run.readonly,
             resp3: &self.resp3,
         };
@@ -807,9 +812,14 @@ impl Drop for Armed<'_> {
     }
 }
 
+/// A `redis.call` reply buffer larger than this is dropped after the call instead of kept.
+const SCRATCH_KEEP: usize = 64 << 10;
+
 /// What `redis.call` / `redis.pcall` reach during a run.
 struct CallCtx<'c, 'a, 'k> {
     c: RefCell<&'c mut Ctx<'a, 'k>>,
+    /// The commands' reply buffer, kept across calls and runs.
+    reply: RefCell<&'c mut Reply>,
     readonly: bool,
     resp3: &'c AtomicBool,
 }
@@ -853,18 +863,30 @@ impl CallCtx<'_, '_, '_> {
             .c
             .try_borrow_mut()
             .map_err(|_| lua_err("recursive redis.call"))?;
-        let out = super::call_command(&mut c, cmd_args, self.resp3.load(Relaxed), self.readonly);
+        let mut reply = self.reply.borrow_mut();
+        reply.set_proto(if self.resp3.load(Relaxed) {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        });
+        let out = super::call_command(&mut c, cmd_args, &mut reply, self.readonly);
         drop(c);
-        match out {
+        let bytes = reply.as_bytes();
+        let v = match out {
             Err(text) => call_error(lua, raise, error_message(&format!("-{text}")).into_bytes()),
-            Ok(bytes) if super::is_error_reply(&bytes) => {
-                call_error(lua, raise, super::error_text(&bytes).to_vec())
+            Ok(()) if super::is_error_reply(bytes) => {
+                call_error(lua, raise, super::error_text(bytes).to_vec())
             }
-            Ok(bytes) => {
+            Ok(()) => {
                 let mut pos = 0;
-                resp_to_lua(lua, &bytes, &mut pos)
+                resp_to_lua(lua, bytes, &mut pos)
             }
+        };
+        if reply.len() > SCRATCH_KEEP {
+            // Do not keep a large reply's buffer between calls.
+            **reply = Reply::new(Protocol::Resp2);
         }
+        v
     }
 }
 
