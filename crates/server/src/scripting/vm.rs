@@ -863,7 +863,10 @@ impl CallCtx<'_, '_, '_> {
             .c
             .try_borrow_mut()
             .map_err(|_| lua_err("recursive redis.call"))?;
-        let mut reply = self.reply.borrow_mut();
+        let mut reply = self
+            .reply
+            .try_borrow_mut()
+            .map_err(|_| lua_err("recursive redis.call"))?;
         reply.set_proto(if self.resp3.load(Relaxed) {
             Protocol::Resp3
         } else {
