@@ -505,7 +505,7 @@ impl Big {
     }
 
     /// Gives node `x` a new score: in place when its neighbours keep it in order (Redis's
-    /// zslUpdateScore shortcut), else by removing and inserting it again.
+    /// zslUpdateScore shortcut), else by moving the node to its new place.
     fn update_score(&mut self, x: u32, score: f64) {
         let (back, fwd) = (self.n(x).back, self.fwd(x, 0));
         let m = &self.n(x).member;
@@ -517,9 +517,109 @@ impl Big {
             self.nm(x).score = score;
             return;
         }
-        let member = self.n(x).member.clone();
-        self.remove_node(x);
-        self.insert(&member, score);
+        self.unlink(x);
+        self.nm(x).score = score;
+        self.link(x);
+    }
+
+    /// Takes node `x` (present) out of the skiplist only: its member, hash entry and tower
+    /// stay, for [`Big::link`] to put it back (a score update moves the node instead of
+    /// freeing it and allocating a new one, as Redis's zslUpdateScore does).
+    fn unlink(&mut self, x: u32) {
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut p = HEAD;
+        {
+            let (score, member) = (self.n(x).score, &self.n(x).member);
+            for (i, slot) in update.iter_mut().enumerate().take(self.level).rev() {
+                loop {
+                    let f = self.fwd(p, i);
+                    if f != NIL && f != x && self.less(f, score, member) {
+                        p = f;
+                    } else {
+                        break;
+                    }
+                }
+                *slot = p;
+            }
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            if self.fwd(u, i) == x {
+                let xl = self.n(x).levels[i];
+                let ul = &mut self.nm(u).levels[i];
+                ul.span = ul.span + xl.span - 1;
+                ul.fwd = xl.fwd;
+            } else {
+                self.nm(u).levels[i].span -= 1;
+            }
+        }
+        let f0 = self.fwd(x, 0);
+        let back = self.n(x).back;
+        if f0 != NIL {
+            self.nm(f0).back = back;
+        } else {
+            self.tail = back;
+        }
+        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+    }
+
+    /// Puts node `x` (taken out by [`Big::unlink`]) back at the place of its score, with
+    /// its tower's height unchanged.
+    fn link(&mut self, new: u32) {
+        let lvl = self.n(new).levels.len();
+        let mut update = [HEAD; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = HEAD;
+        {
+            let (score, member) = (self.n(new).score, &self.n(new).member);
+            for i in (0..self.level).rev() {
+                rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+                loop {
+                    let f = self.fwd(x, i);
+                    if f != NIL && self.less(f, score, member) {
+                        rank[i] += self.n(x).levels[i].span;
+                        x = f;
+                    } else {
+                        break;
+                    }
+                }
+                update[i] = x;
+            }
+        }
+        if lvl > self.level {
+            for i in self.level..lvl {
+                rank[i] = 0;
+                update[i] = HEAD;
+                self.nm(HEAD).levels[i].span = self.len as u32;
+            }
+            self.level = lvl;
+        }
+        for i in 0..lvl {
+            let u = update[i];
+            let ul = self.n(u).levels[i];
+            let d = rank[0] - rank[i];
+            self.nm(new).levels[i] = Level {
+                fwd: ul.fwd,
+                span: ul.span - d,
+            };
+            self.nm(u).levels[i] = Level {
+                fwd: new,
+                span: d + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
+            self.nm(u).levels[i].span += 1;
+        }
+        self.nm(new).back = if update[0] == HEAD { NIL } else { update[0] };
+        let f0 = self.fwd(new, 0);
+        if f0 != NIL {
+            self.nm(f0).back = new;
+        } else {
+            self.tail = new;
+        }
+        self.len += 1;
     }
 
     /// Removes node `x` (present) from both structures.

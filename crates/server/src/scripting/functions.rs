@@ -366,7 +366,9 @@ impl FState {
         self.flags
             .load_deadline_ms
             .store(crate::util::now_ms() + LOAD_TIMEOUT_MS, Relaxed);
-        let out = xpcall.call::<mlua::MultiValue>((chunk, self.vm.handler().clone()));
+        let out = self
+            .vm
+            .armed(|| xpcall.call::<mlua::MultiValue>((chunk, self.vm.handler().clone())));
         self.flags.load_deadline_ms.store(0, Relaxed);
         let out = out.map_err(internal)?;
         let _ = loading.raw_set(1, false);

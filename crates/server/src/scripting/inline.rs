@@ -40,7 +40,7 @@ const MAX_KNOWN: usize = 4096;
 /// the body of EVAL), exactly as sent.
 #[derive(Default)]
 pub struct KnownFast {
-    set: parking_lot::RwLock<HashSet<Bytes>>,
+    set: parking_lot::RwLock<HashSet<Bytes, foldhash::fast::RandomState>>,
 }
 
 /// Whether `argv` is an EVAL-family call whose script may be remembered (FCALL is not: a
@@ -103,7 +103,11 @@ pub fn try_inline(
     let start = Instant::now();
     let flow = dispatch::execute(srv, client, argv, reply);
     drop(held);
-    sc.note_run(argv, start.elapsed());
+    let took = start.elapsed();
+    // A known-fast script that ran fast stays known fast: no need to look it up again.
+    if took > INLINE_BUDGET {
+        sc.note_run(argv, took);
+    }
     Some(flow)
 }
 

@@ -121,7 +121,7 @@ pub struct Scripting {
     /// while EXEC waits for the interpreter); the EVAL inside then takes it again.
     vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
-    bodies: RwLock<HashMap<String, Bytes>>,
+    bodies: RwLock<HashMap<String, Bytes, foldhash::fast::RandomState>>,
     /// Run state shared with the instruction hook and SCRIPT/FUNCTION KILL.
     pub flags: Arc<RunFlags>,
     /// Function libraries' metadata.
@@ -144,7 +144,7 @@ impl Scripting {
     pub fn new(busy: Arc<AtomicBool>) -> Scripting {
         Scripting {
             vm: ReentrantMutex::new(RefCell::new(None)),
-            bodies: RwLock::new(HashMap::new()),
+            bodies: RwLock::new(HashMap::default()),
             registry: RwLock::new(functions::Registry::default()),
             fstate: parking_lot::Mutex::new(None),
             running_fn: parking_lot::Mutex::new(None),
@@ -306,7 +306,9 @@ fn evalsha_ro(c: &mut Ctx) -> CmdResult {
 /// Script flags from a `#!lua flags=...` first line.
 #[derive(Clone, Copy, Default)]
 pub struct ScriptFlags {
+    /// The script starts with a `#!lua` line.
     pub shebang: bool,
+    /// The shebang declares `no-writes`.
     pub no_writes: bool,
 }
 
@@ -354,6 +356,16 @@ pub fn parse_shebang(body: &[u8]) -> Result<(ScriptFlags, Vec<u8>), CmdError> {
     Ok((f, out))
 }
 
+/// `*_RO` calls refuse scripts whose shebang does not declare `no-writes`.
+fn check_ro(readonly: bool, flags: ScriptFlags) -> Result<(), CmdError> {
+    if readonly && flags.shebang && !flags.no_writes {
+        return Err(CmdError::new(
+            "ERR Can not execute a script with write flag using *_ro command.",
+        ));
+    }
+    Ok(())
+}
+
 fn parse_numkeys(c: &Ctx) -> Result<usize, CmdError> {
     let n = args::int(c.arg(2))?;
     if n > c.argv.len() as i64 - 3 {
@@ -370,19 +382,16 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let srv = c.srv;
     let sc = &srv.scripting;
     let (sha, body) = if by_sha {
-        let sha = String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase();
+        let sha = match std::str::from_utf8(c.arg(1)) {
+            Ok(s) => s.to_ascii_lowercase(),
+            Err(_) => String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase(),
+        };
         let body = sc.bodies.read().get(&sha).cloned().ok_or(NOSCRIPT)?;
         (sha, body)
     } else {
         let body = c.arg_bytes(1);
         (crate::sha1::hex(&body), body)
     };
-    let (flags, source) = parse_shebang(&body)?;
-    if readonly && flags.shebang && !flags.no_writes {
-        return Err(CmdError::new(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
-    }
     // The VM first, then the shards: a script waiting for the VM holds no shard, so the
     // running script's on-demand acquisitions can always complete.
     let held = sc.vm.lock();
@@ -398,7 +407,17 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::new("ERR Lua interpreter unavailable"));
     };
-    let func = vm.function(&sha, &source)?;
+    let (func, flags) = match vm.cached(&sha) {
+        Some((func, flags)) => {
+            check_ro(readonly, flags)?;
+            (func, flags)
+        }
+        None => {
+            let (flags, source) = parse_shebang(&body)?;
+            check_ro(readonly, flags)?;
+            (vm.function(&sha, &source, flags)?, flags)
+        }
+    };
     if !by_sha {
         sc.bodies.write().entry(sha.clone()).or_insert(body);
     }
@@ -434,8 +453,8 @@ fn run_prepared(
         let origin = c.client.handle.addr.to_string();
         srv.feed_monitors_always(c.client.db, &origin, c.cmd, c.argv);
     }
-    let keys: Vec<Bytes> = c.argv[3..3 + numkeys].to_vec();
-    let argv: Vec<Bytes> = c.argv[3 + numkeys..].to_vec();
+    let all: &[Bytes] = c.argv;
+    let (keys, argv) = all[3..].split_at(numkeys);
     let db = c.client.db;
     let plan = LockPlan::Shards(
         keys.iter()
@@ -471,7 +490,7 @@ fn run_prepared(
         resp3: false,
         function,
     };
-    let outcome = vm.run(c, func, &keys, &argv, run);
+    let outcome = vm.run(c, func, keys, argv, run);
     // Scripts propagate their effects (the writes they made), never themselves (Redis 7).
     c.no_propagate();
     sc.note_heap(function, vm.lua().used_memory());
@@ -487,7 +506,7 @@ fn run_prepared(
 
 fn script_load(c: &mut Ctx) -> CmdResult {
     let body = c.arg_bytes(2);
-    let (_, source) = parse_shebang(&body)?;
+    let (flags, source) = parse_shebang(&body)?;
     let sha = crate::sha1::hex(&body);
     let sc = &c.srv.scripting;
     {
@@ -502,7 +521,7 @@ fn script_load(c: &mut Ctx) -> CmdResult {
             );
         }
         if let Some(vm) = guard.as_mut() {
-            vm.function(&sha, &source)?;
+            vm.function(&sha, &source, flags)?;
             sc.note_heap(false, vm.lua().used_memory());
         }
     }
@@ -595,14 +614,15 @@ pub const BUSY: CmdError = CmdError::new(
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
 );
 
-/// Runs one `redis.call` from the script in `c`: returns the reply bytes (an error reply for
-/// command errors) or an error text for calls Redis refuses before running them.
+/// Runs one `redis.call` from the script in `c`, writing the command's reply (an error reply
+/// for command errors) into `reply` (emptied first; its protocol is the script's), or returns
+/// an error text for calls Redis refuses before running them.
 pub fn call_command(
     c: &mut Ctx,
     argv: Vec<Bytes>,
-    resp3: bool,
+    reply: &mut ferrokv_resp::Reply,
     readonly: bool,
-) -> Result<Vec<u8>, String> {
+) -> Result<(), String> {
     use crate::dispatch::Lookup;
     use crate::spec::flags;
     let srv = c.srv;
@@ -633,19 +653,14 @@ pub fn call_command(
         _ => crate::dispatch::lock_plan(cmd, &argv, db),
     };
     c.locks.acquire_more(&plan);
-    let proto = if resp3 {
-        ferrokv_resp::Protocol::Resp3
-    } else {
-        ferrokv_resp::Protocol::Resp2
-    };
-    let mut reply = ferrokv_resp::Reply::new(proto);
+    reply.truncate(0);
     let locks = std::mem::replace(&mut c.locks, srv.keyspace.lock(&LockPlan::None));
     let start = crate::util::now_us();
     let mut inner = Ctx {
         srv,
         client: &mut *c.client,
         argv: &argv,
-        reply: &mut reply,
+        reply: &mut *reply,
         locks,
         clock: c.clock,
         cmd,
@@ -662,12 +677,12 @@ pub fn call_command(
     let usec = (crate::util::now_us() - start).max(0) as u64;
     c.client.batch.record_call(cmd.index, usec);
     if let Err(e) = result {
-        reply = ferrokv_resp::Reply::new(proto);
+        reply.truncate(0);
         reply.error(e.0.as_bytes());
         c.client.batch.record_failed(cmd.index);
         srv.stats.count_error(e.code());
     }
-    Ok(reply.take().to_vec())
+    Ok(())
 }
 
 /// Whether a command's reply is an error.

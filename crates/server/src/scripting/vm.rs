@@ -11,17 +11,17 @@
 //! - Scripts are compiled once per SHA1 into functions kept in the registry.
 
 use super::convert::{lua_to_reply, resp_to_lua};
-use super::RunFlags;
+use super::{RunFlags, ScriptFlags};
 use crate::dispatch::Ctx;
 use crate::errors::{CmdError, CmdResult};
 use bytes::Bytes;
 use ferrokv_lua::mlua::{
-    self, Function, HookTriggers, Lua, LuaOptions, RegistryKey, StdLib, Table, Value, Variadic,
-    VmState,
+    self, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState,
 };
+use ferrokv_resp::{Protocol, Reply};
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// Default upper bound of a Lua heap: a script that allocates more fails with an error and
@@ -88,10 +88,9 @@ const READONLY_LIBS: &[&str] = &[
     "coroutine",
 ];
 
-/// Lua code run once at start: builds the read-only view of the globals and the
-/// `redis.call` / `redis.pcall` wrappers around the per-run implementation in `slot[1]`.
+/// Lua code run once at start: builds the read-only view of the globals and Redis's `pcall`.
 const PRELUDE: &str = r#"
-local real, redis_real, slot, libs, errtext = ...
+local real, libs, errtext = ...
 local rsetmetatable, rrawset, rpcall, rerror = setmetatable, rawset, pcall, error
 local protected = {}
 local real_env
@@ -130,23 +129,28 @@ local function fix(ok, ...)
   return false, errtext((...))
 end
 rrawset(real, "pcall", function(f, ...) return fix(rpcall(f, ...)) end)
+-- Reads go straight to the real globals (a table __index needs no function call); a name
+-- missing there reaches the real table's own __index, which raises (as Redis's _G does).
 local env = {}
 rsetmetatable(env, {
-  __index = function(_, n)
-    local v = rawget(real, n)
-    if v == nil then
-      rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
-    end
-    return v
-  end,
+  __index = real,
   __newindex = function() rerror("Attempt to modify a readonly table", 2) end,
   __metatable = false,
+})
+rsetmetatable(real, {
+  __index = function(_, n)
+    rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
+  end,
 })
 protected[env] = true
 real_env = env
 rrawset(real, "_G", env)
 return env
 "#;
+
+/// The Lua collector's pause (percent of the live heap reached before a new cycle starts;
+/// Lua's default is 200).
+const GC_PAUSE: i32 = 400;
 
 /// One Lua interpreter with Redis's environment.
 pub struct Vm {
@@ -155,12 +159,23 @@ pub struct Vm {
     globals: Table,
     /// What scripts see as their globals.
     env: Table,
-    /// `slot[1]` holds the per-run implementation of redis.call/pcall.
-    slot: Table,
-    /// The real `redis` table (per-run `setresp` lives here).
+    /// The real `redis` table (the per-run `call` / `pcall` live here).
     redis: Table,
-    funcs: HashMap<String, RegistryKey>,
+    /// Compiled scripts by SHA1, with their shebang flags.
+    funcs: HashMap<String, (Function, ScriptFlags), foldhash::fast::RandomState>,
     handler: Function,
+    /// The base library's `xpcall` (scripts run under it with [`Vm::handler`]).
+    xpcall: Function,
+    /// The protocol of `redis.call` replies in the running script (`redis.setresp`).
+    resp3: Arc<AtomicBool>,
+    /// The heap limit, armed only while Lua code runs (see [`Armed`]).
+    limit: usize,
+    /// Reply buffer of `redis.call`'s commands (one allocation for all calls).
+    scratch: Reply,
+    /// Interned keys set on every run: "KEYS", "ARGV", "call".
+    k_keys: mlua::LuaString,
+    k_argv: mlua::LuaString,
+    k_call: mlua::LuaString,
     /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
     bind: Function,
 }
@@ -231,23 +246,38 @@ fn root_error(e: &mlua::Error) -> Result<String, String> {
     }
 }
 
+/// The text of a [`RedisError`] raised by `redis.call` (a command's error reply, or a call
+/// Redis refuses), seen through mlua's callback wrappers.
+fn redis_error(e: &mlua::Error) -> Option<&str> {
+    match e {
+        mlua::Error::CallbackError { cause, .. } => redis_error(cause),
+        mlua::Error::WithContext { cause, .. } => redis_error(cause),
+        mlua::Error::ExternalError(x) => x.downcast_ref::<RedisError>().map(|r| r.0.as_str()),
+        _ => None,
+    }
+}
+
 /// An error raised by a `redis.*` function: like Redis, its text gets `ERR ` and no Lua
 /// position prefix.
 fn lua_err(e: impl std::fmt::Display) -> mlua::Error {
     mlua::Error::external(RedisError(format!("ERR {e}")))
 }
 
-/// `redis.error_reply` / error tables: "-CODE msg" keeps its code, "msg" gets ERR.
-fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
-    let t = lua.create_table()?;
-    let final_msg = match text.strip_prefix('-') {
+/// The `err` text of an error table: "-CODE msg" keeps its code, "msg" gets ERR.
+fn error_message(text: &str) -> String {
+    match text.strip_prefix('-') {
         Some(rest) => match rest.split_once(' ') {
             Some((code, msg)) => format!("{code} {}", msg.trim_end_matches(['\r', '\n'])),
             None => format!("ERR {}", rest.trim_end_matches(['\r', '\n'])),
         },
         None => format!("ERR {}", text.trim_end_matches(['\r', '\n'])),
-    };
-    t.raw_set("err", final_msg)?;
+    }
+}
+
+/// `redis.error_reply` / error tables: see [`error_message`].
+fn error_table(lua: &Lua, text: &str) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.raw_set("err", error_message(text))?;
     Ok(t)
 }
 
@@ -436,35 +466,50 @@ impl Vm {
                 globals.raw_set(n, Value::Nil)?;
             }
         }
-        let slot = lua.create_table()?;
-        // redis.call / redis.pcall are C functions (as in Redis) so that a script's
-        // `return redis.call(...)` keeps its frame and errors report the script's line.
-        let s1 = slot.clone();
-        redis.set(
-            "call",
-            lua.create_function(move |_, a: mlua::MultiValue| {
-                let f: Function = s1.raw_get(1)?;
-                let (ok, v): (bool, Value) = f.call((true, a))?;
-                if ok {
-                    return Ok(v);
-                }
-                let text = match &v {
-                    Value::Table(t) => match t.raw_get::<Value>("err")? {
-                        Value::String(s) => s.to_string_lossy().to_string(),
-                        _ => "ERR unknown error".to_string(),
-                    },
-                    _ => "ERR unknown error".to_string(),
-                };
-                Err(mlua::Error::external(RedisError(text)))
-            })?,
-        )?;
-        let s2 = slot.clone();
+        // redis.call / redis.pcall are set per run (scoped callbacks, see `run`); they are C
+        // functions (as in Redis) so that a script's `return redis.call(...)` keeps its frame
+        // and errors report the script's line.
+        let real = redis.clone();
         redis.set(
             "pcall",
-            lua.create_function(move |_, a: mlua::MultiValue| {
-                let f: Function = s2.raw_get(1)?;
-                let (_, v): (bool, Value) = f.call((false, a))?;
-                Ok(v)
+            lua.create_function(move |lua, a: mlua::MultiValue| {
+                let call: Function = real.raw_get("call")?;
+                match call.call::<Value>(a) {
+                    Ok(v) => Ok(v),
+                    Err(e) => match redis_error(&e) {
+                        Some(text) => {
+                            let t = lua.create_table()?;
+                            t.raw_set("err", lua.create_string(text)?)?;
+                            Ok(Value::Table(t))
+                        }
+                        None => Err(e),
+                    },
+                }
+            })?,
+        )?;
+        let resp3 = Arc::new(AtomicBool::new(false));
+        let r3 = resp3.clone();
+        redis.set(
+            "setresp",
+            lua.create_function(move |_, a: Variadic<Value>| {
+                if a.len() != 1 {
+                    return Err(lua_err("redis.setresp() requires one argument."));
+                }
+                let v = match &a[0] {
+                    Value::Integer(i) => *i,
+                    Value::Number(n) => *n as i64,
+                    Value::String(s) => s
+                        .to_str()
+                        .ok()
+                        .and_then(|t| t.trim().parse::<f64>().ok())
+                        .map_or(0, |n| n as i64),
+                    _ => 0,
+                };
+                if v != 2 && v != 3 {
+                    return Err(lua_err("RESP version must be 2 or 3."));
+                }
+                r3.store(v == 3, Relaxed);
+                Ok(())
             })?,
         )?;
         let errtext = lua.create_function(|lua, v: Value| {
@@ -483,13 +528,10 @@ impl Vm {
             })
         })?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
-        let env: Table = lua.load(PRELUDE).set_name("=prelude").call((
-            globals.clone(),
-            redis.clone(),
-            slot.clone(),
-            libs,
-            errtext,
-        ))?;
+        let env: Table =
+            lua.load(PRELUDE)
+                .set_name("=prelude")
+                .call((globals.clone(), libs, errtext))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
             let t = lua.create_table()?;
@@ -555,15 +597,30 @@ impl Vm {
                 Ok(VmState::Continue)
             },
         )?;
-        lua.set_memory_limit(memory_limit())?;
+        // A collection cycle marks the whole live heap (the libraries): start one when the
+        // heap reaches 4x the live size instead of Lua's default 2x, so short scripts pay a
+        // third of the marking work per byte they allocate.
+        lua.gc_set_mode(mlua::state::GcMode::Incremental(
+            mlua::state::GcIncParams::default().pause(GC_PAUSE),
+        ));
+        let xpcall: Function = globals.raw_get("xpcall")?;
+        let k_keys = lua.create_string("KEYS")?;
+        let k_argv = lua.create_string("ARGV")?;
+        let k_call = lua.create_string("call")?;
         Ok(Vm {
+            k_keys,
+            k_argv,
+            k_call,
             lua,
             globals,
             env,
-            slot,
             redis,
-            funcs: HashMap::new(),
+            funcs: HashMap::default(),
             handler,
+            xpcall,
+            resp3,
+            limit: memory_limit(),
+            scratch: Reply::new(Protocol::Resp2),
             bind,
         })
     }
@@ -593,12 +650,21 @@ impl Vm {
         &self.handler
     }
 
-    /// The compiled function of a script, compiling `source` on first use.
-    pub fn function(&mut self, sha: &str, source: &[u8]) -> Result<Function, CmdError> {
-        if let Some(k) = self.funcs.get(sha) {
-            if let Ok(f) = self.lua.registry_value::<Function>(k) {
-                return Ok(f);
-            }
+    /// A script compiled earlier by [`Vm::function`], with its shebang flags.
+    pub fn cached(&self, sha: &str) -> Option<(Function, ScriptFlags)> {
+        self.funcs.get(sha).cloned()
+    }
+
+    /// The compiled function of a script, compiling `source` (the body after
+    /// [`super::parse_shebang`], whose flags are `flags`) on first use.
+    pub fn function(
+        &mut self,
+        sha: &str,
+        source: &[u8],
+        flags: ScriptFlags,
+    ) -> Result<Function, CmdError> {
+        if let Some((f, _)) = self.funcs.get(sha) {
+            return Ok(f.clone());
         }
         let f = self
             .lua
@@ -613,12 +679,14 @@ impl Vm {
                 };
                 crate::cmd_err!("ERR Error compiling script (new function): {}", msg)
             })?;
-        let key = self
-            .lua
-            .create_registry_value(f.clone())
-            .map_err(|e| crate::cmd_err!("ERR {}", e))?;
-        self.funcs.insert(sha.to_string(), key);
+        self.funcs.insert(sha.to_string(), (f.clone(), flags));
         Ok(f)
+    }
+
+    /// Runs `f` with the heap limit armed (see [`Armed`]).
+    pub fn armed<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _armed = Armed::new(&self.lua, self.limit);
+        f()
     }
 
     /// Runs `func` with KEYS/ARGV for the client of `c`, writing its reply.
@@ -641,106 +709,42 @@ impl Vm {
         let function = run.function;
         if !function {
             let setup = mk(keys)
-                .and_then(|k| self.globals.raw_set("KEYS", k))
+                .and_then(|k| self.globals.raw_set(&self.k_keys, k))
                 .and_then(|_| mk(argv))
-                .and_then(|a| self.globals.raw_set("ARGV", a));
+                .and_then(|a| self.globals.raw_set(&self.k_argv, a));
             if let Err(e) = setup {
                 return Err(crate::cmd_err!("ERR {}", e));
             }
         }
-        let state = RefCell::new((c, run.resp3));
-        let readonly = run.readonly;
-        let result: mlua::Result<mlua::MultiValue> = lua.scope(|scope| {
-            let call = scope.create_function(|lua, a: Variadic<Value>| {
-                let mut it = a.into_iter();
-                let raise = matches!(it.next(), Some(Value::Boolean(true)));
-                let mut cmd_args: Vec<Bytes> = Vec::new();
-                for v in it {
-                    match &v {
-                        Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
-                        Value::Integer(i) => cmd_args.push(Bytes::from(i.to_string())),
-                        Value::Number(n) => {
-                            cmd_args.push(Bytes::from(ferrokv_lua::cjson::format_g(*n, 14)))
-                        }
-                        _ => {
-                            let t = error_table(
-                                lua,
-                                "Lua redis lib command arguments must be strings or integers",
-                            )?;
-                            return Ok((false, Value::Table(t)));
-                        }
-                    }
-                }
-                if cmd_args.is_empty() {
-                    let t = error_table(
-                        lua,
-                        "Please specify at least one argument for this redis lib call",
-                    )?;
-                    return Ok((false, Value::Table(t)));
-                }
-                let mut st = state
-                    .try_borrow_mut()
-                    .map_err(|_| lua_err("recursive redis.call"))?;
-                let resp3 = st.1;
-                let out = super::call_command(st.0, cmd_args, resp3, readonly);
-                drop(st);
-                match out {
-                    Err(text) => {
-                        let t = error_table(lua, &format!("-{text}"))?;
-                        Ok((false, Value::Table(t)))
-                    }
-                    Ok(bytes) if super::is_error_reply(&bytes) => {
-                        let t = lua.create_table()?;
-                        t.raw_set("err", lua.create_string(super::error_text(&bytes))?)?;
-                        let _ = raise;
-                        Ok((false, Value::Table(t)))
-                    }
-                    Ok(bytes) => {
-                        let mut pos = 0;
-                        let v = resp_to_lua(lua, &bytes, &mut pos)?;
-                        Ok((true, v))
-                    }
-                }
-            })?;
-            let setresp = scope.create_function(|_, a: Variadic<Value>| {
-                if a.len() != 1 {
-                    return Err(lua_err("redis.setresp() requires one argument."));
-                }
-                let v = match &a[0] {
-                    Value::Integer(i) => *i,
-                    Value::Number(n) => *n as i64,
-                    Value::String(s) => s
-                        .to_str()
-                        .ok()
-                        .and_then(|t| t.trim().parse::<f64>().ok())
-                        .map_or(0, |n| n as i64),
-                    _ => 0,
-                };
-                if v != 2 && v != 3 {
-                    return Err(lua_err("RESP version must be 2 or 3."));
-                }
-                if let Ok(mut st) = state.try_borrow_mut() {
-                    st.1 = v == 3;
-                }
-                Ok(())
-            })?;
-            self.slot.raw_set(1, call)?;
-            self.redis.raw_set("setresp", setresp)?;
-            let xpcall: Function = self.globals.raw_get("xpcall")?;
+        self.resp3.store(run.resp3, Relaxed);
+        let call = CallCtx {
+            c: RefCell::new(c),
+            reply: RefCell::new(&mut self.scratch),
+            readonly: run.readonly,
+            resp3: &self.resp3,
+        };
+        let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
+            // Only `redis.call` is per run (a scoped callback costs an allocation or two);
+            // the static `redis.pcall` calls it (see `Vm::new`).
+            let f_call =
+                scope.create_function(|lua, a: Variadic<Value>| call.call(lua, a, true))?;
+            self.redis.raw_set(&self.k_call, f_call)?;
             let func = if function {
                 let (k, a) = (mk(keys)?, mk(argv)?);
                 self.bind.call::<Function>((func, k, a))?
             } else {
                 func
             };
-            xpcall.call::<mlua::MultiValue>((func, self.handler.clone()))
+            let _armed = Armed::new(lua, self.limit);
+            self.xpcall.call::<(bool, Value)>((func, &self.handler))
         });
-        let _ = self.slot.raw_set(1, Value::Nil);
-        let _ = self.redis.raw_set("setresp", Value::Nil);
-        let (c, script_resp3) = state.into_inner();
+        // `redis.call` stays set to the dead scoped callback until the next run: nothing
+        // runs in this state between runs, and calling it would only raise an error.
+        let script_resp3 = self.resp3.load(Relaxed);
+        let c = call.c.into_inner();
         let sha = run.sha;
-        let mut values = match result {
-            Ok(v) => v.into_iter(),
+        let (ok, value) = match result {
+            Ok(v) => v,
             Err(e) => {
                 let msg = match &e {
                     mlua::Error::MemoryError(_) => "not enough memory".to_string(),
@@ -758,8 +762,6 @@ impl Vm {
                 ));
             }
         };
-        let ok = matches!(values.next(), Some(Value::Boolean(true)));
-        let value = values.next().unwrap_or(Value::Nil);
         if !ok {
             // A failed run (e.g. out of memory) leaves its garbage: free it now so the next
             // script starts with a clean heap.
@@ -783,4 +785,123 @@ impl Vm {
             line
         ))
     }
+}
+
+/// The Lua heap limit is armed only while Lua code runs, and disarmed while Rust code builds
+/// Lua values (KEYS/ARGV, `redis.call` replies, scoped callbacks). With a limit set, mlua runs
+/// every API call in protected mode, which in Lua 5.1 allocates a C closure per call: that
+/// was most of the cost of a short script. Without a limit an allocation cannot fail (short of
+/// the process running out of memory), so unprotected calls are safe. Values built while
+/// disarmed still count: a heap over the limit fails the script's next allocation.
+pub struct Armed<'l> {
+    lua: &'l Lua,
+    prev: usize,
+}
+
+impl<'l> Armed<'l> {
+    /// Sets the heap limit of `lua` to `limit` until the guard is dropped.
+    pub fn new(lua: &'l Lua, limit: usize) -> Armed<'l> {
+        let prev = lua.set_memory_limit(limit).unwrap_or(0);
+        Armed { lua, prev }
+    }
+}
+
+impl Drop for Armed<'_> {
+    fn drop(&mut self) {
+        let _ = self.lua.set_memory_limit(self.prev);
+    }
+}
+
+/// A `redis.call` reply buffer larger than this is dropped after the call instead of kept.
+const SCRATCH_KEEP: usize = 64 << 10;
+
+/// What `redis.call` / `redis.pcall` reach during a run.
+struct CallCtx<'c, 'a, 'k> {
+    c: RefCell<&'c mut Ctx<'a, 'k>>,
+    /// The commands' reply buffer, kept across calls and runs.
+    reply: RefCell<&'c mut Reply>,
+    readonly: bool,
+    resp3: &'c AtomicBool,
+}
+
+impl CallCtx<'_, '_, '_> {
+    /// One `redis.call` (`raise`: errors are raised) or `redis.pcall` (errors are returned as
+    /// `{err=...}` tables).
+    fn call(&self, lua: &Lua, a: Variadic<Value>, raise: bool) -> mlua::Result<Value> {
+        // Disarmed while Rust converts arguments and the reply; re-armed on return.
+        let _disarmed = Armed::new(lua, 0);
+        let mut cmd_args: Vec<Bytes> = Vec::with_capacity(a.len());
+        for v in a.iter() {
+            match v {
+                Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
+                Value::Integer(i) => cmd_args.push(Bytes::from(i.to_string())),
+                Value::Number(n) => {
+                    cmd_args.push(Bytes::from(ferrokv_lua::cjson::format_g(*n, 14)))
+                }
+                _ => {
+                    return call_error(
+                        lua,
+                        raise,
+                        error_message(
+                            "Lua redis lib command arguments must be strings or integers",
+                        )
+                        .into_bytes(),
+                    )
+                }
+            }
+        }
+        drop(a);
+        if cmd_args.is_empty() {
+            return call_error(
+                lua,
+                raise,
+                error_message("Please specify at least one argument for this redis lib call")
+                    .into_bytes(),
+            );
+        }
+        let mut c = self
+            .c
+            .try_borrow_mut()
+            .map_err(|_| lua_err("recursive redis.call"))?;
+        let mut reply = self
+            .reply
+            .try_borrow_mut()
+            .map_err(|_| lua_err("recursive redis.call"))?;
+        reply.set_proto(if self.resp3.load(Relaxed) {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        });
+        let out = super::call_command(&mut c, cmd_args, &mut reply, self.readonly);
+        drop(c);
+        let bytes = reply.as_bytes();
+        let v = match out {
+            Err(text) => call_error(lua, raise, error_message(&format!("-{text}")).into_bytes()),
+            Ok(()) if super::is_error_reply(bytes) => {
+                call_error(lua, raise, super::error_text(bytes).to_vec())
+            }
+            Ok(()) => {
+                let mut pos = 0;
+                resp_to_lua(lua, bytes, &mut pos)
+            }
+        };
+        if reply.len() > SCRATCH_KEEP {
+            // Do not keep a large reply's buffer between calls.
+            **reply = Reply::new(Protocol::Resp2);
+        }
+        v
+    }
+}
+
+/// A failed `redis.call` (`raise`: the error is raised with `text`, kept whole) or
+/// `redis.pcall` (an `{err=text}` table is returned).
+fn call_error(lua: &Lua, raise: bool, text: Vec<u8>) -> mlua::Result<Value> {
+    if raise {
+        let text = String::from_utf8(text)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        return Err(mlua::Error::external(RedisError(text)));
+    }
+    let t = lua.create_table()?;
+    t.raw_set("err", lua.create_string(text)?)?;
+    Ok(Value::Table(t))
 }
