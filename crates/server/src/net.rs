@@ -19,11 +19,13 @@ use crate::{log_notice, log_verbose, log_warning};
 use bytes::{Bytes, BytesMut};
 use ferrokv_resp::{Limits, Protocol, Reply, RequestParser};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::futures::Notified;
 
 /// Replies are flushed mid-batch once they exceed this many bytes.
 const FLUSH_AT: usize = 64 * 1024;
@@ -288,6 +290,13 @@ async fn serve_registered(
     let mut args: Vec<Bytes> = Vec::new();
     let mut pending = false;
     let mut monitor: Option<tokio::sync::mpsc::Receiver<Bytes>> = None;
+    // One wait for CLIENT KILL for the connection's whole life, awaited wherever the task
+    // waits (read, write, pause, WAIT, blocked on keys). Re-creating a `Notified` per wait
+    // cost two waiter-list lock round trips per request (register, then unregister on drop);
+    // once registered, polling it again is one. Every wait of this task must use this one:
+    // `kill` is a `notify_one`, which would wake an idle second waiter instead.
+    let killed = handle.kill_notify.notified();
+    tokio::pin!(killed);
 
     'conn: loop {
         let lim = limits(&srv);
@@ -418,7 +427,7 @@ async fn serve_registered(
                 };
                 tokio::select! {
                     _ = sleep => {}
-                    _ = handle.kill_notify.notified() => break 'conn,
+                    _ = killed.as_mut() => break 'conn,
                 }
                 if !silent {
                     reply.int(b.reply_int);
@@ -442,7 +451,16 @@ async fn serve_registered(
                     }
                 }
                 let mailbox = client.subs.mailbox.clone();
-                let end = park(&srv, &handle, &mut stream, &mut inbuf, &w, mailbox).await;
+                let end = park(
+                    &srv,
+                    &handle,
+                    &mut stream,
+                    &mut inbuf,
+                    &w,
+                    mailbox,
+                    killed.as_mut(),
+                )
+                .await;
                 client.clock_us = crate::util::now_us();
                 match end {
                     ParkEnd::Close => break 'conn,
@@ -510,7 +528,7 @@ async fn serve_registered(
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Relaxed);
             aof_gate(&srv, &client).await;
-            if !write_or_killed(&mut stream, &out, &handle).await {
+            if !write_or_killed(&mut stream, &out, killed.as_mut()).await {
                 break;
             }
         }
@@ -520,7 +538,7 @@ async fn serve_registered(
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = srv.pause.unpaused.notified() => {}
-                _ = handle.kill_notify.notified() => break,
+                _ = killed.as_mut() => break,
             }
             continue;
         }
@@ -529,15 +547,20 @@ async fn serve_registered(
         }
         let idle_limit = srv.hot.timeout_secs.load(Relaxed);
         // Like Redis, `timeout` spares MONITOR and Pub/Sub clients.
-        let monitoring =
-            monitor.is_some() || handle.info.lock().kind == crate::client::ClientKind::PubSub;
+        // (Only looked up with a timeout set: the common case takes no lock here.)
+        let spared = idle_limit == 0
+            || monitor.is_some()
+            || handle.info.lock().kind == crate::client::ClientKind::PubSub;
         let idle = async {
-            if idle_limit == 0 || monitoring {
+            if spared {
                 std::future::pending::<()>().await;
             }
             tokio::time::sleep(Duration::from_secs(idle_limit)).await;
         };
+        // Biased, the read first: when it is what woke the task (nearly always), the other
+        // waits are not polled at all.
         tokio::select! {
+            biased;
             r = stream.read_buf(&mut inbuf) => match r {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
@@ -550,7 +573,7 @@ async fn serve_registered(
                     }
                 }
             },
-            _ = handle.kill_notify.notified() => break,
+            _ = killed.as_mut() => break,
             m = async { match monitor.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => {
                 match m {
                     Some(line) => {
@@ -574,7 +597,7 @@ async fn serve_registered(
                     tokio::task::yield_now().await;
                     if let Some(out) = mb.take() {
                         srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
-                        let ok = write_or_killed(&mut stream, &out, &handle).await;
+                        let ok = write_or_killed(&mut stream, &out, killed.as_mut()).await;
                         mb.written();
                         if !ok {
                             break;
@@ -620,6 +643,7 @@ async fn park(
     inbuf: &mut BytesMut,
     w: &Arc<crate::blocking::Waiter>,
     mailbox: Option<Arc<crate::pubsub::Mailbox>>,
+    mut killed: Pin<&mut Notified<'_>>,
 ) -> ParkEnd {
     let _guard = crate::blocking::ParkGuard {
         reg: &srv.blocking,
@@ -648,7 +672,7 @@ async fn park(
         }
         tokio::select! {
             _ = w.notify.notified() => {}
-            _ = handle.kill_notify.notified() => {
+            _ = killed.as_mut() => {
                 srv.blocking.cancel(w);
                 return ParkEnd::Close;
             }
@@ -667,7 +691,7 @@ async fn park(
             _ = async { match mailbox.as_ref() { Some(mb) => mb.wake.notified().await, None => std::future::pending().await } } => {
                 if let Some(out) = mailbox.as_ref().and_then(|mb| mb.take()) {
                     srv.stats.net_output_bytes.fetch_add(out.len() as u64, Relaxed);
-                    let ok = write_or_killed(stream, &out, handle).await;
+                    let ok = write_or_killed(stream, &out, killed.as_mut()).await;
                     if let Some(mb) = mailbox.as_ref() {
                         mb.written();
                     }
@@ -708,15 +732,18 @@ async fn aof_gate(srv: &Server, client: &Client) {
 
 /// Writes `out`, giving up when the client is killed meanwhile (a subscriber closed by the
 /// output-buffer limit must not stay blocked on a socket nobody reads). False when the
-/// connection must close.
+/// connection must close. `killed` is the connection's one wait for CLIENT KILL.
 async fn write_or_killed(
     stream: &mut TcpStream,
     out: &[u8],
-    handle: &crate::client::ClientHandle,
+    killed: Pin<&mut Notified<'_>>,
 ) -> bool {
+    // Biased, the write first: a reply that fits in the socket buffer (nearly all) is written
+    // on the first poll, without touching the kill wait.
     tokio::select! {
+        biased;
         r = stream.write_all(out) => r.is_ok(),
-        _ = handle.kill_notify.notified() => false,
+        _ = killed => false,
     }
 }
 
