@@ -624,46 +624,9 @@ impl Big {
 
     /// Removes node `x` (present) from both structures.
     fn remove_node(&mut self, x: u32) {
-        let (score, member) = {
-            let n = self.n(x);
-            (n.score, n.member.clone())
-        };
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut p = HEAD;
-        for (i, slot) in update.iter_mut().enumerate().take(self.level).rev() {
-            loop {
-                let f = self.fwd(p, i);
-                if f != NIL && f != x && self.less(f, score, &member) {
-                    p = f;
-                } else {
-                    break;
-                }
-            }
-            *slot = p;
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level) {
-            if self.fwd(u, i) == x {
-                let xl = self.n(x).levels[i];
-                let ul = &mut self.nm(u).levels[i];
-                ul.span = ul.span + xl.span - 1;
-                ul.fwd = xl.fwd;
-            } else {
-                self.nm(u).levels[i].span -= 1;
-            }
-        }
-        let f0 = self.fwd(x, 0);
-        let back = self.n(x).back;
-        if f0 != NIL {
-            self.nm(f0).back = back;
-        } else {
-            self.tail = back;
-        }
-        while self.level > 1 && self.fwd(HEAD, self.level - 1) == NIL {
-            self.level -= 1;
-        }
+        self.unlink(x);
         self.hash_unlink(x);
-        self.len -= 1;
-        self.member_bytes -= member.len();
+        self.member_bytes -= self.n(x).member.len();
         self.level_count -= self.n(x).levels.len().saturating_sub(INLINE_LEVELS);
         let n = self.nm(x);
         n.member = Box::new([]);
