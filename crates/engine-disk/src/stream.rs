@@ -232,13 +232,18 @@ fn entry_key(db: u32, key: &[u8], version: u64, id: StreamId) -> Vec<u8> {
     k
 }
 
-/// Decodes an entry record given the length of the incarnation prefix.
-fn dec_entry(k: &[u8], v: &[u8], plen: usize) -> Result<StreamEntry> {
-    let id = k
-        .get(plen..)
+/// The 16-byte ID that ends record key `k` after a prefix of `plen` bytes (`what` names the
+/// record kind in the corruption error).
+fn id_after(k: &[u8], plen: usize, what: &str) -> Result<StreamId> {
+    k.get(plen..)
         .filter(|s| s.len() == 16)
         .and_then(dec_id)
-        .ok_or_else(|| corrupt("stream entry key"))?;
+        .ok_or_else(|| corrupt(what))
+}
+
+/// Decodes an entry record given the length of the incarnation prefix.
+fn dec_entry(k: &[u8], v: &[u8], plen: usize) -> Result<StreamEntry> {
+    let id = id_after(k, plen, "stream entry key")?;
     Ok(StreamEntry {
         id,
         fields: dec_fields(v)?,
@@ -440,11 +445,7 @@ impl Inner {
         let mut pending = Vec::new();
         for g in view.prefix(&self.zscore, &pp) {
             let (k, v) = g.into_inner()?;
-            let id = k
-                .get(pp.len()..)
-                .filter(|s| s.len() == 16)
-                .and_then(dec_id)
-                .ok_or_else(|| corrupt("stream PEL key"))?;
+            let id = id_after(&k, pp.len(), "stream PEL key")?;
             let delivery_time_ms = u64_at(&v, 0)? as i64;
             let delivery_count = u64_at(&v, 8)?;
             match v.get(16) {
@@ -488,8 +489,6 @@ impl Inner {
     ) -> Result<(u64, bool, Option<StreamId>)> {
         let limit = limit.unwrap_or(u64::MAX);
         let stored = m.size - u64::from(extra.is_some());
-        let p = codec::sub_prefix(db, key, m.version);
-        let head = Inner::smeta(m)?.head;
         let mut removed = 0u64;
         let mut first = None;
         let wants = |removed: u64, id: StreamId| -> bool {
@@ -500,17 +499,10 @@ impl Inner {
                 }
         };
         if stored > 0 {
-            let lo = entry_key(db, key, m.version, head);
-            for g in self
-                .data
-                .range::<Vec<u8>, _>((Bound::Included(lo), ops::prefix_end(&p)))
-            {
+            let (plen, entries) = self.entries_from_head(db, key, m)?;
+            for g in entries {
                 let k = g.key()?;
-                let id = k
-                    .get(p.len()..)
-                    .filter(|s| s.len() == 16)
-                    .and_then(dec_id)
-                    .ok_or_else(|| corrupt("stream entry key"))?;
+                let id = id_after(&k, plen, "stream entry key")?;
                 if !wants(removed, id) {
                     first = Some(id);
                     break;
@@ -537,17 +529,10 @@ impl Inner {
         m: &Meta,
         skip: &BTreeSet<StreamId>,
     ) -> Result<Option<StreamId>> {
-        let p = codec::sub_prefix(db, key, m.version);
-        let lo = entry_key(db, key, m.version, Inner::smeta(m)?.head);
-        for g in self
-            .data
-            .range::<Vec<u8>, _>((Bound::Included(lo), ops::prefix_end(&p)))
-        {
+        let (plen, entries) = self.entries_from_head(db, key, m)?;
+        for g in entries {
             let k = g.key()?;
-            let id = k
-                .get(p.len()..)
-                .and_then(dec_id)
-                .ok_or_else(|| corrupt("stream entry key"))?;
+            let id = id_after(&k, plen, "stream entry key")?;
             if !skip.contains(&id) {
                 return Ok(Some(id));
             }
@@ -557,19 +542,27 @@ impl Inner {
 
     /// One end entry of a stream (`last`: the highest ID).
     fn edge_entry(&self, db: u32, key: &[u8], m: &Meta, last: bool) -> Result<Option<StreamEntry>> {
-        let p = codec::sub_prefix(db, key, m.version);
-        let lo = entry_key(db, key, m.version, Inner::smeta(m)?.head);
-        let mut it = self
-            .data
-            .range::<Vec<u8>, _>((Bound::Included(lo), ops::prefix_end(&p)));
+        let (plen, mut it) = self.entries_from_head(db, key, m)?;
         let g = if last { it.next_back() } else { it.next() };
         match g {
             None => Ok(None),
             Some(g) => {
                 let (k, v) = g.into_inner()?;
-                dec_entry(&k, &v, p.len()).map(Some)
+                dec_entry(&k, &v, plen).map(Some)
             }
         }
+    }
+
+    /// The entry records of stream incarnation `m` from its first live ID on (records before
+    /// it are trimmed ones the compaction filter has not dropped yet), and the length of the
+    /// key prefix before each record's ID.
+    fn entries_from_head(&self, db: u32, key: &[u8], m: &Meta) -> Result<(usize, fjall::Iter)> {
+        let p = codec::sub_prefix(db, key, m.version);
+        let lo = entry_key(db, key, m.version, Inner::smeta(m)?.head);
+        let it = self
+            .data
+            .range::<Vec<u8>, _>((Bound::Included(lo), ops::prefix_end(&p)));
+        Ok((p.len(), it))
     }
 
     /// Stream metadata of a live stream, `None` if the key is absent (WRONGTYPE otherwise).
