@@ -52,6 +52,10 @@ pub struct KeyMeta {
     pub has_field_ttl: bool,
 }
 
+/// What one read of a key's metadata record tells ([`DiskEngine::key_meta_and_string`]): the
+/// metadata and, in the string layout, the stored bytes.
+pub type KeyRead = (KeyMeta, Option<Vec<u8>>);
+
 /// A key's metadata record as one read found it ([`DiskEngine::key_meta_with_token`]), so
 /// that [`DiskEngine::apply_known`] can skip reading it again. Opaque.
 #[derive(Clone, Debug)]
@@ -499,12 +503,7 @@ impl DiskEngine {
     /// [`DiskEngine::key_meta`] and, for a key in the string layout ([`Layout::String`]), its
     /// bytes (what [`DiskEngine::get`] would return), from the same single point read: a
     /// caller that needs both saves the second read of the metadata record.
-    pub fn key_meta_and_string(
-        &self,
-        db: u16,
-        key: &[u8],
-        now_ms: i64,
-    ) -> Result<Option<(KeyMeta, Option<Vec<u8>>)>> {
+    pub fn key_meta_and_string(&self, db: u16, key: &[u8], now_ms: i64) -> Result<Option<KeyRead>> {
         self.meta_read(db, key, now_ms, false).map(|(r, _)| r)
     }
 
@@ -515,7 +514,7 @@ impl DiskEngine {
         db: u16,
         key: &[u8],
         now_ms: i64,
-    ) -> Result<(Option<(KeyMeta, Option<Vec<u8>>)>, Option<MetaToken>)> {
+    ) -> Result<(Option<KeyRead>, Option<MetaToken>)> {
         self.meta_read(db, key, now_ms, true)
     }
 
@@ -527,7 +526,7 @@ impl DiskEngine {
         key: &[u8],
         now_ms: i64,
         want_token: bool,
-    ) -> Result<(Option<(KeyMeta, Option<Vec<u8>>)>, Option<MetaToken>)> {
+    ) -> Result<(Option<KeyRead>, Option<MetaToken>)> {
         let i = &self.inner;
         let _g = i.lock(db, key);
         let m = i.live_meta(db, key, now_ms)?;

@@ -190,7 +190,7 @@ pub enum Origin {
 
 /// What one metadata read tells about a key: its metadata and, in the string layout (records),
 /// the stored record itself.
-pub type MetaRead = (ferrokv_engine_disk::KeyMeta, Option<Vec<u8>>);
+pub type MetaRead = ferrokv_engine_disk::KeyRead;
 
 /// The metadata of a key, expired or not (`None`: no such key), with its record when it is
 /// stored as one ([`MetaRead`]). One point read: [`load_known`] then needs no other read for a
