@@ -255,6 +255,7 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     c.client.disk.prefetched = None;
     c.client.disk.want_tokens = false;
     if let Err(e) = loaded.and_then(|()| predelete_for_flush(c, eng)) {
+        c.client.disk.tokens.clear();
         crate::log_warning!("{}", e);
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
