@@ -1,7 +1,7 @@
 //! Disk-native element commands on big field-level collections (docs/disk-engine.md §6).
 //!
-//! A command in [`try_call`]'s list whose key is stored field-level (a list: with at least
-//! [`NATIVE_MIN_LEN`] elements), is live, and is not resident in the unit's shards already runs
+//! A command in [`try_call`]'s list whose key is stored field-level with at least
+//! [`NATIVE_MIN_LEN`] elements, is live, and is not resident in the unit's shards already runs
 //! directly on the disk engine's element operations: a few point reads and one small batch,
 //! O(log N) whatever the collection's size, instead of loading the whole value. Each branch
 //! reproduces what the memory engine's handler does: reply (RESP2/RESP3 through the same
@@ -13,8 +13,8 @@
 //! [`Outcome::StandIn`]: the handler then runs on a one-element stand-in of the key's real type
 //! and produces its own errors in its own order, without the O(N) load.
 //!
-//! Compact collections (record layout) and lists below [`NATIVE_MIN_LEN`] keep the load path:
-//! it does the encoding conversions (e.g. a list shrinking back to listpack).
+//! Small and medium collections (below [`NATIVE_MIN_LEN`]) keep the load path: it is the
+//! proven one and does the encoding conversions (e.g. a list shrinking back to listpack).
 
 use super::ClientDisk;
 use crate::dispatch::Ctx;
@@ -25,20 +25,8 @@ use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, Layout};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// Lists with fewer elements than this keep the load / run / write-back path (it does the
-/// quicklist → listpack conversion of a shrinking list).
+/// Collections with fewer elements than this keep the load / run / write-back path.
 pub const NATIVE_MIN_LEN: u64 = 1024;
-
-/// The smallest field-level collection of `kind` that runs natively: [`NATIVE_MIN_LEN`] for
-/// lists; every field-level hash, set and sorted set (Redis never converts those back to a
-/// compact encoding, so the native path's result is the handler's at any size, and loading a
-/// few hundred element records per command cost ~4x the native path: docs/disk-engine.md §6.1).
-fn native_min_len(kind: KeyType) -> u64 {
-    match kind {
-        KeyType::List => NATIVE_MIN_LEN,
-        _ => 1,
-    }
-}
 
 /// What [`try_call`] did.
 pub enum Outcome {
@@ -123,7 +111,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         return Outcome::Load;
     };
     if km.layout != Layout::Fields
-        || km.len < native_min_len(km.kind)
+        || km.len < NATIVE_MIN_LEN
         || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
     {
         c.client.disk.prefetched = Some((db, key, read, token));
