@@ -37,7 +37,7 @@ pub use codec::KeyType;
 pub use cursor::ScanPage;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
-pub use object::{KeyMeta, KeyWrite, Layout};
+pub use object::{KeyMeta, KeyRead, KeyWrite, Layout, MetaToken};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 pub use stream::{StreamInfo, StreamTrim, XAddId, XAddOptions};
 

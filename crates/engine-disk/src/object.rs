@@ -52,6 +52,20 @@ pub struct KeyMeta {
     pub has_field_ttl: bool,
 }
 
+/// What one read of a key's metadata record tells ([`DiskEngine::key_meta_and_string`]): the
+/// metadata and, in the string layout, the stored bytes.
+pub type KeyRead = (KeyMeta, Option<Vec<u8>>);
+
+/// A key's metadata record as one read found it ([`DiskEngine::key_meta_with_token`]), so
+/// that [`DiskEngine::apply_known`] can skip reading it again. Opaque.
+#[derive(Clone, Debug)]
+pub struct MetaToken {
+    /// Physical database of the read.
+    pdb: u32,
+    /// The record (`None`: the key was missing).
+    meta: Option<Meta>,
+}
+
 /// One key write of an atomic [`DiskEngine::apply`].
 #[derive(Clone, Copy, Debug)]
 pub enum KeyWrite<'a> {
@@ -486,6 +500,53 @@ impl DiskEngine {
         Ok(i.live_meta(db, key, now_ms)?.as_ref().map(key_meta_of))
     }
 
+    /// [`DiskEngine::key_meta`] and, for a key in the string layout ([`Layout::String`]), its
+    /// bytes (what [`DiskEngine::get`] would return), from the same single point read: a
+    /// caller that needs both saves the second read of the metadata record.
+    pub fn key_meta_and_string(&self, db: u16, key: &[u8], now_ms: i64) -> Result<Option<KeyRead>> {
+        self.meta_read(db, key, now_ms, false).map(|(r, _)| r)
+    }
+
+    /// [`DiskEngine::key_meta_and_string`] plus, when the key is missing or has no expiry, a
+    /// [`MetaToken`] of the record as read, for [`DiskEngine::apply_known`].
+    pub fn key_meta_with_token(
+        &self,
+        db: u16,
+        key: &[u8],
+        now_ms: i64,
+    ) -> Result<(Option<KeyRead>, Option<MetaToken>)> {
+        self.meta_read(db, key, now_ms, true)
+    }
+
+    /// One read of a key's metadata record: [`DiskEngine::key_meta_and_string`], with a token
+    /// if `want_token` (see [`DiskEngine::key_meta_with_token`]).
+    fn meta_read(
+        &self,
+        db: u16,
+        key: &[u8],
+        now_ms: i64,
+        want_token: bool,
+    ) -> Result<(Option<KeyRead>, Option<MetaToken>)> {
+        let i = &self.inner;
+        let _g = i.lock(db, key);
+        let m = i.live_meta(db, key, now_ms)?;
+        // A key with an expiry may be deleted by the expiry sweep at any time: no token.
+        let token = match &m {
+            _ if !want_token => None,
+            Some(m) if m.expire.is_some() => None,
+            _ => Some(MetaToken {
+                pdb: i.pdb(db),
+                meta: m.clone(),
+            }),
+        };
+        let r = m.map(|m| {
+            let km = key_meta_of(&m);
+            let s = (m.kind == KeyType::String).then_some(m.value);
+            (km, s)
+        });
+        Ok((r, token))
+    }
+
     /// The whole value and its expiry (inline: decode the blob; fields: read every record, in
     /// the stored order: list by index, zset by (score, member), hash/set by subkey order).
     /// Hash fields come with their TTLs, including fields whose TTL has passed (the caller's
@@ -513,6 +574,21 @@ impl DiskEngine {
     /// write is invalid (a NaN score). Cost: O(1) per Delete and per inline Put (plus
     /// the blob), O(elements) per field-level Put.
     pub fn apply(&self, writes: &[KeyWrite<'_>], now_ms: i64) -> Result<()> {
+        self.apply_known(writes, now_ms, |_, _| None)
+    }
+
+    /// [`DiskEngine::apply`] for a caller that already read some of the keys' metadata
+    /// records: `known(db, key)` gives the [`MetaToken`] of a key's read, and that key's record
+    /// is not read again (one point read less per key). The caller guarantees that nothing
+    /// wrote the key since that read (it held a lock that every writer of the key takes; the
+    /// tokens exclude keys with an expiry, which the expiry sweep may delete at any time). A
+    /// token of another physical database (SWAPDB/FLUSHDB since) is ignored.
+    pub fn apply_known<'t>(
+        &self,
+        writes: &[KeyWrite<'_>],
+        now_ms: i64,
+        known: impl Fn(u16, &[u8]) -> Option<&'t MetaToken>,
+    ) -> Result<()> {
         let _ = now_ms;
         let i = &self.inner;
         // Last write per key, in first-appearance order.
@@ -524,7 +600,10 @@ impl DiskEngine {
         let mut b = i.batch();
         for (&(ldb, key), &n) in &last {
             let db = i.pdb(ldb);
-            let old = i.read_meta(View::Live, db, key)?;
+            let old = match known(ldb, key) {
+                Some(t) if t.pdb == db => t.meta.clone(),
+                _ => i.read_meta(View::Live, db, key)?,
+            };
             match writes[n] {
                 KeyWrite::Delete { .. } => {
                     if let Some(o) = &old {

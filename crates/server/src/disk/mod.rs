@@ -36,7 +36,7 @@ use crate::persist::convert::{entry_to_rdb, rdb_to_entry};
 use crate::server::Server;
 use bytes::Bytes;
 use ferrokv_engine::Clock;
-use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync};
+use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, MetaToken};
 use ferrokv_rdb::RdbValue;
 use std::collections::{HashMap, HashSet};
 
@@ -66,6 +66,20 @@ pub struct ClientDisk {
     dirty_at_start: u64,
     /// A write command ran in the unit (written back even if it did not count as dirty).
     wrote: bool,
+    /// The metadata read [`native::try_call`] just made of the command's key, (db, key, what it
+    /// read), when it left the command to the load path: [`load_key`] uses it instead of
+    /// reading the same record again. Valid only for the command that made it (the shard lock
+    /// is held from the read to the load); [`call`] clears it once the keys are loaded.
+    prefetched: Option<(u32, Bytes, Option<store::MetaRead>, Option<MetaToken>)>,
+    /// The load of the running command takes [`MetaToken`]s ([`ClientDisk::tokens`]): a
+    /// top-level write command that loads only by key.
+    want_tokens: bool,
+    /// Metadata reads of record-layout or missing keys loaded by the unit's one top-level
+    /// command, (db, key, token): the write-back passes them to the engine, which then does not
+    /// read those records again (`store::apply_known`). Nothing but the write-back writes these
+    /// keys before the unit ends (their shard locks are held; a key with an expiry gets no
+    /// token); units that load whole databases or pre-delete keys (FLUSHALL) drop them.
+    tokens: Vec<(u32, Bytes, MetaToken)>,
 }
 
 impl ClientDisk {
@@ -202,7 +216,12 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     };
     if c.client.disk.depth == 0 && c.client.disk.idle() {
         c.client.disk.dirty_at_start = c.client.batch.dirty;
+        c.client.disk.tokens.clear();
     }
+    c.client.disk.want_tokens = c.client.disk.depth == 0
+        && c.client.disk.idle()
+        && c.cmd.has(crate::spec::flags::WRITE)
+        && !matches!(c.cmd.name, "flushall" | "flushdb");
     if c.cmd.name == "scan" {
         return scan(c, eng);
     }
@@ -222,6 +241,8 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     }
     let stand_in = match native::try_call(c, eng) {
         native::Outcome::Done(r) => {
+            c.client.disk.want_tokens = false;
+            c.client.disk.prefetched = None;
             if c.client.disk.depth == 0 {
                 end_unit(c);
             }
@@ -230,7 +251,11 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
         native::Outcome::StandIn => true,
         native::Outcome::Load => native::metadata_only(c.cmd.name),
     };
-    if let Err(e) = load_for_command(c, eng, stand_in).and_then(|()| predelete_for_flush(c, eng)) {
+    let loaded = load_for_command(c, eng, stand_in);
+    c.client.disk.prefetched = None;
+    c.client.disk.want_tokens = false;
+    if let Err(e) = loaded.and_then(|()| predelete_for_flush(c, eng)) {
+        c.client.disk.tokens.clear();
         crate::log_warning!("{}", e);
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
@@ -306,6 +331,7 @@ fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), Stri
         "flushdb" => vec![c.client.db],
         _ => return Ok(()),
     };
+    c.client.disk.tokens.clear();
     for ((db, key), origin) in c.client.disk.loaded.iter_mut() {
         if *origin != store::Origin::Missing && dbs.contains(db) {
             store::delete(eng, *db as u16, key)?;
@@ -343,8 +369,15 @@ fn load_key(
     if locks.for_key(db, key).is_none() {
         return Ok(());
     }
-    let Some(km) = store::key_meta(eng, db as u16, key)? else {
+    let (read, token) = match st.prefetched.take() {
+        Some((d, k, read, token)) if d == db && k == *key => (read, token),
+        _ => store::key_meta_tok(eng, db as u16, key, st.want_tokens)?,
+    };
+    let Some((km, record)) = read else {
         st.loaded.insert((db, key.clone()), store::Origin::Missing);
+        if let Some(t) = token {
+            st.tokens.push((db, key.clone(), t));
+        }
         return Ok(());
     };
     if km.layout == ferrokv_engine_disk::Layout::Fields
@@ -361,8 +394,11 @@ fn load_key(
         );
         return insert(srv, locks, db, key, l, clock);
     }
-    let (found, origin) = store::load_known(eng, db as u16, key, &km)?;
+    let (found, origin) = store::load_known(eng, db as u16, key, (km, record))?;
     st.loaded.insert((db, key.clone()), origin);
+    if let (Some(t), store::Origin::Record) = (token, origin) {
+        st.tokens.push((db, key.clone(), t));
+    }
     if let Some(l) = found {
         keep_original(st, db, key, origin, &l);
         insert(srv, locks, db, key, l, clock)?;
@@ -430,6 +466,7 @@ fn load_db(
     db: u32,
     clock: &Clock,
 ) -> Result<(), String> {
+    st.tokens.clear();
     if st.whole.contains(&db) || !locks.holds_db(db) {
         return Ok(());
     }
@@ -593,6 +630,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         st.dirty_at_start = client.batch.dirty;
         st.changed.clear();
         st.wrote = false;
+        st.tokens.clear();
         return;
     }
     let changed = st.wrote || client.batch.dirty != st.dirty_at_start;
@@ -674,7 +712,14 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     st.whole.clear();
     st.wrote = false;
     st.dirty_at_start = client.batch.dirty;
-    if let Err(e) = store::apply(eng, &writes, now_ms) {
+    // Only a unit that loaded no whole database keeps its tokens (see `ClientDisk::tokens`).
+    let known = if trust_signals {
+        std::mem::take(&mut st.tokens)
+    } else {
+        Vec::new()
+    };
+    st.tokens.clear();
+    if let Err(e) = store::apply_known(eng, &writes, now_ms, &known) {
         crate::log_warning!("Writing to the disk store failed: {}", e);
     }
     // Field-level keys the unit loaded and changed: only the changed elements.
@@ -704,6 +749,7 @@ pub fn load_watched(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, 
     if client.disk.idle() {
         client.disk.dirty_at_start = client.batch.dirty;
     }
+    client.disk.want_tokens = false;
     let clock = Clock {
         ms: now_ms,
         touch: false,

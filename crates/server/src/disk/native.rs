@@ -95,15 +95,26 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     if c.locks.for_key(db, &key).is_none() {
         return Outcome::Load;
     }
-    let km = match eng.key_meta(db as u16, &key, i64::MIN) {
-        Ok(Some(km)) => km,
-        Ok(None) => return Outcome::Load,
+    let read = if c.client.disk.want_tokens {
+        eng.key_meta_with_token(db as u16, &key, i64::MIN)
+    } else {
+        eng.key_meta_and_string(db as u16, &key, i64::MIN)
+            .map(|r| (r, None))
+    };
+    let (read, token) = match read {
+        Ok(r) => r,
         Err(e) => return Outcome::Done(Err(storage(e))),
+    };
+    let Some(km) = read.as_ref().map(|(km, _)| km.clone()) else {
+        // The load path reuses this read (`ClientDisk::prefetched`) instead of making it again.
+        c.client.disk.prefetched = Some((db, key, read, token));
+        return Outcome::Load;
     };
     if km.layout != Layout::Fields
         || km.len < NATIVE_MIN_LEN
         || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
     {
+        c.client.disk.prefetched = Some((db, key, read, token));
         return Outcome::Load;
     }
     if proxied {

@@ -16,7 +16,7 @@
 //! Both carry the key's expiry in the engine's metadata, so the deadline index, SCAN, key
 //! counting and active expiry work on either. The write-back of a unit is one [`apply`] batch.
 
-use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, KeyWrite, Layout};
+use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, KeyWrite, Layout, MetaToken};
 use ferrokv_rdb::RdbValue;
 
 /// Tag of a plain string.
@@ -188,13 +188,32 @@ pub enum Origin {
     Proxy,
 }
 
-/// The metadata of a key, expired or not (`None`: no such key). One point read.
-pub fn key_meta(
+/// What one metadata read tells about a key: its metadata and, in the string layout (records),
+/// the stored record itself.
+pub type MetaRead = ferrokv_engine_disk::KeyRead;
+
+/// The metadata of a key, expired or not (`None`: no such key), with its record when it is
+/// stored as one ([`MetaRead`]). One point read: [`load_known`] then needs no other read for a
+/// record-layout key.
+pub fn key_meta(eng: &DiskEngine, db: u16, key: &[u8]) -> Result<Option<MetaRead>, String> {
+    eng.key_meta_and_string(db, key, NO_EXPIRY_CLOCK)
+        .map_err(storage)
+}
+
+/// [`key_meta`], with a [`MetaToken`] of the read when `token` is set (and the engine gives
+/// one: not for keys with an expiry), for [`apply_known`].
+pub fn key_meta_tok(
     eng: &DiskEngine,
     db: u16,
     key: &[u8],
-) -> Result<Option<ferrokv_engine_disk::KeyMeta>, String> {
-    eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)
+    token: bool,
+) -> Result<(Option<MetaRead>, Option<MetaToken>), String> {
+    if token {
+        eng.key_meta_with_token(db, key, NO_EXPIRY_CLOCK)
+            .map_err(storage)
+    } else {
+        key_meta(eng, db, key).map(|r| (r, None))
+    }
 }
 
 /// A one-element value of type `kind`: the stand-in of an [`Origin::Proxy`] key.
@@ -221,22 +240,27 @@ pub fn load_with_origin(
     db: u16,
     key: &[u8],
 ) -> Result<(Option<Loaded>, Origin), String> {
-    let Some(km) = eng.key_meta(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
+    let Some(read) = key_meta(eng, db, key)? else {
         return Ok((None, Origin::Missing));
     };
-    load_known(eng, db, key, &km)
+    load_known(eng, db, key, read)
 }
 
-/// [`load_with_origin`] for a key whose metadata the caller just read.
+/// [`load_with_origin`] for a key whose metadata (and record) the caller just read with
+/// [`key_meta`] while holding the key's shard lock: a record-layout key costs no other read.
 pub fn load_known(
     eng: &DiskEngine,
     db: u16,
     key: &[u8],
-    km: &ferrokv_engine_disk::KeyMeta,
+    (km, record): MetaRead,
 ) -> Result<(Option<Loaded>, Origin), String> {
     if km.layout == Layout::String {
-        let Some(rec) = load_raw(eng, db, key)? else {
-            return Ok((None, Origin::Missing));
+        let rec = match record {
+            Some(r) => r,
+            None => match load_raw(eng, db, key)? {
+                Some(r) => r,
+                None => return Ok((None, Origin::Missing)),
+            },
         };
         let (v, meta) = decode_with_meta(&rec)?;
         return Ok((Some((v, km.expire_ms, meta)), Origin::Record));
@@ -318,6 +342,18 @@ pub enum Write {
 /// Writes `writes` as ONE engine batch (atomic and durable together). A collection in a big
 /// encoding goes field-level, everything else as one record.
 pub fn apply(eng: &DiskEngine, writes: &[Write], now_ms: i64) -> Result<(), String> {
+    apply_known(eng, writes, now_ms, &[])
+}
+
+/// [`apply`] where `known` holds the metadata reads of some keys ((db, key, token) from
+/// [`key_meta_tok`]) made under the shard locks the caller still holds, with no write to those
+/// keys since: the engine does not read their metadata again (`DiskEngine::apply_known`).
+pub fn apply_known(
+    eng: &DiskEngine,
+    writes: &[Write],
+    now_ms: i64,
+    known: &[(u32, bytes::Bytes, MetaToken)],
+) -> Result<(), String> {
     if writes.is_empty() {
         return Ok(());
     }
@@ -356,7 +392,13 @@ pub fn apply(eng: &DiskEngine, writes: &[Write], now_ms: i64) -> Result<(), Stri
             Write::Delete { db, key } => KeyWrite::Delete { db: *db, key },
         })
         .collect();
-    eng.apply(&batch, now_ms).map_err(storage)
+    eng.apply_known(&batch, now_ms, |db, key| {
+        known
+            .iter()
+            .find(|(d, k, _)| *d == u32::from(db) && k[..] == *key)
+            .map(|(_, _, t)| t)
+    })
+    .map_err(storage)
 }
 
 /// Whether `v` with `meta` is stored field-level.
