@@ -429,31 +429,7 @@ impl Big {
 
     /// Inserts a member known to be absent.
     fn insert(&mut self, member: &[u8], score: f64) {
-        let mut update = [HEAD; MAX_LEVEL];
-        let mut rank = [0u32; MAX_LEVEL];
-        let mut x = HEAD;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            loop {
-                let f = self.fwd(x, i);
-                if f != NIL && self.less(f, score, member) {
-                    rank[i] += self.n(x).levels[i].span;
-                    x = f;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
         let lvl = self.random_level();
-        if lvl > self.level {
-            for i in self.level..lvl {
-                rank[i] = 0;
-                update[i] = HEAD;
-                self.nm(HEAD).levels[i].span = self.len as u32;
-            }
-            self.level = lvl;
-        }
         let node = Node {
             member: member.into(),
             score,
@@ -471,30 +447,7 @@ impl Big {
                 (self.nodes.len() - 1) as u32
             }
         };
-        for i in 0..lvl {
-            let u = update[i];
-            let ul = self.n(u).levels[i];
-            let d = rank[0] - rank[i];
-            self.nm(new).levels[i] = Level {
-                fwd: ul.fwd,
-                span: ul.span - d,
-            };
-            self.nm(u).levels[i] = Level {
-                fwd: new,
-                span: d + 1,
-            };
-        }
-        for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.nm(u).levels[i].span += 1;
-        }
-        self.nm(new).back = if update[0] == HEAD { NIL } else { update[0] };
-        let f0 = self.fwd(new, 0);
-        if f0 != NIL {
-            self.nm(f0).back = new;
-        } else {
-            self.tail = new;
-        }
-        self.len += 1;
+        self.link(new);
         self.member_bytes += member.len();
         self.level_count += lvl.saturating_sub(INLINE_LEVELS);
         self.hash_link(new);
@@ -565,8 +518,8 @@ impl Big {
         self.len -= 1;
     }
 
-    /// Puts node `x` (taken out by [`Big::unlink`]) back at the place of its score, with
-    /// its tower's height unchanged.
+    /// Puts node `new` (fresh from [`Big::insert`], or taken out by [`Big::unlink`]) into the
+    /// skiplist at the place of its score, with its tower's height unchanged.
     fn link(&mut self, new: u32) {
         let lvl = self.n(new).levels.len();
         let mut update = [HEAD; MAX_LEVEL];
