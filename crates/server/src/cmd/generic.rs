@@ -408,6 +408,73 @@ fn keys(c: &mut Ctx) -> CmdResult {
     Ok(())
 }
 
+/// Which options a SCAN-family command accepts besides COUNT and MATCH.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ScanExtra {
+    /// SSCAN, ZSCAN: none.
+    None,
+    /// SCAN: `TYPE <type>`.
+    Type,
+    /// HSCAN: `NOVALUES`.
+    NoValues,
+}
+
+/// The options of SCAN / HSCAN / SSCAN / ZSCAN (after the cursor).
+pub struct ScanOptions<'a> {
+    /// COUNT (default 10, at least 1).
+    pub count: usize,
+    /// MATCH, `None` when absent or matching everything (`*`).
+    pub pattern: Option<&'a [u8]>,
+    /// SCAN's TYPE.
+    pub type_name: Option<&'a [u8]>,
+    /// HSCAN's NOVALUES.
+    pub novalues: bool,
+}
+
+/// Parses the SCAN-family options in `argv[from..]` as Redis's scanGenericCommand does:
+/// a non-integer COUNT is "value is not an integer", COUNT < 1 or anything unknown (or an
+/// option missing its value) is a syntax error.
+pub fn parse_scan_options(
+    argv: &[Bytes],
+    from: usize,
+    extra: ScanExtra,
+) -> Result<ScanOptions<'_>, CmdError> {
+    let mut o = ScanOptions {
+        count: 10,
+        pattern: None,
+        type_name: None,
+        novalues: false,
+    };
+    let mut i = from;
+    while let Some(a) = argv.get(i) {
+        let value = argv.get(i + 1).map(|b| &b[..]);
+        match value {
+            Some(v) if args::is(a, "count") => {
+                let n = args::int(v)?;
+                if n < 1 {
+                    return Err(errors::SYNTAX);
+                }
+                o.count = usize::try_from(n).unwrap_or(usize::MAX);
+                i += 2;
+            }
+            Some(p) if args::is(a, "match") => {
+                o.pattern = (!matches_all(p)).then_some(p);
+                i += 2;
+            }
+            Some(t) if extra == ScanExtra::Type && args::is(a, "type") => {
+                o.type_name = Some(t);
+                i += 2;
+            }
+            _ if extra == ScanExtra::NoValues && args::is(a, "novalues") => {
+                o.novalues = true;
+                i += 1;
+            }
+            _ => return Err(errors::SYNTAX),
+        }
+    }
+    Ok(o)
+}
+
 /// Parses a SCAN cursor as Redis does with `strtoul`: a leading space, trailing garbage or an
 /// overflow is "ERR invalid cursor"; an optional sign is accepted (`-1` wraps to the largest
 /// cursor, as C's `strtoul` does); the empty string is cursor 0. Like Redis reading a C string,
@@ -494,29 +561,12 @@ impl ScanStep<'_> {
 
 fn scan(c: &mut Ctx) -> CmdResult {
     let cursor = parse_cursor(c.arg(1))?;
-    let mut count: usize = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < c.argv.len() {
-        let a = c.arg(i);
-        let has_value = i + 1 < c.argv.len();
-        if args::is(a, "count") && has_value {
-            let n = args::int(c.arg(i + 1))?;
-            if n < 1 {
-                return Err(errors::SYNTAX);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if args::is(a, "match") && has_value {
-            let p = c.arg(i + 1);
-            pattern = (!matches_all(p)).then_some(p);
-        } else if args::is(a, "type") && has_value {
-            type_name = Some(c.arg(i + 1));
-        } else {
-            return Err(errors::SYNTAX);
-        }
-        i += 2;
-    }
+    let ScanOptions {
+        count,
+        pattern,
+        type_name,
+        ..
+    } = parse_scan_options(c.argv, 2, ScanExtra::Type)?;
     let db = c.db();
     let now = c.now_ms();
     let held = c.locks.holds_db(db);

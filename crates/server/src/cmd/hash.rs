@@ -9,6 +9,7 @@
 
 use crate::args;
 use crate::cmd::coll;
+use crate::cmd::generic::{parse_scan_options, ScanExtra, ScanOptions};
 use crate::cmd::string::ldouble::LongDouble;
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
@@ -559,33 +560,12 @@ fn hscan(c: &mut Ctx) -> CmdResult {
         c.hit(false);
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut novalues = false;
-    let mut i = 3;
-    while i < argv.len() {
-        let a: &[u8] = argv.get(i).map(|b| &b[..]).unwrap_or(&[]);
-        let next: Option<&[u8]> = argv.get(i + 1).map(|b| &b[..]);
-        match next {
-            Some(v) if args::is(a, "count") => {
-                let n = args::int(v)?;
-                if n < 1 {
-                    return Err(errors::SYNTAX);
-                }
-                count = usize::try_from(n).unwrap_or(usize::MAX);
-                i += 2;
-            }
-            Some(p) if args::is(a, "match") => {
-                pattern = (p != b"*").then_some(p);
-                i += 2;
-            }
-            _ if args::is(a, "novalues") => {
-                novalues = true;
-                i += 1;
-            }
-            _ => return Err(errors::SYNTAX),
-        }
-    }
+    let ScanOptions {
+        count,
+        pattern,
+        novalues,
+        ..
+    } = parse_scan_options(argv, 3, ScanExtra::NoValues)?;
     let mut out: Vec<(&[u8], &[u8])> = Vec::new();
     let next = h.scan(cursor, count, now, |f, v| {
         if pattern.is_none_or(|p| glob_match(p, f, false)) {

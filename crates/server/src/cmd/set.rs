@@ -10,7 +10,7 @@
 
 use crate::args;
 use crate::cmd::coll;
-use crate::cmd::generic::parse_cursor;
+use crate::cmd::generic::{parse_cursor, parse_scan_options, ScanExtra, ScanOptions};
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
@@ -702,27 +702,7 @@ fn sscan(c: &mut Ctx) -> CmdResult {
             reply.array(0);
             return Ok(());
         };
-        let mut count = 10usize;
-        let mut pattern: Option<&[u8]> = None;
-        let mut i = 3;
-        while i < argv.len() {
-            let a = argv.get(i).map(|b| &b[..]).unwrap_or(&[]);
-            let value = argv.get(i + 1).map(|b| &b[..]);
-            match value {
-                Some(v) if args::is(a, "count") => {
-                    let n = args::int(v)?;
-                    if n < 1 {
-                        return Err(errors::SYNTAX);
-                    }
-                    count = usize::try_from(n).unwrap_or(usize::MAX);
-                }
-                Some(v) if args::is(a, "match") => {
-                    pattern = (v != b"*").then_some(v);
-                }
-                _ => return Err(errors::SYNTAX),
-            }
-            i += 2;
-        }
+        let ScanOptions { count, pattern, .. } = parse_scan_options(argv, 3, ScanExtra::None)?;
         let mut found: Vec<Vec<u8>> = Vec::new();
         let next = s.scan(cursor, count, |m| {
             if pattern.is_none_or(|p| glob_match(p, m, false)) {

@@ -8,7 +8,7 @@
 use crate::args;
 use crate::blocking::TimeoutReply;
 use crate::cmd::coll;
-use crate::cmd::generic::parse_cursor;
+use crate::cmd::generic::{parse_cursor, parse_scan_options, ScanExtra, ScanOptions};
 use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{self, CmdError, CmdResult};
 use crate::glob::glob_match;
@@ -1600,25 +1600,8 @@ fn zscan(c: &mut Ctx) -> CmdResult {
         r.array(0);
         return Ok(());
     };
-    let mut count: i64 = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut j = 3;
-    while j < argv.len() {
-        let a = &argv[j][..];
-        let more = argv.len() - j - 1;
-        if args::is(a, "count") && more >= 1 {
-            count = args::int(&argv[j + 1])?;
-            if count < 1 {
-                return Err(errors::SYNTAX);
-            }
-            j += 2;
-        } else if args::is(a, "match") && more >= 1 {
-            pattern = Some(&argv[j + 1][..]);
-            j += 2;
-        } else {
-            return Err(errors::SYNTAX);
-        }
-    }
+    let ScanOptions { count, pattern, .. } = parse_scan_options(argv, 3, ScanExtra::None)?;
+    let count = i64::try_from(count).unwrap_or(i64::MAX);
     let mut items: Vec<(Vec<u8>, f64)> = Vec::new();
     let mut cur = cursor;
     if z.encoding_name() == "listpack" {

@@ -30,7 +30,7 @@ pub mod sysdata;
 
 use crate::client::Client;
 use crate::dispatch::{Ctx, Handler, Locking};
-use crate::errors::{self, CmdError, CmdResult};
+use crate::errors::{CmdError, CmdResult};
 use crate::keyspace::{LockPlan, LockSet};
 use crate::persist::convert::{entry_to_rdb, rdb_to_entry};
 use crate::server::Server;
@@ -829,30 +829,14 @@ pub fn active_expire(srv: &Server, max_keys: usize) -> usize {
 /// SCAN on the disk engine: the cursor is the engine's hash-ordered position (a plain `u64`,
 /// no server state); every key present for the whole iteration is returned at least once.
 fn scan(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> CmdResult {
+    use crate::cmd::generic::{parse_scan_options, ScanExtra, ScanOptions};
     let cursor = crate::cmd::generic::parse_cursor(c.arg(1))?;
-    let mut count: usize = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < c.argv.len() {
-        let a = c.arg(i);
-        let has_value = i + 1 < c.argv.len();
-        if crate::args::is(a, "count") && has_value {
-            let n = crate::args::int(c.arg(i + 1))?;
-            if n < 1 {
-                return Err(errors::SYNTAX);
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if crate::args::is(a, "match") && has_value {
-            let p = c.arg(i + 1);
-            pattern = (p != b"*").then_some(p);
-        } else if crate::args::is(a, "type") && has_value {
-            type_name = Some(c.arg(i + 1));
-        } else {
-            return Err(errors::SYNTAX);
-        }
-        i += 2;
-    }
+    let ScanOptions {
+        count,
+        pattern,
+        type_name,
+        ..
+    } = parse_scan_options(c.argv, 2, ScanExtra::Type)?;
     let db = c.db() as u16;
     let now = c.now_ms();
     let (next, keys) = eng.scan(db, cursor, count, None, None, now).map_err(|e| {

@@ -9,9 +9,9 @@
 //! added or removed meanwhile, as Redis guarantees, and the server keeps no state. Small
 //! (listpack / intset) values are answered whole in one call by the memory handler, as in Redis.
 
-use crate::args;
+use crate::cmd::generic::{parse_scan_options, ScanExtra, ScanOptions};
 use crate::dispatch::Ctx;
-use crate::errors::{self, CmdResult};
+use crate::errors::CmdResult;
 use crate::glob::glob_match;
 use ferrokv_rdb::RdbValue;
 
@@ -57,33 +57,17 @@ pub fn try_scan(c: &mut Ctx<'_, '_>) -> Option<CmdResult> {
 
 fn scan_value(c: &mut Ctx<'_, '_>, name: &str, value: RdbValue) -> CmdResult {
     let cursor = crate::cmd::generic::parse_cursor(c.arg(2))?;
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut novalues = false;
-    let mut i = 3;
-    while i < c.argv.len() {
-        let a = c.arg(i);
-        let next = (i + 1 < c.argv.len()).then(|| c.arg(i + 1));
-        match next {
-            Some(v) if args::is(a, "count") => {
-                let n = args::int(v)?;
-                if n < 1 {
-                    return Err(errors::SYNTAX);
-                }
-                count = usize::try_from(n).unwrap_or(usize::MAX);
-                i += 2;
-            }
-            Some(p) if args::is(a, "match") => {
-                pattern = (p != b"*").then_some(p);
-                i += 2;
-            }
-            _ if name == "hscan" && args::is(a, "novalues") => {
-                novalues = true;
-                i += 1;
-            }
-            _ => return Err(errors::SYNTAX),
-        }
-    }
+    let extra = if name == "hscan" {
+        ScanExtra::NoValues
+    } else {
+        ScanExtra::None
+    };
+    let ScanOptions {
+        count,
+        pattern,
+        novalues,
+        ..
+    } = parse_scan_options(c.argv, 3, extra)?;
     // (hash, element, value text)
     let mut items: Vec<(u64, Vec<u8>, Vec<u8>)> = match value {
         RdbValue::Hash(fields) => fields
