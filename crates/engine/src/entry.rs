@@ -474,6 +474,32 @@ impl Entry {
         }
     }
 
+    /// Rewrites a short string entry (`int` or `embstr`, no expiry) with `value`, which must
+    /// have the same length and be of string kind `kind` (`int` or `embstr`, as
+    /// [`string_kind_for`] says), and sets its access field: the SET/MSET overwrite of a
+    /// same-size value without a new allocation. Returns false, changing nothing, when the
+    /// entry or the value does not qualify.
+    pub fn overwrite_short_string(&mut self, value: &[u8], kind: Kind, access: u32) -> bool {
+        if !matches!(kind, Kind::StrInt | Kind::StrEmb)
+            || !matches!(self.repr, Repr::Inline(_))
+            || !matches!(self.kind(), Kind::StrInt | Kind::StrEmb)
+            || self.flags() != 0
+        {
+            return false;
+        }
+        let p = self.payload_start();
+        let buf = self.buf_mut();
+        match buf.get_mut(p..) {
+            Some(dst) if dst.len() == value.len() => dst.copy_from_slice(value),
+            _ => return false,
+        }
+        if let Some(k) = buf.get_mut(1) {
+            *k = kind as u8;
+        }
+        self.set_access(access);
+        true
+    }
+
     /// Mutable access to a raw string's value bytes (for SETRANGE within the current length).
     pub fn raw_value_mut(&mut self) -> Option<&mut [u8]> {
         if self.kind() != Kind::StrRaw {

@@ -67,6 +67,31 @@ fn encode(out: &mut Vec<u8>, s: &[u8]) {
     out[start..].reverse();
 }
 
+/// Encodes one element into `dst`, which is exactly [`encoded_len`] bytes long.
+fn encode_into(dst: &mut [u8], s: &[u8]) {
+    let mut hdr = [0u8; 10];
+    let mut h = 0;
+    let mut v = s.len();
+    loop {
+        let b = (v & 0x7f) as u8;
+        v >>= 7;
+        if v == 0 {
+            hdr[h] = b;
+            h += 1;
+            break;
+        }
+        hdr[h] = b | 0x80;
+        h += 1;
+    }
+    let (head, rest) = dst.split_at_mut(h.min(dst.len()));
+    head.copy_from_slice(&hdr[..head.len()]);
+    let (data, back) = rest.split_at_mut(s.len().min(rest.len()));
+    data.copy_from_slice(&s[..data.len()]);
+    for (d, b) in back.iter_mut().zip(hdr[..h].iter().rev()) {
+        *d = *b;
+    }
+}
+
 /// Encoded size of an element of `n` bytes.
 #[inline]
 pub fn encoded_len(n: usize) -> usize {
@@ -242,10 +267,16 @@ impl Packed {
     /// Inserts an element before the element at `off` (or appends when `off == end()`).
     pub fn insert_at(&mut self, off: usize, s: &[u8]) {
         let off = off.min(self.buf.len());
-        let mut enc = Vec::with_capacity(encoded_len(s.len()));
-        encode(&mut enc, s);
-        self.grow(enc.len());
-        self.buf.splice(off..off, enc);
+        let n = encoded_len(s.len());
+        self.grow(n);
+        let old_len = self.buf.len();
+        // Open a gap of `n` bytes at `off` (one memmove of the tail) and encode into it: no
+        // temporary buffer (a head push into a full 8 KiB quicklist node is the LPUSH case).
+        self.buf.resize(old_len + n, 0);
+        self.buf.copy_within(off..old_len, off + n);
+        if let Some(dst) = self.buf.get_mut(off..off + n) {
+            encode_into(dst, s);
+        }
         self.count += 1;
     }
 
@@ -487,5 +518,30 @@ mod tests {
         let mut mr = m.clone();
         mr.reverse();
         assert_eq!(back, mr);
+    }
+
+    #[test]
+    fn insert_at_encodes_like_push_back_at_every_header_size() {
+        // Lengths at the LEB128 boundaries (1, 2 and 3 header bytes), at the head, in the
+        // middle and at the end; the bytes must equal appending in order.
+        for len in [0usize, 1, 127, 128, 129, 16383, 16384, 20000] {
+            let v = vec![b'q'; len];
+            let mut want = Packed::new();
+            for s in [&b"a"[..], &v, b"b", &v, b"c", &v] {
+                want.push_back(s);
+            }
+            let mut p = Packed::from_items([&b"a"[..], b"b", b"c"]);
+            p.insert_at(p.end(), &v);
+            let c = p.offset_of(2).expect("c");
+            p.insert_at(c, &v);
+            let b = p.offset_of(1).expect("b");
+            p.insert_at(b, &v);
+            assert_eq!(p, want, "len {len}");
+            let mut q = Packed::new();
+            q.push_front(&v);
+            q.push_front(b"x");
+            assert_eq!(items(&q), vec![b"x".to_vec(), v.clone()], "len {len}");
+            assert_eq!(q.pop_back(), Some(v.clone()));
+        }
     }
 }

@@ -6,8 +6,8 @@
 //! and never returned) and update the key's access data (LRU clock or LFU counter) unless the
 //! caller asked for no touch.
 
-use crate::entry::Entry;
-use crate::table::{Probe, Table};
+use crate::entry::{string_kind_for, Entry, EMBSTR_SIZE_LIMIT};
+use crate::table::{Probe, Table, Upsert};
 use crate::value::Value;
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -411,6 +411,47 @@ impl Shard {
         })
     }
 
+    /// [`Shard::overwrite_string`] without handing back the old entry, so that a live short
+    /// string (`int`/`embstr`, no expiry) overwritten by a value of the same length and no
+    /// expiry is rewritten in its block instead of being freed and allocated again (MSET, SET).
+    pub fn write_string(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+        expire_at: Option<i64>,
+        clock: &Clock,
+    ) {
+        self.before_write_key(key);
+        let fresh = self.new_access(clock);
+        let lfu = matches!(self.access_mode, AccessMode::Lfu { .. });
+        let now = self.expiry_now(clock.ms);
+        let kind = if expire_at.is_none() && value.len() <= EMBSTR_SIZE_LIMIT {
+            Some(string_kind_for(value))
+        } else {
+            None
+        };
+        let outcome = self.table.modify_or_upsert(
+            key,
+            |e| match kind {
+                Some(kind) if !e.is_expired(now) => {
+                    let access = if lfu { e.access() } else { fresh };
+                    e.overwrite_short_string(value, kind, access)
+                }
+                _ => false,
+            },
+            |old| {
+                let access = match old {
+                    Some(o) if lfu && !o.is_expired(now) => o.access(),
+                    _ => fresh,
+                };
+                Entry::new_string(key, value, expire_at, access)
+            },
+        );
+        if let Upsert::Replaced(old) = outcome {
+            self.live(old, clock.ms);
+        }
+    }
+
     /// Removes a key; returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
         self.before_write_key(key);
@@ -689,6 +730,7 @@ fn lfu_log_incr(counter: u8, log_factor: u32, rand: u32) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Kind;
 
     fn s(key: &str, val: &str, exp: Option<i64>) -> Entry {
         Entry::new_string(key.as_bytes(), val.as_bytes(), exp, 0)
@@ -706,6 +748,85 @@ mod tests {
         assert_eq!(sh.stats.expired_keys, 1);
         assert_eq!(sh.drain_expired(), vec![Box::<[u8]>::from(&b"a"[..])]);
         assert!(sh.get(b"b", &Clock::at(5000)).is_some());
+    }
+
+    #[test]
+    fn write_string_in_place_and_replacing_paths_agree() {
+        let mut sh = Shard::new();
+        let at = |ms| Clock::at(ms);
+        let read = |sh: &mut Shard, k: &[u8]| {
+            sh.get(k, &Clock::at(0))
+                .map(|e| (e.str_value().to_vec(), e.kind(), e.expire_at()))
+        };
+        // New key, then same-size overwrites (in place), with kind changes int <-> embstr.
+        sh.write_string(b"k", b"abcd", None, &at(0));
+        sh.write_string(b"k", b"wxyz", None, &at(0));
+        assert_eq!(
+            read(&mut sh, b"k"),
+            Some((b"wxyz".to_vec(), Kind::StrEmb, None))
+        );
+        sh.write_string(b"k", b"1234", None, &at(0));
+        assert_eq!(
+            read(&mut sh, b"k"),
+            Some((b"1234".to_vec(), Kind::StrInt, None))
+        );
+        sh.write_string(b"k", b"0123", None, &at(0));
+        assert_eq!(
+            read(&mut sh, b"k"),
+            Some((b"0123".to_vec(), Kind::StrEmb, None))
+        );
+        // Other sizes, long (raw) values and expiries take the replacing path.
+        sh.write_string(b"k", b"12345", None, &at(0));
+        assert_eq!(
+            read(&mut sh, b"k"),
+            Some((b"12345".to_vec(), Kind::StrInt, None))
+        );
+        let long = vec![b'L'; 60];
+        sh.write_string(b"k", &long, None, &at(0));
+        assert_eq!(read(&mut sh, b"k").map(|x| x.1), Some(Kind::StrRaw));
+        sh.write_string(b"k", &long, None, &at(0));
+        assert_eq!(read(&mut sh, b"k").map(|x| x.0), Some(long.clone()));
+        sh.write_string(b"k", b"abcde", Some(1000), &at(0));
+        assert_eq!(sh.volatile_len(), 1);
+        sh.write_string(b"k", b"edcba", None, &at(0));
+        assert_eq!(
+            read(&mut sh, b"k"),
+            Some((b"edcba".to_vec(), Kind::StrEmb, None))
+        );
+        assert_eq!(sh.volatile_len(), 0);
+        // An expired key is replaced (and counted as expired), never rewritten in place.
+        sh.write_string(b"e", b"abc", Some(10), &at(0));
+        sh.write_string(b"e", b"xyz", None, &at(20));
+        assert_eq!(sh.stats.expired_keys, 1);
+        assert_eq!(
+            read(&mut sh, b"e"),
+            Some((b"xyz".to_vec(), Kind::StrEmb, None))
+        );
+        assert_eq!(sh.len(), 2);
+        assert_eq!(sh.volatile_len(), 0);
+    }
+
+    #[test]
+    fn write_string_keeps_the_lfu_counter_and_refreshes_lru() {
+        let mut sh = Shard::new();
+        sh.set_access_mode(AccessMode::Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        });
+        sh.write_string(b"k", b"aaaa", None, &Clock::at(0));
+        if let Some(e) = sh.get_mut(b"k", &Clock::at(0)) {
+            e.set_access(0x1234);
+        }
+        sh.write_string(b"k", b"bbbb", None, &Clock::at(0));
+        let no_touch = Clock {
+            touch: false,
+            ..Clock::at(0)
+        };
+        assert_eq!(sh.get(b"k", &no_touch).map(|e| e.access()), Some(0x1234));
+        sh.set_access_mode(AccessMode::Lru);
+        sh.write_string(b"k", b"cccc", None, &Clock::at(3_600_000));
+        let fresh = sh.new_access(&Clock::at(3_600_000));
+        assert_eq!(sh.get(b"k", &no_touch).map(|e| e.access()), Some(fresh));
     }
 
     #[test]

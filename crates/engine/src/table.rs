@@ -70,6 +70,17 @@ pub enum Probe<'a> {
     Missing,
 }
 
+/// What [`Table::modify_or_upsert`] did.
+#[derive(Debug)]
+pub enum Upsert {
+    /// The existing entry was rewritten in place.
+    Modified,
+    /// The existing entry was replaced; here it is.
+    Replaced(Entry),
+    /// The key was absent and the new entry was added.
+    Inserted,
+}
+
 /// The hash-ordered table of one shard.
 pub struct Table {
     dir: Vec<u32>,
@@ -202,15 +213,33 @@ impl Table {
         key: &[u8],
         make: impl FnOnce(Option<&Entry>) -> Entry,
     ) -> Option<Entry> {
+        match self.modify_or_upsert(key, |_| false, make) {
+            Upsert::Replaced(old) => Some(old),
+            Upsert::Modified | Upsert::Inserted => None,
+        }
+    }
+
+    /// [`Table::upsert`] that first offers the existing entry to `in_place`, with the same
+    /// single lookup: when `in_place` returns true it has rewritten the entry where it is
+    /// (it must not change whether the entry has an expiry) and `make` is not called.
+    pub fn modify_or_upsert(
+        &mut self,
+        key: &[u8],
+        in_place: impl FnOnce(&mut Entry) -> bool,
+        make: impl FnOnce(Option<&Entry>) -> Entry,
+    ) -> Upsert {
         let h = hash_key(key);
         let mut s = self.seg_of(h);
         if let Some(seg) = self.segs.get_mut(s) {
             if let Some(slot) = seg.map.find_mut(h, |e| e.key() == key) {
+                if in_place(slot) {
+                    return Upsert::Modified;
+                }
                 let entry = make(Some(slot));
                 let new_volatile = entry.expire_at().is_some();
                 let old = std::mem::replace(slot, entry);
                 count_volatile_change(seg, &mut self.volatile, &old, new_volatile);
-                return Some(old);
+                return Upsert::Replaced(old);
             }
             if seg.map.len() >= SEGMENT_MAX {
                 self.split(s);
@@ -219,14 +248,16 @@ impl Table {
         }
         let entry = make(None);
         let volatile = entry.expire_at().is_some();
-        let seg = self.segs.get_mut(s)?;
+        let Some(seg) = self.segs.get_mut(s) else {
+            return Upsert::Inserted;
+        };
         seg.map.insert_unique(h, entry, |e| hash_key(e.key()));
         if volatile {
             seg.volatile += 1;
             self.volatile += 1;
         }
         self.len += 1;
-        None
+        Upsert::Inserted
     }
 
     /// Removes a key; returns its entry.

@@ -809,6 +809,40 @@ impl ZSet {
         }
     }
 
+    /// ZADD's read-decide-write on one member with a single member lookup when the set is a
+    /// skiplist: `decide` receives the current score (`None` when absent) and returns the score
+    /// to set, or `None` to leave the set unchanged. Then as [`ZSet::insert`]. Returns the
+    /// previous score.
+    pub fn upsert_with<E>(
+        &mut self,
+        member: &[u8],
+        limits: &EncodingLimits,
+        decide: impl FnOnce(Option<f64>) -> Result<Option<f64>, E>,
+    ) -> Result<Option<f64>, E> {
+        if let Repr::Skip(b) = &mut self.repr {
+            return match b.find(member) {
+                Some(x) => {
+                    let old = b.n(x).score;
+                    if let Some(score) = decide(Some(old))? {
+                        b.update_score(x, score);
+                    }
+                    Ok(Some(old))
+                }
+                None => {
+                    if let Some(score) = decide(None)? {
+                        b.insert(member, score);
+                    }
+                    Ok(None)
+                }
+            };
+        }
+        let old = self.score(member);
+        if let Some(score) = decide(old)? {
+            self.insert(member, score, limits);
+        }
+        Ok(old)
+    }
+
     /// Sets the score of `member` (adding it when absent), converting to a skiplist when the
     /// limits require it. Returns the previous score.
     pub fn insert(&mut self, member: &[u8], score: f64, limits: &EncodingLimits) -> Option<f64> {
@@ -1105,7 +1139,7 @@ mod tests {
         for i in 0..ops {
             let m = format!("m{}", next() % 200).into_bytes();
             let r = next() % 10;
-            if r < 6 {
+            if r < 3 {
                 let s = (next() % 20) as f64 - 10.0;
                 let old = z.insert(&m, s, &limits);
                 let mold = model.iter().find(|k| k.1 == m).map(|k| k.0);
@@ -1114,6 +1148,25 @@ mod tests {
                     model.remove(&K(o, m.clone()));
                 }
                 model.insert(K(s, m));
+            } else if r < 6 {
+                // upsert_with, sometimes deciding to leave the member alone (ZADD GT/NX/XX).
+                let s = (next() % 20) as f64 - 10.0;
+                let keep = next() % 4 == 0;
+                let mold = model.iter().find(|k| k.1 == m).map(|k| k.0);
+                let mut seen = None;
+                let old = z
+                    .upsert_with(&m, &limits, |cur| {
+                        seen = Some(cur);
+                        Ok::<_, ()>((!keep).then_some(s))
+                    })
+                    .unwrap();
+                assert_eq!((old, seen), (mold, Some(mold)));
+                if !keep {
+                    if let Some(o) = mold {
+                        model.remove(&K(o, m.clone()));
+                    }
+                    model.insert(K(s, m));
+                }
             } else if r < 9 {
                 let old = z.remove(&m);
                 let mold = model.iter().find(|k| k.1 == m).map(|k| k.0);

@@ -107,14 +107,17 @@ fn strtod(s: &[u8]) -> (f64, usize, bool) {
     };
     let sign = if neg { -1.0 } else { 1.0 };
     let rest = &s[i..];
-    let lower = |n: usize| rest.get(..n).map(|p| p.to_ascii_lowercase());
-    if lower(8).as_deref() == Some(b"infinity") {
+    let starts = |word: &[u8]| {
+        rest.get(..word.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(word))
+    };
+    if starts(b"infinity") {
         return (sign * f64::INFINITY, i + 8, false);
     }
-    if lower(3).as_deref() == Some(b"inf") {
+    if starts(b"inf") {
         return (sign * f64::INFINITY, i + 3, false);
     }
-    if lower(3).as_deref() == Some(b"nan") {
+    if starts(b"nan") {
         let mut j = i + 3;
         if s.get(j) == Some(&b'(') {
             let mut k = j + 1;
@@ -236,8 +239,34 @@ fn hex_float(s: &[u8]) -> (f64, usize, bool) {
     (v, i, erange)
 }
 
+/// The common score: an optional sign and 1 to 15 decimal digits, which a double holds
+/// exactly, so the value is what `strtod` returns (`-0` included) without the general parser.
+#[inline]
+fn small_integer(arg: &[u8]) -> Option<f64> {
+    let (neg, digits) = match arg.split_first()? {
+        (b'-', d) => (true, d),
+        (b'+', d) => (false, d),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || digits.len() > 15 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + i64::from(c - b'0');
+    }
+    let v = v as f64;
+    Some(if neg { -v } else { v })
+}
+
 /// Parses a score or increment as Redis's `getDoubleFromObject` (string2d) does.
 pub fn parse_score(arg: &[u8]) -> Option<f64> {
+    if let Some(v) = small_integer(arg) {
+        return Some(v);
+    }
     if arg.is_empty() || arg[0].is_ascii_whitespace() {
         return None;
     }
@@ -403,10 +432,12 @@ fn zset_add(
     f: AddFlags,
     limits: &EncodingLimits,
 ) -> Result<AddOut, CmdError> {
-    match z.score(member) {
+    // One member lookup (skiplist): decide from the current score, then write.
+    let mut out = AddOut::Nop;
+    z.upsert_with(member, limits, |cur| match cur {
         Some(cur) => {
             if f.nx {
-                return Ok(AddOut::Nop);
+                return Ok(None);
             }
             if f.incr {
                 score += cur;
@@ -415,21 +446,23 @@ fn zset_add(
                 }
             }
             if (f.lt && score >= cur) || (f.gt && score <= cur) {
-                return Ok(AddOut::Nop);
+                return Ok(None);
             }
             if score != cur {
-                z.insert(member, score, limits);
-                Ok(AddOut::Updated(score))
+                out = AddOut::Updated(score);
+                Ok(Some(score))
             } else {
-                Ok(AddOut::Same(score))
+                out = AddOut::Same(score);
+                Ok(None)
             }
         }
         None if !f.xx => {
-            z.insert(member, score, limits);
-            Ok(AddOut::Added(score))
+            out = AddOut::Added(score);
+            Ok(Some(score))
         }
-        None => Ok(AddOut::Nop),
-    }
+        None => Ok(None),
+    })?;
+    Ok(out)
 }
 
 fn zadd(c: &mut Ctx) -> CmdResult {
@@ -1661,6 +1694,49 @@ mod tests {
         ] {
             assert_eq!(parse_score(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn integer_fast_path_agrees_with_the_general_parser() {
+        let general = |a: &[u8]| {
+            let (v, n, erange) = strtod(a);
+            (n == a.len() && !v.is_nan() && !erange).then_some(v)
+        };
+        for a in [
+            &b"0"[..],
+            b"-0",
+            b"+0",
+            b"7",
+            b"-7",
+            b"+12",
+            b"007",
+            b"123456789012345",
+            b"-999999999999999",
+            b"1234567890123456",
+            b"99999999999999999999",
+            b"-",
+            b"+",
+            b"--1",
+            b"1-",
+            b"12a",
+        ] {
+            let got = parse_score(a);
+            let want = general(a);
+            assert_eq!(
+                got.map(f64::to_bits),
+                want.map(f64::to_bits),
+                "{:?}",
+                String::from_utf8_lossy(a)
+            );
+        }
+        assert!(
+            small_integer(b"1234567890123456").is_none(),
+            "16 digits: general parser"
+        );
+        assert_eq!(
+            parse_score(b"-0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
     }
 
     #[test]

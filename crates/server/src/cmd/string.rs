@@ -235,7 +235,7 @@ fn set_generic(
     let (shard, reply) = c.shard_reply(key)?;
     if flags & (F_NX | F_XX | F_KEEPTTL) == 0 {
         // Plain overwrite: one lookup does it all.
-        shard.overwrite_string(key, val, expire, &clock);
+        shard.write_string(key, val, expire, &clock);
         if !get {
             if int_replies {
                 reply.int(1);
@@ -494,8 +494,10 @@ fn mset_generic(c: &mut Ctx, nx: bool) -> CmdResult {
     let news = notify::wants(c, notify::NEW);
     for i in (1..c.argv.len()).step_by(2) {
         let (key, val) = (c.arg(i), c.arg(i + 1));
-        let created = news && !c.shard(key)?.contains(key, clock.ms);
-        c.shard(key)?.overwrite_string(key, val, None, &clock);
+        // The key's shard once (CRC16 of the key), for both the lookup and the write.
+        let shard = c.shard(key)?;
+        let created = news && !shard.contains(key, clock.ms);
+        shard.write_string(key, val, None, &clock);
         c.modified(key);
         if events || created {
             notify_set(c, key, created, false);

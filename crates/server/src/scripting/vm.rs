@@ -700,6 +700,16 @@ impl Vm {
     ) -> CmdResult {
         let lua = &self.lua;
         let mk = |items: &[Bytes]| -> mlua::Result<Table> {
+            // Text items (the usual case) are pushed straight onto the Lua stack by
+            // `create_sequence_from`; a `create_string` handle per item costs a registry
+            // slot and two stack moves. Binary items take the general path.
+            if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
+                return lua.create_sequence_from(
+                    items
+                        .iter()
+                        .map(|b| std::str::from_utf8(b).unwrap_or_default()),
+                );
+            }
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, b) in items.iter().enumerate() {
                 t.raw_set(i + 1, lua.create_string(&b[..])?)?;
