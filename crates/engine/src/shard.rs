@@ -321,6 +321,42 @@ impl Shard {
         self.lookup(key, clock)
     }
 
+    /// The live entry of `key` for modification, or a new one from `make` (given the access
+    /// value a new key gets) when the key is missing or expired (an expired key is counted as
+    /// expired), with a single table probe. A live key's access data is touched as by
+    /// [`Shard::get_mut`]; a new key keeps its fresh access value. Returns the entry and
+    /// whether it was created (`None` only for a malformed table).
+    pub fn get_or_insert_mut(
+        &mut self,
+        key: &[u8],
+        clock: &Clock,
+        make: impl FnOnce(u32) -> Entry,
+    ) -> Option<(&mut Entry, bool)> {
+        self.before_write_key(key);
+        let now = self.expiry_now(clock.ms);
+        let access = self.new_access(clock);
+        let mode = self.access_mode;
+        let (e, was) = self.table.get_or_insert_with(key, now, || make(access))?;
+        match was {
+            None => {
+                if clock.touch {
+                    touch(e, mode, clock);
+                }
+                Some((e, false))
+            }
+            Some(Probe::Expired(old)) => {
+                note_expired(
+                    &mut self.stats,
+                    self.log_expired,
+                    &mut self.expired_log,
+                    &old,
+                );
+                Some((e, true))
+            }
+            Some(_) => Some((e, true)),
+        }
+    }
+
     /// The lookup behind [`Shard::get`] and [`Shard::get_mut`] (no snapshot hook).
     fn lookup(&mut self, key: &[u8], clock: &Clock) -> Option<&mut Entry> {
         let mode = self.access_mode;
@@ -728,6 +764,7 @@ fn lfu_log_incr(counter: u8, log_factor: u32, rand: u32) -> u8 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed assertion
 mod tests {
     use super::*;
     use crate::Kind;
@@ -804,6 +841,52 @@ mod tests {
         );
         assert_eq!(sh.len(), 2);
         assert_eq!(sh.volatile_len(), 0);
+    }
+
+    #[test]
+    fn get_or_insert_mut_creates_finds_and_replaces_expired() {
+        let mut sh = Shard::new();
+        sh.set_log_expired(true);
+        let mut made = 0;
+        // Enough keys to split segments on the way (the split happens before the insert).
+        for i in 0..5000 {
+            let k = format!("key:{i}");
+            let (e, created) = sh
+                .get_or_insert_mut(k.as_bytes(), &Clock::at(0), |a| {
+                    made += 1;
+                    Entry::new_string(k.as_bytes(), b"v", None, a)
+                })
+                .unwrap();
+            assert!(created);
+            assert_eq!(e.key(), k.as_bytes());
+        }
+        assert_eq!((sh.len(), made), (5000, 5000));
+        for i in (0..5000).step_by(7) {
+            let k = format!("key:{i}");
+            let (e, created) = sh
+                .get_or_insert_mut(k.as_bytes(), &Clock::at(0), |_| unreachable!())
+                .unwrap();
+            assert!(!created);
+            assert_eq!(e.str_value(), b"v");
+        }
+        assert_eq!(sh.len(), 5000);
+        // An expired key is replaced by a new entry and counted as expired.
+        sh.insert(s("t", "old", Some(10)), 0);
+        assert_eq!(sh.volatile_len(), 1);
+        let (e, created) = sh
+            .get_or_insert_mut(b"t", &Clock::at(20), |a| {
+                Entry::new_string(b"t", b"new", None, a)
+            })
+            .unwrap();
+        assert!(created);
+        assert_eq!(e.str_value(), b"new");
+        assert_eq!(sh.volatile_len(), 0);
+        assert_eq!(sh.stats.expired_keys, 1);
+        assert_eq!(sh.drain_expired(), vec![Box::<[u8]>::from(&b"t"[..])]);
+        assert_eq!(sh.len(), 5001);
+        for i in 0..5000 {
+            assert!(sh.get(format!("key:{i}").as_bytes(), &Clock::at(0)).is_some());
+        }
     }
 
     #[test]

@@ -174,6 +174,57 @@ impl Table {
         }
     }
 
+    /// The live entry of `key`, or a new one from `make` when the key is missing or expired,
+    /// with one hash and one probe (a second probe only when the key's segment is full and must
+    /// split first). Returns the entry and what was there: [`Probe::Live`] is never returned;
+    /// `Probe::Expired(old)` when an expired entry was replaced, `Probe::Missing` when the key
+    /// was absent. `None` (which a well-formed table never returns) when there is no segment.
+    pub fn get_or_insert_with(
+        &mut self,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce() -> Entry,
+    ) -> Option<(&mut Entry, Option<Probe<'static>>)> {
+        use hashbrown::hash_table::Entry as Slot;
+        let h = hash_key(key);
+        let mut s = self.seg_of(h);
+        let full = self.segs.get(s)?.map.len() >= SEGMENT_MAX;
+        if full && self.segs.get(s)?.map.find(h, |e| e.key() == key).is_none() {
+            self.split(s);
+            s = self.seg_of(h);
+        }
+        let seg = self.segs.get_mut(s)?;
+        match seg.map.entry(h, |e| e.key() == key, |e| hash_key(e.key())) {
+            Slot::Occupied(o) if !o.get().is_expired(now_ms) => Some((o.into_mut(), None)),
+            Slot::Occupied(mut o) => {
+                let entry = make();
+                let new_volatile = entry.expire_at().is_some();
+                let old = std::mem::replace(o.get_mut(), entry);
+                match (old.expire_at().is_some(), new_volatile) {
+                    (false, true) => {
+                        seg.volatile += 1;
+                        self.volatile += 1;
+                    }
+                    (true, false) => {
+                        seg.volatile -= 1;
+                        self.volatile -= 1;
+                    }
+                    _ => {}
+                }
+                Some((o.into_mut(), Some(Probe::Expired(old))))
+            }
+            Slot::Vacant(v) => {
+                let entry = make();
+                if entry.expire_at().is_some() {
+                    seg.volatile += 1;
+                    self.volatile += 1;
+                }
+                self.len += 1;
+                Some((v.insert(entry).into_mut(), Some(Probe::Missing)))
+            }
+        }
+    }
+
     /// Inserts or replaces the entry for its key; returns the previous one.
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         let h = hash_key(entry.key());

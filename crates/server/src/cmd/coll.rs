@@ -20,6 +20,8 @@ pub fn get_typed<'s>(
     }
 }
 
+const VANISHED: CmdError = CmdError::new("ERR internal error: collection vanished");
+
 /// The value at `key` of type `kind`, creating it with `make` when the key is missing.
 /// Returns the value and whether it was created.
 pub fn get_or_create<'s>(
@@ -29,18 +31,18 @@ pub fn get_or_create<'s>(
     kind: Kind,
     make: impl FnOnce() -> Value,
 ) -> Result<(&'s mut Value, bool), CmdError> {
-    let created = match shard.get_mut(key, clock) {
-        Some(e) if e.kind() != kind => return Err(errors::WRONGTYPE),
-        Some(_) => false,
-        None => {
-            let access = shard.new_access(clock);
-            shard.insert(Entry::new_object(key, make(), None, access), clock.ms);
-            true
-        }
-    };
-    match shard.get_mut(key, clock).and_then(Entry::value_mut) {
+    // One probe: the live entry, or a new one in the missing key's slot.
+    let (e, created) = shard
+        .get_or_insert_mut(key, clock, |access| {
+            Entry::new_object(key, make(), None, access)
+        })
+        .ok_or(VANISHED)?;
+    if e.kind() != kind {
+        return Err(errors::WRONGTYPE);
+    }
+    match e.value_mut() {
         Some(v) => Ok((v, created)),
-        None => Err(CmdError::new("ERR internal error: collection vanished")),
+        None => Err(VANISHED),
     }
 }
 

@@ -521,11 +521,13 @@ fn zadd_generic(c: &mut Ctx, incr_cmd: bool) -> CmdResult {
     }
     let limits = c.limits();
     let clock = c.clock;
-    let exists = {
+    // Only XX needs to know beforehand whether the key exists (it must not create it);
+    // otherwise `get_or_create` below finds or makes the set in one probe.
+    let exists = !f.xx || {
         let shard = c.shard(key)?;
         coll::get_typed(shard, key, &clock, Kind::ZSet)?.is_some()
     };
-    if !exists && f.xx {
+    if !exists {
         if f.incr {
             c.reply.null();
         } else {
