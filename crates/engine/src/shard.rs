@@ -885,7 +885,9 @@ mod tests {
         assert_eq!(sh.drain_expired(), vec![Box::<[u8]>::from(&b"t"[..])]);
         assert_eq!(sh.len(), 5001);
         for i in 0..5000 {
-            assert!(sh.get(format!("key:{i}").as_bytes(), &Clock::at(0)).is_some());
+            assert!(sh
+                .get(format!("key:{i}").as_bytes(), &Clock::at(0))
+                .is_some());
         }
     }
 

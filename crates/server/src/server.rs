@@ -442,6 +442,11 @@ impl Server {
         h.query_buffer_limit
             .store(c.client_query_buffer_limit(), Relaxed);
         h.hz.store(u64::from(c.hz().clamp(1, 500)), Relaxed);
+        let busy_ms = c.get_i64("busy-reply-threshold").unwrap_or(5000);
+        self.scripting
+            .flags
+            .busy_threshold_ms
+            .store(busy_ms, Relaxed);
         h.latency_tracking
             .store(c.get_bool("latency-tracking").unwrap_or(true), Relaxed);
         h.tracking_table_max_keys.store(

@@ -92,6 +92,31 @@ fn busy_script_is_killed_and_every_client_sees_busy() {
     assert_eq!(runner.cmd(&["EVAL", "return 7", "0"]), Value::Int(7));
 }
 
+#[test]
+fn busy_reply_threshold_set_at_runtime_applies_to_the_next_script() {
+    // Started with the default (5 s); CONFIG SET lowers it for the next run, and the alias
+    // lua-time-limit sets the same value.
+    let srv = server(&[]);
+    let mut admin = srv.conn();
+    assert_eq!(
+        admin.cmd(&["CONFIG", "SET", "lua-time-limit", "100"]),
+        Value::Simple("OK".into())
+    );
+    let mut runner = srv.conn();
+    runner.set_reply_timeout(Duration::from_secs(30));
+    let started = std::time::Instant::now();
+    runner.send(&[b"EVAL", b"while true do end", b"0"]);
+    let mut other = srv.conn();
+    wait_busy(&mut other, BUSY);
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "BUSY came after {:?}: the 5 s default was used",
+        started.elapsed()
+    );
+    assert_eq!(other.cmd(&["SCRIPT", "KILL"]), Value::Simple("OK".into()));
+    assert!(err(runner.read_value()).starts_with("ERR Script killed by user"));
+}
+
 fn sha1_of(c: &mut Conn, body: &str) -> String {
     bulk_str(c.cmd(&["EVAL", "return redis.sha1hex(ARGV[1])", "0", body]))
 }

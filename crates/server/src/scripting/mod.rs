@@ -48,7 +48,8 @@ pub struct RunFlags {
     pub wrote: AtomicBool,
     /// Unix ms at which the running script started.
     pub started_ms: AtomicI64,
-    /// `busy-reply-threshold` in ms (0: never busy).
+    /// `busy-reply-threshold` in ms (0: never busy); set from the configuration at start-up and
+    /// on every CONFIG SET (`Server::refresh_hot_values`).
     pub busy_threshold_ms: AtomicI64,
     /// Set once the running script passed the threshold; shared with the keyspace so waiters
     /// for the script's shards give up with `-BUSY`.
@@ -471,13 +472,8 @@ fn run_prepared(
     let f = &sc.flags;
     f.kill.store(false, Relaxed);
     f.wrote.store(false, Relaxed);
-    f.busy_threshold_ms.store(
-        srv.config
-            .read()
-            .get_i64("busy-reply-threshold")
-            .unwrap_or(5000),
-        Relaxed,
-    );
+    // `busy_threshold_ms` is kept current by `Server::refresh_hot_values` (start-up and every
+    // CONFIG SET), not read from the configuration per run.
     f.started_ms.store(crate::util::now_ms(), Relaxed);
     f.caller.store(c.client.id, Relaxed);
     f.repl.store(REPL_AOF | REPL_REPLICA, Relaxed);
