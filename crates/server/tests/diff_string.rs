@@ -37,6 +37,35 @@ SET
 SET k
 GET
 GET a b
+# ---- same-length overwrites (rewritten in place): encodings follow the new value
+SET ov 1234
+SET ov abcd
+GET ov
+OBJECT ENCODING ov
+SET ov 0123
+OBJECT ENCODING ov
+SET ov 4321
+GET ov
+OBJECT ENCODING ov
+MSET ov -999 ow wxyz
+MGET ov ow
+OBJECT ENCODING ov
+OBJECT ENCODING ow
+MSET ow 9999 ow zzzz
+GET ow
+OBJECT ENCODING ow
+APPEND ow !
+SET ow abcde
+OBJECT ENCODING ow
+GET ow
+SET ov 12345 EX 100
+SET ov 54321
+TTL ov
+GET ov
+SETRANGE ov 0 x
+SET ov 11111
+OBJECT ENCODING ov
+GET ov
 # ---- SET options
 SET s1 v NX
 SET s1 v2 NX
