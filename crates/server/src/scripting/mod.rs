@@ -32,6 +32,7 @@ use crate::errors::{CmdError, CmdResult};
 use crate::keyspace::LockPlan;
 use bytes::Bytes;
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard, RwLock};
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
@@ -382,16 +383,26 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let numkeys = parse_numkeys(c)?;
     let srv = c.srv;
     let sc = &srv.scripting;
-    let (sha, body) = if by_sha {
-        let sha = match std::str::from_utf8(c.arg(1)) {
-            Ok(s) => s.to_ascii_lowercase(),
-            Err(_) => String::from_utf8_lossy(c.arg(1)).to_ascii_lowercase(),
+    // EVALSHA: the SHA lowercased on the stack, and only an existence check here: the body
+    // is needed (cloned) only when the compiled function is not cached. EVAL: the body given.
+    let mut lower = [0u8; 40];
+    let (sha, body): (Cow<str>, Option<Bytes>) = if by_sha {
+        let arg = c.arg(1);
+        let sha = match lower.get_mut(..arg.len()) {
+            Some(dst) if arg.is_ascii() => {
+                dst.copy_from_slice(arg);
+                dst.make_ascii_lowercase();
+                Cow::Borrowed(std::str::from_utf8(dst).unwrap_or_default())
+            }
+            _ => Cow::Owned(String::from_utf8_lossy(arg).to_ascii_lowercase()),
         };
-        let body = sc.bodies.read().get(&sha).cloned().ok_or(NOSCRIPT)?;
-        (sha, body)
+        if !sc.bodies.read().contains_key(&*sha) {
+            return Err(NOSCRIPT);
+        }
+        (sha, None)
     } else {
         let body = c.arg_bytes(1);
-        (crate::sha1::hex(&body), body)
+        (Cow::Owned(crate::sha1::hex(&body)), Some(body))
     };
     // The VM first, then the shards: a script waiting for the VM holds no shard, so the
     // running script's on-demand acquisitions can always complete.
@@ -414,13 +425,19 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
             (func, flags)
         }
         None => {
+            let body = match &body {
+                Some(b) => b.clone(),
+                None => sc.bodies.read().get(&*sha).cloned().ok_or(NOSCRIPT)?,
+            };
             let (flags, source) = parse_shebang(&body)?;
             check_ro(readonly, flags)?;
             (vm.function(&sha, &source, flags)?, flags)
         }
     };
-    if !by_sha {
-        sc.bodies.write().entry(sha.clone()).or_insert(body);
+    if let Some(body) = body {
+        if !sc.bodies.read().contains_key(&*sha) {
+            sc.bodies.write().entry(sha.to_string()).or_insert(body);
+        }
     }
     let out = run_prepared(
         c,
