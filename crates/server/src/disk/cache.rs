@@ -61,7 +61,8 @@ impl Resident {
 /// The resident keys of one (database, shard) pair.
 #[derive(Default, Debug)]
 pub struct ShardCache {
-    map: HashMap<Bytes, Resident>,
+    /// foldhash (seeded per map) rather than SipHash: two lookups per command.
+    map: HashMap<Bytes, Resident, foldhash::fast::RandomState>,
     /// Eviction order (front: least recently checked in), with stale items (see module docs).
     queue: VecDeque<(Bytes, u64)>,
     next_gen: u64,

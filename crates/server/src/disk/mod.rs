@@ -130,14 +130,15 @@ pub fn object_cache(srv: &Server) -> Option<&cache::ObjectCache> {
     srv.disk.get().map(|d| &d.cache)
 }
 
-/// Whether `c`'s first argument names a key of the client's database resident in the
-/// hot-object cache (its shard is locked by the command). The native paths are then skipped:
-/// a resident key is a clean copy below their size threshold, served from memory.
+/// Whether `c` is a native-path command whose key (first argument, client's database) is
+/// resident in the hot-object cache (its shard is locked by the command). The native path is
+/// then skipped, and with it its metadata read: a resident key is a clean copy below the
+/// native paths' size threshold, served from memory.
 fn first_key_resident(c: &mut Ctx<'_, '_>) -> bool {
     let Some(cache) = object_cache(c.srv) else {
         return false;
     };
-    if cache.is_empty() || c.argv.len() < 2 {
+    if cache.is_empty() || c.argv.len() < 2 || native::kind_of(c.cmd.name).is_none() {
         return false;
     }
     let db = c.client.db;

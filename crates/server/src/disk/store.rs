@@ -100,7 +100,9 @@ pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
     let body: &[u8] = match v {
         RdbValue::String(s) => s,
         other => {
-            payload = ferrokv_rdb::dump_value(other);
+            // Uncompressed: the engine's blocks are LZ4-compressed already, and LZF on every
+            // write-back of a listpack was a quarter of ZADD's CPU.
+            payload = ferrokv_rdb::dump_value_uncompressed(other);
             &payload
         }
     };
