@@ -1,4 +1,4 @@
-//! The disk engine's hot-object cache (`disk-object-cache-size`, docs/disk-engine.md §6.2):
+//! The disk engine's hot-object cache (`disk-object-cache-size`, docs/disk-engine.md §6.0):
 //! hits and misses in INFO, the byte budget, switching it off and on, silent eviction, expiry
 //! of resident keys, invalidation by whole-dataset commands, and durability of writes to
 //! resident keys. Every server here is started with `--storage-engine disk` explicitly.

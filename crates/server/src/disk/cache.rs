@@ -1,4 +1,4 @@
-//! The hot-object cache of the disk mode (`disk-object-cache-size`, docs/disk-engine.md §6.2).
+//! The hot-object cache of the disk mode (`disk-object-cache-size`, docs/disk-engine.md §6.0).
 //!
 //! Between execution units the in-memory shards are not emptied completely: recently used keys
 //! stay *resident* in their shard as clean copies of what the disk store holds (every unit

@@ -2,24 +2,30 @@
 //!
 //! The memory engine's handlers stay the one implementation of Redis semantics. In disk mode
 //! the in-memory shards still exist and still serve as the locks (the dispatcher locks a
-//! command's shards exactly as in memory mode), but they are empty between execution units.
+//! command's shards exactly as in memory mode); between execution units they hold only the
+//! hot-object cache's *resident* keys, clean copies of what the disk store holds ([`cache`]).
 //! Every handler call goes through [`call`] (from `propagate::call_handler`):
 //!
 //! 1. **Before the handler**, every key the command declares (the same key extraction the lock
-//!    plan uses) is loaded from disk into its locked shard, unless the unit already loaded it
+//!    plan uses) is taken from the cache if resident, else loaded from disk into its locked
+//!    shard, unless the unit already loaded it
 //!    (EXEC's and a script's commands share the shards: a key an earlier command changed or
 //!    deleted is not read again). Keys are loaded even when expired, with their deadline, so
 //!    the memory engine expires them with its usual semantics (events, `DEL` propagation).
 //!    Commands that lock a whole database (KEYS, DBSIZE, FLUSHDB, SORT ... BY, SAVE ...) load
-//!    that whole database: O(keys), a stopgap until they get disk-native branches.
+//!    that whole database (dropping its resident keys first): O(keys), a stopgap until they
+//!    get disk-native branches.
 //! 2. **The handler runs unchanged.**
 //! 3. **When the execution unit ends** (top-level command, whole EXEC, whole script), while its
-//!    locks are still held, [`flush`] writes back every resident key if the unit changed the
+//!    locks are still held, [`flush`] writes back the keys the unit loaded if it changed the
 //!    dataset (its dirty counter grew), deletes loaded keys that are gone (deleted or expired),
-//!    and empties the shards.
+//!    keeps the eligible ones resident (the cache evicts down to its budget) and drops the
+//!    others from the shards.
 //!
 //! SCAN (which locks shard by shard) is answered from the disk engine's own hash-ordered scan,
-//! and INFO keyspace counts from disk. The active expiry cycle calls [`active_expire`].
+//! and INFO keyspace counts from disk (resident keys are on disk too: nothing counts twice).
+//! The active expiry cycle calls [`active_expire`], which also drops expired keys' resident
+//! copies.
 //!
 //! The layout of one key on disk is in [`store`].
 
