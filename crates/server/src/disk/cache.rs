@@ -98,9 +98,11 @@ pub struct ObjectCache {
     shards: Box<[Mutex<ShardCache>]>,
 }
 
-/// Bookkeeping bytes accounted per resident key besides its entry and name (map slot, queue
-/// item, table slot).
-const PER_KEY_OVERHEAD: u64 = 96;
+/// Bookkeeping bytes accounted per resident key besides its entry and name: the cache's map
+/// slot, owned name and `Resident`, queue items (up to 3 per key before compaction), the
+/// shard table's slot and allocation headers. Measured: with 1 KiB strings RSS grew by about
+/// 1.9 KB per resident key against 1.16 KB accounted by `heap_size` + name + 96.
+const PER_KEY_OVERHEAD: u64 = 400;
 
 /// Figures of the cache for INFO.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -331,9 +333,12 @@ pub fn discard(shard: &mut Shard, key: &[u8]) {
 }
 
 /// Bytes accounted for a resident entry and, when kept, the original value of a field-level
-/// collection (estimated from its elements).
+/// collection (estimated from its elements): an estimate of the RSS the key costs, not only
+/// its payload.
 pub fn entry_bytes(e: &ferrokv_engine::Entry, original: Option<&RdbValue>) -> u64 {
-    let mut n = e.heap_size() as u64 + e.key().len() as u64 + PER_KEY_OVERHEAD;
+    // Allocator size classes round blocks up (by up to a quarter).
+    let heap = e.heap_size() as u64;
+    let mut n = heap + heap / 4 + e.key().len() as u64 + PER_KEY_OVERHEAD;
     if let Some(v) = original {
         n += rdb_value_bytes(v);
     }
