@@ -27,10 +27,26 @@ pub fn dump_value_with_version(v: &RdbValue, version: u16) -> Result<Vec<u8>, Er
     Ok(payload(v, version))
 }
 
+/// [`dump_value`] without LZF compression of strings (what `rdbcompression no` writes):
+/// for storage layers that compress blocks themselves (the disk engine's records), where
+/// compressing every value again on each write costs more CPU than it saves. Read back with
+/// [`restore_value`] like any payload.
+pub fn dump_value_uncompressed(v: &RdbValue) -> Vec<u8> {
+    let version = if v.has_field_ttls() { 12 } else { 10 };
+    let opts = WriteOptions {
+        compression: false,
+        ..WriteOptions::default()
+    };
+    payload_with(v, version, &opts)
+}
+
 fn payload(v: &RdbValue, version: u16) -> Vec<u8> {
-    let opts = WriteOptions::default();
+    payload_with(v, version, &WriteOptions::default())
+}
+
+fn payload_with(v: &RdbValue, version: u16, opts: &WriteOptions) -> Vec<u8> {
     let mut out = vec![0u8];
-    out[0] = encode_value(&mut out, v, &opts, version >= 12);
+    out[0] = encode_value(&mut out, v, opts, version >= 12);
     out.extend_from_slice(&version.to_le_bytes());
     let crc = crc64(0, &out);
     out.extend_from_slice(&crc.to_le_bytes());

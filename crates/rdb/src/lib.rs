@@ -34,7 +34,10 @@ mod util;
 pub mod ziplist;
 
 pub use decode::{load, RdbFile, RdbReader};
-pub use dump::{dump_value, dump_value_with_version, restore_value, restore_value_with_version};
+pub use dump::{
+    dump_value, dump_value_uncompressed, dump_value_with_version, restore_value,
+    restore_value_with_version,
+};
 pub use encode::{RdbWriter, WriteOptions};
 pub use error::Error;
 pub use util::{parse_canonical_i64, parse_score};

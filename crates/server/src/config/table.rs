@@ -235,6 +235,8 @@ pub static PARAMS: &[Param] = &[
         default: "67108864",
         flags: IMMUTABLE,
     },
+    // Disk mode: bytes of recently used keys kept resident in memory between commands (0: off).
+    m("disk-object-cache-size", 0, ULL, "67108864"),
     // ---- general / networking ----
     // Redis without a config file binds every interface; ferrokv defaults to loopback like the
     // redis.conf Redis ships (`bind 127.0.0.1 -::1`), so a bare start is never exposed.
@@ -676,6 +678,7 @@ pub static EFFECTIVE: &[&str] = &[
     "storage-engine",
     "disk-cache-size",
     "disk-memtable-size",
+    "disk-object-cache-size",
     "bind",
     "port",
     "protected-mode",

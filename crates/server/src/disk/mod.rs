@@ -2,27 +2,34 @@
 //!
 //! The memory engine's handlers stay the one implementation of Redis semantics. In disk mode
 //! the in-memory shards still exist and still serve as the locks (the dispatcher locks a
-//! command's shards exactly as in memory mode), but they are empty between execution units.
+//! command's shards exactly as in memory mode); between execution units they hold only the
+//! hot-object cache's *resident* keys, clean copies of what the disk store holds ([`cache`]).
 //! Every handler call goes through [`call`] (from `propagate::call_handler`):
 //!
 //! 1. **Before the handler**, every key the command declares (the same key extraction the lock
-//!    plan uses) is loaded from disk into its locked shard, unless the unit already loaded it
+//!    plan uses) is taken from the cache if resident, else loaded from disk into its locked
+//!    shard, unless the unit already loaded it
 //!    (EXEC's and a script's commands share the shards: a key an earlier command changed or
 //!    deleted is not read again). Keys are loaded even when expired, with their deadline, so
 //!    the memory engine expires them with its usual semantics (events, `DEL` propagation).
 //!    Commands that lock a whole database (KEYS, DBSIZE, FLUSHDB, SORT ... BY, SAVE ...) load
-//!    that whole database: O(keys), a stopgap until they get disk-native branches.
+//!    that whole database (dropping its resident keys first): O(keys), a stopgap until they
+//!    get disk-native branches.
 //! 2. **The handler runs unchanged.**
 //! 3. **When the execution unit ends** (top-level command, whole EXEC, whole script), while its
-//!    locks are still held, [`flush`] writes back every resident key if the unit changed the
+//!    locks are still held, [`flush`] writes back the keys the unit loaded if it changed the
 //!    dataset (its dirty counter grew), deletes loaded keys that are gone (deleted or expired),
-//!    and empties the shards.
+//!    keeps the eligible ones resident (the cache evicts down to its budget) and drops the
+//!    others from the shards.
 //!
 //! SCAN (which locks shard by shard) is answered from the disk engine's own hash-ordered scan,
-//! and INFO keyspace counts from disk. The active expiry cycle calls [`active_expire`].
+//! and INFO keyspace counts from disk (resident keys are on disk too: nothing counts twice).
+//! The active expiry cycle calls [`active_expire`], which also drops expired keys' resident
+//! copies.
 //!
 //! The layout of one key on disk is in [`store`].
 
+pub mod cache;
 pub mod native;
 mod scan;
 pub mod store;
@@ -107,6 +114,8 @@ pub struct DiskState {
     /// Hashes with field TTLs written since start, (db, key): the active expiry cycle visits
     /// them (hashes written before a restart have their fields expired lazily only).
     hfe: parking_lot::Mutex<HashSet<(u32, Vec<u8>)>>,
+    /// The hot-object cache (`disk-object-cache-size`, see [`cache`]).
+    pub cache: cache::ObjectCache,
 }
 
 /// The disk engine when the server runs with `storage-engine disk`.
@@ -121,10 +130,64 @@ pub fn enabled(srv: &Server) -> bool {
     srv.disk.get().is_some()
 }
 
+/// The hot-object cache when the server runs on the disk engine.
+#[inline]
+pub fn object_cache(srv: &Server) -> Option<&cache::ObjectCache> {
+    srv.disk.get().map(|d| &d.cache)
+}
+
+/// Whether `c` is a native-path command whose key (first argument, client's database) is
+/// resident in the hot-object cache (its shard is locked by the command). The native path is
+/// then skipped, and with it its metadata read: a resident key is a clean copy below the
+/// native paths' size threshold, served from memory.
+fn first_key_resident(c: &mut Ctx<'_, '_>) -> bool {
+    let Some(cache) = object_cache(c.srv) else {
+        return false;
+    };
+    if cache.is_empty() || c.argv.len() < 2 || native::kind_of(c.cmd.name).is_none() {
+        return false;
+    }
+    let db = c.client.db;
+    let key = &c.argv[1];
+    c.locks.for_key(db, key).is_some() && cache.is_resident(db, key)
+}
+
+/// Applies `disk-object-cache-size` (CONFIG SET): the new budget, and when the caller holds no
+/// shard lock, evicts down to it at once (else the next cron tick does).
+pub fn apply_object_cache_size(srv: &Server, holds_locks: bool) {
+    let Some(cache) = object_cache(srv) else {
+        return;
+    };
+    let b = srv
+        .config
+        .read()
+        .get_u64("disk-object-cache-size")
+        .unwrap_or(0);
+    cache.set_budget(b);
+    if !holds_locks {
+        cache.trim_all(srv);
+    }
+}
+
+/// Drops every resident key of the shards `locks` holds (a snapshot begins: in disk mode it
+/// is written from the disk store, and the shards must hold only what a running unit
+/// loaded). Called with every shard locked.
+pub fn before_snapshot(srv: &Server, locks: &mut LockSet<'_>) {
+    let Some(cache) = object_cache(srv) else {
+        return;
+    };
+    if cache.is_empty() {
+        return;
+    }
+    for ((db, i), shard) in locks.all_held() {
+        cache.drop_shard(db, i as usize, shard);
+    }
+}
+
 /// Opens the disk engine in `<dir>/ferrokv-disk` with the configured budget and journal
 /// persistence (`appendfsync`). Called once at startup in disk mode.
 pub fn open(srv: &Server) -> Result<(), String> {
-    let (path, opts) = {
+    let (path, opts, object_cache) = {
         let cfg = srv.config.read();
         let fsync = match cfg.get_str("appendfsync") {
             Some("always") => Fsync::Always,
@@ -142,7 +205,8 @@ pub fn open(srv: &Server) -> Result<(), String> {
             fsync,
             ..defaults
         };
-        (cfg.dir().join(DATA_DIR), opts)
+        let object_cache = cfg.get_u64("disk-object-cache-size").unwrap_or(0);
+        (cfg.dir().join(DATA_DIR), opts, object_cache)
     };
     let eng = DiskEngine::open(&path, opts)
         .map_err(|e| format!("Can't open the disk store at {}: {e}", path.display()))?;
@@ -150,6 +214,7 @@ pub fn open(srv: &Server) -> Result<(), String> {
     let state = DiskState {
         engine: eng,
         hfe: parking_lot::Mutex::new(HashSet::new()),
+        cache: cache::ObjectCache::new(srv.keyspace.db_count(), object_cache),
     };
     srv.disk
         .set(state)
@@ -187,6 +252,14 @@ pub fn import_loaded_shards(srv: &Server) -> Result<u64, String> {
             let Some(mut shard) = srv.keyspace.lock_one(db, i) else {
                 continue;
             };
+            // Nothing loaded by the RDB reader is resident: forget listings (DEBUG RELOAD).
+            if let Some(d) = srv.disk.get() {
+                if let Some(slot) = d.cache.slot(db as u32, i) {
+                    if !slot.lock().is_empty() {
+                        d.cache.drop_shard(db as u32, i, &mut shard);
+                    }
+                }
+            }
             let table = shard.take_table();
             for e in table.iter() {
                 if let Some(v) = entry_to_rdb(e, now) {
@@ -239,17 +312,21 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
         c.client.disk.wrote = true;
     }
-    let stand_in = match native::try_call(c, eng) {
-        native::Outcome::Done(r) => {
-            c.client.disk.want_tokens = false;
-            c.client.disk.prefetched = None;
-            if c.client.disk.depth == 0 {
-                end_unit(c);
+    let stand_in = if first_key_resident(c) {
+        native::metadata_only(c.cmd.name)
+    } else {
+        match native::try_call(c, eng) {
+            native::Outcome::Done(r) => {
+                c.client.disk.want_tokens = false;
+                c.client.disk.prefetched = None;
+                if c.client.disk.depth == 0 {
+                    end_unit(c);
+                }
+                return r;
             }
-            return r;
+            native::Outcome::StandIn => true,
+            native::Outcome::Load => native::metadata_only(c.cmd.name),
         }
-        native::Outcome::StandIn => true,
-        native::Outcome::Load => native::metadata_only(c.cmd.name),
     };
     let loaded = load_for_command(c, eng, stand_in);
     c.client.disk.prefetched = None;
@@ -257,6 +334,10 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     if let Err(e) = loaded.and_then(|()| predelete_for_flush(c, eng)) {
         c.client.disk.tokens.clear();
         crate::log_warning!("{}", e);
+        if c.client.disk.depth == 0 {
+            // What was loaded before the failure leaves the shards (or stays resident) cleanly.
+            end_unit(c);
+        }
         return Err(CmdError(std::borrow::Cow::Owned(format!("ERR {e}"))));
     }
     c.client.disk.depth += 1;
@@ -366,8 +447,24 @@ fn load_key(
         return Ok(());
     }
     // A key outside the lock plan is not loaded (the handler fails on it with its own error).
-    if locks.for_key(db, key).is_none() {
+    let Some(shard) = locks.for_key(db, key) else {
         return Ok(());
+    };
+    if let Some(cache) = object_cache(srv) {
+        if let Some(r) = cache.take(db, key, shard) {
+            // An expired resident copy is not served: the disk decides (the expiry sweep may
+            // have deleted and announced it already), as without the cache.
+            if !shard.peek(key).is_some_and(|e| e.is_expired(clock.ms)) {
+                cache.note_hit();
+                st.loaded.insert((db, key.clone()), r.origin);
+                if let Some(o) = r.original {
+                    st.originals.insert((db, key.clone()), o);
+                }
+                return Ok(());
+            }
+            cache::discard(shard, key);
+        }
+        cache.note_miss();
     }
     let (read, token) = match st.prefetched.take() {
         Some((d, k, read, token)) if d == db && k == *key => (read, token),
@@ -406,7 +503,7 @@ fn load_key(
     Ok(())
 }
 
-/// Remembers the loaded value of a field-level hash, set or sorted set (see
+/// Remembers the loaded value of a field-level hash, set, sorted set or list (see
 /// [`ClientDisk::originals`]).
 fn keep_original(
     st: &mut ClientDisk,
@@ -418,7 +515,7 @@ fn keep_original(
     if origin == store::Origin::Fields
         && matches!(
             l.0,
-            RdbValue::Hash(_) | RdbValue::Set(_) | RdbValue::ZSet(_)
+            RdbValue::Hash(_) | RdbValue::Set(_) | RdbValue::ZSet(_) | RdbValue::List(_)
         )
     {
         st.originals.insert((db, key.clone()), (l.0.clone(), l.1));
@@ -469,6 +566,14 @@ fn load_db(
     st.tokens.clear();
     if st.whole.contains(&db) || !locks.holds_db(db) {
         return Ok(());
+    }
+    // Resident keys are loaded again like the others (the unit may move or rewrite any key).
+    if let Some(cache) = object_cache(srv).filter(|c| !c.is_empty()) {
+        for ((d, i), shard) in locks.all_held() {
+            if d == db {
+                cache.drop_shard(d, i as usize, shard);
+            }
+        }
     }
     // Whole-database commands may move or rewrite any key: stand-ins become real values.
     let proxies: Vec<Bytes> = st
@@ -617,23 +722,38 @@ fn force_encoding(
     }
 }
 
-/// Ends an execution unit while its locks are held: writes back every resident key when the
-/// unit changed the dataset, deletes loaded keys that are gone, and empties the shards.
-/// Call it where the unit's locks are about to be released (see the module docs).
+/// Ends an execution unit while its locks are held: writes back the keys the unit loaded (or
+/// created) when it changed the dataset, deletes loaded keys that are gone, then keeps the
+/// eligible keys resident in the hot-object cache ([`cache`]) and drops the others from the
+/// shards. Call it where the unit's locks are about to be released (see the module docs).
 pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms: i64) {
-    let Some(eng) = engine(srv) else {
+    let Some(state) = srv.disk.get() else {
         return;
     };
+    let eng = &state.engine;
+    let dirty = client.batch.dirty;
     let st = &mut client.disk;
     if st.idle() {
-        // Nothing resident (e.g. a unit of native commands only, `disk/native.rs`).
-        st.dirty_at_start = client.batch.dirty;
+        // Nothing loaded (e.g. a unit of native commands only, `disk/native.rs`).
+        st.dirty_at_start = dirty;
         st.changed.clear();
         st.wrote = false;
         st.tokens.clear();
+        st.originals.clear();
         return;
     }
-    let changed = st.wrote || client.batch.dirty != st.dirty_at_start;
+    let changed = st.wrote || dirty != st.dirty_at_start;
+    if st.whole.is_empty() && state.cache.budget() > 0 {
+        flush_cached(state, st, locks, changed, now_ms);
+        st.dirty_at_start = dirty;
+        return;
+    }
+    // Without the cache (or after a whole-database load): every shard is emptied.
+    if !state.cache.is_empty() {
+        for ((db, i), shard) in locks.all_held() {
+            state.cache.drop_shard(db, i as usize, shard);
+        }
+    }
     // A field-level key the unit loaded and did not signal as modified is not rewritten (that
     // would be O(size)). Units that loaded whole databases (SWAPDB, FLUSHDB...) move keys
     // around without per-key signals: everything is written back.
@@ -711,7 +831,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     st.changed.clear();
     st.whole.clear();
     st.wrote = false;
-    st.dirty_at_start = client.batch.dirty;
+    st.dirty_at_start = dirty;
     // Only a unit that loaded no whole database keeps its tokens (see `ClientDisk::tokens`).
     let known = if trust_signals {
         std::mem::take(&mut st.tokens)
@@ -738,6 +858,282 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         }
     }
     st.originals.clear();
+}
+
+/// Where the stored value of a resident field-level hash, set or sorted set comes from once
+/// the unit is written back (the base of the next delta, [`cache::Resident::original`]).
+enum Base {
+    /// Not kept (record layout, lists).
+    None,
+    /// The value the write-back stored with `writes[i]`.
+    Write(usize),
+    /// The value the write-back stored as the delta `deltas[i]`.
+    Delta(usize),
+    /// Unchanged by the unit: the original it loaded, else converted from the entry.
+    Kept,
+}
+
+/// A key present in its shard at the end of a unit (see [`flush_cached`]).
+struct Candidate {
+    db: u32,
+    key: Bytes,
+    /// Eligible to stay resident (else it leaves the shard after the write-back).
+    keep: bool,
+    /// How it is stored once written back.
+    origin: store::Origin,
+    base: Base,
+}
+
+/// Whether an entry may stay resident: live, not a stream, no hash field TTLs (the field
+/// expiry cycle works on the disk copy), and if stored field-level, below the size of the
+/// native paths (`native::NATIVE_MIN_LEN`), which must never meet a resident copy.
+fn cacheable(e: &ferrokv_engine::Entry, now_ms: i64) -> bool {
+    use ferrokv_engine::Value;
+    if e.is_expired(now_ms) || e.kind().type_name() == "stream" {
+        return false;
+    }
+    match e.value() {
+        None => true,
+        Some(v) => {
+            if let Value::Hash(h) = v {
+                if h.next_expiry().is_some() {
+                    return false;
+                }
+            }
+            !store::is_field_level_encoding(v.encoding_name())
+                || (v.len() as u64) < native::NATIVE_MIN_LEN
+        }
+    }
+}
+
+/// Keys in the shards `locks` holds that are neither resident nor loaded by the unit (a
+/// handler wrote a key its command did not declare). O(held shards + loaded keys) unless the
+/// counts disagree, then O(keys of that shard).
+fn find_strays(
+    cache: &cache::ObjectCache,
+    loaded: &[((u32, Bytes), store::Origin)],
+    locks: &mut LockSet<'_>,
+) -> Vec<(u32, Bytes)> {
+    let mut present: HashMap<(u32, usize), usize> = HashMap::new();
+    for ((db, key), _) in loaded {
+        if locks
+            .for_key(*db, key)
+            .is_some_and(|s| s.peek(key).is_some())
+        {
+            *present
+                .entry((*db, crate::keyspace::shard_of(key)))
+                .or_default() += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for ((db, i), shard) in locks.all_held() {
+        if shard.is_empty() {
+            continue;
+        }
+        let slot = cache.slot(db, i as usize).map(|s| s.lock());
+        let listed = slot.as_ref().map_or(0, |s| s.len());
+        let mine = present.get(&(db, i as usize)).copied().unwrap_or(0);
+        if shard.len() == listed + mine {
+            continue;
+        }
+        let keys: HashSet<&[u8]> = loaded
+            .iter()
+            .filter(|((d, _), _)| *d == db)
+            .map(|((_, k), _)| &k[..])
+            .collect();
+        for e in shard.live_entries(i64::MIN) {
+            if keys.contains(e.key()) || slot.as_ref().is_some_and(|s| s.contains(e.key())) {
+                continue;
+            }
+            out.push((db, Bytes::copy_from_slice(e.key())));
+        }
+    }
+    out
+}
+
+/// [`flush`] with the hot-object cache on, for a unit that loaded no whole database: only the
+/// keys the unit loaded (and strays, [`find_strays`]) are written back; afterwards the
+/// eligible ones stay resident and the cache evicts down to its budget in the held shards.
+fn flush_cached(
+    state: &DiskState,
+    st: &mut ClientDisk,
+    locks: &mut LockSet<'_>,
+    changed: bool,
+    now_ms: i64,
+) {
+    let eng = &state.engine;
+    let cache = &state.cache;
+    let mut loaded: Vec<((u32, Bytes), store::Origin)> = st.loaded.drain().collect();
+    let declared = loaded.len();
+    let strays = find_strays(cache, &loaded, locks);
+    loaded.extend(strays.into_iter().map(|k| (k, store::Origin::Missing)));
+    let mut writes: Vec<store::Write> = Vec::new();
+    let mut deltas = Vec::new();
+    let mut cands: Vec<Candidate> = Vec::with_capacity(loaded.len());
+    for (idx, ((db, key), origin)) in loaded.into_iter().enumerate() {
+        let Some(shard) = locks.for_key(db, &key) else {
+            continue;
+        };
+        let Some(e) = shard.peek(&key) else {
+            if origin != store::Origin::Missing {
+                writes.push(store::Write::Delete {
+                    db: db as u16,
+                    key: key.to_vec(),
+                });
+            }
+            continue;
+        };
+        let fl = store::is_field_level_encoding(e.encoding_name());
+        let mut keep = idx < declared && origin != store::Origin::Proxy && cacheable(e, now_ms);
+        let wants_base = fl
+            && matches!(
+                e.value(),
+                Some(
+                    ferrokv_engine::Value::Hash(_)
+                        | ferrokv_engine::Value::Set(_)
+                        | ferrokv_engine::Value::ZSet(_)
+                        | ferrokv_engine::Value::List(_)
+                )
+            );
+        let mut base = if wants_base { Base::Kept } else { Base::None };
+        let k = (db, key);
+        if changed {
+            match origin {
+                store::Origin::Proxy => {
+                    // Never the stand-in's value: at most its new expiry.
+                    if st.changed.contains(&k) {
+                        writes.push(store::Write::Expire {
+                            db: db as u16,
+                            key: k.1.to_vec(),
+                            expire_ms: e.expire_at(),
+                        });
+                    }
+                }
+                // A field-level key the unit did not signal as modified is not rewritten.
+                store::Origin::Fields if !st.changed.contains(&k) => {}
+                _ => match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
+                    Some(v)
+                        if origin == store::Origin::Fields
+                            && fl
+                            && !v.has_field_ttls()
+                            && st.originals.contains_key(&k) =>
+                    {
+                        if wants_base {
+                            base = Base::Delta(deltas.len());
+                        }
+                        deltas.push((k.clone(), v, e.expire_at(), record_meta(e)));
+                    }
+                    Some(v) => {
+                        if v.has_field_ttls() {
+                            state.hfe.lock().insert((db, k.1.to_vec()));
+                        }
+                        if wants_base {
+                            base = Base::Write(writes.len());
+                        }
+                        writes.push(store::Write::Put {
+                            db: db as u16,
+                            key: k.1.to_vec(),
+                            value: v,
+                            expire_ms: e.expire_at(),
+                            meta: record_meta(e),
+                        });
+                    }
+                    None => {
+                        keep = false;
+                        writes.push(store::Write::Delete {
+                            db: db as u16,
+                            key: k.1.to_vec(),
+                        });
+                    }
+                },
+            }
+        }
+        cands.push(Candidate {
+            db: k.0,
+            key: k.1,
+            keep,
+            origin: if fl {
+                store::Origin::Fields
+            } else {
+                store::Origin::Record
+            },
+            base,
+        });
+    }
+    st.changed.clear();
+    st.wrote = false;
+    let known = std::mem::take(&mut st.tokens);
+    let mut ok = true;
+    if let Err(e) = store::apply_known(eng, &writes, now_ms, &known) {
+        crate::log_warning!("Writing to the disk store failed: {}", e);
+        ok = false;
+    }
+    let mut delta_ok = Vec::with_capacity(deltas.len());
+    let mut delta_vals = Vec::with_capacity(deltas.len());
+    for ((db, key), v, exp, meta) in deltas {
+        let r = match st.originals.get(&(db, key.clone())) {
+            Some(orig) => store::apply_delta(eng, db as u16, &key, orig, (&v, exp), now_ms),
+            None => Ok(false),
+        };
+        let r = match r {
+            Ok(true) => Ok(()),
+            Ok(false) => store::put(eng, db as u16, &key, &v, exp, meta, now_ms),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &r {
+            crate::log_warning!("Writing to the disk store failed: {}", e);
+        }
+        delta_ok.push(r.is_ok());
+        delta_vals.push(Some((v, exp)));
+    }
+    let mut write_vals: Vec<Option<(RdbValue, Option<i64>)>> = writes
+        .into_iter()
+        .map(|w| match w {
+            store::Write::Put {
+                value, expire_ms, ..
+            } => Some((value, expire_ms)),
+            _ => None,
+        })
+        .collect();
+    let on = cache.budget() > 0;
+    for c in cands {
+        let Some(shard) = locks.for_key(c.db, &c.key) else {
+            continue;
+        };
+        let mut keep = c.keep && ok && on;
+        let base = match c.base {
+            Base::None => None,
+            Base::Write(i) => write_vals.get_mut(i).and_then(Option::take),
+            Base::Delta(i) => {
+                keep &= delta_ok.get(i).copied().unwrap_or(false);
+                delta_vals.get_mut(i).and_then(Option::take)
+            }
+            Base::Kept if keep => st.originals.remove(&(c.db, c.key.clone())).or_else(|| {
+                shard
+                    .peek(&c.key)
+                    .and_then(|e| entry_to_rdb(e, KEEP_EXPIRED_FIELDS).map(|v| (v, e.expire_at())))
+            }),
+            Base::Kept => None,
+        };
+        if !keep {
+            cache::discard(shard, &c.key);
+            continue;
+        }
+        let Some(e) = shard.peek(&c.key) else {
+            continue;
+        };
+        let bytes = cache::entry_bytes(e, base.as_ref().map(|b| &b.0));
+        cache.put(c.db, &c.key, cache::Resident::new(c.origin, base, bytes));
+    }
+    st.originals.clear();
+    if cache.over_budget() {
+        for ((db, i), shard) in locks.all_held() {
+            if !cache.over_budget() {
+                break;
+            }
+            cache.evict_in(db, i as usize, shard);
+        }
+    }
 }
 
 /// Loads the keys a client WATCHes (EXEC checks whether they expired since WATCH) into the
@@ -796,9 +1192,12 @@ pub fn keyspace_counts(srv: &Server, dbs: &mut [(usize, usize)]) {
 /// index and announces them (`expired` events, WATCH, tracking, `DEL` propagation), each
 /// under its shard lock. Returns how many keys expired.
 pub fn active_expire(srv: &Server, max_keys: usize) -> usize {
-    let Some(eng) = engine(srv) else {
+    let Some(state) = srv.disk.get() else {
         return 0;
     };
+    let eng = &state.engine;
+    // Units evict only from the shards they hold; whatever they could not is trimmed here.
+    state.cache.trim_all(srv);
     let now = crate::util::now_ms();
     let due = match eng.expire_sweep(now, max_keys) {
         Ok(d) => d,
@@ -816,6 +1215,8 @@ pub fn active_expire(srv: &Server, max_keys: usize) -> usize {
         else {
             continue;
         };
+        // The disk copy is gone: so is the resident one (silently; announced below).
+        state.cache.drop_key(db, &key, &mut guard);
         crate::watch::signal_modified_in(&srv.watches, db, &key);
         crate::tracking::invalidate_key(srv, None, &key);
         crate::propagate::feed_background(srv, vec![crate::propagate::del_effect(db, &key)]);
@@ -960,6 +1361,15 @@ pub fn delete_all(srv: &Server) -> Result<(), String> {
     let Some(eng) = engine(srv) else {
         return Ok(());
     };
+    if let Some(cache) = object_cache(srv).filter(|c| !c.is_empty()) {
+        for db in 0..srv.keyspace.db_count() {
+            for i in 0..crate::keyspace::SHARDS {
+                if let Some(mut shard) = srv.keyspace.lock_one(db, i) {
+                    cache.drop_shard(db as u32, i, &mut shard);
+                }
+            }
+        }
+    }
     let snap = eng.snapshot();
     for db in 0..srv.keyspace.db_count() as u16 {
         for item in snap.keys(db) {
@@ -1021,6 +1431,15 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_writes_throttled", s.writes_throttled);
     f("disk_gc_pending_records_estimate", s.gc_pending_estimate);
     f("disk_flushed_dbs", s.flushed_dbs);
+    if let Some(c) = object_cache(srv) {
+        let cs = c.stats();
+        f("disk_object_cache_budget", c.budget());
+        f("disk_object_cache_bytes", cs.bytes);
+        f("disk_object_cache_keys", cs.keys);
+        f("disk_object_cache_hits", cs.hits);
+        f("disk_object_cache_misses", cs.misses);
+        f("disk_object_cache_evictions", cs.evictions);
+    }
 }
 
 /// Hashes visited per cycle by [`active_expire_fields`].
@@ -1054,6 +1473,8 @@ pub fn active_expire_fields(srv: &Server) {
         else {
             continue;
         };
+        // Hashes with field TTLs are not kept resident; a copy from before they got one goes.
+        state.cache.drop_key(db, &key, &mut shard);
         let loaded = match store::load(eng, db as u16, &key) {
             Ok(Some(l)) => l,
             Ok(None) => {
@@ -1075,9 +1496,10 @@ pub fn active_expire_fields(srv: &Server) {
             crate::watch::signal_modified_in(&srv.watches, db, k);
             crate::tracking::invalidate_key(srv, None, k);
         }
-        let table = shard.take_table();
+        // Only this hash leaves the shard: other keys there may be resident.
+        let taken = shard.remove(&key, i64::MIN);
         let mut keep = false;
-        let r = match table.iter().next() {
+        let r = match taken.as_ref() {
             Some(e) => match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                 Some(v) => {
                     keep = v.has_field_ttls();
@@ -1095,7 +1517,7 @@ pub fn active_expire_fields(srv: &Server) {
             },
             None => store::delete(eng, db as u16, &key),
         };
-        drop(table);
+        drop(taken);
         let expired_keys = shard.drain_expired();
         drop(shard);
         if let Err(e) = r {

@@ -63,8 +63,8 @@ pub fn metadata_only(name: &str) -> bool {
     )
 }
 
-/// The type a native command works on.
-fn kind_of(name: &str) -> Option<KeyType> {
+/// The type a native command works on (`None`: not a native command).
+pub(super) fn kind_of(name: &str) -> Option<KeyType> {
     Some(match name {
         "hset" | "hmset" | "hget" | "hmget" | "hdel" | "hlen" | "hexists" | "hincrby" => {
             KeyType::Hash

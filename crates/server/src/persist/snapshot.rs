@@ -88,6 +88,7 @@ enum Hints {
 
 /// Fixes the epoch: `locks` must hold every shard of every database.
 pub fn begin(srv: &Server, locks: &mut LockSet<'_>) -> Epoch {
+    crate::disk::before_snapshot(srv, locks);
     let sink = Arc::new(Sink::default());
     let dyn_sink: Arc<dyn SnapshotSink> = sink.clone();
     let mut dbs = vec![(0u64, 0u64); srv.keyspace.db_count()];
