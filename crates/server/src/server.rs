@@ -378,6 +378,9 @@ impl Server {
         if changed.contains(&"appendfsync") {
             crate::disk::sysdata::apply_fsync(self);
         }
+        if changed.contains(&"disk-compaction-rate") {
+            crate::disk::sysdata::apply_compaction_rate(self);
+        }
         if changed.contains(&"notify-keyspace-events") {
             crate::notify::apply_expired_logging(self, held.as_deref_mut());
         }

@@ -833,6 +833,7 @@ fn differential_config_get_against_redis() {
         "storage-engine",
         "disk-cache-size",
         "disk-memtable-size",
+        "disk-compaction-rate",
         "set-max-listpack-entries",
         "set-max-listpack-value",
         "locale-collate",
