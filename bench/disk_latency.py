@@ -244,7 +244,6 @@ def run_one(args, rate: int, port: int) -> dict:
             "stalled_samples": sum(s.get("disk_write_stalled", 0) for s in samples),
             "samples": len(samples),
             "writes_throttled": last.get("disk_writes_throttled", 0),
-            "waited_for_flush": last.get("disk_writes_waited_for_flush", 0),
             "sealed_max": max(s.get("disk_sealed_memtables_max", 0) for s in samples),
             "rss_max_mb": round(max(s["rss"] for s in samples) / 1e6),
             "cpu_cores_by_thread": cpu,
@@ -262,7 +261,7 @@ def run_one(args, rate: int, port: int) -> dict:
 COLUMNS = ["rate", "sets_per_s", "write_mib_s", "batch_p50_ms", "batch_p99_ms", "batch_p999_ms",
            "batch_max_ms", "probe_p50_ms", "probe_p99_ms", "probe_max_ms", "compaction_mib_s",
            "compaction_throttled_s", "l0_max", "sealed_max", "stalled_samples", "writes_throttled",
-           "waited_for_flush", "rss_max_mb", "load_avg"]
+           "rss_max_mb", "load_avg"]
 
 
 def main(argv: list[str]) -> int:

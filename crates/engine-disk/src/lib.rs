@@ -250,9 +250,6 @@ pub struct DiskStats {
     pub write_buffer_limit: u64,
     /// Commits that waited because the write buffer was above `write_buffer_limit`, since open.
     pub writes_throttled: u64,
-    /// Commits that waited (in 2 ms steps) for a flush because a keyspace had 3 sealed
-    /// memtables, one short of fjall's own stall, which sleeps in 100 ms steps; since open.
-    pub writes_waited_for_flush: u64,
     /// The compaction rate limit in force, bytes per second (0 = unlimited).
     pub compaction_rate: u64,
     /// Record bytes (key + value, uncompressed) rewritten by merging compactions since open:
@@ -573,7 +570,6 @@ impl DiskEngine {
                 || max_sealed_memtables >= SEALED_MEMTABLE_HALT,
             write_buffer_limit: i.throttle.limit,
             writes_throttled: i.throttle.waits.load(Ordering::Relaxed),
-            writes_waited_for_flush: i.throttle.sealed_waits.load(Ordering::Relaxed),
             compaction_rate: i.gc.limiter.rate(),
             compaction_bytes: i.gc.limiter.bytes.load(Ordering::Relaxed),
             compaction_throttled_ms: i.gc.limiter.throttled_us.load(Ordering::Relaxed) / 1000,
@@ -660,14 +656,6 @@ impl Inner {
         let deltas = std::mem::take(&mut batch.deltas);
         let orphaned = batch.orphaned;
         self.write_deltas(&mut b, &deltas);
-        self.throttle.wait_sealed(&[
-            &self.meta,
-            &self.data,
-            &self.zscore,
-            &self.zcount,
-            &self.zbound,
-            &self.expire,
-        ]);
         let r = b.commit();
         // Dropping `batch` releases its versions, now that the batch is published.
         drop(batch);

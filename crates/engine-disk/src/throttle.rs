@@ -8,15 +8,8 @@
 //! commits, its writer waits while the write buffer (every memtable, active and sealed) is above
 //! a limit derived from the configured memtable budget, so memory stays bounded whatever the
 //! workers are doing.
-//!
-//! It also smooths fjall's own sealed-memtable stall: fjall sleeps a committing writer in
-//! **100 ms** steps while a keyspace it wrote has 4 sealed memtables, however soon the flush
-//! that frees one completes; under sustained writes most batch-latency hiccups were exactly
-//! those 100 ms quanta (docs/disk-engine.md §8). Before a batch commits, its writer waits in
-//! [`POLL`] steps while some keyspace has [`SEALED_WAIT`] (one less) sealed memtables, so it
-//! resumes as soon as a flush lands and fjall's coarse sleep is rarely reached.
 
-use fjall::{Database, Keyspace};
+use fjall::Database;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -29,18 +22,12 @@ const MAX_WAIT: Duration = Duration::from_secs(5);
 /// Poll interval while waiting for flushes.
 const POLL: Duration = Duration::from_millis(2);
 
-/// Sealed memtables of one keyspace from which a committing writer waits (finely) for a
-/// flush: one below fjall's halt ([`crate::SEALED_MEMTABLE_HALT`]), where it sleeps 100 ms.
-const SEALED_WAIT: usize = crate::SEALED_MEMTABLE_HALT - 1;
-
 /// The write-buffer bound of one engine and how often it made writers wait.
 pub(crate) struct WriteThrottle {
     /// Bytes of memtables (active + sealed) above which a committing writer waits.
     pub(crate) limit: u64,
     /// Commits that had to wait for the write buffer to shrink.
     pub(crate) waits: AtomicU64,
-    /// Commits that waited for a flush because a keyspace had [`SEALED_WAIT`] sealed memtables.
-    pub(crate) sealed_waits: AtomicU64,
 }
 
 impl WriteThrottle {
@@ -52,7 +39,6 @@ impl WriteThrottle {
         WriteThrottle {
             limit: (2 * memtable_bytes).max(2 * KEYSPACES * per_memtable),
             waits: AtomicU64::new(0),
-            sealed_waits: AtomicU64::new(0),
         }
     }
 
@@ -65,25 +51,6 @@ impl WriteThrottle {
         self.waits.fetch_add(1, Ordering::Relaxed);
         let deadline = Instant::now() + MAX_WAIT;
         while db.write_buffer_size() > self.limit && Instant::now() < deadline {
-            std::thread::sleep(POLL);
-        }
-    }
-
-    /// Before a commit: blocks the calling writer (at most [`MAX_WAIT`]) while one of `spaces`
-    /// has [`SEALED_WAIT`] or more sealed memtables waiting for a flush, polling every
-    /// [`POLL`], so fjall's 100 ms stall at the next sealed memtable is rarely reached.
-    pub(crate) fn wait_sealed(&self, spaces: &[&Keyspace]) {
-        let full = || {
-            spaces
-                .iter()
-                .any(|k| k.sealed_memtable_count() >= SEALED_WAIT)
-        };
-        if !full() {
-            return;
-        }
-        self.sealed_waits.fetch_add(1, Ordering::Relaxed);
-        let deadline = Instant::now() + MAX_WAIT;
-        while full() && Instant::now() < deadline {
             std::thread::sleep(POLL);
         }
     }

@@ -1020,7 +1020,6 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_write_stalled", u64::from(s.write_stalled));
     f("disk_write_buffer_limit", s.write_buffer_limit);
     f("disk_writes_throttled", s.writes_throttled);
-    f("disk_writes_waited_for_flush", s.writes_waited_for_flush);
     f("disk_compaction_rate", s.compaction_rate);
     f("disk_compaction_bytes", s.compaction_bytes);
     f("disk_compaction_throttled_ms", s.compaction_throttled_ms);
