@@ -154,6 +154,7 @@ impl crate::DiskEngine {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 
