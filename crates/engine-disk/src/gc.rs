@@ -6,6 +6,10 @@
 //! never deleted in the foreground: the filter drops them whenever fjall compacts the table that
 //! holds them. An `expire` index record is dropped when the key no longer carries that deadline.
 //!
+//! The same filters meter compaction for the rate limit (module `ratelimit`): every record a
+//! merging compaction writes passes through one, in every keyspace (`sys` gets a keep-all
+//! filter for that purpose alone).
+//!
 //! Two guards keep the filter from dropping records that somebody can still see:
 //! - while any engine snapshot is open, the filter keeps everything (fjall's filter sees only the
 //!   newest version of a record, not which snapshots still need it);
@@ -14,6 +18,7 @@
 
 use crate::codec::{self, Meta};
 use crate::dbs::DbMap;
+use crate::ratelimit::{CompactionLimiter, Meter};
 use fjall::compaction::filter::{CompactionFilter, Context, Factory, ItemAccessor, Verdict};
 use fjall::Keyspace;
 use parking_lot::{Mutex, RwLock};
@@ -46,6 +51,8 @@ pub(crate) struct GcShared {
     pub flushed: AtomicU64,
     /// The logical → physical database table (module `dbs`).
     pub dbmap: RwLock<DbMap>,
+    /// Paces compaction (`disk-compaction-rate`).
+    pub limiter: CompactionLimiter,
 }
 
 impl GcShared {
@@ -59,6 +66,7 @@ impl GcShared {
             orphaned: AtomicU64::new(0),
             flushed: AtomicU64::new(0),
             dbmap: RwLock::new(DbMap::new()),
+            limiter: CompactionLimiter::new(0),
         }
     }
 
@@ -94,6 +102,8 @@ pub(crate) enum Space {
     Sub,
     /// `expire`: deadline index.
     Expire,
+    /// `sys`: nothing is ever dropped; the filter only meters the compaction.
+    Sys,
 }
 
 pub(crate) struct GcFactory {
@@ -107,6 +117,7 @@ impl Factory for GcFactory {
             Space::Meta => "ferrokv-meta-gc",
             Space::Sub => "ferrokv-subkey-gc",
             Space::Expire => "ferrokv-expire-gc",
+            Space::Sys => "ferrokv-sys-meter",
         }
     }
 
@@ -122,6 +133,7 @@ impl Factory for GcFactory {
             floor,
             now: now_ms(),
             last: None,
+            meter: Meter::new(),
         })
     }
 }
@@ -137,6 +149,8 @@ struct GcFilter {
     now: i64,
     /// Cache of the last meta lookup (records of one key are adjacent): (meta key, live version).
     last: Option<(Vec<u8>, Option<u64>)>,
+    /// Bytes passed since the last charge to the compaction rate limiter.
+    meter: Meter,
 }
 
 impl GcFilter {
@@ -180,10 +194,14 @@ impl CompactionFilter for GcFilter {
         item: ItemAccessor<'_>,
         ctx: &Context,
     ) -> fjall::compaction::filter::CompactionFilterResult {
-        if self.keep_all {
+        let key = item.key();
+        // The value is an in-memory slice here (no key-value separation): cheap to look at.
+        let vlen = item.value().map_or(0, |v| v.len());
+        self.meter
+            .record(&self.shared.limiter, (key.len() + vlen) as u64);
+        if self.keep_all || matches!(self.space, Space::Sys) {
             return Ok(Verdict::Keep);
         }
-        let key = item.key();
         let Some((pdb, _)) = codec::get_pdb(key) else {
             return Ok(Verdict::Keep);
         };
@@ -192,7 +210,7 @@ impl CompactionFilter for GcFilter {
             return Ok(self.drop_verdict(ctx));
         }
         match self.space {
-            Space::Meta => Ok(Verdict::Keep),
+            Space::Meta | Space::Sys => Ok(Verdict::Keep),
             Space::Sub => {
                 let Some((db, user_key, version)) = codec::split_sub_key(key) else {
                     return Ok(Verdict::Keep);
@@ -225,6 +243,10 @@ impl CompactionFilter for GcFilter {
                 }
             }
         }
+    }
+
+    fn finish(mut self: Box<Self>) {
+        self.meter.finish(&self.shared.limiter);
     }
 }
 

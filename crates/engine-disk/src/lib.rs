@@ -28,6 +28,7 @@ mod gc;
 mod glob;
 mod object;
 mod ops;
+mod ratelimit;
 mod stream;
 mod sysdata;
 mod throttle;
@@ -96,6 +97,11 @@ pub struct DiskOptions {
     /// unless its limits were raised. Native element operations on an inline key convert it to
     /// field-level records first.
     pub inline_max_len: usize,
+    /// Compaction rate limit in bytes of records rewritten per second, summed over every
+    /// keyspace and worker (0 = unlimited, the default); changeable at run time with
+    /// [`DiskEngine::set_compaction_rate`]. Flushes are never slowed; see module `ratelimit`
+    /// and docs/disk-engine.md §8 for what it trades.
+    pub compaction_rate: u64,
 }
 
 impl Default for DiskOptions {
@@ -108,6 +114,7 @@ impl Default for DiskOptions {
             worker_threads: 0,
             partition_all_levels: true,
             inline_max_len: 512,
+            compaction_rate: 0,
         }
     }
 }
@@ -243,6 +250,14 @@ pub struct DiskStats {
     pub write_buffer_limit: u64,
     /// Commits that waited because the write buffer was above `write_buffer_limit`, since open.
     pub writes_throttled: u64,
+    /// The compaction rate limit in force, bytes per second (0 = unlimited).
+    pub compaction_rate: u64,
+    /// Record bytes (key + value, uncompressed) rewritten by merging compactions since open:
+    /// what the rate limit meters.
+    pub compaction_bytes: u64,
+    /// Milliseconds compaction threads slept to respect the rate limit since open (summed over
+    /// threads).
+    pub compaction_throttled_ms: u64,
 }
 
 /// fjall 3.1's level-0 run count from which it slows writers (`keyspace/write_delay.rs`).
@@ -305,6 +320,8 @@ impl Drop for DiskSnapshot {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        // A compaction paced by the rate limit must not hold up fjall's close.
+        self.gc.limiter.closing.store(true, Ordering::Relaxed);
         if let Some((tx, handle)) = self.flusher.lock().take() {
             drop(tx);
             // The sync thread holds the engine for a moment each second; if it was the last
@@ -353,6 +370,7 @@ impl DiskEngine {
                 "meta" => Space::Meta,
                 "data" | "zscore" | "zcount" | "zbound" => Space::Sub,
                 "expire" => Space::Expire,
+                "sys" => Space::Sys,
                 _ => return None,
             };
             Some(Arc::new(GcFactory {
@@ -391,6 +409,7 @@ impl DiskEngine {
             None => 1,
         };
         shared.next_version.store(reserved, Ordering::SeqCst);
+        shared.limiter.set_rate(opts.compaction_rate);
         let (map, counts, seq, pending) = dbs::load(&db, &sys, &meta)?;
         *shared.dbmap.write() = map;
         let inner = Arc::new(Inner {
@@ -551,6 +570,9 @@ impl DiskEngine {
                 || max_sealed_memtables >= SEALED_MEMTABLE_HALT,
             write_buffer_limit: i.throttle.limit,
             writes_throttled: i.throttle.waits.load(Ordering::Relaxed),
+            compaction_rate: i.gc.limiter.rate(),
+            compaction_bytes: i.gc.limiter.bytes.load(Ordering::Relaxed),
+            compaction_throttled_ms: i.gc.limiter.throttled_us.load(Ordering::Relaxed) / 1000,
         }
     }
 }

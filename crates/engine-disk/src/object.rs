@@ -62,7 +62,8 @@ pub type KeyRead = (KeyMeta, Option<Vec<u8>>);
 pub struct MetaToken {
     /// Physical database of the read.
     pdb: u32,
-    /// The record (`None`: the key was missing).
+    /// The record as read, without its value (string bytes / inline blob: only the header
+    /// is needed to overwrite or delete the key); `None`: the key was missing.
     meta: Option<Meta>,
 }
 
@@ -531,18 +532,23 @@ impl DiskEngine {
         let _g = i.lock(db, key);
         let m = i.live_meta(db, key, now_ms)?;
         // A key with an expiry may be deleted by the expiry sweep at any time: no token.
-        let token = match &m {
-            _ if !want_token => None,
-            Some(m) if m.expire.is_some() => None,
-            _ => Some(MetaToken {
-                pdb: i.pdb(db),
-                meta: m.clone(),
-            }),
-        };
-        let r = m.map(|m| {
+        let tokened = want_token && m.as_ref().is_none_or(|m| m.expire.is_none());
+        let mut kept = None;
+        let r = m.map(|mut m| {
             let km = key_meta_of(&m);
-            let s = (m.kind == KeyType::String).then_some(m.value);
+            // The string moves to the caller; the token keeps the record without its value
+            // (string bytes or inline blob): `apply_known` needs only the header, and copying
+            // a blob per read was a measurable part of a write (docs/disk-engine.md §9).
+            let value = std::mem::take(&mut m.value);
+            let s = (m.kind == KeyType::String).then_some(value);
+            if tokened {
+                kept = Some(m);
+            }
             (km, s)
+        });
+        let token = tokened.then(|| MetaToken {
+            pdb: i.pdb(db),
+            meta: kept,
         });
         Ok((r, token))
     }
@@ -600,18 +606,26 @@ impl DiskEngine {
         let mut b = i.batch();
         for (&(ldb, key), &n) in &last {
             let db = i.pdb(ldb);
+            // A token's record lacks its value (see `meta_read`): good for Put and Delete,
+            // which only look at the header; EXPIRE rewrites the whole record, so it reads it.
+            let read;
             let old = match known(ldb, key) {
-                Some(t) if t.pdb == db => t.meta.clone(),
-                _ => i.read_meta(View::Live, db, key)?,
+                Some(t) if t.pdb == db && !matches!(writes[n], KeyWrite::Expire { .. }) => {
+                    t.meta.as_ref()
+                }
+                _ => {
+                    read = i.read_meta(View::Live, db, key)?;
+                    read.as_ref()
+                }
             };
             match writes[n] {
                 KeyWrite::Delete { .. } => {
-                    if let Some(o) = &old {
+                    if let Some(o) = old {
                         i.del_meta(&mut b, db, key, o);
                     }
                 }
                 KeyWrite::Expire { expire_ms, .. } => {
-                    if let Some(o) = &old {
+                    if let Some(o) = old {
                         if o.expire != expire_ms {
                             let mut new = o.clone();
                             new.expire = expire_ms;
@@ -626,7 +640,7 @@ impl DiskEngine {
                     ..
                 } => {
                     if value.is_empty_collection() {
-                        if let Some(o) = &old {
+                        if let Some(o) = old {
                             i.del_meta(&mut b, db, key, o);
                         }
                         continue;
@@ -646,7 +660,7 @@ impl DiskEngine {
                         }
                         _ => i.put_fields(&mut b, db, key, value, expire_ms)?,
                     };
-                    i.put_meta(&mut b, db, key, old.as_ref(), &new);
+                    i.put_meta(&mut b, db, key, old, &new);
                 }
             }
         }

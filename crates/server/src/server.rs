@@ -381,6 +381,9 @@ impl Server {
         if changed.contains(&"disk-object-cache-size") {
             crate::disk::apply_object_cache_size(self, locked);
         }
+        if changed.contains(&"disk-compaction-rate") {
+            crate::disk::sysdata::apply_compaction_rate(self);
+        }
         if changed.contains(&"notify-keyspace-events") {
             crate::notify::apply_expired_logging(self, held.as_deref_mut());
         }

@@ -236,3 +236,39 @@ fn info_disk_figures_exist_and_move() {
         .unwrap();
     assert!(rate > 0.0 && rate <= 100.0, "disk_cache_hit_rate:{rate}");
 }
+
+/// `disk-compaction-rate` (the compaction rate limit): set on the command line, read and
+/// changed with CONFIG GET/SET in the memory-unit syntax, shown by INFO disk together with the
+/// compaction figures it meters.
+#[test]
+fn compaction_rate_config_round_trips_and_info_shows_it() {
+    let s = disk(&["--disk-compaction-rate", "2mb"]);
+    let mut c = s.conn();
+    let get = |c: &mut Conn| match c.cmd(&["CONFIG", "GET", "disk-compaction-rate"]) {
+        Value::Array(a) if a.len() == 2 => {
+            String::from_utf8(a[1].as_bytes().unwrap().to_vec()).unwrap()
+        }
+        other => panic!("CONFIG GET disk-compaction-rate: {other:?}"),
+    };
+    assert_eq!(get(&mut c), "2097152");
+    assert_eq!(disk_field(&mut c, "disk_compaction_rate"), 2 << 20);
+    disk_field(&mut c, "disk_compaction_bytes");
+    disk_field(&mut c, "disk_compaction_throttled_ms");
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "disk-compaction-rate", "512kb"]),
+        Value::Simple("OK".into())
+    );
+    assert_eq!(get(&mut c), "524288");
+    assert_eq!(disk_field(&mut c, "disk_compaction_rate"), 512 << 10);
+    assert_eq!(
+        c.cmd(&["CONFIG", "SET", "disk-compaction-rate", "0"]),
+        Value::Simple("OK".into())
+    );
+    assert_eq!(get(&mut c), "0");
+    assert_eq!(disk_field(&mut c, "disk_compaction_rate"), 0);
+    match c.cmd(&["CONFIG", "SET", "disk-compaction-rate", "fast"]) {
+        Value::Error(e) => assert!(e.starts_with("ERR CONFIG SET failed"), "{e}"),
+        other => panic!("a non-memory value was accepted: {other:?}"),
+    }
+    assert_eq!(disk_field(&mut c, "disk_compaction_rate"), 0);
+}

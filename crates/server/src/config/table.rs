@@ -237,6 +237,15 @@ pub static PARAMS: &[Param] = &[
     },
     // Disk mode: bytes of recently used keys kept resident in memory between commands (0: off).
     m("disk-object-cache-size", 0, ULL, "67108864"),
+    // Disk engine compaction rate limit, bytes of records per second (0 = unlimited); CONFIG
+    // SET applies it at run time (crates/engine-disk/src/ratelimit.rs).
+    Param {
+        name: "disk-compaction-rate",
+        alias: None,
+        kind: Kind::Mem { min: 0, max: ULL },
+        default: "0",
+        flags: 0,
+    },
     // ---- general / networking ----
     // Redis without a config file binds every interface; ferrokv defaults to loopback like the
     // redis.conf Redis ships (`bind 127.0.0.1 -::1`), so a bare start is never exposed.
@@ -679,6 +688,7 @@ pub static EFFECTIVE: &[&str] = &[
     "disk-cache-size",
     "disk-memtable-size",
     "disk-object-cache-size",
+    "disk-compaction-rate",
     "bind",
     "port",
     "protected-mode",

@@ -834,6 +834,7 @@ fn differential_config_get_against_redis() {
         "disk-cache-size",
         "disk-memtable-size",
         "disk-object-cache-size",
+        "disk-compaction-rate",
         "set-max-listpack-entries",
         "set-max-listpack-value",
         "locale-collate",

@@ -202,6 +202,7 @@ pub fn open(srv: &Server) -> Result<(), String> {
             memtable_bytes: cfg
                 .get_u64("disk-memtable-size")
                 .unwrap_or(defaults.memtable_bytes),
+            compaction_rate: cfg.get_u64("disk-compaction-rate").unwrap_or(0),
             fsync,
             ..defaults
         };
@@ -1429,6 +1430,9 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_write_stalled", u64::from(s.write_stalled));
     f("disk_write_buffer_limit", s.write_buffer_limit);
     f("disk_writes_throttled", s.writes_throttled);
+    f("disk_compaction_rate", s.compaction_rate);
+    f("disk_compaction_bytes", s.compaction_bytes);
+    f("disk_compaction_throttled_ms", s.compaction_throttled_ms);
     f("disk_gc_pending_records_estimate", s.gc_pending_estimate);
     f("disk_flushed_dbs", s.flushed_dbs);
     if let Some(c) = object_cache(srv) {

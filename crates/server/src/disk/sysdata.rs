@@ -58,6 +58,18 @@ pub fn load_functions(srv: &Server) -> Result<(), String> {
         .map_err(|e| format!("Loading the disk store's function libraries: {}", e.0))
 }
 
+/// Applies `disk-compaction-rate` to the engine (CONFIG SET at run time).
+pub fn apply_compaction_rate(srv: &Server) {
+    if let Some(eng) = super::engine(srv) {
+        let rate = srv
+            .config
+            .read()
+            .get_u64("disk-compaction-rate")
+            .unwrap_or(0);
+        eng.set_compaction_rate(rate);
+    }
+}
+
 /// Applies `appendfsync` to the engine's journal (CONFIG SET at run time).
 pub fn apply_fsync(srv: &Server) {
     let Some(eng) = super::engine(srv) else {
