@@ -439,7 +439,7 @@ pub fn execute_with<'k>(
     client: &mut Client,
     argv: &[Bytes],
     reply: &mut Reply,
-    mut cache: Option<&mut Option<LockSet<'k>>>,
+    mut cache: Option<&mut crate::squash::LockCache<'k>>,
     found: Option<&'k Command>,
 ) -> Flow {
     let looked_up = match found {
@@ -573,7 +573,7 @@ pub fn execute_with<'k>(
         crate::notify::after_command(&mut ctx);
         crate::propagate::end_unit(srv, ctx.client);
         if let Some(slot) = cache {
-            crate::squash::keep(slot, ctx.locks);
+            crate::squash::keep(slot, cmd, argv, ctx.locks);
         }
         r
     };

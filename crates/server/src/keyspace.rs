@@ -369,16 +369,7 @@ impl Keyspace {
     /// [`Keyspace::lock_key`] for a client's command: gives up with [`LockAbort::Busy`] when a
     /// busy script holds the shard.
     pub fn lock_key_checked(&self, db: u32, key: &[u8]) -> Result<LockSet<'_>, LockAbort> {
-        self.lock_key_in_shard_checked(db, shard_of(key) as u32, key)
-    }
-
-    /// [`Keyspace::lock_key_checked`] with the key's shard `s` already computed (`shard_of(key)`).
-    pub fn lock_key_in_shard_checked(
-        &self,
-        db: u32,
-        s: u32,
-        key: &[u8],
-    ) -> Result<LockSet<'_>, LockAbort> {
+        let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
             Some(m) => match self.acquire(m, false) {
                 Acquired::Got(g) => Guards::One(((db, s), g)),
@@ -433,26 +424,18 @@ impl<'a> LockSet<'a> {
         self.held.as_slice().is_empty()
     }
 
-    /// How many shards are held.
-    pub fn len(&self) -> usize {
-        self.held.as_slice().len()
-    }
-
-    /// Whether every shard of `plan` is held (an empty plan is always covered).
-    pub fn covers(&self, plan: &LockPlan) -> bool {
-        match plan {
-            LockPlan::None => true,
-            LockPlan::Shards(v) => v.iter().all(|&(db, s)| self.holds(db, s)),
-            LockPlan::Db(db) => self.holds_db(*db),
-            LockPlan::All => (0..self.ks.dbs.len() as u32).all(|db| self.holds_db(db)),
+    /// Re-points the first-key hint at `key`, which must have the same bytes as the key the
+    /// hint was set for (a lock set reused for the next command on that key, see
+    /// [`crate::squash`]): true when the hint is there and its shard of `db` is held, false
+    /// (hint unchanged) otherwise.
+    pub fn rehint_same_key(&mut self, db: u32, key: &[u8]) -> bool {
+        match self.hint {
+            Some((_, len, s)) if len == key.len() && self.holds(db, s) => {
+                self.hint = Some((key.as_ptr() as usize, len, s));
+                true
+            }
+            _ => false,
         }
-    }
-
-    /// Points the set's first-key hint at `key` (in shard `s`), or clears it: needed when the
-    /// set is reused for another command, whose argument bytes may sit at the same address as
-    /// the previous command's key but hash elsewhere.
-    pub fn rehint(&mut self, key: Option<(&[u8], u32)>) {
-        self.hint = key.map(|(k, s)| (k.as_ptr() as usize, k.len(), s));
     }
 
     /// Whether shard `shard` of `db` is held.

@@ -91,6 +91,7 @@ fn watch_invalidated_by_an_earlier_command_of_the_same_pipeline() {
         &["WATCH", "{t}w"],
         &["SET", "{t}other", "1"],
         &["INCR", "{t}w"],
+        &["INCR", "{t}w"],
         &["MULTI"],
         &["INCR", "{t}w"],
         &["EXEC"],
@@ -102,7 +103,7 @@ fn watch_invalidated_by_an_earlier_command_of_the_same_pipeline() {
         &["EXEC"],
         &["GET", "{t}w"],
     ]);
-    d.check_raw(&p, 14);
+    d.check_raw(&p, 15);
     // Another client's pipelined write invalidates this client's WATCH.
     d.run(&["WATCH", "{t}w"]);
     let (mut of, mut or) = d.new_pair();
@@ -209,7 +210,7 @@ fn client_pause_write_between_pipelines() {
     d.check(&["CLIENT", "PAUSE", "10000", "WRITE"]);
     let second = pipeline(&[
         &["GET", "{t}a"],
-        &["EXISTS", "{t}a"],
+        &["GET", "{t}a"],
         &["SET", "{t}a", "5"],
         &["GET", "{t}a"],
     ]);
@@ -261,14 +262,17 @@ fn connection_state_changes_mid_pipeline() {
 #[test]
 fn concurrent_pipelines_on_one_key_lose_nothing() {
     let s = ServerProc::ferrokv(BIN, &[]);
-    const ROUNDS: usize = 200;
-    const DEPTH: usize = 16;
+    const ROUNDS: usize = 100;
+    // Longer than one squashed run (32 commands), in two runs of 20 on each key.
+    const DEPTH: usize = 80;
     let workers: Vec<_> = (0..2)
         .map(|_| {
             let mut c = s.conn();
             std::thread::spawn(move || {
-                let unit: [&[&str]; 2] = [&["INCR", "{k}n"], &["RPUSH", "{k}l", "e"]];
-                let p = pipeline(&unit.repeat(DEPTH / 2));
+                let incr: &[&str] = &["INCR", "{k}n"];
+                let push: &[&str] = &["RPUSH", "{k}l", "e"];
+                let unit = [[incr; 20], [push; 20]].concat();
+                let p = pipeline(&unit.repeat(DEPTH / 40));
                 for _ in 0..ROUNDS {
                     c.send_raw(&p);
                     for _ in 0..DEPTH {
@@ -289,4 +293,51 @@ fn concurrent_pipelines_on_one_key_lose_nothing() {
         Value::Bulk((2 * each).to_string().into_bytes())
     );
     assert_eq!(c.cmd(&["LLEN", "{k}l"]), Value::Int(2 * each));
+}
+
+/// A same-key pipeline longer than one squashed run, with a command on another key and a
+/// failing command in the middle: every reply in order, as Redis gives them.
+#[test]
+fn long_same_key_pipeline_in_order() {
+    let mut d = diff_or_skip!(BIN);
+    let mut cmds: Vec<&[&str]> = Vec::new();
+    for i in 0..100 {
+        cmds.push(match i {
+            40 => &["GET", "{t}other"],
+            41 => &["LPUSH", "{t}n", "x"],
+            70 => &["INCRBY", "{t}n", "notanumber"],
+            _ => &["INCR", "{t}n"],
+        });
+    }
+    d.check_raw(&pipeline(&cmds), 100);
+    d.check(&["GET", "{t}n"]);
+}
+
+/// Commands with subcommands, and one name in several cases, back to back: each request is
+/// looked up by its own name and subcommand (the per-connection lookup memo must not map a
+/// container's name to the subcommand seen last).
+#[test]
+fn subcommands_and_name_cases_mid_pipeline() {
+    let mut d = diff_or_skip!(BIN);
+    let p = pipeline(&[
+        &["SET", "{t}a", "1"],
+        &["CLIENT", "GETNAME"],
+        &["CLIENT", "SETNAME", "nm"],
+        &["CLIENT", "GETNAME"],
+        &[
+            "SCRIPT",
+            "EXISTS",
+            "0000000000000000000000000000000000000000",
+        ],
+        &["SCRIPT", "FLUSH"],
+        &["OBJECT", "ENCODING", "{t}a"],
+        &["OBJECT", "FREQ", "{t}a"],
+        &["get", "{t}a"],
+        &["GET", "{t}a"],
+        &["GeT", "{t}a"],
+        &["CONFIG", "GET", "maxmemory-policy"],
+        &["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+        &["CONFIG", "GET", "maxmemory-policy"],
+    ]);
+    d.check_raw(&p, 14);
 }
