@@ -430,10 +430,10 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     execute_with(srv, client, argv, reply, None, None)
 }
 
-/// [`execute`] with a lock cache (see [`crate::squash`]): with `Some(slot)`, the shards held in
-/// `slot` are reused when they cover the command's plan (and released first when they do not),
-/// and the command's own lock set is left in `slot` instead of being released. `found` is the
-/// command of `argv` when the caller already looked it up.
+/// [`execute`] with a lock cache (see [`crate::squash`]): with `Some(cache)`, the lock the
+/// previous command left in `cache` is reused for this command's key (or released first), and
+/// this command's lock set is left in `cache` instead of being released when the cache asks
+/// for it. `found` is the command of `argv` when the caller already looked it up.
 pub fn execute_with<'k>(
     srv: &'k Server,
     client: &mut Client,
@@ -442,6 +442,11 @@ pub fn execute_with<'k>(
     mut cache: Option<&mut crate::squash::LockCache<'k>>,
     found: Option<&'k Command>,
 ) -> Flow {
+    // The lock the previous command kept is taken out first: on any early return below it is
+    // released, never left for a later command it was not kept for.
+    let mut reused = cache
+        .as_deref_mut()
+        .and_then(crate::squash::LockCache::take);
     let looked_up = match found {
         Some(c) => Lookup::Found(c),
         None => srv.commands.lookup(argv),
@@ -535,13 +540,9 @@ pub fn execute_with<'k>(
     let start_us = client.clock_us;
     let reply_mark = reply.len();
     let result = {
-        let locked = match (
-            cmd.locking,
-            single_key_index(cmd.spec),
-            cache.as_deref_mut(),
-        ) {
-            (_, _, Some(slot)) => crate::squash::lock(srv, cmd, argv, client.db, slot),
-            (Locking::Keys, Some(i), None) => match argv.get(i) {
+        let locked = match (cmd.locking, single_key_index(cmd.spec), cache.is_some()) {
+            (_, _, true) => crate::squash::lock(srv, cmd, argv, client.db, reused.take()),
+            (Locking::Keys, Some(i), false) => match argv.get(i) {
                 Some(k) => srv.keyspace.lock_key_checked(client.db, k),
                 None => Ok(srv.keyspace.lock(&LockPlan::None)),
             },

@@ -239,6 +239,15 @@ pub struct LockCache<'k> {
     keep: bool,
 }
 
+impl<'k> LockCache<'k> {
+    /// Takes the kept lock set out (`dispatch::execute_with` does it first thing, so that a
+    /// command rejected before it locks releases the set instead of leaving it for the next).
+    #[inline]
+    pub fn take(&mut self) -> Option<LockSet<'k>> {
+        self.set.take()
+    }
+}
+
 /// Whether `a` (run with `argv`) and `b` (with `next`) are single-key commands on the same key.
 /// (Same database: a command that changes it is not eligible, so it cannot sit in between.)
 #[inline]
@@ -330,17 +339,17 @@ fn settled(client: &Client, reply: &Reply) -> bool {
         && reply.len() < MAX_REPLY
 }
 
-/// Locks for `cmd` when a lock cache is in use: the cached set when it was kept for this very
-/// key (its key hint re-pointed at this command's argument), otherwise the cached set (if any)
-/// is released and the command locks as `dispatch::execute` does.
+/// Locks for `cmd` when a lock cache is in use: `kept`, the set the previous command kept for
+/// this very key (its key hint re-pointed at this command's argument), otherwise `kept` (if
+/// any) is released and the command locks as `dispatch::execute` does.
 pub fn lock<'k>(
     srv: &'k Server,
     cmd: &Command,
     argv: &[Bytes],
     db: u32,
-    cache: &mut LockCache<'k>,
+    kept: Option<LockSet<'k>>,
 ) -> Result<LockSet<'k>, LockAbort> {
-    if let Some(mut set) = cache.set.take() {
+    if let Some(mut set) = kept {
         if let Some(key) = single_key(cmd, argv) {
             if set.rehint_same_key(db, key) {
                 return Ok(set);

@@ -341,3 +341,25 @@ fn subcommands_and_name_cases_mid_pipeline() {
     ]);
     d.check_raw(&p, 14);
 }
+
+/// A command rejected before it locks (wrong arity) between two commands: the lock kept for it
+/// must not be reused by the command after it, on another key of the same length in another
+/// shard.
+#[test]
+fn rejected_command_does_not_pass_a_kept_lock_on() {
+    let mut d = diff_or_skip!(BIN);
+    d.check(&["SET", "jj", "5"]);
+    let p = pipeline(&[
+        &["INCR", "kk"],
+        &["INCR", "kk", "extra"],
+        &["GET", "jj"],
+        &["SET", "jj", "6"],
+        &["INCR", "kk"],
+        &["NOSUCHCOMMAND", "kk"],
+        &["GET", "jj"],
+        &["GET", "kk"],
+    ]);
+    d.check_raw(&p, 8);
+    d.check(&["GET", "jj"]);
+    d.check(&["GET", "kk"]);
+}
