@@ -442,11 +442,6 @@ pub fn execute_with<'k>(
     mut cache: Option<&mut crate::squash::LockCache<'k>>,
     found: Option<&'k Command>,
 ) -> Flow {
-    // The lock the previous command kept is taken out first: on any early return below it is
-    // released, never left for a later command it was not kept for.
-    let mut reused = cache
-        .as_deref_mut()
-        .and_then(crate::squash::LockCache::take);
     let looked_up = match found {
         Some(c) => Lookup::Found(c),
         None => srv.commands.lookup(argv),
@@ -540,9 +535,13 @@ pub fn execute_with<'k>(
     let start_us = client.clock_us;
     let reply_mark = reply.len();
     let result = {
-        let locked = match (cmd.locking, single_key_index(cmd.spec), cache.is_some()) {
-            (_, _, true) => crate::squash::lock(srv, cmd, argv, client.db, reused.take()),
-            (Locking::Keys, Some(i), false) => match argv.get(i) {
+        let locked = match (
+            cmd.locking,
+            single_key_index(cmd.spec),
+            cache.as_deref_mut(),
+        ) {
+            (_, _, Some(c)) => crate::squash::lock(srv, cmd, argv, client.db, c.take()),
+            (Locking::Keys, Some(i), None) => match argv.get(i) {
                 Some(k) => srv.keyspace.lock_key_checked(client.db, k),
                 None => Ok(srv.keyspace.lock(&LockPlan::None)),
             },

@@ -202,6 +202,9 @@ impl<'s> Squash<'s> {
             // instructions per command).
             let with_cache = (cache.keep || cache.set.is_some()).then_some(&mut cache);
             let flow = dispatch::execute_with(srv, client, args, reply, with_cache, Some(cmd));
+            if !std::mem::take(&mut cache.kept) {
+                cache.set = None;
+            }
             let Some(c) = next else {
                 return flow;
             };
@@ -237,11 +240,15 @@ impl<'s> Squash<'s> {
 pub struct LockCache<'k> {
     set: Option<LockSet<'k>>,
     keep: bool,
+    /// Set by [`keep`]: the set in `set` was kept by the command that just ran. A command
+    /// rejected before it locks neither takes nor replaces the set; [`Squash::run`] then finds
+    /// this false and releases the set, so it is never reused by a later command, on a key it
+    /// was not kept for.
+    kept: bool,
 }
 
 impl<'k> LockCache<'k> {
-    /// Takes the kept lock set out (`dispatch::execute_with` does it first thing, so that a
-    /// command rejected before it locks releases the set instead of leaving it for the next).
+    /// Takes the kept lock set out for the command about to lock (see [`lock`]).
     #[inline]
     pub fn take(&mut self) -> Option<LockSet<'k>> {
         self.set.take()
@@ -373,5 +380,6 @@ pub fn lock<'k>(
 pub fn keep<'k>(cache: &mut LockCache<'k>, cmd: &Command, argv: &[Bytes], locks: LockSet<'k>) {
     if cache.keep && single_key(cmd, argv).is_some() {
         cache.set = Some(locks);
+        cache.kept = true;
     }
 }
