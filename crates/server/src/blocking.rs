@@ -469,6 +469,14 @@ pub fn signal_db_ready(ctx: &mut Ctx<'_, '_>, db: u32) {
     }
 }
 
+/// Whether [`after_command`] has anything to do (keys this client made ready, or keys other
+/// threads handed over). Serving locks shards, so a caller holding shard locks across commands
+/// ([`crate::squash`]) must release them first when this is true.
+#[inline]
+pub fn has_work(srv: &Server, client: &Client) -> bool {
+    !client.blocking.ready.is_empty() || srv.blocking.has_pending.load(Ordering::Acquire)
+}
+
 /// Top-level after-command work (net.rs calls it after each `dispatch::execute`): serves the
 /// keys the command made ready. O(1) when there is nothing to do.
 pub fn after_command(srv: &Server, client: &mut Client) {

@@ -18,6 +18,7 @@ use ferrokv_engine::{Clock, Shard};
 use ferrokv_resp::Reply;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 /// A command implementation.
 pub type Handler = fn(&mut Ctx<'_, '_>) -> CmdResult;
@@ -66,8 +67,8 @@ pub struct Command {
     pub locking: Locking,
     /// Subcommands by lowercase name.
     pub subs: NameMap<Command>,
-    /// Statistics.
-    pub stats: CmdStats,
+    /// Statistics (shared with [`CommandTable::stats_by_index`]).
+    pub stats: Arc<CmdStats>,
 }
 
 impl Command {
@@ -100,6 +101,8 @@ pub struct CommandTable {
     names: Vec<&'static str>,
     /// Each command index as (parent name, subcommand name): `by_index` without a '|' search.
     paths: Vec<(&'static [u8], Option<&'static [u8]>)>,
+    /// Each command index's statistics: the per-batch flush reaches them without a name lookup.
+    stats: Vec<Arc<CmdStats>>,
 }
 
 impl CommandTable {
@@ -120,6 +123,8 @@ impl CommandTable {
                 self.count += 1;
                 self.names.push(pspec.name);
                 self.paths.push((pspec.name.as_bytes(), None));
+                let stats = Arc::new(CmdStats::default());
+                self.stats.push(stats.clone());
                 // Keep subcommands registered before the container's own handler (COMMAND).
                 let subs = self
                     .map
@@ -135,7 +140,7 @@ impl CommandTable {
                         handler: Some(handler),
                         locking,
                         subs,
-                        stats: CmdStats::default(),
+                        stats,
                     },
                 );
             }
@@ -154,13 +159,15 @@ impl CommandTable {
                         handler: None,
                         locking: Locking::None,
                         subs: NameMap::default(),
-                        stats: CmdStats::default(),
+                        stats: Arc::default(),
                     });
                 self.count += 1;
                 self.names.push(sspec.name);
                 let sub_name = sspec.name.rsplit('|').next().unwrap_or(sspec.name);
                 self.paths
                     .push((pspec.name.as_bytes(), Some(sub_name.as_bytes())));
+                let stats = Arc::new(CmdStats::default());
+                self.stats.push(stats.clone());
                 container.subs.insert(
                     sub_name.as_bytes(),
                     Command {
@@ -170,7 +177,7 @@ impl CommandTable {
                         handler: Some(handler),
                         locking,
                         subs: NameMap::default(),
-                        stats: CmdStats::default(),
+                        stats,
                     },
                 );
             }
@@ -185,6 +192,13 @@ impl CommandTable {
             None => Some(cmd),
             Some(s) => cmd.subs.get(s),
         }
+    }
+
+    /// The statistics of the command with dense index `i` (what `by_index(i)?.stats` is,
+    /// without the two name lookups).
+    #[inline]
+    pub fn stats_by_index(&self, i: usize) -> Option<&CmdStats> {
+        self.stats.get(i).map(|s| &**s)
     }
 
     /// Number of command slots (for per-client statistics buffers).
@@ -413,7 +427,26 @@ pub enum Flow {
 
 /// Runs one request and appends its reply.
 pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Reply) -> Flow {
-    let cmd = match srv.commands.lookup(argv) {
+    execute_with(srv, client, argv, reply, None, None)
+}
+
+/// [`execute`] with a lock cache (see [`crate::squash`]): with `Some(cache)`, the lock the
+/// previous command left in `cache` is reused for this command's key (or released first), and
+/// this command's lock set is left in `cache` instead of being released when the cache asks
+/// for it. `found` is the command of `argv` when the caller already looked it up.
+pub fn execute_with<'k>(
+    srv: &'k Server,
+    client: &mut Client,
+    argv: &[Bytes],
+    reply: &mut Reply,
+    mut cache: Option<&mut crate::squash::LockCache<'k>>,
+    found: Option<&'k Command>,
+) -> Flow {
+    let looked_up = match found {
+        Some(c) => Lookup::Found(c),
+        None => srv.commands.lookup(argv),
+    };
+    let cmd = match looked_up {
         Lookup::Found(c) => c,
         Lookup::Unknown => {
             reject(srv, client, reply, None, errors::unknown_command(argv));
@@ -502,8 +535,13 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
     let start_us = client.clock_us;
     let reply_mark = reply.len();
     let result = {
-        let locked = match (cmd.locking, single_key_index(cmd.spec)) {
-            (Locking::Keys, Some(i)) => match argv.get(i) {
+        let locked = match (
+            cmd.locking,
+            single_key_index(cmd.spec),
+            cache.as_deref_mut(),
+        ) {
+            (_, _, Some(c)) => crate::squash::lock(srv, cmd, argv, client.db, c.take()),
+            (Locking::Keys, Some(i), None) => match argv.get(i) {
                 Some(k) => srv.keyspace.lock_key_checked(client.db, k),
                 None => Ok(srv.keyspace.lock(&LockPlan::None)),
             },
@@ -534,6 +572,9 @@ pub fn execute(srv: &Server, client: &mut Client, argv: &[Bytes], reply: &mut Re
         let r = crate::propagate::call_handler(&mut ctx, handler);
         crate::notify::after_command(&mut ctx);
         crate::propagate::end_unit(srv, ctx.client);
+        if let Some(slot) = cache {
+            crate::squash::keep(slot, cmd, argv, ctx.locks);
+        }
         r
     };
     crate::tracking::after_call(srv, client, cmd, argv);
@@ -590,7 +631,7 @@ fn reject(
 
 /// For commands with exactly one key at a fixed position (GET, SET, INCR, ...): that position.
 #[inline]
-fn single_key_index(spec: &CommandSpec) -> Option<usize> {
+pub(crate) fn single_key_index(spec: &CommandSpec) -> Option<usize> {
     match spec.key_specs {
         [ks] => match (&ks.begin, &ks.find) {
             (

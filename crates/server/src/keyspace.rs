@@ -424,6 +424,20 @@ impl<'a> LockSet<'a> {
         self.held.as_slice().is_empty()
     }
 
+    /// Re-points the first-key hint at `key`, which must have the same bytes as the key the
+    /// hint was set for (a lock set reused for the next command on that key, see
+    /// [`crate::squash`]): true when the hint is there and its shard of `db` is held, false
+    /// (hint unchanged) otherwise.
+    pub fn rehint_same_key(&mut self, db: u32, key: &[u8]) -> bool {
+        match self.hint {
+            Some((_, len, s)) if len == key.len() && self.holds(db, s) => {
+                self.hint = Some((key.as_ptr() as usize, len, s));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Whether shard `shard` of `db` is held.
     pub fn holds(&self, db: u32, shard: u32) -> bool {
         self.held

@@ -37,6 +37,7 @@ pub mod scripting;
 pub mod server;
 pub mod sha1;
 pub mod spec;
+pub mod squash;
 pub mod tracking;
 pub mod util;
 pub mod watch;

@@ -290,6 +290,7 @@ async fn serve_registered(
     let mut args: Vec<Bytes> = Vec::new();
     let mut pending = false;
     let mut monitor: Option<tokio::sync::mpsc::Receiver<Bytes>> = None;
+    let mut squash = crate::squash::Squash::default();
     // One wait for CLIENT KILL for the connection's whole life, awaited wherever the task
     // waits (read, write, pause, WAIT, blocked on keys). Re-creating a `Notified` per wait
     // cost two waiter-list lock round trips per request (register, then unregister on drop);
@@ -310,7 +311,13 @@ async fn serve_registered(
         }
         loop {
             if !pending {
-                match parser.parse(&mut inbuf, &mut args, &lim, client.authenticated) {
+                match squash.parse(
+                    &mut parser,
+                    &mut inbuf,
+                    &mut args,
+                    &lim,
+                    client.authenticated,
+                ) {
                     Ok(true) => {}
                     Ok(false) => break,
                     Err(e) => {
@@ -375,7 +382,9 @@ async fn serve_registered(
                     Err(_) => break 'conn,
                 }
             } else {
-                dispatch::execute(&srv, &mut client, &args, &mut reply)
+                // Runs `args`, and the requests after it that fit under the same locks.
+                let (p, b) = (&mut parser, &mut inbuf);
+                squash.run(&srv, &mut client, p, b, &mut args, &mut reply, &lim)
             };
             // Serve the clients blocked on keys this command (or whole EXEC / script) made
             // ready, whatever happens to this connection next.

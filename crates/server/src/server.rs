@@ -519,8 +519,7 @@ impl Server {
             self.stats.keyspace_misses.fetch_add(b.misses, Relaxed);
         }
         for &(idx, calls, usec, failed, rejected) in &b.cmds {
-            if let Some(cmd) = self.commands.by_index(idx) {
-                let s = &cmd.stats;
+            if let Some(s) = self.commands.stats_by_index(idx) {
                 if calls > 0 {
                     s.calls.fetch_add(calls, Relaxed);
                     s.usec.fetch_add(usec, Relaxed);
@@ -536,8 +535,8 @@ impl Server {
         for &(idx, bucket, n) in &b.hist {
             if let Some(h) = self
                 .commands
-                .by_index(idx)
-                .and_then(|c| c.stats.hist.get(usize::from(bucket)))
+                .stats_by_index(idx)
+                .and_then(|s| s.hist.get(usize::from(bucket)))
             {
                 h.fetch_add(n, Relaxed);
             }
