@@ -102,8 +102,21 @@ pub fn skip_on_disk(reason: &str) -> bool {
     false
 }
 
-/// `extra` with `--storage-engine disk` in front when [`engine_is_disk`] and `bin` is
-/// ferrokv (never for the redis-server oracle given as `FERROKV_BIN`).
+/// Extra server arguments for disk-engine runs, from `FERROKV_TEST_DISK_ARGS`
+/// (whitespace-separated), e.g. `--disk-object-cache-size 4kb` to run a suite with the
+/// hot-object cache evicting all the time. Empty when unset.
+fn disk_args() -> &'static [String] {
+    static ARGS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    ARGS.get_or_init(|| {
+        std::env::var("FERROKV_TEST_DISK_ARGS")
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    })
+}
+
+/// `extra` with `--storage-engine disk` (and [`disk_args`]) in front when [`engine_is_disk`]
+/// and `bin` is ferrokv (never for the redis-server oracle given as `FERROKV_BIN`). The test's
+/// own arguments come last, so they win over the environment's.
 fn with_engine<'a>(bin: &std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = Vec::with_capacity(extra.len() + 2);
     let is_redis = bin
@@ -111,6 +124,7 @@ fn with_engine<'a>(bin: &std::path::Path, extra: &[&'a str]) -> Vec<&'a str> {
         .is_some_and(|n| n.to_string_lossy().contains("redis"));
     if engine_is_disk() && !is_redis {
         v.extend_from_slice(&["--storage-engine", "disk"]);
+        v.extend(disk_args().iter().map(String::as_str));
     }
     v.extend_from_slice(extra);
     v
