@@ -77,6 +77,47 @@ pub struct Keyspace {
     /// Set while a script is busy (past `busy-reply-threshold`): waiters give up with
     /// [`LockAbort::Busy`].
     pub script_busy: std::sync::Arc<AtomicBool>,
+    /// Some shard may hold a key with a TTL or a hash with field TTLs: set when a lock on
+    /// such a shard is released (see [`note_expiry_work`]), cleared by the expiry cycle at
+    /// the start of each full round ([`Keyspace::take_expiry_work`]). While it stays clear
+    /// the idle cycle visits no shard.
+    expiry_work: AtomicBool,
+}
+
+/// Called with a shard lock still held, after whatever the holder did: flags the keyspace
+/// when the shard has keys or hash fields with a TTL. A plain load first, so that a workload
+/// with TTLs does not write the shared flag on every command.
+#[inline]
+fn note_expiry_work(ks: &Keyspace, s: &Shard) {
+    if (s.volatile_len() != 0 || s.field_expiry_keys() != 0) && !ks.expiry_work.load(Relaxed) {
+        ks.expiry_work.store(true, Relaxed);
+    }
+}
+
+/// A single locked shard (see [`Keyspace::lock_one`]); derefs to the [`Shard`]. Releasing it
+/// records whether the shard holds anything the expiry cycle must visit.
+pub struct ShardGuard<'a> {
+    ks: &'a Keyspace,
+    guard: MutexGuard<'a, Shard>,
+}
+
+impl std::ops::Deref for ShardGuard<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for ShardGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    fn drop(&mut self) {
+        note_expiry_work(self.ks, &self.guard);
+    }
 }
 
 /// The access tracking a `maxmemory-policy` implies: LFU counters for the `*-lfu` policies, the
@@ -209,7 +250,17 @@ impl Keyspace {
             escalating: AtomicBool::new(false),
             escalation: Mutex::new(()),
             script_busy: std::sync::Arc::new(AtomicBool::new(false)),
+            expiry_work: AtomicBool::new(false),
         }
+    }
+
+    /// Whether some shard may hold a TTL (of a key or of a hash field) since the last call,
+    /// and clears the flag. The expiry cycle calls it at the start of each full round over the
+    /// shards: every lock released after that call on a shard with TTLs sets the flag again,
+    /// and a shard that had TTLs before it is seen by the round itself, so a round that
+    /// starts with `false` and finds no TTL proves there is none.
+    pub fn take_expiry_work(&self) -> bool {
+        self.expiry_work.load(Relaxed) && self.expiry_work.swap(false, Relaxed)
     }
 
     /// The current access tracking mode (OBJECT FREQ / IDLETIME read it).
@@ -393,14 +444,27 @@ impl Keyspace {
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(usize, &mut Shard)) {
         if let Some(d) = self.dbs.get(db) {
             for (i, m) in d.shards.iter().enumerate() {
-                f(i, &mut m.lock());
+                let mut g = m.lock();
+                f(i, &mut g);
+                note_expiry_work(self, &g);
             }
         }
     }
 
     /// Locks a single shard (for work that is atomic per shard only: SCAN steps, expiry cycle).
-    pub fn lock_one(&self, db: usize, shard: usize) -> Option<MutexGuard<'_, Shard>> {
-        Some(self.dbs.get(db)?.shards.get(shard)?.lock())
+    pub fn lock_one(&self, db: usize, shard: usize) -> Option<ShardGuard<'_>> {
+        Some(ShardGuard {
+            ks: self,
+            guard: self.dbs.get(db)?.shards.get(shard)?.lock(),
+        })
+    }
+}
+
+impl Drop for LockSet<'_> {
+    fn drop(&mut self) {
+        for (_, g) in self.held.as_slice() {
+            note_expiry_work(self.ks, g);
+        }
     }
 }
 
