@@ -239,6 +239,11 @@ pub struct LockSet<'a> {
     /// The first key of the command and its shard, so the handler's lookup of that key does not
     /// hash it again: (address, length, shard) of the argument's bytes.
     hint: Option<(usize, usize, u32)>,
+    /// The same for every key of a multi-key command (MSET, DEL, ...), in argument order, set
+    /// by [`LockSet::set_key_shards`]; empty otherwise.
+    keys: Box<[(usize, usize, u32)]>,
+    /// Where the next look-up in `keys` starts (handlers mostly walk the keys in order).
+    next_key: usize,
 }
 
 impl Keyspace {
@@ -328,6 +333,8 @@ impl Keyspace {
                 ks: self,
                 held: Guards::Empty,
                 hint: None,
+                keys: Box::default(),
+                next_key: 0,
             };
             let outcome = match plan {
                 LockPlan::None => Ok(()),
@@ -414,6 +421,8 @@ impl Keyspace {
             ks: self,
             held,
             hint: Some((key.as_ptr() as usize, key.len(), s)),
+            keys: Box::default(),
+            next_key: 0,
         }
     }
 
@@ -433,6 +442,8 @@ impl Keyspace {
             ks: self,
             held,
             hint: Some((key.as_ptr() as usize, key.len(), s)),
+            keys: Box::default(),
+            next_key: 0,
         })
     }
 
@@ -496,6 +507,7 @@ impl<'a> LockSet<'a> {
         match self.hint {
             Some((_, len, s)) if len == key.len() && self.holds(db, s) => {
                 self.hint = Some((key.as_ptr() as usize, len, s));
+                self.keys = Box::default();
                 true
             }
             _ => false,
@@ -563,12 +575,41 @@ impl<'a> LockSet<'a> {
         held.get_mut(i).map(|x| &mut *x.1)
     }
 
+    /// Hands the lock set the shard of each key argument of the command about to run, as
+    /// (address, length, shard) of the argument's bytes (see `dispatch::lock_for_call`): `for_key`
+    /// on those very arguments then skips the CRC16. Only for a set used by one command, whose
+    /// arguments stay alive (and so at their addresses) while it runs.
+    pub fn set_key_shards(&mut self, keys: Box<[(usize, usize, u32)]>) {
+        self.keys = keys;
+        self.next_key = 0;
+    }
+
+    /// The shard of `key` if it is one of the arguments given to [`LockSet::set_key_shards`].
+    #[inline]
+    fn known_shard(&mut self, key: &[u8]) -> Option<u32> {
+        let n = self.keys.len();
+        let at = (key.as_ptr() as usize, key.len());
+        for i in 0..n {
+            let j = (self.next_key + i) % n;
+            if let Some(&(p, l, s)) = self.keys.get(j) {
+                if (p, l) == at {
+                    self.next_key = j + 1;
+                    return Some(s);
+                }
+            }
+        }
+        None
+    }
+
     /// The locked shard holding `key` in `db`.
     #[inline]
     pub fn for_key(&mut self, db: u32, key: &[u8]) -> Option<&mut Shard> {
         let s = match self.hint {
             Some((ptr, len, s)) if ptr == key.as_ptr() as usize && len == key.len() => s,
-            _ => shard_of(key) as u32,
+            _ => match self.known_shard(key) {
+                Some(s) => s,
+                None => shard_of(key) as u32,
+            },
         };
         self.shard(db, s)
     }
@@ -639,5 +680,32 @@ mod tests {
         let mut all = ks.lock(&LockPlan::All);
         assert!(all.holds_db(0) && all.holds_db(1));
         assert_eq!(all.db_shards(1).count(), SHARDS);
+    }
+
+    #[test]
+    fn key_shards_are_used_only_for_those_very_arguments() {
+        let ks = Keyspace::new(1);
+        let a = bytes::Bytes::from_static(b"alpha");
+        let b = bytes::Bytes::from_static(b"beta");
+        let (sa, sb) = (shard_of(&a) as u32, shard_of(&b) as u32);
+        let mut set = ks.lock(&LockPlan::Shards(vec![(0, sa), (0, sb)]).normalise());
+        // Deliberately swapped shards: a hinted argument must take its recorded shard.
+        set.set_key_shards(
+            vec![
+                (a.as_ptr() as usize, a.len(), sb),
+                (b.as_ptr() as usize, b.len(), sa),
+            ]
+            .into_boxed_slice(),
+        );
+        let held_b: *const Shard = set.shard(0, sb).expect("held");
+        let held_a: *const Shard = set.shard(0, sa).expect("held");
+        // Any order, repeated.
+        for _ in 0..2 {
+            assert!(std::ptr::eq(set.for_key(0, &b).expect("held"), held_a));
+            assert!(std::ptr::eq(set.for_key(0, &a).expect("held"), held_b));
+        }
+        // Equal bytes elsewhere are hashed as usual.
+        let copy = b"alpha".to_vec();
+        assert!(std::ptr::eq(set.for_key(0, &copy).expect("held"), held_a));
     }
 }
