@@ -390,7 +390,12 @@ impl RequestParser {
         args.clear();
         if let Some((&(ls, le), init)) = self.ranges.split_last() {
             let len = chunk.len();
-            args.extend(init.iter().map(|&(s, e)| chunk.slice(s.min(e)..e.min(len))));
+            // A plain loop: `extend` over the mapped iterator cost ~90 instructions for the
+            // one argument of a GET (callgrind).
+            args.reserve(init.len() + 1);
+            for &(s, e) in init {
+                args.push(chunk.slice(s.min(e)..e.min(len)));
+            }
             chunk.truncate(le.min(len));
             chunk.advance(ls.min(le).min(chunk.len()));
             args.push(chunk);
