@@ -62,6 +62,13 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
     let mut now = crate::util::now_ms();
     let mut stale = false;
     loop {
+        // A full round starts: when no lock released since the last round started left a TTL
+        // behind and that round found none either, there is nothing to visit (expired-key
+        // logging drains records left by lazy expiry outside commands, so it always walks).
+        if cursor == 0 && !srv.keyspace.take_expiry_work() && !crate::notify::expired_logging(srv) {
+            crate::tracking::broadcast(srv);
+            return 0;
+        }
         let (db, shard) = (cursor / SHARDS % srv.keyspace.db_count(), cursor % SHARDS);
         cursor = (cursor + 1) % total;
         visited += 1;
@@ -120,5 +127,105 @@ pub fn active_expire_cycle(srv: &Server, mut cursor: usize, budget: Duration) ->
             round_checked = 0;
             round_expired = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use ferrokv_engine::Entry;
+
+    /// How many shards currently hold keys with a TTL (each locked in turn).
+    fn volatile_shards(srv: &Server) -> usize {
+        let mut n = 0;
+        for db in 0..srv.keyspace.db_count() {
+            srv.keyspace
+                .for_each_shard(db, |_, s| n += usize::from(s.volatile_len() > 0));
+        }
+        n
+    }
+
+    /// One cycle from cursor 0 with an ample budget: a whole round (or none when idle).
+    fn full_round(srv: &Server) {
+        assert_eq!(active_expire_cycle(srv, 0, Duration::from_secs(30)), 0);
+    }
+
+    #[test]
+    fn idle_cycle_skips_until_a_ttl_appears_and_still_reclaims_it() {
+        let srv = Server::new(Config::defaults());
+        // Nothing volatile: the cycle returns at once, without visiting a shard.
+        assert!(!srv.keyspace.take_expiry_work());
+        assert_eq!(active_expire_cycle(&srv, 0, Duration::from_secs(5)), 0);
+
+        // A persistent key changes nothing.
+        {
+            let mut set = srv.keyspace.lock_key(3, b"plain");
+            let shard = set.for_key(3, b"plain").expect("held");
+            shard.insert(Entry::new_string(b"plain", b"v", None, 0), 0);
+        }
+        assert!(!srv.keyspace.take_expiry_work());
+
+        // A key with a past TTL in db 5: releasing the lock flags the keyspace, the next
+        // round visits the shards and reclaims it.
+        {
+            let mut set = srv.keyspace.lock_key(5, b"gone");
+            let shard = set.for_key(5, b"gone").expect("held");
+            shard.insert(Entry::new_string(b"gone", b"v", Some(1), 0), 0);
+        }
+        assert_eq!(volatile_shards(&srv), 1);
+        full_round(&srv);
+        assert_eq!(volatile_shards(&srv), 0);
+        // The round that removed the last TTL left the flag clear: the idle state again.
+        assert!(!srv.keyspace.take_expiry_work());
+
+        // A TTL far in the future keeps the flag set round after round.
+        {
+            let mut s = srv.keyspace.lock_one(0, 9).expect("shard");
+            s.insert(Entry::new_string(b"later", b"v", Some(i64::MAX / 2), 0), 0);
+        }
+        for _ in 0..3 {
+            full_round(&srv);
+            assert_eq!(volatile_shards(&srv), 1);
+        }
+        // Each round took the flag and set it again when it met the TTL.
+        assert!(srv.keyspace.take_expiry_work());
+
+        // Hash field TTLs count too (a hash tracked for field expiry, no key TTL).
+        {
+            let mut s = srv.keyspace.lock_one(0, 9).expect("shard");
+            s.remove(b"later", 0);
+            s.track_field_expiry(b"h");
+        }
+        assert!(srv.keyspace.take_expiry_work());
+    }
+
+    #[test]
+    fn a_ttl_set_mid_round_behind_the_cursor_is_seen_next_round() {
+        let srv = Server::new(Config::defaults());
+        {
+            let mut s = srv.keyspace.lock_one(0, 0).expect("shard");
+            s.insert(Entry::new_string(b"a", b"v", Some(i64::MAX / 2), 0), 0);
+        }
+        // Start a round: it takes the flag and visits a few shards, then stops (no budget).
+        let cursor = active_expire_cycle(&srv, 0, Duration::ZERO);
+        assert_ne!(cursor, 0);
+        // A TTL appears in a shard the round already passed.
+        {
+            let mut s = srv.keyspace.lock_one(0, 0).expect("shard");
+            s.insert(Entry::new_string(b"b", b"v", Some(1), 0), 0);
+        }
+        // The rest of this round, then the next one up to the same point: shard 0 is visited
+        // again (no skip at cursor 0) and the expired key reclaimed.
+        assert_eq!(
+            active_expire_cycle(&srv, cursor, Duration::from_secs(30)),
+            cursor
+        );
+        let s = srv.keyspace.lock_one(0, 0).expect("shard");
+        assert_eq!(
+            s.volatile_len(),
+            1,
+            "the expired key was reclaimed, the other kept"
+        );
     }
 }

@@ -545,7 +545,7 @@ pub fn execute_with<'k>(
                 Some(k) => srv.keyspace.lock_key_checked(client.db, k),
                 None => Ok(srv.keyspace.lock(&LockPlan::None)),
             },
-            _ => srv.keyspace.lock_checked(&lock_plan(cmd, argv, client.db)),
+            _ => lock_for_call(srv, cmd, argv, client.db),
         };
         let locks = match locked {
             Ok(l) => l,
@@ -648,6 +648,87 @@ pub(crate) fn single_key_index(spec: &CommandSpec) -> Option<usize> {
     }
 }
 
+/// The argument positions of a command's keys when its only key spec is a fixed index with a
+/// range find (GET, SET, MSET, DEL, ...): `(first, last, step)`, `last` clamped to the last
+/// argument. `Some(Err(()))` when the range's end lies before the start of `argv` (malformed
+/// request), `None` for other key specs.
+#[inline]
+fn key_range(spec: &CommandSpec, argc: usize) -> Option<Result<(usize, usize, usize), ()>> {
+    let [ks] = spec.key_specs else {
+        return None;
+    };
+    let (
+        BeginSearch::Index(first),
+        FindKeys::Range {
+            lastkey,
+            step,
+            limit,
+        },
+    ) = (&ks.begin, &ks.find)
+    else {
+        return None;
+    };
+    if *first <= 0 || *step <= 0 || *limit != 0 {
+        return None;
+    }
+    let first = *first as usize;
+    let last = if *lastkey >= 0 {
+        first + *lastkey as usize
+    } else {
+        match argc.checked_sub((-*lastkey) as usize) {
+            Some(l) => l,
+            None => return Some(Err(())),
+        }
+    };
+    Some(Ok((
+        first,
+        last.min(argc.saturating_sub(1)),
+        *step as usize,
+    )))
+}
+
+/// Number of positions `first, first + step, ...` up to `last` (0 when `last < first`).
+#[inline]
+fn range_len(first: usize, last: usize, step: usize) -> usize {
+    if last < first {
+        0
+    } else {
+        (last - first) / step + 1
+    }
+}
+
+/// Locks what [`lock_plan`] says for a command about to run with `argv`. For a command with
+/// several keys at fixed positions (MSET, DEL, EXISTS, ...) each key's shard is computed once
+/// here and handed to the lock set ([`LockSet::set_key_shards`]), so the handler's
+/// `for_key` does not hash the keys again.
+pub fn lock_for_call<'k>(
+    srv: &'k Server,
+    cmd: &Command,
+    argv: &[Bytes],
+    db: u32,
+) -> Result<LockSet<'k>, crate::keyspace::LockAbort> {
+    if let (Locking::Keys, Some(Ok((first, last, step)))) =
+        (cmd.locking, key_range(cmd.spec, argv.len()))
+    {
+        let n = range_len(first, last, step);
+        if n > 1 {
+            let mut plan = Vec::with_capacity(n);
+            let mut keys = Vec::with_capacity(n);
+            for k in argv.iter().take(last + 1).skip(first).step_by(step) {
+                let s = shard_of(k) as u32;
+                plan.push((db, s));
+                keys.push((k.as_ptr() as usize, k.len(), s));
+            }
+            let mut set = srv
+                .keyspace
+                .lock_checked(&LockPlan::Shards(plan).normalise())?;
+            set.set_key_shards(keys.into_boxed_slice());
+            return Ok(set);
+        }
+    }
+    srv.keyspace.lock_checked(&lock_plan(cmd, argv, db))
+}
+
 /// The shards a command must hold, from its locking mode and key specs.
 pub fn lock_plan(cmd: &Command, argv: &[Bytes], db: u32) -> LockPlan {
     match cmd.locking {
@@ -664,40 +745,16 @@ pub fn lock_plan(cmd: &Command, argv: &[Bytes], db: u32) -> LockPlan {
 pub fn key_plan(spec: &CommandSpec, argv: &[Bytes], db: u32) -> LockPlan {
     // Fast path: one key spec, fixed index, range find (GET, SET, MSET, DEL, ...): no allocation
     // beyond the plan itself.
-    if let [ks] = spec.key_specs {
-        if let (
-            BeginSearch::Index(first),
-            FindKeys::Range {
-                lastkey,
-                step,
-                limit,
-            },
-        ) = (&ks.begin, &ks.find)
-        {
-            if *first > 0 && *step > 0 && *limit == 0 {
-                let first = *first as usize;
-                let argc = argv.len();
-                let last = if *lastkey >= 0 {
-                    first + *lastkey as usize
-                } else {
-                    let back = (-*lastkey) as usize;
-                    match argc.checked_sub(back) {
-                        Some(l) => l,
-                        None => return LockPlan::Db(db),
-                    }
-                };
-                let mut v = Vec::with_capacity(1);
-                let mut i = first;
-                while i <= last {
-                    match argv.get(i) {
-                        Some(k) => v.push((db, shard_of(k) as u32)),
-                        None => break,
-                    }
-                    i += *step as usize;
-                }
-                return LockPlan::Shards(v).normalise();
+    match key_range(spec, argv.len()) {
+        Some(Ok((first, last, step))) => {
+            let mut v = Vec::with_capacity(range_len(first, last, step));
+            for k in argv.iter().take(last + 1).skip(first).step_by(step) {
+                v.push((db, shard_of(k) as u32));
             }
+            return LockPlan::Shards(v).normalise();
         }
+        Some(Err(())) => return LockPlan::Db(db),
+        None => {}
     }
     let args: Vec<&[u8]> = argv.iter().map(|b| &b[..]).collect();
     let keys = spec::keys_for_dispatch(spec, &args);

@@ -77,6 +77,47 @@ pub struct Keyspace {
     /// Set while a script is busy (past `busy-reply-threshold`): waiters give up with
     /// [`LockAbort::Busy`].
     pub script_busy: std::sync::Arc<AtomicBool>,
+    /// Some shard may hold a key with a TTL or a hash with field TTLs: set when a lock on
+    /// such a shard is released (see [`note_expiry_work`]), cleared by the expiry cycle at
+    /// the start of each full round ([`Keyspace::take_expiry_work`]). While it stays clear
+    /// the idle cycle visits no shard.
+    expiry_work: AtomicBool,
+}
+
+/// Called with a shard lock still held, after whatever the holder did: flags the keyspace
+/// when the shard has keys or hash fields with a TTL. A plain load first, so that a workload
+/// with TTLs does not write the shared flag on every command.
+#[inline]
+fn note_expiry_work(ks: &Keyspace, s: &Shard) {
+    if (s.volatile_len() != 0 || s.field_expiry_keys() != 0) && !ks.expiry_work.load(Relaxed) {
+        ks.expiry_work.store(true, Relaxed);
+    }
+}
+
+/// A single locked shard (see [`Keyspace::lock_one`]); derefs to the [`Shard`]. Releasing it
+/// records whether the shard holds anything the expiry cycle must visit.
+pub struct ShardGuard<'a> {
+    ks: &'a Keyspace,
+    guard: MutexGuard<'a, Shard>,
+}
+
+impl std::ops::Deref for ShardGuard<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for ShardGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
+}
+
+impl Drop for ShardGuard<'_> {
+    fn drop(&mut self) {
+        note_expiry_work(self.ks, &self.guard);
+    }
 }
 
 /// The access tracking a `maxmemory-policy` implies: LFU counters for the `*-lfu` policies, the
@@ -198,6 +239,11 @@ pub struct LockSet<'a> {
     /// The first key of the command and its shard, so the handler's lookup of that key does not
     /// hash it again: (address, length, shard) of the argument's bytes.
     hint: Option<(usize, usize, u32)>,
+    /// The same for every key of a multi-key command (MSET, DEL, ...), in argument order, set
+    /// by [`LockSet::set_key_shards`]; empty otherwise.
+    keys: Box<[(usize, usize, u32)]>,
+    /// Where the next look-up in `keys` starts (handlers mostly walk the keys in order).
+    next_key: usize,
 }
 
 impl Keyspace {
@@ -209,7 +255,17 @@ impl Keyspace {
             escalating: AtomicBool::new(false),
             escalation: Mutex::new(()),
             script_busy: std::sync::Arc::new(AtomicBool::new(false)),
+            expiry_work: AtomicBool::new(false),
         }
+    }
+
+    /// Whether some shard may hold a TTL (of a key or of a hash field) since the last call,
+    /// and clears the flag. The expiry cycle calls it at the start of each full round over the
+    /// shards: every lock released after that call on a shard with TTLs sets the flag again,
+    /// and a shard that had TTLs before it is seen by the round itself, so a round that
+    /// starts with `false` and finds no TTL proves there is none.
+    pub fn take_expiry_work(&self) -> bool {
+        self.expiry_work.load(Relaxed) && self.expiry_work.swap(false, Relaxed)
     }
 
     /// The current access tracking mode (OBJECT FREQ / IDLETIME read it).
@@ -277,6 +333,8 @@ impl Keyspace {
                 ks: self,
                 held: Guards::Empty,
                 hint: None,
+                keys: Box::default(),
+                next_key: 0,
             };
             let outcome = match plan {
                 LockPlan::None => Ok(()),
@@ -363,6 +421,8 @@ impl Keyspace {
             ks: self,
             held,
             hint: Some((key.as_ptr() as usize, key.len(), s)),
+            keys: Box::default(),
+            next_key: 0,
         }
     }
 
@@ -382,6 +442,8 @@ impl Keyspace {
             ks: self,
             held,
             hint: Some((key.as_ptr() as usize, key.len(), s)),
+            keys: Box::default(),
+            next_key: 0,
         })
     }
 
@@ -393,14 +455,27 @@ impl Keyspace {
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(usize, &mut Shard)) {
         if let Some(d) = self.dbs.get(db) {
             for (i, m) in d.shards.iter().enumerate() {
-                f(i, &mut m.lock());
+                let mut g = m.lock();
+                f(i, &mut g);
+                note_expiry_work(self, &g);
             }
         }
     }
 
     /// Locks a single shard (for work that is atomic per shard only: SCAN steps, expiry cycle).
-    pub fn lock_one(&self, db: usize, shard: usize) -> Option<MutexGuard<'_, Shard>> {
-        Some(self.dbs.get(db)?.shards.get(shard)?.lock())
+    pub fn lock_one(&self, db: usize, shard: usize) -> Option<ShardGuard<'_>> {
+        Some(ShardGuard {
+            ks: self,
+            guard: self.dbs.get(db)?.shards.get(shard)?.lock(),
+        })
+    }
+}
+
+impl Drop for LockSet<'_> {
+    fn drop(&mut self) {
+        for (_, g) in self.held.as_slice() {
+            note_expiry_work(self.ks, g);
+        }
     }
 }
 
@@ -432,6 +507,7 @@ impl<'a> LockSet<'a> {
         match self.hint {
             Some((_, len, s)) if len == key.len() && self.holds(db, s) => {
                 self.hint = Some((key.as_ptr() as usize, len, s));
+                self.keys = Box::default();
                 true
             }
             _ => false,
@@ -499,12 +575,41 @@ impl<'a> LockSet<'a> {
         held.get_mut(i).map(|x| &mut *x.1)
     }
 
+    /// Hands the lock set the shard of each key argument of the command about to run, as
+    /// (address, length, shard) of the argument's bytes (see `dispatch::lock_for_call`): `for_key`
+    /// on those very arguments then skips the CRC16. Only for a set used by one command, whose
+    /// arguments stay alive (and so at their addresses) while it runs.
+    pub fn set_key_shards(&mut self, keys: Box<[(usize, usize, u32)]>) {
+        self.keys = keys;
+        self.next_key = 0;
+    }
+
+    /// The shard of `key` if it is one of the arguments given to [`LockSet::set_key_shards`].
+    #[inline]
+    fn known_shard(&mut self, key: &[u8]) -> Option<u32> {
+        let n = self.keys.len();
+        let at = (key.as_ptr() as usize, key.len());
+        for i in 0..n {
+            let j = (self.next_key + i) % n;
+            if let Some(&(p, l, s)) = self.keys.get(j) {
+                if (p, l) == at {
+                    self.next_key = j + 1;
+                    return Some(s);
+                }
+            }
+        }
+        None
+    }
+
     /// The locked shard holding `key` in `db`.
     #[inline]
     pub fn for_key(&mut self, db: u32, key: &[u8]) -> Option<&mut Shard> {
         let s = match self.hint {
             Some((ptr, len, s)) if ptr == key.as_ptr() as usize && len == key.len() => s,
-            _ => shard_of(key) as u32,
+            _ => match self.known_shard(key) {
+                Some(s) => s,
+                None => shard_of(key) as u32,
+            },
         };
         self.shard(db, s)
     }
@@ -575,5 +680,32 @@ mod tests {
         let mut all = ks.lock(&LockPlan::All);
         assert!(all.holds_db(0) && all.holds_db(1));
         assert_eq!(all.db_shards(1).count(), SHARDS);
+    }
+
+    #[test]
+    fn key_shards_are_used_only_for_those_very_arguments() {
+        let ks = Keyspace::new(1);
+        let a = bytes::Bytes::from_static(b"alpha");
+        let b = bytes::Bytes::from_static(b"beta");
+        let (sa, sb) = (shard_of(&a) as u32, shard_of(&b) as u32);
+        let mut set = ks.lock(&LockPlan::Shards(vec![(0, sa), (0, sb)]).normalise());
+        // Deliberately swapped shards: a hinted argument must take its recorded shard.
+        set.set_key_shards(
+            vec![
+                (a.as_ptr() as usize, a.len(), sb),
+                (b.as_ptr() as usize, b.len(), sa),
+            ]
+            .into_boxed_slice(),
+        );
+        let held_b: *const Shard = set.shard(0, sb).expect("held");
+        let held_a: *const Shard = set.shard(0, sa).expect("held");
+        // Any order, repeated.
+        for _ in 0..2 {
+            assert!(std::ptr::eq(set.for_key(0, &b).expect("held"), held_a));
+            assert!(std::ptr::eq(set.for_key(0, &a).expect("held"), held_b));
+        }
+        // Equal bytes elsewhere are hashed as usual.
+        let copy = b"alpha".to_vec();
+        assert!(std::ptr::eq(set.for_key(0, &copy).expect("held"), held_a));
     }
 }

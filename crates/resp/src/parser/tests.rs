@@ -5,7 +5,17 @@ type Outcome = (Vec<Vec<Vec<u8>>>, Option<ParseError>, usize);
 /// Feed `input` in chunks of `chunk` bytes (0 = all at once), collecting every
 /// request until an error. Returns (requests, error, bytes left in buffer).
 fn run(input: &[u8], chunk: usize, limits: &Limits, auth: bool) -> Outcome {
-    let mut p = RequestParser::new();
+    run_with(RequestParser::new(), input, chunk, limits, auth)
+}
+
+/// [`run`] with a given parser (to compare the one-pass path with the incremental one).
+fn run_with(
+    mut p: RequestParser,
+    input: &[u8],
+    chunk: usize,
+    limits: &Limits,
+    auth: bool,
+) -> Outcome {
     let mut buf = BytesMut::new();
     let mut args = Vec::new();
     let mut reqs = Vec::new();
@@ -578,4 +588,125 @@ fn random_input_never_panics_and_chunking_is_irrelevant() {
         }
         let _ = run(&input, 1, &l, false);
     }
+}
+
+/// Random requests made of plausible multibulk pieces (and damaged ones): the one-pass path
+/// must give exactly what the incremental parser alone gives, whole or split anywhere.
+#[test]
+fn fast_path_matches_incremental_parser() {
+    let pieces: &[&[u8]] = &[
+        b"*1\r\n",
+        b"*2\r\n",
+        b"*3\r\n",
+        b"*0\r\n",
+        b"*-1\r\n",
+        b"*11\r\n",
+        b"*02\r\n",
+        b"$3\r\nGET\r\n",
+        b"$3\r\nSET\r\n",
+        b"$16\r\nkey:000000000042\r\n",
+        b"$0\r\n\r\n",
+        b"$1\r\nk\r\n",
+        b"$01\r\nk\r\n",
+        b"$-1\r\n",
+        b"$5\r\nab\r\n",
+        b"$2\rXab\r\n",
+        b"$3\r\nabcXY",
+        b"$\r\n",
+        b"$99999\r\n",
+        b"$20000\r\n",
+        b"*\r\n",
+        b"PING\r\n",
+        b"\x00",
+        b"\r\n",
+        b"$4\r\nPI\x00G\r\n",
+        b"$1\r\n",
+        b"x",
+        b"*1\r",
+        b"$70\r\n",
+    ];
+    let limits = [
+        Limits::default(),
+        Limits {
+            max_bulk_len: 16,
+            max_multibulk_len: 3,
+            max_inline_len: 24,
+        },
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..4000 {
+        let n = 1 + (xorshift(&mut seed) % 12) as usize;
+        let input: Vec<u8> = (0..n)
+            .flat_map(|_| pieces[(xorshift(&mut seed) % pieces.len() as u64) as usize].to_vec())
+            .collect();
+        let l = &limits[round % 2];
+        let auth = round % 3 != 0;
+        for chunk in [0, 1, 3, 7] {
+            let fast = run_with(RequestParser::new(), &input, chunk, l, auth);
+            let slow = run_with(RequestParser::without_fast_path(), &input, chunk, l, auth);
+            assert_eq!(fast, slow, "input {input:?} chunk {chunk} auth {auth}");
+        }
+    }
+}
+
+#[test]
+fn fast_path_every_split_and_pipeline() {
+    let mut input = Vec::new();
+    for i in 0..20 {
+        let key = format!("key:{i:012}");
+        input.extend_from_slice(
+            format!("*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).as_bytes(),
+        );
+        input.extend_from_slice(
+            format!(
+                "*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n$3\r\nv{i:02}\r\n",
+                key.len()
+            )
+            .as_bytes(),
+        );
+    }
+    input.extend_from_slice(b"PING\r\n*1\r\n$4\r\nPING\r\n");
+    let l = Limits::default();
+    let whole = run(&input, 0, &l, true);
+    assert_eq!(whole.0.len(), 42);
+    assert_eq!(whole.0[1], v(&["SET", "key:000000000000", "v00"]));
+    assert_eq!(whole.0[40], v(&["PING"]));
+    for cut in 0..=input.len() {
+        let mut p = RequestParser::new();
+        let mut buf = BytesMut::new();
+        let mut args = Vec::new();
+        let mut reqs: Vec<Vec<Vec<u8>>> = Vec::new();
+        for piece in [&input[..cut], &input[cut..]] {
+            buf.extend_from_slice(piece);
+            while p.parse(&mut buf, &mut args, &l, true).expect("valid input") {
+                reqs.push(args.iter().map(|a| a.to_vec()).collect());
+            }
+        }
+        assert_eq!((reqs, None, buf.len()), whole, "cut {cut}");
+    }
+}
+
+#[test]
+fn fast_path_limits_give_redis_errors() {
+    // Completely buffered requests over a limit still get the incremental path's errors.
+    let l = Limits {
+        max_bulk_len: 4,
+        max_multibulk_len: 2,
+        max_inline_len: 64,
+    };
+    let r = run(b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", 0, &l, true);
+    assert_eq!(r.1, Some(ParseError::Protocol(E_INVALID_MBULK)));
+    let r = run(b"*1\r\n$5\r\nhello\r\n", 0, &l, true);
+    assert_eq!(r.1, Some(ParseError::Protocol(E_INVALID_BULK)));
+    let mut many = b"*11\r\n".to_vec();
+    for _ in 0..11 {
+        many.extend_from_slice(b"$1\r\nx\r\n");
+    }
+    assert_eq!(err_of(&many, false), ParseError::Protocol(E_UNAUTH_MBULK));
+    assert_eq!(one(&many).len(), 11);
+    let mut big = b"*1\r\n$16385\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'a', 16385));
+    big.extend_from_slice(b"\r\n");
+    assert_eq!(err_of(&big, false), ParseError::Protocol(E_UNAUTH_BULK));
+    assert_eq!(one(&big)[0].len(), 16385);
 }
