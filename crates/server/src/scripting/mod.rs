@@ -473,17 +473,22 @@ fn run_prepared(
     let all: &[Bytes] = c.argv;
     let (keys, argv) = all[3..].split_at(numkeys);
     let db = c.client.db;
-    let plan = LockPlan::Shards(
-        keys.iter()
-            .map(|k| (db, crate::keyspace::shard_of(k) as u32))
-            .collect(),
-    )
-    .normalise();
-    if c.locks.is_empty() {
-        c.locks = srv.keyspace.lock(&plan);
+    if let ([key], true) = (keys, c.locks.is_empty()) {
+        // One key (the usual case): its shard, without building a plan.
+        c.locks = srv.keyspace.lock_key(db, key);
     } else {
-        // Inside EXEC: the transaction's lock set already covers the whole db.
-        c.locks.acquire_more(&plan);
+        let plan = LockPlan::Shards(
+            keys.iter()
+                .map(|k| (db, crate::keyspace::shard_of(k) as u32))
+                .collect(),
+        )
+        .normalise();
+        if c.locks.is_empty() {
+            c.locks = srv.keyspace.lock(&plan);
+        } else {
+            // Inside EXEC: the transaction's lock set already covers the whole db.
+            c.locks.acquire_more(&plan);
+        }
     }
     let f = &sc.flags;
     f.kill.store(false, Relaxed);
