@@ -3,7 +3,9 @@
 //! on), SCRIPT KILL / FUNCTION KILL texts, UNKILLABLE after a write, SHUTDOWN NOSAVE while
 //! busy, the Lua memory limit, atomicity of scripts (declared and undeclared keys) against
 //! concurrent MULTI/EXEC and plain commands, SELECT inside scripts, EVAL inside MULTI,
-//! MONITOR and commandstats for commands run by scripts.
+//! MONITOR and commandstats for commands run by scripts; `redis.call` from coroutines,
+//! metamethods and library callbacks, its argument conversion and errors on both the
+//! script-thread and the inline path, and a `redis.call` kept past its run.
 //!
 //! The servers get `FERROKV_LUA_MEMORY_LIMIT` (see `scripting::vm::memory_limit`) so the
 //! memory test is quick; the same value for every test of this file.
@@ -472,4 +474,142 @@ fn scripts_are_atomic_against_transactions_and_plain_commands() {
         "lost updates on the counter"
     );
     assert!(counter > 0);
+}
+
+/// Runs `body` (no keys) `n` times: the first run goes to the script thread, the later ones
+/// run inline on the connection's worker (the script is then known fast). Returns the replies.
+fn eval_n(c: &mut Conn, body: &str, keys: &[&str], n: usize) -> Vec<Value> {
+    let nk = keys.len().to_string();
+    let mut args = vec!["EVAL", body, nk.as_str()];
+    args.extend_from_slice(keys);
+    (0..n).map(|_| c.cmd(&args)).collect()
+}
+
+#[test]
+fn redis_call_from_coroutines_metamethods_and_callbacks_within_the_run() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    let co = "local co = coroutine.create(function(k) \
+                coroutine.yield(redis.call('INCR', k)) \
+                return redis.call('INCR', k) end) \
+              local _, a = coroutine.resume(co, KEYS[1]) \
+              local _, b = coroutine.resume(co) \
+              return {a, b}";
+    let got = eval_n(&mut c, co, &["co"], 4);
+    for (i, v) in got.into_iter().enumerate() {
+        let i = i as i64;
+        assert_eq!(
+            v,
+            Value::Array(vec![Value::Int(2 * i + 1), Value::Int(2 * i + 2)])
+        );
+    }
+    let meta = "local t = setmetatable({}, {__index = function(_, k) \
+                  return redis.call('INCRBY', k, 10) end}) return t[KEYS[1]]";
+    let got = eval_n(&mut c, meta, &["m"], 3);
+    assert_eq!(got, vec![Value::Int(10), Value::Int(20), Value::Int(30)]);
+    let gsub =
+        "return (string.gsub('a b', '%a', function(x) return redis.call('ECHO', x .. '!') end))";
+    for v in eval_n(&mut c, gsub, &[], 3) {
+        assert_eq!(bulk_str(v), "a! b!");
+    }
+}
+
+#[test]
+fn redis_call_arguments_and_errors_on_every_path() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    // Many calls per run, with argument counts growing past what the argument vector keeps
+    // between calls, then small again.
+    let grow = "local args = {} \
+                for i = 1, 150 do args[i] = 'e' .. i end \
+                local a = redis.call('RPUSH', KEYS[1], unpack(args)) \
+                local b = redis.call('RPUSH', KEYS[1], 1, 2.5, 'x') \
+                redis.call('DEL', KEYS[1]) \
+                return {a, b, redis.call('INCR', KEYS[2])}";
+    for (i, v) in eval_n(&mut c, grow, &["l", "n"], 4).into_iter().enumerate() {
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Int(150),
+                Value::Int(153),
+                Value::Int(i as i64 + 1)
+            ])
+        );
+    }
+    assert_eq!(
+        c.cmd(&["LRANGE", "l", "0", "-1"]),
+        Value::Array(vec![]),
+        "the list was deleted by the last run"
+    );
+    // Errors raised by redis.call, caught by pcall, returned by redis.pcall.
+    let caught = "local ok, e = pcall(redis.call, 'INCR') return {tostring(ok), e}";
+    for v in eval_n(&mut c, caught, &[], 3) {
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Bulk(b"false".to_vec()),
+                Value::Bulk(b"ERR Wrong number of args calling Redis command from script".to_vec()),
+            ])
+        );
+    }
+    for v in eval_n(&mut c, "return redis.pcall('SET', {})", &[], 3) {
+        assert_eq!(
+            err(v),
+            "ERR Lua redis lib command arguments must be strings or integers"
+        );
+    }
+    for v in eval_n(&mut c, "return redis.call('GET', nil)", &[], 3) {
+        assert!(err(v).starts_with(
+            "ERR Lua redis lib command arguments must be strings or integers script: "
+        ),);
+    }
+    for v in eval_n(&mut c, "return redis.call()", &[], 3) {
+        assert!(err(v).starts_with(
+            "ERR Please specify at least one argument for this redis lib call script: "
+        ));
+    }
+    // No recursion into the scripting engine.
+    for v in eval_n(&mut c, "return redis.call('EVAL', 'return 1', '0')", &[], 3) {
+        assert!(err(v).starts_with("ERR This Redis command is not allowed from script script: "));
+    }
+    // A command error keeps its code; the script's frame reports the line.
+    c.cmd(&["SET", "s", "text"]);
+    for v in eval_n(&mut c, "\nreturn redis.call('INCR', KEYS[1])", &["s"], 3) {
+        assert!(err(v).starts_with("ERR value is not an integer or out of range script: "));
+    }
+    assert_eq!(bulk_str(c.cmd(&["GET", "s"])), "text");
+}
+
+#[test]
+fn a_redis_call_kept_past_its_run_fails_without_touching_the_next_run() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    // The string metatable is the one place a script can leave a value for a later run
+    // (Redis makes it read-only; see docs/scripting.md).
+    let stash = "local call = redis.call \
+                 getmetatable('').kept = function() return call('INCR', 'kept') end \
+                 return redis.call('INCR', 'kept')";
+    let later = "return getmetatable('').kept()";
+    for i in 0..4 {
+        assert_eq!(eval_n(&mut c, stash, &[], 1), vec![Value::Int(i + 1)]);
+        // The stale `redis.call` captured by the earlier run raises an error; it does not
+        // run INCR (in this run's context or the dead one's).
+        let v = eval_n(&mut c, later, &[], 1).remove(0);
+        assert!(matches!(v, Value::Error(_)), "got {v:?}");
+        assert_eq!(
+            c.cmd(&["GET", "kept"]),
+            Value::Bulk((i + 1).to_string().into_bytes())
+        );
+    }
+    // A coroutine left suspended by one run and resumed by a later one reaches the later
+    // run's redis.call through the `redis` table.
+    let park = "local co = coroutine.create(function() \
+                  coroutine.yield(1) return redis.call('INCR', 'resumed') end) \
+                coroutine.resume(co) getmetatable('').co = co return 0";
+    let resume = "local ok, v = coroutine.resume(getmetatable('').co) return v";
+    for i in 0..3 {
+        assert_eq!(eval_n(&mut c, park, &[], 1), vec![Value::Int(0)]);
+        assert_eq!(eval_n(&mut c, resume, &[], 1), vec![Value::Int(i + 1)]);
+    }
+    assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
 }

@@ -23,7 +23,10 @@ use crate::dispatch::{self, Flow};
 use crate::server::Server;
 use bytes::Bytes;
 use ferrokv_resp::Reply;
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::sync::atomic::AtomicU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::{Duration, Instant};
 
 /// A run shorter than this marks its script as safe to run inline.
@@ -38,9 +41,34 @@ const MAX_KNOWN: usize = 4096;
 
 /// Scripts known to finish quickly, keyed by the call's second argument (the SHA of EVALSHA or
 /// the body of EVAL), exactly as sent.
-#[derive(Default)]
+///
+/// Each thread remembers the last script it found in the set, with the set's generation at
+/// that time: a repeated call of the same script checks that key and one atomic load that
+/// nobody writes between changes, instead of taking the set's read lock (an atomic
+/// read-modify-write on a cache line both workers would pass back and forth at pipeline 16).
 pub struct KnownFast {
     set: parking_lot::RwLock<HashSet<Bytes, foldhash::fast::RandomState>>,
+    /// Bumped, under the write lock, whenever the set changes.
+    generation: AtomicU64,
+    /// Tells this set from another server's in the threads' caches (tests run several
+    /// servers in one process).
+    id: u64,
+}
+
+impl Default for KnownFast {
+    fn default() -> KnownFast {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        KnownFast {
+            set: parking_lot::RwLock::default(),
+            generation: AtomicU64::new(0),
+            id: NEXT_ID.fetch_add(1, Relaxed),
+        }
+    }
+}
+
+thread_local! {
+    /// The last script this thread found known fast: (set id, set generation, key).
+    static LAST_FAST: RefCell<Option<(u64, u64, Bytes)>> = const { RefCell::new(None) };
 }
 
 /// Whether `argv` is an EVAL-family call whose script may be remembered (FCALL is not: a
@@ -68,19 +96,40 @@ impl Scripting {
         if fast == self.known_fast.set.read().contains(key) {
             return;
         }
-        let mut set = self.known_fast.set.write();
+        let kf = &self.known_fast;
+        let mut set = kf.set.write();
         if fast {
             if set.len() >= MAX_KNOWN {
                 set.clear();
             }
-            set.insert(key.clone());
+            set.insert(Bytes::copy_from_slice(key));
         } else {
             set.remove(key);
         }
+        kf.generation.fetch_add(1, Release);
     }
 
     fn is_known_fast(&self, argv: &[Bytes]) -> bool {
-        script_key(argv).is_some_and(|k| self.known_fast.set.read().contains(k))
+        let Some(key) = script_key(argv) else {
+            return false;
+        };
+        let kf = &self.known_fast;
+        // Loaded before the set is read: a change after this load bumps the generation, so
+        // what is cached below is not trusted past that change.
+        let generation = kf.generation.load(Acquire);
+        let hit = LAST_FAST.with(|c| {
+            matches!(&*c.borrow(), Some((id, g, k)) if *id == kf.id && *g == generation && k == key)
+        });
+        if hit {
+            return true;
+        }
+        let fast = kf.set.read().contains(key);
+        if fast {
+            // A copy: the key's bytes may share the connection's read buffer.
+            let entry = (kf.id, generation, Bytes::copy_from_slice(key));
+            LAST_FAST.with(|c| *c.borrow_mut() = Some(entry));
+        }
+        fast
     }
 }
 

@@ -396,9 +396,6 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
             }
             _ => Cow::Owned(String::from_utf8_lossy(arg).to_ascii_lowercase()),
         };
-        if !sc.bodies.read().contains_key(&*sha) {
-            return Err(NOSCRIPT);
-        }
         (sha, None)
     } else {
         let body = c.arg_bytes(1);
@@ -419,6 +416,9 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
     let Some(vm) = guard.as_mut() else {
         return Err(CmdError::new("ERR Lua interpreter unavailable"));
     };
+    // A script compiled in this interpreter is in the body cache too (SCRIPT FLUSH drops
+    // both, under the interpreter lock), so a cached function needs no look-up of the bodies
+    // (a shared lock both workers would write to on every call).
     let (func, flags) = match vm.cached(&sha) {
         Some((func, flags)) => {
             check_ro(readonly, flags)?;
@@ -431,14 +431,13 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
             };
             let (flags, source) = parse_shebang(&body)?;
             check_ro(readonly, flags)?;
-            (vm.function(&sha, &source, flags)?, flags)
+            let func = vm.function(&sha, &source, flags)?;
+            if !sc.bodies.read().contains_key(&*sha) {
+                sc.bodies.write().entry(sha.to_string()).or_insert(body);
+            }
+            (func, flags)
         }
     };
-    if let Some(body) = body {
-        if !sc.bodies.read().contains_key(&*sha) {
-            sc.bodies.write().entry(sha.to_string()).or_insert(body);
-        }
-    }
     let out = run_prepared(
         c,
         vm,
@@ -474,17 +473,22 @@ fn run_prepared(
     let all: &[Bytes] = c.argv;
     let (keys, argv) = all[3..].split_at(numkeys);
     let db = c.client.db;
-    let plan = LockPlan::Shards(
-        keys.iter()
-            .map(|k| (db, crate::keyspace::shard_of(k) as u32))
-            .collect(),
-    )
-    .normalise();
-    if c.locks.is_empty() {
-        c.locks = srv.keyspace.lock(&plan);
+    if let ([key], true) = (keys, c.locks.is_empty()) {
+        // One key (the usual case): its shard, without building a plan.
+        c.locks = srv.keyspace.lock_key(db, key);
     } else {
-        // Inside EXEC: the transaction's lock set already covers the whole db.
-        c.locks.acquire_more(&plan);
+        let plan = LockPlan::Shards(
+            keys.iter()
+                .map(|k| (db, crate::keyspace::shard_of(k) as u32))
+                .collect(),
+        )
+        .normalise();
+        if c.locks.is_empty() {
+            c.locks = srv.keyspace.lock(&plan);
+        } else {
+            // Inside EXEC: the transaction's lock set already covers the whole db.
+            c.locks.acquire_more(&plan);
+        }
     }
     let f = &sc.flags;
     f.kill.store(false, Relaxed);
@@ -537,8 +541,10 @@ fn script_load(c: &mut Ctx) -> CmdResult {
             vm.function(&sha, &source, flags)?;
             sc.note_heap(false, vm.lua().used_memory());
         }
+        // Under the interpreter lock: a compiled script always has its body cached (see
+        // `eval_generic`).
+        sc.bodies.write().entry(sha.clone()).or_insert(body);
     }
-    sc.bodies.write().entry(sha.clone()).or_insert(body);
     c.reply.bulk(sha.as_bytes());
     Ok(())
 }
@@ -570,10 +576,14 @@ fn script_flush(c: &mut Ctx) -> CmdResult {
         }
     }
     let sc = &c.srv.scripting;
+    // Bodies and compiled functions go together, under the interpreter lock (a compiled
+    // script must never outlive its body: see `eval_generic`).
+    let held = sc.vm.lock();
     sc.bodies.write().clear();
-    if let Ok(mut vm) = sc.vm.lock().try_borrow_mut() {
+    if let Ok(mut vm) = held.try_borrow_mut() {
         *vm = None;
     }
+    drop(held);
     sc.note_heap(false, 0);
     c.reply.ok();
     Ok(())
@@ -632,14 +642,14 @@ pub const BUSY: CmdError = CmdError::new(
 /// an error text for calls Redis refuses before running them.
 pub fn call_command(
     c: &mut Ctx,
-    argv: Vec<Bytes>,
+    argv: &[Bytes],
     reply: &mut ferrokv_resp::Reply,
     readonly: bool,
 ) -> Result<(), String> {
     use crate::dispatch::Lookup;
     use crate::spec::flags;
     let srv = c.srv;
-    let cmd = match srv.commands.lookup(&argv) {
+    let cmd = match srv.commands.lookup(argv) {
         Lookup::Found(cmd) => cmd,
         _ => return Err("ERR Unknown Redis command called from script".into()),
     };
@@ -663,7 +673,7 @@ pub fn call_command(
     let db = c.client.db;
     let plan = match cmd.locking {
         Locking::Manual => LockPlan::Db(db),
-        _ => crate::dispatch::lock_plan(cmd, &argv, db),
+        _ => crate::dispatch::lock_plan(cmd, argv, db),
     };
     c.locks.acquire_more(&plan);
     reply.truncate(0);
@@ -672,20 +682,20 @@ pub fn call_command(
     let mut inner = Ctx {
         srv,
         client: &mut *c.client,
-        argv: &argv,
+        argv,
         reply: &mut *reply,
         locks,
         clock: c.clock,
         cmd,
     };
-    srv.feed_monitors_from(inner.client.db, "lua", cmd, &argv);
+    srv.feed_monitors_from(inner.client.db, "lua", cmd, argv);
     let effects_before = inner.client.effects.unit.len();
     let result = crate::propagate::call_handler(&mut inner, handler);
     if srv.scripting.flags.repl.load(Relaxed) & REPL_AOF == 0 {
         // `redis.set_repl` without REPL_AOF: this call's effects are dropped.
         inner.client.effects.unit.truncate(effects_before);
     }
-    crate::tracking::remember_in_script(srv, inner.client, cmd, &argv);
+    crate::tracking::remember_in_script(srv, inner.client, cmd, argv);
     c.locks = inner.locks;
     let usec = (crate::util::now_us() - start).max(0) as u64;
     c.client.batch.record_call(cmd.index, usec);

@@ -16,7 +16,8 @@ use crate::dispatch::Ctx;
 use crate::errors::{CmdError, CmdResult};
 use bytes::Bytes;
 use ferrokv_lua::mlua::{
-    self, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState,
+    self, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic,
+    VmState,
 };
 use ferrokv_resp::{Protocol, Reply};
 use std::cell::RefCell;
@@ -172,6 +173,8 @@ pub struct Vm {
     limit: usize,
     /// Reply buffer of `redis.call`'s commands (one allocation for all calls).
     scratch: Reply,
+    /// Argument vector of `redis.call`'s commands (one allocation for all calls).
+    call_args: Vec<Bytes>,
     /// Interned keys set on every run: "KEYS", "ARGV", "call".
     k_keys: mlua::LuaString,
     k_argv: mlua::LuaString,
@@ -621,6 +624,7 @@ impl Vm {
             resp3,
             limit: memory_limit(),
             scratch: Reply::new(Protocol::Resp2),
+            call_args: Vec::new(),
             bind,
         })
     }
@@ -730,14 +734,14 @@ impl Vm {
         let call = CallCtx {
             c: RefCell::new(c),
             reply: RefCell::new(&mut self.scratch),
+            args: RefCell::new(&mut self.call_args),
             readonly: run.readonly,
             resp3: &self.resp3,
         };
         let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
             // Only `redis.call` is per run (a scoped callback costs an allocation or two);
             // the static `redis.pcall` calls it (see `Vm::new`).
-            let f_call =
-                scope.create_function(|lua, a: Variadic<Value>| call.call(lua, a, true))?;
+            let f_call = scope.create_function(|lua, a: MultiValue| call.call(lua, a, true))?;
             self.redis.raw_set(&self.k_call, f_call)?;
             let func = if function {
                 let (k, a) = (mk(keys)?, mk(argv)?);
@@ -825,11 +829,16 @@ impl Drop for Armed<'_> {
 /// A `redis.call` reply buffer larger than this is dropped after the call instead of kept.
 const SCRATCH_KEEP: usize = 64 << 10;
 
+/// `redis.call`'s argument vector keeps at most this many slots between calls.
+const ARGS_KEEP: usize = 64;
+
 /// What `redis.call` / `redis.pcall` reach during a run.
 struct CallCtx<'c, 'a, 'k> {
     c: RefCell<&'c mut Ctx<'a, 'k>>,
     /// The commands' reply buffer, kept across calls and runs.
     reply: RefCell<&'c mut Reply>,
+    /// The commands' argument vector, kept across calls and runs.
+    args: RefCell<&'c mut Vec<Bytes>>,
     readonly: bool,
     resp3: &'c AtomicBool,
 }
@@ -837,10 +846,15 @@ struct CallCtx<'c, 'a, 'k> {
 impl CallCtx<'_, '_, '_> {
     /// One `redis.call` (`raise`: errors are raised) or `redis.pcall` (errors are returned as
     /// `{err=...}` tables).
-    fn call(&self, lua: &Lua, a: Variadic<Value>, raise: bool) -> mlua::Result<Value> {
+    fn call(&self, lua: &Lua, a: MultiValue, raise: bool) -> mlua::Result<Value> {
         // Disarmed while Rust converts arguments and the reply; re-armed on return.
         let _disarmed = Armed::new(lua, 0);
-        let mut cmd_args: Vec<Bytes> = Vec::with_capacity(a.len());
+        // The argument vector is kept across calls and runs (emptied after each call).
+        let mut cmd_args = self
+            .args
+            .try_borrow_mut()
+            .map_err(|_| lua_err("recursive redis.call"))?;
+        cmd_args.clear();
         for v in a.iter() {
             match v {
                 Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
@@ -882,8 +896,13 @@ impl CallCtx<'_, '_, '_> {
         } else {
             Protocol::Resp2
         });
-        let out = super::call_command(&mut c, cmd_args, &mut reply, self.readonly);
+        let out = super::call_command(&mut c, &cmd_args, &mut reply, self.readonly);
         drop(c);
+        cmd_args.clear();
+        if cmd_args.capacity() > ARGS_KEEP {
+            cmd_args.shrink_to(ARGS_KEEP);
+        }
+        drop(cmd_args);
         let bytes = reply.as_bytes();
         let v = match out {
             Err(text) => call_error(lua, raise, error_message(&format!("-{text}")).into_bytes()),
