@@ -110,6 +110,14 @@ for _, name in ipairs(libs) do
   local t = rawget(real, name)
   if t ~= nil then rrawset(real, name, ro(t)) end
 end
+-- The strings' shared metatable is read-only too (Redis: "Attempt to modify a readonly
+-- table"): getmetatable('') answers a read-only view of it, and its __index is the read-only
+-- `string`, so no script can change string methods or leave a value there for a later run.
+local smt = getmetatable('')
+if smt ~= nil then
+  rrawset(smt, '__index', rawget(real, 'string'))
+  rrawset(smt, '__metatable', ro(smt))
+end
 -- Readonly tables refuse setmetatable and rawset, as Redis's patched Lua does.
 rrawset(real, "setmetatable", function(t, mt)
   if protected[t] then rerror("Attempt to modify a readonly table", 0) end
