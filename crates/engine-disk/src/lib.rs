@@ -81,8 +81,9 @@ pub struct DiskOptions {
     pub fsync: Fsync,
     /// Journal size after which memtables are flushed so old journal files can be dropped.
     pub max_journal_bytes: u64,
-    /// Background flush/compaction worker threads (0 = min(cores, 4) but at least 2: with one
-    /// worker, a long compaction delays every memtable flush; see module `throttle`).
+    /// Background flush/compaction worker threads (0 = min(cores, 4) but at least 3: with one
+    /// worker, a long compaction delays every memtable flush; with two, fjall's first worker
+    /// spins while the other compacts; see module `throttle`).
     pub worker_threads: usize,
     /// Split index and filter blocks into partitions on every level (fjall's default does so
     /// only from L3 on), so a point read of a dataset much larger than the cache loads one small

@@ -356,8 +356,21 @@ pub fn apply_known(
     now_ms: i64,
     known: &[(u32, bytes::Bytes, MetaToken)],
 ) -> Result<(), String> {
+    apply_tokened(eng, writes, now_ms, known).map(|_| ())
+}
+
+/// [`apply_known`] that also returns, per write, the engine's [`MetaToken`] of the state the
+/// batch left the key in (`DiskEngine::apply_tokened`: `Some` for a `Put` or `Delete` whose
+/// key ends without an expiry). The hot-object cache keeps it beside a resident record-layout
+/// key, so that the key's next write-back reads no metadata.
+pub fn apply_tokened(
+    eng: &DiskEngine,
+    writes: &[Write],
+    now_ms: i64,
+    known: &[(u32, bytes::Bytes, MetaToken)],
+) -> Result<Vec<Option<MetaToken>>, String> {
     if writes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // The record form of values stored as records (owned here so the batch can borrow them).
     let records: Vec<Option<RdbValue>> = writes
@@ -394,7 +407,7 @@ pub fn apply_known(
             Write::Delete { db, key } => KeyWrite::Delete { db: *db, key },
         })
         .collect();
-    eng.apply_known(&batch, now_ms, |db, key| {
+    eng.apply_tokened(&batch, now_ms, |db, key| {
         known
             .iter()
             .find(|(d, k, _)| *d == u32::from(db) && k[..] == *key)
