@@ -613,6 +613,7 @@ impl DiskEngine {
     ) -> Result<Vec<Option<MetaToken>>> {
         let _ = now_ms;
         let mut out: Vec<Option<MetaToken>> = vec![None; writes.len()];
+        let mut blind = 0u64;
         let i = &self.inner;
         // Last write per key, in first-appearance order.
         let mut last: BTreeMap<(u16, &[u8]), usize> = BTreeMap::new();
@@ -628,6 +629,7 @@ impl DiskEngine {
             let read;
             let old = match known(ldb, key) {
                 Some(t) if t.pdb == db && !matches!(writes[n], KeyWrite::Expire { .. }) => {
+                    blind += 1;
                     t.meta.as_ref()
                 }
                 _ => {
@@ -698,6 +700,10 @@ impl DiskEngine {
             }
         }
         i.commit(b)?;
+        if blind > 0 {
+            i.blind_writes
+                .fetch_add(blind, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(out)
     }
 }

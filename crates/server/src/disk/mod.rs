@@ -1473,6 +1473,7 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_write_stalled", u64::from(s.write_stalled));
     f("disk_write_buffer_limit", s.write_buffer_limit);
     f("disk_writes_throttled", s.writes_throttled);
+    f("disk_blind_writes", s.blind_writes);
     f("disk_compaction_rate", s.compaction_rate);
     f("disk_compaction_bytes", s.compaction_bytes);
     f("disk_compaction_throttled_ms", s.compaction_throttled_ms);
