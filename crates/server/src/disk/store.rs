@@ -422,6 +422,9 @@ fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
         && encoding_name(meta.encoding).is_some_and(is_field_level_encoding)
 }
 
+/// What [`zset_delta`] returns: (score, member) pairs to add or rescore, members to remove.
+type ZsetDelta<'a> = (Vec<(f64, &'a [u8])>, Vec<&'a [u8]>);
+
 /// The element delta of a sorted set, `(members to add or rescore, members to remove)`, by
 /// one merge walk over both member lists in (score, member) order, the order both the
 /// in-memory skiplist and a field-level load give: O(N) comparisons and no hashing (building
@@ -430,10 +433,7 @@ fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
 /// same score bits), every other element of `new` is (re)added, and an element of `old` not
 /// matched is removed unless its member is (re)added; out-of-order input only costs extra
 /// idempotent writes.
-fn zset_delta<'a>(
-    old: &'a [(Vec<u8>, f64)],
-    new: &'a [(Vec<u8>, f64)],
-) -> (Vec<(f64, &'a [u8])>, Vec<&'a [u8]>) {
+fn zset_delta<'a>(old: &'a [(Vec<u8>, f64)], new: &'a [(Vec<u8>, f64)]) -> ZsetDelta<'a> {
     use std::cmp::Ordering;
     let (mut i, mut j) = (0, 0);
     let mut set: Vec<(f64, &[u8])> = Vec::new();
@@ -634,7 +634,7 @@ mod tests {
     /// Applies a delta to `old` the way the engine would, as a map member -> score bits.
     fn applied(
         old: &[(Vec<u8>, f64)],
-        d: &(Vec<(f64, &[u8])>, Vec<&[u8]>),
+        d: &ZsetDelta<'_>,
     ) -> std::collections::BTreeMap<Vec<u8>, u64> {
         let mut m: std::collections::BTreeMap<Vec<u8>, u64> =
             old.iter().map(|(k, s)| (k.clone(), s.to_bits())).collect();
