@@ -49,7 +49,7 @@ use gc::{GcFactory, GcShared, Space};
 use parking_lot::{Mutex, MutexGuard};
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -81,8 +81,9 @@ pub struct DiskOptions {
     pub fsync: Fsync,
     /// Journal size after which memtables are flushed so old journal files can be dropped.
     pub max_journal_bytes: u64,
-    /// Background flush/compaction worker threads (0 = min(cores, 4) but at least 2: with one
-    /// worker, a long compaction delays every memtable flush; see module `throttle`).
+    /// Background flush/compaction worker threads (0 = min(cores, 4) but at least 3: with one
+    /// worker, a long compaction delays every memtable flush; with two, fjall's first worker
+    /// spins while the other compacts; see module `throttle`).
     pub worker_threads: usize,
     /// Split index and filter blocks into partitions on every level (fjall's default does so
     /// only from L3 on), so a point read of a dataset much larger than the cache loads one small
@@ -258,6 +259,10 @@ pub struct DiskStats {
     /// Milliseconds compaction threads slept to respect the rate limit since open (summed over
     /// threads).
     pub compaction_throttled_ms: u64,
+    /// Key writes of [`DiskEngine::apply_known`] that used a caller's token instead of reading
+    /// the key's metadata record ("blind" writes of keys whose stored state the caller knew),
+    /// since open.
+    pub blind_writes: u64,
 }
 
 /// fjall 3.1's level-0 run count from which it slows writers (`keyspace/write_delay.rs`).
@@ -295,6 +300,8 @@ pub(crate) struct Inner {
     flusher: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     /// The bound on the whole write buffer (module `throttle`).
     throttle: throttle::WriteThrottle,
+    /// See [`DiskStats::blind_writes`].
+    pub(crate) blind_writes: AtomicU64,
 }
 
 /// A disk-backed keyspace (all 16+ databases) in one directory. Cheap to clone (shared handle).
@@ -436,6 +443,7 @@ impl DiskEngine {
             },
             flusher: Mutex::new(None),
             throttle: throttle::WriteThrottle::new(mt, memtable_size(mt)),
+            blind_writes: AtomicU64::new(0),
         });
         {
             // The once-a-second journal sync runs whatever the policy (idle unless it is
@@ -570,6 +578,7 @@ impl DiskEngine {
                 || max_sealed_memtables >= SEALED_MEMTABLE_HALT,
             write_buffer_limit: i.throttle.limit,
             writes_throttled: i.throttle.waits.load(Ordering::Relaxed),
+            blind_writes: i.blind_writes.load(Ordering::Relaxed),
             compaction_rate: i.gc.limiter.rate(),
             compaction_bytes: i.gc.limiter.bytes.load(Ordering::Relaxed),
             compaction_throttled_ms: i.gc.limiter.throttled_us.load(Ordering::Relaxed) / 1000,

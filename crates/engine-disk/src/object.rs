@@ -595,7 +595,25 @@ impl DiskEngine {
         now_ms: i64,
         known: impl Fn(u16, &[u8]) -> Option<&'t MetaToken>,
     ) -> Result<()> {
+        self.apply_tokened(writes, now_ms, known).map(|_| ())
+    }
+
+    /// [`DiskEngine::apply_known`] that also returns, per write, a [`MetaToken`] of the state
+    /// the batch left the key in: `Some` for the last `Put` or `Delete` of a key whose new
+    /// state has no expiry (a key with an expiry may be deleted by the expiry sweep at any
+    /// time), `None` otherwise. A caller that keeps such a token beside its own copy of the key
+    /// (the server's hot-object cache) can write the key again later with
+    /// [`DiskEngine::apply_known`] and no metadata read ("blind write"), under the same
+    /// contract: nothing else wrote the key since.
+    pub fn apply_tokened<'t>(
+        &self,
+        writes: &[KeyWrite<'_>],
+        now_ms: i64,
+        known: impl Fn(u16, &[u8]) -> Option<&'t MetaToken>,
+    ) -> Result<Vec<Option<MetaToken>>> {
         let _ = now_ms;
+        let mut out: Vec<Option<MetaToken>> = vec![None; writes.len()];
+        let mut blind = 0u64;
         let i = &self.inner;
         // Last write per key, in first-appearance order.
         let mut last: BTreeMap<(u16, &[u8]), usize> = BTreeMap::new();
@@ -611,6 +629,7 @@ impl DiskEngine {
             let read;
             let old = match known(ldb, key) {
                 Some(t) if t.pdb == db && !matches!(writes[n], KeyWrite::Expire { .. }) => {
+                    blind += 1;
                     t.meta.as_ref()
                 }
                 _ => {
@@ -623,6 +642,10 @@ impl DiskEngine {
                     if let Some(o) = old {
                         i.del_meta(&mut b, db, key, o);
                     }
+                    out[n] = Some(MetaToken {
+                        pdb: db,
+                        meta: None,
+                    });
                 }
                 KeyWrite::Expire { expire_ms, .. } => {
                     if let Some(o) = old {
@@ -643,9 +666,13 @@ impl DiskEngine {
                         if let Some(o) = old {
                             i.del_meta(&mut b, db, key, o);
                         }
+                        out[n] = Some(MetaToken {
+                            pdb: db,
+                            meta: None,
+                        });
                         continue;
                     }
-                    let new = match value {
+                    let mut new = match value {
                         RdbValue::String(s) => {
                             let mut m = Meta::new_collection(KeyType::String, 0);
                             m.tagged = false;
@@ -661,10 +688,23 @@ impl DiskEngine {
                         _ => i.put_fields(&mut b, db, key, value, expire_ms)?,
                     };
                     i.put_meta(&mut b, db, key, old, &new);
+                    if new.expire.is_none() {
+                        // Without its value, as `meta_read`'s tokens (only the header counts).
+                        new.value = Vec::new();
+                        out[n] = Some(MetaToken {
+                            pdb: db,
+                            meta: Some(new),
+                        });
+                    }
                 }
             }
         }
-        i.commit(b)
+        i.commit(b)?;
+        if blind > 0 {
+            i.blind_writes
+                .fetch_add(blind, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(out)
     }
 }
 

@@ -57,15 +57,19 @@ impl WriteThrottle {
 }
 
 /// fjall's worker-thread count for `requested` (`DiskOptions::worker_threads`): as asked, or for
-/// 0 fjall's default min(cores, 4) raised to at least 2. With a single worker, a flush (and the
+/// 0 fjall's default min(cores, 4) raised to at least 3. With a single worker, a flush (and the
 /// memtable rotation before it) waits behind every compaction queued before it: measured on
 /// this machine, a sustained writer either grew the write buffer to 600 MB (without
-/// [`WriteThrottle`]) or, with it, waited minutes for one flush.
+/// [`WriteThrottle`]) or, with it, waited minutes for one flush. With two, fjall 3.1's worker 0
+/// (which hands every compaction request on to the others, to stay free for flushes) spins on
+/// its queue, re-sending the request to itself, for as long as the only other worker is busy
+/// compacting: a whole core burnt during every compaction (docs/disk-engine.md §9, "Blind
+/// writes"). A third worker takes the request at once and the spin stops.
 pub(crate) fn worker_threads(requested: usize) -> usize {
     if requested > 0 {
         return requested;
     }
     std::thread::available_parallelism()
         .map_or(1, std::num::NonZeroUsize::get)
-        .clamp(2, 4)
+        .clamp(3, 4)
 }

@@ -473,3 +473,79 @@ fn expire_writes_and_negative_zero_scores() {
     .unwrap();
     assert_eq!(e.key_meta(0, b"z", NOW).unwrap().unwrap().expire_ms, None);
 }
+
+/// `apply_tokened` returns tokens of the states it wrote (none for a key left with an expiry);
+/// writing again with such a token reads nothing ("blind", counted in the stats) and keeps the
+/// key counter and the expiry index exact.
+#[test]
+fn tokens_of_written_states_allow_blind_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let s = |v: &str| RdbValue::String(b(v));
+    let put_w = |v: &'static RdbValue, exp| KeyWrite::Put {
+        db: 0,
+        key: b"k",
+        value: v,
+        expire_ms: exp,
+        inline: true,
+    };
+    let v1: &'static RdbValue = Box::leak(Box::new(s("1")));
+    let v2: &'static RdbValue = Box::leak(Box::new(s("2")));
+    let list: &'static RdbValue = Box::leak(Box::new(RdbValue::List(vec![b("a"), b("b")])));
+    let t = e
+        .apply_tokened(&[put_w(v1, None)], NOW, |_, _| None)
+        .unwrap();
+    assert_eq!(t.len(), 1);
+    let mut tok = t
+        .into_iter()
+        .next()
+        .unwrap()
+        .expect("a token without expiry");
+    assert_eq!(e.stats().blind_writes, 0);
+    // Blind overwrites, of the same and of another type (inline collection).
+    for v in [v2, list, v1] {
+        let t = e
+            .apply_tokened(&[put_w(v, None)], NOW, |_, _| Some(&tok))
+            .unwrap();
+        tok = t.into_iter().next().unwrap().unwrap();
+    }
+    assert_eq!(e.stats().blind_writes, 3);
+    assert_eq!(e.dbsize(0, NOW).unwrap(), 1);
+    assert_eq!(e.get(0, b"k", NOW).unwrap(), Some(b("1")));
+    // A blind write that sets an expiry: indexed (the sweep finds it), and no token after.
+    let t = e
+        .apply_tokened(&[put_w(v2, Some(NOW + 10))], NOW, |_, _| Some(&tok))
+        .unwrap();
+    assert!(t[0].is_none(), "no token for a key with an expiry");
+    let swept = e.expire_sweep(NOW + 20, 100).unwrap();
+    assert_eq!(swept.len(), 1, "{swept:?}");
+    assert_eq!(e.dbsize(0, NOW + 20).unwrap(), 0);
+    // Delete gives a token of the missing key; creating it blind counts it once.
+    let t = e
+        .apply_tokened(&[put_w(v1, None)], NOW, |_, _| None)
+        .unwrap();
+    let tok = t.into_iter().next().unwrap().unwrap();
+    let t = e
+        .apply_tokened(&[KeyWrite::Delete { db: 0, key: b"k" }], NOW, |_, _| {
+            Some(&tok)
+        })
+        .unwrap();
+    let tok = t.into_iter().next().unwrap().unwrap();
+    assert_eq!(e.dbsize(0, NOW).unwrap(), 0);
+    e.apply_tokened(&[put_w(v2, None)], NOW, |_, _| Some(&tok))
+        .unwrap();
+    assert_eq!(e.dbsize(0, NOW).unwrap(), 1);
+    assert_eq!(e.get(0, b"k", NOW).unwrap(), Some(b("2")));
+    // A token of another physical database (after SWAPDB) is ignored: the record is read.
+    let t = e
+        .apply_tokened(&[put_w(v1, None)], NOW, |_, _| None)
+        .unwrap();
+    let tok = t.into_iter().next().unwrap().unwrap();
+    e.swap_db(0, 1).unwrap();
+    let before = e.stats().blind_writes;
+    e.apply_tokened(&[put_w(v2, None)], NOW, |_, _| Some(&tok))
+        .unwrap();
+    assert_eq!(e.stats().blind_writes, before);
+    assert_eq!(e.dbsize(0, NOW).unwrap(), 1);
+    assert_eq!(e.dbsize(1, NOW).unwrap(), 1);
+}

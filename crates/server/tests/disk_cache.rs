@@ -487,3 +487,135 @@ fn resident_field_level_list_deltas_match_after_restart() {
     let mut c = s.conn();
     assert_eq!(c.cmd(&["LRANGE", "l", "0", "-1"]), want);
 }
+
+fn blind_writes(c: &mut Conn) -> u64 {
+    info_u64(c, "disk", "disk_blind_writes")
+}
+
+/// Writes to resident keys reuse the engine's token of the state the previous write-back left
+/// (no metadata read): the key counter, the expiry index and deletions must stay exact across
+/// TTL changes, deletes, reads in between, MULTI, FLUSHDB and SWAPDB.
+#[test]
+fn blind_writes_of_resident_keys_stay_exact() {
+    let mut s = disk(&[]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["SET", "a", "1"]), ok());
+    let b0 = blind_writes(&mut c);
+    for i in 2..=5 {
+        assert_eq!(c.cmd(&["SET", "a", &i.to_string()]), ok());
+    }
+    assert!(
+        blind_writes(&mut c) >= b0 + 4,
+        "writes to a resident key without TTL are blind"
+    );
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    // A read in between hands the token back to the resident copy.
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("5"));
+    let b1 = blind_writes(&mut c);
+    assert_eq!(c.cmd(&["APPEND", "a", "x"]), Value::Int(2));
+    assert_eq!(blind_writes(&mut c), b1 + 1, "blind after a read");
+    // TTL set on a resident key by a blind write, then kept, removed and set again.
+    assert_eq!(c.cmd(&["EXPIRE", "a", "100"]), Value::Int(1));
+    assert_eq!(c.cmd(&["SET", "a", "6", "KEEPTTL"]), ok());
+    assert!(c.cmd(&["TTL", "a"]).as_int().is_some_and(|t| t > 0));
+    assert_eq!(c.cmd(&["PERSIST", "a"]), Value::Int(1));
+    assert_eq!(c.cmd(&["TTL", "a"]), Value::Int(-1));
+    assert_eq!(c.cmd(&["SET", "a", "7"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    // A TTL written blind reaches the expiry index: the active cycle deletes the key
+    // without anyone reading it.
+    assert_eq!(c.cmd(&["SET", "t", "v"]), ok());
+    assert_eq!(c.cmd(&["SET", "t", "w", "PX", "150"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(2));
+    assert!(
+        wait_until(Duration::from_secs(10), || c.cmd(&["DBSIZE"])
+            == Value::Int(1)),
+        "the expiry index misses a TTL written blind"
+    );
+    // Delete of a resident key, then created again: counted once.
+    assert_eq!(c.cmd(&["DEL", "a"]), Value::Int(1));
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(0));
+    assert_eq!(c.cmd(&["SET", "a", "8"]), ok());
+    assert_eq!(c.cmd(&["SET", "b", "1"]), ok());
+    assert_eq!(c.cmd(&["MSET", "a", "9", "b", "2", "c", "3"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(3));
+    // MULTI: reads and writes of resident keys in one unit.
+    assert_eq!(c.cmd(&["MULTI"]), ok());
+    c.cmd(&["GET", "a"]);
+    c.cmd(&["SET", "a", "10"]);
+    c.cmd(&["DEL", "c"]);
+    c.cmd(&["SET", "d", "1"]);
+    let r = c.cmd(&["EXEC"]);
+    assert_eq!(format!("{r:?}").matches("Bulk").count(), 1, "{r:?}");
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(3));
+    assert_eq!(c.cmd(&["SET", "d", "2"]), ok());
+    // FLUSHDB between writes.
+    assert_eq!(c.cmd(&["FLUSHDB"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(0));
+    assert_eq!(c.cmd(&["SET", "a", "11"]), ok());
+    assert_eq!(c.cmd(&["SET", "a", "12"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    // SWAPDB between writes: the resident copies (and their tokens) are of the old mapping.
+    assert_eq!(c.cmd(&["SWAPDB", "0", "1"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(0));
+    assert_eq!(c.cmd(&["SET", "a", "db0"]), ok());
+    assert_eq!(c.cmd(&["SET", "a", "db0b"]), ok());
+    assert_eq!(c.cmd(&["SELECT", "1"]), ok());
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("12"));
+    assert_eq!(c.cmd(&["SET", "a", "db1"]), ok());
+    assert_eq!(c.cmd(&["SET", "a", "db1b"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    assert_eq!(c.cmd(&["SWAPDB", "0", "1"]), ok());
+    assert_eq!(c.cmd(&["SET", "a", "db1c"]), ok());
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("db1c"));
+    assert_eq!(c.cmd(&["SELECT", "0"]), ok());
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("db1b"));
+    assert_eq!(c.cmd(&["SET", "a", "db0c"]), ok());
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    // Everything is on disk as acknowledged (the journal is replayed after a crash).
+    drop(c);
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("db0c"));
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+    assert_eq!(c.cmd(&["SELECT", "1"]), ok());
+    assert_eq!(c.cmd(&["GET", "a"]), bulk("db1c"));
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(1));
+}
+
+/// SIGKILL after many acknowledged blind writes (`appendfsync always`): nothing is lost and
+/// the key counter matches the keys.
+#[test]
+fn sigkill_after_blind_writes_loses_nothing() {
+    let mut s = disk(&["--appendfsync", "always"]);
+    let mut c = s.conn();
+    for i in 0..50 {
+        assert_eq!(c.cmd(&["SET", &format!("k{i}"), "0"]), ok());
+    }
+    let b0 = blind_writes(&mut c);
+    for round in 1..=20 {
+        for i in 0..50 {
+            let r = c.cmd(&["INCR", &format!("k{i}")]);
+            assert_eq!(r, Value::Int(round));
+        }
+        // Small collections stored as records (listpacks) are written blind too.
+        let r = c.cmd(&["RPUSH", "l", &round.to_string()]);
+        assert_eq!(r, Value::Int(round));
+        let r = c.cmd(&["HSET", "h", &format!("f{}", round % 7), "v"]);
+        assert!(r.as_int().is_some(), "{r:?}");
+    }
+    assert!(blind_writes(&mut c) >= b0 + 1000);
+    assert_eq!(c.cmd(&["DEL", "k0", "k1"]), Value::Int(2));
+    drop(c);
+    s.kill();
+    s.restart();
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["DBSIZE"]), Value::Int(50));
+    assert_eq!(c.cmd(&["GET", "k0"]), Value::Null);
+    for i in 2..50 {
+        assert_eq!(c.cmd(&["GET", &format!("k{i}")]), bulk("20"));
+    }
+    assert_eq!(c.cmd(&["LLEN", "l"]), Value::Int(20));
+    assert_eq!(c.cmd(&["LINDEX", "l", "-1"]), bulk("20"));
+    assert_eq!(c.cmd(&["HLEN", "h"]), Value::Int(7));
+}

@@ -23,6 +23,7 @@ use super::store;
 use crate::keyspace::SHARDS;
 use bytes::Bytes;
 use ferrokv_engine::Shard;
+use ferrokv_engine_disk::MetaToken;
 use ferrokv_rdb::RdbValue;
 use parking_lot::Mutex;
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -38,6 +39,12 @@ pub struct Resident {
     pub original: Option<(RdbValue, Option<i64>)>,
     /// Bytes accounted for the key (entry, key, bookkeeping and `original`).
     pub bytes: u64,
+    /// For a record-layout key stored without an expiry: the engine's token of the metadata
+    /// record as the last write-back left it (`DiskEngine::apply_tokened`). A hit hands it to
+    /// the unit's write-back, which then reads nothing ("blind write"). Sound because every
+    /// writer of the key checks the resident copy out first (or drops it), and keys with an
+    /// expiry (which the expiry sweep deletes without the shard lock) get none.
+    pub token: Option<MetaToken>,
     /// Check-in number, matched against the eviction queue's items.
     gen: u64,
 }
@@ -53,6 +60,7 @@ impl Resident {
             origin,
             original,
             bytes,
+            token: None,
             gen: 0,
         }
     }

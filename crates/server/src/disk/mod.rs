@@ -87,6 +87,10 @@ pub struct ClientDisk {
     /// keys before the unit ends (their shard locks are held; a key with an expiry gets no
     /// token); units that load whole databases or pre-delete keys (FLUSHALL) drop them.
     tokens: Vec<(u32, Bytes, MetaToken)>,
+    /// Tokens of resident keys the unit checked out of the hot-object cache while not taking
+    /// tokens (reads, commands inside EXEC or a script): not used for writing, only handed back
+    /// to the resident copy if the unit does not write the key ([`flush_cached`]).
+    carry: Vec<(u32, Bytes, MetaToken)>,
 }
 
 impl ClientDisk {
@@ -461,6 +465,14 @@ fn load_key(
                 if let Some(o) = r.original {
                     st.originals.insert((db, key.clone()), o);
                 }
+                if let (Some(t), store::Origin::Record) = (r.token, r.origin) {
+                    // The stored state is known: the write-back reads no metadata.
+                    if st.want_tokens {
+                        st.tokens.push((db, key.clone(), t));
+                    } else {
+                        st.carry.push((db, key.clone(), t));
+                    }
+                }
                 return Ok(());
             }
             cache::discard(shard, key);
@@ -740,6 +752,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         st.changed.clear();
         st.wrote = false;
         st.tokens.clear();
+        st.carry.clear();
         st.originals.clear();
         return;
     }
@@ -750,6 +763,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         return;
     }
     // Without the cache (or after a whole-database load): every shard is emptied.
+    st.carry.clear();
     if !state.cache.is_empty() {
         for ((db, i), shard) in locks.all_held() {
             state.cache.drop_shard(db, i as usize, shard);
@@ -883,6 +897,8 @@ struct Candidate {
     /// How it is stored once written back.
     origin: store::Origin,
     base: Base,
+    /// Index of the key's write in the unit's batch (its token is the next resident token).
+    write: Option<usize>,
 }
 
 /// Whether an entry may stay resident: live, not a stream, no hash field TTLs (the field
@@ -997,6 +1013,7 @@ fn flush_cached(
                 )
             );
         let mut base = if wants_base { Base::Kept } else { Base::None };
+        let mut write = None;
         let k = (db, key);
         if changed {
             match origin {
@@ -1031,6 +1048,7 @@ fn flush_cached(
                         if wants_base {
                             base = Base::Write(writes.len());
                         }
+                        write = Some(writes.len());
                         writes.push(store::Write::Put {
                             db: db as u16,
                             key: k.1.to_vec(),
@@ -1059,16 +1077,22 @@ fn flush_cached(
                 store::Origin::Record
             },
             base,
+            write,
         });
     }
     st.changed.clear();
     st.wrote = false;
-    let known = std::mem::take(&mut st.tokens);
+    let mut known = std::mem::take(&mut st.tokens);
+    let mut carry = std::mem::take(&mut st.carry);
     let mut ok = true;
-    if let Err(e) = store::apply_known(eng, &writes, now_ms, &known) {
-        crate::log_warning!("Writing to the disk store failed: {}", e);
-        ok = false;
-    }
+    let mut tokens = match store::apply_tokened(eng, &writes, now_ms, &known) {
+        Ok(t) => t,
+        Err(e) => {
+            crate::log_warning!("Writing to the disk store failed: {}", e);
+            ok = false;
+            Vec::new()
+        }
+    };
     let mut delta_ok = Vec::with_capacity(deltas.len());
     let mut delta_vals = Vec::with_capacity(deltas.len());
     for ((db, key), v, exp, meta) in deltas {
@@ -1124,7 +1148,18 @@ fn flush_cached(
             continue;
         };
         let bytes = cache::entry_bytes(e, base.as_ref().map(|b| &b.0));
-        cache.put(c.db, &c.key, cache::Resident::new(c.origin, base, bytes));
+        let mut r = cache::Resident::new(c.origin, base, bytes);
+        if c.origin == store::Origin::Record && e.expire_at().is_none() {
+            // The stored state as this unit leaves it: the token of its write, or (the key
+            // was not written) the token it was loaded with.
+            r.token = match c.write {
+                Some(i) => tokens.get_mut(i).and_then(Option::take),
+                None if !changed => take_token(&mut known, c.db, &c.key)
+                    .or_else(|| take_token(&mut carry, c.db, &c.key)),
+                None => None,
+            };
+        }
+        cache.put(c.db, &c.key, r);
     }
     st.originals.clear();
     if cache.over_budget() {
@@ -1135,6 +1170,14 @@ fn flush_cached(
             cache.evict_in(db, i as usize, shard);
         }
     }
+}
+
+/// Removes and returns the token of `(db, key)` from `list`.
+fn take_token(list: &mut Vec<(u32, Bytes, MetaToken)>, db: u32, key: &[u8]) -> Option<MetaToken> {
+    let i = list
+        .iter()
+        .position(|(d, k, _)| *d == db && k[..] == *key)?;
+    Some(list.swap_remove(i).2)
 }
 
 /// Loads the keys a client WATCHes (EXEC checks whether they expired since WATCH) into the
@@ -1430,6 +1473,7 @@ pub fn info_section(srv: &Server, out: &mut String) {
     f("disk_write_stalled", u64::from(s.write_stalled));
     f("disk_write_buffer_limit", s.write_buffer_limit);
     f("disk_writes_throttled", s.writes_throttled);
+    f("disk_blind_writes", s.blind_writes);
     f("disk_compaction_rate", s.compaction_rate);
     f("disk_compaction_bytes", s.compaction_bytes);
     f("disk_compaction_throttled_ms", s.compaction_throttled_ms);

@@ -356,8 +356,21 @@ pub fn apply_known(
     now_ms: i64,
     known: &[(u32, bytes::Bytes, MetaToken)],
 ) -> Result<(), String> {
+    apply_tokened(eng, writes, now_ms, known).map(|_| ())
+}
+
+/// [`apply_known`] that also returns, per write, the engine's [`MetaToken`] of the state the
+/// batch left the key in (`DiskEngine::apply_tokened`: `Some` for a `Put` or `Delete` whose
+/// key ends without an expiry). The hot-object cache keeps it beside a resident record-layout
+/// key, so that the key's next write-back reads no metadata.
+pub fn apply_tokened(
+    eng: &DiskEngine,
+    writes: &[Write],
+    now_ms: i64,
+    known: &[(u32, bytes::Bytes, MetaToken)],
+) -> Result<Vec<Option<MetaToken>>, String> {
     if writes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     // The record form of values stored as records (owned here so the batch can borrow them).
     let records: Vec<Option<RdbValue>> = writes
@@ -394,7 +407,7 @@ pub fn apply_known(
             Write::Delete { db, key } => KeyWrite::Delete { db: *db, key },
         })
         .collect();
-    eng.apply_known(&batch, now_ms, |db, key| {
+    eng.apply_tokened(&batch, now_ms, |db, key| {
         known
             .iter()
             .find(|(d, k, _)| *d == u32::from(db) && k[..] == *key)
@@ -407,6 +420,53 @@ pub fn apply_known(
 fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
     !matches!(v, RdbValue::String(_) | RdbValue::Stream(_))
         && encoding_name(meta.encoding).is_some_and(is_field_level_encoding)
+}
+
+/// What [`zset_delta`] returns: (score, member) pairs to add or rescore, members to remove.
+type ZsetDelta<'a> = (Vec<(f64, &'a [u8])>, Vec<&'a [u8]>);
+
+/// The element delta of a sorted set, `(members to add or rescore, members to remove)`, by
+/// one merge walk over both member lists in (score, member) order, the order both the
+/// in-memory skiplist and a field-level load give: O(N) comparisons and no hashing (building
+/// two hash tables of every member was most of a ZADD's write-back on a few hundred members).
+/// Correct whatever the order: a pair is skipped only when both lists hold it (same member,
+/// same score bits), every other element of `new` is (re)added, and an element of `old` not
+/// matched is removed unless its member is (re)added; out-of-order input only costs extra
+/// idempotent writes.
+fn zset_delta<'a>(old: &'a [(Vec<u8>, f64)], new: &'a [(Vec<u8>, f64)]) -> ZsetDelta<'a> {
+    use std::cmp::Ordering;
+    let (mut i, mut j) = (0, 0);
+    let mut set: Vec<(f64, &[u8])> = Vec::new();
+    let mut unmatched: Vec<&[u8]> = Vec::new();
+    while i < old.len() && j < new.len() {
+        let (ma, sa) = (&old[i].0, old[i].1);
+        let (mb, sb) = (&new[j].0, new[j].1);
+        if sa.to_bits() == sb.to_bits() && ma == mb {
+            i += 1;
+            j += 1;
+            continue;
+        }
+        match sa.total_cmp(&sb).then_with(|| ma.cmp(mb)) {
+            Ordering::Less => {
+                unmatched.push(ma);
+                i += 1;
+            }
+            _ => {
+                set.push((sb, mb));
+                j += 1;
+            }
+        }
+    }
+    unmatched.extend(old[i..].iter().map(|(m, _)| m.as_slice()));
+    set.extend(new[j..].iter().map(|(m, s)| (*s, m.as_slice())));
+    let gone = if set.is_empty() {
+        unmatched
+    } else {
+        let added: std::collections::HashSet<&[u8]> = set.iter().map(|(_, m)| *m).collect();
+        unmatched.retain(|m| !added.contains(m));
+        unmatched
+    };
+    (set, gone)
 }
 
 /// Writes the difference between `old` (the value and expiry a unit loaded from a field-level
@@ -468,19 +528,7 @@ pub fn apply_delta(
             }
         }
         (RdbValue::ZSet(a), RdbValue::ZSet(b)) => {
-            let before: HashMap<&[u8], u64> =
-                a.iter().map(|(m, s)| (m.as_slice(), s.to_bits())).collect();
-            let after: HashSet<&[u8]> = b.iter().map(|(m, _)| m.as_slice()).collect();
-            let set: Vec<(f64, &[u8])> = b
-                .iter()
-                .filter(|(m, s)| before.get(m.as_slice()) != Some(&s.to_bits()))
-                .map(|(m, s)| (*s, m.as_slice()))
-                .collect();
-            let gone: Vec<&[u8]> = before
-                .keys()
-                .filter(|m| !after.contains(*m))
-                .copied()
-                .collect();
+            let (set, gone) = zset_delta(a, b);
             if !set.is_empty() {
                 eng.zadd(db, key, &set, clock).map_err(storage)?;
             }
@@ -577,5 +625,55 @@ mod tests {
         assert_eq!(encoding_name(encoding_code("skiplist")), Some("skiplist"));
         assert_eq!(encoding_name(encoding_code("no-such-encoding")), None);
         assert_eq!(encoding_name(encoding_code("embstr")), Some("embstr"));
+    }
+
+    fn z(v: &[(&str, f64)]) -> Vec<(Vec<u8>, f64)> {
+        v.iter().map(|(m, s)| (m.as_bytes().to_vec(), *s)).collect()
+    }
+
+    /// Applies a delta to `old` the way the engine would, as a map member -> score bits.
+    fn applied(
+        old: &[(Vec<u8>, f64)],
+        d: &ZsetDelta<'_>,
+    ) -> std::collections::BTreeMap<Vec<u8>, u64> {
+        let mut m: std::collections::BTreeMap<Vec<u8>, u64> =
+            old.iter().map(|(k, s)| (k.clone(), s.to_bits())).collect();
+        for (s, k) in &d.0 {
+            m.insert(k.to_vec(), s.to_bits());
+        }
+        for k in &d.1 {
+            m.remove(*k);
+        }
+        m
+    }
+
+    #[test]
+    fn zset_delta_is_exact_in_order_and_correct_out_of_order() {
+        let old = z(&[("a", 0.0), ("b", 0.0), ("c", 1.0), ("d", 2.0)]);
+        // Sorted input: only the changes.
+        let new = z(&[("a", 0.0), ("bb", 0.0), ("c", 1.0), ("b", 5.0)]);
+        let d = zset_delta(&old, &new);
+        assert_eq!(d.0, vec![(0.0, &b"bb"[..]), (5.0, &b"b"[..])]);
+        assert_eq!(d.1, vec![&b"d"[..]]);
+        // Unchanged: nothing.
+        let d = zset_delta(&old, &old);
+        assert!(d.0.is_empty() && d.1.is_empty());
+        // Whatever the order (or -0.0 / 0.0 ties), applying the delta gives `new`.
+        let cases = [
+            (old.clone(), z(&[("d", 2.0), ("c", 1.0), ("a", 0.0)])),
+            (z(&[("x", -0.0), ("y", 0.0)]), z(&[("y", 0.0), ("x", 0.0)])),
+            (old.clone(), Vec::new()),
+            (Vec::new(), old.clone()),
+            (
+                z(&[("c", 1.0), ("a", 3.0), ("b", 2.0)]),
+                z(&[("a", 1.0), ("c", 3.0)]),
+            ),
+        ];
+        for (o, n) in cases {
+            let d = zset_delta(&o, &n);
+            let want: std::collections::BTreeMap<Vec<u8>, u64> =
+                n.iter().map(|(k, s)| (k.clone(), s.to_bits())).collect();
+            assert_eq!(applied(&o, &d), want, "{o:?} -> {n:?}");
+        }
     }
 }
