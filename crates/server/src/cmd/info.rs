@@ -866,6 +866,13 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
     field!(out, "acl_access_denied_cmd", "0");
     field!(out, "acl_access_denied_key", "0");
     field!(out, "acl_access_denied_channel", "0");
+    // ferrokv's own: connections moved between worker threads (crate::affinity).
+    field!(
+        out,
+        "ferrokv_connection_migrations",
+        "{}",
+        st.connection_migrations.load(Relaxed)
+    );
 }
 
 fn replication_section(srv: &Server, out: &mut String) {
