@@ -72,6 +72,21 @@ impl<Q> Workers<Q> {
         Workers { queues, loads }
     }
 
+    /// Counts a migrating connection on worker `to` before it is sent there, so that the
+    /// next decisions on this worker see it there already (no overshoot while it travels).
+    pub fn reserve(&self, to: u8) {
+        if let Some(l) = self.loads.get(usize::from(to)) {
+            l.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Undoes [`Workers::reserve`] (the connection could not be sent).
+    pub fn unreserve(&self, to: u8) {
+        if let Some(l) = self.loads.get(usize::from(to)) {
+            l.fetch_sub(1, Relaxed);
+        }
+    }
+
     fn load(&self, w: u8) -> usize {
         self.loads
             .get(usize::from(w))
@@ -320,9 +335,13 @@ impl<Q> LoadGuard<Q> {
         LoadGuard { workers, me }
     }
 
-    /// The workers this connection is counted among.
-    pub fn workers(&self) -> &Arc<Workers<Q>> {
-        &self.workers
+    /// Takes over the count of a connection migrated to the calling thread's worker, which
+    /// the sending worker added with [`Workers::reserve`].
+    pub fn adopt(workers: Arc<Workers<Q>>) -> LoadGuard<Q> {
+        LoadGuard {
+            workers,
+            me: worker(),
+        }
     }
 }
 
@@ -402,8 +421,10 @@ mod tests {
     fn rebalances_once_the_home_shard_goes_cold() {
         set_worker(0);
         let w = workers(&[50, 0]);
-        let mut a = Affinity::default();
-        a.target_shard = pack(0, 7);
+        let mut a = Affinity {
+            target_shard: pack(0, 7),
+            ..Affinity::default()
+        };
         a.moved(Move::Towards(0), 1000);
         // Still touching its home shard: stays.
         for t in (1000..1500).step_by(10) {

@@ -126,6 +126,16 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// How many connections each worker thread serves, by worker index; `None` off the worker
+/// threads (INFO `ferrokv_worker_connections`, see [`crate::affinity`]).
+pub fn worker_loads() -> Option<Vec<usize>> {
+    WORKERS.with(|w| {
+        w.borrow()
+            .as_ref()
+            .map(|w| w.loads.iter().map(|l| l.load(Relaxed)).collect())
+    })
+}
+
 /// Starts `n` connection worker threads, each with its own current-thread runtime.
 pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQueue>> {
     let (queues, receivers): (Vec<_>, Vec<_>) = (0..n.max(1))
@@ -354,6 +364,7 @@ async fn serve_registered(
         srv: &srv,
         id: handle.id,
     };
+    let migrated = carried.is_some();
     let (mut client, mut parser, mut inbuf, mut reply, mut aff) = match carried {
         Some(c) => c,
         None => (
@@ -365,7 +376,10 @@ async fn serve_registered(
         ),
     };
     let workers = WORKERS.with(|w| w.borrow().clone());
-    let _load = workers.clone().map(crate::affinity::LoadGuard::enter);
+    let _load = workers.clone().map(|w| match migrated {
+        true => crate::affinity::LoadGuard::adopt(w),
+        false => crate::affinity::LoadGuard::enter(w),
+    });
     let mut args: Vec<Bytes> = Vec::new();
     let mut pending = false;
     let mut monitor: Option<tokio::sync::mpsc::Receiver<Bytes>> = None;
@@ -622,20 +636,18 @@ async fn serve_registered(
             }
         }
         // Batch boundary: every reply written, nothing half executed. Move to another worker?
-        if let Some(m) = workers
-            .as_ref()
-            .and_then(|w| aff.end(w, client.clock_us / 1000))
-        {
-            let queue = workers
-                .as_ref()
-                .and_then(|w| w.queues.get(usize::from(m.to())));
-            if let Some(q) =
-                queue.filter(|_| crate::affinity::movable(&client, monitor.is_some(), pending))
-            {
+        // (See crate::affinity for the decision and the conditions.)
+        if let Some(w) = workers.as_ref() {
+            let now_ms = client.clock_us / 1000;
+            let go = aff
+                .end(w, now_ms)
+                .filter(|_| crate::affinity::movable(&client, monitor.is_some(), pending));
+            if let Some((m, q)) = go.and_then(|m| Some((m, w.queues.get(usize::from(m.to()))?))) {
                 let Ok(sock) = stream.into_std() else {
                     break 'conn;
                 };
-                aff.moved(m, client.clock_us / 1000);
+                aff.moved(m, now_ms);
+                w.reserve(m.to());
                 let c = Carried {
                     sock,
                     addr,
@@ -655,6 +667,7 @@ async fn serve_registered(
                     }
                     Err(e) => {
                         // That worker is gone (shutting down): close the connection.
+                        w.unreserve(m.to());
                         match e.0 {
                             Handover::Migrated(c) => client = c.client,
                             // (Not what was sent.)

@@ -873,6 +873,11 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         "{}",
         st.connection_migrations.load(Relaxed)
     );
+    // (Known on the worker threads only, where INFO runs unless a script calls it.)
+    if let Some(loads) = crate::net::worker_loads() {
+        let loads: Vec<String> = loads.iter().map(usize::to_string).collect();
+        field!(out, "ferrokv_worker_connections", "{}", loads.join(","));
+    }
 }
 
 fn replication_section(srv: &Server, out: &mut String) {
