@@ -17,13 +17,18 @@
 //!
 //! **Decision** (per connection, at the batch boundary): the last [`HISTORY`] batches are kept as
 //! bits (waited for another worker or not); the connection migrates when at least
-//! [`MIN_WAITS`] of them waited, at most once per [`MIN_INTERVAL_MS`], and only towards a worker
-//! that serves at least as many connections as its current one (ties go to the lower index), so
-//! two groups of connections cannot swap places: they converge on one worker. A random-key
-//! workload waits in a tiny fraction of its batches, so four in eight practically never happen.
+//! [`MIN_WAITS`] of them waited *for the same shard* (a wait for another shard starts the count
+//! again), at most once per [`MIN_INTERVAL_MS`], and only towards a worker that serves at least
+//! as many connections as its current one (ties go to the lower index), so two groups of
+//! connections cannot swap places: they converge on one worker. A random-key workload waits in
+//! a tiny fraction of its batches (measured: 14 of ~37,000 batches of SET -r 100000 P16), each
+//! time for another shard, so three waits for one shard in eight batches practically never
+//! happen.
 //!
 //! **Rebalance**: a connection that migrated remembers the shard it waited for (its *home*).
-//! When it has not touched that shard for [`HOME_IDLE_MS`] and its worker serves more than one
+//! Once [`HOME_IDLE_MS`] have passed since it moved, when it took that shard in at most
+//! [`HOME_COLD`] of its last [`HISTORY`] batches (random keys fall into any one shard now and
+//! then: "not at all for a while" is not a usable test) and its worker serves more than one
 //! connection more than the least loaded one, it moves there and forgets its home. So after a
 //! hot-key phase the connections spread out again, while during it they stay (they touch the
 //! home shard in every batch).
@@ -40,20 +45,23 @@
 
 use crate::client::Client;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// No worker (a thread that is not a connection worker: script thread, cron, tests).
 pub const NONE: u8 = u8::MAX;
 /// Batches remembered per connection (bits of a `u8`).
 pub const HISTORY: u32 = 8;
-/// Batches among the last [`HISTORY`] that must have waited for another worker's shard.
-pub const MIN_WAITS: u32 = 4;
+/// Batches among the last [`HISTORY`] that must have waited for the same shard, held by
+/// another worker.
+pub const MIN_WAITS: u32 = 3;
 /// A connection migrates at most once per this many milliseconds.
 pub const MIN_INTERVAL_MS: i64 = 100;
 /// A migrated connection that has not touched its home shard for this long may be moved back
 /// to a less loaded worker.
 pub const HOME_IDLE_MS: i64 = 200;
+/// A home shard taken in at most this many of the last [`HISTORY`] batches is cold.
+pub const HOME_COLD: u32 = 1;
 
 /// What a worker thread knows about its siblings: their queues (generic over the message so
 /// that this module does not depend on the network layer) and how many connections each one
@@ -63,13 +71,21 @@ pub struct Workers<Q> {
     pub queues: Vec<Q>,
     /// Connections served by each worker (changed on connect, close and migration only).
     pub loads: Box<[AtomicUsize]>,
+    /// Connection batches that waited for a shard held by another worker (INFO
+    /// `ferrokv_contended_batches`; written only by such batches, which moved a lock's cache
+    /// line between cores anyway).
+    pub contended_batches: AtomicU64,
 }
 
 impl<Q> Workers<Q> {
     /// `queues.len()` workers serving no connection yet.
     pub fn new(queues: Vec<Q>) -> Workers<Q> {
         let loads = (0..queues.len()).map(|_| AtomicUsize::new(0)).collect();
-        Workers { queues, loads }
+        Workers {
+            queues,
+            loads,
+            contended_batches: AtomicU64::new(0),
+        }
     }
 
     /// Counts a migrating connection on worker `to` before it is sent there, so that the
@@ -192,8 +208,8 @@ pub struct Affinity {
     moved_ms: i64,
     /// The shard the connection migrated for (`u32::MAX`: none).
     home: u32,
-    /// When the home shard was last taken (ms).
-    home_seen_ms: i64,
+    /// One bit per batch, most recent lowest: the batch took the home shard.
+    home_hist: u8,
 }
 
 impl Default for Affinity {
@@ -204,7 +220,7 @@ impl Default for Affinity {
             target_shard: u32::MAX,
             moved_ms: i64::MIN / 2,
             home: u32::MAX,
-            home_seen_ms: 0,
+            home_hist: 0,
         }
     }
 }
@@ -253,14 +269,19 @@ impl Affinity {
         if me == NONE || workers.queues.len() < 2 {
             return None;
         }
-        if touched {
-            self.home_seen_ms = now_ms;
-        }
+        self.home_hist = (self.home_hist << 1) | u8::from(touched);
         self.history <<= 1;
         if waited != NONE {
-            self.history |= 1;
+            workers.contended_batches.fetch_add(1, Relaxed);
+            if shard == self.target_shard {
+                self.history |= 1;
+            } else {
+                // Waits count only while they are for the same shard: random keys that happen
+                // to collide now and then never add up.
+                self.history = 1;
+                self.target_shard = shard;
+            }
             self.target = waited;
-            self.target_shard = shard;
         } else if self.history == 0 && self.home == u32::MAX {
             // The common case: nothing to decide.
             return None;
@@ -274,7 +295,10 @@ impl Affinity {
                 return Some(Move::Towards(self.target));
             }
         }
-        if self.home != u32::MAX && now_ms - self.home_seen_ms >= HOME_IDLE_MS {
+        if self.home != u32::MAX
+            && now_ms - self.moved_ms >= HOME_IDLE_MS
+            && self.home_hist.count_ones() <= HOME_COLD
+        {
             let least = workers.least_loaded();
             if least != me && workers.load(me) > workers.load(least) + 1 {
                 return Some(Move::Rebalance(least));
@@ -292,7 +316,7 @@ impl Affinity {
         match m {
             Move::Towards(_) => {
                 self.home = self.target_shard;
-                self.home_seen_ms = now_ms;
+                self.home_hist = u8::MAX;
             }
             Move::Rebalance(_) => self.home = u32::MAX,
         }
@@ -432,11 +456,11 @@ mod tests {
             note_taken(pack(0, 7));
             assert_eq!(a.end(&w, t), None);
         }
-        // Cold for HOME_IDLE_MS: moves to the idle worker.
+        // Cold (a touch now and then does not count): moves to the idle worker.
         let mut got = None;
         for t in (1500..2000).step_by(10) {
             a.begin();
-            note_taken(pack(0, 99));
+            note_taken(pack(0, if t == 1530 { 7 } else { 99 }));
             if let Some(m) = a.end(&w, t) {
                 got = Some((m, t));
                 break;
@@ -444,7 +468,8 @@ mod tests {
         }
         let (m, t) = got.expect("rebalanced");
         assert_eq!(m, Move::Rebalance(1));
-        assert!(t - 1490 >= HOME_IDLE_MS);
+        // After HISTORY - HOME_COLD cold batches.
+        assert!(t >= 1500 + 10 * (HISTORY - HOME_COLD - 1) as i64, "{t}");
         set_worker(usize::from(NONE));
     }
 }

@@ -503,6 +503,7 @@ impl Keyspace {
         if let Some(d) = self.dbs.get(db) {
             for (i, m) in d.shards.iter().enumerate() {
                 let mut g = m.lock.lock();
+                m.taken(crate::affinity::pack(db as u32, i as u32));
                 f(i, &mut g);
                 note_expiry_work(self, &g);
             }
@@ -511,10 +512,10 @@ impl Keyspace {
 
     /// Locks a single shard (for work that is atomic per shard only: SCAN steps, expiry cycle).
     pub fn lock_one(&self, db: usize, shard: usize) -> Option<ShardGuard<'_>> {
-        Some(ShardGuard {
-            ks: self,
-            guard: self.dbs.get(db)?.shards.get(shard)?.lock.lock(),
-        })
+        let m = self.dbs.get(db)?.shards.get(shard)?;
+        let guard = m.lock.lock();
+        m.taken(crate::affinity::pack(db as u32, shard as u32));
+        Some(ShardGuard { ks: self, guard })
     }
 }
 
@@ -604,6 +605,7 @@ impl<'a> LockSet<'a> {
                     g
                 }
             };
+            m.taken(crate::affinity::pack(db, s));
             self.insert_sorted(((db, s), g));
         }
     }

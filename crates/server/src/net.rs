@@ -126,13 +126,17 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
-/// How many connections each worker thread serves, by worker index; `None` off the worker
-/// threads (INFO `ferrokv_worker_connections`, see [`crate::affinity`]).
-pub fn worker_loads() -> Option<Vec<usize>> {
+/// How many connections each worker thread serves, by worker index, and how many connection
+/// batches waited for a shard held by another worker; `None` off the worker threads (INFO
+/// `ferrokv_worker_connections` and `ferrokv_contended_batches`, see [`crate::affinity`]).
+pub fn worker_loads() -> Option<(Vec<usize>, u64)> {
     WORKERS.with(|w| {
-        w.borrow()
-            .as_ref()
-            .map(|w| w.loads.iter().map(|l| l.load(Relaxed)).collect())
+        w.borrow().as_ref().map(|w| {
+            (
+                w.loads.iter().map(|l| l.load(Relaxed)).collect(),
+                w.contended_batches.load(Relaxed),
+            )
+        })
     })
 }
 

@@ -874,7 +874,8 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         st.connection_migrations.load(Relaxed)
     );
     // (Known on the worker threads only, where INFO runs unless a script calls it.)
-    if let Some(loads) = crate::net::worker_loads() {
+    if let Some((loads, contended)) = crate::net::worker_loads() {
+        field!(out, "ferrokv_contended_batches", "{}", contended);
         let loads: Vec<String> = loads.iter().map(usize::to_string).collect();
         field!(out, "ferrokv_worker_connections", "{}", loads.join(","));
     }
