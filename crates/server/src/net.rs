@@ -2,10 +2,21 @@
 //!
 //! Threads: the main thread runs a small runtime for the accept loops, the cron task and signal
 //! handling; each of N worker threads (one per core) runs its own single-threaded runtime with its
-//! own I/O driver. An accepted socket is handed to one worker (round robin) and stays there for
-//! its whole life, so serving a request never involves a wake-up on another thread: no
-//! work-stealing hops, no cross-core scheduling per command. Shared state (the sharded keyspace)
-//! is reached through the per-shard locks.
+//! own I/O driver. An accepted socket is handed to one worker (round robin) and is served there,
+//! so serving a request never involves a wake-up on another thread: no work-stealing hops, no
+//! cross-core scheduling per command. Shared state (the sharded keyspace) is reached through the
+//! per-shard locks.
+//!
+//! Connection migration ([`crate::affinity`]): a connection whose batches keep waiting for one
+//! shard held by another worker (redis-benchmark's one-key HSET/ZADD/... at pipeline 16) moves to
+//! that worker, so the shard's commands run on one thread without lock hand-offs; a connection
+//! that moved for a shard it no longer uses goes back to a less loaded worker. The move happens
+//! only at a batch boundary of the connection loop (every reply written, nothing half executed,
+//! no blocking/MONITOR/Pub/Sub/tracking state: [`crate::affinity::movable`]): the tokio socket is
+//! turned back into a std one and sent with the connection's whole state (client, parser, read
+//! buffer with any partial request, reply protocol) to the other worker's queue
+//! ([`Handover::Migrated`]), whose task goes on where this one stopped. The client stays
+//! registered under the same id and fd throughout.
 //!
 //! One tokio task per connection. Each time the socket is readable, the task parses *every*
 //! complete request in its buffer, executes them in order and appends the replies to one output

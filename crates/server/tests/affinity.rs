@@ -250,6 +250,17 @@ fn migrates_inside_multi_with_queued_commands() {
     c.cmd(&["SET", "mine", "done"]);
     assert_eq!(c.cmd_raw(&[b"EXEC"]), b"*2\r\n:1\r\n+OK\r\n".to_vec());
     assert_eq!(c.cmd(&["CLIENT", "ID"]).as_int(), Some(id));
+    // Blocking after the move: woken by a push from another connection.
+    c.send(&[b"BLPOP", b"queue", b"10"]);
+    let ok = wait_until(Duration::from_secs(5), || {
+        admin.info_field("clients", "blocked_clients").as_deref() == Some("1")
+    });
+    assert!(ok, "BLPOP did not block");
+    admin.cmd(&["RPUSH", "queue", "job"]);
+    assert_eq!(
+        c.read_reply(),
+        b"*2\r\n$5\r\nqueue\r\n$3\r\njob\r\n".to_vec()
+    );
 }
 
 #[test]
@@ -293,6 +304,14 @@ fn migrates_with_half_a_request_buffered() {
     assert_eq!(c.read_reply(), b"+OK\r\n");
     let want = format!("value-{i}-0123456789");
     assert_eq!(c.cmd(&["GET", "split"]).as_str(), Some(want.as_str()));
+    // The idle timeout still applies on the new worker.
+    admin.cmd(&["CONFIG", "SET", "timeout", "1"]);
+    // (A connection picks the setting up when it next waits for input.)
+    assert_eq!(c.cmd(&["PING"]).as_str(), Some("PONG"));
+    assert!(
+        c.is_closed_within(Duration::from_secs(5)),
+        "idle migrated connection not closed"
+    );
 }
 
 #[test]
