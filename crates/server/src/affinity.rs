@@ -75,6 +75,9 @@ pub struct Workers<Q> {
     /// `ferrokv_contended_batches`; written only by such batches, which moved a lock's cache
     /// line between cores anyway).
     pub contended_batches: AtomicU64,
+    /// Whether connections may migrate (environment `FERROKV_AFFINITY=0` turns migration off
+    /// and keeps the counters, for A/B measurements).
+    pub enabled: bool,
 }
 
 impl<Q> Workers<Q> {
@@ -85,6 +88,7 @@ impl<Q> Workers<Q> {
             queues,
             loads,
             contended_batches: AtomicU64::new(0),
+            enabled: true,
         }
     }
 
@@ -286,7 +290,7 @@ impl Affinity {
             // The common case: nothing to decide.
             return None;
         }
-        if now_ms - self.moved_ms < MIN_INTERVAL_MS {
+        if now_ms - self.moved_ms < MIN_INTERVAL_MS || !workers.enabled {
             return None;
         }
         if self.history.count_ones() >= MIN_WAITS && self.target != me {

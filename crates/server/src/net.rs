@@ -156,7 +156,9 @@ pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQ
     let (queues, receivers): (Vec<_>, Vec<_>) = (0..n.max(1))
         .map(|_| tokio::sync::mpsc::unbounded_channel::<Handover>())
         .unzip();
-    let shared = Arc::new(crate::affinity::Workers::new(queues.clone()));
+    let mut shared = crate::affinity::Workers::new(queues.clone());
+    shared.enabled = std::env::var("FERROKV_AFFINITY").map_or(true, |v| v != "0");
+    let shared = Arc::new(shared);
     for (i, mut rx) in receivers.into_iter().enumerate() {
         let srv = srv.clone();
         let shared = shared.clone();
