@@ -41,7 +41,11 @@
 //! it. The client keeps its id, registration, fd, name and every other CLIENT LIST field; only
 //! the task serving it changes thread.
 //!
-//! Migrations are counted in INFO stats as `ferrokv_connection_migrations`.
+//! Migrations are counted in INFO stats as `ferrokv_connection_migrations`; contended batches as
+//! `ferrokv_contended_batches`; `ferrokv_worker_connections` lists each worker's connections.
+//! `FERROKV_AFFINITY=0` in the environment turns migration off (the counters stay), for A/B
+//! measurements. Measurements and open doubts: docs/performance-notes.md, "Connection
+//! migration".
 
 use crate::client::Client;
 use std::cell::Cell;
