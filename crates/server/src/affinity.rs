@@ -156,6 +156,11 @@ thread_local! {
     };
 }
 
+/// The key noted for the script interpreter of inline script runs (`scripting/inline.rs`),
+/// which is contended like a shard: no [`pack`]ed shard reaches it (databases × shards stays
+/// far below `u32::MAX`).
+pub const SCRIPT_INTERPRETER: u32 = u32::MAX;
+
 /// A (db, shard) pair as one `u32` (databases beyond 4M are not tracked).
 #[inline]
 pub fn pack(db: u32, shard: u32) -> u32 {

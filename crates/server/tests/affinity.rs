@@ -416,3 +416,62 @@ fn connections_spread_out_again_after_the_hot_phase() {
     let (_, _conns) = h.stop();
     assert!(ok, "still piled up: {last:?}");
 }
+
+/// Script calls on keys of different shards share only the script interpreter: connections
+/// that keep finding it taken by the other worker gather on the worker that runs the scripts,
+/// and every call still counts exactly once.
+#[test]
+fn script_calls_gather_on_one_worker() {
+    let (_turn, srv) = server();
+    let mut admin = srv.conn();
+    let sha = admin.cmd(&["SCRIPT", "LOAD", "return redis.call('INCR', KEYS[1])"]);
+    let sha = sha.as_str().expect("a SHA").to_string();
+    // The first run goes to the script thread; once it ran fast, calls run inline.
+    assert_eq!(admin.cmd(&["EVALSHA", &sha, "1", "warm"]).as_int(), Some(1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut threads = Vec::new();
+    for t in 0..4 {
+        let mut conns: Vec<(Conn, String)> = (0..2)
+            .map(|i| (srv.conn(), format!("script:{t}:{i}")))
+            .collect();
+        let (stop, sha) = (stop.clone(), sha.clone());
+        threads.push(std::thread::spawn(move || {
+            let mut counts = Vec::new();
+            let mut sent = vec![0u64; conns.len()];
+            while !stop.load(Ordering::Relaxed) {
+                for (c, key) in conns.iter_mut() {
+                    c.send_raw(&repeat(&["EVALSHA", &sha, "1", key], PIPELINE));
+                }
+                for (i, (c, _)) in conns.iter_mut().enumerate() {
+                    for _ in 0..PIPELINE {
+                        let r = c.read_reply();
+                        assert_eq!(r.first(), Some(&b':'), "{r:?}");
+                    }
+                    sent[i] += PIPELINE as u64;
+                }
+            }
+            for ((_, key), n) in conns.iter().zip(&sent) {
+                counts.push((key.clone(), *n));
+            }
+            counts
+        }));
+    }
+    let gathered = wait_until(Duration::from_secs(30), || {
+        loads(&mut admin).iter().any(|&n| n >= 8)
+    });
+    stop.store(true, Ordering::Relaxed);
+    let mut counts = Vec::new();
+    for t in threads {
+        counts.extend(t.join().expect("script thread"));
+    }
+    assert!(
+        gathered,
+        "script connections did not gather: {:?}",
+        loads(&mut admin)
+    );
+    assert!(migrations(&mut admin) > 0, "no migration");
+    for (key, n) in counts {
+        let v = admin.cmd(&["GET", &key]);
+        assert_eq!(v.as_str(), Some(n.to_string().as_str()), "{key}");
+    }
+}

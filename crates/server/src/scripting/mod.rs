@@ -122,6 +122,10 @@ pub struct Scripting {
     /// queues a script (taking it after would let a running script wait for EXEC's shards
     /// while EXEC waits for the interpreter); the EVAL inside then takes it again.
     vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
+    /// The connection worker that last took `vm` for an inline run (`affinity::NONE` for
+    /// none): a worker that finds the interpreter busy notes a wait for this worker, so
+    /// connections that keep running scripts gather on one worker ([`crate::affinity`]).
+    vm_holder: std::sync::atomic::AtomicU8,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
     bodies: RwLock<HashMap<String, Bytes, foldhash::fast::RandomState>>,
     /// Run state shared with the instruction hook and SCRIPT/FUNCTION KILL.
@@ -146,6 +150,7 @@ impl Scripting {
     pub fn new(busy: Arc<AtomicBool>) -> Scripting {
         Scripting {
             vm: ReentrantMutex::new(RefCell::new(None)),
+            vm_holder: std::sync::atomic::AtomicU8::new(crate::affinity::NONE),
             bodies: RwLock::new(HashMap::default()),
             registry: RwLock::new(functions::Registry::default()),
             fstate: parking_lot::Mutex::new(None),
