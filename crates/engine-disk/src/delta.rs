@@ -69,6 +69,15 @@ impl ElemDelta<'_> {
         }
     }
 
+    /// `v`, a whole collection of the delta's type, with the delta applied in memory, with the
+    /// semantics [`KeyWrite::Delta`](crate::KeyWrite::Delta) gives it on disk (the server
+    /// folds a delta staged earlier in a unit into a value it loads later). WRONGTYPE for a
+    /// value of another type; O(size · changes) for hashes, sets and sorted sets.
+    pub fn apply_to(&self, v: RdbValue) -> Result<RdbValue> {
+        self.validate()?;
+        apply_in_memory(v, self)
+    }
+
     /// Whether the delta adds an element (so it creates a missing key).
     fn adds(&self) -> bool {
         match self {

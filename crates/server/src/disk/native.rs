@@ -87,6 +87,11 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     };
     let db = c.client.db;
     let key = c.arg_bytes(1);
+    if c.client.disk.pending.contains_key(&(db, key.clone())) {
+        // An earlier command of the unit staged operations on the key: the disk is no longer
+        // the truth about its elements; the load path folds them into the loaded value.
+        return Outcome::Load;
+    }
     let proxied = match residency(&c.client.disk, db, &key) {
         Residency::Absent => false,
         Residency::StandIn => true,
@@ -147,6 +152,8 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         key: key.clone(),
         len: km.len,
         now: c.clock.ms,
+        stage: c.client.disk.depth > 0,
+        expire: km.expire_ms,
     };
     let r = match c.cmd.name {
         "hset" | "hmset" => n.hset(c),
@@ -225,6 +232,13 @@ struct Native<'e> {
     /// Element count before the command.
     len: u64,
     now: i64,
+    /// Inside a multi-command unit (MULTI/EXEC, a script): a write is staged in
+    /// `ClientDisk::pending` for the unit's one batch instead of committed (atomicity after a
+    /// crash); a write that would empty the key, or has no element form (LSET), takes the load
+    /// path instead.
+    stage: bool,
+    /// The key's expiry on disk.
+    expire: Option<i64>,
 }
 
 type Step = Result<Option<()>, CmdError>;
@@ -232,6 +246,57 @@ type Step = Result<Option<()>, CmdError>;
 impl Native<'_> {
     fn args<'a>(c: &Ctx<'a, '_>, from: usize) -> Vec<&'a [u8]> {
         c.argv.iter().skip(from).map(|b| &b[..]).collect()
+    }
+
+    /// Records staged operations on the key for the end of the unit.
+    fn stage_ops(&self, c: &mut Ctx<'_, '_>, p: super::store::Pending) {
+        c.client
+            .disk
+            .pending
+            .insert((u32::from(self.db), self.key.clone()), (p, self.expire));
+    }
+
+    /// The distinct elements of `items` for which `present` says whether they are stored now.
+    fn present<'a>(
+        &self,
+        items: &[&'a [u8]],
+        mut present: impl FnMut(&[u8]) -> Result<bool, DiskError>,
+    ) -> Result<Vec<(&'a [u8], bool)>, CmdError> {
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            if seen.insert(*it) {
+                out.push((*it, present(it).map_err(storage)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// HSET pairs: committed, or staged (see [`Native::stage`]); returns the fields added.
+    fn write_hset(&self, c: &mut Ctx<'_, '_>, pairs: &[(&[u8], &[u8])]) -> Result<u64, CmdError> {
+        if !self.stage {
+            return self
+                .eng
+                .hset(self.db, &self.key, pairs, self.now)
+                .map_err(storage);
+        }
+        let fields: Vec<&[u8]> = pairs.iter().map(|(f, _)| *f).collect();
+        let have = self.present(&fields, |f| {
+            self.eng.hexists(self.db, &self.key, f, self.now)
+        })?;
+        let added = have.iter().filter(|(_, p)| !p).count() as u64;
+        let set = pairs
+            .iter()
+            .map(|(f, v)| (f.to_vec(), v.to_vec()))
+            .collect();
+        self.stage_ops(
+            c,
+            super::store::Pending::Hash {
+                set,
+                del: Vec::new(),
+            },
+        );
+        Ok(added)
     }
 
     /// HLEN / SCARD / ZCARD / LLEN: O(1) from the metadata.
@@ -251,10 +316,7 @@ impl Native<'_> {
         let hmset = c.cmd.name == "hmset";
         let a = Self::args(c, 2);
         let pairs: Vec<(&[u8], &[u8])> = a.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-        let added = self
-            .eng
-            .hset(self.db, &self.key, &pairs, self.now)
-            .map_err(storage)?;
+        let added = self.write_hset(c, &pairs)?;
         if hmset {
             c.reply.ok();
         } else {
@@ -308,10 +370,34 @@ impl Native<'_> {
 
     fn hdel(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let fields = Self::args(c, 2);
-        let removed = self
-            .eng
-            .hdel(self.db, &self.key, &fields, self.now)
-            .map_err(storage)?;
+        let removed = if self.stage {
+            let have = self.present(&fields, |f| {
+                self.eng.hexists(self.db, &self.key, f, self.now)
+            })?;
+            let del: Vec<Vec<u8>> = have
+                .iter()
+                .filter(|(_, p)| *p)
+                .map(|(f, _)| f.to_vec())
+                .collect();
+            if del.len() as u64 >= self.len {
+                return Ok(None);
+            }
+            let n = del.len() as u64;
+            if n > 0 {
+                self.stage_ops(
+                    c,
+                    super::store::Pending::Hash {
+                        set: Vec::new(),
+                        del,
+                    },
+                );
+            }
+            n
+        } else {
+            self.eng
+                .hdel(self.db, &self.key, &fields, self.now)
+                .map_err(storage)?
+        };
         c.reply.int(removed as i64);
         if removed > 0 {
             c.modified(&self.key);
@@ -337,9 +423,7 @@ impl Native<'_> {
         };
         let new = old.checked_add(incr).ok_or(errors::OVERFLOW)?;
         let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
-        self.eng
-            .hset(self.db, &self.key, &[(field, &text)], self.now)
-            .map_err(storage)?;
+        self.write_hset(c, &[(field, &text)])?;
         c.reply.int(new);
         c.modified(&self.key);
         c.notify(notify::HASH, "hincrby", &self.key);
@@ -351,10 +435,31 @@ impl Native<'_> {
 
     fn sadd(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
-        let added = self
-            .eng
-            .sadd(self.db, &self.key, &members, self.now)
-            .map_err(storage)?;
+        let added = if self.stage {
+            let have = self.present(&members, |m| {
+                self.eng.sismember(self.db, &self.key, m, self.now)
+            })?;
+            let add: Vec<Vec<u8>> = have
+                .iter()
+                .filter(|(_, p)| !p)
+                .map(|(m, _)| m.to_vec())
+                .collect();
+            let n = add.len() as u64;
+            if n > 0 {
+                self.stage_ops(
+                    c,
+                    super::store::Pending::Set {
+                        add,
+                        rem: Vec::new(),
+                    },
+                );
+            }
+            n
+        } else {
+            self.eng
+                .sadd(self.db, &self.key, &members, self.now)
+                .map_err(storage)?
+        };
         if added > 0 {
             c.modified(&self.key);
             c.notify(notify::SET, "sadd", &self.key);
@@ -366,10 +471,34 @@ impl Native<'_> {
 
     fn srem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
-        let removed = self
-            .eng
-            .srem(self.db, &self.key, &members, self.now)
-            .map_err(storage)?;
+        let removed = if self.stage {
+            let have = self.present(&members, |m| {
+                self.eng.sismember(self.db, &self.key, m, self.now)
+            })?;
+            let rem: Vec<Vec<u8>> = have
+                .iter()
+                .filter(|(_, p)| *p)
+                .map(|(m, _)| m.to_vec())
+                .collect();
+            if rem.len() as u64 >= self.len {
+                return Ok(None);
+            }
+            let n = rem.len() as u64;
+            if n > 0 {
+                self.stage_ops(
+                    c,
+                    super::store::Pending::Set {
+                        add: Vec::new(),
+                        rem,
+                    },
+                );
+            }
+            n
+        } else {
+            self.eng
+                .srem(self.db, &self.key, &members, self.now)
+                .map_err(storage)?
+        };
         if removed > 0 {
             c.modified(&self.key);
             c.notify(notify::SET, "srem", &self.key);
@@ -441,7 +570,18 @@ impl Native<'_> {
                 changed.then_some((s, *m))
             })
             .collect();
-        if !writes.is_empty() {
+        if self.stage {
+            if !writes.is_empty() {
+                let set = writes.iter().map(|(s, m)| (*s, m.to_vec())).collect();
+                self.stage_ops(
+                    c,
+                    super::store::Pending::ZSet {
+                        set,
+                        rem: Vec::new(),
+                    },
+                );
+            }
+        } else if !writes.is_empty() {
             self.eng
                 .zadd(self.db, &self.key, &writes, self.now)
                 .map_err(storage)?;
@@ -472,10 +612,21 @@ impl Native<'_> {
             return Ok(None);
         }
         let changed = old.is_none_or(|o| o != new);
-        if changed {
+        if changed && self.stage {
+            let set = vec![(new, m.to_vec())];
+            self.stage_ops(
+                c,
+                super::store::Pending::ZSet {
+                    set,
+                    rem: Vec::new(),
+                },
+            );
+        } else if changed {
             self.eng
                 .zadd(self.db, &self.key, &[(new, m)], self.now)
                 .map_err(storage)?;
+        }
+        if changed {
             c.modified(&self.key);
             c.notify(notify::ZSET, "zincr", &self.key);
             c.dirty(1);
@@ -502,10 +653,34 @@ impl Native<'_> {
 
     fn zrem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
-        let removed = self
-            .eng
-            .zrem(self.db, &self.key, &members, self.now)
-            .map_err(storage)?;
+        let removed = if self.stage {
+            let have = self.present(&members, |m| {
+                Ok(self.eng.zscore(self.db, &self.key, m, self.now)?.is_some())
+            })?;
+            let rem: Vec<Vec<u8>> = have
+                .iter()
+                .filter(|(_, p)| *p)
+                .map(|(m, _)| m.to_vec())
+                .collect();
+            if rem.len() as u64 >= self.len {
+                return Ok(None);
+            }
+            let n = rem.len() as u64;
+            if n > 0 {
+                self.stage_ops(
+                    c,
+                    super::store::Pending::ZSet {
+                        set: Vec::new(),
+                        rem,
+                    },
+                );
+            }
+            n
+        } else {
+            self.eng
+                .zrem(self.db, &self.key, &members, self.now)
+                .map_err(storage)?
+        };
         if removed > 0 {
             c.notify(notify::ZSET, "zrem", &self.key);
             if removed >= self.len {
@@ -556,7 +731,11 @@ impl Native<'_> {
 
     fn push(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
         let items = Self::args(c, 2);
-        let len = if left {
+        let len = if self.stage {
+            let push = items.iter().map(|v| v.to_vec()).collect();
+            self.stage_ops(c, super::store::Pending::List { left, pop: 0, push });
+            Ok(self.len + items.len() as u64)
+        } else if left {
             self.eng.lpush(self.db, &self.key, &items, self.now)
         } else {
             self.eng.rpush(self.db, &self.key, &items, self.now)
@@ -589,7 +768,29 @@ impl Native<'_> {
             return Ok(Some(()));
         }
         let want = count.unwrap_or(1);
-        let got = if left {
+        let got = if self.stage {
+            if want >= self.len {
+                return Ok(None);
+            }
+            let n = want as i64;
+            let (start, stop) = if left { (0, n - 1) } else { (-n, -1) };
+            let mut got = self
+                .eng
+                .lrange(self.db, &self.key, start, stop, self.now)
+                .map_err(storage)?;
+            if !left {
+                got.reverse();
+            }
+            self.stage_ops(
+                c,
+                super::store::Pending::List {
+                    left,
+                    pop: want,
+                    push: Vec::new(),
+                },
+            );
+            Ok(got)
+        } else if left {
             self.eng.lpop(self.db, &self.key, want, self.now)
         } else {
             self.eng.rpop(self.db, &self.key, want, self.now)
@@ -633,6 +834,10 @@ impl Native<'_> {
 
     fn lset(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let idx = args::int(c.arg(2))?;
+        if self.stage {
+            // A change in the middle of a list has no element form: the load path.
+            return Ok(None);
+        }
         match self.eng.lset(self.db, &self.key, idx, c.arg(3), self.now) {
             Ok(()) => {}
             Err(DiskError::IndexOutOfRange) => {
