@@ -78,6 +78,23 @@ impl ElemDelta<'_> {
         apply_in_memory(v, self)
     }
 
+    /// Whether the delta changes no element (with an unchanged expiry, a
+    /// [`KeyWrite::Delta`](crate::KeyWrite::Delta) of it would still read the key's metadata:
+    /// a caller skips it).
+    pub fn is_empty(&self) -> bool {
+        match self {
+            ElemDelta::Hash { set, del } => set.is_empty() && del.is_empty(),
+            ElemDelta::Set { add, rem } => add.is_empty() && rem.is_empty(),
+            ElemDelta::ZSet { set, rem } => set.is_empty() && rem.is_empty(),
+            ElemDelta::List {
+                pop_left,
+                pop_right,
+                push_left,
+                push_right,
+            } => *pop_left == 0 && *pop_right == 0 && push_left.is_empty() && push_right.is_empty(),
+        }
+    }
+
     /// Whether the delta adds an element (so it creates a missing key).
     fn adds(&self) -> bool {
         match self {

@@ -272,6 +272,22 @@ impl Native<'_> {
         Ok(out)
     }
 
+    /// The distinct `fields` of the hash, each with whether it is stored now (one metadata
+    /// read and one point read per field).
+    fn fields_present<'a>(&self, fields: &[&'a [u8]]) -> Result<Vec<(&'a [u8], bool)>, CmdError> {
+        let mut seen = std::collections::HashSet::with_capacity(fields.len());
+        let distinct: Vec<&[u8]> = fields.iter().copied().filter(|f| seen.insert(*f)).collect();
+        let vals = self
+            .eng
+            .hmget(self.db, &self.key, &distinct, self.now)
+            .map_err(storage)?;
+        Ok(distinct
+            .into_iter()
+            .zip(vals)
+            .map(|(f, v)| (f, v.is_some()))
+            .collect())
+    }
+
     /// HSET pairs: committed, or staged (see [`Native::stage`]); returns the fields added.
     fn write_hset(&self, c: &mut Ctx<'_, '_>, pairs: &[(&[u8], &[u8])]) -> Result<u64, CmdError> {
         if !self.stage {
@@ -281,9 +297,7 @@ impl Native<'_> {
                 .map_err(storage);
         }
         let fields: Vec<&[u8]> = pairs.iter().map(|(f, _)| *f).collect();
-        let have = self.present(&fields, |f| {
-            self.eng.hexists(self.db, &self.key, f, self.now)
-        })?;
+        let have = self.fields_present(&fields)?;
         let added = have.iter().filter(|(_, p)| !p).count() as u64;
         let set = pairs
             .iter()
@@ -371,9 +385,7 @@ impl Native<'_> {
     fn hdel(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let fields = Self::args(c, 2);
         let removed = if self.stage {
-            let have = self.present(&fields, |f| {
-                self.eng.hexists(self.db, &self.key, f, self.now)
-            })?;
+            let have = self.fields_present(&fields)?;
             let del: Vec<Vec<u8>> = have
                 .iter()
                 .filter(|(_, p)| *p)

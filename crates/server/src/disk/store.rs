@@ -573,10 +573,16 @@ pub fn apply_unit(
                 expire_ms: s.expire_ms,
             }),
     );
+    // A loaded key whose elements and expiry did not change (e.g. HSET of a field to its
+    // current value) costs no write, not even a metadata read.
+    let unchanged = |d: &DeltaWrite<'_>, e: &Option<ElemDelta<'_>>| {
+        e.as_ref().is_some_and(ElemDelta::is_empty) && d.old.is_some_and(|o| o.1 == d.expire_ms)
+    };
     batch.extend(
         deltas
             .iter()
             .zip(elems.iter().zip(&rewrites))
+            .filter(|(d, (e, _))| !unchanged(d, e))
             .map(|(d, (e, rec))| match e {
                 Some(delta) => KeyWrite::Delta {
                     db: d.db,
@@ -593,6 +599,9 @@ pub fn apply_unit(
                 },
             }),
     );
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     eng.apply_tokened(&batch, now_ms, |db, key| {
         known
             .iter()
