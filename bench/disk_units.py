@@ -9,7 +9,9 @@ below the native paths' 1024) and then times, one client, no pipelining across u
 * ``multi-3``: ``MULTI; HSET bighash f<i> v; SADD bigset m<i>; SET small <i>; EXEC``;
 * ``evalsha-3``: the same three writes in one EVALSHA;
 * ``hset-top``: a plain ``HSET bighash f<i> v`` (native, its own batch);
-* ``sadd-mid``: ``SADD midset m<i>`` (load path, written back as an element delta).
+* ``sadd-mid``: ``SADD midset m<i>`` (load path, written back as an element delta);
+* ``multi-same-key`` (10 units only): ``MULTI; HINCRBY bighash cnt 1; HINCRBY bighash cnt 1;
+  EXEC``: the second command on a key with staged operations loads the whole hash.
 
 Prints the median and p90 per unit in microseconds. Python 3 standard library only.
 
@@ -110,10 +112,12 @@ def main() -> None:
                                          f"e{i}")],
                 "hset-top": lambda i: [("HSET", "bighash", f"h{i}", "v")],
                 "sadd-mid": lambda i: [("SADD", "midset", f"m{i}")],
+                "multi-same-key": lambda i: [("MULTI",), ("HINCRBY", "bighash", "cnt", "1"),
+                                             ("HINCRBY", "bighash", "cnt", "1"), ("EXEC",)],
             }
             for name, unit in units.items():
                 times = []
-                for i in range(a.units):
+                for i in range(10 if name == "multi-same-key" else a.units):
                     t0 = time.perf_counter()
                     c.run(unit(i))
                     times.append((time.perf_counter() - t0) * 1e6)

@@ -68,10 +68,12 @@ pub struct ClientDisk {
     /// unit writes only their difference ([`store::elem_delta`]).
     originals: HashMap<(u32, Bytes), (RdbValue, Option<i64>)>,
     /// Element operations that native write commands of a multi-command unit staged instead
-    /// of committing (`native.rs`), (db, key) → (operations, the key's expiry on disk): the
-    /// end of the unit writes them in its one batch. A later command of the unit that needs
-    /// the key's value loads it and folds them in ([`fold_pending`]).
-    pending: HashMap<(u32, Bytes), (store::Pending, Option<i64>)>,
+    /// of committing (`native.rs`), (db, key) → (operations, the key's expiry on disk, its
+    /// element count after them): the end of the unit writes them in its one batch. Later
+    /// native commands of the unit on a hash, set or sorted set read through them and add
+    /// theirs; any other command that needs the key's value loads it and folds them in
+    /// ([`fold_pending`]).
+    pending: HashMap<(u32, Bytes), (store::Pending, Option<i64>, u64)>,
     /// Databases the unit loaded entirely.
     whole: Vec<u32>,
     /// The client's dirty counter when the unit began.
@@ -534,7 +536,7 @@ fn fold_pending(
     if st.pending.is_empty() {
         return Ok(());
     }
-    if let Some((p, _)) = st.pending.remove(&(db, key.clone())) {
+    if let Some((p, _, _)) = st.pending.remove(&(db, key.clone())) {
         let v = std::mem::replace(&mut l.0, RdbValue::List(Vec::new()));
         l.0 = p
             .delta()
@@ -924,7 +926,7 @@ fn write_back(
     let staged: Vec<store::StagedWrite<'_>> = st
         .pending
         .iter()
-        .map(|((db, key), (p, exp))| store::StagedWrite {
+        .map(|((db, key), (p, exp, _))| store::StagedWrite {
             db: *db as u16,
             key,
             delta: p.delta(),

@@ -63,6 +63,30 @@ pub fn metadata_only(name: &str) -> bool {
     )
 }
 
+/// Native commands that can run through a key's staged operations (`Native::ov`).
+fn overlay_command(name: &str) -> bool {
+    matches!(
+        name,
+        "hset"
+            | "hmset"
+            | "hget"
+            | "hmget"
+            | "hdel"
+            | "hlen"
+            | "hexists"
+            | "hincrby"
+            | "sadd"
+            | "srem"
+            | "sismember"
+            | "scard"
+            | "zadd"
+            | "zincrby"
+            | "zscore"
+            | "zrem"
+            | "zcard"
+    )
+}
+
 /// The type a native command works on (`None`: not a native command).
 pub(super) fn kind_of(name: &str) -> Option<KeyType> {
     Some(match name {
@@ -87,9 +111,10 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     };
     let db = c.client.db;
     let key = c.arg_bytes(1);
-    if c.client.disk.pending.contains_key(&(db, key.clone())) {
-        // An earlier command of the unit staged operations on the key: the disk is no longer
-        // the truth about its elements; the load path folds them into the loaded value.
+    let staged = c.client.disk.pending.get(&(db, key.clone())).cloned();
+    if staged.is_some() && !(kind != KeyType::List && overlay_command(c.cmd.name)) {
+        // An earlier command of the unit staged operations on the key and this one cannot
+        // read through them (ZRANK, lists): the load path folds them into the loaded value.
         return Outcome::Load;
     }
     let proxied = match residency(&c.client.disk, db, &key) {
@@ -154,7 +179,12 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         now: c.clock.ms,
         stage: c.client.disk.depth > 0,
         expire: km.expire_ms,
+        ov: None,
     };
+    if let Some((p, _, len)) = staged {
+        n.len = len;
+        n.ov = Some(p);
+    }
     let r = match c.cmd.name {
         "hset" | "hmset" => n.hset(c),
         "hget" => n.hget(c),
@@ -239,6 +269,9 @@ struct Native<'e> {
     stage: bool,
     /// The key's expiry on disk.
     expire: Option<i64>,
+    /// Operations earlier commands of the unit staged on the key (hashes, sets and sorted
+    /// sets only): reads go through them (read-your-writes), `len` counts them.
+    ov: Option<super::store::Pending>,
 }
 
 type Step = Result<Option<()>, CmdError>;
@@ -248,12 +281,68 @@ impl Native<'_> {
         c.argv.iter().skip(from).map(|b| &b[..]).collect()
     }
 
-    /// Records staged operations on the key for the end of the unit.
-    fn stage_ops(&self, c: &mut Ctx<'_, '_>, p: super::store::Pending) {
-        c.client
-            .disk
-            .pending
-            .insert((u32::from(self.db), self.key.clone()), (p, self.expire));
+    /// Records staged operations on the key for the end of the unit, folded into those of
+    /// earlier commands (`store::Pending::merge`); `len`: the key's element count after them.
+    fn stage_ops(&self, c: &mut Ctx<'_, '_>, p: super::store::Pending, len: u64) {
+        let k = (u32::from(self.db), self.key.clone());
+        match c.client.disk.pending.get_mut(&k) {
+            // `try_call` lets only hashes, sets and sorted sets reach here with staged
+            // operations, which always merge.
+            Some(e) => {
+                e.0.merge(p);
+                e.2 = len;
+            }
+            None => {
+                c.client.disk.pending.insert(k, (p, self.expire, len));
+            }
+        }
+    }
+
+    /// HGET through the unit's staged operations (`ov`), else the stored state.
+    fn hget_ov(&self, f: &[u8]) -> Result<Option<Vec<u8>>, DiskError> {
+        if let Some(r) = self.ov.as_ref().and_then(|p| p.field(f)) {
+            return Ok(r.map(<[u8]>::to_vec));
+        }
+        self.eng.hget(self.db, &self.key, f, self.now)
+    }
+
+    /// HMGET through the staged operations.
+    fn hmget_ov(&self, fields: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, DiskError> {
+        let Some(p) = &self.ov else {
+            return self.eng.hmget(self.db, &self.key, fields, self.now);
+        };
+        let rest: Vec<&[u8]> = fields
+            .iter()
+            .copied()
+            .filter(|f| p.field(f).is_none())
+            .collect();
+        let mut stored = self
+            .eng
+            .hmget(self.db, &self.key, &rest, self.now)?
+            .into_iter();
+        Ok(fields
+            .iter()
+            .map(|f| match p.field(f) {
+                Some(r) => r.map(<[u8]>::to_vec),
+                None => stored.next().flatten(),
+            })
+            .collect())
+    }
+
+    /// SISMEMBER through the staged operations.
+    fn sismember_ov(&self, m: &[u8]) -> Result<bool, DiskError> {
+        match self.ov.as_ref().and_then(|p| p.member(m)) {
+            Some(r) => Ok(r),
+            None => self.eng.sismember(self.db, &self.key, m, self.now),
+        }
+    }
+
+    /// ZSCORE through the staged operations.
+    fn zscore_ov(&self, m: &[u8]) -> Result<Option<f64>, DiskError> {
+        match self.ov.as_ref().and_then(|p| p.score(m)) {
+            Some(r) => Ok(r),
+            None => self.eng.zscore(self.db, &self.key, m, self.now),
+        }
     }
 
     /// The distinct elements of `items` for which `present` says whether they are stored now.
@@ -277,10 +366,7 @@ impl Native<'_> {
     fn fields_present<'a>(&self, fields: &[&'a [u8]]) -> Result<Vec<(&'a [u8], bool)>, CmdError> {
         let mut seen = std::collections::HashSet::with_capacity(fields.len());
         let distinct: Vec<&[u8]> = fields.iter().copied().filter(|f| seen.insert(*f)).collect();
-        let vals = self
-            .eng
-            .hmget(self.db, &self.key, &distinct, self.now)
-            .map_err(storage)?;
+        let vals = self.hmget_ov(&distinct).map_err(storage)?;
         Ok(distinct
             .into_iter()
             .zip(vals)
@@ -309,6 +395,7 @@ impl Native<'_> {
                 set,
                 del: Vec::new(),
             },
+            self.len + added,
         );
         Ok(added)
     }
@@ -343,10 +430,7 @@ impl Native<'_> {
     }
 
     fn hget(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let v = self
-            .eng
-            .hget(self.db, &self.key, c.arg(2), self.now)
-            .map_err(storage)?;
+        let v = self.hget_ov(c.arg(2)).map_err(storage)?;
         match v {
             Some(v) => c.reply.bulk(&v),
             None => c.reply.null(),
@@ -357,10 +441,7 @@ impl Native<'_> {
 
     fn hmget(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let fields = Self::args(c, 2);
-        let vals = self
-            .eng
-            .hmget(self.db, &self.key, &fields, self.now)
-            .map_err(storage)?;
+        let vals = self.hmget_ov(&fields).map_err(storage)?;
         c.reply.array(vals.len());
         for v in vals {
             match v {
@@ -374,8 +455,8 @@ impl Native<'_> {
 
     fn hexists(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let yes = self
-            .eng
-            .hexists(self.db, &self.key, c.arg(2), self.now)
+            .hget_ov(c.arg(2))
+            .map(|v| v.is_some())
             .map_err(storage)?;
         c.reply.int(i64::from(yes));
         c.hit(true);
@@ -402,6 +483,7 @@ impl Native<'_> {
                         set: Vec::new(),
                         del,
                     },
+                    self.len - n,
                 );
             }
             n
@@ -425,11 +507,7 @@ impl Native<'_> {
     fn hincrby(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let incr = args::int(c.arg(3))?;
         let field = c.arg(2);
-        let old = match self
-            .eng
-            .hget(self.db, &self.key, field, self.now)
-            .map_err(storage)?
-        {
+        let old = match self.hget_ov(field).map_err(storage)? {
             Some(v) => args::parse_i64_strict(&v).ok_or(crate::cmd::hash::HASH_NOT_INTEGER)?,
             None => 0,
         };
@@ -448,9 +526,7 @@ impl Native<'_> {
     fn sadd(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
         let added = if self.stage {
-            let have = self.present(&members, |m| {
-                self.eng.sismember(self.db, &self.key, m, self.now)
-            })?;
+            let have = self.present(&members, |m| self.sismember_ov(m))?;
             let add: Vec<Vec<u8>> = have
                 .iter()
                 .filter(|(_, p)| !p)
@@ -464,6 +540,7 @@ impl Native<'_> {
                         add,
                         rem: Vec::new(),
                     },
+                    self.len + n,
                 );
             }
             n
@@ -484,9 +561,7 @@ impl Native<'_> {
     fn srem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
         let removed = if self.stage {
-            let have = self.present(&members, |m| {
-                self.eng.sismember(self.db, &self.key, m, self.now)
-            })?;
+            let have = self.present(&members, |m| self.sismember_ov(m))?;
             let rem: Vec<Vec<u8>> = have
                 .iter()
                 .filter(|(_, p)| *p)
@@ -503,6 +578,7 @@ impl Native<'_> {
                         add: Vec::new(),
                         rem,
                     },
+                    self.len - n,
                 );
             }
             n
@@ -524,10 +600,7 @@ impl Native<'_> {
     }
 
     fn sismember(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let yes = self
-            .eng
-            .sismember(self.db, &self.key, c.arg(2), self.now)
-            .map_err(storage)?;
+        let yes = self.sismember_ov(c.arg(2)).map_err(storage)?;
         c.hit(true);
         c.reply.int(i64::from(yes));
         Ok(Some(()))
@@ -554,10 +627,7 @@ impl Native<'_> {
         let mut cur: HashMap<&[u8], Option<f64>> = HashMap::with_capacity(items.len());
         for (_, m) in &items {
             if !cur.contains_key(m) {
-                let s = self
-                    .eng
-                    .zscore(self.db, &self.key, m, self.now)
-                    .map_err(storage)?;
+                let s = self.zscore_ov(m).map_err(storage)?;
                 cur.insert(m, s);
             }
         }
@@ -591,6 +661,7 @@ impl Native<'_> {
                         set,
                         rem: Vec::new(),
                     },
+                    self.len + added,
                 );
             }
         } else if !writes.is_empty() {
@@ -615,10 +686,7 @@ impl Native<'_> {
             return Ok(None);
         };
         let m = c.arg(3);
-        let old = self
-            .eng
-            .zscore(self.db, &self.key, m, self.now)
-            .map_err(storage)?;
+        let old = self.zscore_ov(m).map_err(storage)?;
         let new = old.unwrap_or(0.0) + incr;
         if new.is_nan() {
             return Ok(None);
@@ -632,6 +700,7 @@ impl Native<'_> {
                     set,
                     rem: Vec::new(),
                 },
+                self.len + u64::from(old.is_none()),
             );
         } else if changed {
             self.eng
@@ -651,10 +720,7 @@ impl Native<'_> {
     }
 
     fn zscore(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let s = self
-            .eng
-            .zscore(self.db, &self.key, c.arg(2), self.now)
-            .map_err(storage)?;
+        let s = self.zscore_ov(c.arg(2)).map_err(storage)?;
         c.hit(true);
         match s {
             Some(s) => c.reply.double(s),
@@ -666,9 +732,7 @@ impl Native<'_> {
     fn zrem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
         let removed = if self.stage {
-            let have = self.present(&members, |m| {
-                Ok(self.eng.zscore(self.db, &self.key, m, self.now)?.is_some())
-            })?;
+            let have = self.present(&members, |m| Ok(self.zscore_ov(m)?.is_some()))?;
             let rem: Vec<Vec<u8>> = have
                 .iter()
                 .filter(|(_, p)| *p)
@@ -685,6 +749,7 @@ impl Native<'_> {
                         set: Vec::new(),
                         rem,
                     },
+                    self.len - n,
                 );
             }
             n
@@ -718,10 +783,7 @@ impl Native<'_> {
             .zrank(self.db, &self.key, m, rev, self.now)
             .map_err(storage)?;
         let score = match (rank, withscore) {
-            (Some(_), true) => self
-                .eng
-                .zscore(self.db, &self.key, m, self.now)
-                .map_err(storage)?,
+            (Some(_), true) => self.zscore_ov(m).map_err(storage)?,
             _ => None,
         };
         c.hit(true);
@@ -745,7 +807,8 @@ impl Native<'_> {
         let items = Self::args(c, 2);
         let len = if self.stage {
             let push = items.iter().map(|v| v.to_vec()).collect();
-            self.stage_ops(c, super::store::Pending::List { left, pop: 0, push });
+            let len = self.len + items.len() as u64;
+            self.stage_ops(c, super::store::Pending::List { left, pop: 0, push }, len);
             Ok(self.len + items.len() as u64)
         } else if left {
             self.eng.lpush(self.db, &self.key, &items, self.now)
@@ -800,6 +863,7 @@ impl Native<'_> {
                     pop: want,
                     push: Vec::new(),
                 },
+                self.len - want,
             );
             Ok(got)
         } else if left {

@@ -411,7 +411,102 @@ pub enum Pending {
     },
 }
 
+/// What [`Pending`] says about one element of its key: `Some(present)` when an operation of the
+/// unit decided it, `None` when the stored state does.
+pub type Overlay<T> = Option<Option<T>>;
+
+fn drop_from(v: &mut Vec<Vec<u8>>, x: &[u8]) {
+    v.retain(|e| e != x);
+}
+
 impl Pending {
+    /// Folds `next` (operations of a later command of the unit on the same key) into these,
+    /// in order. Returns `false` (nothing changed) for lists and for operations of another
+    /// type: the caller then takes the load path.
+    pub fn merge(&mut self, next: Pending) -> bool {
+        match (self, next) {
+            (Pending::Hash { set, del }, Pending::Hash { set: s2, del: d2 }) => {
+                for f in d2 {
+                    set.retain(|(k, _)| *k != f);
+                    if !del.contains(&f) {
+                        del.push(f);
+                    }
+                }
+                for (f, v) in s2 {
+                    drop_from(del, &f);
+                    match set.iter_mut().find(|(k, _)| *k == f) {
+                        Some(e) => e.1 = v,
+                        None => set.push((f, v)),
+                    }
+                }
+                true
+            }
+            (Pending::Set { add, rem }, Pending::Set { add: a2, rem: r2 }) => {
+                for m in r2 {
+                    drop_from(add, &m);
+                    if !rem.contains(&m) {
+                        rem.push(m);
+                    }
+                }
+                for m in a2 {
+                    drop_from(rem, &m);
+                    if !add.contains(&m) {
+                        add.push(m);
+                    }
+                }
+                true
+            }
+            (Pending::ZSet { set, rem }, Pending::ZSet { set: s2, rem: r2 }) => {
+                for m in r2 {
+                    set.retain(|(_, k)| *k != m);
+                    if !rem.contains(&m) {
+                        rem.push(m);
+                    }
+                }
+                for (sc, m) in s2 {
+                    drop_from(rem, &m);
+                    match set.iter_mut().find(|(_, k)| *k == m) {
+                        Some(e) => e.0 = sc,
+                        None => set.push((sc, m)),
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The value of hash field `f` as these operations leave it (see [`Overlay`]).
+    pub fn field(&self, f: &[u8]) -> Overlay<&[u8]> {
+        match self {
+            Pending::Hash { set, del } => match set.iter().find(|(k, _)| k == f) {
+                Some((_, v)) => Some(Some(v)),
+                None => del.iter().any(|k| k == f).then_some(None),
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether set member `m` is present after these operations (see [`Overlay`]).
+    pub fn member(&self, m: &[u8]) -> Option<bool> {
+        match self {
+            Pending::Set { add, rem } if add.iter().any(|k| k == m) => Some(true),
+            Pending::Set { rem, .. } if rem.iter().any(|k| k == m) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The score of sorted-set member `m` after these operations (see [`Overlay`]).
+    pub fn score(&self, m: &[u8]) -> Overlay<f64> {
+        match self {
+            Pending::ZSet { set, rem } => match set.iter().find(|(_, k)| k == m) {
+                Some((sc, _)) => Some(Some(*sc)),
+                None => rem.iter().any(|k| k == m).then_some(None),
+            },
+            _ => None,
+        }
+    }
+
     /// The engine's view of these operations.
     pub fn delta(&self) -> ElemDelta<'_> {
         fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
@@ -821,6 +916,85 @@ mod tests {
             m.remove(*k);
         }
         m
+    }
+
+    fn b(x: &str) -> Vec<u8> {
+        x.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn merged_pending_operations_read_and_apply_in_order() {
+        let mut p = Pending::Hash {
+            set: vec![(b("a"), b("1")), (b("b"), b("2"))],
+            del: vec![b("x")],
+        };
+        assert!(p.merge(Pending::Hash {
+            set: vec![(b("x"), b("3")), (b("a"), b("4"))],
+            del: vec![b("b"), b("y")],
+        }));
+        assert_eq!(p.field(b"a"), Some(Some(&b"4"[..])));
+        assert_eq!(p.field(b"x"), Some(Some(&b"3"[..])));
+        assert_eq!(p.field(b"b"), Some(None));
+        assert_eq!(p.field(b"y"), Some(None));
+        assert_eq!(p.field(b"z"), None);
+        let stored = RdbValue::Hash(
+            ["b", "y", "z"]
+                .iter()
+                .map(|f| HashField {
+                    field: b(f),
+                    value: b("0"),
+                    expire_ms: None,
+                })
+                .collect(),
+        );
+        let mut got: Vec<(Vec<u8>, Vec<u8>)> = match p.delta().apply_to(stored).unwrap() {
+            RdbValue::Hash(f) => f.into_iter().map(|f| (f.field, f.value)).collect(),
+            other => panic!("{other:?}"),
+        };
+        got.sort();
+        assert_eq!(
+            got,
+            vec![(b("a"), b("4")), (b("x"), b("3")), (b("z"), b("0"))]
+        );
+
+        let mut s = Pending::Set {
+            add: vec![b("q")],
+            rem: vec![b("r")],
+        };
+        assert!(s.merge(Pending::Set {
+            add: vec![b("r")],
+            rem: vec![b("q")],
+        }));
+        assert_eq!(
+            (s.member(b"q"), s.member(b"r"), s.member(b"t")),
+            (Some(false), Some(true), None)
+        );
+        let mut z = Pending::ZSet {
+            set: vec![(1.0, b("q"))],
+            rem: Vec::new(),
+        };
+        assert!(z.merge(Pending::ZSet {
+            set: vec![(2.5, b("q"))],
+            rem: vec![b("w")],
+        }));
+        assert_eq!(
+            (z.score(b"q"), z.score(b"w"), z.score(b"t")),
+            (Some(Some(2.5)), Some(None), None)
+        );
+        let mut l = Pending::List {
+            left: true,
+            pop: 0,
+            push: vec![b("a")],
+        };
+        assert!(!l.merge(Pending::List {
+            left: true,
+            pop: 1,
+            push: Vec::new(),
+        }));
+        assert!(!z.merge(Pending::Set {
+            add: Vec::new(),
+            rem: Vec::new(),
+        }));
     }
 
     #[test]
