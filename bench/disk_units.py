@@ -11,7 +11,8 @@ below the native paths' 1024) and then times, one client, no pipelining across u
 * ``hset-top``: a plain ``HSET bighash f<i> v`` (native, its own batch);
 * ``sadd-mid``: ``SADD midset m<i>`` (load path, written back as an element delta);
 * ``multi-same-key`` (10 units only): ``MULTI; HINCRBY bighash cnt 1; HINCRBY bighash cnt 1;
-  EXEC``: the second command on a key with staged operations loads the whole hash.
+  EXEC``: the second command on a key with staged operations reads through them (before
+  that read-through existed it loaded the whole hash: 65 ms on 100K fields).
 
 Prints the median and p90 per unit in microseconds. Python 3 standard library only.
 
