@@ -467,11 +467,7 @@ impl Native<'_> {
         let fields = Self::args(c, 2);
         let removed = if self.stage {
             let have = self.fields_present(&fields)?;
-            let del: Vec<Vec<u8>> = have
-                .iter()
-                .filter(|(_, p)| *p)
-                .map(|(f, _)| f.to_vec())
-                .collect();
+            let del = owned_where(&have, true);
             if del.len() as u64 >= self.len {
                 return Ok(None);
             }
@@ -527,11 +523,7 @@ impl Native<'_> {
         let members = Self::args(c, 2);
         let added = if self.stage {
             let have = self.present(&members, |m| self.sismember_ov(m))?;
-            let add: Vec<Vec<u8>> = have
-                .iter()
-                .filter(|(_, p)| !p)
-                .map(|(m, _)| m.to_vec())
-                .collect();
+            let add = owned_where(&have, false);
             let n = add.len() as u64;
             if n > 0 {
                 self.stage_ops(
@@ -562,11 +554,7 @@ impl Native<'_> {
         let members = Self::args(c, 2);
         let removed = if self.stage {
             let have = self.present(&members, |m| self.sismember_ov(m))?;
-            let rem: Vec<Vec<u8>> = have
-                .iter()
-                .filter(|(_, p)| *p)
-                .map(|(m, _)| m.to_vec())
-                .collect();
+            let rem = owned_where(&have, true);
             if rem.len() as u64 >= self.len {
                 return Ok(None);
             }
@@ -733,11 +721,7 @@ impl Native<'_> {
         let members = Self::args(c, 2);
         let removed = if self.stage {
             let have = self.present(&members, |m| Ok(self.zscore_ov(m)?.is_some()))?;
-            let rem: Vec<Vec<u8>> = have
-                .iter()
-                .filter(|(_, p)| *p)
-                .map(|(m, _)| m.to_vec())
-                .collect();
+            let rem = owned_where(&have, true);
             if rem.len() as u64 >= self.len {
                 return Ok(None);
             }
@@ -927,4 +911,13 @@ impl Native<'_> {
         c.dirty(1);
         Ok(Some(()))
     }
+}
+
+/// The elements of `have` (from [`Native::present`] / `fields_present`) whose presence is
+/// `present`, owned: what a staged write records.
+fn owned_where(have: &[(&[u8], bool)], present: bool) -> Vec<Vec<u8>> {
+    have.iter()
+        .filter(|(_, p)| *p == present)
+        .map(|(m, _)| m.to_vec())
+        .collect()
 }
