@@ -16,6 +16,10 @@
 //! What this gives up: a known-fast script that suddenly runs long (its running time depends
 //! on its data) delays the other connections of its worker until it ends; connections on the
 //! other workers still get `-BUSY` and can SCRIPT KILL it.
+//!
+//! The interpreter is one resource shared by the workers: a worker that finds it taken notes a
+//! wait for the worker that holds it (`affinity::SCRIPT_INTERPRETER`), so connections that keep
+//! calling scripts migrate to one worker instead of handing the interpreter back and forth.
 
 use super::Scripting;
 use crate::affinity;
