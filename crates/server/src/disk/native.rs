@@ -298,6 +298,25 @@ impl Native<'_> {
         }
     }
 
+    /// Stages the removal of the (distinct, present) elements `gone`, made into the key's
+    /// staged operations by `make`: the number removed, or `None` when it would empty the key
+    /// (a staged write never does: the caller takes the load path).
+    fn stage_removal(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        gone: Vec<Vec<u8>>,
+        make: impl FnOnce(Vec<Vec<u8>>) -> super::store::Pending,
+    ) -> Option<u64> {
+        let n = gone.len() as u64;
+        if n >= self.len {
+            return None;
+        }
+        if n > 0 {
+            self.stage_ops(c, make(gone), self.len - n);
+        }
+        Some(n)
+    }
+
     /// HGET through the unit's staged operations (`ov`), else the stored state.
     fn hget_ov(&self, f: &[u8]) -> Result<Option<Vec<u8>>, DiskError> {
         if let Some(r) = self.ov.as_ref().and_then(|p| p.field(f)) {
@@ -467,21 +486,13 @@ impl Native<'_> {
         let fields = Self::args(c, 2);
         let removed = if self.stage {
             let have = self.fields_present(&fields)?;
-            let del = owned_where(&have, true);
-            if del.len() as u64 >= self.len {
+            let gone = owned_where(&have, true);
+            let Some(n) = self.stage_removal(c, gone, |del| super::store::Pending::Hash {
+                set: Vec::new(),
+                del,
+            }) else {
                 return Ok(None);
-            }
-            let n = del.len() as u64;
-            if n > 0 {
-                self.stage_ops(
-                    c,
-                    super::store::Pending::Hash {
-                        set: Vec::new(),
-                        del,
-                    },
-                    self.len - n,
-                );
-            }
+            };
             n
         } else {
             self.eng
@@ -554,21 +565,13 @@ impl Native<'_> {
         let members = Self::args(c, 2);
         let removed = if self.stage {
             let have = self.present(&members, |m| self.sismember_ov(m))?;
-            let rem = owned_where(&have, true);
-            if rem.len() as u64 >= self.len {
+            let gone = owned_where(&have, true);
+            let Some(n) = self.stage_removal(c, gone, |rem| super::store::Pending::Set {
+                add: Vec::new(),
+                rem,
+            }) else {
                 return Ok(None);
-            }
-            let n = rem.len() as u64;
-            if n > 0 {
-                self.stage_ops(
-                    c,
-                    super::store::Pending::Set {
-                        add: Vec::new(),
-                        rem,
-                    },
-                    self.len - n,
-                );
-            }
+            };
             n
         } else {
             self.eng
@@ -721,21 +724,13 @@ impl Native<'_> {
         let members = Self::args(c, 2);
         let removed = if self.stage {
             let have = self.present(&members, |m| Ok(self.zscore_ov(m)?.is_some()))?;
-            let rem = owned_where(&have, true);
-            if rem.len() as u64 >= self.len {
+            let gone = owned_where(&have, true);
+            let Some(n) = self.stage_removal(c, gone, |rem| super::store::Pending::ZSet {
+                set: Vec::new(),
+                rem,
+            }) else {
                 return Ok(None);
-            }
-            let n = rem.len() as u64;
-            if n > 0 {
-                self.stage_ops(
-                    c,
-                    super::store::Pending::ZSet {
-                        set: Vec::new(),
-                        rem,
-                    },
-                    self.len - n,
-                );
-            }
+            };
             n
         } else {
             self.eng
