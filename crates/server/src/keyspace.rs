@@ -60,22 +60,32 @@ impl Slot {
     fn busy(&self, key: u32) {
         crate::affinity::note_wait(key, self.holder.load(Relaxed));
     }
+
+    /// Tries the lock, then (noting the wait) retries it [`SPIN_TRIES`] times with a CPU pause
+    /// in between; `None` if it is still taken, when the caller blocks its own way.
+    #[inline]
+    fn spin(&self, key: u32) -> Option<MutexGuard<'_, Shard>> {
+        if let Some(g) = self.lock.try_lock() {
+            self.taken(key);
+            return Some(g);
+        }
+        self.busy(key);
+        for _ in 0..SPIN_TRIES {
+            if let Some(g) = self.lock.try_lock() {
+                self.taken(key);
+                return Some(g);
+            }
+            std::hint::spin_loop();
+        }
+        None
+    }
 }
 
 /// Locks a shard, spinning briefly before blocking.
 #[inline]
 fn lock_shard(m: &Slot, key: u32) -> MutexGuard<'_, Shard> {
-    if let Some(g) = m.lock.try_lock() {
-        m.taken(key);
+    if let Some(g) = m.spin(key) {
         return g;
-    }
-    m.busy(key);
-    for _ in 0..SPIN_TRIES {
-        if let Some(g) = m.lock.try_lock() {
-            m.taken(key);
-            return g;
-        }
-        std::hint::spin_loop();
     }
     let g = m.lock.lock();
     m.taken(key);
@@ -426,17 +436,8 @@ impl Keyspace {
     /// script makes the command give up.
     #[inline]
     fn acquire<'m>(&self, m: &'m Slot, key: u32, may_backoff: bool) -> Acquired<'m> {
-        if let Some(g) = m.lock.try_lock() {
-            m.taken(key);
+        if let Some(g) = m.spin(key) {
             return Acquired::Got(g);
-        }
-        m.busy(key);
-        for _ in 0..SPIN_TRIES {
-            if let Some(g) = m.lock.try_lock() {
-                m.taken(key);
-                return Acquired::Got(g);
-            }
-            std::hint::spin_loop();
         }
         loop {
             if let Some(g) = m.lock.try_lock_for(WAIT_SLICE) {
