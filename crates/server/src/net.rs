@@ -117,16 +117,22 @@ pub enum Handover {
     Migrated(Box<Carried>),
 }
 
-/// A migrating connection's state: everything `serve_registered` keeps across batches.
+/// A migrating connection: its socket and registration, and its state.
 pub struct Carried {
     sock: std::net::TcpStream,
     addr: SocketAddr,
     handle: Arc<crate::client::ClientHandle>,
+    state: ConnState,
+}
+
+/// Everything `serve_registered` keeps across batches (what a migrated connection brings
+/// along).
+struct ConnState {
     client: Client,
     parser: RequestParser,
     /// Unparsed bytes (a partial request) included.
     inbuf: BytesMut,
-    /// Empty; keeps the protocol (RESP2/3).
+    /// Empty at a batch boundary; keeps the protocol (RESP2/3).
     reply: Reply,
     aff: crate::affinity::Affinity,
 }
@@ -179,18 +185,9 @@ pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQ
                                     sock,
                                     addr,
                                     handle,
-                                    client,
-                                    parser,
-                                    inbuf,
-                                    reply,
-                                    aff,
+                                    state,
                                 } = *c;
-                                (
-                                    sock,
-                                    addr,
-                                    handle,
-                                    Some((client, parser, inbuf, reply, aff)),
-                                )
+                                (sock, addr, handle, Some(state))
                             }
                         };
                         match TcpStream::from_std(sock) {
@@ -204,8 +201,8 @@ pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQ
                                 ));
                             }
                             Err(e) => {
-                                if let Some((mut client, ..)) = carried {
-                                    release_client(&srv, &mut client);
+                                if let Some(mut state) = carried {
+                                    release_client(&srv, &mut state.client);
                                 }
                                 srv.clients.unregister(handle.id);
                                 log_warning!("Registering client connection: {}", e);
@@ -354,15 +351,6 @@ pub async fn connection(srv: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     serve_registered(srv, stream, addr, handle, None).await;
 }
 
-/// What a migrated connection brings along (see [`Carried`]).
-type CarriedState = (
-    Client,
-    RequestParser,
-    BytesMut,
-    Reply,
-    crate::affinity::Affinity,
-);
-
 /// [`connection`] for a client already registered in the client table (by the accept loop);
 /// unregisters it when the connection ends. `carried`: the state of a connection migrated from
 /// another worker, which goes on where it stopped.
@@ -371,7 +359,7 @@ async fn serve_registered(
     mut stream: TcpStream,
     addr: SocketAddr,
     handle: Arc<crate::client::ClientHandle>,
-    carried: Option<CarriedState>,
+    carried: Option<ConnState>,
 ) {
     {
         use std::os::fd::AsRawFd;
@@ -382,16 +370,19 @@ async fn serve_registered(
         id: handle.id,
     };
     let migrated = carried.is_some();
-    let (mut client, mut parser, mut inbuf, mut reply, mut aff) = match carried {
-        Some(c) => c,
-        None => (
-            Client::new(handle.clone(), !srv.auth_required()),
-            RequestParser::new(),
-            BytesMut::with_capacity(READ_CHUNK),
-            Reply::new(Protocol::Resp2),
-            crate::affinity::Affinity::default(),
-        ),
-    };
+    let ConnState {
+        mut client,
+        mut parser,
+        mut inbuf,
+        mut reply,
+        mut aff,
+    } = carried.unwrap_or_else(|| ConnState {
+        client: Client::new(handle.clone(), !srv.auth_required()),
+        parser: RequestParser::new(),
+        inbuf: BytesMut::with_capacity(READ_CHUNK),
+        reply: Reply::new(Protocol::Resp2),
+        aff: crate::affinity::Affinity::default(),
+    });
     let workers = WORKERS.with(|w| w.borrow().clone());
     let _load = workers.clone().map(|w| match migrated {
         true => crate::affinity::LoadGuard::adopt(w),
@@ -669,11 +660,13 @@ async fn serve_registered(
                     sock,
                     addr,
                     handle: handle.clone(),
-                    client,
-                    parser,
-                    inbuf,
-                    reply,
-                    aff,
+                    state: ConnState {
+                        client,
+                        parser,
+                        inbuf,
+                        reply,
+                        aff,
+                    },
                 };
                 match q.send(Handover::Migrated(Box::new(c))) {
                     Ok(()) => {
@@ -686,7 +679,7 @@ async fn serve_registered(
                         // That worker is gone (shutting down): close the connection.
                         w.unreserve(m.to());
                         match e.0 {
-                            Handover::Migrated(c) => client = c.client,
+                            Handover::Migrated(c) => client = c.state.client,
                             // (Not what was sent.)
                             Handover::New(..) => return,
                         }
