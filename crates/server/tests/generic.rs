@@ -388,7 +388,9 @@ fn object_subcommands_without_touching_the_key() {
     assert!(c.cmd(&["OBJECT", "IDLETIME", "emb"]).as_int().unwrap() >= 2);
     // A read touches it.
     c.cmd(&["GET", "emb"]);
-    assert_eq!(c.cmd(&["OBJECT", "IDLETIME", "emb"]), int(0));
+    // 0, or 1 when the seconds clock ticked between the GET and this read.
+    let idle = c.cmd(&["OBJECT", "IDLETIME", "emb"]).as_int().unwrap();
+    assert!(idle <= 1, "idle time after a GET: {idle}");
 }
 
 #[test]
