@@ -40,7 +40,9 @@ pub use cursor::ScanPage;
 pub use delta::ElemDelta;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
-pub use object::{KeyMeta, KeyRead, KeyWrite, Layout, MetaToken};
+pub use object::{
+    decode_collection, encode_collection_into, KeyMeta, KeyRead, KeyWrite, Layout, MetaToken,
+};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 pub use stream::{StreamInfo, StreamTrim, XAddId, XAddOptions};
 

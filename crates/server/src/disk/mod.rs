@@ -971,9 +971,22 @@ struct Candidate {
     write: Option<usize>,
 }
 
+/// The engine's type of an in-memory value.
+fn kind_of_value(v: &ferrokv_engine::Value) -> ferrokv_engine_disk::KeyType {
+    use ferrokv_engine::Value;
+    use ferrokv_engine_disk::KeyType;
+    match v {
+        Value::List(_) => KeyType::List,
+        Value::Hash(_) => KeyType::Hash,
+        Value::Set(_) => KeyType::Set,
+        Value::ZSet(_) => KeyType::ZSet,
+    }
+}
+
 /// Whether an entry may stay resident: live, not a stream, no hash field TTLs (the field
-/// expiry cycle works on the disk copy), and if stored field-level, below the size of the
-/// native paths (`native::NATIVE_MIN_LEN`), which must never meet a resident copy.
+/// expiry cycle works on the disk copy), and if stored field-level, not of a size the native
+/// paths handle (`native::NATIVE_MIN_LEN`; field-level lists and sorted sets at any size,
+/// `native::native_at_any_size`), which must never meet a resident copy.
 fn cacheable(e: &ferrokv_engine::Entry, now_ms: i64) -> bool {
     use ferrokv_engine::Value;
     if e.is_expired(now_ms) || e.kind().type_name() == "stream" {
@@ -988,7 +1001,8 @@ fn cacheable(e: &ferrokv_engine::Entry, now_ms: i64) -> bool {
                 }
             }
             !store::is_field_level_encoding(v.encoding_name())
-                || (v.len() as u64) < native::NATIVE_MIN_LEN
+                || (!native::native_at_any_size(kind_of_value(v))
+                    && (v.len() as u64) < native::NATIVE_MIN_LEN)
         }
     }
 }

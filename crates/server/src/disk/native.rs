@@ -28,6 +28,31 @@ use std::collections::HashMap;
 /// Collections with fewer elements than this keep the load / run / write-back path.
 pub const NATIVE_MIN_LEN: u64 = 1024;
 
+/// The smallest field-level collection of type `kind` that `cmd` runs on natively.
+///
+/// Sorted sets: any size (a `skiplist` never converts back to `listpack`, so a native write
+/// leaves exactly the encoding the handler would, and the rank index exists for every
+/// field-level incarnation). Lists: pushes and reads at any size (a push never converts a
+/// `quicklist` back; a field-level list is a `quicklist`); pops and LSET keep
+/// [`NATIVE_MIN_LEN`] (a pop can shrink a list back to `listpack`, which the handler's
+/// conversion decides). Hashes and sets keep [`NATIVE_MIN_LEN`]: a native HSET on the one-field
+/// `hashtable` hashes of typical workloads costs more than the load path with the hot-object
+/// cache (docs/disk-engine.md §6.1). Field-level keys of the kinds served at any size are never
+/// kept resident (`disk::cacheable`), so the native paths never meet a resident copy.
+pub fn native_min_len(kind: KeyType, cmd: &str) -> u64 {
+    match (kind, cmd) {
+        (KeyType::ZSet, _) => 1,
+        (KeyType::List, "lpush" | "rpush" | "lindex" | "llen") => 1,
+        _ => NATIVE_MIN_LEN,
+    }
+}
+
+/// Whether field-level keys of type `kind` may be handled natively below [`NATIVE_MIN_LEN`]
+/// (then they must never stay resident in the hot-object cache).
+pub fn native_at_any_size(kind: KeyType) -> bool {
+    matches!(kind, KeyType::ZSet | KeyType::List)
+}
+
 /// What [`try_call`] did.
 pub enum Outcome {
     /// The command ran natively; its result.
@@ -141,7 +166,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         return Outcome::Load;
     };
     if km.layout != Layout::Fields
-        || km.len < NATIVE_MIN_LEN
+        || km.len < native_min_len(km.kind, c.cmd.name)
         || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
     {
         c.client.disk.prefetched = Some((db, key, read, token));

@@ -28,6 +28,12 @@ const TAG_SET: u8 = 2;
 const TAG_ZSET: u8 = 3;
 const TAG_HASH: u8 = 4;
 const TAG_STREAM: u8 = 5;
+/// Added to a collection's tag when the body is the engine's plain collection encoding
+/// (`ferrokv_engine_disk::encode_collection_into`: varint count, length-prefixed elements,
+/// scores as f64 bits; no checksum) instead of a DUMP payload. Every list, set, sorted set and
+/// hash record is written so since record format 2; records with the bare tag (a DUMP payload,
+/// whose CRC-64 over the whole value was a fifth of a LPUSH's CPU) are still read.
+const TAG_PLAIN: u8 = 0x10;
 
 /// A clock far in the past: the engine then treats no key as expired, so expired keys are
 /// loaded with their deadline and the memory engine expires them with full Redis semantics
@@ -47,12 +53,12 @@ fn tag_of(v: &RdbValue) -> u8 {
 
 /// The Redis type name of a stored record (TYPE / SCAN ... TYPE), from its tag.
 pub fn type_name_of_record(rec: &[u8]) -> &'static str {
-    match rec.first() {
-        Some(&TAG_LIST) => "list",
-        Some(&TAG_SET) => "set",
-        Some(&TAG_ZSET) => "zset",
-        Some(&TAG_HASH) => "hash",
-        Some(&TAG_STREAM) => "stream",
+    match rec.first().map(|t| t & !TAG_PLAIN) {
+        Some(TAG_LIST) => "list",
+        Some(TAG_SET) => "set",
+        Some(TAG_ZSET) => "zset",
+        Some(TAG_HASH) => "hash",
+        Some(TAG_STREAM) => "stream",
         _ => "string",
     }
 }
@@ -97,6 +103,15 @@ pub struct RecordMeta {
 
 /// Encodes a value into its stored record.
 pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
+    if let Some(kind) = plain_kind(v) {
+        let mut out = Vec::with_capacity(HEADER + plain_size_hint(v));
+        out.push(tag_of(v) | TAG_PLAIN);
+        out.push(meta.encoding);
+        out.extend_from_slice(&meta.access.to_be_bytes());
+        if ferrokv_engine_disk::encode_collection_into(v, &mut out).is_ok_and(|k| k == kind) {
+            return out;
+        }
+    }
     let payload;
     let body: &[u8] = match v {
         RdbValue::String(s) => s,
@@ -113,6 +128,33 @@ pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
     out.extend_from_slice(&meta.access.to_be_bytes());
     out.extend_from_slice(body);
     out
+}
+
+/// The engine type of a collection stored with [`TAG_PLAIN`] (lists, sets, sorted sets and
+/// hashes; `None` for strings and streams).
+fn plain_kind(v: &RdbValue) -> Option<KeyType> {
+    match v {
+        RdbValue::List(_) => Some(KeyType::List),
+        RdbValue::Set(_) => Some(KeyType::Set),
+        RdbValue::ZSet(_) => Some(KeyType::ZSet),
+        RdbValue::Hash(_) => Some(KeyType::Hash),
+        RdbValue::String(_) | RdbValue::Stream(_) => None,
+    }
+}
+
+/// About the size of `v` in the plain encoding (one allocation for typical values).
+fn plain_size_hint(v: &RdbValue) -> usize {
+    match v {
+        RdbValue::List(xs) | RdbValue::Set(xs) => xs.iter().map(|x| x.len() + 2).sum::<usize>() + 4,
+        RdbValue::ZSet(ps) => ps.iter().map(|(m, _)| m.len() + 10).sum::<usize>() + 4,
+        RdbValue::Hash(fs) => {
+            fs.iter()
+                .map(|f| f.field.len() + f.value.len() + 5)
+                .sum::<usize>()
+                + 4
+        }
+        RdbValue::String(_) | RdbValue::Stream(_) => 0,
+    }
 }
 
 /// Decodes a stored record.
@@ -138,6 +180,16 @@ pub fn decode_with_meta(rec: &[u8]) -> Result<(RdbValue, RecordMeta), String> {
     };
     let v = if tag == TAG_STRING {
         RdbValue::String(body.to_vec())
+    } else if tag & TAG_PLAIN != 0 {
+        let kind = match tag & !TAG_PLAIN {
+            TAG_LIST => KeyType::List,
+            TAG_SET => KeyType::Set,
+            TAG_ZSET => KeyType::ZSet,
+            TAG_HASH => KeyType::Hash,
+            _ => return Err("corrupt value in the disk store: bad record tag".into()),
+        };
+        ferrokv_engine_disk::decode_collection(kind, body)
+            .map_err(|e| format!("corrupt value in the disk store: {e}"))?
     } else {
         ferrokv_rdb::restore_value(body)
             .map_err(|e| format!("corrupt value in the disk store: {e}"))?
