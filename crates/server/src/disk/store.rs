@@ -942,8 +942,31 @@ mod tests {
             };
             let rec = encode(&v, meta);
             assert_eq!(type_name_of_record(&rec), v.type_name());
-            assert_eq!(decode_with_meta(&rec).unwrap(), (v, meta));
+            let plain = !matches!(v, RdbValue::String(_));
+            assert_eq!(rec[0] & TAG_PLAIN != 0, plain, "{v:?}");
+            assert_eq!(decode_with_meta(&rec).unwrap(), (v.clone(), meta));
+            // Records of the first format (DUMP payload after the bare tag) still read back.
+            if plain {
+                let mut old = vec![tag_of(&v), meta.encoding];
+                old.extend_from_slice(&meta.access.to_be_bytes());
+                old.extend_from_slice(&ferrokv_rdb::dump_value_uncompressed(&v));
+                assert_eq!(type_name_of_record(&old), v.type_name());
+                assert_eq!(decode_with_meta(&old).unwrap(), (v, meta));
+                // A plain record cut short is an error, not a panic.
+                assert!(decode(&rec[..rec.len() - 1]).is_err());
+            }
         }
+        // -0, infinities and an order that is not sorted survive a plain record.
+        let z = RdbValue::ZSet(vec![
+            (b"b".to_vec(), f64::INFINITY),
+            (b"a".to_vec(), -0.0),
+            (b"c".to_vec(), f64::NEG_INFINITY),
+        ]);
+        let RdbValue::ZSet(back) = decode(&encode(&z, RecordMeta::default())).unwrap() else {
+            panic!("not a zset");
+        };
+        assert_eq!(back[1].1.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(RdbValue::ZSet(back), z);
         assert!(decode(&[]).is_err());
         assert_eq!(encoding_name(encoding_code("skiplist")), Some("skiplist"));
         assert_eq!(encoding_name(encoding_code("no-such-encoding")), None);
