@@ -41,7 +41,8 @@ pub use delta::ElemDelta;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
 pub use object::{
-    decode_collection, encode_collection_into, KeyMeta, KeyRead, KeyWrite, Layout, MetaToken,
+    decode_collection, encode_collection_into, put_collection_element, put_collection_len,
+    put_collection_scored, KeyMeta, KeyRead, KeyWrite, Layout, MetaToken,
 };
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 pub use stream::{StreamInfo, StreamTrim, XAddId, XAddOptions};

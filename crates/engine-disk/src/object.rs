@@ -225,6 +225,31 @@ pub fn decode_collection(kind: KeyType, blob: &[u8]) -> Result<RdbValue> {
     decode_inline(kind, blob)
 }
 
+/// Streaming form of [`encode_collection_into`] for a caller that holds its elements in
+/// another structure (the server's in-memory lists and sorted sets): append the element count
+/// with this, then each element with [`put_collection_element`] (lists, sets) or
+/// [`put_collection_scored`] (sorted sets), in order. Exactly the bytes
+/// [`encode_collection_into`] writes for the same value; hashes have no streaming form.
+pub fn put_collection_len(out: &mut Vec<u8>, n: usize) {
+    put_varint(out, n as u64);
+}
+
+/// Appends one list or set element (see [`put_collection_len`]).
+pub fn put_collection_element(out: &mut Vec<u8>, item: &[u8]) {
+    put_bytes(out, item);
+}
+
+/// Appends one sorted-set member and its score (see [`put_collection_len`]). A NaN score is
+/// [`DiskError::NanScore`] (Redis never stores one).
+pub fn put_collection_scored(out: &mut Vec<u8>, member: &[u8], score: f64) -> Result<()> {
+    if score.is_nan() {
+        return Err(DiskError::NanScore);
+    }
+    put_bytes(out, member);
+    out.extend_from_slice(&score.to_bits().to_be_bytes());
+    Ok(())
+}
+
 fn encode_inline_into(v: &RdbValue, out: &mut Vec<u8>) -> Result<(KeyType, u64)> {
     let (kind, n) = match v {
         RdbValue::String(_) => return Err(corrupt("a string is never inline")),

@@ -130,6 +130,43 @@ pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
     out
 }
 
+/// The record of a list (compact encoding: stored as a record), written straight from its
+/// elements: the bytes [`encode`] gives for the same `RdbValue::List`, without copying every
+/// element into one first. `n`: the element count; `bytes`: about the elements' total size.
+pub fn encode_list<'a>(
+    n: usize,
+    bytes: usize,
+    items: impl Iterator<Item = &'a [u8]>,
+    meta: RecordMeta,
+) -> RdbValue {
+    let mut out = Vec::with_capacity(HEADER + 10 + bytes + 2 * n);
+    out.extend_from_slice(&[TAG_LIST | TAG_PLAIN, meta.encoding]);
+    out.extend_from_slice(&meta.access.to_be_bytes());
+    ferrokv_engine_disk::put_collection_len(&mut out, n);
+    for it in items {
+        ferrokv_engine_disk::put_collection_element(&mut out, it);
+    }
+    RdbValue::String(out)
+}
+
+/// The record of a sorted set (compact encoding), as [`encode_list`]; `each` calls its
+/// argument once per (member, score) in order. `None` for a NaN score (never in memory).
+pub fn encode_zset(
+    n: usize,
+    each: impl FnOnce(&mut dyn FnMut(&[u8], f64)),
+    meta: RecordMeta,
+) -> Option<RdbValue> {
+    let mut out = Vec::with_capacity(HEADER + 10 + 24 * n);
+    out.extend_from_slice(&[TAG_ZSET | TAG_PLAIN, meta.encoding]);
+    out.extend_from_slice(&meta.access.to_be_bytes());
+    ferrokv_engine_disk::put_collection_len(&mut out, n);
+    let mut ok = true;
+    each(&mut |m, sc| {
+        ok &= ferrokv_engine_disk::put_collection_scored(&mut out, m, sc).is_ok();
+    });
+    ok.then_some(RdbValue::String(out))
+}
+
 /// The engine type of a collection stored with [`TAG_PLAIN`] (lists, sets, sorted sets and
 /// hashes; `None` for strings and streams).
 fn plain_kind(v: &RdbValue) -> Option<KeyType> {
@@ -375,6 +412,18 @@ pub enum Write {
         expire_ms: Option<i64>,
         /// Encoding and access of the entry.
         meta: RecordMeta,
+    },
+    /// Store a record already encoded from the in-memory value ([`encode_list`],
+    /// [`encode_zset`]: compact lists and sorted sets, without the intermediate `RdbValue`).
+    Record {
+        /// Database.
+        db: u16,
+        /// The key.
+        key: Vec<u8>,
+        /// The encoded record, as an `RdbValue::String` (how the engine stores records).
+        rec: RdbValue,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
     },
     /// Change only the expiry of the key (a field-level key the unit did not load).
     Expire {
@@ -642,9 +691,10 @@ pub fn apply_unit(
         .iter()
         .map(|s| {
             deltas.iter().any(|d| d.db == s.db && d.key == s.key)
-                || writes.iter().any(
-                    |w| matches!(w, Write::Put { db, key, .. } if *db == s.db && key[..] == *s.key),
-                )
+                || writes.iter().any(|w| {
+                    matches!(w, Write::Put { db, key, .. } | Write::Record { db, key, .. }
+                        if *db == s.db && key[..] == *s.key)
+                })
         })
         .collect();
     // The record form of values stored as records (owned here so the batch can borrow them).
@@ -683,6 +733,18 @@ pub fn apply_unit(
                 value: rec.as_ref().unwrap_or(value),
                 expire_ms: *expire_ms,
                 inline: rec.is_some(),
+            },
+            Write::Record {
+                db,
+                key,
+                rec,
+                expire_ms,
+            } => KeyWrite::Put {
+                db: *db,
+                key,
+                value: rec,
+                expire_ms: *expire_ms,
+                inline: true,
             },
             Write::Expire { db, key, expire_ms } => match staged_of(*db, key) {
                 Some(i) => {
@@ -971,6 +1033,31 @@ mod tests {
         assert_eq!(encoding_name(encoding_code("skiplist")), Some("skiplist"));
         assert_eq!(encoding_name(encoding_code("no-such-encoding")), None);
         assert_eq!(encoding_name(encoding_code("embstr")), Some("embstr"));
+    }
+
+    #[test]
+    fn records_encoded_from_elements_equal_encode() {
+        let meta = RecordMeta {
+            encoding: encoding_code("listpack"),
+            access: 7,
+        };
+        let items: Vec<Vec<u8>> = (0..200).map(|i| vec![b'x'; i]).collect();
+        let direct = encode_list(items.len(), 0, items.iter().map(Vec::as_slice), meta);
+        let list = RdbValue::List(items);
+        assert_eq!(direct, RdbValue::String(encode(&list, meta)));
+        let pairs = vec![(b"a".to_vec(), -0.0), (b"b".to_vec(), f64::INFINITY)];
+        let direct = encode_zset(
+            pairs.len(),
+            |f| {
+                for (m, sc) in &pairs {
+                    f(m, *sc);
+                }
+            },
+            meta,
+        );
+        let zset = RdbValue::ZSet(pairs.clone());
+        assert_eq!(direct, Some(RdbValue::String(encode(&zset, meta))));
+        assert_eq!(encode_zset(1, |f| f(b"m", f64::NAN), meta), None);
     }
 
     fn z(v: &[(&str, f64)]) -> Vec<(Vec<u8>, f64)> {
