@@ -4,8 +4,10 @@
 //! - **record**: strings, collections in a compact in-memory encoding (listpack, intset,
 //!   listpackex) and streams are one disk-engine *string* record: a one-byte type tag, a
 //!   one-byte encoding code (so a value that Redis keeps in a big encoding after it shrank comes
-//!   back with that encoding), the 4-byte LRU/LFU access value, then the raw bytes of a string
-//!   or the DUMP payload (`ferrokv_rdb`) of a collection. Order-exact; loading is O(size).
+//!   back with that encoding), the 4-byte LRU/LFU access value, then the raw bytes of a string,
+//!   the plain collection encoding of a list, set, sorted set or hash (record format 2,
+//!   `TAG_PLAIN`), or the DUMP payload (`ferrokv_rdb`) of a stream (and of collections
+//!   written before format 2, still read). Order-exact; loading is O(size).
 //! - **field-level**: collections in a big encoding (`hashtable` hash/set, `skiplist` zset,
 //!   `quicklist` list) are written with the engine's object API
 //!   (`KeyWrite::Put { inline: false }`): one record per element, so the native paths
