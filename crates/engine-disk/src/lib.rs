@@ -40,7 +40,10 @@ pub use cursor::ScanPage;
 pub use delta::ElemDelta;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
-pub use object::{KeyMeta, KeyRead, KeyWrite, Layout, MetaToken};
+pub use object::{
+    decode_collection, encode_collection_into, put_collection_element, put_collection_len,
+    put_collection_scored, KeyMeta, KeyRead, KeyWrite, Layout, MetaToken,
+};
 pub use ops::{KeyInfo, KeyIter, ScoreBound, SubIter, Ttl};
 pub use stream::{StreamInfo, StreamTrim, XAddId, XAddOptions};
 

@@ -206,13 +206,58 @@ impl<'a> Reader<'a> {
 /// Encodes a collection as an inline blob; returns its type and element count.
 pub(crate) fn encode_inline(v: &RdbValue) -> Result<(KeyType, u64, Vec<u8>)> {
     let mut out = Vec::new();
+    let (kind, n) = encode_inline_into(v, &mut out)?;
+    Ok((kind, n, out))
+}
+
+/// Appends the inline encoding of a collection to `out` (no checksum, no compression:
+/// order-exact, scores as f64 bits, hash field TTLs kept); the inverse is
+/// [`decode_collection`]. For callers that store collections inside records of their own (the
+/// server's record layout): O(size) with one pass over the elements and no per-element
+/// allocation. Fails for strings, streams and NaN scores.
+pub fn encode_collection_into(v: &RdbValue, out: &mut Vec<u8>) -> Result<KeyType> {
+    encode_inline_into(v, out).map(|(k, _)| k)
+}
+
+/// Decodes a blob written by [`encode_collection_into`] for a collection of type `kind`;
+/// [`DiskError::Corrupt`] for anything malformed (trailing bytes included).
+pub fn decode_collection(kind: KeyType, blob: &[u8]) -> Result<RdbValue> {
+    decode_inline(kind, blob)
+}
+
+/// Streaming form of [`encode_collection_into`] for a caller that holds its elements in
+/// another structure (the server's in-memory lists and sorted sets): append the element count
+/// with this, then each element with [`put_collection_element`] (lists, sets) or
+/// [`put_collection_scored`] (sorted sets), in order. Exactly the bytes
+/// [`encode_collection_into`] writes for the same value; hashes have no streaming form.
+pub fn put_collection_len(out: &mut Vec<u8>, n: usize) {
+    put_varint(out, n as u64);
+}
+
+/// Appends one list or set element (see [`put_collection_len`]).
+pub fn put_collection_element(out: &mut Vec<u8>, item: &[u8]) {
+    put_bytes(out, item);
+}
+
+/// Appends one sorted-set member and its score (see [`put_collection_len`]). A NaN score is
+/// [`DiskError::NanScore`] (Redis never stores one).
+pub fn put_collection_scored(out: &mut Vec<u8>, member: &[u8], score: f64) -> Result<()> {
+    if score.is_nan() {
+        return Err(DiskError::NanScore);
+    }
+    put_bytes(out, member);
+    out.extend_from_slice(&score.to_bits().to_be_bytes());
+    Ok(())
+}
+
+fn encode_inline_into(v: &RdbValue, out: &mut Vec<u8>) -> Result<(KeyType, u64)> {
     let (kind, n) = match v {
         RdbValue::String(_) => return Err(corrupt("a string is never inline")),
         RdbValue::Stream(_) => return Err(unsupported_stream()),
         RdbValue::List(items) | RdbValue::Set(items) => {
-            put_varint(&mut out, items.len() as u64);
+            put_varint(out, items.len() as u64);
             for it in items {
-                put_bytes(&mut out, it);
+                put_bytes(out, it);
             }
             let kind = if matches!(v, RdbValue::List(_)) {
                 KeyType::List
@@ -222,21 +267,21 @@ pub(crate) fn encode_inline(v: &RdbValue) -> Result<(KeyType, u64, Vec<u8>)> {
             (kind, items.len())
         }
         RdbValue::ZSet(pairs) => {
-            put_varint(&mut out, pairs.len() as u64);
+            put_varint(out, pairs.len() as u64);
             for (m, s) in pairs {
                 if s.is_nan() {
                     return Err(DiskError::NanScore);
                 }
-                put_bytes(&mut out, m);
+                put_bytes(out, m);
                 out.extend_from_slice(&s.to_bits().to_be_bytes());
             }
             (KeyType::ZSet, pairs.len())
         }
         RdbValue::Hash(fields) => {
-            put_varint(&mut out, fields.len() as u64);
+            put_varint(out, fields.len() as u64);
             for f in fields {
-                put_bytes(&mut out, &f.field);
-                put_bytes(&mut out, &f.value);
+                put_bytes(out, &f.field);
+                put_bytes(out, &f.value);
                 match f.expire_ms {
                     None => out.push(0),
                     Some(at) => {
@@ -248,7 +293,7 @@ pub(crate) fn encode_inline(v: &RdbValue) -> Result<(KeyType, u64, Vec<u8>)> {
             (KeyType::Hash, fields.len())
         }
     };
-    Ok((kind, n as u64, out))
+    Ok((kind, n as u64))
 }
 
 /// Decodes an inline blob of a collection of type `kind`.

@@ -839,6 +839,15 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
                 }
                 _ => {}
             }
+            if let Some(rec) = direct_record(e) {
+                writes.push(store::Write::Record {
+                    db: db as u16,
+                    key: e.key().to_vec(),
+                    rec,
+                    expire_ms: e.expire_at(),
+                });
+                continue;
+            }
             match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                 Some(v)
                     if st.loaded.get(&k) == Some(&store::Origin::Fields)
@@ -971,9 +980,40 @@ struct Candidate {
     write: Option<usize>,
 }
 
+/// The stored record of a compact list or sorted set, encoded straight from the entry
+/// (`store::encode_list` / `encode_zset`): the write-back of such a key then makes no
+/// per-element copy (`entry_to_rdb`). `None` for anything else (strings, hashes, sets, big
+/// encodings, which take the `RdbValue` path).
+fn direct_record(e: &ferrokv_engine::Entry) -> Option<RdbValue> {
+    use ferrokv_engine::Value;
+    match e.value()? {
+        Value::List(l) if !store::is_field_level_encoding(l.encoding_name()) => {
+            let bytes = l.iter().map(<[u8]>::len).sum();
+            Some(store::encode_list(l.len(), bytes, l.iter(), record_meta(e)))
+        }
+        Value::ZSet(z) if !store::is_field_level_encoding(e.encoding_name()) => {
+            store::encode_zset(z.len(), |f| z.for_each(f), record_meta(e))
+        }
+        _ => None,
+    }
+}
+
+/// The engine's type of an in-memory value.
+fn kind_of_value(v: &ferrokv_engine::Value) -> ferrokv_engine_disk::KeyType {
+    use ferrokv_engine::Value;
+    use ferrokv_engine_disk::KeyType;
+    match v {
+        Value::List(_) => KeyType::List,
+        Value::Hash(_) => KeyType::Hash,
+        Value::Set(_) => KeyType::Set,
+        Value::ZSet(_) => KeyType::ZSet,
+    }
+}
+
 /// Whether an entry may stay resident: live, not a stream, no hash field TTLs (the field
-/// expiry cycle works on the disk copy), and if stored field-level, below the size of the
-/// native paths (`native::NATIVE_MIN_LEN`), which must never meet a resident copy.
+/// expiry cycle works on the disk copy), and if stored field-level, not of a size the native
+/// paths handle (`native::NATIVE_MIN_LEN`; field-level lists and sorted sets at any size,
+/// `native::native_at_any_size`), which must never meet a resident copy.
 fn cacheable(e: &ferrokv_engine::Entry, now_ms: i64) -> bool {
     use ferrokv_engine::Value;
     if e.is_expired(now_ms) || e.kind().type_name() == "stream" {
@@ -988,7 +1028,8 @@ fn cacheable(e: &ferrokv_engine::Entry, now_ms: i64) -> bool {
                 }
             }
             !store::is_field_level_encoding(v.encoding_name())
-                || (v.len() as u64) < native::NATIVE_MIN_LEN
+                || (!native::native_at_any_size(kind_of_value(v))
+                    && (v.len() as u64) < native::NATIVE_MIN_LEN)
         }
     }
 }
@@ -1099,6 +1140,17 @@ fn flush_cached(
                 }
                 // A field-level key the unit did not signal as modified is not rewritten.
                 store::Origin::Fields if !st.changed.contains(&k) => {}
+                _ if !fl
+                    && direct_record(e).is_some_and(|rec| {
+                        write = Some(writes.len());
+                        writes.push(store::Write::Record {
+                            db: db as u16,
+                            key: k.1.to_vec(),
+                            rec,
+                            expire_ms: e.expire_at(),
+                        });
+                        true
+                    }) => {}
                 _ => match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                     Some(v)
                         if origin == store::Origin::Fields

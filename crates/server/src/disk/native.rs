@@ -1,7 +1,8 @@
 //! Disk-native element commands on big field-level collections (docs/disk-engine.md §6).
 //!
 //! A command in [`try_call`]'s list whose key is stored field-level with at least
-//! [`NATIVE_MIN_LEN`] elements, is live, and is not resident in the unit's shards already runs
+//! [`native_min_len`] elements (sorted sets and list pushes/reads: any size; the rest:
+//! [`NATIVE_MIN_LEN`]), is live, and is not resident in the unit's shards already runs
 //! directly on the disk engine's element operations: a few point reads and one small batch,
 //! O(log N) whatever the collection's size, instead of loading the whole value. Each branch
 //! reproduces what the memory engine's handler does: reply (RESP2/RESP3 through the same
@@ -13,8 +14,9 @@
 //! [`Outcome::StandIn`]: the handler then runs on a one-element stand-in of the key's real type
 //! and produces its own errors in its own order, without the O(N) load.
 //!
-//! Small and medium collections (below [`NATIVE_MIN_LEN`]) keep the load path: it is the
-//! proven one and does the encoding conversions (e.g. a list shrinking back to listpack).
+//! Compact collections (record layout), and field-level hashes, sets and list pops / LSET
+//! below [`NATIVE_MIN_LEN`], keep the load path: it does the encoding conversions (e.g. a
+//! list shrinking back to listpack) and, for hashes, costs less on tiny keys.
 
 use super::ClientDisk;
 use crate::dispatch::Ctx;
@@ -25,8 +27,34 @@ use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, Layout};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// Collections with fewer elements than this keep the load / run / write-back path.
+/// Field-level hashes and sets with fewer elements than this, and lists for pops and LSET,
+/// keep the load / run / write-back path (see [`native_min_len`]).
 pub const NATIVE_MIN_LEN: u64 = 1024;
+
+/// The smallest field-level collection of type `kind` that `cmd` runs on natively.
+///
+/// Sorted sets: any size (a `skiplist` never converts back to `listpack`, so a native write
+/// leaves exactly the encoding the handler would, and the rank index exists for every
+/// field-level incarnation). Lists: pushes and reads at any size (a push never converts a
+/// `quicklist` back; a field-level list is a `quicklist`); pops and LSET keep
+/// [`NATIVE_MIN_LEN`] (a pop can shrink a list back to `listpack`, which the handler's
+/// conversion decides). Hashes and sets keep [`NATIVE_MIN_LEN`]: a native HSET on the one-field
+/// `hashtable` hashes of typical workloads costs more than the load path with the hot-object
+/// cache (docs/disk-engine.md §6.1). Field-level keys of the kinds served at any size are never
+/// kept resident (`disk::cacheable`), so the native paths never meet a resident copy.
+pub fn native_min_len(kind: KeyType, cmd: &str) -> u64 {
+    match (kind, cmd) {
+        (KeyType::ZSet, _) => 1,
+        (KeyType::List, "lpush" | "rpush" | "lindex" | "llen") => 1,
+        _ => NATIVE_MIN_LEN,
+    }
+}
+
+/// Whether field-level keys of type `kind` may be handled natively below [`NATIVE_MIN_LEN`]
+/// (then they must never stay resident in the hot-object cache).
+pub fn native_at_any_size(kind: KeyType) -> bool {
+    matches!(kind, KeyType::ZSet | KeyType::List)
+}
 
 /// What [`try_call`] did.
 pub enum Outcome {
@@ -141,7 +169,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         return Outcome::Load;
     };
     if km.layout != Layout::Fields
-        || km.len < NATIVE_MIN_LEN
+        || km.len < native_min_len(km.kind, c.cmd.name)
         || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
     {
         c.client.disk.prefetched = Some((db, key, read, token));

@@ -4,8 +4,10 @@
 //! - **record**: strings, collections in a compact in-memory encoding (listpack, intset,
 //!   listpackex) and streams are one disk-engine *string* record: a one-byte type tag, a
 //!   one-byte encoding code (so a value that Redis keeps in a big encoding after it shrank comes
-//!   back with that encoding), the 4-byte LRU/LFU access value, then the raw bytes of a string
-//!   or the DUMP payload (`ferrokv_rdb`) of a collection. Order-exact; loading is O(size).
+//!   back with that encoding), the 4-byte LRU/LFU access value, then the raw bytes of a string,
+//!   the plain collection encoding of a list, set, sorted set or hash (record format 2,
+//!   `TAG_PLAIN`), or the DUMP payload (`ferrokv_rdb`) of a stream (and of collections
+//!   written before format 2, still read). Order-exact; loading is O(size).
 //! - **field-level**: collections in a big encoding (`hashtable` hash/set, `skiplist` zset,
 //!   `quicklist` list) are written with the engine's object API
 //!   (`KeyWrite::Put { inline: false }`): one record per element, so the native paths
@@ -28,6 +30,12 @@ const TAG_SET: u8 = 2;
 const TAG_ZSET: u8 = 3;
 const TAG_HASH: u8 = 4;
 const TAG_STREAM: u8 = 5;
+/// Added to a collection's tag when the body is the engine's plain collection encoding
+/// (`ferrokv_engine_disk::encode_collection_into`: varint count, length-prefixed elements,
+/// scores as f64 bits; no checksum) instead of a DUMP payload. Every list, set, sorted set and
+/// hash record is written so since record format 2; records with the bare tag (a DUMP payload,
+/// whose CRC-64 over the whole value was a fifth of a LPUSH's CPU) are still read.
+const TAG_PLAIN: u8 = 0x10;
 
 /// A clock far in the past: the engine then treats no key as expired, so expired keys are
 /// loaded with their deadline and the memory engine expires them with full Redis semantics
@@ -47,12 +55,12 @@ fn tag_of(v: &RdbValue) -> u8 {
 
 /// The Redis type name of a stored record (TYPE / SCAN ... TYPE), from its tag.
 pub fn type_name_of_record(rec: &[u8]) -> &'static str {
-    match rec.first() {
-        Some(&TAG_LIST) => "list",
-        Some(&TAG_SET) => "set",
-        Some(&TAG_ZSET) => "zset",
-        Some(&TAG_HASH) => "hash",
-        Some(&TAG_STREAM) => "stream",
+    match rec.first().map(|t| t & !TAG_PLAIN) {
+        Some(TAG_LIST) => "list",
+        Some(TAG_SET) => "set",
+        Some(TAG_ZSET) => "zset",
+        Some(TAG_HASH) => "hash",
+        Some(TAG_STREAM) => "stream",
         _ => "string",
     }
 }
@@ -97,6 +105,15 @@ pub struct RecordMeta {
 
 /// Encodes a value into its stored record.
 pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
+    if let Some(kind) = plain_kind(v) {
+        let mut out = Vec::with_capacity(HEADER + plain_size_hint(v));
+        out.push(tag_of(v) | TAG_PLAIN);
+        out.push(meta.encoding);
+        out.extend_from_slice(&meta.access.to_be_bytes());
+        if ferrokv_engine_disk::encode_collection_into(v, &mut out).is_ok_and(|k| k == kind) {
+            return out;
+        }
+    }
     let payload;
     let body: &[u8] = match v {
         RdbValue::String(s) => s,
@@ -113,6 +130,70 @@ pub fn encode(v: &RdbValue, meta: RecordMeta) -> Vec<u8> {
     out.extend_from_slice(&meta.access.to_be_bytes());
     out.extend_from_slice(body);
     out
+}
+
+/// The record of a list (compact encoding: stored as a record), written straight from its
+/// elements: the bytes [`encode`] gives for the same `RdbValue::List`, without copying every
+/// element into one first. `n`: the element count; `bytes`: about the elements' total size.
+pub fn encode_list<'a>(
+    n: usize,
+    bytes: usize,
+    items: impl Iterator<Item = &'a [u8]>,
+    meta: RecordMeta,
+) -> RdbValue {
+    let mut out = Vec::with_capacity(HEADER + 10 + bytes + 2 * n);
+    out.extend_from_slice(&[TAG_LIST | TAG_PLAIN, meta.encoding]);
+    out.extend_from_slice(&meta.access.to_be_bytes());
+    ferrokv_engine_disk::put_collection_len(&mut out, n);
+    for it in items {
+        ferrokv_engine_disk::put_collection_element(&mut out, it);
+    }
+    RdbValue::String(out)
+}
+
+/// The record of a sorted set (compact encoding), as [`encode_list`]; `each` calls its
+/// argument once per (member, score) in order. `None` for a NaN score (never in memory).
+pub fn encode_zset(
+    n: usize,
+    each: impl FnOnce(&mut dyn FnMut(&[u8], f64)),
+    meta: RecordMeta,
+) -> Option<RdbValue> {
+    let mut out = Vec::with_capacity(HEADER + 10 + 24 * n);
+    out.extend_from_slice(&[TAG_ZSET | TAG_PLAIN, meta.encoding]);
+    out.extend_from_slice(&meta.access.to_be_bytes());
+    ferrokv_engine_disk::put_collection_len(&mut out, n);
+    let mut ok = true;
+    each(&mut |m, sc| {
+        ok &= ferrokv_engine_disk::put_collection_scored(&mut out, m, sc).is_ok();
+    });
+    ok.then_some(RdbValue::String(out))
+}
+
+/// The engine type of a collection stored with [`TAG_PLAIN`] (lists, sets, sorted sets and
+/// hashes; `None` for strings and streams).
+fn plain_kind(v: &RdbValue) -> Option<KeyType> {
+    match v {
+        RdbValue::List(_) => Some(KeyType::List),
+        RdbValue::Set(_) => Some(KeyType::Set),
+        RdbValue::ZSet(_) => Some(KeyType::ZSet),
+        RdbValue::Hash(_) => Some(KeyType::Hash),
+        RdbValue::String(_) | RdbValue::Stream(_) => None,
+    }
+}
+
+/// About the size of `v` in the plain encoding (one allocation for typical values).
+fn plain_size_hint(v: &RdbValue) -> usize {
+    match v {
+        RdbValue::List(xs) | RdbValue::Set(xs) => xs.iter().map(|x| x.len() + 2).sum::<usize>() + 4,
+        RdbValue::ZSet(ps) => ps.iter().map(|(m, _)| m.len() + 10).sum::<usize>() + 4,
+        RdbValue::Hash(fs) => {
+            fs.iter()
+                .map(|f| f.field.len() + f.value.len() + 5)
+                .sum::<usize>()
+                + 4
+        }
+        RdbValue::String(_) | RdbValue::Stream(_) => 0,
+    }
 }
 
 /// Decodes a stored record.
@@ -138,6 +219,16 @@ pub fn decode_with_meta(rec: &[u8]) -> Result<(RdbValue, RecordMeta), String> {
     };
     let v = if tag == TAG_STRING {
         RdbValue::String(body.to_vec())
+    } else if tag & TAG_PLAIN != 0 {
+        let kind = match tag & !TAG_PLAIN {
+            TAG_LIST => KeyType::List,
+            TAG_SET => KeyType::Set,
+            TAG_ZSET => KeyType::ZSet,
+            TAG_HASH => KeyType::Hash,
+            _ => return Err("corrupt value in the disk store: bad record tag".into()),
+        };
+        ferrokv_engine_disk::decode_collection(kind, body)
+            .map_err(|e| format!("corrupt value in the disk store: {e}"))?
     } else {
         ferrokv_rdb::restore_value(body)
             .map_err(|e| format!("corrupt value in the disk store: {e}"))?
@@ -323,6 +414,18 @@ pub enum Write {
         expire_ms: Option<i64>,
         /// Encoding and access of the entry.
         meta: RecordMeta,
+    },
+    /// Store a record already encoded from the in-memory value ([`encode_list`],
+    /// [`encode_zset`]: compact lists and sorted sets, without the intermediate `RdbValue`).
+    Record {
+        /// Database.
+        db: u16,
+        /// The key.
+        key: Vec<u8>,
+        /// The encoded record, as an `RdbValue::String` (how the engine stores records).
+        rec: RdbValue,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
     },
     /// Change only the expiry of the key (a field-level key the unit did not load).
     Expire {
@@ -590,9 +693,10 @@ pub fn apply_unit(
         .iter()
         .map(|s| {
             deltas.iter().any(|d| d.db == s.db && d.key == s.key)
-                || writes.iter().any(
-                    |w| matches!(w, Write::Put { db, key, .. } if *db == s.db && key[..] == *s.key),
-                )
+                || writes.iter().any(|w| {
+                    matches!(w, Write::Put { db, key, .. } | Write::Record { db, key, .. }
+                        if *db == s.db && key[..] == *s.key)
+                })
         })
         .collect();
     // The record form of values stored as records (owned here so the batch can borrow them).
@@ -631,6 +735,18 @@ pub fn apply_unit(
                 value: rec.as_ref().unwrap_or(value),
                 expire_ms: *expire_ms,
                 inline: rec.is_some(),
+            },
+            Write::Record {
+                db,
+                key,
+                rec,
+                expire_ms,
+            } => KeyWrite::Put {
+                db: *db,
+                key,
+                value: rec,
+                expire_ms: *expire_ms,
+                inline: true,
             },
             Write::Expire { db, key, expire_ms } => match staged_of(*db, key) {
                 Some(i) => {
@@ -890,12 +1006,60 @@ mod tests {
             };
             let rec = encode(&v, meta);
             assert_eq!(type_name_of_record(&rec), v.type_name());
-            assert_eq!(decode_with_meta(&rec).unwrap(), (v, meta));
+            let plain = !matches!(v, RdbValue::String(_));
+            assert_eq!(rec[0] & TAG_PLAIN != 0, plain, "{v:?}");
+            assert_eq!(decode_with_meta(&rec).unwrap(), (v.clone(), meta));
+            // Records of the first format (DUMP payload after the bare tag) still read back.
+            if plain {
+                let mut old = vec![tag_of(&v), meta.encoding];
+                old.extend_from_slice(&meta.access.to_be_bytes());
+                old.extend_from_slice(&ferrokv_rdb::dump_value_uncompressed(&v));
+                assert_eq!(type_name_of_record(&old), v.type_name());
+                assert_eq!(decode_with_meta(&old).unwrap(), (v, meta));
+                // A plain record cut short is an error, not a panic.
+                assert!(decode(&rec[..rec.len() - 1]).is_err());
+            }
         }
+        // -0, infinities and an order that is not sorted survive a plain record.
+        let z = RdbValue::ZSet(vec![
+            (b"b".to_vec(), f64::INFINITY),
+            (b"a".to_vec(), -0.0),
+            (b"c".to_vec(), f64::NEG_INFINITY),
+        ]);
+        let RdbValue::ZSet(back) = decode(&encode(&z, RecordMeta::default())).unwrap() else {
+            panic!("not a zset");
+        };
+        assert_eq!(back[1].1.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(RdbValue::ZSet(back), z);
         assert!(decode(&[]).is_err());
         assert_eq!(encoding_name(encoding_code("skiplist")), Some("skiplist"));
         assert_eq!(encoding_name(encoding_code("no-such-encoding")), None);
         assert_eq!(encoding_name(encoding_code("embstr")), Some("embstr"));
+    }
+
+    #[test]
+    fn records_encoded_from_elements_equal_encode() {
+        let meta = RecordMeta {
+            encoding: encoding_code("listpack"),
+            access: 7,
+        };
+        let items: Vec<Vec<u8>> = (0..200).map(|i| vec![b'x'; i]).collect();
+        let direct = encode_list(items.len(), 0, items.iter().map(Vec::as_slice), meta);
+        let list = RdbValue::List(items);
+        assert_eq!(direct, RdbValue::String(encode(&list, meta)));
+        let pairs = vec![(b"a".to_vec(), -0.0), (b"b".to_vec(), f64::INFINITY)];
+        let direct = encode_zset(
+            pairs.len(),
+            |f| {
+                for (m, sc) in &pairs {
+                    f(m, *sc);
+                }
+            },
+            meta,
+        );
+        let zset = RdbValue::ZSet(pairs.clone());
+        assert_eq!(direct, Some(RdbValue::String(encode(&zset, meta))));
+        assert_eq!(encode_zset(1, |f| f(b"m", f64::NAN), meta), None);
     }
 
     fn z(v: &[(&str, f64)]) -> Vec<(Vec<u8>, f64)> {
