@@ -7,10 +7,11 @@
 //! connections would not be served, so they could neither get `-BUSY` nor send SCRIPT KILL.
 //!
 //! The choice is made from history: a script body (EVAL) or SHA (EVALSHA) is *known fast* once
-//! one of its runs finished within [`INLINE_BUDGET`]. A known-fast script runs inline, provided
-//! the interpreter is free within 50 µs (a worker never waits long for another
-//! thread's script); everything else (first runs, scripts that once ran long, FCALL, an interpreter
-//! in use elsewhere) goes to the script thread as before. A run that exceeds the budget drops
+//! one of its runs finished within [`INLINE_BUDGET`]. A known-fast script runs inline, in the
+//! worker's own interpreter (see [`super::local`]), provided the script token is free within
+//! 50 µs (a worker never waits long for another thread's script); everything else (first
+//! runs, scripts that once ran long, FCALL, the token held elsewhere) goes to the script
+//! thread as before. A run that exceeds the budget drops
 //! the script from the known-fast set, so its next call goes back to the script thread.
 //!
 //! What this gives up: a known-fast script that suddenly runs long (its running time depends
@@ -32,7 +33,7 @@ use std::time::{Duration, Instant};
 /// A run shorter than this marks its script as safe to run inline.
 pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
 
-/// How long a worker waits for the interpreter before handing the call to the script thread.
+/// How long a worker waits for the script token before handing the call to the script thread.
 const INTERPRETER_WAIT: Duration = Duration::from_micros(50);
 
 /// The known-fast set is cleared when it grows past this many entries (EVAL of generated
@@ -133,8 +134,9 @@ impl Scripting {
     }
 }
 
-/// Runs the script call `argv` right here if its script is known fast and the interpreter is
-/// free; `None` when it must go to the script thread instead.
+/// Runs the script call `argv` right here (in this thread's interpreter) if its script is
+/// known fast and the script token is free; `None` when it must go to the script thread
+/// instead.
 pub fn try_inline(
     srv: &Server,
     client: &mut Client,
@@ -145,10 +147,10 @@ pub fn try_inline(
     if !sc.is_known_fast(argv) {
         return None;
     }
-    // The interpreter is reentrant: EVAL's own acquisition below succeeds on this thread.
-    // A known-fast script running on the other worker ends within a few microseconds; a
+    // The token is reentrant: EVAL's own acquisition below succeeds on this thread. A
+    // known-fast script running on the other worker ends within a few microseconds; a
     // longer wait means a long script holds it: then go to the script thread.
-    let held = sc.vm.try_lock_for(INTERPRETER_WAIT)?;
+    let held = sc.token.try_lock_for(INTERPRETER_WAIT)?;
     let start = Instant::now();
     let flow = dispatch::execute(srv, client, argv, reply);
     drop(held);

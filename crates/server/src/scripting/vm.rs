@@ -456,7 +456,10 @@ impl Vm {
         ferrokv_lua::install_libs(&lua)?;
         let globals = lua.globals();
         let os = lua.create_table()?;
-        let t0 = std::time::Instant::now();
+        // One origin for every interpreter (there is one per thread): `os.clock` never goes
+        // back when consecutive runs land on different threads.
+        static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let t0 = *T0.get_or_init(std::time::Instant::now);
         os.set(
             "clock",
             lua.create_function(move |_, ()| Ok(t0.elapsed().as_secs_f64()))?,
