@@ -328,3 +328,113 @@ fn every_interpreter_has_the_same_sandbox() {
         }
     }
 }
+
+/// Runs of consecutive known-fast script calls share one token acquisition
+/// (`inline::try_inline`); whatever follows them in the pipeline still runs in order, with
+/// its own reply, and clients blocked on keys a call made ready are served as after any
+/// command.
+#[test]
+fn pipelined_script_runs_keep_the_order_of_replies_and_effects() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    let push = load(&mut c, "return redis.call('RPUSH', KEYS[1], ARGV[1])");
+    let get = load(&mut c, "return redis.call('LRANGE', KEYS[1], 0, -1)");
+    warm(&mut [srv.conn()], &get, &["1", "warm"]);
+    warm(&mut [srv.conn()], &push, &["1", "warm", "x"]);
+    // A client blocked on the list the pipeline pushes to gets the first element pushed.
+    let mut blocked = srv.conn();
+    blocked.send(&[b"BLPOP", b"pl", b"10"]);
+    assert!(
+        wait_until(Duration::from_secs(5), || c
+            .info_field("clients", "blocked_clients")
+            .as_deref()
+            == Some("1")),
+        "BLPOP did not block"
+    );
+    let mut bytes = Vec::new();
+    for i in 0..40 {
+        let item = format!("e{i}");
+        bytes.extend(ferrokv_testkit::encode_command(&[
+            b"EVALSHA",
+            push.as_bytes(),
+            b"1",
+            b"pl",
+            item.as_bytes(),
+        ]));
+        if i % 10 == 9 {
+            bytes.extend(ferrokv_testkit::encode_command(&[b"LLEN", b"pl"]));
+            bytes.extend(ferrokv_testkit::encode_command(&[
+                b"EVALSHA",
+                get.as_bytes(),
+                b"1",
+                b"pl",
+            ]));
+        }
+    }
+    c.send_raw(&bytes);
+    let mut len = 0;
+    for i in 0..40 {
+        // e0 went to the BLPOP client, so the list holds e1..=ei (its length after RPUSH
+        // is counted before that).
+        let n = int(c.read_value());
+        assert_eq!(n, if i == 0 { 1 } else { len + 1 }, "RPUSH of e{i}");
+        len = if i == 0 { 0 } else { n };
+        if i % 10 == 9 {
+            assert_eq!(int(c.read_value()), i, "LLEN after e{i}");
+            let items: Vec<Value> = (1..=i)
+                .map(|j| Value::Bulk(format!("e{j}").into_bytes()))
+                .collect();
+            assert_eq!(c.read_value(), Value::Array(items), "LRANGE after e{i}");
+        }
+    }
+    assert_eq!(
+        blocked.read_value(),
+        Value::Array(vec![
+            Value::Bulk(b"pl".to_vec()),
+            Value::Bulk(b"e0".to_vec())
+        ])
+    );
+    // CLIENT REPLY SKIP in the middle of a run of scripts skips exactly the next reply.
+    let mut bytes = Vec::new();
+    for (i, cmd) in [["1", "a"], ["skip", ""], ["1", "b"], ["1", "c"]]
+        .iter()
+        .enumerate()
+    {
+        let _ = i;
+        if cmd[0] == "skip" {
+            bytes.extend(ferrokv_testkit::encode_command(&[
+                b"CLIENT", b"REPLY", b"SKIP",
+            ]));
+        } else {
+            bytes.extend(ferrokv_testkit::encode_command(&[
+                b"EVALSHA",
+                push.as_bytes(),
+                b"1",
+                b"sk",
+                cmd[1].as_bytes(),
+            ]));
+        }
+    }
+    bytes.extend(ferrokv_testkit::encode_command(&[b"PING"]));
+    c.send_raw(&bytes);
+    assert_eq!(int(c.read_value()), 1);
+    assert_eq!(int(c.read_value()), 3, "the reply to 'b' is skipped");
+    assert_eq!(c.read_value(), Value::Simple("PONG".into()));
+    // A protocol error after a run of script calls: their replies, then the error.
+    let mut bytes = Vec::new();
+    for _ in 0..5 {
+        bytes.extend(ferrokv_testkit::encode_command(&[
+            b"EVALSHA",
+            push.as_bytes(),
+            b"1",
+            b"pe",
+            b"x",
+        ]));
+    }
+    bytes.extend_from_slice(b"*1\r\n$x\r\n");
+    c.send_raw(&bytes);
+    for i in 1..=5 {
+        assert_eq!(int(c.read_value()), i);
+    }
+    assert!(err(c.read_value()).starts_with("ERR Protocol error"));
+}

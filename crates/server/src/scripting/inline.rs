@@ -19,11 +19,12 @@
 //! other workers still get `-BUSY` and can SCRIPT KILL it.
 
 use super::Scripting;
-use crate::client::Client;
+use crate::client::{Client, ReplyMode};
 use crate::dispatch::{self, Flow};
 use crate::server::Server;
-use bytes::Bytes;
-use ferrokv_resp::Reply;
+use crate::squash::Squash;
+use bytes::{Bytes, BytesMut};
+use ferrokv_resp::{Limits, Reply, RequestParser};
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
@@ -33,8 +34,21 @@ use std::time::{Duration, Instant};
 /// A run shorter than this marks its script as safe to run inline.
 pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
 
-/// How long a worker waits for the script token before handing the call to the script thread.
-const INTERPRETER_WAIT: Duration = Duration::from_micros(50);
+/// How long a worker waits for the script token before handing the call to the script thread
+/// (longer than a run of calls, [`MAX_HOLD`], may hold it).
+const INTERPRETER_WAIT: Duration = Duration::from_micros(250);
+
+/// At most this many consecutive script calls of a connection run under one acquisition of
+/// the token.
+pub const MAX_RUN: u32 = 32;
+
+/// A run of calls stops once it has lasted this long (the other worker waits at most about
+/// this long for the token).
+pub const MAX_HOLD: Duration = Duration::from_micros(100);
+
+/// A run of calls stops once the pending replies reach this size (the connection loop then
+/// checks the output limits and flushes).
+const MAX_REPLY: usize = 16 * 1024;
 
 /// The known-fast set is cleared when it grows past this many entries (EVAL of generated
 /// bodies must not grow it forever).
@@ -134,32 +148,101 @@ impl Scripting {
     }
 }
 
-/// Runs the script call `argv` right here (in this thread's interpreter) if its script is
+/// What [`try_inline`] needs to run the connection's next buffered requests too: the
+/// connection's squashing state (it parses ahead), parser, input buffer and limits.
+pub type Batch<'a, 's> = (
+    &'a mut Squash<'s>,
+    &'a mut RequestParser,
+    &'a mut BytesMut,
+    &'a Limits,
+);
+
+/// Runs the script call in `args` right here (in this thread's interpreter) if its script is
 /// known fast and the script token is free; `None` when it must go to the script thread
 /// instead.
+///
+/// While holding the token it also runs the connection's next buffered requests, as long as
+/// they are known-fast script calls too (a pipeline of EVALSHAs takes the token once, not once
+/// per call: with two workers pipelining, the token changed hands on almost every call, and
+/// each change cost a wait, a thread switch or a hand-over to the script thread). The run
+/// stops at the first other request (left for the connection loop, see
+/// [`Squash::peek`]), after [`MAX_RUN`] calls or [`MAX_HOLD`], or after a call that leaves work
+/// for the connection loop; between calls it does the loop's after-command work (serving
+/// clients blocked on keys). Returns the flow of the last call run, whose request is left in
+/// `args`.
 pub fn try_inline(
     srv: &Server,
     client: &mut Client,
-    argv: &[Bytes],
+    batch: Batch<'_, '_>,
+    args: &mut Vec<Bytes>,
     reply: &mut Reply,
 ) -> Option<Flow> {
     let sc = &srv.scripting;
-    if !sc.is_known_fast(argv) {
+    if !sc.is_known_fast(args) {
         return None;
     }
     // The token is reentrant: EVAL's own acquisition below succeeds on this thread. A
-    // known-fast script running on the other worker ends within a few microseconds; a
-    // longer wait means a long script holds it: then go to the script thread.
+    // known-fast script (or a bounded run of them) on the other worker ends within
+    // `MAX_HOLD` and a script or so; a longer wait means a long script holds it: then go to
+    // the script thread.
     let held = sc.token.try_lock_for(INTERPRETER_WAIT)?;
-    let start = Instant::now();
-    let flow = dispatch::execute(srv, client, argv, reply);
-    drop(held);
-    let took = start.elapsed();
-    // A known-fast script that ran fast stays known fast: no need to look it up again.
-    if took > INLINE_BUDGET {
-        sc.note_run(argv, took);
+    let (squash, parser, inbuf, lim) = batch;
+    let first = Instant::now();
+    let mut start = first;
+    let mut n = 1;
+    loop {
+        let flow = dispatch::execute(srv, client, args, reply);
+        let end = Instant::now();
+        let took = end - start;
+        // A known-fast script that ran fast stays known fast: no need to look it up again.
+        if took > INLINE_BUDGET {
+            sc.note_run(args, took);
+        }
+        if flow != Flow::Continue
+            || n >= MAX_RUN
+            || end - first > MAX_HOLD
+            || !settled(srv, client, reply)
+        {
+            drop(held);
+            return Some(flow);
+        }
+        let next_fits = squash
+            .peek(parser, inbuf, lim, client.authenticated)
+            .is_some_and(|next| super::runs_off_thread(next) && sc.is_known_fast(next));
+        if !next_fits {
+            drop(held);
+            return Some(flow);
+        }
+        // What the connection loop does after each command (serving clients blocked on keys
+        // locks their shards: we hold none between calls, only the token, which comes first).
+        crate::blocking::after_command(srv, client);
+        client.blocking.keep_deadline = None;
+        squash.take_ahead(args);
+        start = end;
+        n += 1;
     }
-    Some(flow)
+}
+
+/// Whether the call just run left nothing for the connection loop to do but the
+/// after-command work [`try_inline`] does itself, so the next call may run right away.
+fn settled(srv: &Server, client: &Client, reply: &Reply) -> bool {
+    client.reply_mode == ReplyMode::On
+        && client.blocking.parked.is_none()
+        && client.block_until.is_none()
+        && !client.close_after_reply
+        && !client.wants_monitor
+        && client.multi.is_none()
+        && !client.subs.active()
+        && !client.handle.is_killed()
+        && !client
+            .subs
+            .mailbox
+            .as_ref()
+            .is_some_and(|m| m.has_pending())
+        && reply.len() < MAX_REPLY
+        // The loop checks the output-buffer limit after each command.
+        && srv.hot.obuf_limit(crate::pubsub::CLASS_NORMAL).0 == 0
+        && !srv.scripting.busy()
 }
 
 #[cfg(test)]

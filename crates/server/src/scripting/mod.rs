@@ -442,7 +442,7 @@ fn run_script(
     // drops the bodies and retires the interpreters, under the token), so a cached function
     // needs no look-up of the bodies (a shared lock both workers would write to on every
     // call).
-    let (func, flags) = match vm.cached(&sha) {
+    let (func, flags) = match vm.cached(sha) {
         Some((func, flags)) => {
             check_ro(readonly, flags)?;
             (func, flags)
