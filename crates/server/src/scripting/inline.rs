@@ -25,6 +25,7 @@ use crate::server::Server;
 use crate::squash::Squash;
 use bytes::{Bytes, BytesMut};
 use ferrokv_resp::{Limits, Reply, RequestParser};
+use parking_lot::ReentrantMutexGuard;
 use std::cell::RefCell;
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
@@ -185,6 +186,10 @@ pub fn try_inline(
     // known-fast script (or a bounded run of them) on the other worker ends within
     // `MAX_HOLD` and a script or so; a longer wait means a long script holds it: then go to
     // the script thread.
+    // Released fairly at the end of the run: a worker that waits for the token gets it
+    // before this thread can take it again for its next connection's run (an unfair unlock
+    // let one worker chain runs of all its connections while the other timed out into the
+    // script thread).
     let held = sc.token.try_lock_for(INTERPRETER_WAIT)?;
     let (squash, parser, inbuf, lim) = batch;
     let first = Instant::now();
@@ -203,14 +208,14 @@ pub fn try_inline(
             || end - first > MAX_HOLD
             || !settled(srv, client, reply)
         {
-            drop(held);
+            ReentrantMutexGuard::unlock_fair(held);
             return Some(flow);
         }
         let next_fits = squash
             .peek(parser, inbuf, lim, client.authenticated)
             .is_some_and(|next| super::runs_off_thread(next) && sc.is_known_fast(next));
         if !next_fits {
-            drop(held);
+            ReentrantMutexGuard::unlock_fair(held);
             return Some(flow);
         }
         // What the connection loop does after each command (serving clients blocked on keys
