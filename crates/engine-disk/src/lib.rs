@@ -24,6 +24,7 @@
 mod codec;
 mod cursor;
 mod dbs;
+mod delta;
 mod gc;
 mod glob;
 mod object;
@@ -36,6 +37,7 @@ mod zindex;
 
 pub use codec::KeyType;
 pub use cursor::ScanPage;
+pub use delta::ElemDelta;
 pub use gc::EXPIRY_GRACE_MS;
 pub use glob::glob_match;
 pub use object::{KeyMeta, KeyRead, KeyWrite, Layout, MetaToken};

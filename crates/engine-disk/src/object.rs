@@ -19,6 +19,7 @@
 //! costs a CRC-64 and LZF per access, which the LSM's own block compression makes redundant.
 
 use crate::codec::{self, KeyType, Meta};
+use crate::delta::ElemDelta;
 use crate::ops::View;
 use crate::{Batch, DiskEngine, DiskError, DiskSnapshot, Inner, Result};
 use ferrokv_rdb::{HashField, RdbValue};
@@ -107,6 +108,21 @@ pub enum KeyWrite<'a> {
         /// The key.
         key: &'a [u8],
     },
+    /// Changes some elements of a collection and sets its expiry, staged in the same batch
+    /// as the other writes (module `delta`): O(changed elements · log N). A missing key is
+    /// created when the delta adds something; an inline one is converted to field-level
+    /// records; a key of another type fails the whole call with [`DiskError::WrongType`]. The
+    /// key's record is read without an expiry check (the caller found the key live).
+    Delta {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+        /// The element changes.
+        delta: &'a ElemDelta<'a>,
+        /// Absolute expiry (unix ms) of the key afterwards.
+        expire_ms: Option<i64>,
+    },
 }
 
 impl KeyWrite<'_> {
@@ -114,7 +130,8 @@ impl KeyWrite<'_> {
         match self {
             KeyWrite::Put { db, key, .. }
             | KeyWrite::Expire { db, key, .. }
-            | KeyWrite::Delete { db, key } => (*db, key),
+            | KeyWrite::Delete { db, key }
+            | KeyWrite::Delta { db, key, .. } => (*db, key),
         }
     }
 }
@@ -370,7 +387,7 @@ impl Inner {
 
     /// Writes `value` as a field-level incarnation with a fresh version into `b`; returns the
     /// new metadata (not yet written).
-    fn put_fields(
+    pub(crate) fn put_fields(
         &self,
         b: &mut Batch,
         db: u32,
@@ -577,8 +594,10 @@ impl DiskEngine {
     /// Applies several key writes as ONE atomic fjall batch (one journal entry; durability per
     /// `Fsync`): a command's whole effect (MSET, RENAME, SMOVE, EXEC...) is all-or-nothing after
     /// a crash. When a key appears several times, its last write wins. Nothing is written if any
-    /// write is invalid (a NaN score). Cost: O(1) per Delete and per inline Put (plus
-    /// the blob), O(elements) per field-level Put.
+    /// write is invalid (a NaN score, a Delta on a key of another type). Cost: O(1) per
+    /// Delete and per inline Put (plus the blob), O(elements) per field-level Put, O(changed
+    /// elements) point reads per Delta. (Only a sorted set's rank-index split, which changes
+    /// no element, commits after the batch.)
     pub fn apply(&self, writes: &[KeyWrite<'_>], now_ms: i64) -> Result<()> {
         self.apply_known(writes, now_ms, |_, _| None)
     }
@@ -599,7 +618,7 @@ impl DiskEngine {
     }
 
     /// [`DiskEngine::apply_known`] that also returns, per write, a [`MetaToken`] of the state
-    /// the batch left the key in: `Some` for the last `Put` or `Delete` of a key whose new
+    /// the batch left the key in: `Some` for the last `Put`, `Delta` or `Delete` of a key whose new
     /// state has no expiry (a key with an expiry may be deleted by the expiry sweep at any
     /// time), `None` otherwise. A caller that keeps such a token beside its own copy of the key
     /// (the server's hot-object cache) can write the key again later with
@@ -622,13 +641,14 @@ impl DiskEngine {
         }
         let _guards = i.lock_many(last.keys().map(|(db, k)| (*db, *k)));
         let mut b = i.batch();
+        let mut splits = Vec::new();
         for (&(ldb, key), &n) in &last {
             let db = i.pdb(ldb);
             // A token's record lacks its value (see `meta_read`): good for Put and Delete,
             // which only look at the header; EXPIRE rewrites the whole record, so it reads it.
             let read;
             let old = match known(ldb, key) {
-                Some(t) if t.pdb == db && !matches!(writes[n], KeyWrite::Expire { .. }) => {
+                Some(t) if t.pdb == db && token_suffices(&writes[n], t) => {
                     blind += 1;
                     t.meta.as_ref()
                 }
@@ -638,6 +658,25 @@ impl DiskEngine {
                 }
             };
             match writes[n] {
+                KeyWrite::Delta {
+                    delta, expire_ms, ..
+                } => {
+                    let new = i.stage_delta(&mut b, db, key, old, delta, expire_ms, &mut splits)?;
+                    out[n] = match new {
+                        Some(m) if m.expire.is_some() => None,
+                        Some(mut m) => {
+                            m.value = Vec::new();
+                            Some(MetaToken {
+                                pdb: db,
+                                meta: Some(m),
+                            })
+                        }
+                        None => Some(MetaToken {
+                            pdb: db,
+                            meta: None,
+                        }),
+                    };
+                }
                 KeyWrite::Delete { .. } => {
                     if let Some(o) = old {
                         i.del_meta(&mut b, db, key, o);
@@ -700,11 +739,27 @@ impl DiskEngine {
             }
         }
         i.commit(b)?;
+        // Rank-index splits after the commit, still under the keys' locks (module `zindex`:
+        // a split changes no element, so a crash before it leaves a correct index).
+        for (pdb, key, m, big) in splits {
+            i.zsplit(pdb, &key, &m, big)?;
+        }
         if blind > 0 {
             i.blind_writes
                 .fetch_add(blind, std::sync::atomic::Ordering::Relaxed);
         }
         Ok(out)
+    }
+}
+
+/// Whether a token's record (which lacks its value, see `meta_read`) is enough for `w`: Put and
+/// Delete look only at the header; Expire rewrites the whole record and a Delta of an inline
+/// collection decodes its blob, so those read the record.
+fn token_suffices(w: &KeyWrite<'_>, t: &MetaToken) -> bool {
+    match w {
+        KeyWrite::Put { .. } | KeyWrite::Delete { .. } => true,
+        KeyWrite::Expire { .. } => false,
+        KeyWrite::Delta { .. } => t.meta.as_ref().is_none_or(|m| !m.inline),
     }
 }
 

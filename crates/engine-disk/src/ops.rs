@@ -253,7 +253,14 @@ impl Inner {
     }
 
     /// Writes the collection's new metadata, or deletes the key when it became empty.
-    fn finish(&self, b: &mut Batch, db: u32, key: &[u8], old: Option<&Meta>, new: &Meta) {
+    pub(crate) fn finish(
+        &self,
+        b: &mut Batch,
+        db: u32,
+        key: &[u8],
+        old: Option<&Meta>,
+        new: &Meta,
+    ) {
         if new.size == 0 {
             if let Some(o) = old {
                 self.del_meta(b, db, key, o);
@@ -261,6 +268,224 @@ impl Inner {
         } else if old != Some(new) {
             self.put_meta(b, db, key, old, new);
         }
+    }
+
+    /// Stages HSET `pairs` into `b` on the field-level hash `m` of `(pdb, key)` (`exists`:
+    /// whether `m` is stored already, else no record is read); updates `m.size` and returns
+    /// how many fields were added. A repeated field is written once, its last value winning
+    /// (as in Redis; a batch must not write a record twice).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stage_hset(
+        &self,
+        b: &mut Batch,
+        pdb: u32,
+        key: &[u8],
+        exists: bool,
+        m: &mut Meta,
+        pairs: &[(&[u8], &[u8])],
+        now: i64,
+    ) -> Result<u64> {
+        let mut added = 0;
+        let mut last: std::collections::HashMap<&[u8], &[u8]> = std::collections::HashMap::new();
+        for (f, v) in pairs {
+            last.insert(f, v);
+        }
+        for (f, v) in last {
+            let ek = elem_key(pdb, key, m.version, f);
+            match exists.then(|| self.data.get(&ek)).transpose()?.flatten() {
+                // A field whose TTL passed is logically absent: it counts as added, but its
+                // record (counted in the size) is overwritten.
+                Some(raw) => {
+                    if field_live(&raw, m, now)?.is_none() {
+                        added += 1;
+                    }
+                }
+                None => {
+                    added += 1;
+                    m.size += 1;
+                }
+            }
+            b.b.insert(&self.data, ek, hash_value(m, v));
+        }
+        Ok(added)
+    }
+
+    /// Stages SADD `members` into `b` on the field-level set `m` (see
+    /// [`stage_hset`](Self::stage_hset)); returns how many were added.
+    pub(crate) fn stage_sadd(
+        &self,
+        b: &mut Batch,
+        pdb: u32,
+        key: &[u8],
+        exists: bool,
+        m: &mut Meta,
+        members: &[&[u8]],
+    ) -> Result<u64> {
+        let mut fresh: HashSet<&[u8]> = HashSet::new();
+        for s in members {
+            if fresh.contains(s) {
+                continue;
+            }
+            let ek = elem_key(pdb, key, m.version, s);
+            if !exists || self.data.get(&ek)?.is_none() {
+                fresh.insert(s);
+                b.b.insert(&self.data, ek, Vec::<u8>::new());
+            }
+        }
+        m.size += fresh.len() as u64;
+        Ok(fresh.len() as u64)
+    }
+
+    /// Stages ZADD `items` (scores already checked) into `b` on the field-level sorted set `m`,
+    /// counting them in the rank index `zi` (the caller writes it); returns how many members
+    /// were added. The last occurrence of a member wins, as in Redis.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stage_zadd(
+        &self,
+        b: &mut Batch,
+        pdb: u32,
+        key: &[u8],
+        exists: bool,
+        m: &mut Meta,
+        mut zi: Option<&mut ZIndex<'_>>,
+        items: &[(f64, &[u8])],
+    ) -> Result<u64> {
+        let mut added = 0;
+        let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
+        for (score, member) in items {
+            last.insert(member, *score);
+        }
+        for (member, score) in last {
+            let ek = elem_key(pdb, key, m.version, member);
+            let prev = if exists {
+                self.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
+            } else {
+                None
+            };
+            match prev {
+                Some(ps) if ps.to_bits() == score.to_bits() => continue,
+                Some(ps) => {
+                    if codec::enc_score(ps) != codec::enc_score(score) {
+                        b.b.remove(&self.zscore, zscore_key(pdb, key, m.version, ps, member));
+                        if let Some(zi) = zi.as_deref_mut() {
+                            zi.add(ps, member, -1)?;
+                            zi.add(score, member, 1)?;
+                        }
+                    }
+                }
+                None => {
+                    added += 1;
+                    if let Some(zi) = zi.as_deref_mut() {
+                        zi.add(score, member, 1)?;
+                    }
+                }
+            }
+            b.b.insert(&self.data, ek, score.to_be_bytes().to_vec());
+            b.b.insert(
+                &self.zscore,
+                zscore_key(pdb, key, m.version, score, member),
+                Vec::<u8>::new(),
+            );
+        }
+        m.size += added;
+        Ok(added)
+    }
+
+    /// Stages the removal of `subs` (hash fields, set or sorted-set members of the stored
+    /// field-level collection `m`) into `b`, counting sorted-set members out of `zi`; updates
+    /// `m.size` and returns how many removed elements were logically present (a hash field
+    /// past its TTL is not).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn stage_remove(
+        &self,
+        b: &mut Batch,
+        pdb: u32,
+        key: &[u8],
+        m: &mut Meta,
+        mut zi: Option<&mut ZIndex<'_>>,
+        subs: &[&[u8]],
+        now: i64,
+    ) -> Result<u64> {
+        let mut gone: HashSet<&[u8]> = HashSet::new();
+        let mut removed = 0;
+        for s in subs {
+            if gone.contains(s) {
+                continue;
+            }
+            let ek = elem_key(pdb, key, m.version, s);
+            if let Some(v) = self.data.get(&ek)? {
+                if m.kind == KeyType::ZSet {
+                    let score = dec_f64(&v)?;
+                    b.b.remove(&self.zscore, zscore_key(pdb, key, m.version, score, s));
+                    if let Some(zi) = zi.as_deref_mut() {
+                        zi.add(score, s, -1)?;
+                    }
+                }
+                if m.kind != KeyType::Hash || field_live(&v, m, now)?.is_some() {
+                    removed += 1;
+                }
+                b.b.remove(&self.data, ek);
+                gone.insert(s);
+            }
+        }
+        m.size -= gone.len() as u64;
+        Ok(removed)
+    }
+
+    /// Stages LPUSH (`left`) or RPUSH of `values` into `b` on the field-level list `m`.
+    pub(crate) fn stage_push(
+        &self,
+        b: &mut Batch,
+        pdb: u32,
+        key: &[u8],
+        m: &mut Meta,
+        values: &[&[u8]],
+        left: bool,
+    ) {
+        for v in values {
+            let idx = if left {
+                m.head -= 1;
+                m.head
+            } else {
+                m.tail += 1;
+                m.tail - 1
+            };
+            b.b.insert(&self.data, list_key(pdb, key, m.version, idx), v.to_vec());
+        }
+        m.size += values.len() as u64;
+    }
+
+    /// Stages LPOP (`left`) or RPOP of up to `count` stored elements of the field-level list
+    /// `m` into `b`; returns them in pop order.
+    pub(crate) fn stage_pop(
+        &self,
+        b: &mut Batch,
+        pdb: u32,
+        key: &[u8],
+        m: &mut Meta,
+        count: u64,
+        left: bool,
+    ) -> Result<Vec<Vec<u8>>> {
+        let n = count.min(m.size);
+        let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0).min(1 << 16));
+        for _ in 0..n {
+            let idx = if left {
+                m.head += 1;
+                m.head - 1
+            } else {
+                m.tail -= 1;
+                m.tail
+            };
+            let lk = list_key(pdb, key, m.version, idx);
+            let v = self
+                .data
+                .get(&lk)?
+                .ok_or_else(|| corrupt("list element missing"))?;
+            out.push(v.to_vec());
+            b.b.remove(&self.data, lk);
+        }
+        m.size -= n;
+        Ok(out)
     }
 
     /// Iterator over a field-level collection's elements; `now`: hide hash fields expired then.
@@ -650,35 +875,7 @@ impl DiskEngine {
         let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Hash)?;
-        let mut added = 0;
-        // One record per field in the batch (a batch must not write a key twice): the last
-        // value of a repeated field wins, as in Redis.
-        let mut last: std::collections::HashMap<&[u8], &[u8]> = std::collections::HashMap::new();
-        for (f, v) in pairs {
-            last.insert(f, v);
-        }
-        for (f, v) in last {
-            let ek = elem_key(p, key, m.version, f);
-            match old
-                .is_some()
-                .then(|| i.data.get(&ek))
-                .transpose()?
-                .flatten()
-            {
-                // A field whose TTL passed is logically absent: it counts as added, but its
-                // record (counted in the size) is overwritten.
-                Some(raw) => {
-                    if field_live(&raw, &m, now_ms)?.is_none() {
-                        added += 1;
-                    }
-                }
-                None => {
-                    added += 1;
-                    m.size += 1;
-                }
-            }
-            b.b.insert(&i.data, ek, hash_value(&m, v));
-        }
+        let added = i.stage_hset(&mut b, p, key, old.is_some(), &mut m, pairs, now_ms)?;
         i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(added)
@@ -811,30 +1008,7 @@ impl DiskEngine {
         let mut m = old.clone();
         let mut b = i.batch();
         let mut zi = (kind == KeyType::ZSet && m.ranked).then(|| ZIndex::new(i, p, key, &m, false));
-        let mut gone: HashSet<&[u8]> = HashSet::new();
-        // Records removed that were logically present (a hash field past its TTL is not).
-        let mut removed = 0;
-        for s in subs {
-            if gone.contains(s) {
-                continue;
-            }
-            let ek = elem_key(p, key, m.version, s);
-            if let Some(v) = i.data.get(&ek)? {
-                if kind == KeyType::ZSet {
-                    let score = dec_f64(&v)?;
-                    b.b.remove(&i.zscore, zscore_key(p, key, m.version, score, s));
-                    if let Some(zi) = &mut zi {
-                        zi.add(score, s, -1)?;
-                    }
-                }
-                if kind != KeyType::Hash || field_live(&v, &m, now_ms)?.is_some() {
-                    removed += 1;
-                }
-                b.b.remove(&i.data, ek);
-                gone.insert(s);
-            }
-        }
-        m.size -= gone.len() as u64;
+        let removed = i.stage_remove(&mut b, p, key, &mut m, zi.as_mut(), subs, now_ms)?;
         if let Some(zi) = &zi {
             if m.size > 0 {
                 zi.write(&mut b);
@@ -855,21 +1029,10 @@ impl DiskEngine {
         let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::Set)?;
-        let mut fresh: HashSet<&[u8]> = HashSet::new();
-        for s in members {
-            if fresh.contains(s) {
-                continue;
-            }
-            let ek = elem_key(p, key, m.version, s);
-            if old.is_none() || i.data.get(&ek)?.is_none() {
-                fresh.insert(s);
-                b.b.insert(&i.data, ek, Vec::<u8>::new());
-            }
-        }
-        m.size += fresh.len() as u64;
+        let added = i.stage_sadd(&mut b, p, key, old.is_some(), &mut m, members)?;
         i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
-        Ok(fresh.len() as u64)
+        Ok(added)
     }
 
     /// SREM: returns how many members were removed.
@@ -913,45 +1076,7 @@ impl DiskEngine {
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
         let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
-        let mut added = 0;
-        // Last occurrence of a member wins, as in Redis; each record is written once per batch.
-        let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
-        for (score, member) in items {
-            last.insert(member, *score);
-        }
-        for (member, score) in last {
-            let ek = elem_key(p, key, m.version, member);
-            let prev = if old.is_some() {
-                i.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
-            } else {
-                None
-            };
-            match prev {
-                Some(ps) if ps.to_bits() == score.to_bits() => continue,
-                Some(ps) => {
-                    if codec::enc_score(ps) != codec::enc_score(score) {
-                        b.b.remove(&i.zscore, zscore_key(p, key, m.version, ps, member));
-                        if let Some(zi) = &mut zi {
-                            zi.add(ps, member, -1)?;
-                            zi.add(score, member, 1)?;
-                        }
-                    }
-                }
-                None => {
-                    added += 1;
-                    if let Some(zi) = &mut zi {
-                        zi.add(score, member, 1)?;
-                    }
-                }
-            }
-            b.b.insert(&i.data, ek, score.to_be_bytes().to_vec());
-            b.b.insert(
-                &i.zscore,
-                zscore_key(p, key, m.version, score, member),
-                Vec::<u8>::new(),
-            );
-        }
-        m.size += added;
+        let added = i.stage_zadd(&mut b, p, key, old.is_some(), &mut m, zi.as_mut(), items)?;
         if let Some(zi) = &zi {
             zi.write(&mut b);
         }
@@ -1202,17 +1327,7 @@ impl DiskEngine {
         let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::List)?;
-        for v in values {
-            let idx = if left {
-                m.head -= 1;
-                m.head
-            } else {
-                m.tail += 1;
-                m.tail - 1
-            };
-            b.b.insert(&i.data, list_key(p, key, m.version, idx), v.to_vec());
-        }
-        m.size += values.len() as u64;
+        i.stage_push(&mut b, p, key, &mut m, values, left);
         i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
         Ok(m.size)
@@ -1242,27 +1357,9 @@ impl DiskEngine {
         let Some(old) = i.typed(db, key, now_ms, KeyType::List)? else {
             return Ok(Vec::new());
         };
-        let n = count.min(old.size);
         let mut m = old.clone();
         let mut b = i.batch();
-        let mut out = Vec::with_capacity(n as usize);
-        for _ in 0..n {
-            let idx = if left {
-                m.head += 1;
-                m.head - 1
-            } else {
-                m.tail -= 1;
-                m.tail
-            };
-            let lk = list_key(p, key, m.version, idx);
-            let v = i
-                .data
-                .get(&lk)?
-                .ok_or_else(|| corrupt("list element missing"))?;
-            out.push(v.to_vec());
-            b.b.remove(&i.data, lk);
-        }
-        m.size -= n;
+        let out = i.stage_pop(&mut b, p, key, &mut m, count, left)?;
         i.finish(&mut b, p, key, Some(&old), &m);
         i.commit(b)?;
         Ok(out)

@@ -105,6 +105,67 @@ fn sigkill_never_tears_a_multi_key_apply() {
 }
 
 #[test]
+fn sigkill_never_tears_a_unit_of_deltas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut next: u64 = 1;
+    let mut acked: Vec<u64> = Vec::new();
+    for cycle in 0..4 {
+        acked.extend(run_and_kill(dir.path(), next, "delta", cycle));
+        let e = DiskEngine::open(
+            dir.path(),
+            DiskOptions {
+                fsync: Fsync::No,
+                ..DiskOptions::default()
+            },
+        )
+        .unwrap();
+        let now = 0;
+        // The last unit that reached the journal: `small`, `bh.last`, `bh.f<k>`, `bs.m<k>`
+        // all agree on it (the unit after it, if any, is absent from all of them).
+        let k: u64 = String::from_utf8(e.get(0, b"small", now).unwrap().unwrap())
+            .unwrap()
+            .parse()
+            .unwrap();
+        let last = e.hget(0, b"bh", b"last", now).unwrap().unwrap();
+        assert_eq!(last, k.to_string().into_bytes(), "cycle {cycle}: torn unit");
+        assert!(e
+            .hget(0, b"bh", format!("f{k}").as_bytes(), now)
+            .unwrap()
+            .is_some());
+        assert!(e
+            .sismember(0, b"bs", format!("m{k}").as_bytes(), now)
+            .unwrap());
+        let after = format!("{}", k + 1);
+        assert!(e
+            .hget(0, b"bh", format!("f{after}").as_bytes(), now)
+            .unwrap()
+            .is_none());
+        assert!(!e
+            .sismember(0, b"bs", format!("m{after}").as_bytes(), now)
+            .unwrap());
+        // Nothing acknowledged is lost, and every unit is whole.
+        for n in &acked {
+            assert!(*n <= k, "cycle {cycle}: acknowledged {n} beyond {k}");
+            let v = e.hget(0, b"bh", format!("f{n}").as_bytes(), now).unwrap();
+            assert_eq!(
+                v,
+                Some(n.to_string().into_bytes()),
+                "cycle {cycle}: lost {n}"
+            );
+            assert!(e
+                .sismember(0, b"bs", format!("m{n}").as_bytes(), now)
+                .unwrap());
+        }
+        let (hl, sl) = (
+            e.hlen(0, b"bh", now).unwrap(),
+            e.scard(0, b"bs", now).unwrap(),
+        );
+        assert_eq!(hl, sl + 1, "cycle {cycle}: element counts disagree");
+        next = k + 2;
+    }
+}
+
+#[test]
 fn sigkill_loses_no_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let mut rng = rand::thread_rng();

@@ -10,7 +10,7 @@
 use crate::crc16::key_slot;
 use ferrokv_engine::{AccessMode, Shard};
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 /// How many times a busy shard lock is retried (with a CPU pause in between) before the thread
@@ -38,16 +38,58 @@ enum Acquired<'a> {
     Busy,
 }
 
+/// One shard's lock, and which connection worker took it last (see [`crate::affinity`]).
+/// `repr(C)` with the byte first keeps it on the lock's cache line, which the thread that just
+/// took the lock owns: writing it costs nothing measurable.
+#[repr(C)]
+struct Slot {
+    holder: AtomicU8,
+    lock: Mutex<Shard>,
+}
+
+impl Slot {
+    /// Records the calling thread as the holder after taking the lock.
+    #[inline]
+    fn taken(&self, key: u32) {
+        self.holder.store(crate::affinity::worker(), Relaxed);
+        crate::affinity::note_taken(key);
+    }
+
+    /// The first try failed: notes whose holding the caller waits for.
+    #[cold]
+    fn busy(&self, key: u32) {
+        crate::affinity::note_wait(key, self.holder.load(Relaxed));
+    }
+
+    /// Tries the lock, then (noting the wait) retries it [`SPIN_TRIES`] times with a CPU pause
+    /// in between; `None` if it is still taken, when the caller blocks its own way.
+    #[inline]
+    fn spin(&self, key: u32) -> Option<MutexGuard<'_, Shard>> {
+        if let Some(g) = self.lock.try_lock() {
+            self.taken(key);
+            return Some(g);
+        }
+        self.busy(key);
+        for _ in 0..SPIN_TRIES {
+            if let Some(g) = self.lock.try_lock() {
+                self.taken(key);
+                return Some(g);
+            }
+            std::hint::spin_loop();
+        }
+        None
+    }
+}
+
 /// Locks a shard, spinning briefly before blocking.
 #[inline]
-fn lock_shard(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
-    for _ in 0..SPIN_TRIES {
-        if let Some(g) = m.try_lock() {
-            return g;
-        }
-        std::hint::spin_loop();
+fn lock_shard(m: &Slot, key: u32) -> MutexGuard<'_, Shard> {
+    if let Some(g) = m.spin(key) {
+        return g;
     }
-    m.lock()
+    let g = m.lock.lock();
+    m.taken(key);
+    g
 }
 
 /// Shards per database (a power of two; the SCAN cursor keeps the shard index in its top 16 bits).
@@ -55,13 +97,18 @@ pub const SHARDS: usize = 1024;
 
 /// One logical database (SELECT index).
 pub struct Db {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Slot]>,
 }
 
 impl Db {
     fn new() -> Db {
         Db {
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Slot {
+                    holder: AtomicU8::new(crate::affinity::NONE),
+                    lock: Mutex::new(Shard::new()),
+                })
+                .collect(),
         }
     }
 }
@@ -346,7 +393,7 @@ impl Keyspace {
                     let mut r = Ok(());
                     for &(db, s) in v {
                         if let Some(m) = self.shard_mutex(db, s) {
-                            match self.acquire(m, v.len() > 1) {
+                            match self.acquire(m, crate::affinity::pack(db, s), v.len() > 1) {
                                 Acquired::Got(g) => set.held.push(((db, s), g)),
                                 Acquired::Backoff => {
                                     r = Err(None);
@@ -388,15 +435,13 @@ impl Keyspace {
     /// script escalation asks multi-shard acquirers to back off (`may_backoff`) or a busy
     /// script makes the command give up.
     #[inline]
-    fn acquire<'m>(&self, m: &'m Mutex<Shard>, may_backoff: bool) -> Acquired<'m> {
-        for _ in 0..SPIN_TRIES {
-            if let Some(g) = m.try_lock() {
-                return Acquired::Got(g);
-            }
-            std::hint::spin_loop();
+    fn acquire<'m>(&self, m: &'m Slot, key: u32, may_backoff: bool) -> Acquired<'m> {
+        if let Some(g) = m.spin(key) {
+            return Acquired::Got(g);
         }
         loop {
-            if let Some(g) = m.try_lock_for(WAIT_SLICE) {
+            if let Some(g) = m.lock.try_lock_for(WAIT_SLICE) {
+                m.taken(key);
                 return Acquired::Got(g);
             }
             if may_backoff && self.escalating.load(Relaxed) {
@@ -417,7 +462,7 @@ impl Keyspace {
     pub fn lock_key(&self, db: u32, key: &[u8]) -> LockSet<'_> {
         let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
-            Some(m) => Guards::One(((db, s), lock_shard(m))),
+            Some(m) => Guards::One(((db, s), lock_shard(m, crate::affinity::pack(db, s)))),
             None => Guards::Empty,
         };
         LockSet {
@@ -434,7 +479,7 @@ impl Keyspace {
     pub fn lock_key_checked(&self, db: u32, key: &[u8]) -> Result<LockSet<'_>, LockAbort> {
         let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
-            Some(m) => match self.acquire(m, false) {
+            Some(m) => match self.acquire(m, crate::affinity::pack(db, s), false) {
                 Acquired::Got(g) => Guards::One(((db, s), g)),
                 // Without `may_backoff` the only other answer is Busy.
                 Acquired::Busy | Acquired::Backoff => return Err(LockAbort::Busy),
@@ -450,7 +495,7 @@ impl Keyspace {
         })
     }
 
-    fn shard_mutex(&self, db: u32, s: u32) -> Option<&Mutex<Shard>> {
+    fn shard_mutex(&self, db: u32, s: u32) -> Option<&Slot> {
         self.dbs.get(db as usize)?.shards.get(s as usize)
     }
 
@@ -458,7 +503,8 @@ impl Keyspace {
     pub fn for_each_shard(&self, db: usize, mut f: impl FnMut(usize, &mut Shard)) {
         if let Some(d) = self.dbs.get(db) {
             for (i, m) in d.shards.iter().enumerate() {
-                let mut g = m.lock();
+                let mut g = m.lock.lock();
+                m.taken(crate::affinity::pack(db as u32, i as u32));
                 f(i, &mut g);
                 note_expiry_work(self, &g);
             }
@@ -467,10 +513,10 @@ impl Keyspace {
 
     /// Locks a single shard (for work that is atomic per shard only: SCAN steps, expiry cycle).
     pub fn lock_one(&self, db: usize, shard: usize) -> Option<ShardGuard<'_>> {
-        Some(ShardGuard {
-            ks: self,
-            guard: self.dbs.get(db)?.shards.get(shard)?.lock(),
-        })
+        let m = self.dbs.get(db)?.shards.get(shard)?;
+        let guard = m.lock.lock();
+        m.taken(crate::affinity::pack(db as u32, shard as u32));
+        Some(ShardGuard { ks: self, guard })
     }
 }
 
@@ -487,7 +533,10 @@ impl<'a> LockSet<'a> {
         if let Some(d) = self.ks.dbs.get(db as usize) {
             self.held.reserve(d.shards.len());
             for (i, m) in d.shards.iter().enumerate() {
-                match self.ks.acquire(m, true) {
+                match self
+                    .ks
+                    .acquire(m, crate::affinity::pack(db, i as u32), true)
+                {
                     Acquired::Got(g) => self.held.push(((db, i as u32), g)),
                     Acquired::Backoff => return Err(None),
                     Acquired::Busy => return Err(Some(LockAbort::Busy)),
@@ -547,16 +596,17 @@ impl<'a> LockSet<'a> {
             let Some(m) = self.ks.shard_mutex(db, s) else {
                 continue;
             };
-            let g = match m.try_lock() {
+            let g = match m.lock.try_lock() {
                 Some(g) => g,
                 None => {
                     let _one = self.ks.escalation.lock();
                     self.ks.escalating.store(true, Relaxed);
-                    let g = m.lock();
+                    let g = m.lock.lock();
                     self.ks.escalating.store(false, Relaxed);
                     g
                 }
             };
+            m.taken(crate::affinity::pack(db, s));
             self.insert_sorted(((db, s), g));
         }
     }

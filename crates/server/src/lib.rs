@@ -14,6 +14,7 @@
 //! - Hooks every writing command calls: [`notify`] (keyspace events), [`watch`] (modified keys
 //!   for WATCH and client tracking), [`blocking`] (keys ready for blocked clients).
 
+pub mod affinity;
 pub mod args;
 pub mod blocking;
 pub mod client;

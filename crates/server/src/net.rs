@@ -2,10 +2,21 @@
 //!
 //! Threads: the main thread runs a small runtime for the accept loops, the cron task and signal
 //! handling; each of N worker threads (one per core) runs its own single-threaded runtime with its
-//! own I/O driver. An accepted socket is handed to one worker (round robin) and stays there for
-//! its whole life, so serving a request never involves a wake-up on another thread: no
-//! work-stealing hops, no cross-core scheduling per command. Shared state (the sharded keyspace)
-//! is reached through the per-shard locks.
+//! own I/O driver. An accepted socket is handed to one worker (round robin) and is served there,
+//! so serving a request never involves a wake-up on another thread: no work-stealing hops, no
+//! cross-core scheduling per command. Shared state (the sharded keyspace) is reached through the
+//! per-shard locks.
+//!
+//! Connection migration ([`crate::affinity`]): a connection whose batches keep waiting for one
+//! shard held by another worker (redis-benchmark's one-key HSET/ZADD/... at pipeline 16) moves to
+//! that worker, so the shard's commands run on one thread without lock hand-offs; a connection
+//! that moved for a shard it no longer uses goes back to a less loaded worker. The move happens
+//! only at a batch boundary of the connection loop (every reply written, nothing half executed,
+//! no blocking/MONITOR/Pub/Sub/tracking state: [`crate::affinity::movable`]): the tokio socket is
+//! turned back into a std one and sent with the connection's whole state (client, parser, read
+//! buffer with any partial request, reply protocol) to the other worker's queue
+//! ([`Handover::Migrated`]), whose task goes on where this one stopped. The client stays
+//! registered under the same id and fd throughout.
 //!
 //! One tokio task per connection. Each time the socket is readable, the task parses *every*
 //! complete request in its buffer, executes them in order and appends the replies to one output
@@ -93,32 +104,106 @@ pub async fn bind(srv: &Server) -> std::io::Result<Vec<TcpListener>> {
 /// Where accepted connections are sent: one channel per worker thread.
 type WorkerQueue = tokio::sync::mpsc::UnboundedSender<Handover>;
 
-/// An accepted, already registered connection on its way to a worker.
-type Handover = (
-    std::net::TcpStream,
-    SocketAddr,
-    Arc<crate::client::ClientHandle>,
-);
+/// A connection on its way to a worker.
+pub enum Handover {
+    /// Accepted and registered by the accept loop.
+    New(
+        std::net::TcpStream,
+        SocketAddr,
+        Arc<crate::client::ClientHandle>,
+    ),
+    /// Moved from another worker at a batch boundary, with its whole state
+    /// (see [`crate::affinity`]).
+    Migrated(Box<Carried>),
+}
+
+/// A migrating connection: its socket and registration, and its state.
+pub struct Carried {
+    sock: std::net::TcpStream,
+    addr: SocketAddr,
+    handle: Arc<crate::client::ClientHandle>,
+    state: ConnState,
+}
+
+/// Everything `serve_registered` keeps across batches (what a migrated connection brings
+/// along).
+struct ConnState {
+    client: Client,
+    parser: RequestParser,
+    /// Unparsed bytes (a partial request) included.
+    inbuf: BytesMut,
+    /// Empty at a batch boundary; keeps the protocol (RESP2/3).
+    reply: Reply,
+    aff: crate::affinity::Affinity,
+}
+
+thread_local! {
+    /// The worker threads' queues and loads, on each worker thread (for migrations).
+    static WORKERS: std::cell::RefCell<Option<Arc<crate::affinity::Workers<WorkerQueue>>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// How many connections each worker thread serves, by worker index, and how many connection
+/// batches waited for a shard held by another worker; `None` off the worker threads (INFO
+/// `ferrokv_worker_connections` and `ferrokv_contended_batches`, see [`crate::affinity`]).
+pub fn worker_loads() -> Option<(Vec<usize>, u64)> {
+    WORKERS.with(|w| {
+        w.borrow().as_ref().map(|w| {
+            (
+                w.loads.iter().map(|l| l.load(Relaxed)).collect(),
+                w.contended_batches.load(Relaxed),
+            )
+        })
+    })
+}
 
 /// Starts `n` connection worker threads, each with its own current-thread runtime.
 pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQueue>> {
-    let mut queues = Vec::with_capacity(n);
-    for i in 0..n.max(1) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Handover>();
+    let (queues, receivers): (Vec<_>, Vec<_>) = (0..n.max(1))
+        .map(|_| tokio::sync::mpsc::unbounded_channel::<Handover>())
+        .unzip();
+    let mut shared = crate::affinity::Workers::new(queues.clone());
+    shared.enabled = std::env::var("FERROKV_AFFINITY").map_or(true, |v| v != "0");
+    let shared = Arc::new(shared);
+    for (i, mut rx) in receivers.into_iter().enumerate() {
         let srv = srv.clone();
+        let shared = shared.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         std::thread::Builder::new()
             .name(format!("ferrokv-io-{i}"))
             .spawn(move || {
+                crate::affinity::set_worker(i);
+                WORKERS.with(|w| *w.borrow_mut() = Some(shared));
                 rt.block_on(async move {
-                    while let Some((sock, addr, handle)) = rx.recv().await {
+                    while let Some(h) = rx.recv().await {
+                        let (sock, addr, handle, carried) = match h {
+                            Handover::New(sock, addr, handle) => (sock, addr, handle, None),
+                            Handover::Migrated(c) => {
+                                let Carried {
+                                    sock,
+                                    addr,
+                                    handle,
+                                    state,
+                                } = *c;
+                                (sock, addr, handle, Some(state))
+                            }
+                        };
                         match TcpStream::from_std(sock) {
                             Ok(stream) => {
-                                tokio::spawn(serve_registered(srv.clone(), stream, addr, handle));
+                                tokio::spawn(serve_registered(
+                                    srv.clone(),
+                                    stream,
+                                    addr,
+                                    handle,
+                                    carried,
+                                ));
                             }
                             Err(e) => {
+                                if let Some(mut state) = carried {
+                                    release_client(&srv, &mut state.client);
+                                }
                                 srv.clients.unregister(handle.id);
                                 log_warning!("Registering client connection: {}", e);
                             }
@@ -126,7 +211,6 @@ pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQ
                     }
                 });
             })?;
-        queues.push(tx);
     }
     Ok(queues)
 }
@@ -231,7 +315,7 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<W
         };
         next = next.wrapping_add(1);
         if let Some(q) = workers.get(next % workers.len().max(1)) {
-            if q.send((sock, addr, handle.clone())).is_err() {
+            if q.send(Handover::New(sock, addr, handle.clone())).is_err() {
                 srv.clients.unregister(handle.id);
             }
         }
@@ -264,16 +348,18 @@ fn limits(srv: &Server) -> Limits {
 pub async fn connection(srv: Arc<Server>, stream: TcpStream, addr: SocketAddr) {
     let laddr = stream.local_addr().unwrap_or(addr);
     let handle = srv.clients.register(addr, laddr);
-    serve_registered(srv, stream, addr, handle).await;
+    serve_registered(srv, stream, addr, handle, None).await;
 }
 
 /// [`connection`] for a client already registered in the client table (by the accept loop);
-/// unregisters it when the connection ends.
+/// unregisters it when the connection ends. `carried`: the state of a connection migrated from
+/// another worker, which goes on where it stopped.
 async fn serve_registered(
     srv: Arc<Server>,
     mut stream: TcpStream,
     addr: SocketAddr,
     handle: Arc<crate::client::ClientHandle>,
+    carried: Option<ConnState>,
 ) {
     {
         use std::os::fd::AsRawFd;
@@ -283,10 +369,25 @@ async fn serve_registered(
         srv: &srv,
         id: handle.id,
     };
-    let mut client = Client::new(handle.clone(), !srv.auth_required());
-    let mut parser = RequestParser::new();
-    let mut inbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut reply = Reply::new(Protocol::Resp2);
+    let migrated = carried.is_some();
+    let ConnState {
+        mut client,
+        mut parser,
+        mut inbuf,
+        mut reply,
+        mut aff,
+    } = carried.unwrap_or_else(|| ConnState {
+        client: Client::new(handle.clone(), !srv.auth_required()),
+        parser: RequestParser::new(),
+        inbuf: BytesMut::with_capacity(READ_CHUNK),
+        reply: Reply::new(Protocol::Resp2),
+        aff: crate::affinity::Affinity::default(),
+    });
+    let workers = WORKERS.with(|w| w.borrow().clone());
+    let _load = workers.clone().map(|w| match migrated {
+        true => crate::affinity::LoadGuard::adopt(w),
+        false => crate::affinity::LoadGuard::enter(w),
+    });
     let mut args: Vec<Bytes> = Vec::new();
     let mut pending = false;
     let mut monitor: Option<tokio::sync::mpsc::Receiver<Bytes>> = None;
@@ -302,6 +403,7 @@ async fn serve_registered(
     'conn: loop {
         let lim = limits(&srv);
         client.clock_us = crate::util::now_us();
+        aff.begin();
         // MONITOR lines produced before this batch go out before its replies (in order with
         // what this client does next, e.g. a RESET that ends the feed).
         if let Some(rx) = monitor.as_mut() {
@@ -549,6 +651,51 @@ async fn serve_registered(
                 break;
             }
         }
+        // Batch boundary: every reply written, nothing half executed. Move to another worker?
+        // (See crate::affinity for the decision and the conditions.)
+        if let Some(w) = workers.as_ref() {
+            let now_ms = client.clock_us / 1000;
+            let go = aff
+                .end(w, now_ms)
+                .filter(|_| crate::affinity::movable(&client, monitor.is_some(), pending));
+            if let Some((m, q)) = go.and_then(|m| Some((m, w.queues.get(usize::from(m.to()))?))) {
+                let Ok(sock) = stream.into_std() else {
+                    break 'conn;
+                };
+                aff.moved(m, now_ms);
+                w.reserve(m.to());
+                let c = Carried {
+                    sock,
+                    addr,
+                    handle: handle.clone(),
+                    state: ConnState {
+                        client,
+                        parser,
+                        inbuf,
+                        reply,
+                        aff,
+                    },
+                };
+                match q.send(Handover::Migrated(Box::new(c))) {
+                    Ok(()) => {
+                        srv.stats.connection_migrations.fetch_add(1, Relaxed);
+                        // Still registered: the target worker goes on serving the client.
+                        std::mem::forget(_reg);
+                        return;
+                    }
+                    Err(e) => {
+                        // That worker is gone (shutting down): close the connection.
+                        w.unreserve(m.to());
+                        match e.0 {
+                            Handover::Migrated(c) => client = c.state.client,
+                            // (Not what was sent.)
+                            Handover::New(..) => return,
+                        }
+                        break 'conn;
+                    }
+                }
+            }
+        }
         if pending {
             let wait = srv.pause.until_ms() - crate::util::now_ms();
             let wait = Duration::from_millis(wait.clamp(1, 1000) as u64);
@@ -628,13 +775,19 @@ async fn serve_registered(
             }
         }
     }
-    crate::pubsub::unsubscribe_all(&srv, &mut client.subs);
     if monitor.is_some() {
         srv.remove_monitor(client.id);
     }
-    crate::watch::unwatch_all(&srv.watches, &mut client);
-    crate::tracking::disable(&srv, &mut client, None);
-    srv.flush_batch(&mut client);
+    release_client(&srv, &mut client);
+}
+
+/// What a closing connection releases in the server's shared state (subscriptions, watched
+/// keys, tracking) besides its MONITOR feed and registration.
+fn release_client(srv: &Server, client: &mut Client) {
+    crate::pubsub::unsubscribe_all(srv, &mut client.subs);
+    crate::watch::unwatch_all(&srv.watches, client);
+    crate::tracking::disable(srv, client, None);
+    srv.flush_batch(client);
 }
 
 /// How a wait on keys ended.

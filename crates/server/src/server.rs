@@ -33,6 +33,9 @@ pub struct Stats {
     pub client_query_buffer_limit_disconnections: AtomicU64,
     /// Clients closed for exceeding `client-output-buffer-limit`.
     pub client_output_buffer_limit_disconnections: AtomicU64,
+    /// Connections moved to another worker thread (INFO `ferrokv_connection_migrations`,
+    /// see [`crate::affinity`]).
+    pub connection_migrations: AtomicU64,
 }
 
 impl Stats {
@@ -61,6 +64,7 @@ impl Stats {
             &self.expired_time_cap_reached,
             &self.client_query_buffer_limit_disconnections,
             &self.client_output_buffer_limit_disconnections,
+            &self.connection_migrations,
         ] {
             a.store(0, Relaxed);
         }

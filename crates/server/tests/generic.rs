@@ -400,6 +400,7 @@ fn object_freq_under_an_lfu_policy() {
     }
     let s = ServerProc::ferrokv(BIN, &["--maxmemory-policy", "allkeys-lfu"]);
     let mut c = s.conn();
+    ferrokv_testkit::wait_until_inside_minute();
     c.cmd(&["SET", "k", "hello"]);
     let initial = c.cmd(&["OBJECT", "FREQ", "k"]).as_int().unwrap();
     assert_eq!(initial, 5, "LFU_INIT_VAL");

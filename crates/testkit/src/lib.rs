@@ -34,7 +34,8 @@ pub use conn::{encode_command, Conn, REPLY_TIMEOUT};
 pub use diff::{normalise_doubles, show_command, Compare, Diff};
 pub use prop::{Gen, PropRunner, Rng};
 pub use server::{
-    engine_is_disk, find_in_path, free_port, skip_on_disk, wait_until, ServerProc, READY_TIMEOUT,
+    engine_is_disk, find_in_path, free_port, skip_on_disk, wait_until, wait_until_inside_minute,
+    ServerProc, READY_TIMEOUT,
 };
 pub use value::{escape, parse_reply, parse_value, Value};
 

@@ -40,6 +40,23 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Waits (polling the wall clock, at most ~7 s) until the current second of the minute is
+/// below 54, and panics if it never is. Servers keep LFU access times on a minute clock and
+/// decay the counter once per elapsed minute, so a test that reads `OBJECT FREQ` right after
+/// a write calls this first: its next few commands then cannot straddle a minute boundary.
+pub fn wait_until_inside_minute() {
+    let second_of_minute = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() % 60)
+            .unwrap_or(0)
+    };
+    assert!(
+        wait_until(Duration::from_secs(7), || second_of_minute() < 54),
+        "the wall clock did not reach a new minute"
+    );
+}
+
 /// Finds an executable called `name` on `PATH`.
 pub fn find_in_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -7,9 +7,14 @@
 //! (`<n+1>-*` in `stream`), each its own batch. In `apply` mode each number is one
 //! multi-key [`DiskEngine::apply`] batch: string `a<n>`, field-level hash `h<n>` (3 fields),
 //! inline list `cur<n>` and the deletion of `cur<n-1>`, so a torn batch would show up as `a<n>`
-//! without `h<n>` or as two (or zero) `cur` keys.
+//! without `h<n>` or as two (or zero) `cur` keys. In `delta` mode each number is one `apply`
+//! of element deltas ([`KeyWrite::Delta`]) on two field-level collections created first with
+//! 1024 elements (hash `bh`: `f<n>` and `last` = n; set `bs`: `m<n>`) and a Put of the string
+//! `small` = n, so a torn unit would show up as `small` disagreeing with `bh`/`bs`.
 
-use ferrokv_engine_disk::{DiskEngine, DiskOptions, Fsync, KeyWrite, Ttl, XAddId, XAddOptions};
+use ferrokv_engine_disk::{
+    DiskEngine, DiskOptions, ElemDelta, Fsync, KeyWrite, Ttl, XAddId, XAddOptions,
+};
 use ferrokv_rdb::{HashField, RdbValue};
 use std::io::Write;
 
@@ -17,7 +22,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("missing <dir>")?;
     let first: u64 = args.next().ok_or("missing <first-number>")?.parse()?;
-    let apply_mode = args.next().as_deref() == Some("apply");
+    let mode = args.next();
+    let apply_mode = mode.as_deref() == Some("apply");
+    let delta_mode = mode.as_deref() == Some("delta");
     let e = DiskEngine::open(
         &dir,
         DiskOptions {
@@ -28,10 +35,71 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
     )?;
     let mut out = std::io::stdout().lock();
+    if delta_mode && !e.exists(0, b"bh", 0)? {
+        let names: Vec<Vec<u8>> = (0..1024).map(|i| format!("seed{i}").into_bytes()).collect();
+        let hv = RdbValue::Hash(
+            names
+                .iter()
+                .map(|f| HashField {
+                    field: f.clone(),
+                    value: f.clone(),
+                    expire_ms: None,
+                })
+                .collect(),
+        );
+        let sv = RdbValue::Set(names);
+        let put = |key: &'static [u8], value| KeyWrite::Put {
+            db: 0,
+            key,
+            value,
+            expire_ms: None,
+            inline: false,
+        };
+        e.apply(&[put(b"bh", &hv), put(b"bs", &sv)], 0)?;
+    }
     for n in first.. {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
             .as_millis() as i64;
+        if delta_mode {
+            let (f, m, v) = (format!("f{n}"), format!("m{n}"), n.to_string());
+            let hd = ElemDelta::Hash {
+                set: vec![(f.as_bytes(), v.as_bytes()), (b"last", v.as_bytes())],
+                del: Vec::new(),
+            };
+            let sd = ElemDelta::Set {
+                add: vec![m.as_bytes()],
+                rem: Vec::new(),
+            };
+            let small = RdbValue::String(v.clone().into_bytes());
+            e.apply(
+                &[
+                    KeyWrite::Delta {
+                        db: 0,
+                        key: b"bh",
+                        delta: &hd,
+                        expire_ms: None,
+                    },
+                    KeyWrite::Delta {
+                        db: 0,
+                        key: b"bs",
+                        delta: &sd,
+                        expire_ms: None,
+                    },
+                    KeyWrite::Put {
+                        db: 0,
+                        key: b"small",
+                        value: &small,
+                        expire_ms: None,
+                        inline: true,
+                    },
+                ],
+                now,
+            )?;
+            writeln!(out, "{n}")?;
+            out.flush()?;
+            continue;
+        }
         if apply_mode {
             let (a, h, cur) = (format!("a{n}"), format!("h{n}"), format!("cur{n}"));
             let prev = format!("cur{}", n.wrapping_sub(1));

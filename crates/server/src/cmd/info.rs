@@ -866,6 +866,19 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
     field!(out, "acl_access_denied_cmd", "0");
     field!(out, "acl_access_denied_key", "0");
     field!(out, "acl_access_denied_channel", "0");
+    // ferrokv's own: connections moved between worker threads (crate::affinity).
+    field!(
+        out,
+        "ferrokv_connection_migrations",
+        "{}",
+        st.connection_migrations.load(Relaxed)
+    );
+    // (Known on the worker threads only, where INFO runs unless a script calls it.)
+    if let Some((loads, contended)) = crate::net::worker_loads() {
+        field!(out, "ferrokv_contended_batches", "{}", contended);
+        let loads: Vec<String> = loads.iter().map(usize::to_string).collect();
+        field!(out, "ferrokv_worker_connections", "{}", loads.join(","));
+    }
 }
 
 fn replication_section(srv: &Server, out: &mut String) {

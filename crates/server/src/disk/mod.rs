@@ -65,8 +65,15 @@ pub struct ClientDisk {
     /// loaded but did not modify is not written back.
     changed: HashSet<(u32, Bytes)>,
     /// Value and expiry of field-level hashes, sets and sorted sets as loaded: the end of the
-    /// unit writes only their difference ([`store::apply_delta`]).
+    /// unit writes only their difference ([`store::elem_delta`]).
     originals: HashMap<(u32, Bytes), (RdbValue, Option<i64>)>,
+    /// Element operations that native write commands of a multi-command unit staged instead
+    /// of committing (`native.rs`), (db, key) → (operations, the key's expiry on disk, its
+    /// element count after them): the end of the unit writes them in its one batch. Later
+    /// native commands of the unit on a hash, set or sorted set read through them and add
+    /// theirs; any other command that needs the key's value loads it and folds them in
+    /// ([`fold_pending`]).
+    pending: HashMap<(u32, Bytes), (store::Pending, Option<i64>, u64)>,
     /// Databases the unit loaded entirely.
     whole: Vec<u32>,
     /// The client's dirty counter when the unit began.
@@ -95,7 +102,7 @@ pub struct ClientDisk {
 
 impl ClientDisk {
     fn idle(&self) -> bool {
-        self.loaded.is_empty() && self.whole.is_empty()
+        self.loaded.is_empty() && self.whole.is_empty() && self.pending.is_empty()
     }
 }
 
@@ -509,9 +516,32 @@ fn load_key(
     if let (Some(t), store::Origin::Record) = (token, origin) {
         st.tokens.push((db, key.clone(), t));
     }
-    if let Some(l) = found {
+    if let Some(mut l) = found {
         keep_original(st, db, key, origin, &l);
+        fold_pending(st, db, key, &mut l)?;
         insert(srv, locks, db, key, l, clock)?;
+    }
+    Ok(())
+}
+
+/// Folds the operations a native command of the unit staged on `key` ([`ClientDisk::pending`])
+/// into its value just loaded from disk (after [`keep_original`] kept the stored value, so the
+/// write-back's delta covers them).
+fn fold_pending(
+    st: &mut ClientDisk,
+    db: u32,
+    key: &Bytes,
+    l: &mut store::Loaded,
+) -> Result<(), String> {
+    if st.pending.is_empty() {
+        return Ok(());
+    }
+    if let Some((p, _, _)) = st.pending.remove(&(db, key.clone())) {
+        let v = std::mem::replace(&mut l.0, RdbValue::List(Vec::new()));
+        l.0 = p
+            .delta()
+            .apply_to(v)
+            .map_err(|e| format!("disk engine error: {e}"))?;
     }
     Ok(())
 }
@@ -553,11 +583,14 @@ fn upgrade_proxy(
         return Ok(());
     };
     let Some(exp) = shard.peek(key).map(|e| e.expire_at()) else {
+        // Deleted by the unit: whatever it staged on the key goes with it.
+        st.pending.remove(&k);
         return Ok(());
     };
     let (found, origin) = store::load_with_origin(eng, db as u16, key)?;
-    if let Some(l) = found {
+    if let Some(mut l) = found {
         keep_original(st, db, key, origin, &l);
+        fold_pending(st, db, key, &mut l)?;
         let (v, disk_exp, meta) = l;
         if disk_exp != exp {
             st.changed.insert(k);
@@ -607,7 +640,8 @@ fn load_db(
         }
         let (found, origin) = store::load_with_origin(eng, db as u16, &key)?;
         st.loaded.insert((db, key.clone()), origin);
-        if let Some(l) = found {
+        if let Some(mut l) = found {
+            fold_pending(st, db, &key, &mut l)?;
             insert(srv, locks, db, &key, l, clock)?;
         }
     }
@@ -754,6 +788,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         st.tokens.clear();
         st.carry.clear();
         st.originals.clear();
+        st.pending.clear();
         return;
     }
     let changed = st.wrote || dirty != st.dirty_at_start;
@@ -854,25 +889,60 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         Vec::new()
     };
     st.tokens.clear();
-    if let Err(e) = store::apply_known(eng, &writes, now_ms, &known) {
-        crate::log_warning!("Writing to the disk store failed: {}", e);
-    }
-    // Field-level keys the unit loaded and changed: only the changed elements.
-    for ((db, key), v, exp, meta) in deltas {
-        let r = match st.originals.get(&(db, key.clone())) {
-            Some(orig) => store::apply_delta(eng, db as u16, &key, orig, (&v, exp), now_ms),
-            None => Ok(false),
-        };
-        let r = match r {
-            Ok(true) => Ok(()),
-            Ok(false) => store::put(eng, db as u16, &key, &v, exp, meta, now_ms),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = r {
+    write_back(eng, st, &writes, &deltas, now_ms, &known);
+    st.originals.clear();
+    st.pending.clear();
+}
+
+/// A field-level key the unit loaded and changed, to be written as its element delta against
+/// [`ClientDisk::originals`]: (key, new value, new expiry, encoding and access).
+type PendingDelta = ((u32, Bytes), RdbValue, Option<i64>, store::RecordMeta);
+
+/// Writes a unit's write-back as ONE engine batch ([`store::apply_unit`]), so a crash never
+/// leaves it half applied: `writes` whole, each of `deltas` as the difference from its
+/// original in [`ClientDisk::originals`] (only the changed elements; rewritten whole when it
+/// has no element form or no original), and the operations native commands staged
+/// ([`ClientDisk::pending`]). Returns the tokens of `writes`, or `None` after a failure
+/// (logged; nothing of the unit was written).
+fn write_back(
+    eng: &ferrokv_engine_disk::DiskEngine,
+    st: &ClientDisk,
+    writes: &[store::Write],
+    deltas: &[PendingDelta],
+    now_ms: i64,
+    known: &[(u32, Bytes, ferrokv_engine_disk::MetaToken)],
+) -> Option<Vec<Option<ferrokv_engine_disk::MetaToken>>> {
+    let dw: Vec<store::DeltaWrite<'_>> = deltas
+        .iter()
+        .map(|((db, key), v, exp, meta)| store::DeltaWrite {
+            db: *db as u16,
+            key,
+            old: st.originals.get(&(*db, key.clone())),
+            new: v,
+            expire_ms: *exp,
+            meta: *meta,
+        })
+        .collect();
+    let staged: Vec<store::StagedWrite<'_>> = st
+        .pending
+        .iter()
+        .map(|((db, key), (p, exp, _))| store::StagedWrite {
+            db: *db as u16,
+            key,
+            delta: p.delta(),
+            expire_ms: *exp,
+        })
+        .collect();
+    match store::apply_unit(eng, writes, &dw, &staged, now_ms, known) {
+        Ok(mut tokens) => {
+            tokens.truncate(writes.len());
+            Some(tokens)
+        }
+        Err(e) => {
             crate::log_warning!("Writing to the disk store failed: {}", e);
+            None
         }
     }
-    st.originals.clear();
 }
 
 /// Where the stored value of a resident field-level hash, set or sorted set comes from once
@@ -1084,33 +1154,14 @@ fn flush_cached(
     st.wrote = false;
     let mut known = std::mem::take(&mut st.tokens);
     let mut carry = std::mem::take(&mut st.carry);
-    let mut ok = true;
-    let mut tokens = match store::apply_tokened(eng, &writes, now_ms, &known) {
-        Ok(t) => t,
-        Err(e) => {
-            crate::log_warning!("Writing to the disk store failed: {}", e);
-            ok = false;
-            Vec::new()
-        }
-    };
-    let mut delta_ok = Vec::with_capacity(deltas.len());
-    let mut delta_vals = Vec::with_capacity(deltas.len());
-    for ((db, key), v, exp, meta) in deltas {
-        let r = match st.originals.get(&(db, key.clone())) {
-            Some(orig) => store::apply_delta(eng, db as u16, &key, orig, (&v, exp), now_ms),
-            None => Ok(false),
-        };
-        let r = match r {
-            Ok(true) => Ok(()),
-            Ok(false) => store::put(eng, db as u16, &key, &v, exp, meta, now_ms),
-            Err(e) => Err(e),
-        };
-        if let Err(e) = &r {
-            crate::log_warning!("Writing to the disk store failed: {}", e);
-        }
-        delta_ok.push(r.is_ok());
-        delta_vals.push(Some((v, exp)));
-    }
+    let written = write_back(eng, st, &writes, &deltas, now_ms, &known);
+    st.pending.clear();
+    let ok = written.is_some();
+    let mut tokens = written.unwrap_or_default();
+    let mut delta_vals: Vec<Option<(RdbValue, Option<i64>)>> = deltas
+        .into_iter()
+        .map(|(_, v, exp, _)| Some((v, exp)))
+        .collect();
     let mut write_vals: Vec<Option<(RdbValue, Option<i64>)>> = writes
         .into_iter()
         .map(|w| match w {
@@ -1125,14 +1176,11 @@ fn flush_cached(
         let Some(shard) = locks.for_key(c.db, &c.key) else {
             continue;
         };
-        let mut keep = c.keep && ok && on;
+        let keep = c.keep && ok && on;
         let base = match c.base {
             Base::None => None,
             Base::Write(i) => write_vals.get_mut(i).and_then(Option::take),
-            Base::Delta(i) => {
-                keep &= delta_ok.get(i).copied().unwrap_or(false);
-                delta_vals.get_mut(i).and_then(Option::take)
-            }
+            Base::Delta(i) => delta_vals.get_mut(i).and_then(Option::take),
             Base::Kept if keep => st.originals.remove(&(c.db, c.key.clone())).or_else(|| {
                 shard
                     .peek(&c.key)

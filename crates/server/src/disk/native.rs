@@ -63,6 +63,30 @@ pub fn metadata_only(name: &str) -> bool {
     )
 }
 
+/// Native commands that can run through a key's staged operations (`Native::ov`).
+fn overlay_command(name: &str) -> bool {
+    matches!(
+        name,
+        "hset"
+            | "hmset"
+            | "hget"
+            | "hmget"
+            | "hdel"
+            | "hlen"
+            | "hexists"
+            | "hincrby"
+            | "sadd"
+            | "srem"
+            | "sismember"
+            | "scard"
+            | "zadd"
+            | "zincrby"
+            | "zscore"
+            | "zrem"
+            | "zcard"
+    )
+}
+
 /// The type a native command works on (`None`: not a native command).
 pub(super) fn kind_of(name: &str) -> Option<KeyType> {
     Some(match name {
@@ -87,6 +111,12 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
     };
     let db = c.client.db;
     let key = c.arg_bytes(1);
+    let staged = c.client.disk.pending.get(&(db, key.clone())).cloned();
+    if staged.is_some() && !(kind != KeyType::List && overlay_command(c.cmd.name)) {
+        // An earlier command of the unit staged operations on the key and this one cannot
+        // read through them (ZRANK, lists): the load path folds them into the loaded value.
+        return Outcome::Load;
+    }
     let proxied = match residency(&c.client.disk, db, &key) {
         Residency::Absent => false,
         Residency::StandIn => true,
@@ -147,7 +177,14 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         key: key.clone(),
         len: km.len,
         now: c.clock.ms,
+        stage: c.client.disk.depth > 0,
+        expire: km.expire_ms,
+        ov: None,
     };
+    if let Some((p, _, len)) = staged {
+        n.len = len;
+        n.ov = Some(p);
+    }
     let r = match c.cmd.name {
         "hset" | "hmset" => n.hset(c),
         "hget" => n.hget(c),
@@ -225,6 +262,16 @@ struct Native<'e> {
     /// Element count before the command.
     len: u64,
     now: i64,
+    /// Inside a multi-command unit (MULTI/EXEC, a script): a write is staged in
+    /// `ClientDisk::pending` for the unit's one batch instead of committed (atomicity after a
+    /// crash); a write that would empty the key, or has no element form (LSET), takes the load
+    /// path instead.
+    stage: bool,
+    /// The key's expiry on disk.
+    expire: Option<i64>,
+    /// Operations earlier commands of the unit staged on the key (hashes, sets and sorted
+    /// sets only): reads go through them (read-your-writes), `len` counts them.
+    ov: Option<super::store::Pending>,
 }
 
 type Step = Result<Option<()>, CmdError>;
@@ -232,6 +279,144 @@ type Step = Result<Option<()>, CmdError>;
 impl Native<'_> {
     fn args<'a>(c: &Ctx<'a, '_>, from: usize) -> Vec<&'a [u8]> {
         c.argv.iter().skip(from).map(|b| &b[..]).collect()
+    }
+
+    /// Records staged operations on the key for the end of the unit, folded into those of
+    /// earlier commands (`store::Pending::merge`); `len`: the key's element count after them.
+    fn stage_ops(&self, c: &mut Ctx<'_, '_>, p: super::store::Pending, len: u64) {
+        let k = (u32::from(self.db), self.key.clone());
+        match c.client.disk.pending.get_mut(&k) {
+            // `try_call` lets only hashes, sets and sorted sets reach here with staged
+            // operations, which always merge.
+            Some(e) => {
+                e.0.merge(p);
+                e.2 = len;
+            }
+            None => {
+                c.client.disk.pending.insert(k, (p, self.expire, len));
+            }
+        }
+    }
+
+    /// Stages the removal of the (distinct, present) elements `gone`, made into the key's
+    /// staged operations by `make`: the number removed, or `None` when it would empty the key
+    /// (a staged write never does: the caller takes the load path).
+    fn stage_removal(
+        &self,
+        c: &mut Ctx<'_, '_>,
+        gone: Vec<Vec<u8>>,
+        make: impl FnOnce(Vec<Vec<u8>>) -> super::store::Pending,
+    ) -> Option<u64> {
+        let n = gone.len() as u64;
+        if n >= self.len {
+            return None;
+        }
+        if n > 0 {
+            self.stage_ops(c, make(gone), self.len - n);
+        }
+        Some(n)
+    }
+
+    /// HGET through the unit's staged operations (`ov`), else the stored state.
+    fn hget_ov(&self, f: &[u8]) -> Result<Option<Vec<u8>>, DiskError> {
+        if let Some(r) = self.ov.as_ref().and_then(|p| p.field(f)) {
+            return Ok(r.map(<[u8]>::to_vec));
+        }
+        self.eng.hget(self.db, &self.key, f, self.now)
+    }
+
+    /// HMGET through the staged operations.
+    fn hmget_ov(&self, fields: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, DiskError> {
+        let Some(p) = &self.ov else {
+            return self.eng.hmget(self.db, &self.key, fields, self.now);
+        };
+        let rest: Vec<&[u8]> = fields
+            .iter()
+            .copied()
+            .filter(|f| p.field(f).is_none())
+            .collect();
+        let mut stored = self
+            .eng
+            .hmget(self.db, &self.key, &rest, self.now)?
+            .into_iter();
+        Ok(fields
+            .iter()
+            .map(|f| match p.field(f) {
+                Some(r) => r.map(<[u8]>::to_vec),
+                None => stored.next().flatten(),
+            })
+            .collect())
+    }
+
+    /// SISMEMBER through the staged operations.
+    fn sismember_ov(&self, m: &[u8]) -> Result<bool, DiskError> {
+        match self.ov.as_ref().and_then(|p| p.member(m)) {
+            Some(r) => Ok(r),
+            None => self.eng.sismember(self.db, &self.key, m, self.now),
+        }
+    }
+
+    /// ZSCORE through the staged operations.
+    fn zscore_ov(&self, m: &[u8]) -> Result<Option<f64>, DiskError> {
+        match self.ov.as_ref().and_then(|p| p.score(m)) {
+            Some(r) => Ok(r),
+            None => self.eng.zscore(self.db, &self.key, m, self.now),
+        }
+    }
+
+    /// The distinct elements of `items` for which `present` says whether they are stored now.
+    fn present<'a>(
+        &self,
+        items: &[&'a [u8]],
+        mut present: impl FnMut(&[u8]) -> Result<bool, DiskError>,
+    ) -> Result<Vec<(&'a [u8], bool)>, CmdError> {
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
+        let mut out = Vec::with_capacity(items.len());
+        for it in items {
+            if seen.insert(*it) {
+                out.push((*it, present(it).map_err(storage)?));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The distinct `fields` of the hash, each with whether it is stored now (one metadata
+    /// read and one point read per field).
+    fn fields_present<'a>(&self, fields: &[&'a [u8]]) -> Result<Vec<(&'a [u8], bool)>, CmdError> {
+        let mut seen = std::collections::HashSet::with_capacity(fields.len());
+        let distinct: Vec<&[u8]> = fields.iter().copied().filter(|f| seen.insert(*f)).collect();
+        let vals = self.hmget_ov(&distinct).map_err(storage)?;
+        Ok(distinct
+            .into_iter()
+            .zip(vals)
+            .map(|(f, v)| (f, v.is_some()))
+            .collect())
+    }
+
+    /// HSET pairs: committed, or staged (see [`Native::stage`]); returns the fields added.
+    fn write_hset(&self, c: &mut Ctx<'_, '_>, pairs: &[(&[u8], &[u8])]) -> Result<u64, CmdError> {
+        if !self.stage {
+            return self
+                .eng
+                .hset(self.db, &self.key, pairs, self.now)
+                .map_err(storage);
+        }
+        let fields: Vec<&[u8]> = pairs.iter().map(|(f, _)| *f).collect();
+        let have = self.fields_present(&fields)?;
+        let added = have.iter().filter(|(_, p)| !p).count() as u64;
+        let set = pairs
+            .iter()
+            .map(|(f, v)| (f.to_vec(), v.to_vec()))
+            .collect();
+        self.stage_ops(
+            c,
+            super::store::Pending::Hash {
+                set,
+                del: Vec::new(),
+            },
+            self.len + added,
+        );
+        Ok(added)
     }
 
     /// HLEN / SCARD / ZCARD / LLEN: O(1) from the metadata.
@@ -251,10 +436,7 @@ impl Native<'_> {
         let hmset = c.cmd.name == "hmset";
         let a = Self::args(c, 2);
         let pairs: Vec<(&[u8], &[u8])> = a.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-        let added = self
-            .eng
-            .hset(self.db, &self.key, &pairs, self.now)
-            .map_err(storage)?;
+        let added = self.write_hset(c, &pairs)?;
         if hmset {
             c.reply.ok();
         } else {
@@ -267,10 +449,7 @@ impl Native<'_> {
     }
 
     fn hget(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let v = self
-            .eng
-            .hget(self.db, &self.key, c.arg(2), self.now)
-            .map_err(storage)?;
+        let v = self.hget_ov(c.arg(2)).map_err(storage)?;
         match v {
             Some(v) => c.reply.bulk(&v),
             None => c.reply.null(),
@@ -281,10 +460,7 @@ impl Native<'_> {
 
     fn hmget(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let fields = Self::args(c, 2);
-        let vals = self
-            .eng
-            .hmget(self.db, &self.key, &fields, self.now)
-            .map_err(storage)?;
+        let vals = self.hmget_ov(&fields).map_err(storage)?;
         c.reply.array(vals.len());
         for v in vals {
             match v {
@@ -298,8 +474,8 @@ impl Native<'_> {
 
     fn hexists(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let yes = self
-            .eng
-            .hexists(self.db, &self.key, c.arg(2), self.now)
+            .hget_ov(c.arg(2))
+            .map(|v| v.is_some())
             .map_err(storage)?;
         c.reply.int(i64::from(yes));
         c.hit(true);
@@ -308,10 +484,21 @@ impl Native<'_> {
 
     fn hdel(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let fields = Self::args(c, 2);
-        let removed = self
-            .eng
-            .hdel(self.db, &self.key, &fields, self.now)
-            .map_err(storage)?;
+        let removed = if self.stage {
+            let have = self.fields_present(&fields)?;
+            let gone = owned_where(&have, true);
+            let Some(n) = self.stage_removal(c, gone, |del| super::store::Pending::Hash {
+                set: Vec::new(),
+                del,
+            }) else {
+                return Ok(None);
+            };
+            n
+        } else {
+            self.eng
+                .hdel(self.db, &self.key, &fields, self.now)
+                .map_err(storage)?
+        };
         c.reply.int(removed as i64);
         if removed > 0 {
             c.modified(&self.key);
@@ -327,19 +514,13 @@ impl Native<'_> {
     fn hincrby(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let incr = args::int(c.arg(3))?;
         let field = c.arg(2);
-        let old = match self
-            .eng
-            .hget(self.db, &self.key, field, self.now)
-            .map_err(storage)?
-        {
+        let old = match self.hget_ov(field).map_err(storage)? {
             Some(v) => args::parse_i64_strict(&v).ok_or(crate::cmd::hash::HASH_NOT_INTEGER)?,
             None => 0,
         };
         let new = old.checked_add(incr).ok_or(errors::OVERFLOW)?;
         let text = itoa::Buffer::new().format(new).as_bytes().to_vec();
-        self.eng
-            .hset(self.db, &self.key, &[(field, &text)], self.now)
-            .map_err(storage)?;
+        self.write_hset(c, &[(field, &text)])?;
         c.reply.int(new);
         c.modified(&self.key);
         c.notify(notify::HASH, "hincrby", &self.key);
@@ -351,10 +532,26 @@ impl Native<'_> {
 
     fn sadd(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
-        let added = self
-            .eng
-            .sadd(self.db, &self.key, &members, self.now)
-            .map_err(storage)?;
+        let added = if self.stage {
+            let have = self.present(&members, |m| self.sismember_ov(m))?;
+            let add = owned_where(&have, false);
+            let n = add.len() as u64;
+            if n > 0 {
+                self.stage_ops(
+                    c,
+                    super::store::Pending::Set {
+                        add,
+                        rem: Vec::new(),
+                    },
+                    self.len + n,
+                );
+            }
+            n
+        } else {
+            self.eng
+                .sadd(self.db, &self.key, &members, self.now)
+                .map_err(storage)?
+        };
         if added > 0 {
             c.modified(&self.key);
             c.notify(notify::SET, "sadd", &self.key);
@@ -366,10 +563,21 @@ impl Native<'_> {
 
     fn srem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
-        let removed = self
-            .eng
-            .srem(self.db, &self.key, &members, self.now)
-            .map_err(storage)?;
+        let removed = if self.stage {
+            let have = self.present(&members, |m| self.sismember_ov(m))?;
+            let gone = owned_where(&have, true);
+            let Some(n) = self.stage_removal(c, gone, |rem| super::store::Pending::Set {
+                add: Vec::new(),
+                rem,
+            }) else {
+                return Ok(None);
+            };
+            n
+        } else {
+            self.eng
+                .srem(self.db, &self.key, &members, self.now)
+                .map_err(storage)?
+        };
         if removed > 0 {
             c.modified(&self.key);
             c.notify(notify::SET, "srem", &self.key);
@@ -383,10 +591,7 @@ impl Native<'_> {
     }
 
     fn sismember(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let yes = self
-            .eng
-            .sismember(self.db, &self.key, c.arg(2), self.now)
-            .map_err(storage)?;
+        let yes = self.sismember_ov(c.arg(2)).map_err(storage)?;
         c.hit(true);
         c.reply.int(i64::from(yes));
         Ok(Some(()))
@@ -413,10 +618,7 @@ impl Native<'_> {
         let mut cur: HashMap<&[u8], Option<f64>> = HashMap::with_capacity(items.len());
         for (_, m) in &items {
             if !cur.contains_key(m) {
-                let s = self
-                    .eng
-                    .zscore(self.db, &self.key, m, self.now)
-                    .map_err(storage)?;
+                let s = self.zscore_ov(m).map_err(storage)?;
                 cur.insert(m, s);
             }
         }
@@ -441,7 +643,19 @@ impl Native<'_> {
                 changed.then_some((s, *m))
             })
             .collect();
-        if !writes.is_empty() {
+        if self.stage {
+            if !writes.is_empty() {
+                let set = writes.iter().map(|(s, m)| (*s, m.to_vec())).collect();
+                self.stage_ops(
+                    c,
+                    super::store::Pending::ZSet {
+                        set,
+                        rem: Vec::new(),
+                    },
+                    self.len + added,
+                );
+            }
+        } else if !writes.is_empty() {
             self.eng
                 .zadd(self.db, &self.key, &writes, self.now)
                 .map_err(storage)?;
@@ -463,19 +677,28 @@ impl Native<'_> {
             return Ok(None);
         };
         let m = c.arg(3);
-        let old = self
-            .eng
-            .zscore(self.db, &self.key, m, self.now)
-            .map_err(storage)?;
+        let old = self.zscore_ov(m).map_err(storage)?;
         let new = old.unwrap_or(0.0) + incr;
         if new.is_nan() {
             return Ok(None);
         }
         let changed = old.is_none_or(|o| o != new);
-        if changed {
+        if changed && self.stage {
+            let set = vec![(new, m.to_vec())];
+            self.stage_ops(
+                c,
+                super::store::Pending::ZSet {
+                    set,
+                    rem: Vec::new(),
+                },
+                self.len + u64::from(old.is_none()),
+            );
+        } else if changed {
             self.eng
                 .zadd(self.db, &self.key, &[(new, m)], self.now)
                 .map_err(storage)?;
+        }
+        if changed {
             c.modified(&self.key);
             c.notify(notify::ZSET, "zincr", &self.key);
             c.dirty(1);
@@ -488,10 +711,7 @@ impl Native<'_> {
     }
 
     fn zscore(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let s = self
-            .eng
-            .zscore(self.db, &self.key, c.arg(2), self.now)
-            .map_err(storage)?;
+        let s = self.zscore_ov(c.arg(2)).map_err(storage)?;
         c.hit(true);
         match s {
             Some(s) => c.reply.double(s),
@@ -502,10 +722,21 @@ impl Native<'_> {
 
     fn zrem(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let members = Self::args(c, 2);
-        let removed = self
-            .eng
-            .zrem(self.db, &self.key, &members, self.now)
-            .map_err(storage)?;
+        let removed = if self.stage {
+            let have = self.present(&members, |m| Ok(self.zscore_ov(m)?.is_some()))?;
+            let gone = owned_where(&have, true);
+            let Some(n) = self.stage_removal(c, gone, |rem| super::store::Pending::ZSet {
+                set: Vec::new(),
+                rem,
+            }) else {
+                return Ok(None);
+            };
+            n
+        } else {
+            self.eng
+                .zrem(self.db, &self.key, &members, self.now)
+                .map_err(storage)?
+        };
         if removed > 0 {
             c.notify(notify::ZSET, "zrem", &self.key);
             if removed >= self.len {
@@ -531,10 +762,7 @@ impl Native<'_> {
             .zrank(self.db, &self.key, m, rev, self.now)
             .map_err(storage)?;
         let score = match (rank, withscore) {
-            (Some(_), true) => self
-                .eng
-                .zscore(self.db, &self.key, m, self.now)
-                .map_err(storage)?,
+            (Some(_), true) => self.zscore_ov(m).map_err(storage)?,
             _ => None,
         };
         c.hit(true);
@@ -556,7 +784,12 @@ impl Native<'_> {
 
     fn push(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
         let items = Self::args(c, 2);
-        let len = if left {
+        let len = if self.stage {
+            let push = items.iter().map(|v| v.to_vec()).collect();
+            let len = self.len + items.len() as u64;
+            self.stage_ops(c, super::store::Pending::List { left, pop: 0, push }, len);
+            Ok(self.len + items.len() as u64)
+        } else if left {
             self.eng.lpush(self.db, &self.key, &items, self.now)
         } else {
             self.eng.rpush(self.db, &self.key, &items, self.now)
@@ -589,7 +822,30 @@ impl Native<'_> {
             return Ok(Some(()));
         }
         let want = count.unwrap_or(1);
-        let got = if left {
+        let got = if self.stage {
+            if want >= self.len {
+                return Ok(None);
+            }
+            let n = want as i64;
+            let (start, stop) = if left { (0, n - 1) } else { (-n, -1) };
+            let mut got = self
+                .eng
+                .lrange(self.db, &self.key, start, stop, self.now)
+                .map_err(storage)?;
+            if !left {
+                got.reverse();
+            }
+            self.stage_ops(
+                c,
+                super::store::Pending::List {
+                    left,
+                    pop: want,
+                    push: Vec::new(),
+                },
+                self.len - want,
+            );
+            Ok(got)
+        } else if left {
             self.eng.lpop(self.db, &self.key, want, self.now)
         } else {
             self.eng.rpop(self.db, &self.key, want, self.now)
@@ -633,6 +889,10 @@ impl Native<'_> {
 
     fn lset(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let idx = args::int(c.arg(2))?;
+        if self.stage {
+            // A change in the middle of a list has no element form: the load path.
+            return Ok(None);
+        }
         match self.eng.lset(self.db, &self.key, idx, c.arg(3), self.now) {
             Ok(()) => {}
             Err(DiskError::IndexOutOfRange) => {
@@ -646,4 +906,13 @@ impl Native<'_> {
         c.dirty(1);
         Ok(Some(()))
     }
+}
+
+/// The elements of `have` (from [`Native::present`] / `fields_present`) whose presence is
+/// `present`, owned: what a staged write records.
+fn owned_where(have: &[(&[u8], bool)], present: bool) -> Vec<Vec<u8>> {
+    have.iter()
+        .filter(|(_, p)| *p == present)
+        .map(|(m, _)| m.to_vec())
+        .collect()
 }

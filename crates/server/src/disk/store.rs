@@ -14,9 +14,10 @@
 //!   a fresh one).
 //!
 //! Both carry the key's expiry in the engine's metadata, so the deadline index, SCAN, key
-//! counting and active expiry work on either. The write-back of a unit is one [`apply`] batch.
+//! counting and active expiry work on either. The write-back of a unit is one engine batch
+//! ([`apply_unit`]): whole-key writes and element deltas of field-level keys together.
 
-use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, KeyWrite, Layout, MetaToken};
+use ferrokv_engine_disk::{DiskEngine, DiskError, ElemDelta, KeyType, KeyWrite, Layout, MetaToken};
 use ferrokv_rdb::RdbValue;
 
 /// Tag of a plain string.
@@ -369,20 +370,252 @@ pub fn apply_tokened(
     now_ms: i64,
     known: &[(u32, bytes::Bytes, MetaToken)],
 ) -> Result<Vec<Option<MetaToken>>, String> {
-    if writes.is_empty() {
+    apply_unit(eng, writes, &[], &[], now_ms, known)
+}
+
+/// Element operations a native write command staged inside a multi-command unit (MULTI/EXEC,
+/// a script) instead of committing them (`native.rs`): written with the unit's one batch.
+/// Never empties the key (such a command takes the load path), so the key's existence, type
+/// and expiry on disk stay true until the unit ends.
+#[derive(Clone, Debug)]
+pub enum Pending {
+    /// HSET / HINCRBY pairs, or HDEL fields.
+    Hash {
+        /// (field, value) pairs to set.
+        set: Vec<(Vec<u8>, Vec<u8>)>,
+        /// Fields to delete.
+        del: Vec<Vec<u8>>,
+    },
+    /// SADD / SREM members.
+    Set {
+        /// Members to add.
+        add: Vec<Vec<u8>>,
+        /// Members to remove.
+        rem: Vec<Vec<u8>>,
+    },
+    /// ZADD / ZINCRBY scores, or ZREM members.
+    ZSet {
+        /// (score, member) pairs to add or rescore.
+        set: Vec<(f64, Vec<u8>)>,
+        /// Members to remove.
+        rem: Vec<Vec<u8>>,
+    },
+    /// LPUSH / RPUSH values (`left`: at the head, in LPUSH order) or LPOP / RPOP count.
+    List {
+        /// Head (true) or tail.
+        left: bool,
+        /// Elements popped.
+        pop: u64,
+        /// Values pushed.
+        push: Vec<Vec<u8>>,
+    },
+}
+
+/// What [`Pending`] says about one element of its key: `Some(present)` when an operation of the
+/// unit decided it, `None` when the stored state does.
+pub type Overlay<T> = Option<Option<T>>;
+
+fn drop_from(v: &mut Vec<Vec<u8>>, x: &[u8]) {
+    v.retain(|e| e != x);
+}
+
+impl Pending {
+    /// Folds `next` (operations of a later command of the unit on the same key) into these,
+    /// in order. Returns `false` (nothing changed) for lists and for operations of another
+    /// type: the caller then takes the load path.
+    pub fn merge(&mut self, next: Pending) -> bool {
+        match (self, next) {
+            (Pending::Hash { set, del }, Pending::Hash { set: s2, del: d2 }) => {
+                for f in d2 {
+                    set.retain(|(k, _)| *k != f);
+                    if !del.contains(&f) {
+                        del.push(f);
+                    }
+                }
+                for (f, v) in s2 {
+                    drop_from(del, &f);
+                    match set.iter_mut().find(|(k, _)| *k == f) {
+                        Some(e) => e.1 = v,
+                        None => set.push((f, v)),
+                    }
+                }
+                true
+            }
+            (Pending::Set { add, rem }, Pending::Set { add: a2, rem: r2 }) => {
+                for m in r2 {
+                    drop_from(add, &m);
+                    if !rem.contains(&m) {
+                        rem.push(m);
+                    }
+                }
+                for m in a2 {
+                    drop_from(rem, &m);
+                    if !add.contains(&m) {
+                        add.push(m);
+                    }
+                }
+                true
+            }
+            (Pending::ZSet { set, rem }, Pending::ZSet { set: s2, rem: r2 }) => {
+                for m in r2 {
+                    set.retain(|(_, k)| *k != m);
+                    if !rem.contains(&m) {
+                        rem.push(m);
+                    }
+                }
+                for (sc, m) in s2 {
+                    drop_from(rem, &m);
+                    match set.iter_mut().find(|(_, k)| *k == m) {
+                        Some(e) => e.0 = sc,
+                        None => set.push((sc, m)),
+                    }
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The value of hash field `f` as these operations leave it (see [`Overlay`]).
+    pub fn field(&self, f: &[u8]) -> Overlay<&[u8]> {
+        match self {
+            Pending::Hash { set, del } => match set.iter().find(|(k, _)| k == f) {
+                Some((_, v)) => Some(Some(v)),
+                None => del.iter().any(|k| k == f).then_some(None),
+            },
+            _ => None,
+        }
+    }
+
+    /// Whether set member `m` is present after these operations (see [`Overlay`]).
+    pub fn member(&self, m: &[u8]) -> Option<bool> {
+        match self {
+            Pending::Set { add, rem } if add.iter().any(|k| k == m) => Some(true),
+            Pending::Set { rem, .. } if rem.iter().any(|k| k == m) => Some(false),
+            _ => None,
+        }
+    }
+
+    /// The score of sorted-set member `m` after these operations (see [`Overlay`]).
+    pub fn score(&self, m: &[u8]) -> Overlay<f64> {
+        match self {
+            Pending::ZSet { set, rem } => match set.iter().find(|(_, k)| k == m) {
+                Some((sc, _)) => Some(Some(*sc)),
+                None => rem.iter().any(|k| k == m).then_some(None),
+            },
+            _ => None,
+        }
+    }
+
+    /// The engine's view of these operations.
+    pub fn delta(&self) -> ElemDelta<'_> {
+        fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+            v.iter().map(Vec::as_slice).collect()
+        }
+        match self {
+            Pending::Hash { set, del } => ElemDelta::Hash {
+                set: set.iter().map(|(f, v)| (&f[..], &v[..])).collect(),
+                del: refs(del),
+            },
+            Pending::Set { add, rem } => ElemDelta::Set {
+                add: refs(add),
+                rem: refs(rem),
+            },
+            Pending::ZSet { set, rem } => ElemDelta::ZSet {
+                set: set.iter().map(|(sc, m)| (*sc, &m[..])).collect(),
+                rem: refs(rem),
+            },
+            Pending::List { left, pop, push } => ElemDelta::List {
+                pop_left: if *left { *pop } else { 0 },
+                pop_right: if *left { 0 } else { *pop },
+                push_left: if *left { refs(push) } else { Vec::new() },
+                push_right: if *left { Vec::new() } else { refs(push) },
+            },
+        }
+    }
+}
+
+/// A key with [`Pending`] operations at the end of its unit.
+pub struct StagedWrite<'a> {
+    /// Database.
+    pub db: u16,
+    /// The key.
+    pub key: &'a [u8],
+    /// The staged operations.
+    pub delta: ElemDelta<'a>,
+    /// The key's expiry on disk when they were staged (kept unless the unit changed it).
+    pub expire_ms: Option<i64>,
+}
+
+/// A field-level key that a unit loaded and changed, written back as the difference between
+/// the value it loaded and the value it ends with ([`apply_unit`]).
+pub struct DeltaWrite<'a> {
+    /// Database.
+    pub db: u16,
+    /// The key.
+    pub key: &'a [u8],
+    /// The value and expiry the unit loaded (`None`: unknown, the value is rewritten).
+    pub old: Option<&'a (RdbValue, Option<i64>)>,
+    /// The value the unit ends with.
+    pub new: &'a RdbValue,
+    /// Its absolute expiry, unix ms.
+    pub expire_ms: Option<i64>,
+    /// Encoding and access of the entry (used when the difference cannot be written as
+    /// element operations and the key is rewritten).
+    pub meta: RecordMeta,
+}
+
+/// The whole write-back of a unit as ONE engine batch (one journal entry, so a crash never
+/// leaves it half applied): `writes` as in [`apply_tokened`], `deltas` as element operations
+/// (`KeyWrite::Delta`, O(changed elements)), or, when their difference has no element form
+/// ([`elem_delta`]), as a rewrite of the whole key, and `staged` as their element operations:
+/// an `Expire` write of a staged key (the unit changed the expiry of its stand-in) becomes its
+/// delta with that expiry, a `Delete` of it drops them. The first tokens returned are those of
+/// `writes`, in order.
+pub fn apply_unit(
+    eng: &DiskEngine,
+    writes: &[Write],
+    deltas: &[DeltaWrite<'_>],
+    staged: &[StagedWrite<'_>],
+    now_ms: i64,
+    known: &[(u32, bytes::Bytes, MetaToken)],
+) -> Result<Vec<Option<MetaToken>>, String> {
+    if writes.is_empty() && deltas.is_empty() && staged.is_empty() {
         return Ok(Vec::new());
     }
+    let staged_of = |db: u16, key: &[u8]| staged.iter().position(|s| s.db == db && s.key == key);
+    // A staged key that the unit also rewrites whole (it loaded the key, which folded the
+    // staged operations into the value, or deleted and recreated it) keeps only that write.
+    let mut staged_done: Vec<bool> = staged
+        .iter()
+        .map(|s| {
+            deltas.iter().any(|d| d.db == s.db && d.key == s.key)
+                || writes.iter().any(
+                    |w| matches!(w, Write::Put { db, key, .. } if *db == s.db && key[..] == *s.key),
+                )
+        })
+        .collect();
     // The record form of values stored as records (owned here so the batch can borrow them).
     let records: Vec<Option<RdbValue>> = writes
         .iter()
         .map(|w| match w {
-            Write::Put { value, meta, .. } if !field_level(value, *meta) => {
-                Some(RdbValue::String(encode(value, *meta)))
-            }
+            Write::Put { value, meta, .. } => record_form(value, *meta),
             _ => None,
         })
         .collect();
-    let batch: Vec<KeyWrite<'_>> = writes
+    let elems: Vec<Option<ElemDelta<'_>>> = deltas
+        .iter()
+        .map(|d| d.old.and_then(|o| elem_delta(o, d.new)))
+        .collect();
+    let rewrites: Vec<Option<RdbValue>> = deltas
+        .iter()
+        .zip(&elems)
+        .map(|(d, e)| match e {
+            Some(_) => None,
+            None => record_form(d.new, d.meta),
+        })
+        .collect();
+    let mut batch: Vec<KeyWrite<'_>> = writes
         .iter()
         .zip(&records)
         .map(|(w, rec)| match w {
@@ -399,14 +632,71 @@ pub fn apply_tokened(
                 expire_ms: *expire_ms,
                 inline: rec.is_some(),
             },
-            Write::Expire { db, key, expire_ms } => KeyWrite::Expire {
-                db: *db,
-                key,
-                expire_ms: *expire_ms,
+            Write::Expire { db, key, expire_ms } => match staged_of(*db, key) {
+                Some(i) => {
+                    staged_done[i] = true;
+                    KeyWrite::Delta {
+                        db: *db,
+                        key,
+                        delta: &staged[i].delta,
+                        expire_ms: *expire_ms,
+                    }
+                }
+                None => KeyWrite::Expire {
+                    db: *db,
+                    key,
+                    expire_ms: *expire_ms,
+                },
             },
-            Write::Delete { db, key } => KeyWrite::Delete { db: *db, key },
+            Write::Delete { db, key } => {
+                if let Some(i) = staged_of(*db, key) {
+                    staged_done[i] = true;
+                }
+                KeyWrite::Delete { db: *db, key }
+            }
         })
         .collect();
+    batch.extend(
+        staged
+            .iter()
+            .zip(&staged_done)
+            .filter(|(_, done)| !**done)
+            .map(|(s, _)| KeyWrite::Delta {
+                db: s.db,
+                key: s.key,
+                delta: &s.delta,
+                expire_ms: s.expire_ms,
+            }),
+    );
+    // A loaded key whose elements and expiry did not change (e.g. HSET of a field to its
+    // current value) costs no write, not even a metadata read.
+    let unchanged = |d: &DeltaWrite<'_>, e: &Option<ElemDelta<'_>>| {
+        e.as_ref().is_some_and(ElemDelta::is_empty) && d.old.is_some_and(|o| o.1 == d.expire_ms)
+    };
+    batch.extend(
+        deltas
+            .iter()
+            .zip(elems.iter().zip(&rewrites))
+            .filter(|(d, (e, _))| !unchanged(d, e))
+            .map(|(d, (e, rec))| match e {
+                Some(delta) => KeyWrite::Delta {
+                    db: d.db,
+                    key: d.key,
+                    delta,
+                    expire_ms: d.expire_ms,
+                },
+                None => KeyWrite::Put {
+                    db: d.db,
+                    key: d.key,
+                    value: rec.as_ref().unwrap_or(d.new),
+                    expire_ms: d.expire_ms,
+                    inline: rec.is_some(),
+                },
+            }),
+    );
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
     eng.apply_tokened(&batch, now_ms, |db, key| {
         known
             .iter()
@@ -414,6 +704,11 @@ pub fn apply_tokened(
             .map(|(_, _, t)| t)
     })
     .map_err(storage)
+}
+
+/// The one-record form of `v` when `meta` does not store it field-level.
+fn record_form(v: &RdbValue, meta: RecordMeta) -> Option<RdbValue> {
+    (!field_level(v, meta)).then(|| RdbValue::String(encode(v, meta)))
 }
 
 /// Whether `v` with `meta` is stored field-level.
@@ -469,29 +764,21 @@ fn zset_delta<'a>(old: &'a [(Vec<u8>, f64)], new: &'a [(Vec<u8>, f64)]) -> ZsetD
     (set, gone)
 }
 
-/// Writes the difference between `old` (the value and expiry a unit loaded from a field-level
-/// key) and `new` (the value and expiry it ends with) as element operations: O(changed
-/// elements) instead of rewriting the whole collection. Returns `false` (nothing written)
-/// when it does not apply: different types, hash field TTLs, a list changed other than at its
-/// ends (pushes and pops at either end are written as such; a list changed in the middle is
-/// rewritten). Each element
-/// operation is its own batch: additions first (so the collection is never transiently empty,
-/// which would drop its expiry), then removals, then the expiry.
-pub fn apply_delta(
-    eng: &DiskEngine,
-    db: u16,
-    key: &[u8],
-    old: &(RdbValue, Option<i64>),
-    new: (&RdbValue, Option<i64>),
-    now_ms: i64,
-) -> Result<bool, String> {
+/// The difference between `old` (the value and expiry a unit loaded from a field-level key)
+/// and `new` (the value it ends with) as element operations, O(changed elements) to write
+/// instead of rewriting the whole collection; the expiry is set by the caller. `None` when
+/// there is no such form: different types, hash field TTLs, a list changed other than at
+/// one end (pushes and pops at either end are written as such; a list changed in the middle,
+/// or at both ends, is rewritten).
+pub fn elem_delta<'a>(
+    old: &'a (RdbValue, Option<i64>),
+    new: &'a RdbValue,
+) -> Option<ElemDelta<'a>> {
     use std::collections::{HashMap, HashSet};
-    let clock = NO_EXPIRY_CLOCK;
-    let _ = now_ms;
-    match (&old.0, new.0) {
+    Some(match (&old.0, new) {
         (RdbValue::Hash(a), RdbValue::Hash(b)) => {
             if a.iter().chain(b).any(|f| f.expire_ms.is_some()) {
-                return Ok(false);
+                return None;
             }
             let before: HashMap<&[u8], &[u8]> = a
                 .iter()
@@ -503,66 +790,50 @@ pub fn apply_delta(
                 .filter(|f| before.get(f.field.as_slice()) != Some(&f.value.as_slice()))
                 .map(|f| (f.field.as_slice(), f.value.as_slice()))
                 .collect();
-            let gone: Vec<&[u8]> = before
+            let del: Vec<&[u8]> = before
                 .keys()
                 .filter(|f| !after.contains(*f))
                 .copied()
                 .collect();
-            if !set.is_empty() {
-                eng.hset(db, key, &set, clock).map_err(storage)?;
-            }
-            if !gone.is_empty() {
-                eng.hdel(db, key, &gone, clock).map_err(storage)?;
-            }
+            ElemDelta::Hash { set, del }
         }
         (RdbValue::Set(a), RdbValue::Set(b)) => {
             let before: HashSet<&[u8]> = a.iter().map(Vec::as_slice).collect();
             let after: HashSet<&[u8]> = b.iter().map(Vec::as_slice).collect();
-            let add: Vec<&[u8]> = after.difference(&before).copied().collect();
-            let gone: Vec<&[u8]> = before.difference(&after).copied().collect();
-            if !add.is_empty() {
-                eng.sadd(db, key, &add, clock).map_err(storage)?;
-            }
-            if !gone.is_empty() {
-                eng.srem(db, key, &gone, clock).map_err(storage)?;
+            ElemDelta::Set {
+                add: after.difference(&before).copied().collect(),
+                rem: before.difference(&after).copied().collect(),
             }
         }
         (RdbValue::ZSet(a), RdbValue::ZSet(b)) => {
-            let (set, gone) = zset_delta(a, b);
-            if !set.is_empty() {
-                eng.zadd(db, key, &set, clock).map_err(storage)?;
-            }
-            if !gone.is_empty() {
-                eng.zrem(db, key, &gone, clock).map_err(storage)?;
-            }
+            let (set, rem) = zset_delta(a, b);
+            ElemDelta::ZSet { set, rem }
         }
         (RdbValue::List(a), RdbValue::List(b)) => {
             let (na, nb) = (a.len(), b.len());
+            let (mut pop_left, mut pop_right) = (0, 0);
+            let (mut push_left, mut push_right) = (Vec::new(), Vec::new());
             if nb >= na && b[nb - na..] == a[..] {
                 // LPUSH: the new head, pushed last element first.
-                let added: Vec<&[u8]> = b[..nb - na].iter().rev().map(Vec::as_slice).collect();
-                if !added.is_empty() {
-                    eng.lpush(db, key, &added, clock).map_err(storage)?;
-                }
+                push_left = b[..nb - na].iter().rev().map(Vec::as_slice).collect();
             } else if nb >= na && b[..na] == a[..] {
-                let added: Vec<&[u8]> = b[na..].iter().map(Vec::as_slice).collect();
-                eng.rpush(db, key, &added, clock).map_err(storage)?;
+                push_right = b[na..].iter().map(Vec::as_slice).collect();
             } else if nb > 0 && nb < na && a[na - nb..] == b[..] {
-                eng.lpop(db, key, (na - nb) as u64, clock)
-                    .map_err(storage)?;
+                pop_left = (na - nb) as u64;
             } else if nb > 0 && nb < na && a[..nb] == b[..] {
-                eng.rpop(db, key, (na - nb) as u64, clock)
-                    .map_err(storage)?;
+                pop_right = (na - nb) as u64;
             } else {
-                return Ok(false);
+                return None;
+            }
+            ElemDelta::List {
+                pop_left,
+                pop_right,
+                push_left,
+                push_right,
             }
         }
-        _ => return Ok(false),
-    }
-    if old.1 != new.1 {
-        eng.set_expire(db, key, new.1, clock).map_err(storage)?;
-    }
-    Ok(true)
+        _ => return None,
+    })
 }
 
 /// Writes `key` (replacing whatever it held) with its expiry.
@@ -645,6 +916,85 @@ mod tests {
             m.remove(*k);
         }
         m
+    }
+
+    fn b(x: &str) -> Vec<u8> {
+        x.as_bytes().to_vec()
+    }
+
+    #[test]
+    fn merged_pending_operations_read_and_apply_in_order() {
+        let mut p = Pending::Hash {
+            set: vec![(b("a"), b("1")), (b("b"), b("2"))],
+            del: vec![b("x")],
+        };
+        assert!(p.merge(Pending::Hash {
+            set: vec![(b("x"), b("3")), (b("a"), b("4"))],
+            del: vec![b("b"), b("y")],
+        }));
+        assert_eq!(p.field(b"a"), Some(Some(&b"4"[..])));
+        assert_eq!(p.field(b"x"), Some(Some(&b"3"[..])));
+        assert_eq!(p.field(b"b"), Some(None));
+        assert_eq!(p.field(b"y"), Some(None));
+        assert_eq!(p.field(b"z"), None);
+        let stored = RdbValue::Hash(
+            ["b", "y", "z"]
+                .iter()
+                .map(|f| HashField {
+                    field: b(f),
+                    value: b("0"),
+                    expire_ms: None,
+                })
+                .collect(),
+        );
+        let mut got: Vec<(Vec<u8>, Vec<u8>)> = match p.delta().apply_to(stored).unwrap() {
+            RdbValue::Hash(f) => f.into_iter().map(|f| (f.field, f.value)).collect(),
+            other => panic!("{other:?}"),
+        };
+        got.sort();
+        assert_eq!(
+            got,
+            vec![(b("a"), b("4")), (b("x"), b("3")), (b("z"), b("0"))]
+        );
+
+        let mut s = Pending::Set {
+            add: vec![b("q")],
+            rem: vec![b("r")],
+        };
+        assert!(s.merge(Pending::Set {
+            add: vec![b("r")],
+            rem: vec![b("q")],
+        }));
+        assert_eq!(
+            (s.member(b"q"), s.member(b"r"), s.member(b"t")),
+            (Some(false), Some(true), None)
+        );
+        let mut z = Pending::ZSet {
+            set: vec![(1.0, b("q"))],
+            rem: Vec::new(),
+        };
+        assert!(z.merge(Pending::ZSet {
+            set: vec![(2.5, b("q"))],
+            rem: vec![b("w")],
+        }));
+        assert_eq!(
+            (z.score(b"q"), z.score(b"w"), z.score(b"t")),
+            (Some(Some(2.5)), Some(None), None)
+        );
+        let mut l = Pending::List {
+            left: true,
+            pop: 0,
+            push: vec![b("a")],
+        };
+        assert!(!l.merge(Pending::List {
+            left: true,
+            pop: 1,
+            push: Vec::new(),
+        }));
+        assert!(!z.merge(Pending::Set {
+            add: Vec::new(),
+            rem: Vec::new(),
+        }));
     }
 
     #[test]

@@ -135,6 +135,10 @@ pub struct Scripting {
     id: u64,
     /// Heap sizes of the per-thread EVAL interpreters (INFO).
     heaps: local::Heaps,
+    /// The connection worker that last took the token for an inline run (`affinity::NONE`
+    /// for none): a worker that finds the token busy notes a wait for this worker, so
+    /// connections that keep running scripts gather on one worker ([`crate::affinity`]).
+    vm_holder: std::sync::atomic::AtomicU8,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
     bodies: RwLock<HashMap<String, Bytes, foldhash::fast::RandomState>>,
     /// Run state shared with the instruction hook and SCRIPT/FUNCTION KILL.
@@ -164,6 +168,7 @@ impl Scripting {
                 NEXT_ID.fetch_add(1, Relaxed)
             },
             heaps: local::Heaps::default(),
+            vm_holder: std::sync::atomic::AtomicU8::new(crate::affinity::NONE),
             bodies: RwLock::new(HashMap::default()),
             registry: RwLock::new(functions::Registry::default()),
             fstate: parking_lot::Mutex::new(None),
