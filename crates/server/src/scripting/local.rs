@@ -74,7 +74,8 @@ impl Heaps {
         self.slots.lock().clear();
     }
 
-    fn register(&self, slot: &Arc<AtomicUsize>) {
+    /// Adds a live interpreter's heap slot to the sum.
+    pub(super) fn register(&self, slot: &Arc<AtomicUsize>) {
         let mut slots = self.slots.lock();
         slots.retain(|w| w.strong_count() > 0);
         slots.push(Arc::downgrade(slot));

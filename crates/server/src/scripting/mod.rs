@@ -63,9 +63,6 @@ pub struct RunFlags {
     pub caller: AtomicU64,
     /// The running code is a function (FCALL), not an EVAL script.
     pub is_function: AtomicBool,
-    /// While FUNCTION LOAD runs a library's code: the Unix ms after which it fails with
-    /// "FUNCTION LOAD timeout" (0: not loading).
-    pub load_deadline_ms: AtomicI64,
     /// The running script's `redis.set_repl` flags ([`REPL_AOF`] | [`REPL_REPLICA`]); reset to
     /// both when a script starts. Writes made without [`REPL_AOF`] are not propagated.
     pub repl: AtomicU8,
@@ -79,9 +76,10 @@ pub const REPL_REPLICA: u8 = 2;
 /// Scripting figures for INFO memory.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MemStats {
-    /// Heap of the EVAL Lua state (bytes, as of the last run).
+    /// Heaps of the EVAL Lua states (bytes, summed over the threads, each as of its last run).
     pub vm_eval: usize,
-    /// Heap of the functions' Lua state (bytes, as of the last load or call).
+    /// Heaps of the functions' Lua states (bytes, summed over the threads, each as of its
+    /// last load or call).
     pub vm_functions: usize,
     /// Bytes of cached script bodies.
     pub scripts_eval: usize,
@@ -145,12 +143,17 @@ pub struct Scripting {
     pub flags: Arc<RunFlags>,
     /// Function libraries' metadata.
     pub registry: RwLock<functions::Registry>,
-    /// The functions' own Lua state (taken after the token).
-    fstate: parking_lot::Mutex<Option<functions::FState>>,
+    /// Bumped (after the registry changed) by every FUNCTION LOAD/DELETE/FLUSH/RESTORE: each
+    /// thread's functions state built before is rebuilt from the registry at its next use
+    /// (see [`functions`]).
+    fn_generation: AtomicU64,
+    /// Serialises the writers of the function registry (FUNCTION LOAD/DELETE/FLUSH/RESTORE,
+    /// loading a file's libraries). Never held while waiting for the token or a shard.
+    fn_write: parking_lot::Mutex<()>,
     /// The running function's name, command and start (FUNCTION STATS).
     pub running_fn: parking_lot::Mutex<Option<(String, Vec<Bytes>, i64)>>,
-    /// Heap size of the functions' Lua state, updated after each load or call.
-    fn_heap: std::sync::atomic::AtomicUsize,
+    /// Heap sizes of the per-thread functions states (INFO).
+    fn_heaps: local::Heaps,
     /// The script thread, started on first use.
     executor: parking_lot::Mutex<Option<Executor>>,
     /// Scripts that may run inline on a worker thread (see [`inline`]).
@@ -171,9 +174,10 @@ impl Scripting {
             vm_holder: std::sync::atomic::AtomicU8::new(crate::affinity::NONE),
             bodies: RwLock::new(HashMap::default()),
             registry: RwLock::new(functions::Registry::default()),
-            fstate: parking_lot::Mutex::new(None),
+            fn_generation: AtomicU64::new(0),
+            fn_write: parking_lot::Mutex::new(()),
             running_fn: parking_lot::Mutex::new(None),
-            fn_heap: std::sync::atomic::AtomicUsize::new(0),
+            fn_heaps: local::Heaps::default(),
             executor: parking_lot::Mutex::new(None),
             known_fast: inline::KnownFast::default(),
             flags: Arc::new(RunFlags {
@@ -241,20 +245,12 @@ impl Scripting {
         let reg = self.registry.read();
         MemStats {
             vm_eval: self.heaps.total(),
-            vm_functions: self.fn_heap.load(Relaxed),
+            vm_functions: self.fn_heaps.total(),
             scripts_eval,
             cached_scripts,
             functions_code: reg.libs.values().map(|l| l.code.len()).sum(),
             functions: reg.function_count(),
             libraries: reg.libs.len(),
-        }
-    }
-
-    /// Records the heap size of the functions' state (`function`); the EVAL interpreters'
-    /// sizes are recorded by [`local::with_vm`] after each use.
-    pub fn note_heap(&self, function: bool, bytes: usize) {
-        if function {
-            self.fn_heap.store(bytes, Relaxed);
         }
     }
 
@@ -535,9 +531,6 @@ fn run_prepared(
     let outcome = vm.run(c, func, keys, argv, run);
     // Scripts propagate their effects (the writes they made), never themselves (Redis 7).
     c.no_propagate();
-    if function {
-        sc.note_heap(true, vm.lua().used_memory());
-    }
     c.client.db = db;
     c.client.nonblocking = saved_nonblocking;
     f.running.store(false, Relaxed);
