@@ -438,3 +438,126 @@ fn pipelined_script_runs_keep_the_order_of_replies_and_effects() {
     }
     assert!(err(c.read_value()).starts_with("ERR Protocol error"));
 }
+
+/// Runs `FCALL name 0` inside MULTI/EXEC on `c` (EXEC runs it on the connection's worker, in
+/// that thread's functions state) and returns the call's reply.
+fn fcall_in_exec(c: &mut Conn, name: &str) -> Value {
+    assert_eq!(c.cmd(&["MULTI"]), Value::Simple("OK".into()));
+    assert_eq!(c.cmd(&["FCALL", name, "0"]), Value::Simple("QUEUED".into()));
+    match c.cmd(&["EXEC"]) {
+        Value::Array(mut v) if v.len() == 1 => v.remove(0),
+        other => panic!("EXEC answered {other:?}"),
+    }
+}
+
+/// Each thread has its own functions state (mlua is built without `send`): a top-level FCALL
+/// runs in the script thread's, an FCALL inside EXEC in the worker's. Every change of the
+/// libraries, made from any connection, must reach all of them.
+#[test]
+fn function_changes_reach_every_threads_functions_state() {
+    let srv = server(&[]);
+    let mut conns: Vec<Conn> = (0..CONNS).map(|_| srv.conn()).collect();
+    let lib = |v: &str| {
+        format!(
+            "#!lua name=wlib\nredis.register_function('ver', function() return '{v}' end)\n\
+             redis.register_function('twice', function(k, a) return #k + 2 * #a end)"
+        )
+    };
+    assert_eq!(
+        conns[0].cmd(&["FUNCTION", "LOAD", &lib("v1")]),
+        Value::Bulk(b"wlib".to_vec())
+    );
+    for c in conns.iter_mut() {
+        assert_eq!(c.cmd(&["FCALL", "ver", "0"]), Value::Bulk(b"v1".to_vec()));
+        assert_eq!(fcall_in_exec(c, "ver"), Value::Bulk(b"v1".to_vec()));
+        assert_eq!(
+            c.cmd(&["FCALL", "twice", "1", "k", "a", "b"]),
+            Value::Int(5)
+        );
+    }
+    let heap = info_usize(&mut conns[0], "used_memory_vm_functions");
+    assert!(heap > 0, "used_memory_vm_functions {heap}");
+    // Replaced from another connection: every state (built with v1) now runs v2.
+    assert_eq!(
+        conns[5].cmd(&["FUNCTION", "LOAD", "REPLACE", &lib("v2")]),
+        Value::Bulk(b"wlib".to_vec())
+    );
+    for c in conns.iter_mut() {
+        assert_eq!(fcall_in_exec(c, "ver"), Value::Bulk(b"v2".to_vec()));
+        assert_eq!(c.cmd(&["FCALL", "ver", "0"]), Value::Bulk(b"v2".to_vec()));
+    }
+    let dump = match conns[1].cmd(&["FUNCTION", "DUMP"]) {
+        Value::Bulk(b) => b,
+        other => panic!("FUNCTION DUMP answered {other:?}"),
+    };
+    // Deleted: gone from every state.
+    assert_eq!(
+        conns[2].cmd(&["FUNCTION", "DELETE", "wlib"]),
+        Value::Simple("OK".into())
+    );
+    for c in conns.iter_mut() {
+        assert_eq!(err(c.cmd(&["FCALL", "ver", "0"])), "ERR Function not found");
+        assert_eq!(err(fcall_in_exec(c, "ver")), "ERR Function not found");
+    }
+    // Restored from the dump (binary argument: sent raw).
+    conns[3].send(&[b"FUNCTION", b"RESTORE", &dump]);
+    assert_eq!(conns[3].read_value(), Value::Simple("OK".into()));
+    for c in conns.iter_mut() {
+        assert_eq!(fcall_in_exec(c, "ver"), Value::Bulk(b"v2".to_vec()));
+        assert_eq!(c.cmd(&["FCALL", "ver", "0"]), Value::Bulk(b"v2".to_vec()));
+    }
+    // Flushed: nothing left, and no state's heap is reported any more.
+    assert_eq!(
+        conns[4].cmd(&["FUNCTION", "FLUSH"]),
+        Value::Simple("OK".into())
+    );
+    assert_eq!(info_usize(&mut conns[0], "used_memory_vm_functions"), 0);
+    for c in conns.iter_mut() {
+        assert_eq!(err(c.cmd(&["FCALL", "ver", "0"])), "ERR Function not found");
+        assert_eq!(err(fcall_in_exec(c, "ver")), "ERR Function not found");
+    }
+}
+
+/// KEYS and ARGV are built in Lua from the pushed items for up to 64 items, through the API
+/// beyond: both paths give the same tables, for any split of the items, binary items
+/// included, and a run never sees what an earlier run did to its tables.
+#[test]
+fn keys_and_argv_are_the_same_on_both_paths() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    let body = "local out = {#KEYS, #ARGV} \
+                for _, k in ipairs(KEYS) do out[#out + 1] = k end \
+                for _, a in ipairs(ARGV) do out[#out + 1] = a end \
+                local extra = 0 for _ in pairs(KEYS) do extra = extra + 1 end \
+                out[#out + 1] = extra \
+                KEYS[#KEYS + 1] = 'leak' KEYS.x = 1 ARGV[#ARGV + 1] = 'leak' \
+                return out";
+    let sha = load(&mut c, body);
+    for total in [0usize, 1, 2, 3, 5, 63, 64, 65, 200] {
+        for nk in [0, 1, 2, 3, total / 2, total] {
+            if nk > total {
+                continue;
+            }
+            let items: Vec<Vec<u8>> = (0..total)
+                .map(|i| {
+                    if i % 7 == 3 {
+                        vec![0xff, b'b', i as u8, 0xfe]
+                    } else {
+                        format!("item{i}").into_bytes()
+                    }
+                })
+                .collect();
+            let nks = nk.to_string();
+            // Twice: the second run must not see the first one's additions.
+            for _ in 0..2 {
+                let mut argv: Vec<&[u8]> = vec![b"EVALSHA", sha.as_bytes(), nks.as_bytes()];
+                argv.extend(items.iter().map(|v| v.as_slice()));
+                c.send(&argv);
+                let mut want = vec![Value::Int(nk as i64), Value::Int((total - nk) as i64)];
+                want.extend(items.iter().map(|v| Value::Bulk(v.clone())));
+                want.push(Value::Int(nk as i64));
+                assert_eq!(c.read_value(), Value::Array(want), "{nk} keys of {total}");
+            }
+        }
+    }
+}

@@ -31,11 +31,11 @@ use crate::squash::Squash;
 use bytes::{Bytes, BytesMut};
 use ferrokv_resp::{Limits, Reply, RequestParser};
 use parking_lot::ReentrantMutexGuard;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A run shorter than this marks its script as safe to run inline.
 pub const INLINE_BUDGET: Duration = Duration::from_millis(1);
@@ -92,6 +92,15 @@ impl Default for KnownFast {
 thread_local! {
     /// The last script this thread found known fast: (set id, set generation, key).
     static LAST_FAST: RefCell<Option<(u64, u64, Bytes)>> = const { RefCell::new(None) };
+    /// Set while [`try_inline`] runs a call (see [`clock_is_fresh`]).
+    static INLINE_CALL: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the script call running on this thread runs inline, with the token taken before
+/// the command started: then the command's clock (`Ctx::clock`) is the script's start time
+/// and need not be read again.
+pub fn clock_is_fresh() -> bool {
+    INLINE_CALL.with(Cell::get)
 }
 
 /// Whether `argv` is an EVAL-family call whose script may be remembered (FCALL is not: a
@@ -212,20 +221,25 @@ pub fn try_inline(
     }
     affinity::note_taken(affinity::SCRIPT_INTERPRETER);
     let (squash, parser, inbuf, lim) = batch;
-    let first = Instant::now();
+    // No clock read of its own: `dispatch::execute` reads the clock once per command and
+    // leaves the time in `client.clock_us` (the end of the previous command is the start of
+    // the next one).
+    let first = client.clock_us;
     let mut start = first;
     let mut n = 1;
     loop {
+        INLINE_CALL.with(|f| f.set(true));
         let flow = dispatch::execute(srv, client, args, reply);
-        let end = Instant::now();
-        let took = end - start;
+        INLINE_CALL.with(|f| f.set(false));
+        let end = client.clock_us;
+        let took = Duration::from_micros(end.saturating_sub(start).max(0) as u64);
         // A known-fast script that ran fast stays known fast: no need to look it up again.
         if took > INLINE_BUDGET {
             sc.note_run(args, took);
         }
         if flow != Flow::Continue
             || n >= MAX_RUN
-            || end - first > MAX_HOLD
+            || end.saturating_sub(first) > MAX_HOLD.as_micros() as i64
             || !settled(srv, client, reply)
         {
             ReentrantMutexGuard::unlock_fair(held);

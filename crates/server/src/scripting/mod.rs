@@ -516,7 +516,15 @@ fn run_prepared(
     f.wrote.store(false, Relaxed);
     // `busy_threshold_ms` is kept current by `Server::refresh_hot_values` (start-up and every
     // CONFIG SET), not read from the configuration per run.
-    f.started_ms.store(crate::util::now_ms(), Relaxed);
+    // A call run inline started at the command's clock (read when the previous command
+    // ended, microseconds ago); elsewhere (script thread, EXEC) the call may have waited for
+    // the token or the thread since then.
+    let started_ms = if inline::clock_is_fresh() {
+        c.clock.ms
+    } else {
+        crate::util::now_ms()
+    };
+    f.started_ms.store(started_ms, Relaxed);
     f.caller.store(c.client.id, Relaxed);
     f.repl.store(REPL_AOF | REPL_REPLICA, Relaxed);
     f.running.store(true, Relaxed);
