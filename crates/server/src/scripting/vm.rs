@@ -158,31 +158,6 @@ rrawset(real, "_G", env)
 return env
 "#;
 
-/// Lua code run once at start: returns the function that sets KEYS and ARGV for a run,
-/// called as `set(numkeys, key1, ..., keyN, arg1, ...)`. Building the two tables in Lua from
-/// the call's arguments (pushed straight onto the stack) costs a fraction of building them
-/// through the API (a table handle, a push per element, two `raw_set`s on the globals).
-const SET_KEYS_ARGV: &str = r#"
-local G, select, unpack = ...
-return function(nk, ...)
-  local keys
-  if nk == 0 then
-    keys = {}
-  elseif nk == 1 then
-    keys = {(...)}
-  else
-    keys = {unpack({...}, 1, nk)}
-  end
-  G.KEYS = keys
-  G.ARGV = {select(nk + 1, ...)}
-end
-"#;
-
-/// At most this many KEYS + ARGV items go through [`SET_KEYS_ARGV`] (every item is a slot of
-/// the Lua stack, which Lua 5.1 bounds, and `unpack` copies the keys once more); a call with
-/// more builds the tables through the API, one element at a time.
-const MAX_PUSHED_ITEMS: usize = 64;
-
 /// The Lua collector's pause (percent of the live heap reached before a new cycle starts;
 /// Lua's default is 200).
 const GC_PAUSE: i32 = 400;
@@ -209,12 +184,12 @@ pub struct Vm {
     scratch: Reply,
     /// Argument vector of `redis.call`'s commands (one allocation for all calls).
     call_args: Vec<Bytes>,
-    /// Interned key set on every run: "call".
+    /// Interned keys set on every run: "KEYS", "ARGV", "call".
+    k_keys: mlua::LuaString,
+    k_argv: mlua::LuaString,
     k_call: mlua::LuaString,
     /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
     bind: Function,
-    /// Sets KEYS and ARGV for an EVAL run (see [`SET_KEYS_ARGV`]).
-    set_keys_argv: Function,
     /// While FUNCTION LOAD runs a library's code in this state: the Unix ms after which the
     /// hook fails it with "FUNCTION LOAD timeout" (0: not loading). Per state, not in
     /// [`RunFlags`]: a library loads in its thread's state while a script may run in another.
@@ -650,15 +625,12 @@ impl Vm {
             mlua::state::GcIncParams::default().pause(GC_PAUSE),
         ));
         let xpcall: Function = globals.raw_get("xpcall")?;
-        let select: Function = globals.raw_get("select")?;
-        let unpack: Function = globals.raw_get("unpack")?;
-        let set_keys_argv: Function = lua.load(SET_KEYS_ARGV).set_name("=keys_argv").call((
-            globals.clone(),
-            select,
-            unpack,
-        ))?;
+        let k_keys = lua.create_string("KEYS")?;
+        let k_argv = lua.create_string("ARGV")?;
         let k_call = lua.create_string("call")?;
         Ok(Vm {
+            k_keys,
+            k_argv,
             k_call,
             lua,
             globals,
@@ -672,7 +644,6 @@ impl Vm {
             scratch: Reply::new(Protocol::Resp2),
             call_args: Vec::new(),
             bind,
-            set_keys_argv,
             load_deadline,
         })
     }
@@ -775,30 +746,11 @@ impl Vm {
             Ok(t)
         };
         let function = run.function;
-        if !function && keys.len() + argv.len() > MAX_PUSHED_ITEMS {
+        if !function {
             let setup = mk(keys)
-                .and_then(|k| self.globals.raw_set("KEYS", k))
+                .and_then(|k| self.globals.raw_set(&self.k_keys, k))
                 .and_then(|_| mk(argv))
-                .and_then(|a| self.globals.raw_set("ARGV", a));
-            if let Err(e) = setup {
-                return Err(crate::cmd_err!("ERR {}", e));
-            }
-        } else if !function {
-            // Text items are pushed straight onto the Lua stack; binary ones (not UTF-8) need
-            // a string handle each.
-            let mut items = Vec::with_capacity(keys.len() + argv.len());
-            for b in keys.iter().chain(argv) {
-                items.push(match std::str::from_utf8(b) {
-                    Ok(text) => mlua::Either::Left(text),
-                    Err(_) => match lua.create_string(&b[..]) {
-                        Ok(s) => mlua::Either::Right(s),
-                        Err(e) => return Err(crate::cmd_err!("ERR {}", e)),
-                    },
-                });
-            }
-            let setup = self
-                .set_keys_argv
-                .call::<()>((keys.len(), Variadic::from(items)));
+                .and_then(|a| self.globals.raw_set(&self.k_argv, a));
             if let Err(e) = setup {
                 return Err(crate::cmd_err!("ERR {}", e));
             }
