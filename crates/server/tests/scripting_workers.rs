@@ -561,3 +561,51 @@ fn keys_and_argv_are_exact_and_fresh_in_every_run() {
         }
     }
 }
+
+/// EXEC with a queued SCRIPT LOAD takes the script token before its shards, as it does for
+/// queued scripts: taken after, a running function that reaches one of EXEC's keys waited for
+/// EXEC while EXEC waited for the token, forever (both connections hung).
+#[test]
+fn exec_with_script_load_does_not_deadlock_with_a_running_script() {
+    let srv = server(&[]);
+    let mut admin = srv.conn();
+    let lib = "#!lua name=slow\nredis.register_function('slow', function() \
+               local s = tonumber(redis.call('TIME')[1]) \
+               while tonumber(redis.call('TIME')[1]) < s + 2 do end \
+               return redis.call('SET', 'exec-key', 'from-function') end)";
+    assert_eq!(
+        admin.cmd(&["FUNCTION", "LOAD", lib]),
+        Value::Bulk(b"slow".to_vec())
+    );
+    // No declared keys: the function holds the token and no shard until its SET.
+    let mut runner = srv.conn();
+    runner.send(&[b"FCALL", b"slow", b"0"]);
+    let mut watcher = srv.conn();
+    let running = wait_until(Duration::from_secs(5), || {
+        !matches!(
+            watcher.cmd(&["FUNCTION", "STATS"]),
+            Value::Array(ref v) if v.get(1) == Some(&Value::Null)
+        )
+    });
+    assert!(running, "FUNCTION STATS never showed the running function");
+    let mut tx = srv.conn();
+    tx.set_reply_timeout(Duration::from_secs(20));
+    runner.set_reply_timeout(Duration::from_secs(20));
+    assert_eq!(tx.cmd(&["MULTI"]), Value::Simple("OK".into()));
+    assert_eq!(
+        tx.cmd(&["SET", "exec-key", "from-exec"]),
+        Value::Simple("QUEUED".into())
+    );
+    assert_eq!(
+        tx.cmd(&["SCRIPT", "LOAD", "return 1"]),
+        Value::Simple("QUEUED".into())
+    );
+    tx.send(&[b"EXEC"]);
+    assert_eq!(runner.read_value(), Value::Simple("OK".into()));
+    assert!(matches!(tx.read_value(), Value::Array(v) if v.len() == 2));
+    // EXEC waited for the function: its SET came last.
+    assert_eq!(
+        admin.cmd(&["GET", "exec-key"]),
+        Value::Bulk(b"from-exec".to_vec())
+    );
+}

@@ -285,6 +285,18 @@ pub fn runs_off_thread(argv: &[Bytes]) -> bool {
     })
 }
 
+/// Whether running `argv` takes the script token: script calls, and SCRIPT LOAD / SCRIPT FLUSH
+/// (they compile or drop scripts under it). EXEC takes the token before its shards when a
+/// queued command does (see [`Scripting::hold`]): taken after, a running script that reaches
+/// one of EXEC's shards would wait for EXEC while EXEC waits for the token.
+pub fn needs_token(argv: &[Bytes]) -> bool {
+    runs_off_thread(argv)
+        || (argv.first().is_some_and(|n| args::is(n, "script"))
+            && argv
+                .get(1)
+                .is_some_and(|s| args::is(s, "load") || args::is(s, "flush")))
+}
+
 /// Binds the scripting commands.
 pub fn register(t: &mut CommandTable) {
     t.add("eval", eval, Locking::Manual);
