@@ -457,7 +457,15 @@ async fn serve_registered(
             // queueing behind it on the script thread.)
             let script = crate::scripting::runs_off_thread(&args) && !srv.scripting.busy();
             let inline = script
-                .then(|| crate::scripting::inline::try_inline(&srv, &mut client, &args, &mut reply))
+                .then(|| {
+                    crate::scripting::inline::try_inline(
+                        &srv,
+                        &mut client,
+                        (&mut squash, &mut parser, &mut inbuf, &lim),
+                        &mut args,
+                        &mut reply,
+                    )
+                })
                 .flatten();
             let flow = if let Some(f) = inline {
                 f

@@ -157,6 +157,33 @@ impl<'s> Squash<'s> {
         }
     }
 
+    /// Parses the next buffered request ahead (if none is waiting) and returns it; it stays
+    /// waiting for [`Squash::parse`] unless [`Squash::take_ahead`] takes it. For the inline
+    /// script path (`scripting::inline`), which runs consecutive script calls under one token.
+    pub fn peek(
+        &mut self,
+        parser: &mut RequestParser,
+        inbuf: &mut BytesMut,
+        lim: &Limits,
+        authenticated: bool,
+    ) -> Option<&[Bytes]> {
+        if let Ahead::None = self.ahead {
+            match parser.parse(inbuf, &mut self.spare, lim, authenticated) {
+                Ok(true) => self.ahead = Ahead::Request,
+                Ok(false) => {}
+                Err(e) => self.ahead = Ahead::Error(e),
+            }
+        }
+        matches!(self.ahead, Ahead::Request).then_some(&self.spare[..])
+    }
+
+    /// Moves the request [`Squash::peek`] returned into `args` (the caller runs it now).
+    pub fn take_ahead(&mut self, args: &mut Vec<Bytes>) {
+        if let Ahead::Request = std::mem::replace(&mut self.ahead, Ahead::None) {
+            std::mem::swap(args, &mut self.spare);
+        }
+    }
+
     /// Executes the request in `args` (what `dispatch::execute` does), then, while the next
     /// buffered requests are eligible, parses and executes them too under the cached locks (see
     /// the module docs). Returns the flow of the last request executed, which is left in

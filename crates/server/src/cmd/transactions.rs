@@ -266,7 +266,7 @@ pub fn run_atomic(
     // A queued script needs the interpreter: take it before the shards (see Scripting::hold).
     let _vm = cmds
         .iter()
-        .any(|a| crate::scripting::runs_off_thread(a))
+        .any(|a| crate::scripting::needs_token(a))
         .then(|| srv.scripting.hold());
     let mut locks = srv.keyspace.lock(&plan);
     let now_us = crate::util::now_us();

@@ -8,6 +8,14 @@
 //! nonexistent global variable"). Afterwards the registered callbacks run with the full
 //! scripting API (`redis.call`, ...), receiving `(keys, args)`.
 //!
+//! Each thread that runs functions has its own functions state (a Lua state is not `Send`:
+//! mlua is built without its `send` feature, see [`super::local`]). The registry (library
+//! codes and metadata) is shared; every change of it (under `fn_write`) bumps a generation,
+//! and a thread whose state is older rebuilds it by loading the registry's libraries again
+//! before its next FCALL. FUNCTION LOAD runs the new library in the calling thread's state,
+//! which stays current. A library's code thus runs once per thread that calls functions; it
+//! can only register functions and log, so only a `redis.log` in its body shows this.
+//!
 //! FUNCTION DUMP writes Redis's payload: one FUNCTION2 RDB opcode per library (its code as
 //! an RDB string, LZF-compressed when that helps), then the RDB version (10, u16 LE) and the
 //! CRC-64 of all that (u64 LE); FUNCTION RESTORE reads it back (also from redis-server).
@@ -19,8 +27,10 @@ use crate::dispatch::{CommandTable, Ctx, Locking};
 use crate::errors::{CmdError, CmdResult};
 use bytes::Bytes;
 use ferrokv_lua::mlua::{self, Function, Table, Value};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::Arc;
 
 /// Function flags, in the order Redis lists them.
@@ -60,12 +70,27 @@ pub struct LibInfo {
 /// How long a library's code may run at load time (as Redis).
 const LOAD_TIMEOUT_MS: i64 = 500;
 
-/// The functions Lua state and the callables it holds.
+/// A functions Lua state and the callables it holds (one per thread that uses functions).
 pub struct FState {
     vm: vm::Vm,
-    flags: Arc<super::RunFlags>,
     /// Function name -> callback.
     callables: HashMap<String, Function>,
+}
+
+/// This thread's functions state and what it was built for.
+struct FLocal {
+    /// The [`Scripting`] it belongs to (`Scripting::id`: tests run several servers in a
+    /// process).
+    owner: u64,
+    /// The registry generation ([`Scripting`]'s `fn_generation`) its libraries are from.
+    generation: u64,
+    st: FState,
+    /// Its heap size as of its last use, summed for INFO.
+    heap: Arc<AtomicUsize>,
+}
+
+thread_local! {
+    static FLOCAL: RefCell<Option<FLocal>> = const { RefCell::new(None) };
 }
 
 /// Library metadata (readable without the Lua state, e.g. by FUNCTION STATS while busy).
@@ -302,9 +327,19 @@ impl FState {
             .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?;
         Ok(FState {
             vm,
-            flags: sc.flags.clone(),
             callables: HashMap::new(),
         })
+    }
+
+    /// A state with the libraries `codes` loaded (they were checked when they entered the
+    /// registry, so their functions do not collide).
+    fn with_libraries(sc: &Scripting, codes: &[Bytes]) -> Result<FState, CmdError> {
+        let mut st = FState::new(sc)?;
+        for code in codes {
+            let (_, callables) = st.load(code)?;
+            st.callables.extend(callables);
+        }
+        Ok(st)
     }
 
     /// Compiles and runs a library's code, returning its metadata and callbacks (nothing is
@@ -363,13 +398,12 @@ impl FState {
                 crate::cmd_err!("ERR Error compiling function: {}", msg)
             })?;
         let xpcall: Function = lua.globals().raw_get("xpcall").map_err(internal)?;
-        self.flags
-            .load_deadline_ms
-            .store(crate::util::now_ms() + LOAD_TIMEOUT_MS, Relaxed);
+        self.vm
+            .set_load_deadline(crate::util::now_ms() + LOAD_TIMEOUT_MS);
         let out = self
             .vm
             .armed(|| xpcall.call::<mlua::MultiValue>((chunk, self.vm.handler().clone())));
-        self.flags.load_deadline_ms.store(0, Relaxed);
+        self.vm.set_load_deadline(0);
         let out = out.map_err(internal)?;
         let _ = loading.raw_set(1, false);
         let mut vals = out.into_iter();
@@ -399,54 +433,142 @@ impl FState {
 }
 
 impl Scripting {
-    /// The functions state, created on first use.
-    fn fstate(&self) -> Result<parking_lot::MappedMutexGuard<'_, FState>, CmdError> {
-        let mut g = self.fstate.lock();
-        if g.is_none() {
-            *g = Some(FState::new(self)?);
-        }
-        parking_lot::MutexGuard::try_map(g, |o| o.as_mut())
-            .map_err(|_| CmdError::new("ERR Lua interpreter unavailable"))
+    /// Runs `f` with this thread's functions state, building it first (from the registry's
+    /// libraries) if this thread has none, has one of another server, or has one older than
+    /// the last change of the registry. After `f`, the state's heap size is recorded for INFO.
+    fn with_fstate<R>(
+        &self,
+        f: impl FnOnce(&mut FState) -> Result<R, CmdError>,
+    ) -> Result<R, CmdError> {
+        FLOCAL.with(|cell| {
+            let mut slot = cell
+                .try_borrow_mut()
+                .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
+            // Loaded before the registry is read: a change after this load bumps the
+            // generation, so a state built from an older registry is never taken as current.
+            let generation = self.fn_generation.load(Acquire);
+            let current =
+                matches!(&*slot, Some(l) if l.owner == self.id && l.generation == generation);
+            if !current {
+                // The old state goes first: its memory is freed before the new one is built.
+                *slot = None;
+                let st = FState::with_libraries(self, &self.library_codes())?;
+                *slot = Some(self.adopt(st, generation));
+            }
+            let Some(local) = slot.as_mut() else {
+                return Err(CmdError::new("ERR Lua interpreter unavailable"));
+            };
+            let out = f(&mut local.st);
+            local.heap.store(local.st.vm.lua().used_memory(), Relaxed);
+            out
+        })
     }
 
-    /// Loads a library (FUNCTION LOAD): its name on success.
+    /// Wraps `st` as this thread's state for registry generation `generation`.
+    fn adopt(&self, st: FState, generation: u64) -> FLocal {
+        let heap = Arc::new(AtomicUsize::new(st.vm.lua().used_memory()));
+        self.fn_heaps.register(&heap);
+        FLocal {
+            owner: self.id,
+            generation,
+            st,
+            heap,
+        }
+    }
+
+    /// Marks the registry changed (the caller holds `fn_write` and has updated the registry):
+    /// every thread's functions state is rebuilt at its next use, except this thread's when
+    /// `keep` gives the state that already matches the new registry.
+    fn registry_changed(&self, keep: Option<FState>) {
+        let generation = self.fn_generation.fetch_add(1, Release) + 1;
+        FLOCAL.with(|cell| {
+            let Ok(mut slot) = cell.try_borrow_mut() else {
+                return;
+            };
+            match keep {
+                Some(st) => *slot = Some(self.adopt(st, generation)),
+                None => {
+                    if slot.as_ref().is_some_and(|l| l.owner == self.id) {
+                        *slot = None;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Marks this thread's state current for the registry generation after the next bump
+    /// (FUNCTION LOAD changed the registry exactly as it changed this state).
+    fn bump_keeping_current(&self) {
+        let generation = self.fn_generation.fetch_add(1, Release) + 1;
+        FLOCAL.with(|cell| {
+            if let Ok(mut slot) = cell.try_borrow_mut() {
+                if let Some(l) = slot.as_mut().filter(|l| l.owner == self.id) {
+                    l.generation = generation;
+                }
+            }
+        });
+    }
+
+    /// Loads a library (FUNCTION LOAD): its name on success. The library's code runs in this
+    /// thread's functions state; the other threads load it when they next need theirs.
     pub fn load_library(&self, code: &[u8], replace: bool) -> Result<String, CmdError> {
         let (name, _) = parse_metadata(code)?;
+        let _writer = self.fn_write.lock();
         if !replace && self.registry.read().libs.contains_key(&name) {
             return Err(cmd_error(format!("ERR Library '{name}' already exists")));
         }
-        let mut st = self.fstate()?;
-        let (info, callables) = st.load(code)?;
-        let mut reg = self.registry.write();
-        for f in info.functions.keys() {
-            if let Some((lib, _)) = reg.index.get(f) {
-                if *lib != info.name {
-                    return Err(cmd_error(format!("ERR Function {f} already exists")));
+        self.with_fstate(|st| {
+            let (info, callables) = st.load(code)?;
+            let mut reg = self.registry.write();
+            for f in info.functions.keys() {
+                if let Some((lib, _)) = reg.index.get(f) {
+                    if *lib != info.name {
+                        return Err(cmd_error(format!("ERR Function {f} already exists")));
+                    }
                 }
             }
-        }
-        if let Some(old) = reg.libs.remove(&info.name) {
-            for f in old.functions.keys() {
-                st.callables.remove(f);
+            if let Some(old) = reg.libs.remove(&info.name) {
+                for f in old.functions.keys() {
+                    st.callables.remove(f);
+                }
             }
-        }
-        st.callables.extend(callables);
-        reg.libs.insert(info.name.clone(), info);
-        reg.rebuild_index();
-        self.note_heap(true, st.vm.lua().used_memory());
+            st.callables.extend(callables);
+            reg.libs.insert(info.name.clone(), info);
+            reg.rebuild_index();
+            Ok(())
+        })?;
+        self.bump_keeping_current();
         Ok(name)
     }
 
-    /// Deletes every library and resets the functions' Lua state.
-    pub fn flush_functions(&self) {
-        *self.registry.write() = Registry::default();
-        *self.fstate.lock() = None;
-        self.note_heap(true, 0);
+    /// Deletes a library (FUNCTION DELETE): false if there is none of that name.
+    fn delete_library(&self, name: &str) -> bool {
+        let _writer = self.fn_write.lock();
+        let removed = {
+            let mut reg = self.registry.write();
+            let lib = reg.libs.remove(name);
+            reg.rebuild_index();
+            lib
+        };
+        if removed.is_some() {
+            self.registry_changed(None);
+        }
+        removed.is_some()
     }
 
-    /// Replaces all libraries by `codes` (all or nothing): a fresh state loads them. For
-    /// FUNCTION RESTORE and for loading the FUNCTION2 records of an RDB/AOF file.
+    /// Deletes every library and retires the functions' Lua states.
+    pub fn flush_functions(&self) {
+        let _writer = self.fn_write.lock();
+        *self.registry.write() = Registry::default();
+        self.fn_heaps.forget_all();
+        self.registry_changed(None);
+    }
+
+    /// Replaces all libraries by `codes` (all or nothing): a fresh state loads them (and
+    /// becomes this thread's). For FUNCTION RESTORE and for loading the FUNCTION2 records of
+    /// an RDB/AOF file.
     pub fn install_all(&self, codes: &[Bytes]) -> Result<(), CmdError> {
+        let _writer = self.fn_write.lock();
         let mut st = FState::new(self)?;
         let mut reg = Registry::default();
         for code in codes {
@@ -466,9 +588,9 @@ impl Scripting {
             reg.libs.insert(info.name.clone(), info);
         }
         reg.rebuild_index();
-        self.note_heap(true, st.vm.lua().used_memory());
-        *self.fstate.lock() = Some(st);
         *self.registry.write() = reg;
+        self.fn_heaps.forget_all();
+        self.registry_changed(Some(st));
         Ok(())
     }
 
@@ -535,24 +657,25 @@ fn fcall_generic(c: &mut Ctx, readonly: bool) -> CmdResult {
     // Same order as EVAL: the interpreter lock first (shared with scripts and EXEC), then the
     // functions state, then the shards.
     let held = sc.hold();
-    let mut st = sc.fstate()?;
-    let Some(func) = st.callables.get(&name).cloned() else {
-        return Err(CmdError::new("ERR Function not found"));
-    };
-    *sc.running_fn.lock() = Some((name.clone(), c.argv.to_vec(), crate::util::now_ms()));
-    sc.flags.is_function.store(true, Relaxed);
-    let out = super::run_prepared(
-        c,
-        &mut st.vm,
-        func,
-        &name,
-        numkeys,
-        readonly || flags & NO_WRITES != 0,
-        true,
-    );
-    sc.flags.is_function.store(false, Relaxed);
-    *sc.running_fn.lock() = None;
-    drop(st);
+    let out = sc.with_fstate(|st| {
+        let Some(func) = st.callables.get(&name).cloned() else {
+            return Err(CmdError::new("ERR Function not found"));
+        };
+        *sc.running_fn.lock() = Some((name.clone(), c.argv.to_vec(), crate::util::now_ms()));
+        sc.flags.is_function.store(true, Relaxed);
+        let out = super::run_prepared(
+            c,
+            &mut st.vm,
+            func,
+            &name,
+            numkeys,
+            readonly || flags & NO_WRITES != 0,
+            true,
+        );
+        sc.flags.is_function.store(false, Relaxed);
+        *sc.running_fn.lock() = None;
+        out
+    });
     drop(held);
     out
 }
@@ -582,20 +705,8 @@ fn function_load(c: &mut Ctx) -> CmdResult {
 
 fn function_delete(c: &mut Ctx) -> CmdResult {
     let name = String::from_utf8_lossy(c.arg(2)).into_owned();
-    let sc = &c.srv.scripting;
-    let removed = {
-        let mut reg = sc.registry.write();
-        let lib = reg.libs.remove(&name);
-        reg.rebuild_index();
-        lib
-    };
-    let Some(lib) = removed else {
+    if !c.srv.scripting.delete_library(&name) {
         return Err(CmdError::new("ERR Library not found"));
-    };
-    if let Some(st) = sc.fstate.lock().as_mut() {
-        for f in lib.functions.keys() {
-            st.callables.remove(f);
-        }
     }
     c.dirty(1);
     crate::disk::sysdata::save_functions(c.srv);

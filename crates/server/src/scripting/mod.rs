@@ -1,8 +1,9 @@
 //! Lua scripting: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO and SCRIPT.
 //!
 //! # Execution and atomicity
-//! One Lua 5.1 state (see [`vm`]) runs every script, behind a mutex: scripts run one at a time,
-//! as in Redis. A script first takes the VM, then locks the shards of its declared KEYS (the
+//! Each thread that runs scripts has its own Lua 5.1 state (see [`vm`] and [`local`]), but
+//! scripts run one at a time, as in Redis: a script first takes the script token (one
+//! reentrant mutex, [`Scripting::hold`]), then locks the shards of its declared KEYS (the
 //! same ordered acquisition as any command), and runs to completion. When `redis.call` reaches a
 //! shard it did not declare (scripts may use undeclared keys, as in Redis outside cluster mode),
 //! [`crate::keyspace::LockSet::acquire_more`] takes it on demand: free shards are simply taken;
@@ -24,6 +25,7 @@
 pub mod convert;
 pub mod functions;
 pub mod inline;
+pub mod local;
 pub mod vm;
 
 use crate::args;
@@ -33,9 +35,11 @@ use crate::keyspace::LockPlan;
 use bytes::Bytes;
 use parking_lot::{ReentrantMutex, ReentrantMutexGuard, RwLock};
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicU8,
+    Ordering::{Relaxed, Release},
+};
 use std::sync::Arc;
 
 /// State shared between the running script, its instruction hook and SCRIPT KILL.
@@ -59,9 +63,6 @@ pub struct RunFlags {
     pub caller: AtomicU64,
     /// The running code is a function (FCALL), not an EVAL script.
     pub is_function: AtomicBool,
-    /// While FUNCTION LOAD runs a library's code: the Unix ms after which it fails with
-    /// "FUNCTION LOAD timeout" (0: not loading).
-    pub load_deadline_ms: AtomicI64,
     /// The running script's `redis.set_repl` flags ([`REPL_AOF`] | [`REPL_REPLICA`]); reset to
     /// both when a script starts. Writes made without [`REPL_AOF`] are not propagated.
     pub repl: AtomicU8,
@@ -75,9 +76,10 @@ pub const REPL_REPLICA: u8 = 2;
 /// Scripting figures for INFO memory.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MemStats {
-    /// Heap of the EVAL Lua state (bytes, as of the last run).
+    /// Heaps of the EVAL Lua states (bytes, summed over the threads, each as of its last run).
     pub vm_eval: usize,
-    /// Heap of the functions' Lua state (bytes, as of the last load or call).
+    /// Heaps of the functions' Lua states (bytes, summed over the threads, each as of its
+    /// last load or call).
     pub vm_functions: usize,
     /// Bytes of cached script bodies.
     pub scripts_eval: usize,
@@ -118,12 +120,21 @@ impl Executor {
 
 /// The scripting engine of a server.
 pub struct Scripting {
-    /// The interpreter. Reentrant so that EXEC can take it before locking its shards when it
-    /// queues a script (taking it after would let a running script wait for EXEC's shards
-    /// while EXEC waits for the interpreter); the EVAL inside then takes it again.
-    vm: ReentrantMutex<RefCell<Option<vm::Vm>>>,
-    /// The connection worker that last took `vm` for an inline run (`affinity::NONE` for
-    /// none): a worker that finds the interpreter busy notes a wait for this worker, so
+    /// The script token: held while any EVAL script or function runs (whichever thread's
+    /// interpreter it runs in, see [`local`]), by SCRIPT LOAD/FLUSH and by EXEC with queued
+    /// scripts. Reentrant so that EXEC can take it before locking its shards (taking it after
+    /// would let a running script wait for EXEC's shards while EXEC waits for the token); the
+    /// EVAL inside then takes it again.
+    token: ReentrantMutex<()>,
+    /// Bumped by SCRIPT FLUSH (under the token): interpreters built before are rebuilt.
+    flush_generation: AtomicU64,
+    /// Tells this engine's interpreters from another server's in a thread (tests run several
+    /// servers in one process).
+    id: u64,
+    /// Heap sizes of the per-thread EVAL interpreters (INFO).
+    heaps: local::Heaps,
+    /// The connection worker that last took the token for an inline run (`affinity::NONE`
+    /// for none): a worker that finds the token busy notes a wait for this worker, so
     /// connections that keep running scripts gather on one worker ([`crate::affinity`]).
     vm_holder: std::sync::atomic::AtomicU8,
     /// Script bodies by lowercase SHA1 hex (EVAL caches, SCRIPT LOAD adds).
@@ -132,13 +143,17 @@ pub struct Scripting {
     pub flags: Arc<RunFlags>,
     /// Function libraries' metadata.
     pub registry: RwLock<functions::Registry>,
-    /// The functions' own Lua state (taken after `vm`).
-    fstate: parking_lot::Mutex<Option<functions::FState>>,
+    /// Bumped (after the registry changed) by every FUNCTION LOAD/DELETE/FLUSH/RESTORE: each
+    /// thread's functions state built before is rebuilt from the registry at its next use
+    /// (see [`functions`]).
+    fn_generation: AtomicU64,
+    /// Serialises the writers of the function registry (FUNCTION LOAD/DELETE/FLUSH/RESTORE,
+    /// loading a file's libraries). Never held while waiting for the token or a shard.
+    fn_write: parking_lot::Mutex<()>,
     /// The running function's name, command and start (FUNCTION STATS).
     pub running_fn: parking_lot::Mutex<Option<(String, Vec<Bytes>, i64)>>,
-    /// Heap sizes of the two Lua states, updated after each run (read without the locks).
-    eval_heap: std::sync::atomic::AtomicUsize,
-    fn_heap: std::sync::atomic::AtomicUsize,
+    /// Heap sizes of the per-thread functions states (INFO).
+    fn_heaps: local::Heaps,
     /// The script thread, started on first use.
     executor: parking_lot::Mutex<Option<Executor>>,
     /// Scripts that may run inline on a worker thread (see [`inline`]).
@@ -149,14 +164,20 @@ impl Scripting {
     /// An engine whose busy flag is `busy` (the keyspace's `script_busy`).
     pub fn new(busy: Arc<AtomicBool>) -> Scripting {
         Scripting {
-            vm: ReentrantMutex::new(RefCell::new(None)),
+            token: ReentrantMutex::new(()),
+            flush_generation: AtomicU64::new(0),
+            id: {
+                static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+                NEXT_ID.fetch_add(1, Relaxed)
+            },
+            heaps: local::Heaps::default(),
             vm_holder: std::sync::atomic::AtomicU8::new(crate::affinity::NONE),
             bodies: RwLock::new(HashMap::default()),
             registry: RwLock::new(functions::Registry::default()),
-            fstate: parking_lot::Mutex::new(None),
+            fn_generation: AtomicU64::new(0),
+            fn_write: parking_lot::Mutex::new(()),
             running_fn: parking_lot::Mutex::new(None),
-            eval_heap: std::sync::atomic::AtomicUsize::new(0),
-            fn_heap: std::sync::atomic::AtomicUsize::new(0),
+            fn_heaps: local::Heaps::default(),
             executor: parking_lot::Mutex::new(None),
             known_fast: inline::KnownFast::default(),
             flags: Arc::new(RunFlags {
@@ -223,22 +244,13 @@ impl Scripting {
         };
         let reg = self.registry.read();
         MemStats {
-            vm_eval: self.eval_heap.load(Relaxed),
-            vm_functions: self.fn_heap.load(Relaxed),
+            vm_eval: self.heaps.total(),
+            vm_functions: self.fn_heaps.total(),
             scripts_eval,
             cached_scripts,
             functions_code: reg.libs.values().map(|l| l.code.len()).sum(),
             functions: reg.function_count(),
             libraries: reg.libs.len(),
-        }
-    }
-
-    /// Records the heap size of the EVAL state (`function` false) or the functions' state.
-    pub fn note_heap(&self, function: bool, bytes: usize) {
-        if function {
-            self.fn_heap.store(bytes, Relaxed);
-        } else {
-            self.eval_heap.store(bytes, Relaxed);
         }
     }
 
@@ -249,10 +261,10 @@ impl Scripting {
         }
     }
 
-    /// Takes the interpreter for the caller's thread (EXEC with queued scripts does this before
-    /// locking shards; see the field's docs).
-    pub fn hold(&self) -> ReentrantMutexGuard<'_, RefCell<Option<vm::Vm>>> {
-        self.vm.lock()
+    /// Takes the script token for the caller's thread (EXEC with queued scripts does this
+    /// before locking shards; see the field's docs).
+    pub fn hold(&self) -> ReentrantMutexGuard<'_, ()> {
+        self.token.lock()
     }
 
     /// Number of cached scripts (INFO `number_of_cached_scripts`).
@@ -271,6 +283,18 @@ pub fn runs_off_thread(argv: &[Bytes]) -> bool {
             || args::is(n, "fcall")
             || args::is(n, "fcall_ro")
     })
+}
+
+/// Whether running `argv` takes the script token: script calls, and SCRIPT LOAD / SCRIPT FLUSH
+/// (they compile or drop scripts under it). EXEC takes the token before its shards when a
+/// queued command does (see [`Scripting::hold`]): taken after, a running script that reaches
+/// one of EXEC's shards would wait for EXEC while EXEC waits for the token.
+pub fn needs_token(argv: &[Bytes]) -> bool {
+    runs_off_thread(argv)
+        || (argv.first().is_some_and(|n| args::is(n, "script"))
+            && argv
+                .get(1)
+                .is_some_and(|s| args::is(s, "load") || args::is(s, "flush")))
 }
 
 /// Binds the scripting commands.
@@ -406,55 +430,59 @@ fn eval_generic(c: &mut Ctx, by_sha: bool, readonly: bool) -> CmdResult {
         let body = c.arg_bytes(1);
         (Cow::Owned(crate::sha1::hex(&body)), Some(body))
     };
-    // The VM first, then the shards: a script waiting for the VM holds no shard, so the
+    // The token first, then the shards: a script waiting for the token holds no shard, so the
     // running script's on-demand acquisitions can always complete.
-    let held = sc.vm.lock();
-    let mut guard = held
-        .try_borrow_mut()
-        .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
-    if guard.is_none() {
-        *guard = Some(
-            vm::Vm::new(sc.flags.clone())
-                .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?,
-        );
-    }
-    let Some(vm) = guard.as_mut() else {
-        return Err(CmdError::new("ERR Lua interpreter unavailable"));
-    };
-    // A script compiled in this interpreter is in the body cache too (SCRIPT FLUSH drops
-    // both, under the interpreter lock), so a cached function needs no look-up of the bodies
-    // (a shared lock both workers would write to on every call).
-    let (func, flags) = match vm.cached(&sha) {
+    let held = sc.token.lock();
+    let out = local::with_vm(sc, |vm| {
+        run_script(c, vm, &sha, body.as_ref(), numkeys, readonly)
+    });
+    drop(held);
+    out
+}
+
+/// Compiles (or finds) and runs an EVAL script in `vm`, this thread's interpreter; the
+/// caller holds the script token.
+fn run_script(
+    c: &mut Ctx,
+    vm: &mut vm::Vm,
+    sha: &str,
+    body: Option<&Bytes>,
+    numkeys: usize,
+    readonly: bool,
+) -> CmdResult {
+    let sc = &c.srv.scripting;
+    // A script compiled in a current interpreter is in the body cache too (SCRIPT FLUSH
+    // drops the bodies and retires the interpreters, under the token), so a cached function
+    // needs no look-up of the bodies (a shared lock both workers would write to on every
+    // call).
+    let (func, flags) = match vm.cached(sha) {
         Some((func, flags)) => {
             check_ro(readonly, flags)?;
             (func, flags)
         }
         None => {
-            let body = match &body {
+            let body = match body {
                 Some(b) => b.clone(),
-                None => sc.bodies.read().get(&*sha).cloned().ok_or(NOSCRIPT)?,
+                None => sc.bodies.read().get(sha).cloned().ok_or(NOSCRIPT)?,
             };
             let (flags, source) = parse_shebang(&body)?;
             check_ro(readonly, flags)?;
-            let func = vm.function(&sha, &source, flags)?;
-            if !sc.bodies.read().contains_key(&*sha) {
+            let func = vm.function(sha, &source, flags)?;
+            if !sc.bodies.read().contains_key(sha) {
                 sc.bodies.write().entry(sha.to_string()).or_insert(body);
             }
             (func, flags)
         }
     };
-    let out = run_prepared(
+    run_prepared(
         c,
         vm,
         func,
-        &sha,
+        sha,
         numkeys,
         readonly || flags.no_writes,
         false,
-    );
-    drop(guard);
-    drop(held);
-    out
+    )
 }
 
 /// Runs a compiled script or function (`function`) with the caller's KEYS and ARGV: locks
@@ -500,7 +528,15 @@ fn run_prepared(
     f.wrote.store(false, Relaxed);
     // `busy_threshold_ms` is kept current by `Server::refresh_hot_values` (start-up and every
     // CONFIG SET), not read from the configuration per run.
-    f.started_ms.store(crate::util::now_ms(), Relaxed);
+    // A call run inline started at the command's clock (read when the previous command
+    // ended, microseconds ago); elsewhere (script thread, EXEC) the call may have waited for
+    // the token or the thread since then.
+    let started_ms = if inline::clock_is_fresh() {
+        c.clock.ms
+    } else {
+        crate::util::now_ms()
+    };
+    f.started_ms.store(started_ms, Relaxed);
     f.caller.store(c.client.id, Relaxed);
     f.repl.store(REPL_AOF | REPL_REPLICA, Relaxed);
     f.running.store(true, Relaxed);
@@ -515,7 +551,6 @@ fn run_prepared(
     let outcome = vm.run(c, func, keys, argv, run);
     // Scripts propagate their effects (the writes they made), never themselves (Redis 7).
     c.no_propagate();
-    sc.note_heap(function, vm.lua().used_memory());
     c.client.db = db;
     c.client.nonblocking = saved_nonblocking;
     f.running.store(false, Relaxed);
@@ -532,22 +567,11 @@ fn script_load(c: &mut Ctx) -> CmdResult {
     let sha = crate::sha1::hex(&body);
     let sc = &c.srv.scripting;
     {
-        let held = sc.vm.lock();
-        let mut guard = held
-            .try_borrow_mut()
-            .map_err(|_| CmdError::new("ERR Lua interpreter busy"))?;
-        if guard.is_none() {
-            *guard = Some(
-                vm::Vm::new(sc.flags.clone())
-                    .map_err(|e| crate::cmd_err!("ERR cannot start the Lua interpreter: {}", e))?,
-            );
-        }
-        if let Some(vm) = guard.as_mut() {
-            vm.function(&sha, &source, flags)?;
-            sc.note_heap(false, vm.lua().used_memory());
-        }
-        // Under the interpreter lock: a compiled script always has its body cached (see
-        // `eval_generic`).
+        let _held = sc.token.lock();
+        // Compiled here to check it (and ready on this thread); the other interpreters
+        // compile it at their first run.
+        local::with_vm(sc, |vm| vm.function(&sha, &source, flags).map(drop))?;
+        // Under the token: a compiled script always has its body cached (see `run_script`).
         sc.bodies.write().entry(sha.clone()).or_insert(body);
     }
     c.reply.bulk(sha.as_bytes());
@@ -581,15 +605,15 @@ fn script_flush(c: &mut Ctx) -> CmdResult {
         }
     }
     let sc = &c.srv.scripting;
-    // Bodies and compiled functions go together, under the interpreter lock (a compiled
-    // script must never outlive its body: see `eval_generic`).
-    let held = sc.vm.lock();
+    // Bodies and compiled functions go together, under the token (a compiled script must
+    // never outlive its body: see `run_script`): every interpreter built before this is
+    // rebuilt at its next use (this thread's is dropped now).
+    let held = sc.token.lock();
     sc.bodies.write().clear();
-    if let Ok(mut vm) = held.try_borrow_mut() {
-        *vm = None;
-    }
+    sc.flush_generation.fetch_add(1, Release);
+    sc.heaps.forget_all();
+    local::drop_current(sc);
     drop(held);
-    sc.note_heap(false, 0);
     c.reply.ok();
     Ok(())
 }

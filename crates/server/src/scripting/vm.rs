@@ -20,8 +20,9 @@ use ferrokv_lua::mlua::{
     VmState,
 };
 use ferrokv_resp::{Protocol, Reply};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
@@ -189,6 +190,10 @@ pub struct Vm {
     k_call: mlua::LuaString,
     /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
     bind: Function,
+    /// While FUNCTION LOAD runs a library's code in this state: the Unix ms after which the
+    /// hook fails it with "FUNCTION LOAD timeout" (0: not loading). Per state, not in
+    /// [`RunFlags`]: a library loads in its thread's state while a script may run in another.
+    load_deadline: Rc<Cell<i64>>,
 }
 
 /// Per-run settings.
@@ -456,7 +461,10 @@ impl Vm {
         ferrokv_lua::install_libs(&lua)?;
         let globals = lua.globals();
         let os = lua.create_table()?;
-        let t0 = std::time::Instant::now();
+        // One origin for every interpreter (there is one per thread): `os.clock` never goes
+        // back when consecutive runs land on different threads.
+        static T0: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        let t0 = *T0.get_or_init(std::time::Instant::now);
         os.set(
             "clock",
             lua.create_function(move |_, ()| Ok(t0.elapsed().as_secs_f64()))?,
@@ -580,6 +588,8 @@ impl Vm {
             .set_name("=bind")
             .into_function()?;
         let hook_flags = flags;
+        let load_deadline = Rc::new(Cell::new(0i64));
+        let hook_deadline = load_deadline.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(10_000),
             move |_, _| {
@@ -587,7 +597,7 @@ impl Vm {
                 if f.kill.load(Relaxed) {
                     return Err(lua_err("Script killed by user with SCRIPT KILL..."));
                 }
-                let deadline = f.load_deadline_ms.load(Relaxed);
+                let deadline = hook_deadline.get();
                 if deadline > 0 {
                     if crate::util::now_ms() > deadline {
                         return Err(lua_err("FUNCTION LOAD timeout"));
@@ -634,6 +644,7 @@ impl Vm {
             scratch: Reply::new(Protocol::Resp2),
             call_args: Vec::new(),
             bind,
+            load_deadline,
         })
     }
 
@@ -693,6 +704,12 @@ impl Vm {
             })?;
         self.funcs.insert(sha.to_string(), (f.clone(), flags));
         Ok(f)
+    }
+
+    /// Sets the library-load deadline of this state (Unix ms; 0 clears it): while it is set,
+    /// the instruction hook checks it instead of the busy threshold.
+    pub fn set_load_deadline(&self, ms: i64) {
+        self.load_deadline.set(ms);
     }
 
     /// Runs `f` with the heap limit armed (see [`Armed`]).
