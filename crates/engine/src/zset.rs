@@ -572,9 +572,59 @@ impl Big {
             self.nm(x).score = score;
             return;
         }
-        self.unlink(x);
+        self.move_node(x, score);
+    }
+
+    /// Moves node `x` to the place of `score`: one pass finds both its predecessors (for
+    /// the unlink) and those of its new place, stepping the two searches in turn so that
+    /// their cache misses overlap (the searches are memory bound: each step is a load of a
+    /// node that is rarely in cache). The new place's search runs on the list with `x` still
+    /// in it and is then corrected for `x`'s removal.
+    fn move_node(&mut self, x: u32, score: f64) {
+        let mut ua = [HEAD; MAX_LEVEL];
+        let mut ra = [0u32; MAX_LEVEL];
+        let mut ub = [HEAD; MAX_LEVEL];
+        let mut rb = [0u32; MAX_LEVEL];
+        {
+            let (old, m) = (self.n(x).score, self.member(x));
+            let (mut pa, mut pb, mut ka, mut kb) = (HEAD, HEAD, 0u32, 0u32);
+            for i in (0..self.level).rev() {
+                loop {
+                    let la = self.lvl(pa, i);
+                    let lb = self.lvl(pb, i);
+                    let adv_a = la.fwd != NIL && la.fwd != x && self.less(la.fwd, old, m);
+                    let adv_b = lb.fwd != NIL && self.less(lb.fwd, score, m);
+                    if adv_a {
+                        ka += la.span;
+                        pa = la.fwd;
+                    }
+                    if adv_b {
+                        kb += lb.span;
+                        pb = lb.fwd;
+                    }
+                    if !adv_a && !adv_b {
+                        break;
+                    }
+                }
+                ua[i] = pa;
+                ra[i] = ka;
+                ub[i] = pb;
+                rb[i] = kb;
+            }
+            // Without x: a predecessor that is x becomes x's own predecessor, and the rank
+            // of one after x drops by one.
+            for i in 0..self.level {
+                if ub[i] == x {
+                    ub[i] = ua[i];
+                    rb[i] = ra[i];
+                } else if ub[i] != HEAD && !self.less(ub[i], old, m) {
+                    rb[i] -= 1;
+                }
+            }
+        }
+        self.unlink_at(x, &ua);
         self.nm(x).score = score;
-        self.link(x);
+        self.link_at(x, ub, rb);
     }
 
     /// Takes node `x` (present) out of the skiplist only: its member, hash entry and tower
@@ -597,6 +647,12 @@ impl Big {
                 *slot = p;
             }
         }
+        self.unlink_at(x, &update);
+    }
+
+    /// [`Big::unlink`] once `update` holds `x`'s predecessor at each level (below the
+    /// list's level).
+    fn unlink_at(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
             let ul = self.lvl(u, i);
             if ul.fwd == x {
@@ -625,7 +681,6 @@ impl Big {
     /// Puts node `new` (fresh from [`Big::insert`], or taken out by [`Big::unlink`]) into the
     /// skiplist at the place of its score, with its tower's height unchanged.
     fn link(&mut self, new: u32) {
-        let lvl = self.height(new);
         let mut update = [HEAD; MAX_LEVEL];
         let mut rank = [0u32; MAX_LEVEL];
         let mut x = HEAD;
@@ -646,6 +701,13 @@ impl Big {
                 update[i] = x;
             }
         }
+        self.link_at(new, update, rank);
+    }
+
+    /// [`Big::link`] once `update` holds the predecessor of `new`'s place at each level of
+    /// the list and `rank` their ranks (1-based, the head 0).
+    fn link_at(&mut self, new: u32, mut update: [u32; MAX_LEVEL], mut rank: [u32; MAX_LEVEL]) {
+        let lvl = self.height(new);
         if lvl > self.level {
             for i in self.level..lvl {
                 rank[i] = 0;
