@@ -7,9 +7,11 @@
 //!   hashes). Field expiry times live in a parallel `Vec<i64>` that exists only once some field
 //!   got a TTL (Redis switches such hashes to `listpackex` and never back).
 //! - **Big** (`hashtable`): the items in a `Vec` (each field's name stored once) indexed by a
-//!   `hashbrown::HashTable<u32>` of positions. Removal swaps the last item into the hole, which
-//!   keeps random picks O(1) and lets HSCAN walk positions from the top down with Redis's
-//!   guarantee (an item present for the whole scan is returned at least once).
+//!   `hashbrown::HashTable<u32>` of positions; fields and values of up to 22 bytes are stored
+//!   in the item itself (no allocation, and the probe's field compare stays in the item's
+//!   memory). Removal swaps the last item into the hole, which keeps random picks O(1) and
+//!   lets HSCAN walk positions from the top down with Redis's guarantee (an item present for
+//!   the whole scan is returned at least once).
 //!
 //! A hash converts from small to big when it gets more than `hash-max-listpack-entries` fields or
 //! a field or value longer than `hash-max-listpack-value` bytes, and never converts back

@@ -10,6 +10,10 @@
 //!   are O(log N)) and an intrusive chained hash table over the same nodes (member → node, so
 //!   each member is stored once). The hash table's bucket order gives ZSCAN a cursor that stays
 //!   valid while the table is resized (Redis's reverse-binary cursor).
+//!   A node is one 64-byte cache line holding its score, its three lowest levels, its links
+//!   and (up to 22 bytes) its member, so a search step or a hash probe costs one cache miss;
+//!   taller towers and longer members live in side arenas. Searches are bound by those
+//!   misses, so a moved member's two searches run interleaved (`Big::move_node`).
 //!
 //! Conversion follows Redis: a listpack becomes a skiplist when an insert would exceed
 //! `zset-max-listpack-entries` or brings a member longer than `zset-max-listpack-value`; a
