@@ -7,9 +7,11 @@
 //!   hashes). Field expiry times live in a parallel `Vec<i64>` that exists only once some field
 //!   got a TTL (Redis switches such hashes to `listpackex` and never back).
 //! - **Big** (`hashtable`): the items in a `Vec` (each field's name stored once) indexed by a
-//!   `hashbrown::HashTable<u32>` of positions. Removal swaps the last item into the hole, which
-//!   keeps random picks O(1) and lets HSCAN walk positions from the top down with Redis's
-//!   guarantee (an item present for the whole scan is returned at least once).
+//!   `hashbrown::HashTable<u32>` of positions; fields and values of up to 22 bytes are stored
+//!   in the item itself (no allocation, and the probe's field compare stays in the item's
+//!   memory). Removal swaps the last item into the hole, which keeps random picks O(1) and
+//!   lets HSCAN walk positions from the top down with Redis's guarantee (an item present for
+//!   the whole scan is returned at least once).
 //!
 //! A hash converts from small to big when it gets more than `hash-max-listpack-entries` fields or
 //! a field or value longer than `hash-max-listpack-value` bytes, and never converts back
@@ -41,11 +43,73 @@ pub enum FieldTtl {
     At(i64),
 }
 
+/// Bytes a [`Compact`] keeps inline.
+const COMPACT_INLINE: usize = 22;
+
+/// A field name or value of a big hash: up to [`COMPACT_INLINE`] bytes inside the item (no
+/// allocation, and a field compare reads the item's own cache line), longer ones boxed.
+#[derive(Clone, Debug)]
+enum Compact {
+    Inline { len: u8, buf: [u8; COMPACT_INLINE] },
+    Heap(Box<[u8]>),
+}
+
+const _: () = assert!(std::mem::size_of::<Compact>() == 24);
+
+impl Compact {
+    /// Heap bytes held (0 when inline).
+    fn heap_len(&self) -> usize {
+        match self {
+            Compact::Inline { .. } => 0,
+            Compact::Heap(b) => b.len(),
+        }
+    }
+
+    /// Replaces the bytes, reusing a boxed buffer of the same length (HSET overwriting a
+    /// value with one as long, the common case, allocates nothing).
+    fn set(&mut self, v: &[u8]) {
+        if let Compact::Heap(b) = self {
+            if b.len() == v.len() {
+                b.copy_from_slice(v);
+                return;
+            }
+        }
+        *self = Compact::from(v);
+    }
+}
+
+impl From<&[u8]> for Compact {
+    #[inline]
+    fn from(v: &[u8]) -> Compact {
+        if v.len() <= COMPACT_INLINE {
+            let mut buf = [0u8; COMPACT_INLINE];
+            buf[..v.len()].copy_from_slice(v);
+            Compact::Inline {
+                len: v.len() as u8,
+                buf,
+            }
+        } else {
+            Compact::Heap(v.into())
+        }
+    }
+}
+
+impl std::ops::Deref for Compact {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Compact::Inline { len, buf } => &buf[..usize::from(*len)],
+            Compact::Heap(b) => b,
+        }
+    }
+}
+
 /// One field of a big hash.
 #[derive(Clone, Debug)]
 struct Item {
-    field: Box<[u8]>,
-    value: Box<[u8]>,
+    field: Compact,
+    value: Compact,
     exp: i64,
 }
 
@@ -248,7 +312,7 @@ impl Hash {
                     + b.items.capacity() * std::mem::size_of::<Item>()
                     + b.items
                         .iter()
-                        .map(|it| it.field.len() + it.value.len())
+                        .map(|it| it.field.heap_len() + it.value.heap_len())
                         .sum::<usize>()
                     + b.index.capacity() * (std::mem::size_of::<u32>() + 1)
             }
@@ -376,7 +440,7 @@ impl Hash {
             Enc::Big(b) => match b.find(field) {
                 Some(pos) => {
                     if let Some(it) = b.items.get_mut(pos) {
-                        it.value = value.into();
+                        it.value.set(value);
                         if !keep_ttl {
                             it.exp = NO_TTL;
                         }
@@ -815,10 +879,17 @@ mod tests {
             let mut m: BTreeMap<Vec<u8>, (Vec<u8>, i64)> = BTreeMap::new();
             let mut now = 1000;
             for _ in 0..2000 {
-                let f = format!("f{}", rnd(30)).into_bytes();
+                let id = rnd(30);
+                // Some fields and values longer than a big hash item keeps inline.
+                let f = if id % 3 == 0 {
+                    format!("f{id:0>width$}", width = 15 + id as usize).into_bytes()
+                } else {
+                    format!("f{id}").into_bytes()
+                };
                 match rnd(6) {
                     0 | 1 => {
-                        let v = "x".repeat(rnd(9) as usize).into_bytes();
+                        let len = if rnd(4) == 0 { 18 + rnd(10) } else { rnd(9) };
+                        let v = "x".repeat(len as usize).into_bytes();
                         let keep = rnd(2) == 0;
                         let created = h.set(&f, &v, keep, &l);
                         let old = m.get(&f).cloned();
