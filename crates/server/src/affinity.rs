@@ -90,11 +90,11 @@ pub const HOME_COLD: u32 = 1;
 /// How often each worker publishes its busy fraction (ms).
 pub const SAMPLE_MS: u64 = 100;
 /// Pack when the workers' busy fractions add up to less than this (permille of one core)...
-pub const PACK_BELOW: u32 = 800;
+pub const PACK_BELOW: u32 = 600;
 /// ... for this many samples in a row.
-pub const PACK_SAMPLES: u32 = 5;
+pub const PACK_SAMPLES: u32 = 10;
 /// Spread when the packed worker is busier than this (permille)...
-pub const SPREAD_ABOVE: u32 = 920;
+pub const SPREAD_ABOVE: u32 = 850;
 /// ... for this many samples in a row.
 pub const SPREAD_SAMPLES: u32 = 3;
 /// No switch between packed and spread within this long of the previous one (ms).
@@ -718,7 +718,7 @@ mod tests {
             w.busy[0].store(a, Relaxed);
             w.busy[1].store(b, Relaxed);
         };
-        set(300, 300);
+        set(250, 250);
         for i in 0..PACK_SAMPLES {
             assert!(!w.is_packed(), "sample {i}");
             w.decide(&mut ctl, 100 * u64::from(i));
