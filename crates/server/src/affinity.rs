@@ -46,11 +46,32 @@
 //! `FERROKV_AFFINITY=0` in the environment turns migration off (the counters stay), for A/B
 //! measurements. Measurements and open doubts: docs/performance-notes.md, "Connection
 //! migration".
+//!
+//! **Packing** (adaptive worker count): every worker measures the fraction of wall time its
+//! runtime was not parked (tokio `on_thread_park`/`on_thread_unpark` hooks add the parked time
+//! to a thread-local counter: [`on_park`], [`on_unpark`]) and publishes it every
+//! [`SAMPLE_MS`] ([`Sampler`]; one relaxed store per worker per sample, nothing per command).
+//! Worker 0's sampler also decides the mode ([`Workers::decide`]): *packed* once the busy
+//! fractions of all workers add up to less than [`PACK_BELOW`] of one core for
+//! [`PACK_SAMPLES`] samples in a row, *spread* again once worker 0 is busier than
+//! [`SPREAD_ABOVE`] for [`SPREAD_SAMPLES`] samples, and no switch within [`SWITCH_COOLDOWN_MS`]
+//! of the last one (hysteresis). While packed, the accept loop hands new connections to worker
+//! 0 ([`Workers::accept_target`]) and every movable connection on another worker moves to
+//! worker 0 at its next batch boundary ([`Move::Pack`]); the hot-key rules (towards a holder,
+//! rebalance) rest meanwhile, since one worker has nothing to wait for. Each switch to spread
+//! bumps an epoch: at its next batch boundary each connection sees the new epoch once and, if
+//! its worker serves more than one connection more than the least loaded one, moves there
+//! ([`Move::Rebalance`]); the hot-key consolidation then regroups any hot-key clients as
+//! before. Why: on a machine with fewer cores than runnable threads (the load generator plus
+//! two workers on two cores), a light load spread over two workers gets its workers preempted
+//! and triples p99; one worker that keeps up serves it with lower latency and less CPU.
+//! `FERROKV_PACK=0` turns packing off alone (migration for hot keys stays).
 
 use crate::client::Client;
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// No worker (a thread that is not a connection worker: script thread, cron, tests).
 pub const NONE: u8 = u8::MAX;
@@ -66,6 +87,18 @@ pub const MIN_INTERVAL_MS: i64 = 100;
 pub const HOME_IDLE_MS: i64 = 200;
 /// A home shard taken in at most this many of the last [`HISTORY`] batches is cold.
 pub const HOME_COLD: u32 = 1;
+/// How often each worker publishes its busy fraction (ms).
+pub const SAMPLE_MS: u64 = 100;
+/// Pack when the workers' busy fractions add up to less than this (permille of one core)...
+pub const PACK_BELOW: u32 = 600;
+/// ... for this many samples in a row.
+pub const PACK_SAMPLES: u32 = 10;
+/// Spread when the packed worker is busier than this (permille)...
+pub const SPREAD_ABOVE: u32 = 850;
+/// ... for this many samples in a row.
+pub const SPREAD_SAMPLES: u32 = 3;
+/// No switch between packed and spread within this long of the previous one (ms).
+pub const SWITCH_COOLDOWN_MS: u64 = 2000;
 
 /// What a worker thread knows about its siblings: their queues (generic over the message so
 /// that this module does not depend on the network layer) and how many connections each one
@@ -82,18 +115,103 @@ pub struct Workers<Q> {
     /// Whether connections may migrate (environment `FERROKV_AFFINITY=0` turns migration off
     /// and keeps the counters, for A/B measurements).
     pub enabled: bool,
+    /// Whether packing may be used (`FERROKV_PACK=0` turns it off; it also needs
+    /// [`Workers::enabled`] and two workers or more).
+    pub pack_enabled: bool,
+    /// Each worker's busy fraction over its last sample (permille of wall time not parked).
+    pub busy: Box<[AtomicU32]>,
+    /// Whether connections are packed on worker 0 now.
+    pub packed: AtomicBool,
+    /// Bumped at each switch from packed to spread (see [`Affinity::end`]).
+    pub spread_epoch: AtomicU32,
+    /// Switches between packed and spread (INFO `ferrokv_pack_switches`).
+    pub switches: AtomicU64,
 }
 
 impl<Q> Workers<Q> {
     /// `queues.len()` workers serving no connection yet.
     pub fn new(queues: Vec<Q>) -> Workers<Q> {
         let loads = (0..queues.len()).map(|_| AtomicUsize::new(0)).collect();
+        let busy = (0..queues.len()).map(|_| AtomicU32::new(0)).collect();
         Workers {
             queues,
             loads,
             contended_batches: AtomicU64::new(0),
             enabled: true,
+            pack_enabled: true,
+            busy,
+            packed: AtomicBool::new(false),
+            spread_epoch: AtomicU32::new(0),
+            switches: AtomicU64::new(0),
         }
+    }
+
+    /// Whether packing applies at all: migration on, packing on, two workers or more.
+    pub fn can_pack(&self) -> bool {
+        self.enabled && self.pack_enabled && self.queues.len() > 1
+    }
+
+    /// Starts in packed mode when packing applies (no load yet: one worker is enough).
+    pub fn start_packed(&self) {
+        self.packed.store(self.can_pack(), Relaxed);
+    }
+
+    /// Whether connections are packed on worker 0 now.
+    #[inline]
+    pub fn is_packed(&self) -> bool {
+        self.packed.load(Relaxed)
+    }
+
+    /// The worker that gets the next accepted connection: worker 0 while packed, else round
+    /// robin over all by `seq` (the accept loop's counter).
+    pub fn accept_target(&self, seq: usize) -> usize {
+        if self.is_packed() {
+            0
+        } else {
+            seq % self.queues.len().max(1)
+        }
+    }
+
+    /// Busy fractions of all workers (permille), by index (INFO `ferrokv_worker_busy`).
+    pub fn busy_permille(&self) -> Vec<u32> {
+        self.busy.iter().map(|b| b.load(Relaxed)).collect()
+    }
+
+    /// Worker 0's decision after each sample: switches between packed and spread (see the
+    /// module docs). `ctl` keeps the streaks; `now_ms` is a monotonic clock.
+    pub fn decide(&self, ctl: &mut PackControl, now_ms: u64) {
+        if !self.can_pack() {
+            return;
+        }
+        let busy = self.busy_permille();
+        let sum: u32 = busy.iter().sum();
+        let first = busy.first().copied().unwrap_or(0);
+        let packed = self.is_packed();
+        if packed {
+            ctl.calm = 0;
+            ctl.hot = if first > SPREAD_ABOVE { ctl.hot + 1 } else { 0 };
+        } else {
+            ctl.hot = 0;
+            ctl.calm = if sum < PACK_BELOW { ctl.calm + 1 } else { 0 };
+        }
+        if ctl
+            .last_switch_ms
+            .is_some_and(|t| now_ms.saturating_sub(t) < SWITCH_COOLDOWN_MS)
+        {
+            return;
+        }
+        if packed && ctl.hot >= SPREAD_SAMPLES {
+            self.spread_epoch.fetch_add(1, Relaxed);
+            self.packed.store(false, Relaxed);
+        } else if !packed && ctl.calm >= PACK_SAMPLES {
+            self.packed.store(true, Relaxed);
+        } else {
+            return;
+        }
+        self.switches.fetch_add(1, Relaxed);
+        ctl.last_switch_ms = Some(now_ms);
+        ctl.hot = 0;
+        ctl.calm = 0;
     }
 
     /// Counts a migrating connection on worker `to` before it is sent there, so that the
@@ -127,6 +245,84 @@ impl<Q> Workers<Q> {
             }
         }
         best.1
+    }
+}
+
+/// Worker 0's packing controller state (see [`Workers::decide`]).
+#[derive(Debug, Default)]
+pub struct PackControl {
+    /// Samples in a row with the packed worker above [`SPREAD_ABOVE`].
+    hot: u32,
+    /// Samples in a row with the sum of all workers below [`PACK_BELOW`].
+    calm: u32,
+    /// When the mode last switched (`None`: never).
+    last_switch_ms: Option<u64>,
+}
+
+thread_local! {
+    /// When this worker's runtime parked (`None`: running).
+    static PARKED_AT: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Nanoseconds this worker's runtime spent parked so far.
+    static IDLE_NS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Runtime hook (`on_thread_park`): the worker goes idle.
+pub fn on_park() {
+    PARKED_AT.with(|p| p.set(Some(Instant::now())));
+}
+
+/// Runtime hook (`on_thread_unpark`): the worker wakes up; the parked time is added to its
+/// idle counter.
+pub fn on_unpark() {
+    if let Some(t) = PARKED_AT.with(|p| p.take()) {
+        let ns = u64::try_from(t.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        IDLE_NS.with(|i| i.set(i.get().saturating_add(ns)));
+    }
+}
+
+/// A worker's periodic measurement of its own busy fraction (runs on the worker, as a task
+/// woken every [`SAMPLE_MS`]).
+pub struct Sampler {
+    index: usize,
+    last: Instant,
+    last_idle: u64,
+    ctl: PackControl,
+    origin: Instant,
+}
+
+impl Sampler {
+    /// A sampler for worker `index`, starting now.
+    pub fn new(index: usize) -> Sampler {
+        let now = Instant::now();
+        Sampler {
+            index,
+            last: now,
+            last_idle: IDLE_NS.with(|i| i.get()),
+            ctl: PackControl::default(),
+            origin: now,
+        }
+    }
+
+    /// Publishes the busy fraction since the previous call; on worker 0 also decides the
+    /// packing mode.
+    pub fn sample<Q>(&mut self, workers: &Workers<Q>) {
+        let now = Instant::now();
+        let idle = IDLE_NS.with(|i| i.get());
+        let wall = u64::try_from(now.duration_since(self.last).as_nanos()).unwrap_or(u64::MAX);
+        let idle_d = idle.saturating_sub(self.last_idle).min(wall);
+        self.last = now;
+        self.last_idle = idle;
+        if wall == 0 {
+            return;
+        }
+        let busy = ((wall - idle_d) as u128 * 1000 / wall as u128) as u32;
+        if let Some(b) = workers.busy.get(self.index) {
+            b.store(busy, Relaxed);
+        }
+        if self.index == 0 {
+            let ms = u64::try_from(now.duration_since(self.origin).as_millis()).unwrap_or(0);
+            workers.decide(&mut self.ctl, ms);
+        }
     }
 }
 
@@ -223,6 +419,8 @@ pub struct Affinity {
     home: u32,
     /// One bit per batch, most recent lowest: the batch took the home shard.
     home_hist: u8,
+    /// The last spread epoch this connection looked at (see [`Workers::spread_epoch`]).
+    epoch: u32,
 }
 
 impl Default for Affinity {
@@ -234,6 +432,7 @@ impl Default for Affinity {
             moved_ms: i64::MIN / 2,
             home: u32::MAX,
             home_hist: 0,
+            epoch: 0,
         }
     }
 }
@@ -243,15 +442,18 @@ impl Default for Affinity {
 pub enum Move {
     /// Towards the worker holding the shard it keeps waiting for.
     Towards(u8),
-    /// Back to a less loaded worker, its hot phase over.
+    /// Back to a less loaded worker, its hot phase over (or the workers spread again after a
+    /// packed phase).
     Rebalance(u8),
+    /// Onto the packing worker (0) while the load fits on one worker.
+    Pack(u8),
 }
 
 impl Move {
     /// The destination worker.
     pub fn to(self) -> u8 {
         match self {
-            Move::Towards(w) | Move::Rebalance(w) => w,
+            Move::Towards(w) | Move::Rebalance(w) | Move::Pack(w) => w,
         }
     }
 }
@@ -295,11 +497,33 @@ impl Affinity {
                 self.target_shard = shard;
             }
             self.target = waited;
-        } else if self.history == 0 && self.home == u32::MAX {
-            // The common case: nothing to decide.
-            return None;
+        } else if self.history == 0 && self.home == u32::MAX && me == 0 {
+            // The common case on worker 0 (where packing puts everyone): nothing to decide
+            // unless the workers spread again.
+            if workers.is_packed() || workers.spread_epoch.load(Relaxed) == self.epoch {
+                return None;
+            }
         }
         if now_ms - self.moved_ms < MIN_INTERVAL_MS || !workers.enabled {
+            return None;
+        }
+        if workers.is_packed() {
+            // One worker serves everything: nothing to wait for, nothing to balance.
+            self.history = 0;
+            self.home = u32::MAX;
+            self.epoch = workers.spread_epoch.load(Relaxed);
+            return (me != 0).then_some(Move::Pack(0));
+        }
+        let epoch = workers.spread_epoch.load(Relaxed);
+        if epoch != self.epoch {
+            // The workers spread again: move once if this worker has more than its share.
+            self.epoch = epoch;
+            let least = workers.least_loaded();
+            if least != me && workers.load(me) > workers.load(least) + 1 {
+                return Some(Move::Rebalance(least));
+            }
+        }
+        if self.history == 0 && self.home == u32::MAX {
             return None;
         }
         if self.history.count_ones() >= MIN_WAITS && self.target != me {
@@ -331,7 +555,7 @@ impl Affinity {
                 self.home = self.target_shard;
                 self.home_hist = u8::MAX;
             }
-            Move::Rebalance(_) => self.home = u32::MAX,
+            Move::Rebalance(_) | Move::Pack(_) => self.home = u32::MAX,
         }
     }
 }
@@ -483,6 +707,90 @@ mod tests {
         assert_eq!(m, Move::Rebalance(1));
         // After HISTORY - HOME_COLD cold batches.
         assert!(t >= 1500 + 10 * (HISTORY - HOME_COLD - 1) as i64, "{t}");
+        set_worker(usize::from(NONE));
+    }
+
+    #[test]
+    fn packs_when_calm_and_spreads_when_hot_with_a_cooldown() {
+        let w = workers(&[10, 10]);
+        let mut ctl = PackControl::default();
+        let set = |a: u32, b: u32| {
+            w.busy[0].store(a, Relaxed);
+            w.busy[1].store(b, Relaxed);
+        };
+        set(250, 250);
+        for i in 0..PACK_SAMPLES {
+            assert!(!w.is_packed(), "sample {i}");
+            w.decide(&mut ctl, 100 * u64::from(i));
+        }
+        assert!(w.is_packed());
+        // Saturated at once, but within the cooldown: stays packed.
+        set(1000, 0);
+        // (It switched at the last sample, t = 100 × (PACK_SAMPLES - 1).)
+        let mut t = 100 * u64::from(PACK_SAMPLES);
+        while t < 100 * u64::from(PACK_SAMPLES - 1) + SWITCH_COOLDOWN_MS {
+            w.decide(&mut ctl, t);
+            assert!(w.is_packed(), "{t}");
+            t += 100;
+        }
+        // A calm sample breaks the streak.
+        set(500, 0);
+        w.decide(&mut ctl, t);
+        set(1000, 0);
+        for _ in 1..SPREAD_SAMPLES {
+            t += 100;
+            w.decide(&mut ctl, t);
+        }
+        assert!(w.is_packed());
+        t += 100;
+        w.decide(&mut ctl, t);
+        assert!(!w.is_packed());
+        assert_eq!(w.spread_epoch.load(Relaxed), 1);
+        assert_eq!(w.switches.load(Relaxed), 2);
+        // Two half-busy workers add up to more than one calm core: stays spread.
+        set(500, 500);
+        for _ in 0..50 {
+            t += 100;
+            w.decide(&mut ctl, t);
+        }
+        assert!(!w.is_packed());
+        // Packing off: never packs.
+        let mut off = workers(&[1, 1]);
+        off.pack_enabled = false;
+        let mut ctl = PackControl::default();
+        for t in 0..50 {
+            off.decide(&mut ctl, 100 * t);
+        }
+        assert!(!off.is_packed());
+    }
+
+    #[test]
+    fn packed_connections_go_to_worker_zero_and_spread_once_per_epoch() {
+        set_worker(1);
+        let w = workers(&[5, 5]);
+        w.packed.store(true, Relaxed);
+        let mut a = Affinity::default();
+        a.begin();
+        assert_eq!(a.end(&w, 1000), Some(Move::Pack(0)));
+        a.moved(Move::Pack(0), 1000);
+        // On worker 0 while packed: stays, even after hot-key waits (nobody else to wait for).
+        set_worker(0);
+        let w = workers(&[10, 0]);
+        w.packed.store(true, Relaxed);
+        for t in 0..10 {
+            a.begin();
+            assert_eq!(a.end(&w, 1200 + t), None);
+        }
+        // Spread: one move to the least loaded worker, then no more for this epoch.
+        w.packed.store(false, Relaxed);
+        w.spread_epoch.store(1, Relaxed);
+        a.begin();
+        assert_eq!(a.end(&w, 1300), Some(Move::Rebalance(1)));
+        a.moved(Move::Rebalance(1), 1300);
+        for t in 0..10 {
+            a.begin();
+            assert_eq!(a.end(&w, 1500 + t), None);
+        }
         set_worker(usize::from(NONE));
     }
 }

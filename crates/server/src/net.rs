@@ -157,26 +157,49 @@ pub fn worker_loads() -> Option<(Vec<usize>, u64)> {
     })
 }
 
-/// Starts `n` connection worker threads, each with its own current-thread runtime.
-pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQueue>> {
+/// Whether connections are packed on one worker now, how many times the mode switched, and
+/// each worker's busy fraction (permille); `None` off the worker threads (INFO
+/// `ferrokv_packed`, `ferrokv_pack_switches`, `ferrokv_worker_busy`, see [`crate::affinity`]).
+pub fn worker_packing() -> Option<(bool, u64, Vec<u32>)> {
+    WORKERS.with(|w| {
+        w.borrow()
+            .as_ref()
+            .map(|w| (w.is_packed(), w.switches.load(Relaxed), w.busy_permille()))
+    })
+}
+
+/// Starts `n` connection worker threads, each with its own current-thread runtime; returns
+/// what the accept loop needs to hand them connections (their queues and packing state).
+pub fn start_workers(
+    srv: &Arc<Server>,
+    n: usize,
+) -> std::io::Result<Arc<crate::affinity::Workers<WorkerQueue>>> {
     let (queues, receivers): (Vec<_>, Vec<_>) = (0..n.max(1))
         .map(|_| tokio::sync::mpsc::unbounded_channel::<Handover>())
         .unzip();
     let mut shared = crate::affinity::Workers::new(queues.clone());
     shared.enabled = std::env::var("FERROKV_AFFINITY").map_or(true, |v| v != "0");
+    shared.pack_enabled = std::env::var("FERROKV_PACK").map_or(true, |v| v != "0");
+    shared.start_packed();
     let shared = Arc::new(shared);
+    let all = shared.clone();
     for (i, mut rx) in receivers.into_iter().enumerate() {
         let srv = srv.clone();
         let shared = shared.clone();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
+            .on_thread_park(crate::affinity::on_park)
+            .on_thread_unpark(crate::affinity::on_unpark)
             .build()?;
         std::thread::Builder::new()
             .name(format!("ferrokv-io-{i}"))
             .spawn(move || {
                 crate::affinity::set_worker(i);
-                WORKERS.with(|w| *w.borrow_mut() = Some(shared));
+                WORKERS.with(|w| *w.borrow_mut() = Some(shared.clone()));
                 rt.block_on(async move {
+                    if shared.can_pack() {
+                        tokio::spawn(sample_busy(shared, i));
+                    }
                     while let Some(h) = rx.recv().await {
                         let (sock, addr, handle, carried) = match h {
                             Handover::New(sock, addr, handle) => (sock, addr, handle, None),
@@ -212,13 +235,28 @@ pub fn start_workers(srv: &Arc<Server>, n: usize) -> std::io::Result<Vec<WorkerQ
                 });
             })?;
     }
-    Ok(queues)
+    Ok(all)
+}
+
+/// Publishes worker `index`'s busy fraction every [`crate::affinity::SAMPLE_MS`] (and, on
+/// worker 0, decides whether connections are packed).
+async fn sample_busy(workers: Arc<crate::affinity::Workers<WorkerQueue>>, index: usize) {
+    let mut sampler = crate::affinity::Sampler::new(index);
+    let mut tick = tokio::time::interval(Duration::from_millis(crate::affinity::SAMPLE_MS));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        sampler.sample(&workers);
+    }
 }
 
 /// Runs the server until shutdown: accept loops (handing connections to `workers`), cron,
 /// signal handling.
-pub async fn serve(srv: Arc<Server>, listeners: Vec<TcpListener>, workers: Vec<WorkerQueue>) {
-    let workers = Arc::new(workers);
+pub async fn serve(
+    srv: Arc<Server>,
+    listeners: Vec<TcpListener>,
+    workers: Arc<crate::affinity::Workers<WorkerQueue>>,
+) {
     let mut tasks = Vec::new();
     for l in listeners {
         tasks.push(tokio::spawn(accept_loop(srv.clone(), l, workers.clone())));
@@ -263,7 +301,11 @@ async fn signals(srv: Arc<Server>) {
     crate::cmd::server::shutdown_now(&srv);
 }
 
-async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<WorkerQueue>>) {
+async fn accept_loop(
+    srv: Arc<Server>,
+    listener: TcpListener,
+    workers: Arc<crate::affinity::Workers<WorkerQueue>>,
+) {
     let mut next = 0usize;
     loop {
         let accepted = tokio::select! {
@@ -314,7 +356,7 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener, workers: Arc<Vec<W
             }
         };
         next = next.wrapping_add(1);
-        if let Some(q) = workers.get(next % workers.len().max(1)) {
+        if let Some(q) = workers.queues.get(workers.accept_target(next)) {
             if q.send(Handover::New(sock, addr, handle.clone())).is_err() {
                 srv.clients.unregister(handle.id);
             }

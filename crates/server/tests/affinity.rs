@@ -23,12 +23,16 @@ const PIPELINE: usize = 16;
 /// such tests in parallel on a small machine make rare.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The test's turn and its server, with two workers whatever the machine (the variable is set
-/// once, before any server of this binary starts).
+/// The test's turn and its server, with two workers whatever the machine and packing off (these
+/// tests deal connections round robin; packing has its own tests in `tests/pack.rs`). The
+/// variables are set once, before any server of this binary starts.
 fn server() -> (MutexGuard<'static, ()>, ServerProc) {
     let turn = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     static THREADS: Once = Once::new();
-    THREADS.call_once(|| std::env::set_var("FERROKV_THREADS", "2"));
+    THREADS.call_once(|| {
+        std::env::set_var("FERROKV_THREADS", "2");
+        std::env::set_var("FERROKV_PACK", "0");
+    });
     (turn, ServerProc::ferrokv(BIN, &[]))
 }
 

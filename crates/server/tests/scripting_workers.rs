@@ -22,8 +22,10 @@ const CONNS: usize = 8;
 
 fn server(extra: &[&str]) -> ServerProc {
     // Same values for every test of this binary (tests share the process environment): two
-    // workers, and a small Lua heap limit so the memory test is quick.
+    // workers dealt connections round robin (packing off), and a small Lua heap limit so the
+    // memory test is quick.
     std::env::set_var("FERROKV_THREADS", "2");
+    std::env::set_var("FERROKV_PACK", "0");
     std::env::set_var("FERROKV_LUA_MEMORY_LIMIT", "67108864");
     ServerProc::ferrokv(BIN, extra)
 }

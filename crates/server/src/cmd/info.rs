@@ -879,6 +879,12 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         let loads: Vec<String> = loads.iter().map(usize::to_string).collect();
         field!(out, "ferrokv_worker_connections", "{}", loads.join(","));
     }
+    if let Some((packed, switches, busy)) = crate::net::worker_packing() {
+        let busy: Vec<String> = busy.iter().map(u32::to_string).collect();
+        field!(out, "ferrokv_packed", "{}", u8::from(packed));
+        field!(out, "ferrokv_pack_switches", "{}", switches);
+        field!(out, "ferrokv_worker_busy_permille", "{}", busy.join(","));
+    }
 }
 
 fn replication_section(srv: &Server, out: &mut String) {
