@@ -91,8 +91,9 @@ pub const HOME_COLD: u32 = 1;
 pub const SAMPLE_MS: u64 = 100;
 /// Pack when the workers' busy fractions add up to less than this (permille of one core)...
 pub const PACK_BELOW: u32 = 600;
-/// ... for this many samples in a row.
-pub const PACK_SAMPLES: u32 = 10;
+/// ... for this many samples in a row (10 s: quick to spread, slow to pack again, so a load
+/// that pauses for a few seconds, e.g. between the runs of a benchmark, keeps both workers).
+pub const PACK_SAMPLES: u32 = 100;
 /// Spread when the packed worker is busier than this (permille)...
 pub const SPREAD_ABOVE: u32 = 850;
 /// ... for this many samples in a row.
