@@ -272,6 +272,20 @@ impl Client {
         }
     }
 
+    /// Whether nothing around this client's next command needs the connection loop's general
+    /// path: replies on, no MULTI, no MONITOR feed wanted, no Pub/Sub mode, not killed, no
+    /// message waiting in its mailbox. The fast paths (squashed runs of commands, inline
+    /// script calls) add their own conditions to this one.
+    #[inline]
+    pub fn is_plain(&self) -> bool {
+        self.reply_mode == ReplyMode::On
+            && self.multi.is_none()
+            && !self.wants_monitor
+            && !self.subs.active()
+            && !self.handle.is_killed()
+            && !self.subs.mailbox.as_ref().is_some_and(|m| m.has_pending())
+    }
+
     /// Pseudo-random bits (xorshift), for LFU increments and random choices.
     pub fn next_rand(&mut self) -> u32 {
         self.rng ^= self.rng << 13;

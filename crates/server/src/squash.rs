@@ -369,17 +369,7 @@ fn qualifies(cmd: &Command) -> bool {
 /// Whether the client's state lets the connection loop run `argv` with nothing around it.
 #[inline]
 fn client_allows(client: &Client, argv: &[Bytes]) -> bool {
-    client.reply_mode == ReplyMode::On
-        && client.multi.is_none()
-        && !client.wants_monitor
-        && !client.subs.active()
-        && !client.handle.is_killed()
-        && !client
-            .subs
-            .mailbox
-            .as_ref()
-            .is_some_and(|m| m.has_pending())
-        && !crate::scripting::runs_off_thread(argv)
+    client.is_plain() && !crate::scripting::runs_off_thread(argv)
 }
 
 /// Whether the command just run left nothing for the connection loop to do but the

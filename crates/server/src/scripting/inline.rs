@@ -24,7 +24,7 @@
 
 use super::Scripting;
 use crate::affinity;
-use crate::client::{Client, ReplyMode};
+use crate::client::Client;
 use crate::dispatch::{self, Flow};
 use crate::server::Server;
 use crate::squash::Squash;
@@ -265,19 +265,10 @@ pub fn try_inline(
 /// Whether the call just run left nothing for the connection loop to do but the
 /// after-command work [`try_inline`] does itself, so the next call may run right away.
 fn settled(srv: &Server, client: &Client, reply: &Reply) -> bool {
-    client.reply_mode == ReplyMode::On
+    client.is_plain()
         && client.blocking.parked.is_none()
         && client.block_until.is_none()
         && !client.close_after_reply
-        && !client.wants_monitor
-        && client.multi.is_none()
-        && !client.subs.active()
-        && !client.handle.is_killed()
-        && !client
-            .subs
-            .mailbox
-            .as_ref()
-            .is_some_and(|m| m.has_pending())
         && reply.len() < MAX_REPLY
         // The loop checks the output-buffer limit after each command.
         && srv.hot.obuf_limit(crate::pubsub::CLASS_NORMAL).0 == 0
