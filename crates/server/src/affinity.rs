@@ -53,7 +53,7 @@
 //! [`SAMPLE_MS`] ([`Sampler`]; one relaxed store per worker per sample, nothing per command).
 //! Worker 0's sampler also decides the mode ([`Workers::decide`]): *packed* once the busy
 //! fractions of all workers add up to less than [`PACK_BELOW`] of one core for
-//! [`PACK_SAMPLES`] samples in a row, *spread* again once worker 0 is busier than
+//! [`PACK_SAMPLES`] samples (a busier one takes back [`CALM_PENALTY`]), *spread* again once worker 0 is busier than
 //! [`SPREAD_ABOVE`] for [`SPREAD_SAMPLES`] samples, and no switch within [`SWITCH_COOLDOWN_MS`]
 //! of the last one (hysteresis). While packed, the accept loop hands new connections to worker
 //! 0 ([`Workers::accept_target`]) and every movable connection on another worker moves to
@@ -91,9 +91,13 @@ pub const HOME_COLD: u32 = 1;
 pub const SAMPLE_MS: u64 = 100;
 /// Pack when the workers' busy fractions add up to less than this (permille of one core)...
 pub const PACK_BELOW: u32 = 600;
-/// ... for this many samples in a row (10 s: quick to spread, slow to pack again, so a load
-/// that pauses for a few seconds, e.g. between the runs of a benchmark, keeps both workers).
+/// ... for this many samples (10 s: quick to spread, slow to pack again, so a load that pauses
+/// for a few seconds, e.g. between the runs of a benchmark, keeps both workers). Not strictly
+/// in a row: a busier sample takes back [`CALM_PENALTY`] calm ones, so a light load still packs
+/// when background work (compaction, other processes) makes one sample in ten look busy.
 pub const PACK_SAMPLES: u32 = 100;
+/// Calm samples a busier sample takes back (see [`PACK_SAMPLES`]).
+pub const CALM_PENALTY: u32 = 10;
 /// Spread when the packed worker is busier than this (permille)...
 pub const SPREAD_ABOVE: u32 = 850;
 /// ... for this many samples in a row.
@@ -193,7 +197,11 @@ impl<Q> Workers<Q> {
             ctl.hot = if first > SPREAD_ABOVE { ctl.hot + 1 } else { 0 };
         } else {
             ctl.hot = 0;
-            ctl.calm = if sum < PACK_BELOW { ctl.calm + 1 } else { 0 };
+            ctl.calm = if sum < PACK_BELOW {
+                ctl.calm + 1
+            } else {
+                ctl.calm.saturating_sub(CALM_PENALTY)
+            };
         }
         if ctl
             .last_switch_ms
