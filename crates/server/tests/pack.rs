@@ -31,11 +31,7 @@ fn server(pack: bool) -> ServerProc {
 }
 
 fn loads(c: &mut Conn) -> Vec<usize> {
-    c.info_field("stats", "ferrokv_worker_connections")
-        .unwrap_or_else(|| panic!("no ferrokv_worker_connections in INFO stats"))
-        .split(',')
-        .map(|n| n.parse().expect("a number"))
-        .collect()
+    c.worker_loads()
 }
 
 fn packed(c: &mut Conn) -> bool {

@@ -115,6 +115,19 @@ impl Conn {
             .find_map(|l| l.strip_prefix(&prefix).map(str::to_string))
     }
 
+    /// Connections served by each connection worker (INFO stats
+    /// `ferrokv_worker_connections`, ferrokv only).
+    ///
+    /// # Panics
+    /// If the field is missing or not a comma-separated list of numbers.
+    pub fn worker_loads(&mut self) -> Vec<usize> {
+        self.info_field("stats", "ferrokv_worker_connections")
+            .unwrap_or_else(|| panic!("no ferrokv_worker_connections in INFO stats"))
+            .split(',')
+            .map(|n| n.parse().expect("a number"))
+            .collect()
+    }
+
     /// Sends a command with binary arguments and returns the exact reply bytes.
     pub fn cmd_raw(&mut self, args: &[&[u8]]) -> Vec<u8> {
         self.send(args);
