@@ -1102,6 +1102,13 @@ def _short_version(v: str) -> str:
     return next((t[2:] for t in v.split() if t.startswith("v=")), v[:20])
 
 
+def _reference_name(v: str) -> str:
+    """The reference server's name from its --version line: 'valkey-server' for Valkey
+    ('Valkey server v=8.0.1 ...', e.g. `--redis-bin /usr/bin/valkey-server`), else 'redis-server'.
+    Tables and JSON keep the key "redis" for whichever reference server ran."""
+    return "valkey-server" if v.lower().startswith("valkey") else "redis-server"
+
+
 def _jsonable(v: Any) -> Any:
     """Sets (CPU lists) as sorted lists, recursively through tuples and lists."""
     if isinstance(v, set):
@@ -1199,7 +1206,8 @@ def main(argv: list[str]) -> int:
                 memory = memory_phase(args, pool, workdir)
             pool.stop_all()
         print()
-        print(f"# ferrokv vs redis ({meta['redis_version']}), {os.cpu_count()} CPUs, "
+        print(f"# ferrokv vs {_reference_name(meta['redis_version'])} ({meta['redis_version']}), "
+              f"{os.cpu_count()} CPUs, "
               f"{args.runs} run(s) each, medians; -c {','.join(map(str, args.clients))} -r {args.keyspace}, "
               f"redis-benchmark --threads {threads or 'off'}")
         print("# ratio = ferrokv / redis (throughput: >1 is ferrokv faster; "
@@ -1212,7 +1220,8 @@ def main(argv: list[str]) -> int:
         print(f"\nraw results: {os.path.relpath(out)}")
         if summary and not args.no_plot:
             svg = os.path.splitext(out)[0] + ".svg"
-            write_svg(summary, svg, f"ferrokv vs redis-server {_short_version(meta['redis_version'])} - "
+            write_svg(summary, svg, f"ferrokv vs {_reference_name(meta['redis_version'])} "
+                                    f"{_short_version(meta['redis_version'])} - "
                                     f"{meta['timestamp_utc']} - {os.cpu_count()} CPUs, "
                                     f"{args.runs} run(s) each")
             print(f"plot: {os.path.relpath(svg)}")
