@@ -256,6 +256,22 @@ impl DiskEngine {
         Ok(n.max(0) as u64)
     }
 
+    /// Keys of logical db `db` that have an expiry (INFO keyspace `expires=`), counting expired
+    /// keys not reclaimed yet, as Redis counts them (and as [`dbsize`](Self::dbsize) does).
+    /// O(keys with an expiry): a prefix count of the deadline index, which `put_meta`/`del_meta`
+    /// keep exact; nothing to count when no key has a TTL.
+    pub fn volatile_count(&self, db: u16) -> Result<u64> {
+        let i = &self.inner;
+        let mut prefix = Vec::with_capacity(4);
+        codec::put_pdb(&mut prefix, i.pdb(db));
+        let mut n = 0u64;
+        for g in i.expire.prefix(&prefix) {
+            g.into_inner()?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     /// FLUSHDB: empties logical db `db` in O(1) (it gets a fresh physical id; the old records
     /// become garbage that compactions drop). Atomic and durable per `Fsync`.
     pub fn flush_db(&self, db: u16) -> Result<()> {

@@ -146,6 +146,37 @@ fn counters_move() {
     assert!(num(&f, "total_connections_received") >= 1);
 }
 
+/// `keys=`/`expires=` follow every way a key or its TTL comes and goes, per database (on the
+/// disk engine they come from the engine's counters and deadline index, not from a scan).
+#[test]
+fn keyspace_counts_follow_writes() {
+    let srv = ServerProc::ferrokv(BIN, &[]);
+    let mut c = srv.conn();
+    let db = |c: &mut Conn, n: &str| info(c, &["keyspace"]).1.get(n).cloned();
+    let line = |k: u32, e: u32| Some(format!("keys={k},expires={e},avg_ttl=0,subexpiry=0"));
+    c.cmd(&["MSET", "a", "1", "b", "2", "c", "3"]);
+    c.cmd(&["EXPIRE", "a", "100"]);
+    c.cmd(&["SET", "b", "2", "EX", "100"]);
+    c.cmd(&["HSET", "h", "f", "v"]);
+    assert_eq!(db(&mut c, "db0"), line(4, 2));
+    c.cmd(&["PERSIST", "a"]);
+    assert_eq!(db(&mut c, "db0"), line(4, 1));
+    c.cmd(&["SET", "b", "x"]); // SET without KEEPTTL drops the TTL
+    assert_eq!(db(&mut c, "db0"), line(4, 0));
+    c.cmd(&["PEXPIRE", "h", "100000"]);
+    c.cmd(&["DEL", "c"]);
+    assert_eq!(db(&mut c, "db0"), line(3, 1));
+    c.cmd(&["SELECT", "3"]);
+    c.cmd(&["SET", "x", "1", "EX", "100"]);
+    assert_eq!(db(&mut c, "db3"), line(1, 1));
+    c.cmd(&["FLUSHDB"]);
+    assert_eq!(db(&mut c, "db3"), None);
+    assert_eq!(db(&mut c, "db0"), line(3, 1));
+    c.cmd(&["SWAPDB", "0", "3"]);
+    assert_eq!(db(&mut c, "db0"), None);
+    assert_eq!(db(&mut c, "db3"), line(3, 1));
+}
+
 #[test]
 fn expired_keys_are_counted() {
     let srv = ServerProc::ferrokv(BIN, &[]);

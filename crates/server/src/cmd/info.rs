@@ -270,7 +270,8 @@ fn info(c: &mut Ctx) -> CmdResult {
     let args: Vec<&[u8]> = c.argv[1..].iter().map(|b| &b[..]).collect();
     let sections = selected_sections(&args);
     let walk = if sections.iter().any(|s| *s == "stats" || *s == "keyspace") {
-        walk_shards(c)
+        let keyspace = sections.contains(&"keyspace");
+        walk_shards(c, keyspace)
     } else {
         ShardWalk::default()
     };
@@ -304,7 +305,9 @@ pub struct ShardWalk {
     dbs: Vec<(usize, usize)>,
 }
 
-fn walk_shards(c: &mut Ctx) -> ShardWalk {
+/// `keyspace`: also the per-database key counts (in disk mode they come from the engine's
+/// counters, which INFO stats does not need).
+fn walk_shards(c: &mut Ctx, keyspace: bool) -> ShardWalk {
     let mut w = ShardWalk {
         dbs: vec![(0, 0); c.srv.keyspace.db_count()],
         ..ShardWalk::default()
@@ -318,7 +321,9 @@ fn walk_shards(c: &mut Ctx) -> ShardWalk {
             d.1 += s.volatile_len();
         }
     });
-    crate::disk::keyspace_counts(c.srv, &mut w.dbs);
+    if keyspace {
+        crate::disk::keyspace_counts(c.srv, &mut w.dbs);
+    }
     w
 }
 

@@ -1308,27 +1308,24 @@ pub fn load_watched(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, 
     }
 }
 
-/// Keys and keys with an expiry per database, counted on disk (INFO keyspace).
+/// INFO keyspace in disk mode: `(keys, keys with an expiry)` of every database from the
+/// engine's counters (DBSIZE's O(1) counter; the deadline index for `expires`, O(keys with a
+/// TTL)), never a scan of the keys. Like Redis, both include expired keys not reclaimed yet.
+/// A failed read leaves that database's figures as they were (the memory shards' counts).
 pub fn keyspace_counts(srv: &Server, dbs: &mut [(usize, usize)]) {
     let Some(eng) = engine(srv) else {
         return;
     };
-    let now = crate::util::now_ms();
-    let snap = eng.snapshot();
     for (db, slot) in dbs.iter_mut().enumerate() {
-        let mut keys = 0;
-        let mut volatile = 0;
-        for (_, info) in snap.keys(db as u16).flatten() {
-            match info.expire {
-                Some(t) if t <= now => {}
-                Some(_) => {
-                    keys += 1;
-                    volatile += 1;
-                }
-                None => keys += 1,
-            }
+        let Ok(db) = u16::try_from(db) else {
+            break;
+        };
+        if let (Ok(keys), Ok(volatile)) = (eng.dbsize(db, 0), eng.volatile_count(db)) {
+            *slot = (
+                usize::try_from(keys).unwrap_or(usize::MAX),
+                usize::try_from(volatile).unwrap_or(usize::MAX),
+            );
         }
-        *slot = (keys, volatile);
     }
 }
 
