@@ -119,6 +119,45 @@ fn the_budget_is_respected_and_every_key_reads_back() {
     assert_eq!(info_u64(&mut c, "disk", "disk_object_cache_budget"), BUDGET);
 }
 
+/// A key that is only read (reads of a resident key run on it in place: no check-out, no
+/// check-in) keeps its place while writes of new keys evict the others: the eviction queue
+/// gives a read key a second chance. Without it the key, checked in once by its SET, would be
+/// the first one evicted from its shard.
+#[test]
+fn keys_read_in_place_are_not_evicted_first() {
+    let s = disk(&["--disk-object-cache-size", "1mb"]);
+    let mut c = s.conn();
+    let value = "x".repeat(1000);
+    assert_eq!(c.cmd(&["SET", "hot", &value]), ok());
+    let hot_hits = |c: &mut Conn| info_u64(c, "disk", "disk_object_cache_hits");
+    // 12,000 new keys of ~1.4 KB accounted each against a 1 MB budget: every shard (1024 of
+    // them) gets writes past the budget, so the hot key's shard evicts many times.
+    for round in 0..120 {
+        let mut p = Vec::new();
+        for i in 0..100 {
+            let k = format!("key:{}", round * 100 + i);
+            p.extend_from_slice(&ferrokv_testkit::encode_command(&[
+                b"SET",
+                k.as_bytes(),
+                value.as_bytes(),
+            ]));
+        }
+        c.send_raw(&p);
+        for _ in 0..100 {
+            assert_eq!(c.read_reply(), b"+OK\r\n");
+        }
+        let hits = hot_hits(&mut c);
+        assert_eq!(c.cmd(&["GET", "hot"]), bulk(&value), "round {round}");
+        assert_eq!(
+            hot_hits(&mut c),
+            hits + 1,
+            "hot was evicted before round {round}"
+        );
+    }
+    assert!(info_u64(&mut c, "disk", "disk_object_cache_evictions") > 10_000);
+    assert!(info_u64(&mut c, "disk", "disk_object_cache_bytes") <= (1 << 20) + 2048);
+}
+
 #[test]
 fn config_set_to_zero_and_back() {
     let s = disk(&[]);

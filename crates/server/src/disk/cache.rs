@@ -16,7 +16,10 @@
 //! Eviction is LRU by the end of the unit that last used a key: each check-in appends
 //! `(key, generation)` to a queue; the queue's front is the least recently used resident key
 //! unless its generation is stale (the key was used again or dropped since), in which case it
-//! is skipped. O(1) amortized per eviction; the queue is compacted when stale items outnumber
+//! is skipped. A read of a resident key served in place ([`ObjectCache::touch`]: a top-level
+//! read-only command whose one key is resident) is not a check-in; it marks the key used, and
+//! a used key at the front of the queue goes to the back once instead of being evicted
+//! (second chance, as CLOCK does). O(1) amortized per eviction; the queue is compacted when stale items outnumber
 //! live ones. Evicting only drops the in-memory copy (no event, no propagation, no `dirty`).
 
 use super::store;
@@ -47,6 +50,9 @@ pub struct Resident {
     pub token: Option<MetaToken>,
     /// Check-in number, matched against the eviction queue's items.
     gen: u64,
+    /// Read in place since its check-in ([`ObjectCache::touch`]): the eviction queue gives it
+    /// a second chance instead of evicting it.
+    used: bool,
 }
 
 impl Resident {
@@ -62,6 +68,7 @@ impl Resident {
             bytes,
             token: None,
             gen: 0,
+            used: false,
         }
     }
 }
@@ -215,6 +222,23 @@ impl ObjectCache {
         Some(r)
     }
 
+    /// Notes a read of resident `key` served from its copy in place (no check-out, nothing to
+    /// write back; `disk::call`): a hit, and a second chance in the eviction order. The caller
+    /// holds the key's shard lock. False (nothing noted) when `key` is not resident.
+    pub fn touch(&self, db: u32, key: &[u8]) -> bool {
+        let Some(slot) = self.slot(db, crate::keyspace::shard_of(key)) else {
+            return false;
+        };
+        let mut s = slot.lock();
+        let Some(r) = s.map.get_mut(key) else {
+            return false;
+        };
+        r.used = true;
+        drop(s);
+        self.note_hit();
+        true
+    }
+
     /// Checks `key` (whose clean entry is in its shard, held by the caller) in as resident.
     pub fn put(&self, db: u32, key: &[u8], mut r: Resident) {
         let Some(slot) = self.slot(db, crate::keyspace::shard_of(key)) else {
@@ -226,6 +250,7 @@ impl ObjectCache {
         let mut s = slot.lock();
         s.next_gen += 1;
         r.gen = s.next_gen;
+        r.used = false;
         let bytes = r.bytes;
         s.queue.push_back((key.clone(), r.gen));
         if let Some(old) = s.map.insert(key, r) {
@@ -286,13 +311,21 @@ impl ObjectCache {
             let Some((k, gen)) = s.queue.pop_front() else {
                 break;
             };
-            if s.map.get(&k).is_some_and(|r| r.gen == gen) {
-                if let Some(r) = s.map.remove(&k) {
-                    self.bytes.fetch_sub(r.bytes, Relaxed);
-                    self.keys.fetch_sub(1, Relaxed);
-                    discard(shard, &k);
-                    n += 1;
+            match s.map.get_mut(&k) {
+                Some(r) if r.gen == gen && r.used => {
+                    // Read in place since its check-in: to the back of the queue, once.
+                    r.used = false;
+                    s.queue.push_back((k, gen));
                 }
+                Some(r) if r.gen == gen => {
+                    if let Some(r) = s.map.remove(&k) {
+                        self.bytes.fetch_sub(r.bytes, Relaxed);
+                        self.keys.fetch_sub(1, Relaxed);
+                        discard(shard, &k);
+                        n += 1;
+                    }
+                }
+                _ => {}
             }
         }
         self.evictions.fetch_add(n as u64, Relaxed);

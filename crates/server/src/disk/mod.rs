@@ -163,6 +163,57 @@ fn first_key_resident(c: &mut Ctx<'_, '_>) -> bool {
     c.locks.for_key(db, key).is_some() && cache.is_resident(db, key)
 }
 
+/// Whether `c` (a top-level command without the write flag) reads exactly one key, in the
+/// client's database, that is resident in the hot-object cache and live: it can then run on
+/// the resident copy in place. Notes the hit (and the key's use for the eviction order).
+fn resident_read(c: &mut Ctx<'_, '_>) -> bool {
+    let Some(cache) = object_cache(c.srv) else {
+        return false;
+    };
+    if cache.is_empty()
+        || !matches!(c.cmd.locking, Locking::Keys)
+        || !c.cmd.has(crate::spec::flags::READONLY)
+        || c.cmd.has(crate::spec::flags::MAY_REPLICATE)
+    {
+        return false;
+    }
+    let Some(key) = crate::dispatch::single_key_index(c.cmd.spec).and_then(|i| c.argv.get(i))
+    else {
+        return false;
+    };
+    let db = c.client.db;
+    let now = c.clock.ms;
+    let live = c
+        .locks
+        .for_key(db, key)
+        .is_some_and(|s| s.peek(key).is_some_and(|e| !e.is_expired(now)));
+    live && cache.touch(db, key)
+}
+
+/// Checks the key of a [`resident_read`] out of the cache as a loaded key of the unit (the
+/// handler modified it, which a read-only command is not expected to do).
+fn adopt_resident(c: &mut Ctx<'_, '_>) {
+    let Some(cache) = object_cache(c.srv) else {
+        return;
+    };
+    let Some(key) = crate::dispatch::single_key_index(c.cmd.spec).and_then(|i| c.argv.get(i))
+    else {
+        return;
+    };
+    let db = c.client.db;
+    let Some(shard) = c.locks.for_key(db, key) else {
+        return;
+    };
+    if let Some(r) = cache.take(db, key, shard) {
+        let st = &mut c.client.disk;
+        st.loaded.insert((db, key.clone()), r.origin);
+        if let Some(o) = r.original {
+            st.originals.insert((db, key.clone()), o);
+        }
+        st.wrote = true;
+    }
+}
+
 /// Applies `disk-object-cache-size` (CONFIG SET): the new budget, and when the caller holds no
 /// shard lock, evicts down to it at once (else the next cron tick does).
 pub fn apply_object_cache_size(srv: &Server, holds_locks: bool) {
@@ -323,6 +374,27 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     }
     if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
         c.client.disk.wrote = true;
+    } else if c.client.disk.depth == 0 && c.client.disk.idle() && resident_read(c) {
+        // A read of one resident key runs on the resident copy in place: nothing is loaded,
+        // checked out or in, or written back.
+        c.client.disk.depth += 1;
+        let r = match scan::try_scan(c) {
+            Some(r) => r,
+            None => handler(c),
+        };
+        c.client.disk.depth -= 1;
+        if c.client.batch.dirty != c.client.disk.dirty_at_start || !c.client.disk.changed.is_empty()
+        {
+            // The read changed its key after all: checked out now, the end of the unit writes
+            // it back like any loaded key.
+            adopt_resident(c);
+        }
+        if !c.client.disk.idle() {
+            // The handler loaded keys (or one was adopted): they leave (or go back to the
+            // cache) as usual.
+            end_unit(c);
+        }
+        return r;
     }
     let stand_in = if first_key_resident(c) {
         native::metadata_only(c.cmd.name)
