@@ -1,14 +1,17 @@
 //! A single-threaded churn benchmark of the big encodings, the engine half of redis-benchmark's
-//! `-t zadd` / `-t hset` on one key (`-r 100000`): random members `element:<0..N>`, random
-//! scores, every update on an existing member (after the fill) moving it.
+//! `-t zadd` / `-t hset` / `-t sadd` on one key (`-r 100000`): random members `element:<0..N>`
+//! (12 digits, as redis-benchmark writes them), random scores, every update on an existing
+//! member (after the fill) moving it.
 //!
-//! `cargo run --release -p ferrokv-engine --example churn -- [zset|hash] [ops] [keyspace]`
+//! `cargo run --release -p ferrokv-engine --example churn -- [zset|hash|set] [ops] [keyspace]`
 //! prints nanoseconds per operation: the process's CPU time (`/proc/self/schedstat`, so time
 //! spent descheduled on a busy machine does not count) when readable, else wall time.
 
 use ferrokv_engine::hash::Hash;
+use ferrokv_engine::set::Set;
 use ferrokv_engine::zset::ZSet;
 use ferrokv_engine::EncodingLimits;
+use std::io::Write;
 use std::time::Instant;
 
 fn main() {
@@ -30,14 +33,19 @@ fn main() {
     let mut member = Vec::with_capacity(32);
     let mut z = ZSet::new();
     let mut h = Hash::default();
-    let mut run = |n: usize, z: &mut ZSet, h: &mut Hash| {
+    let mut st = Set::default();
+    let mut run = |n: usize, z: &mut ZSet, h: &mut Hash, st: &mut Set| {
         for _ in 0..n {
             member.clear();
-            member.extend_from_slice(format!("element:{:012}", next() % keys).as_bytes());
+            // No allocation per operation: the member is formatted into a reused buffer.
+            let _ = write!(member, "element:{:012}", next() % keys);
             let v = next() % keys;
             match which {
                 "hash" => {
                     h.set(&member, b"xxx", false, &limits);
+                }
+                "set" => {
+                    st.add(&member, &limits);
                 }
                 _ => {
                     z.insert(&member, v as f64, &limits);
@@ -45,9 +53,9 @@ fn main() {
             }
         }
     };
-    run(ops / 4, &mut z, &mut h);
+    run(ops / 4, &mut z, &mut h, &mut st);
     let (t, c) = (Instant::now(), cpu_ns());
-    run(ops, &mut z, &mut h);
+    run(ops, &mut z, &mut h, &mut st);
     let el = match (c, cpu_ns()) {
         (Some(a), Some(b)) => b - a,
         _ => t.elapsed().as_nanos() as u64,
@@ -56,7 +64,7 @@ fn main() {
         "{which}: {:.1} ns/op ({} ops, {} elements)",
         el as f64 / ops as f64,
         ops,
-        z.len().max(h.len())
+        z.len().max(h.len()).max(st.len())
     );
 }
 
