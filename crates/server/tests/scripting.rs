@@ -721,6 +721,33 @@ fn keys_and_argv_reach_the_script_as_sent() {
     for v in eval_n(&mut c, "return {#KEYS, #ARGV}", &[], 3) {
         assert_eq!(v, Value::Array(vec![Value::Int(0), Value::Int(0)]));
     }
+    // Without arguments ARGV is built on its first read (rawget sees it too); a function has
+    // no ARGV global at all.
+    let lazy = "local raw = type(rawget(_G, 'ARGV')) \
+                local t = ARGV t[1] = 'x' \
+                return {raw, #ARGV, tostring(t == ARGV)}";
+    for v in eval_n(&mut c, lazy, &["k"], 3) {
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Bulk(b"table".to_vec()),
+                Value::Int(1),
+                Value::Bulk(b"true".to_vec()),
+            ])
+        );
+    }
+    c.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=argvlib\nredis.register_function('argv_f', function(keys, args) return #ARGV end)",
+    ]);
+    for _ in 0..2 {
+        let e = err(c.cmd(&["FCALL", "argv_f", "0"]));
+        assert!(
+            e.contains("Script attempted to access nonexistent global variable 'ARGV'"),
+            "{e}"
+        );
+    }
     // A script that changes its KEYS/ARGV tables leaves nothing for the next run.
     let dirty = "local before = {#KEYS, #ARGV, tostring(KEYS.extra)} \
                  KEYS[2] = 'x' KEYS.extra = 1 ARGV[5] = 'y' \

@@ -92,7 +92,7 @@ const READONLY_LIBS: &[&str] = &[
 
 /// Lua code run once at start: builds the read-only view of the globals and Redis's `pcall`.
 const PRELUDE: &str = r#"
-local real, libs, errtext = ...
+local real, libs, errtext, lazy = ...
 local rsetmetatable, rrawset, rpcall, rerror = setmetatable, rawset, pcall, error
 local protected = {}
 local real_env
@@ -126,7 +126,11 @@ rrawset(real, "setmetatable", function(t, mt)
 end)
 local rrawget = rawget
 rrawset(real, "rawget", function(t, k)
-  if t == real_env then return rrawget(real, k) end
+  if t == real_env then
+    local v = rrawget(real, k)
+    if v == nil and k == 'ARGV' and lazy.argv then return real.ARGV end
+    return v
+  end
   return rrawget(t, k)
 end)
 rrawset(real, "rawset", function(t, k, v)
@@ -149,6 +153,12 @@ rsetmetatable(env, {
 })
 rsetmetatable(real, {
   __index = function(_, n)
+    -- An EVAL run without arguments gets its (empty) ARGV table when it first reads it.
+    if n == 'ARGV' and lazy.argv then
+      local argv = {}
+      rrawset(real, 'ARGV', argv)
+      return argv
+    end
     rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
   end,
 })
@@ -166,12 +176,17 @@ const GC_PAUSE: i32 = 400;
 /// call from Rust sets `redis.call`, KEYS and ARGV and runs the script under `xpcall` (each
 /// `raw_set` was an mlua call of its own). `real` is the real globals table (its metatable
 /// has no `__newindex`, so a plain assignment is a raw set) and `redis` the real `redis`
-/// table. (Building KEYS/ARGV here from items passed as arguments was tried: the strings are
-/// then pushed while the heap limit is armed, i.e. each in protected mode, which cost more
-/// than the tables built through the API while disarmed.)
+/// table. `argv` is nil for a call without arguments: the real globals' `__index` (see
+/// [`PRELUDE`]) then builds the empty ARGV table if the script reads it (most scripts without
+/// arguments never do), once `lazy.argv` is set (only EVAL states run the runner, so a
+/// function's state keeps failing on a read of ARGV, as in Redis). (Building KEYS/ARGV here
+/// from items passed as arguments was tried: the strings are then pushed while the heap limit
+/// is armed, i.e. each in protected mode, which cost more than the tables built through the
+/// API while disarmed.)
 const RUNNER: &str = r#"
-local xpcall, real, redis, handler = ...
+local xpcall, real, redis, handler, lazy = ...
 return function(f, call, keys, argv)
+  lazy.argv = true
   redis.call = call
   real.KEYS = keys
   real.ARGV = argv
@@ -570,10 +585,14 @@ impl Vm {
             })
         })?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
-        let env: Table =
-            lua.load(PRELUDE)
-                .set_name("=prelude")
-                .call((globals.clone(), libs, errtext))?;
+        // Shared by the prelude's global look-ups and the runner (see `RUNNER`).
+        let lazy = lua.create_table()?;
+        let env: Table = lua.load(PRELUDE).set_name("=prelude").call((
+            globals.clone(),
+            libs,
+            errtext,
+            lazy.clone(),
+        ))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
             let t = lua.create_table()?;
@@ -653,6 +672,7 @@ impl Vm {
             globals.clone(),
             redis.clone(),
             handler.clone(),
+            lazy,
         ))?;
         let k_call = lua.create_string("call")?;
         Ok(Vm {
@@ -785,7 +805,17 @@ impl Vm {
         let function = run.function;
         // Built while the limit is disarmed: under a limit every mlua call that allocates
         // (a string pushed as an argument too) runs in protected mode, which costs a C closure.
-        let (k, a) = match mk(keys).and_then(|k| Ok((k, mk(argv)?))) {
+        // An EVAL run without arguments passes no ARGV: the runner leaves it to be built if
+        // the script reads it (see `RUNNER`).
+        let tables = mk(keys).and_then(|k| {
+            let a = if argv.is_empty() && !function {
+                None
+            } else {
+                Some(mk(argv)?)
+            };
+            Ok((k, a))
+        });
+        let (k, a) = match tables {
             Ok(t) => t,
             Err(e) => return Err(crate::cmd_err!("ERR {}", e)),
         };
