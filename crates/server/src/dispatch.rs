@@ -653,7 +653,10 @@ pub(crate) fn single_key_index(spec: &CommandSpec) -> Option<usize> {
 /// argument. `Some(Err(()))` when the range's end lies before the start of `argv` (malformed
 /// request), `None` for other key specs.
 #[inline]
-fn key_range(spec: &CommandSpec, argc: usize) -> Option<Result<(usize, usize, usize), ()>> {
+pub(crate) fn key_range(
+    spec: &CommandSpec,
+    argc: usize,
+) -> Option<Result<(usize, usize, usize), ()>> {
     let [ks] = spec.key_specs else {
         return None;
     };

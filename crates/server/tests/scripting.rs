@@ -655,3 +655,125 @@ fn a_redis_call_kept_past_its_run_fails_without_touching_the_next_run() {
     }
     assert_eq!(c.cmd(&["PING"]), Value::Simple("PONG".into()));
 }
+
+/// A `redis.call` on the script's one declared key skips the lock plan and the key's hash
+/// (the lock set's first-key hint is pointed at the call's copy of the key, then back): calls
+/// on other keys of the same length in between, whose copies may land at the address a
+/// previous copy had, must still reach their own shards. (Enough calls that the allocator
+/// reuses freed blocks of the keys' size: without the hint put back this fails.)
+#[test]
+fn calls_on_the_declared_key_and_on_other_keys_of_the_same_length_reach_their_shards() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    let body = "local n = 0 \
+                for j = 1, 3000 do \
+                  local i = j % 40 + 1 \
+                  n = redis.call('INCR', KEYS[1]) \
+                  redis.call('SET', string.format('othr:key:%04d', i), i) \
+                  redis.call('INCRBY', string.format('othr:key:%04d', i), n) \
+                end \
+                return {n, redis.call('GET', KEYS[1]), redis.call('GET', 'othr:key:0040')}";
+    // First run on the script thread, the later ones inline on the worker.
+    for (run, v) in eval_n(&mut c, body, &["decl:key:0000"], 4)
+        .into_iter()
+        .enumerate()
+    {
+        let n = 3000 * (run as i64 + 1);
+        // Key 40 was last written at j = 2999, as 40 + (n - 1).
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Int(n),
+                Value::Bulk(n.to_string().into_bytes()),
+                Value::Bulk((39 + n).to_string().into_bytes()),
+            ])
+        );
+    }
+    // Plain commands find every key where the script left it: key i was last written by
+    // the last run's iteration j = 9000 + (i - 1) + 40 * k with the largest such j <= 12000,
+    // as i + (value of the counter then) = i + j.
+    assert_eq!(bulk_str(c.cmd(&["GET", "decl:key:0000"])), "12000");
+    for i in 1..=40i64 {
+        let key = format!("othr:key:{i:04}");
+        let last_j = (1..=12000i64).rev().find(|j| j % 40 + 1 == i).unwrap();
+        assert_eq!(
+            bulk_str(c.cmd(&["GET", &key])),
+            (i + last_j).to_string(),
+            "{key}"
+        );
+    }
+    assert_eq!(int(c.cmd(&["DBSIZE"])), 41);
+}
+
+/// KEYS and ARGV reach the script as sent: text and binary items, none, and many.
+#[test]
+fn keys_and_argv_reach_the_script_as_sent() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    let body: &[u8] = b"return {#KEYS, #ARGV, KEYS[1], KEYS[2], ARGV[1], ARGV[2]}";
+    for _ in 0..3 {
+        let reply = c.cmd_raw(&[b"EVAL", body, b"2", b"\xff\x00k", b"abc", b"x", b"\xfe"]);
+        assert_eq!(
+            reply,
+            b"*6\r\n:2\r\n:2\r\n$3\r\n\xff\x00k\r\n$3\r\nabc\r\n$1\r\nx\r\n$1\r\n\xfe\r\n".to_vec()
+        );
+    }
+    for v in eval_n(&mut c, "return {#KEYS, #ARGV}", &[], 3) {
+        assert_eq!(v, Value::Array(vec![Value::Int(0), Value::Int(0)]));
+    }
+    // Without arguments ARGV is built on its first read (rawget sees it too); a function has
+    // no ARGV global at all.
+    let lazy = "local raw = type(rawget(_G, 'ARGV')) \
+                local t = ARGV t[1] = 'x' \
+                return {raw, #ARGV, tostring(t == ARGV)}";
+    for v in eval_n(&mut c, lazy, &["k"], 3) {
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Bulk(b"table".to_vec()),
+                Value::Int(1),
+                Value::Bulk(b"true".to_vec()),
+            ])
+        );
+    }
+    c.cmd(&[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=argvlib\nredis.register_function('argv_f', function(keys, args) return #ARGV end)",
+    ]);
+    for _ in 0..2 {
+        let e = err(c.cmd(&["FCALL", "argv_f", "0"]));
+        assert!(
+            e.contains("Script attempted to access nonexistent global variable 'ARGV'"),
+            "{e}"
+        );
+    }
+    // A script that changes its KEYS/ARGV tables leaves nothing for the next run.
+    let dirty = "local before = {#KEYS, #ARGV, tostring(KEYS.extra)} \
+                 KEYS[2] = 'x' KEYS.extra = 1 ARGV[5] = 'y' \
+                 return before";
+    for v in eval_n(&mut c, dirty, &["k"], 3) {
+        assert_eq!(
+            v,
+            Value::Array(vec![
+                Value::Int(1),
+                Value::Int(0),
+                Value::Bulk(b"nil".to_vec())
+            ])
+        );
+    }
+    let many: Vec<String> = (0..300).map(|i| format!("a{i}")).collect();
+    let mut args: Vec<&str> = vec!["EVAL", "return {#KEYS, #ARGV, KEYS[100], ARGV[200]}", "100"];
+    args.extend(many.iter().map(String::as_str));
+    for _ in 0..3 {
+        assert_eq!(
+            c.cmd(&args),
+            Value::Array(vec![
+                Value::Int(100),
+                Value::Int(200),
+                Value::Bulk(b"a99".to_vec()),
+                Value::Bulk(b"a299".to_vec()),
+            ])
+        );
+    }
+}

@@ -506,9 +506,11 @@ fn run_prepared(
     let all: &[Bytes] = c.argv;
     let (keys, argv) = all[3..].split_at(numkeys);
     let db = c.client.db;
+    let mut declared = None;
     if let ([key], true) = (keys, c.locks.is_empty()) {
         // One key (the usual case): its shard, without building a plan.
         c.locks = srv.keyspace.lock_key(db, key);
+        declared = Some((db, &key[..]));
     } else {
         let plan = LockPlan::Shards(
             keys.iter()
@@ -547,6 +549,7 @@ fn run_prepared(
         readonly,
         resp3: false,
         function,
+        declared,
     };
     let outcome = vm.run(c, func, keys, argv, run);
     // Scripts propagate their effects (the writes they made), never themselves (Redis 7).
@@ -669,11 +672,17 @@ pub const BUSY: CmdError = CmdError::new(
 /// Runs one `redis.call` from the script in `c`, writing the command's reply (an error reply
 /// for command errors) into `reply` (emptied first; its protocol is the script's), or returns
 /// an error text for calls Redis refuses before running them.
+///
+/// `declared` is the script's one declared key and its db when the script's lock set was
+/// taken for that key alone (`Keyspace::lock_key`, whose first-key hint names it): a one-key
+/// command on that very key then needs no lock plan (its shard is held) and its handler no
+/// CRC16 (the hint is pointed at this call's copy of the key for the call, and back after).
 pub fn call_command(
     c: &mut Ctx,
     argv: &[Bytes],
     reply: &mut ferrokv_resp::Reply,
     readonly: bool,
+    declared: Option<(u32, &[u8])>,
 ) -> Result<(), String> {
     use crate::dispatch::Lookup;
     use crate::spec::flags;
@@ -700,11 +709,24 @@ pub fn call_command(
         return Err("ERR Unknown Redis command called from script".into());
     };
     let db = c.client.db;
-    let plan = match cmd.locking {
-        Locking::Manual => LockPlan::Db(db),
-        _ => crate::dispatch::lock_plan(cmd, argv, db),
+    let rehinted = match (cmd.locking, declared) {
+        (Locking::Keys, Some((ddb, dkey))) if ddb == db => {
+            match crate::dispatch::key_range(cmd.spec, argv.len()) {
+                Some(Ok((first, last, _))) if first == last => argv
+                    .get(first)
+                    .is_some_and(|k| k[..] == *dkey && c.locks.rehint_same_key(db, k)),
+                _ => false,
+            }
+        }
+        _ => false,
     };
-    c.locks.acquire_more(&plan);
+    if !rehinted {
+        let plan = match cmd.locking {
+            Locking::Manual => LockPlan::Db(db),
+            _ => crate::dispatch::lock_plan(cmd, argv, db),
+        };
+        c.locks.acquire_more(&plan);
+    }
     reply.truncate(0);
     let locks = std::mem::replace(&mut c.locks, srv.keyspace.lock(&LockPlan::None));
     let start = crate::util::now_us();
@@ -726,6 +748,11 @@ pub fn call_command(
     }
     crate::tracking::remember_in_script(srv, inner.client, cmd, argv);
     c.locks = inner.locks;
+    if let (true, Some((ddb, dkey))) = (rehinted, declared) {
+        // Back to the declared key's bytes, which outlive the run (this call's copy does not,
+        // and a later copy at the same address must not inherit the hint).
+        c.locks.rehint_same_key(ddb, dkey);
+    }
     let usec = (crate::util::now_us() - start).max(0) as u64;
     c.client.batch.record_call(cmd.index, usec);
     if let Err(e) = result {

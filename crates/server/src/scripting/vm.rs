@@ -92,7 +92,7 @@ const READONLY_LIBS: &[&str] = &[
 
 /// Lua code run once at start: builds the read-only view of the globals and Redis's `pcall`.
 const PRELUDE: &str = r#"
-local real, libs, errtext = ...
+local real, libs, errtext, lazy = ...
 local rsetmetatable, rrawset, rpcall, rerror = setmetatable, rawset, pcall, error
 local protected = {}
 local real_env
@@ -126,7 +126,11 @@ rrawset(real, "setmetatable", function(t, mt)
 end)
 local rrawget = rawget
 rrawset(real, "rawget", function(t, k)
-  if t == real_env then return rrawget(real, k) end
+  if t == real_env then
+    local v = rrawget(real, k)
+    if v == nil and k == 'ARGV' and lazy.argv then return real.ARGV end
+    return v
+  end
   return rrawget(t, k)
 end)
 rrawset(real, "rawset", function(t, k, v)
@@ -149,6 +153,12 @@ rsetmetatable(env, {
 })
 rsetmetatable(real, {
   __index = function(_, n)
+    -- An EVAL run without arguments gets its (empty) ARGV table when it first reads it.
+    if n == 'ARGV' and lazy.argv then
+      local argv = {}
+      rrawset(real, 'ARGV', argv)
+      return argv
+    end
     rerror("Script attempted to access nonexistent global variable '" .. tostring(n) .. "'", 2)
   end,
 })
@@ -162,6 +172,28 @@ return env
 /// Lua's default is 200).
 const GC_PAUSE: i32 = 400;
 
+/// Lua code run once at start: returns the function every EVAL run goes through, so that one
+/// call from Rust sets `redis.call`, KEYS and ARGV and runs the script under `xpcall` (each
+/// `raw_set` was an mlua call of its own). `real` is the real globals table (its metatable
+/// has no `__newindex`, so a plain assignment is a raw set) and `redis` the real `redis`
+/// table. `argv` is nil for a call without arguments: the real globals' `__index` (see
+/// [`PRELUDE`]) then builds the empty ARGV table if the script reads it (most scripts without
+/// arguments never do), once `lazy.argv` is set (only EVAL states run the runner, so a
+/// function's state keeps failing on a read of ARGV, as in Redis). (Building KEYS/ARGV here
+/// from items passed as arguments was tried: the strings are then pushed while the heap limit
+/// is armed, i.e. each in protected mode, which cost more than the tables built through the
+/// API while disarmed.)
+const RUNNER: &str = r#"
+local xpcall, real, redis, handler, lazy = ...
+return function(f, call, keys, argv)
+  lazy.argv = true
+  redis.call = call
+  real.KEYS = keys
+  real.ARGV = argv
+  return xpcall(f, handler)
+end
+"#;
+
 /// One Lua interpreter with Redis's environment.
 pub struct Vm {
     lua: Lua,
@@ -173,9 +205,14 @@ pub struct Vm {
     redis: Table,
     /// Compiled scripts by SHA1, with their shebang flags.
     funcs: HashMap<String, (Function, ScriptFlags), foldhash::fast::RandomState>,
+    /// The script [`Vm::cached`] found last (a repeated EVALSHA compares 40 bytes instead of
+    /// hashing them). Entries of `funcs` are never removed (SCRIPT FLUSH replaces the `Vm`).
+    last: Option<(Box<str>, Function, ScriptFlags)>,
     handler: Function,
     /// The base library's `xpcall` (scripts run under it with [`Vm::handler`]).
     xpcall: Function,
+    /// [`RUNNER`]: sets up and runs one EVAL script.
+    runner: Function,
     /// The protocol of `redis.call` replies in the running script (`redis.setresp`).
     resp3: Arc<AtomicBool>,
     /// The heap limit, armed only while Lua code runs (see [`Armed`]).
@@ -184,9 +221,7 @@ pub struct Vm {
     scratch: Reply,
     /// Argument vector of `redis.call`'s commands (one allocation for all calls).
     call_args: Vec<Bytes>,
-    /// Interned keys set on every run: "KEYS", "ARGV", "call".
-    k_keys: mlua::LuaString,
-    k_argv: mlua::LuaString,
+    /// Interned key set on every FCALL run: "call".
     k_call: mlua::LuaString,
     /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
     bind: Function,
@@ -207,6 +242,9 @@ pub struct Run<'s> {
     /// A function (FCALL): called with `(keys, args)` instead of KEYS/ARGV globals, and its
     /// errors name `@user_function`.
     pub function: bool,
+    /// The one declared key and its db, when the run's lock set was taken for it alone (see
+    /// [`super::call_command`]).
+    pub declared: Option<(u32, &'s [u8])>,
 }
 
 /// The reply text of a failed run's error value (the handler's table, or a raw value), and
@@ -547,10 +585,14 @@ impl Vm {
             })
         })?;
         let libs = lua.create_sequence_from(READONLY_LIBS.iter().copied())?;
-        let env: Table =
-            lua.load(PRELUDE)
-                .set_name("=prelude")
-                .call((globals.clone(), libs, errtext))?;
+        // Shared by the prelude's global look-ups and the runner (see `RUNNER`).
+        let lazy = lua.create_table()?;
+        let env: Table = lua.load(PRELUDE).set_name("=prelude").call((
+            globals.clone(),
+            libs,
+            errtext,
+            lazy.clone(),
+        ))?;
         let handler = lua.create_function(|lua, e: Value| {
             let line = user_line(lua);
             let t = lua.create_table()?;
@@ -625,20 +667,25 @@ impl Vm {
             mlua::state::GcIncParams::default().pause(GC_PAUSE),
         ));
         let xpcall: Function = globals.raw_get("xpcall")?;
-        let k_keys = lua.create_string("KEYS")?;
-        let k_argv = lua.create_string("ARGV")?;
+        let runner: Function = lua.load(RUNNER).set_name("=runner").call((
+            xpcall.clone(),
+            globals.clone(),
+            redis.clone(),
+            handler.clone(),
+            lazy,
+        ))?;
         let k_call = lua.create_string("call")?;
         Ok(Vm {
-            k_keys,
-            k_argv,
             k_call,
             lua,
             globals,
             env,
             redis,
             funcs: HashMap::default(),
+            last: None,
             handler,
             xpcall,
+            runner,
             resp3,
             limit: memory_limit(),
             scratch: Reply::new(Protocol::Resp2),
@@ -674,8 +721,15 @@ impl Vm {
     }
 
     /// A script compiled earlier by [`Vm::function`], with its shebang flags.
-    pub fn cached(&self, sha: &str) -> Option<(Function, ScriptFlags)> {
-        self.funcs.get(sha).cloned()
+    pub fn cached(&mut self, sha: &str) -> Option<(Function, ScriptFlags)> {
+        if let Some((s, f, flags)) = &self.last {
+            if **s == *sha {
+                return Some((f.clone(), *flags));
+            }
+        }
+        let (f, flags) = self.funcs.get(sha)?;
+        self.last = Some((sha.into(), f.clone(), *flags));
+        Some((f.clone(), *flags))
     }
 
     /// The compiled function of a script, compiling `source` (the body after
@@ -730,31 +784,41 @@ impl Vm {
         let lua = &self.lua;
         let mk = |items: &[Bytes]| -> mlua::Result<Table> {
             // Text items (the usual case) are pushed straight onto the Lua stack by
-            // `create_sequence_from`; a `create_string` handle per item costs a registry
-            // slot and two stack moves. Binary items take the general path.
-            if items.iter().all(|b| std::str::from_utf8(b).is_ok()) {
-                return lua.create_sequence_from(
-                    items
-                        .iter()
-                        .map(|b| std::str::from_utf8(b).unwrap_or_default()),
-                );
-            }
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, b) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(&b[..])?)?;
+            // `create_sequence_from` (each checked once); a `create_string` handle per item
+            // costs a registry slot and two stack moves, so only binary items take it, after.
+            let mut binary = false;
+            let t = lua.create_sequence_from(items.iter().map(|b| {
+                std::str::from_utf8(b).unwrap_or_else(|_| {
+                    binary = true;
+                    ""
+                })
+            }))?;
+            if binary {
+                for (i, b) in items.iter().enumerate() {
+                    if std::str::from_utf8(b).is_err() {
+                        t.raw_set(i + 1, lua.create_string(&b[..])?)?;
+                    }
+                }
             }
             Ok(t)
         };
         let function = run.function;
-        if !function {
-            let setup = mk(keys)
-                .and_then(|k| self.globals.raw_set(&self.k_keys, k))
-                .and_then(|_| mk(argv))
-                .and_then(|a| self.globals.raw_set(&self.k_argv, a));
-            if let Err(e) = setup {
-                return Err(crate::cmd_err!("ERR {}", e));
-            }
-        }
+        // Built while the limit is disarmed: under a limit every mlua call that allocates
+        // (a string pushed as an argument too) runs in protected mode, which costs a C closure.
+        // An EVAL run without arguments passes no ARGV: the runner leaves it to be built if
+        // the script reads it (see `RUNNER`).
+        let tables = mk(keys).and_then(|k| {
+            let a = if argv.is_empty() && !function {
+                None
+            } else {
+                Some(mk(argv)?)
+            };
+            Ok((k, a))
+        });
+        let (k, a) = match tables {
+            Ok(t) => t,
+            Err(e) => return Err(crate::cmd_err!("ERR {}", e)),
+        };
         self.resp3.store(run.resp3, Relaxed);
         let call = CallCtx {
             c: RefCell::new(c),
@@ -762,20 +826,21 @@ impl Vm {
             args: RefCell::new(&mut self.call_args),
             readonly: run.readonly,
             resp3: &self.resp3,
+            declared: run.declared,
         };
         let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
             // Only `redis.call` is per run (a scoped callback costs an allocation or two);
             // the static `redis.pcall` calls it (see `Vm::new`).
             let f_call = scope.create_function(|lua, a: MultiValue| call.call(lua, a, true))?;
-            self.redis.raw_set(&self.k_call, f_call)?;
-            let func = if function {
-                let (k, a) = (mk(keys)?, mk(argv)?);
-                self.bind.call::<Function>((func, k, a))?
-            } else {
-                func
-            };
-            let _armed = Armed::new(lua, self.limit);
-            self.xpcall.call::<(bool, Value)>((func, &self.handler))
+            let _armed;
+            if function {
+                self.redis.raw_set(&self.k_call, f_call)?;
+                let func = self.bind.call::<Function>((func, k, a))?;
+                _armed = Armed::new(lua, self.limit);
+                return self.xpcall.call::<(bool, Value)>((func, &self.handler));
+            }
+            _armed = Armed::new(lua, self.limit);
+            self.runner.call::<(bool, Value)>((func, f_call, k, a))
         });
         // `redis.call` stays set to the dead scoped callback until the next run: nothing
         // runs in this state between runs, and calling it would only raise an error.
@@ -785,6 +850,9 @@ impl Vm {
         let (ok, value) = match result {
             Ok(v) => v,
             Err(e) => {
+                // As for a failed script below: its garbage goes now.
+                let _ = lua.gc_collect();
+                let _ = lua.gc_collect();
                 let msg = match &e {
                     mlua::Error::MemoryError(_) => "not enough memory".to_string(),
                     other => other.to_string(),
@@ -866,6 +934,8 @@ struct CallCtx<'c, 'a, 'k> {
     args: RefCell<&'c mut Vec<Bytes>>,
     readonly: bool,
     resp3: &'c AtomicBool,
+    /// See [`Run::declared`].
+    declared: Option<(u32, &'c [u8])>,
 }
 
 impl CallCtx<'_, '_, '_> {
@@ -921,7 +991,7 @@ impl CallCtx<'_, '_, '_> {
         } else {
             Protocol::Resp2
         });
-        let out = super::call_command(&mut c, &cmd_args, &mut reply, self.readonly);
+        let out = super::call_command(&mut c, &cmd_args, &mut reply, self.readonly, self.declared);
         drop(c);
         cmd_args.clear();
         if cmd_args.capacity() > ARGS_KEEP {
