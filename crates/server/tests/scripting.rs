@@ -119,6 +119,36 @@ fn busy_reply_threshold_set_at_runtime_applies_to_the_next_script() {
     assert!(err(runner.read_value()).starts_with("ERR Script killed by user"));
 }
 
+/// Lua numbers given to `redis.call` become the text Redis 7.2+ makes of them (the oracle,
+/// 7.0, prints 17 significant digits, so this is not a differential test): integral values
+/// within ±2^62 as integers, everything else as the shortest text that reads back as the
+/// same double, never Lua's lossy 14 digits.
+#[test]
+fn numbers_passed_to_redis_call_read_as_in_redis_7_2() {
+    let srv = server(&[]);
+    let mut c = srv.conn();
+    let cases = [
+        ("1/3", "0.3333333333333333"),
+        ("0.1", "0.1"),
+        ("-2.5", "-2.5"),
+        ("1e15 + 0.5", "1000000000000000.5"),
+        ("1e9", "1000000000"),
+        ("2^53", "9007199254740992"),
+        ("2^63", "9223372036854776000"),
+        ("1e100", "1e+100"),
+        ("1.5e-7", "1.5e-7"),
+        ("-0.0", "0"),
+    ];
+    for (expr, want) in cases {
+        let body = format!("redis.call('SET', KEYS[1], {expr}); return redis.call('GET', KEYS[1])");
+        assert_eq!(
+            c.cmd(&["EVAL", &body, "1", "n"]),
+            Value::Bulk(want.as_bytes().to_vec()),
+            "{expr}"
+        );
+    }
+}
+
 fn sha1_of(c: &mut Conn, body: &str) -> String {
     bulk_str(c.cmd(&["EVAL", "return redis.sha1hex(ARGV[1])", "0", body]))
 }

@@ -938,6 +938,22 @@ struct CallCtx<'c, 'a, 'k> {
     declared: Option<(u32, &'c [u8])>,
 }
 
+/// The text of a Lua number passed to `redis.call`, as Redis 7.2+ makes it: an integral
+/// value within ±2^62 as an integer (so `1e9` is `1000000000`, usable where scientific
+/// notation is not), anything else as the shortest round-trip digits (`fpconv_dtoa`: `0.1`,
+/// `0.3333333333333333`, `1000000000000000.5`, `1e+100`). Redis 7.0 printed 17 significant
+/// digits (`0.10000000000000001`); Lua's own `tostring` 14 (`0.33333333333333`, which would
+/// lose precision).
+fn number_arg(n: f64) -> Bytes {
+    if n == 0.0 {
+        // Integral: -0 is stored as 0, as Redis's double2ll path does.
+        return Bytes::from_static(b"0");
+    }
+    let mut out = Vec::with_capacity(24);
+    ferrokv_resp::format_double(n, &mut out);
+    Bytes::from(out)
+}
+
 impl CallCtx<'_, '_, '_> {
     /// One `redis.call` (`raise`: errors are raised) or `redis.pcall` (errors are returned as
     /// `{err=...}` tables).
@@ -953,10 +969,11 @@ impl CallCtx<'_, '_, '_> {
         for v in a.iter() {
             match v {
                 Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
-                Value::Integer(i) => cmd_args.push(Bytes::from(i.to_string())),
-                Value::Number(n) => {
-                    cmd_args.push(Bytes::from(ferrokv_lua::cjson::format_g(*n, 14)))
+                Value::Integer(i) if i.unsigned_abs() <= 1 << 62 => {
+                    cmd_args.push(Bytes::from(i.to_string()))
                 }
+                Value::Integer(i) => cmd_args.push(number_arg(*i as f64)),
+                Value::Number(n) => cmd_args.push(number_arg(*n)),
                 _ => {
                     return call_error(
                         lua,
