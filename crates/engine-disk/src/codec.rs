@@ -225,6 +225,12 @@ pub struct Meta {
     /// Hash field records of this incarnation carry a one-byte header (field TTL support, see
     /// [`enc_field`]); incarnations written before that format read their values raw.
     pub tagged: bool,
+    /// Field-level collection that the server keeps in a *compact* in-memory encoding
+    /// (listpack): set by the writer ([`crate::KeyWrite::PutCompact`]), kept by element
+    /// writes, cleared one-way by a write that passes the server's limits (e.g.
+    /// [`crate::DiskEngine::zadd_ext`]). Records written before the flag existed read `false`
+    /// (they were all big encodings).
+    pub compact: bool,
 }
 
 /// Metadata flag bits (byte 1 of the record).
@@ -233,6 +239,7 @@ const F_INLINE: u8 = 2;
 const F_FIELD_TTL: u8 = 4;
 const F_TAGGED: u8 = 8;
 const F_RANKED: u8 = 16;
+const F_COMPACT: u8 = 32;
 
 /// Encodes a hash field record value of a tagged incarnation: `0` + value, or `1` + expiry
 /// (i64 BE, unix ms) + value.
@@ -282,6 +289,7 @@ impl Meta {
             ranked: kind == KeyType::ZSet,
             zheight: 1,
             ztop: 1,
+            compact: false,
         }
     }
 
@@ -310,6 +318,9 @@ impl Meta {
         }
         if self.ranked && !is_str && !self.inline {
             flags |= F_RANKED;
+        }
+        if self.compact && !is_str && !self.inline {
+            flags |= F_COMPACT;
         }
         v.push(flags);
         v.extend_from_slice(&self.expire.unwrap_or(0).to_be_bytes());
@@ -343,6 +354,7 @@ impl Meta {
         m.field_ttl = flag & F_FIELD_TTL != 0;
         m.tagged = flag & F_TAGGED != 0;
         m.ranked = flag & F_RANKED != 0;
+        m.compact = flag & F_COMPACT != 0 && !m.inline && kind != KeyType::String;
         if kind == KeyType::String {
             m.value = b.get(10..)?.to_vec();
             return Some(m);
@@ -427,6 +439,14 @@ mod tests {
         m.head = -4;
         m.tail = 5;
         assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
+        m.compact = true;
+        assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
+        let mut z = Meta::new_collection(KeyType::ZSet, 7);
+        z.compact = true;
+        z.size = 3;
+        assert_eq!(Meta::decode(&z.encode()), Some(z.clone()));
+        z.compact = false;
+        assert_eq!(Meta::decode(&z.encode()), Some(z));
         let s = Meta {
             kind: KeyType::String,
             value: b"hello".to_vec(),

@@ -51,6 +51,10 @@ pub struct KeyMeta {
     /// Some hash field may carry a TTL (conservative: set when a write stored one, cleared only
     /// when the key is rewritten without any).
     pub has_field_ttl: bool,
+    /// A field-level collection the server keeps in a compact in-memory encoding (written by
+    /// [`KeyWrite::PutCompact`]; cleared one-way by element writes that pass the server's
+    /// limits, e.g. [`DiskEngine::zadd_ext`]). Always `false` for other layouts.
+    pub compact: bool,
 }
 
 /// What one read of a key's metadata record tells ([`DiskEngine::key_meta_and_string`]): the
@@ -89,6 +93,22 @@ pub enum KeyWrite<'a> {
         expire_ms: Option<i64>,
         /// Store as one inline record (see above).
         inline: bool,
+    },
+    /// Replaces the key with `value` (a list, set, sorted set or hash) stored **field-level**
+    /// with the metadata's *compact* flag set: the server keeps the value in a compact
+    /// in-memory encoding (listpack) and records that here, so that element operations on it
+    /// stay O(1) records while a load rebuilds the right encoding. Element writes keep the
+    /// flag; [`DiskEngine::zadd_ext`] clears it. An empty collection deletes the key; a
+    /// string or stream fails the batch.
+    PutCompact {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+        /// The whole new value.
+        value: &'a RdbValue,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
     },
     /// Sets (`Some`) or removes (`None`) the expiry of the key if present, leaving its value
     /// alone: O(1) for any size (the server's EXPIRE/PERSIST on a field-level key it did not
@@ -129,6 +149,7 @@ impl KeyWrite<'_> {
     fn target(&self) -> (u16, &[u8]) {
         match self {
             KeyWrite::Put { db, key, .. }
+            | KeyWrite::PutCompact { db, key, .. }
             | KeyWrite::Expire { db, key, .. }
             | KeyWrite::Delete { db, key }
             | KeyWrite::Delta { db, key, .. } => (*db, key),
@@ -367,6 +388,7 @@ fn key_meta_of(m: &Meta) -> KeyMeta {
             m.size
         },
         has_field_ttl: m.field_ttl,
+        compact: m.compact,
     }
 }
 
@@ -740,6 +762,34 @@ impl DiskEngine {
                         }
                     }
                 }
+                KeyWrite::PutCompact {
+                    value, expire_ms, ..
+                } => {
+                    if value.is_empty_collection() {
+                        if let Some(o) = old {
+                            i.del_meta(&mut b, db, key, o);
+                        }
+                        out[n] = Some(MetaToken {
+                            pdb: db,
+                            meta: None,
+                        });
+                        continue;
+                    }
+                    let mut new = match value {
+                        RdbValue::String(_) => return Err(corrupt("a string has no fields")),
+                        RdbValue::Stream(_) => return Err(unsupported_stream()),
+                        _ => i.put_fields(&mut b, db, key, value, expire_ms)?,
+                    };
+                    new.compact = true;
+                    i.put_meta(&mut b, db, key, old, &new);
+                    if new.expire.is_none() {
+                        new.value = Vec::new();
+                        out[n] = Some(MetaToken {
+                            pdb: db,
+                            meta: Some(new),
+                        });
+                    }
+                }
                 KeyWrite::Put {
                     value,
                     expire_ms,
@@ -802,7 +852,7 @@ impl DiskEngine {
 /// collection decodes its blob, so those read the record.
 fn token_suffices(w: &KeyWrite<'_>, t: &MetaToken) -> bool {
     match w {
-        KeyWrite::Put { .. } | KeyWrite::Delete { .. } => true,
+        KeyWrite::Put { .. } | KeyWrite::PutCompact { .. } | KeyWrite::Delete { .. } => true,
         KeyWrite::Expire { .. } => false,
         KeyWrite::Delta { .. } => t.meta.as_ref().is_none_or(|m| !m.inline),
     }

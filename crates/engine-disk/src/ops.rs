@@ -1067,6 +1067,21 @@ impl DiskEngine {
     /// ZADD (no flags; NX/XX/GT/LT/CH are decided by the caller with [`zscore`](Self::zscore)
     /// under its key lock): returns how many members were added.
     pub fn zadd(&self, db: u16, key: &[u8], items: &[(f64, &[u8])], now_ms: i64) -> Result<u64> {
+        self.zadd_ext(db, key, items, now_ms, false)
+    }
+
+    /// [`zadd`](Self::zadd) that also clears the key's *compact* flag
+    /// ([`KeyMeta::compact`](crate::KeyMeta::compact)) in the same batch when `clear_compact`
+    /// is set: the server decided (with its `zset-max-listpack-*` limits) that this write
+    /// converts the in-memory listpack to a skiplist. One-way: nothing here sets the flag.
+    pub fn zadd_ext(
+        &self,
+        db: u16,
+        key: &[u8],
+        items: &[(f64, &[u8])],
+        now_ms: i64,
+        clear_compact: bool,
+    ) -> Result<u64> {
         for (s, _) in items {
             check_score(*s)?;
         }
@@ -1077,6 +1092,9 @@ impl DiskEngine {
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
         let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
         let added = i.stage_zadd(&mut b, p, key, old.is_some(), &mut m, zi.as_mut(), items)?;
+        if clear_compact {
+            m.compact = false;
+        }
         if let Some(zi) = &zi {
             zi.write(&mut b);
         }

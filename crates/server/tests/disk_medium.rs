@@ -282,3 +282,189 @@ fn sigkill_keeps_acknowledged_native_writes_of_medium_keys() {
         acked_z = zcard;
     }
 }
+
+/// Runs `script` on both servers and asserts equal replies, command by command.
+fn same_replies(cd: &mut Conn, cm: &mut Conn, script: &[Vec<String>], what: &str) {
+    let rd = pipeline(cd, script);
+    let rm = pipeline(cm, script);
+    for (i, (a, b)) in rd.iter().zip(&rm).enumerate() {
+        assert_eq!(a, b, "{what}: command {i}: {:?}", script[i]);
+    }
+}
+
+/// Small sorted sets are stored field-level with the engine's compact flag
+/// (`store::COMPACT_ZSET_FIELDS_MIN`) and written natively: OBJECT ENCODING, replies and
+/// contents stay the memory engine's through every conversion rule (entry count passed by
+/// single adds, by ZINCRBY, by a multi-pair ZADD's pair count, a long member, an update with a
+/// long member argument, limits lowered and raised by CONFIG SET, a conversion inside
+/// MULTI/EXEC and from a load-path command), after removals, and after a restart.
+#[test]
+fn compact_sorted_sets_keep_the_memory_engines_encoding() {
+    let mut disk = ServerProc::ferrokv(BIN, &disk_args());
+    let mem = ServerProc::ferrokv(BIN, &["--storage-engine", "memory"]);
+    let mut cd = disk.conn();
+    let mut cm = mem.conn();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+    let long = "L".repeat(65);
+    let mut script: Vec<Vec<String>> = vec![
+        s(&["CONFIG", "SET", "zset-max-listpack-entries", "8"]),
+        s(&["CONFIG", "SET", "zset-max-listpack-value", "64"]),
+    ];
+    let enc = |k: &str| s(&["OBJECT", "ENCODING", k]);
+    // a: grows one member at a time past 8 entries.
+    for i in 0..10 {
+        script.push(s(&["ZADD", "a", &i.to_string(), &format!("m{i}")]));
+        script.push(enc("a"));
+    }
+    // b: ZINCRBY of new members past 8.
+    for i in 0..10 {
+        script.push(s(&["ZINCRBY", "b", "1.5", &format!("m{i}")]));
+        script.push(enc("b"));
+    }
+    // c: 3 members, then one ZADD of 9 pairs that are all updates (pair count > 8 converts).
+    for i in 0..3 {
+        script.push(s(&["ZADD", "c", "1", &format!("m{i}")]));
+    }
+    let mut nine = s(&["ZADD", "c"]);
+    for i in 0..9 {
+        nine.push("2".into());
+        nine.push(format!("m{}", i % 3));
+    }
+    script.push(nine);
+    script.push(enc("c"));
+    // d: a long new member converts; e: a long member argument converts even when nothing
+    // is added (ZADD XX, load path; then a plain ZADD updating only short members).
+    script.push(s(&["ZADD", "d", "1", "x", "2", "y"]));
+    script.push(enc("d"));
+    script.push(s(&["ZADD", "d", "3", &long]));
+    script.push(enc("d"));
+    script.push(s(&["ZADD", "e", "1", "x"]));
+    script.push(s(&["ZADD", "e", "XX", "5", &long]));
+    script.push(enc("e"));
+    script.push(s(&["ZADD", "e", "1", "x", "1", &long, "1", "x"]));
+    script.push(enc("e"));
+    // f: limits lowered while compact: stays listpack until a member is added.
+    script.push(s(&["ZADD", "f", "1", "x", "2", "y", "3", "z"]));
+    script.push(s(&["CONFIG", "SET", "zset-max-listpack-entries", "2"]));
+    script.push(enc("f"));
+    script.push(s(&["ZADD", "f", "9", "x"]));
+    script.push(enc("f"));
+    script.push(s(&["ZREM", "f", "z"]));
+    script.push(enc("f"));
+    script.push(s(&["ZADD", "f", "4", "w"]));
+    script.push(enc("f"));
+    script.push(s(&["CONFIG", "SET", "zset-max-listpack-entries", "8"]));
+    // g: conversion inside MULTI/EXEC (staged native writes), and a load-path ZADD GT.
+    script.push(s(&["ZADD", "g", "1", "x"]));
+    script.push(s(&["MULTI"]));
+    for i in 0..9 {
+        script.push(s(&["ZADD", "g", &i.to_string(), &format!("m{i}")]));
+    }
+    script.push(s(&["OBJECT", "ENCODING", "g"]));
+    script.push(s(&["ZCARD", "g"]));
+    script.push(s(&["EXEC"]));
+    script.push(enc("g"));
+    script.push(s(&["ZADD", "h", "1", "x"]));
+    script.push(s(&["MULTI"]));
+    script.push(s(&["ZADD", "h", "2", "y"]));
+    script.push(s(&["ZREM", "h", "x"]));
+    script.push(s(&["ZSCORE", "h", "y"]));
+    script.push(s(&["EXEC"]));
+    script.push(enc("h"));
+    script.push(s(&["ZADD", "i", "1", "x", "2", "y"]));
+    script.push(s(&[
+        "ZADD", "i", "GT", "CH", "5", "x", "0", "y", "7", &long,
+    ]));
+    script.push(enc("i"));
+    // j: removals of a compact set down to nothing, then re-creation.
+    script.push(s(&["ZADD", "j", "1", "x", "2", "y"]));
+    script.push(s(&["ZREM", "j", "x"]));
+    script.push(s(&["ZREM", "j", "y"]));
+    script.push(s(&["EXISTS", "j"]));
+    script.push(s(&["ZADD", "j", "-0", "z", "inf", "w"]));
+    script.push(enc("j"));
+    for k in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        script.push(s(&["ZRANGE", k, "0", "-1", "WITHSCORES"]));
+        script.push(s(&["ZRANK", k, "x"]));
+        script.push(s(&["ZCARD", k]));
+    }
+    same_replies(&mut cd, &mut cm, &script, "before restart");
+    disk.restart();
+    let mut cd = disk.conn();
+    // The restarted server has the default limits again: set them as the memory engine has.
+    let mut after = vec![s(&["CONFIG", "SET", "zset-max-listpack-entries", "8"])];
+    for k in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+        after.push(enc(k));
+        after.push(s(&["ZRANGE", k, "0", "-1", "WITHSCORES"]));
+        after.push(s(&["ZADD", k, "0.5", "late"]));
+        after.push(enc(k));
+    }
+    same_replies(&mut cd, &mut cm, &after, "after restart");
+}
+
+/// SIGKILL during pipelined ZADDs to many small (compact, field-level) sorted sets that cross
+/// the entry limit (`appendfsync always`): every acknowledged member is there after the
+/// restart, each set's encoding is what its count implies, ZCARD and ZRANK agree.
+#[test]
+fn sigkill_keeps_acknowledged_native_writes_of_compact_sorted_sets() {
+    let mut srv = ServerProc::ferrokv(
+        BIN,
+        &["--storage-engine", "disk", "--appendfsync", "always"],
+    );
+    let mut c = srv.conn();
+    const KEYS: usize = 20;
+    let mut acked = [0i64; KEYS];
+    for cycle in 0..3 {
+        let mut cmds = Vec::new();
+        for round in 0..60 {
+            for (k, _) in acked.iter().enumerate() {
+                cmds.push(vec![
+                    "ZADD".to_string(),
+                    format!("cz{k}"),
+                    round.to_string(),
+                    format!("c{cycle}r{round}"),
+                ]);
+            }
+        }
+        for (i, r) in pipeline(&mut c, &cmds).iter().enumerate() {
+            assert_eq!(int(r), 1, "{:?}", cmds[i]);
+            acked[i % KEYS] += 1;
+        }
+        let mut buf = Vec::new();
+        for j in 0..40 {
+            for k in 0..KEYS {
+                let (key, m) = (format!("cz{k}"), format!("c{cycle}late{j}"));
+                buf.extend_from_slice(&encode_command(&[
+                    b"ZADD",
+                    key.as_bytes(),
+                    b"1000",
+                    m.as_bytes(),
+                ]));
+            }
+        }
+        c.send_raw(&buf);
+        srv.kill();
+        srv.restart();
+        c = srv.conn();
+        for (k, a) in acked.iter_mut().enumerate() {
+            let key = format!("cz{k}");
+            let n = int(&c.cmd(&["ZCARD", &key]));
+            assert!(n >= *a && n <= *a + 40, "cycle {cycle} {key}: {n} vs {a}");
+            let enc = c.cmd(&["OBJECT", "ENCODING", &key]);
+            let want = if n > 128 { "skiplist" } else { "listpack" };
+            assert_eq!(enc, Value::Bulk(want.as_bytes().to_vec()), "{key} with {n}");
+            let tag = format!("c{cycle}r59");
+            assert_eq!(c.cmd(&["ZSCORE", &key, &tag]), Value::Bulk(b"59".to_vec()));
+            let last = c.cmd(&["ZRANGE", &key, "-1", "-1"]);
+            let Value::Array(v) = &last else {
+                panic!("{last:?}")
+            };
+            let Some(Value::Bulk(m)) = v.first() else {
+                panic!("{last:?}")
+            };
+            let m = String::from_utf8(m.clone()).unwrap();
+            assert_eq!(int(&c.cmd(&["ZRANK", &key, &m])), n - 1);
+            *a = n;
+        }
+    }
+}

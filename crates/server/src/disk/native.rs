@@ -208,6 +208,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         stage: c.client.disk.depth > 0,
         expire: km.expire_ms,
         ov: None,
+        compact: km.compact,
     };
     if let Some((p, _, len)) = staged {
         n.len = len;
@@ -300,11 +301,31 @@ struct Native<'e> {
     /// Operations earlier commands of the unit staged on the key (hashes, sets and sorted
     /// sets only): reads go through them (read-your-writes), `len` counts them.
     ov: Option<super::store::Pending>,
+    /// The key is stored with the engine's compact flag (a `listpack` sorted set stored
+    /// field-level): a write that converts it (Redis's rules, the server's limits) clears
+    /// the flag in its batch, or takes the load path inside a multi-command unit.
+    compact: bool,
 }
 
 type Step = Result<Option<()>, CmdError>;
 
 impl Native<'_> {
+    /// Whether a ZADD of `pairs` (score, member) pairs whose longest member has `maxlen` bytes,
+    /// adding `added` new members, converts a compact sorted set to `skiplist`: Redis's
+    /// `zsetTypeMaybeConvert` on the pair count and longest member, then `zsetAdd`'s check
+    /// before each insertion of a new member (the count passes `zset-max-listpack-entries`;
+    /// updates never convert: limits lowered by CONFIG SET leave a set compact until it grows).
+    fn zset_converts(&self, c: &Ctx<'_, '_>, pairs: usize, maxlen: usize, added: u64) -> bool {
+        if !self.compact {
+            return false;
+        }
+        let l = c.limits();
+        let entries = l.zset_max_listpack_entries as u64;
+        pairs as u64 > entries
+            || maxlen > l.zset_max_listpack_value
+            || (added > 0 && self.len + added > entries)
+    }
+
     fn args<'a>(c: &Ctx<'a, '_>, from: usize) -> Vec<&'a [u8]> {
         c.argv.iter().skip(from).map(|b| &b[..]).collect()
     }
@@ -660,6 +681,12 @@ impl Native<'_> {
             }
             cur.insert(m, Some(*s));
         }
+        let maxlen = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+        let converts = self.zset_converts(c, items.len(), maxlen, added);
+        if converts && self.stage {
+            // The staged form cannot carry the conversion: the load path converts.
+            return Ok(None);
+        }
         let writes: Vec<(f64, &[u8])> = cur
             .iter()
             .filter_map(|(m, s)| {
@@ -683,9 +710,9 @@ impl Native<'_> {
                     self.len + added,
                 );
             }
-        } else if !writes.is_empty() {
+        } else if !writes.is_empty() || converts {
             self.eng
-                .zadd(self.db, &self.key, &writes, self.now)
+                .zadd_ext(self.db, &self.key, &writes, self.now, converts)
                 .map_err(storage)?;
         }
         if added + updated > 0 {
@@ -711,6 +738,10 @@ impl Native<'_> {
             return Ok(None);
         }
         let changed = old.is_none_or(|o| o != new);
+        let converts = self.zset_converts(c, 1, m.len(), u64::from(old.is_none()));
+        if converts && self.stage {
+            return Ok(None);
+        }
         if changed && self.stage {
             let set = vec![(new, m.to_vec())];
             self.stage_ops(
@@ -721,9 +752,9 @@ impl Native<'_> {
                 },
                 self.len + u64::from(old.is_none()),
             );
-        } else if changed {
+        } else if changed || converts {
             self.eng
-                .zadd(self.db, &self.key, &[(new, m)], self.now)
+                .zadd_ext(self.db, &self.key, &[(new, m)], self.now, converts)
                 .map_err(storage)?;
         }
         if changed {

@@ -266,6 +266,44 @@ pub fn is_field_level_encoding(name: &str) -> bool {
     matches!(name, "hashtable" | "skiplist" | "quicklist")
 }
 
+/// Compact (`listpack`) sorted sets with at least this many members are stored field-level
+/// with the engine's *compact* flag (`KeyWrite::PutCompact`) instead of as one record, so that
+/// ZADD/ZINCRBY/ZREM on them are native O(log N) writes of a few records instead of a
+/// rewrite of the whole record (docs/disk-engine.md §6.1, "Compact sorted sets
+/// field-level"). 1: every sorted set (measured against larger bounds there).
+pub const COMPACT_ZSET_FIELDS_MIN: usize = 1;
+
+/// Whether a collection of type `kind` in the in-memory encoding `encoding` with `len`
+/// elements is stored field-level *with the compact flag* (see [`COMPACT_ZSET_FIELDS_MIN`]):
+/// only `listpack` sorted sets so far.
+pub fn is_compact_fields(kind: KeyType, encoding: &str, len: usize) -> bool {
+    kind == KeyType::ZSet && encoding == "listpack" && len >= COMPACT_ZSET_FIELDS_MIN
+}
+
+/// How a value is stored at write-back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// One record (string layout).
+    Record,
+    /// Field-level, big encoding.
+    Fields,
+    /// Field-level with the compact flag (the in-memory encoding is `listpack`).
+    Compact,
+}
+
+/// How `v` with `meta` is stored (see [`Stored`]).
+pub fn stored_as(v: &RdbValue, meta: RecordMeta) -> Stored {
+    let name = encoding_name(meta.encoding);
+    match v {
+        RdbValue::String(_) | RdbValue::Stream(_) => Stored::Record,
+        _ if name.is_some_and(is_field_level_encoding) => Stored::Fields,
+        RdbValue::ZSet(z) if name.is_some_and(|n| is_compact_fields(KeyType::ZSet, n, z.len())) => {
+            Stored::Compact
+        }
+        _ => Stored::Record,
+    }
+}
+
 /// How a key was stored when a unit loaded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -362,7 +400,9 @@ pub fn load_known(
     let Some((v, exp)) = eng.load_value(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
         return Ok((None, Origin::Missing));
     };
-    let encoding = if km.layout == Layout::Fields {
+    let encoding = if km.layout == Layout::Fields && km.compact {
+        encoding_code("listpack")
+    } else if km.layout == Layout::Fields {
         encoding_code(big_encoding(km.kind))
     } else {
         0
@@ -728,6 +768,20 @@ pub fn apply_unit(
                 key,
                 value,
                 expire_ms,
+                meta,
+            } if rec.is_none() && stored_as(value, *meta) == Stored::Compact => {
+                KeyWrite::PutCompact {
+                    db: *db,
+                    key,
+                    value,
+                    expire_ms: *expire_ms,
+                }
+            }
+            Write::Put {
+                db,
+                key,
+                value,
+                expire_ms,
                 ..
             } => KeyWrite::Put {
                 db: *db,
@@ -801,6 +855,14 @@ pub fn apply_unit(
                     delta,
                     expire_ms: d.expire_ms,
                 },
+                None if rec.is_none() && stored_as(d.new, d.meta) == Stored::Compact => {
+                    KeyWrite::PutCompact {
+                        db: d.db,
+                        key: d.key,
+                        value: d.new,
+                        expire_ms: d.expire_ms,
+                    }
+                }
                 None => KeyWrite::Put {
                     db: d.db,
                     key: d.key,
@@ -827,10 +889,10 @@ fn record_form(v: &RdbValue, meta: RecordMeta) -> Option<RdbValue> {
     (!field_level(v, meta)).then(|| RdbValue::String(encode(v, meta)))
 }
 
-/// Whether `v` with `meta` is stored field-level.
+/// Whether `v` with `meta` is stored field-level (big encodings, and compact ones stored with
+/// the compact flag, [`stored_as`]).
 fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
-    !matches!(v, RdbValue::String(_) | RdbValue::Stream(_))
-        && encoding_name(meta.encoding).is_some_and(is_field_level_encoding)
+    stored_as(v, meta) != Stored::Record
 }
 
 /// What [`zset_delta`] returns: (score, member) pairs to add or rescore, members to remove.
