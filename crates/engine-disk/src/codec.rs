@@ -231,6 +231,11 @@ pub struct Meta {
     /// [`crate::DiskEngine::zadd_ext`]). Records written before the flag existed read `false`
     /// (they were all big encodings).
     pub compact: bool,
+    /// Compact list: the byte size of the same elements in a Redis listpack
+    /// (`ferrokv_engine::list` rules), kept by every element write, so that the server can
+    /// decide the listpack → quicklist conversion of a push without reading the elements.
+    /// Stored after `tail` when `compact` is set (record format: flag bit 5).
+    pub lp_bytes: u64,
 }
 
 /// Metadata flag bits (byte 1 of the record).
@@ -290,6 +295,7 @@ impl Meta {
             zheight: 1,
             ztop: 1,
             compact: false,
+            lp_bytes: 0,
         }
     }
 
@@ -338,6 +344,9 @@ impl Meta {
         } else if self.kind == KeyType::List {
             v.extend_from_slice(&self.head.to_be_bytes());
             v.extend_from_slice(&self.tail.to_be_bytes());
+            if self.compact {
+                v.extend_from_slice(&self.lp_bytes.to_be_bytes());
+            }
         }
         v
     }
@@ -372,6 +381,9 @@ impl Meta {
         } else if kind == KeyType::List {
             m.head = u(26..34)? as i64;
             m.tail = u(34..42)? as i64;
+            if m.compact {
+                m.lp_bytes = u(42..50)?;
+            }
         }
         Some(m)
     }
@@ -440,6 +452,7 @@ mod tests {
         m.tail = 5;
         assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
         m.compact = true;
+        m.lp_bytes = 1234;
         assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
         let mut z = Meta::new_collection(KeyType::ZSet, 7);
         z.compact = true;

@@ -55,6 +55,9 @@ pub struct KeyMeta {
     /// [`KeyWrite::PutCompact`]; cleared one-way by element writes that pass the server's
     /// limits, e.g. [`DiskEngine::zadd_ext`]). Always `false` for other layouts.
     pub compact: bool,
+    /// A compact list: the byte size of its elements in a Redis listpack (header included),
+    /// kept exact by every element write; 0 otherwise.
+    pub listpack_bytes: u64,
 }
 
 /// What one read of a key's metadata record tells ([`DiskEngine::key_meta_and_string`]): the
@@ -389,6 +392,11 @@ fn key_meta_of(m: &Meta) -> KeyMeta {
         },
         has_field_ttl: m.field_ttl,
         compact: m.compact,
+        listpack_bytes: if m.compact && m.kind == KeyType::List {
+            m.lp_bytes
+        } else {
+            0
+        },
     }
 }
 
@@ -462,6 +470,21 @@ impl Inner {
         value: &RdbValue,
         expire: Option<i64>,
     ) -> Result<Meta> {
+        self.put_fields_ranked(b, db, key, value, expire, true)
+    }
+
+    /// [`Inner::put_fields`]; `ranked`: build a sorted set's rank index (false for compact
+    /// sorted sets: at most `zset-max-listpack-entries` members, counted in O(rank); the index
+    /// is built when the flag clears, [`Inner::rank_compact`]).
+    pub(crate) fn put_fields_ranked(
+        &self,
+        b: &mut Batch,
+        db: u32,
+        key: &[u8],
+        value: &RdbValue,
+        expire: Option<i64>,
+        ranked: bool,
+    ) -> Result<Meta> {
         let kind = match value {
             RdbValue::String(_) => return Err(corrupt("a string has no fields")),
             RdbValue::Stream(_) => return Err(unsupported_stream()),
@@ -478,6 +501,7 @@ impl Inner {
         let version = self.new_version(b)?;
         let mut m = Meta::new_collection(kind, version);
         m.expire = expire;
+        m.ranked &= ranked;
         match value {
             RdbValue::List(items) => {
                 for (idx, it) in items.iter().enumerate() {
@@ -520,11 +544,13 @@ impl Inner {
                     );
                     positions.push(crate::zindex::position(*s, mb));
                 }
-                positions.sort_unstable();
-                let (h, top) =
-                    crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
-                m.zheight = h;
-                m.ztop = top;
+                if m.ranked {
+                    positions.sort_unstable();
+                    let (h, top) =
+                        crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
+                    m.zheight = h;
+                    m.ztop = top;
+                }
                 m.size = last.len() as u64;
             }
             RdbValue::Hash(fields) => {
@@ -554,6 +580,29 @@ impl Inner {
         m.size = n;
         m.value = blob;
         m.field_ttl = value.has_field_ttls();
+        Ok(m)
+    }
+
+    /// Builds the rank index of a sorted set stored without one (a compact sorted set, see
+    /// [`Inner::put_fields_ranked`]) in its own committed batch, before a write that makes it
+    /// big: logically a no-op (counts exact for the stored members), so a crash on either side
+    /// is harmless. Returns the new metadata. Caller holds the key's lock. O(size), once.
+    pub(crate) fn rank_compact(&self, db: u32, key: &[u8], old: &Meta) -> Result<Meta> {
+        let pairs = self.zrange_rank(View::Live, db, key, old, 0, -1, false)?;
+        let mut positions: Vec<Vec<u8>> = pairs
+            .iter()
+            .map(|(mb, s)| crate::zindex::position(*s, mb))
+            .collect();
+        positions.sort_unstable();
+        let mut m = old.clone();
+        m.ranked = true;
+        let mut b = self.batch();
+        let (h, top) =
+            crate::zindex::ZIndex::new(self, db, key, &m, true).build(&mut b, &positions);
+        m.zheight = h;
+        m.ztop = top;
+        self.put_meta(&mut b, db, key, Some(old), &m);
+        self.commit(b)?;
         Ok(m)
     }
 
@@ -778,9 +827,13 @@ impl DiskEngine {
                     let mut new = match value {
                         RdbValue::String(_) => return Err(corrupt("a string has no fields")),
                         RdbValue::Stream(_) => return Err(unsupported_stream()),
-                        _ => i.put_fields(&mut b, db, key, value, expire_ms)?,
+                        _ => i.put_fields_ranked(&mut b, db, key, value, expire_ms, false)?,
                     };
                     new.compact = true;
+                    if let RdbValue::List(items) = value {
+                        new.lp_bytes = ferrokv_engine::list::LISTPACK_EMPTY_BYTES as u64
+                            + items.iter().map(|v| crate::ops::lp_size(v)).sum::<u64>();
+                    }
                     i.put_meta(&mut b, db, key, old, &new);
                     if new.expire.is_none() {
                         new.value = Vec::new();

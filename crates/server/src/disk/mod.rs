@@ -1001,7 +1001,7 @@ struct Candidate {
 fn direct_record(e: &ferrokv_engine::Entry) -> Option<RdbValue> {
     use ferrokv_engine::Value;
     match e.value()? {
-        Value::List(l) if !store::is_field_level_encoding(l.encoding_name()) => {
+        Value::List(l) if !fields_layout(e) => {
             let bytes = l.iter().map(<[u8]>::len).sum();
             Some(store::encode_list(l.len(), bytes, l.iter(), record_meta(e)))
         }

@@ -14,9 +14,12 @@
 //! [`Outcome::StandIn`]: the handler then runs on a one-element stand-in of the key's real type
 //! and produces its own errors in its own order, without the O(N) load.
 //!
-//! Compact collections (record layout), and field-level hashes, sets and list pops / LSET
-//! below [`NATIVE_MIN_LEN`], keep the load path: it does the encoding conversions (e.g. a
-//! list shrinking back to listpack) and, for hashes, costs less on tiny keys.
+//! Compact collections stored as records, and field-level hashes, sets and `quicklist` pops /
+//! LSET below [`NATIVE_MIN_LEN`], keep the load path: it does the encoding conversions (e.g. a
+//! list shrinking back to listpack) and, for hashes, costs less on tiny keys. Compact
+//! collections stored field-level (the engine's compact flag: `listpack` lists, big-enough
+//! `listpack` sorted sets) run natively and decide their own conversion from the limits and
+//! the metadata ([`native_min_len`], `Native::zset_converts`, `Native::push`).
 
 use super::ClientDisk;
 use crate::dispatch::Ctx;
@@ -42,10 +45,16 @@ pub const NATIVE_MIN_LEN: u64 = 1024;
 /// `hashtable` hashes of typical workloads costs more than the load path with the hot-object
 /// cache (docs/disk-engine.md §6.1). Field-level keys of the kinds served at any size are never
 /// kept resident (`disk::cacheable`), so the native paths never meet a resident copy.
-pub fn native_min_len(kind: KeyType, cmd: &str) -> u64 {
+///
+/// A *compact* field-level list (`listpack`, the metadata's compact flag and byte size) also
+/// pops natively at any size (a `listpack` never converts on removal), but never runs LSET
+/// natively (a longer element may convert it: the handler decides).
+pub fn native_min_len(kind: KeyType, cmd: &str, compact: bool) -> u64 {
     match (kind, cmd) {
         (KeyType::ZSet, _) => 1,
         (KeyType::List, "lpush" | "rpush" | "lindex" | "llen") => 1,
+        (KeyType::List, "lpop" | "rpop") if compact => 1,
+        (KeyType::List, "lset") if compact => u64::MAX,
         _ => NATIVE_MIN_LEN,
     }
 }
@@ -169,7 +178,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         return Outcome::Load;
     };
     if km.layout != Layout::Fields
-        || km.len < native_min_len(km.kind, c.cmd.name)
+        || km.len < native_min_len(km.kind, c.cmd.name, km.compact)
         || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
     {
         c.client.disk.prefetched = Some((db, key, read, token));
@@ -209,6 +218,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         expire: km.expire_ms,
         ov: None,
         compact: km.compact,
+        lp_bytes: km.listpack_bytes,
     };
     if let Some((p, _, len)) = staged {
         n.len = len;
@@ -305,6 +315,8 @@ struct Native<'e> {
     /// field-level): a write that converts it (Redis's rules, the server's limits) clears
     /// the flag in its batch, or takes the load path inside a multi-command unit.
     compact: bool,
+    /// A compact list's listpack byte size (`KeyMeta::listpack_bytes`).
+    lp_bytes: u64,
 }
 
 type Step = Result<Option<()>, CmdError>;
@@ -843,15 +855,27 @@ impl Native<'_> {
 
     fn push(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
         let items = Self::args(c, 2);
+        // A compact list converts to quicklist by the memory engine's rule, from the listpack
+        // size the metadata carries.
+        let converts = self.compact
+            && ferrokv_engine::list::append_converts(
+                c.limits().list_max_listpack_size,
+                usize::try_from(self.lp_bytes).unwrap_or(usize::MAX),
+                usize::try_from(self.len).unwrap_or(usize::MAX),
+                &items,
+            );
+        if converts && self.stage {
+            // The staged form cannot carry the conversion: the load path converts.
+            return Ok(None);
+        }
         let len = if self.stage {
             let push = items.iter().map(|v| v.to_vec()).collect();
             let len = self.len + items.len() as u64;
             self.stage_ops(c, super::store::Pending::List { left, pop: 0, push }, len);
             Ok(self.len + items.len() as u64)
-        } else if left {
-            self.eng.lpush(self.db, &self.key, &items, self.now)
         } else {
-            self.eng.rpush(self.db, &self.key, &items, self.now)
+            self.eng
+                .push_ext(self.db, &self.key, &items, left, self.now, converts)
         }
         .map_err(storage)?;
         c.reply.int(len as i64);
