@@ -863,8 +863,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
                 Some(v)
                     if st.loaded.get(&k) == Some(&store::Origin::Fields)
                         && fields_layout(e)
-                        && st.compact.contains(&k)
-                            == !store::is_field_level_encoding(e.encoding_name())
+                        && same_compactness(st, &k, e)
                         && !v.has_field_ttls()
                         && st.originals.contains_key(&k) =>
                 {
@@ -1010,6 +1009,13 @@ fn direct_record(e: &ferrokv_engine::Entry) -> Option<RdbValue> {
         }
         _ => None,
     }
+}
+
+/// Whether a field-level key is still stored as the unit loaded it: compact (flag set) and
+/// still in a compact encoding, or big and still big; only then is its element delta written
+/// (else it is rewritten whole, with the flag its encoding implies).
+fn same_compactness(st: &ClientDisk, k: &(u32, Bytes), e: &ferrokv_engine::Entry) -> bool {
+    st.compact.contains(k) != store::is_field_level_encoding(e.encoding_name())
 }
 
 /// Whether a key loaded with the engine's compact flag ([`ClientDisk::compact`]) is in a big
@@ -1187,8 +1193,7 @@ fn flush_cached(
                     Some(v)
                         if origin == store::Origin::Fields
                             && fl
-                            && st.compact.contains(&k)
-                                == !store::is_field_level_encoding(e.encoding_name())
+                            && same_compactness(st, &k, e)
                             && !v.has_field_ttls()
                             && st.originals.contains_key(&k) =>
                     {
