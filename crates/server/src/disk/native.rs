@@ -338,6 +338,16 @@ impl Native<'_> {
             || (added > 0 && self.len + added > entries)
     }
 
+    /// The score a sorted set keeps for `s`: a compact (`listpack`) one stores no negative
+    /// zero (its text "-0" reads back as the integer 0, as the memory engine's listpack).
+    fn stored_score(&self, s: f64) -> f64 {
+        if self.compact && s == 0.0 {
+            0.0
+        } else {
+            s
+        }
+    }
+
     fn args<'a>(c: &Ctx<'a, '_>, from: usize) -> Vec<&'a [u8]> {
         c.argv.iter().skip(from).map(|b| &b[..]).collect()
     }
@@ -707,7 +717,8 @@ impl Native<'_> {
                     None => true,
                     Some(old) => old != s,
                 };
-                changed.then_some((s, *m))
+                // A set that stays compact keeps no `-0` (one converted first keeps it).
+                changed.then_some((if converts { s } else { self.stored_score(s) }, *m))
             })
             .collect();
         if self.stage {
@@ -745,10 +756,16 @@ impl Native<'_> {
         };
         let m = c.arg(3);
         let old = self.zscore_ov(m).map_err(storage)?;
-        let new = old.unwrap_or(0.0) + incr;
+        // A new member takes the increment as its score (Redis's `zsetAdd`: `-0` stays `-0`).
+        let new = match old {
+            Some(o) => o + incr,
+            None => incr,
+        };
         if new.is_nan() {
             return Ok(None);
         }
+        let reply = new;
+        let new = self.stored_score(new);
         let changed = old.is_none_or(|o| o != new);
         let converts = self.zset_converts(c, 1, m.len(), u64::from(old.is_none()));
         if converts && self.stage {
@@ -777,7 +794,7 @@ impl Native<'_> {
         if old.is_none() {
             c.key_ready(&self.key);
         }
-        c.reply.double(new);
+        c.reply.double(reply);
         Ok(Some(()))
     }
 
