@@ -225,6 +225,17 @@ pub struct Meta {
     /// Hash field records of this incarnation carry a one-byte header (field TTL support, see
     /// [`enc_field`]); incarnations written before that format read their values raw.
     pub tagged: bool,
+    /// Field-level collection that the server keeps in a *compact* in-memory encoding
+    /// (listpack): set by the writer ([`crate::KeyWrite::PutCompact`]), kept by element
+    /// writes, cleared one-way by a write that passes the server's limits (e.g.
+    /// [`crate::DiskEngine::zadd_ext`]). Records written before the flag existed read `false`
+    /// (they were all big encodings).
+    pub compact: bool,
+    /// Compact list: the byte size of the same elements in a Redis listpack
+    /// (`ferrokv_engine::list` rules), kept by every element write, so that the server can
+    /// decide the listpack → quicklist conversion of a push without reading the elements.
+    /// Stored after `tail` when `compact` is set (record format: flag bit 5).
+    pub lp_bytes: u64,
 }
 
 /// Metadata flag bits (byte 1 of the record).
@@ -233,6 +244,7 @@ const F_INLINE: u8 = 2;
 const F_FIELD_TTL: u8 = 4;
 const F_TAGGED: u8 = 8;
 const F_RANKED: u8 = 16;
+const F_COMPACT: u8 = 32;
 
 /// Encodes a hash field record value of a tagged incarnation: `0` + value, or `1` + expiry
 /// (i64 BE, unix ms) + value.
@@ -282,6 +294,8 @@ impl Meta {
             ranked: kind == KeyType::ZSet,
             zheight: 1,
             ztop: 1,
+            compact: false,
+            lp_bytes: 0,
         }
     }
 
@@ -311,6 +325,9 @@ impl Meta {
         if self.ranked && !is_str && !self.inline {
             flags |= F_RANKED;
         }
+        if self.compact && !is_str && !self.inline {
+            flags |= F_COMPACT;
+        }
         v.push(flags);
         v.extend_from_slice(&self.expire.unwrap_or(0).to_be_bytes());
         if is_str {
@@ -327,6 +344,9 @@ impl Meta {
         } else if self.kind == KeyType::List {
             v.extend_from_slice(&self.head.to_be_bytes());
             v.extend_from_slice(&self.tail.to_be_bytes());
+            if self.compact {
+                v.extend_from_slice(&self.lp_bytes.to_be_bytes());
+            }
         }
         v
     }
@@ -343,6 +363,7 @@ impl Meta {
         m.field_ttl = flag & F_FIELD_TTL != 0;
         m.tagged = flag & F_TAGGED != 0;
         m.ranked = flag & F_RANKED != 0;
+        m.compact = flag & F_COMPACT != 0 && !m.inline && kind != KeyType::String;
         if kind == KeyType::String {
             m.value = b.get(10..)?.to_vec();
             return Some(m);
@@ -360,6 +381,9 @@ impl Meta {
         } else if kind == KeyType::List {
             m.head = u(26..34)? as i64;
             m.tail = u(34..42)? as i64;
+            if m.compact {
+                m.lp_bytes = u(42..50)?;
+            }
         }
         Some(m)
     }
@@ -427,6 +451,15 @@ mod tests {
         m.head = -4;
         m.tail = 5;
         assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
+        m.compact = true;
+        m.lp_bytes = 1234;
+        assert_eq!(Meta::decode(&m.encode()), Some(m.clone()));
+        let mut z = Meta::new_collection(KeyType::ZSet, 7);
+        z.compact = true;
+        z.size = 3;
+        assert_eq!(Meta::decode(&z.encode()), Some(z.clone()));
+        z.compact = false;
+        assert_eq!(Meta::decode(&z.encode()), Some(z));
         let s = Meta {
             kind: KeyType::String,
             value: b"hello".to_vec(),

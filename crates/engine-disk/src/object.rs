@@ -51,6 +51,13 @@ pub struct KeyMeta {
     /// Some hash field may carry a TTL (conservative: set when a write stored one, cleared only
     /// when the key is rewritten without any).
     pub has_field_ttl: bool,
+    /// A field-level collection the server keeps in a compact in-memory encoding (written by
+    /// [`KeyWrite::PutCompact`]; cleared one-way by element writes that pass the server's
+    /// limits, e.g. [`DiskEngine::zadd_ext`]). Always `false` for other layouts.
+    pub compact: bool,
+    /// A compact list: the byte size of its elements in a Redis listpack (header included),
+    /// kept exact by every element write; 0 otherwise.
+    pub listpack_bytes: u64,
 }
 
 /// What one read of a key's metadata record tells ([`DiskEngine::key_meta_and_string`]): the
@@ -89,6 +96,22 @@ pub enum KeyWrite<'a> {
         expire_ms: Option<i64>,
         /// Store as one inline record (see above).
         inline: bool,
+    },
+    /// Replaces the key with `value` (a list, set, sorted set or hash) stored **field-level**
+    /// with the metadata's *compact* flag set: the server keeps the value in a compact
+    /// in-memory encoding (listpack) and records that here, so that element operations on it
+    /// stay O(1) records while a load rebuilds the right encoding. Element writes keep the
+    /// flag; [`DiskEngine::zadd_ext`] clears it. An empty collection deletes the key; a
+    /// string or stream fails the batch.
+    PutCompact {
+        /// Logical database.
+        db: u16,
+        /// The key.
+        key: &'a [u8],
+        /// The whole new value.
+        value: &'a RdbValue,
+        /// Absolute expiry, unix ms.
+        expire_ms: Option<i64>,
     },
     /// Sets (`Some`) or removes (`None`) the expiry of the key if present, leaving its value
     /// alone: O(1) for any size (the server's EXPIRE/PERSIST on a field-level key it did not
@@ -129,6 +152,7 @@ impl KeyWrite<'_> {
     fn target(&self) -> (u16, &[u8]) {
         match self {
             KeyWrite::Put { db, key, .. }
+            | KeyWrite::PutCompact { db, key, .. }
             | KeyWrite::Expire { db, key, .. }
             | KeyWrite::Delete { db, key }
             | KeyWrite::Delta { db, key, .. } => (*db, key),
@@ -367,6 +391,12 @@ fn key_meta_of(m: &Meta) -> KeyMeta {
             m.size
         },
         has_field_ttl: m.field_ttl,
+        compact: m.compact,
+        listpack_bytes: if m.compact && m.kind == KeyType::List {
+            m.lp_bytes
+        } else {
+            0
+        },
     }
 }
 
@@ -440,6 +470,21 @@ impl Inner {
         value: &RdbValue,
         expire: Option<i64>,
     ) -> Result<Meta> {
+        self.put_fields_ranked(b, db, key, value, expire, true)
+    }
+
+    /// [`Inner::put_fields`]; `ranked`: build a sorted set's rank index (false for compact
+    /// sorted sets: at most `zset-max-listpack-entries` members, counted in O(rank); the index
+    /// is built when the flag clears, [`Inner::rank_compact`]).
+    pub(crate) fn put_fields_ranked(
+        &self,
+        b: &mut Batch,
+        db: u32,
+        key: &[u8],
+        value: &RdbValue,
+        expire: Option<i64>,
+        ranked: bool,
+    ) -> Result<Meta> {
         let kind = match value {
             RdbValue::String(_) => return Err(corrupt("a string has no fields")),
             RdbValue::Stream(_) => return Err(unsupported_stream()),
@@ -456,6 +501,7 @@ impl Inner {
         let version = self.new_version(b)?;
         let mut m = Meta::new_collection(kind, version);
         m.expire = expire;
+        m.ranked &= ranked;
         match value {
             RdbValue::List(items) => {
                 for (idx, it) in items.iter().enumerate() {
@@ -498,11 +544,13 @@ impl Inner {
                     );
                     positions.push(crate::zindex::position(*s, mb));
                 }
-                positions.sort_unstable();
-                let (h, top) =
-                    crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
-                m.zheight = h;
-                m.ztop = top;
+                if m.ranked {
+                    positions.sort_unstable();
+                    let (h, top) =
+                        crate::zindex::ZIndex::new(self, db, key, &m, true).build(b, &positions);
+                    m.zheight = h;
+                    m.ztop = top;
+                }
                 m.size = last.len() as u64;
             }
             RdbValue::Hash(fields) => {
@@ -532,6 +580,29 @@ impl Inner {
         m.size = n;
         m.value = blob;
         m.field_ttl = value.has_field_ttls();
+        Ok(m)
+    }
+
+    /// Builds the rank index of a sorted set stored without one (a compact sorted set, see
+    /// [`Inner::put_fields_ranked`]) in its own committed batch, before a write that makes it
+    /// big: logically a no-op (counts exact for the stored members), so a crash on either side
+    /// is harmless. Returns the new metadata. Caller holds the key's lock. O(size), once.
+    pub(crate) fn rank_compact(&self, db: u32, key: &[u8], old: &Meta) -> Result<Meta> {
+        let pairs = self.zrange_rank(View::Live, db, key, old, 0, -1, false)?;
+        let mut positions: Vec<Vec<u8>> = pairs
+            .iter()
+            .map(|(mb, s)| crate::zindex::position(*s, mb))
+            .collect();
+        positions.sort_unstable();
+        let mut m = old.clone();
+        m.ranked = true;
+        let mut b = self.batch();
+        let (h, top) =
+            crate::zindex::ZIndex::new(self, db, key, &m, true).build(&mut b, &positions);
+        m.zheight = h;
+        m.ztop = top;
+        self.put_meta(&mut b, db, key, Some(old), &m);
+        self.commit(b)?;
         Ok(m)
     }
 
@@ -740,6 +811,38 @@ impl DiskEngine {
                         }
                     }
                 }
+                KeyWrite::PutCompact {
+                    value, expire_ms, ..
+                } => {
+                    if value.is_empty_collection() {
+                        if let Some(o) = old {
+                            i.del_meta(&mut b, db, key, o);
+                        }
+                        out[n] = Some(MetaToken {
+                            pdb: db,
+                            meta: None,
+                        });
+                        continue;
+                    }
+                    let mut new = match value {
+                        RdbValue::String(_) => return Err(corrupt("a string has no fields")),
+                        RdbValue::Stream(_) => return Err(unsupported_stream()),
+                        _ => i.put_fields_ranked(&mut b, db, key, value, expire_ms, false)?,
+                    };
+                    new.compact = true;
+                    if let RdbValue::List(items) = value {
+                        new.lp_bytes = ferrokv_engine::list::LISTPACK_EMPTY_BYTES as u64
+                            + items.iter().map(|v| crate::ops::lp_size(v)).sum::<u64>();
+                    }
+                    i.put_meta(&mut b, db, key, old, &new);
+                    if new.expire.is_none() {
+                        new.value = Vec::new();
+                        out[n] = Some(MetaToken {
+                            pdb: db,
+                            meta: Some(new),
+                        });
+                    }
+                }
                 KeyWrite::Put {
                     value,
                     expire_ms,
@@ -802,7 +905,7 @@ impl DiskEngine {
 /// collection decodes its blob, so those read the record.
 fn token_suffices(w: &KeyWrite<'_>, t: &MetaToken) -> bool {
     match w {
-        KeyWrite::Put { .. } | KeyWrite::Delete { .. } => true,
+        KeyWrite::Put { .. } | KeyWrite::PutCompact { .. } | KeyWrite::Delete { .. } => true,
         KeyWrite::Expire { .. } => false,
         KeyWrite::Delta { .. } => t.meta.as_ref().is_none_or(|m| !m.inline),
     }

@@ -453,6 +453,9 @@ impl Inner {
             b.b.insert(&self.data, list_key(pdb, key, m.version, idx), v.to_vec());
         }
         m.size += values.len() as u64;
+        if m.compact {
+            m.lp_bytes += values.iter().map(|v| lp_size(v)).sum::<u64>();
+        }
     }
 
     /// Stages LPOP (`left`) or RPOP of up to `count` stored elements of the field-level list
@@ -481,6 +484,9 @@ impl Inner {
                 .data
                 .get(&lk)?
                 .ok_or_else(|| corrupt("list element missing"))?;
+            if m.compact {
+                m.lp_bytes = m.lp_bytes.saturating_sub(lp_size(&v));
+            }
             out.push(v.to_vec());
             b.b.remove(&self.data, lk);
         }
@@ -1067,6 +1073,21 @@ impl DiskEngine {
     /// ZADD (no flags; NX/XX/GT/LT/CH are decided by the caller with [`zscore`](Self::zscore)
     /// under its key lock): returns how many members were added.
     pub fn zadd(&self, db: u16, key: &[u8], items: &[(f64, &[u8])], now_ms: i64) -> Result<u64> {
+        self.zadd_ext(db, key, items, now_ms, false)
+    }
+
+    /// [`zadd`](Self::zadd) that also clears the key's *compact* flag
+    /// ([`KeyMeta::compact`](crate::KeyMeta::compact)) in the same batch when `clear_compact`
+    /// is set: the server decided (with its `zset-max-listpack-*` limits) that this write
+    /// converts the in-memory listpack to a skiplist. One-way: nothing here sets the flag.
+    pub fn zadd_ext(
+        &self,
+        db: u16,
+        key: &[u8],
+        items: &[(f64, &[u8])],
+        now_ms: i64,
+        clear_compact: bool,
+    ) -> Result<u64> {
         for (s, _) in items {
             check_score(*s)?;
         }
@@ -1074,9 +1095,19 @@ impl DiskEngine {
         let _g = i.lock(db, key);
         let p = i.pdb(db);
         let mut b = i.batch();
-        let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+        let (mut old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+        if clear_compact && m.compact && !m.ranked {
+            if let Some(o) = &old {
+                // A compact sorted set has no rank index: build it before it grows.
+                m = i.rank_compact(p, key, o)?;
+                old = Some(m.clone());
+            }
+        }
         let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
         let added = i.stage_zadd(&mut b, p, key, old.is_some(), &mut m, zi.as_mut(), items)?;
+        if clear_compact {
+            m.compact = false;
+        }
         if let Some(zi) = &zi {
             zi.write(&mut b);
         }
@@ -1322,11 +1353,32 @@ impl DiskEngine {
     }
 
     fn push(&self, db: u16, key: &[u8], values: &[&[u8]], left: bool, now_ms: i64) -> Result<u64> {
+        self.push_ext(db, key, values, left, now_ms, false)
+    }
+
+    /// LPUSH (`left`) or RPUSH that also clears the list's *compact* flag
+    /// ([`KeyMeta::compact`](crate::KeyMeta::compact)) in the same batch when `clear_compact`
+    /// is set: the server decided (`ferrokv_engine::list::append_converts` with its fill) that
+    /// this push converts the in-memory listpack to a quicklist. Otherwise a compact list's
+    /// listpack size grows by the new elements' sizes. Returns the new length.
+    pub fn push_ext(
+        &self,
+        db: u16,
+        key: &[u8],
+        values: &[&[u8]],
+        left: bool,
+        now_ms: i64,
+        clear_compact: bool,
+    ) -> Result<u64> {
         let i = &self.inner;
         let _g = i.lock(db, key);
         let p = i.pdb(db);
         let mut b = i.batch();
         let (old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::List)?;
+        if clear_compact {
+            m.compact = false;
+            m.lp_bytes = 0;
+        }
         i.stage_push(&mut b, p, key, &mut m, values, left);
         i.finish(&mut b, p, key, old.as_ref(), &m);
         i.commit(b)?;
@@ -1414,7 +1466,18 @@ impl DiskEngine {
         };
         let idx = list_pos(&m, index).ok_or(DiskError::IndexOutOfRange)?;
         let mut b = i.batch();
-        b.b.insert(&i.data, list_key(p, key, m.version, idx), value.to_vec());
+        let lk = list_key(p, key, m.version, idx);
+        if m.compact {
+            // The listpack size follows the element (the server never converts here: it runs
+            // LSET of compact lists through its own handler).
+            let mut new = m.clone();
+            if let Some(old) = i.data.get(&lk)? {
+                new.lp_bytes = new.lp_bytes.saturating_sub(lp_size(&old));
+            }
+            new.lp_bytes += lp_size(value);
+            i.finish(&mut b, p, key, Some(&m), &new);
+        }
+        b.b.insert(&i.data, lk, value.to_vec());
         i.commit(b)
     }
 }
@@ -1438,7 +1501,13 @@ impl DiskEngine {
         };
         let mut b = i.batch();
         for idx in (m.head..keep_lo).chain(keep_hi..m.tail) {
-            b.b.remove(&i.data, list_key(p, key, m.version, idx));
+            let lk = list_key(p, key, m.version, idx);
+            if m.compact {
+                if let Some(v) = i.data.get(&lk)? {
+                    m.lp_bytes = m.lp_bytes.saturating_sub(lp_size(&v));
+                }
+            }
+            b.b.remove(&i.data, lk);
         }
         m.size = (keep_hi - keep_lo) as u64;
         if m.size > 0 {
@@ -1595,4 +1664,10 @@ impl DiskSnapshot {
             None => Ok(Vec::new()),
         }
     }
+}
+
+/// Bytes element `s` takes in a Redis listpack (the memory engine's rule,
+/// `ferrokv_engine::list::lp_entry_size`): what [`Meta::lp_bytes`] of a compact list sums.
+pub(crate) fn lp_size(s: &[u8]) -> u64 {
+    ferrokv_engine::list::lp_entry_size(s) as u64
 }

@@ -549,3 +549,122 @@ fn tokens_of_written_states_allow_blind_writes() {
     assert_eq!(e.dbsize(0, NOW).unwrap(), 1);
     assert_eq!(e.dbsize(1, NOW).unwrap(), 1);
 }
+
+/// `KeyWrite::PutCompact` (issue #7, "disk-compact"): field-level records with the compact flag;
+/// a compact list's listpack byte size follows every element write (pushes, pops, LSET, LTRIM,
+/// deltas) and survives a reopen; `push_ext` / `zadd_ext` clear the flag one-way, and a compact
+/// sorted set gets its rank index when it does; other writes keep the flag.
+#[test]
+fn compact_flag_and_listpack_bytes() {
+    use ferrokv_engine::list::{lp_entry_size, LISTPACK_EMPTY_BYTES};
+    let dir = tempfile::tempdir().unwrap();
+    let lp = |items: &[&[u8]]| {
+        (LISTPACK_EMPTY_BYTES + items.iter().map(|s| lp_entry_size(s)).sum::<usize>()) as u64
+    };
+    let items: Vec<Vec<u8>> = vec![b("12"), b("abc"), b(&"x".repeat(100)), b("-70000")];
+    {
+        let e = open(dir.path());
+        let l = RdbValue::List(items.clone());
+        e.apply(
+            &[KeyWrite::PutCompact {
+                db: 0,
+                key: b"l",
+                value: &l,
+                expire_ms: None,
+            }],
+            NOW,
+        )
+        .unwrap();
+        let km = e.key_meta(0, b"l", NOW).unwrap().unwrap();
+        assert_eq!(km.layout, Layout::Fields);
+        assert!(km.compact);
+        let refs: Vec<&[u8]> = items.iter().map(Vec::as_slice).collect();
+        assert_eq!(km.listpack_bytes, lp(&refs));
+        // Pushes and pops follow the elements.
+        e.lpush(0, b"l", &[b"9", b"hello"], NOW).unwrap();
+        assert_eq!(e.rpop(0, b"l", 1, NOW).unwrap(), vec![b("-70000")]);
+        e.lset(0, b"l", 1, &"y".repeat(70).into_bytes(), NOW)
+            .unwrap();
+        let now_items = e.lrange(0, b"l", 0, -1, NOW).unwrap();
+        let refs: Vec<&[u8]> = now_items.iter().map(Vec::as_slice).collect();
+        let km = e.key_meta(0, b"l", NOW).unwrap().unwrap();
+        assert!(km.compact);
+        assert_eq!(km.listpack_bytes, lp(&refs));
+        e.ltrim(0, b"l", 1, -2, NOW).unwrap();
+        let d = ferrokv_engine_disk::ElemDelta::List {
+            pop_left: 1,
+            pop_right: 0,
+            push_left: Vec::new(),
+            push_right: vec![b"tail", b"123456789012"],
+        };
+        e.apply(
+            &[KeyWrite::Delta {
+                db: 0,
+                key: b"l",
+                delta: &d,
+                expire_ms: None,
+            }],
+            NOW,
+        )
+        .unwrap();
+        let z = RdbValue::ZSet(vec![(b("a"), 1.0), (b("b"), 2.0)]);
+        e.apply(
+            &[KeyWrite::PutCompact {
+                db: 0,
+                key: b"z",
+                value: &z,
+                expire_ms: None,
+            }],
+            NOW,
+        )
+        .unwrap();
+        e.zadd(0, b"z", &[(3.0, b"c")], NOW).unwrap();
+        assert!(e.key_meta(0, b"z", NOW).unwrap().unwrap().compact);
+        assert_eq!(e.zrank(0, b"z", b"c", false, NOW).unwrap(), Some(2));
+    }
+    // Reopened: the byte size is the stored one, and still exact.
+    let e = open(dir.path());
+    let now_items = e.lrange(0, b"l", 0, -1, NOW).unwrap();
+    let refs: Vec<&[u8]> = now_items.iter().map(Vec::as_slice).collect();
+    let km = e.key_meta(0, b"l", NOW).unwrap().unwrap();
+    assert!(km.compact);
+    assert_eq!(km.listpack_bytes, lp(&refs));
+    assert_eq!(
+        e.load_value(0, b"l", NOW).unwrap().unwrap().0,
+        RdbValue::List(now_items.clone())
+    );
+    // Clearing is one-way and happens in the element write's batch.
+    assert_eq!(
+        e.push_ext(0, b"l", &[b"more"], false, NOW, true).unwrap(),
+        refs.len() as u64 + 1
+    );
+    let km = e.key_meta(0, b"l", NOW).unwrap().unwrap();
+    assert!(!km.compact);
+    assert_eq!(km.listpack_bytes, 0);
+    e.rpush(0, b"l", &[b"x"], NOW).unwrap();
+    assert!(!e.key_meta(0, b"l", NOW).unwrap().unwrap().compact);
+    // A sorted set: the index is built when the flag clears; ranks stay right after.
+    assert!(e.key_meta(0, b"z", NOW).unwrap().unwrap().compact);
+    e.zadd_ext(0, b"z", &[(0.5, b"first")], NOW, true).unwrap();
+    assert!(!e.key_meta(0, b"z", NOW).unwrap().unwrap().compact);
+    for (m, r) in [(&b"first"[..], 0), (b"a", 1), (b"b", 2), (b"c", 3)] {
+        assert_eq!(e.zrank(0, b"z", m, false, NOW).unwrap(), Some(r));
+    }
+    e.zadd(0, b"z", &[(2.5, b"d")], NOW).unwrap();
+    assert_eq!(e.zrank(0, b"z", b"c", false, NOW).unwrap(), Some(4));
+    assert_eq!(e.zrank(0, b"z", b"c", true, NOW).unwrap(), Some(0));
+    // A plain Put replaces a compact key by a non-compact one.
+    let l = RdbValue::List(vec![b("q")]);
+    e.apply(
+        &[KeyWrite::PutCompact {
+            db: 0,
+            key: b"l2",
+            value: &l,
+            expire_ms: None,
+        }],
+        NOW,
+    )
+    .unwrap();
+    put(&e, b"l2", &l, None, false);
+    assert!(!e.key_meta(0, b"l2", NOW).unwrap().unwrap().compact);
+}

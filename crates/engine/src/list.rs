@@ -86,6 +86,19 @@ fn exceeds_limit(fill: i64, bytes: usize, count: usize) -> bool {
     }
 }
 
+/// Bytes of an empty Redis listpack (header and end marker): a `listpack` list of elements
+/// `e` takes `LISTPACK_EMPTY_BYTES + Σ lp_entry_size(e)` bytes.
+pub const LISTPACK_EMPTY_BYTES: usize = LP_OVERHEAD;
+
+/// Whether adding `items` to a `listpack` list of `len` elements taking `lp_bytes` bytes (as
+/// `lpBytes` counts them) converts it to a `quicklist` under fill `fill`
+/// (`listTypeTryConversionAppend`: the raw lengths of the new elements are added). The rule of
+/// [`List::convert_for_append`], for callers that keep a list elsewhere (the disk engine).
+pub fn append_converts(fill: i64, lp_bytes: usize, len: usize, items: &[&[u8]]) -> bool {
+    let add: usize = items.iter().map(|s| s.len()).sum();
+    exceeds_limit(fill, lp_bytes + add, len + items.len())
+}
+
 /// One packed node and its Redis listpack size.
 #[derive(Clone, Debug, Default)]
 struct Node {
@@ -281,9 +294,8 @@ impl List {
         if self.quick {
             return;
         }
-        let add: usize = items.iter().map(|s| s.len()).sum();
         let bytes = self.nodes.front().map_or(LP_OVERHEAD, |n| n.bytes);
-        if exceeds_limit(fill, bytes + add, self.len + items.len()) {
+        if append_converts(fill, bytes, self.len, items) {
             self.quick = true;
             // quicklistSetFill's clamp.
             self.fill = fill.clamp(-5, FILL_MAX) as i32;

@@ -67,6 +67,10 @@ pub struct ClientDisk {
     /// Value and expiry of field-level hashes, sets and sorted sets as loaded: the end of the
     /// unit writes only their difference ([`store::elem_delta`]).
     originals: HashMap<(u32, Bytes), (RdbValue, Option<i64>)>,
+    /// The keys of [`ClientDisk::originals`] stored with the engine's compact flag (loaded in
+    /// a compact encoding): their element delta is written only if the value is still
+    /// compact, else the key is rewritten whole with the right flag.
+    compact: HashSet<(u32, Bytes)>,
     /// Element operations that native write commands of a multi-command unit staged instead
     /// of committing (`native.rs`), (db, key) → (operations, the key's expiry on disk, its
     /// element count after them): the end of the unit writes them in its one batch. Later
@@ -502,6 +506,7 @@ fn predelete_for_flush(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Result<(), Stri
             store::delete(eng, *db as u16, key)?;
             *origin = store::Origin::Missing;
             c.client.disk.originals.remove(&(*db, key.clone()));
+            c.client.disk.compact.remove(&(*db, key.clone()));
         }
     }
     Ok(())
@@ -634,6 +639,9 @@ fn keep_original(
         )
     {
         st.originals.insert((db, key.clone()), (l.0.clone(), l.1));
+        if store::encoding_name(l.2.encoding).is_some_and(|n| !store::is_field_level_encoding(n)) {
+            st.compact.insert((db, key.clone()));
+        }
     }
 }
 
@@ -860,6 +868,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
         st.tokens.clear();
         st.carry.clear();
         st.originals.clear();
+        st.compact.clear();
         st.pending.clear();
         return;
     }
@@ -906,7 +915,9 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
                     }
                     continue;
                 }
-                Some(store::Origin::Fields) if trust_signals && !st.changed.contains(&k) => {
+                Some(store::Origin::Fields)
+                    if trust_signals && !st.changed.contains(&k) && !converted(st, &k, e) =>
+                {
                     continue;
                 }
                 _ => {}
@@ -923,7 +934,8 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
             match entry_to_rdb(e, KEEP_EXPIRED_FIELDS) {
                 Some(v)
                     if st.loaded.get(&k) == Some(&store::Origin::Fields)
-                        && store::is_field_level_encoding(e.encoding_name())
+                        && fields_layout(e)
+                        && same_compactness(st, &k, e)
                         && !v.has_field_ttls()
                         && st.originals.contains_key(&k) =>
                 {
@@ -972,6 +984,7 @@ pub fn flush(srv: &Server, client: &mut Client, locks: &mut LockSet<'_>, now_ms:
     st.tokens.clear();
     write_back(eng, st, &writes, &deltas, now_ms, &known);
     st.originals.clear();
+    st.compact.clear();
     st.pending.clear();
 }
 
@@ -1059,15 +1072,40 @@ struct Candidate {
 fn direct_record(e: &ferrokv_engine::Entry) -> Option<RdbValue> {
     use ferrokv_engine::Value;
     match e.value()? {
-        Value::List(l) if !store::is_field_level_encoding(l.encoding_name()) => {
+        Value::List(l) if !fields_layout(e) => {
             let bytes = l.iter().map(<[u8]>::len).sum();
             Some(store::encode_list(l.len(), bytes, l.iter(), record_meta(e)))
         }
-        Value::ZSet(z) if !store::is_field_level_encoding(e.encoding_name()) => {
+        Value::ZSet(z) if !fields_layout(e) => {
             store::encode_zset(z.len(), |f| z.for_each(f), record_meta(e))
         }
         _ => None,
     }
+}
+
+/// Whether a field-level key is still stored as the unit loaded it: compact (flag set) and
+/// still in a compact encoding, or big and still big; only then is its element delta written
+/// (else it is rewritten whole, with the flag its encoding implies).
+fn same_compactness(st: &ClientDisk, k: &(u32, Bytes), e: &ferrokv_engine::Entry) -> bool {
+    st.compact.contains(k) != store::is_field_level_encoding(e.encoding_name())
+}
+
+/// Whether a key loaded with the engine's compact flag ([`ClientDisk::compact`]) is in a big
+/// encoding now: a command may convert it without changing an element (`ZADD XX` with a long
+/// member), and the conversion must reach the disk although nothing signalled a change.
+fn converted(st: &ClientDisk, k: &(u32, Bytes), e: &ferrokv_engine::Entry) -> bool {
+    st.compact.contains(k) && store::is_field_level_encoding(e.encoding_name())
+}
+
+/// Whether an entry is stored field-level at write-back: a big encoding, or a compact one
+/// stored with the engine's compact flag (`store::is_compact_fields`).
+fn fields_layout(e: &ferrokv_engine::Entry) -> bool {
+    let Some(v) = e.value() else {
+        return false;
+    };
+    let name = v.encoding_name();
+    store::is_field_level_encoding(name)
+        || store::is_compact_fields(kind_of_value(v), name, v.len())
 }
 
 /// The engine's type of an in-memory value.
@@ -1099,7 +1137,7 @@ fn cacheable(e: &ferrokv_engine::Entry, now_ms: i64) -> bool {
                     return false;
                 }
             }
-            !store::is_field_level_encoding(v.encoding_name())
+            !fields_layout(e)
                 || (!native::native_at_any_size(kind_of_value(v))
                     && (v.len() as u64) < native::NATIVE_MIN_LEN)
         }
@@ -1183,7 +1221,7 @@ fn flush_cached(
             }
             continue;
         };
-        let fl = store::is_field_level_encoding(e.encoding_name());
+        let fl = fields_layout(e);
         let mut keep = idx < declared && origin != store::Origin::Proxy && cacheable(e, now_ms);
         let wants_base = fl
             && matches!(
@@ -1211,7 +1249,7 @@ fn flush_cached(
                     }
                 }
                 // A field-level key the unit did not signal as modified is not rewritten.
-                store::Origin::Fields if !st.changed.contains(&k) => {}
+                store::Origin::Fields if !st.changed.contains(&k) && !converted(st, &k, e) => {}
                 _ if !fl
                     && direct_record(e).is_some_and(|rec| {
                         write = Some(writes.len());
@@ -1227,6 +1265,7 @@ fn flush_cached(
                     Some(v)
                         if origin == store::Origin::Fields
                             && fl
+                            && same_compactness(st, &k, e)
                             && !v.has_field_ttls()
                             && st.originals.contains_key(&k) =>
                     {
@@ -1334,6 +1373,7 @@ fn flush_cached(
         cache.put(c.db, &c.key, r);
     }
     st.originals.clear();
+    st.compact.clear();
     if cache.over_budget() {
         for ((db, i), shard) in locks.all_held() {
             if !cache.over_budget() {

@@ -14,9 +14,12 @@
 //! [`Outcome::StandIn`]: the handler then runs on a one-element stand-in of the key's real type
 //! and produces its own errors in its own order, without the O(N) load.
 //!
-//! Compact collections (record layout), and field-level hashes, sets and list pops / LSET
-//! below [`NATIVE_MIN_LEN`], keep the load path: it does the encoding conversions (e.g. a
-//! list shrinking back to listpack) and, for hashes, costs less on tiny keys.
+//! Compact collections stored as records, and field-level hashes, sets and `quicklist` pops /
+//! LSET below [`NATIVE_MIN_LEN`], keep the load path: it does the encoding conversions (e.g. a
+//! list shrinking back to listpack) and, for hashes, costs less on tiny keys. Compact
+//! collections stored field-level (the engine's compact flag: `listpack` lists, big-enough
+//! `listpack` sorted sets) run natively and decide their own conversion from the limits and
+//! the metadata ([`native_min_len`], `Native::zset_converts`, `Native::push`).
 
 use super::ClientDisk;
 use crate::dispatch::Ctx;
@@ -42,10 +45,16 @@ pub const NATIVE_MIN_LEN: u64 = 1024;
 /// `hashtable` hashes of typical workloads costs more than the load path with the hot-object
 /// cache (docs/disk-engine.md §6.1). Field-level keys of the kinds served at any size are never
 /// kept resident (`disk::cacheable`), so the native paths never meet a resident copy.
-pub fn native_min_len(kind: KeyType, cmd: &str) -> u64 {
+///
+/// A *compact* field-level list (`listpack`, the metadata's compact flag and byte size) also
+/// pops natively at any size (a `listpack` never converts on removal), but never runs LSET
+/// natively (a longer element may convert it: the handler decides).
+pub fn native_min_len(kind: KeyType, cmd: &str, compact: bool) -> u64 {
     match (kind, cmd) {
         (KeyType::ZSet, _) => 1,
         (KeyType::List, "lpush" | "rpush" | "lindex" | "llen") => 1,
+        (KeyType::List, "lpop" | "rpop") if compact => 1,
+        (KeyType::List, "lset") if compact => u64::MAX,
         _ => NATIVE_MIN_LEN,
     }
 }
@@ -169,7 +178,7 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         return Outcome::Load;
     };
     if km.layout != Layout::Fields
-        || km.len < native_min_len(km.kind, c.cmd.name)
+        || km.len < native_min_len(km.kind, c.cmd.name, km.compact)
         || km.expire_ms.is_some_and(|t| t <= c.clock.ms)
     {
         c.client.disk.prefetched = Some((db, key, read, token));
@@ -208,6 +217,8 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         stage: c.client.disk.depth > 0,
         expire: km.expire_ms,
         ov: None,
+        compact: km.compact,
+        lp_bytes: km.listpack_bytes,
     };
     if let Some((p, _, len)) = staged {
         n.len = len;
@@ -300,11 +311,43 @@ struct Native<'e> {
     /// Operations earlier commands of the unit staged on the key (hashes, sets and sorted
     /// sets only): reads go through them (read-your-writes), `len` counts them.
     ov: Option<super::store::Pending>,
+    /// The key is stored with the engine's compact flag (a `listpack` sorted set stored
+    /// field-level): a write that converts it (Redis's rules, the server's limits) clears
+    /// the flag in its batch, or takes the load path inside a multi-command unit.
+    compact: bool,
+    /// A compact list's listpack byte size (`KeyMeta::listpack_bytes`).
+    lp_bytes: u64,
 }
 
 type Step = Result<Option<()>, CmdError>;
 
 impl Native<'_> {
+    /// Whether a ZADD of `pairs` (score, member) pairs whose longest member has `maxlen` bytes,
+    /// adding `added` new members, converts a compact sorted set to `skiplist`: Redis's
+    /// `zsetTypeMaybeConvert` on the pair count and longest member, then `zsetAdd`'s check
+    /// before each insertion of a new member (the count passes `zset-max-listpack-entries`;
+    /// updates never convert: limits lowered by CONFIG SET leave a set compact until it grows).
+    fn zset_converts(&self, c: &Ctx<'_, '_>, pairs: usize, maxlen: usize, added: u64) -> bool {
+        if !self.compact {
+            return false;
+        }
+        let l = c.limits();
+        let entries = l.zset_max_listpack_entries as u64;
+        pairs as u64 > entries
+            || maxlen > l.zset_max_listpack_value
+            || (added > 0 && self.len + added > entries)
+    }
+
+    /// The score a sorted set keeps for `s`: a compact (`listpack`) one stores no negative
+    /// zero (its text "-0" reads back as the integer 0, as the memory engine's listpack).
+    fn stored_score(&self, s: f64) -> f64 {
+        if self.compact && s == 0.0 {
+            0.0
+        } else {
+            s
+        }
+    }
+
     fn args<'a>(c: &Ctx<'a, '_>, from: usize) -> Vec<&'a [u8]> {
         c.argv.iter().skip(from).map(|b| &b[..]).collect()
     }
@@ -660,6 +703,12 @@ impl Native<'_> {
             }
             cur.insert(m, Some(*s));
         }
+        let maxlen = items.iter().map(|(_, m)| m.len()).max().unwrap_or(0);
+        let converts = self.zset_converts(c, items.len(), maxlen, added);
+        if converts && self.stage {
+            // The staged form cannot carry the conversion: the load path converts.
+            return Ok(None);
+        }
         let writes: Vec<(f64, &[u8])> = cur
             .iter()
             .filter_map(|(m, s)| {
@@ -668,7 +717,8 @@ impl Native<'_> {
                     None => true,
                     Some(old) => old != s,
                 };
-                changed.then_some((s, *m))
+                // A set that stays compact keeps no `-0` (one converted first keeps it).
+                changed.then_some((if converts { s } else { self.stored_score(s) }, *m))
             })
             .collect();
         if self.stage {
@@ -683,9 +733,9 @@ impl Native<'_> {
                     self.len + added,
                 );
             }
-        } else if !writes.is_empty() {
+        } else if !writes.is_empty() || converts {
             self.eng
-                .zadd(self.db, &self.key, &writes, self.now)
+                .zadd_ext(self.db, &self.key, &writes, self.now, converts)
                 .map_err(storage)?;
         }
         if added + updated > 0 {
@@ -706,11 +756,21 @@ impl Native<'_> {
         };
         let m = c.arg(3);
         let old = self.zscore_ov(m).map_err(storage)?;
-        let new = old.unwrap_or(0.0) + incr;
+        // A new member takes the increment as its score (Redis's `zsetAdd`: `-0` stays `-0`).
+        let new = match old {
+            Some(o) => o + incr,
+            None => incr,
+        };
         if new.is_nan() {
             return Ok(None);
         }
+        let reply = new;
+        let new = self.stored_score(new);
         let changed = old.is_none_or(|o| o != new);
+        let converts = self.zset_converts(c, 1, m.len(), u64::from(old.is_none()));
+        if converts && self.stage {
+            return Ok(None);
+        }
         if changed && self.stage {
             let set = vec![(new, m.to_vec())];
             self.stage_ops(
@@ -721,9 +781,9 @@ impl Native<'_> {
                 },
                 self.len + u64::from(old.is_none()),
             );
-        } else if changed {
+        } else if changed || converts {
             self.eng
-                .zadd(self.db, &self.key, &[(new, m)], self.now)
+                .zadd_ext(self.db, &self.key, &[(new, m)], self.now, converts)
                 .map_err(storage)?;
         }
         if changed {
@@ -734,7 +794,7 @@ impl Native<'_> {
         if old.is_none() {
             c.key_ready(&self.key);
         }
-        c.reply.double(new);
+        c.reply.double(reply);
         Ok(Some(()))
     }
 
@@ -812,15 +872,27 @@ impl Native<'_> {
 
     fn push(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
         let items = Self::args(c, 2);
+        // A compact list converts to quicklist by the memory engine's rule, from the listpack
+        // size the metadata carries.
+        let converts = self.compact
+            && ferrokv_engine::list::append_converts(
+                c.limits().list_max_listpack_size,
+                usize::try_from(self.lp_bytes).unwrap_or(usize::MAX),
+                usize::try_from(self.len).unwrap_or(usize::MAX),
+                &items,
+            );
+        if converts && self.stage {
+            // The staged form cannot carry the conversion: the load path converts.
+            return Ok(None);
+        }
         let len = if self.stage {
             let push = items.iter().map(|v| v.to_vec()).collect();
             let len = self.len + items.len() as u64;
             self.stage_ops(c, super::store::Pending::List { left, pop: 0, push }, len);
             Ok(self.len + items.len() as u64)
-        } else if left {
-            self.eng.lpush(self.db, &self.key, &items, self.now)
         } else {
-            self.eng.rpush(self.db, &self.key, &items, self.now)
+            self.eng
+                .push_ext(self.db, &self.key, &items, left, self.now, converts)
         }
         .map_err(storage)?;
         c.reply.int(len as i64);

@@ -14,6 +14,10 @@
 //!   (`disk/native.rs`) touch a few records per element operation and DEL is O(1). Their
 //!   encoding is implied by the layout; their access value is not stored (a load gives them
 //!   a fresh one).
+//! - **field-level, compact**: `listpack` lists (and `listpack` sorted sets from
+//!   [`COMPACT_ZSET_FIELDS_MIN`] members) are written field-level with the engine's compact
+//!   flag (`KeyWrite::PutCompact`; lists also carry their listpack byte size), so their element
+//!   writes are native while a load rebuilds them as `listpack` ([`stored_as`]).
 //!
 //! Both carry the key's expiry in the engine's metadata, so the deadline index, SCAN, key
 //! counting and active expiry work on either. The write-back of a unit is one engine batch
@@ -266,6 +270,84 @@ pub fn is_field_level_encoding(name: &str) -> bool {
     matches!(name, "hashtable" | "skiplist" | "quicklist")
 }
 
+/// Compact (`listpack`) sorted sets with at least this many members are stored field-level
+/// with the engine's *compact* flag (`KeyWrite::PutCompact`) instead of as one record, so that
+/// ZADD/ZINCRBY/ZREM on them are native O(log N) writes of a few records instead of a
+/// rewrite of the whole record (docs/disk-engine.md §6.1, "Compact collections
+/// field-level"). Above the default `zset-max-listpack-entries` (128): measured, a native
+/// ZADD (4 point reads, 3 records) costs more CPU than rewriting the cached record of a set
+/// of up to 128 members (bound 1: -40% ZADD per CPU-second in the bench, bound 64: -10%), so
+/// this only serves sets kept compact by raised limits.
+pub const COMPACT_ZSET_FIELDS_MIN: usize = 256;
+
+/// The same bound for compact (`listpack`) lists: LPUSH/RPUSH/LPOP/RPOP on them are native
+/// (the metadata carries the listpack's byte size, so a push decides the conversion to
+/// `quicklist` exactly as the memory engine does). 1 (every list): measured better than 16
+/// and than records (a list record is up to 8 KB, rewritten by every push).
+pub const COMPACT_LIST_FIELDS_MIN: usize = 1;
+
+/// Whether a collection of type `kind` in the in-memory encoding `encoding` with `len`
+/// elements is stored field-level *with the compact flag* (see [`COMPACT_ZSET_FIELDS_MIN`],
+/// [`COMPACT_LIST_FIELDS_MIN`]): `listpack` sorted sets and lists; hashes and sets stay
+/// records (their bench keys are one-field `hashtable` hashes; not measured yet for small
+/// ones).
+pub fn is_compact_fields(kind: KeyType, encoding: &str, len: usize) -> bool {
+    let (zset, list) = compact_bounds();
+    encoding == "listpack"
+        && match kind {
+            KeyType::ZSet => len >= zset,
+            KeyType::List => len >= list,
+            _ => false,
+        }
+}
+
+/// ([`COMPACT_ZSET_FIELDS_MIN`], [`COMPACT_LIST_FIELDS_MIN`]), or the values of the
+/// environment variables `FERROKV_DISK_COMPACT_ZSET_MIN` / `FERROKV_DISK_COMPACT_LIST_MIN`
+/// read once at first use: a benchmark knob to measure other bounds with one binary (any
+/// bound is correct: it only chooses between two exact layouts).
+fn compact_bounds() -> (usize, usize) {
+    static B: std::sync::OnceLock<(usize, usize)> = std::sync::OnceLock::new();
+    *B.get_or_init(|| {
+        let env = |name: &str, dflt: usize| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(dflt)
+        };
+        (
+            env("FERROKV_DISK_COMPACT_ZSET_MIN", COMPACT_ZSET_FIELDS_MIN),
+            env("FERROKV_DISK_COMPACT_LIST_MIN", COMPACT_LIST_FIELDS_MIN),
+        )
+    })
+}
+
+/// How a value is stored at write-back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// One record (string layout).
+    Record,
+    /// Field-level, big encoding.
+    Fields,
+    /// Field-level with the compact flag (the in-memory encoding is `listpack`).
+    Compact,
+}
+
+/// How `v` with `meta` is stored (see [`Stored`]).
+pub fn stored_as(v: &RdbValue, meta: RecordMeta) -> Stored {
+    let name = encoding_name(meta.encoding);
+    match v {
+        RdbValue::String(_) | RdbValue::Stream(_) => Stored::Record,
+        _ if name.is_some_and(is_field_level_encoding) => Stored::Fields,
+        RdbValue::ZSet(z) if name.is_some_and(|n| is_compact_fields(KeyType::ZSet, n, z.len())) => {
+            Stored::Compact
+        }
+        RdbValue::List(l) if name.is_some_and(|n| is_compact_fields(KeyType::List, n, l.len())) => {
+            Stored::Compact
+        }
+        _ => Stored::Record,
+    }
+}
+
 /// How a key was stored when a unit loaded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Origin {
@@ -362,7 +444,9 @@ pub fn load_known(
     let Some((v, exp)) = eng.load_value(db, key, NO_EXPIRY_CLOCK).map_err(storage)? else {
         return Ok((None, Origin::Missing));
     };
-    let encoding = if km.layout == Layout::Fields {
+    let encoding = if km.layout == Layout::Fields && km.compact {
+        encoding_code("listpack")
+    } else if km.layout == Layout::Fields {
         encoding_code(big_encoding(km.kind))
     } else {
         0
@@ -728,6 +812,20 @@ pub fn apply_unit(
                 key,
                 value,
                 expire_ms,
+                meta,
+            } if rec.is_none() && stored_as(value, *meta) == Stored::Compact => {
+                KeyWrite::PutCompact {
+                    db: *db,
+                    key,
+                    value,
+                    expire_ms: *expire_ms,
+                }
+            }
+            Write::Put {
+                db,
+                key,
+                value,
+                expire_ms,
                 ..
             } => KeyWrite::Put {
                 db: *db,
@@ -801,6 +899,14 @@ pub fn apply_unit(
                     delta,
                     expire_ms: d.expire_ms,
                 },
+                None if rec.is_none() && stored_as(d.new, d.meta) == Stored::Compact => {
+                    KeyWrite::PutCompact {
+                        db: d.db,
+                        key: d.key,
+                        value: d.new,
+                        expire_ms: d.expire_ms,
+                    }
+                }
                 None => KeyWrite::Put {
                     db: d.db,
                     key: d.key,
@@ -827,10 +933,10 @@ fn record_form(v: &RdbValue, meta: RecordMeta) -> Option<RdbValue> {
     (!field_level(v, meta)).then(|| RdbValue::String(encode(v, meta)))
 }
 
-/// Whether `v` with `meta` is stored field-level.
+/// Whether `v` with `meta` is stored field-level (big encodings, and compact ones stored with
+/// the compact flag, [`stored_as`]).
 fn field_level(v: &RdbValue, meta: RecordMeta) -> bool {
-    !matches!(v, RdbValue::String(_) | RdbValue::Stream(_))
-        && encoding_name(meta.encoding).is_some_and(is_field_level_encoding)
+    stored_as(v, meta) != Stored::Record
 }
 
 /// What [`zset_delta`] returns: (score, member) pairs to add or rescore, members to remove.
