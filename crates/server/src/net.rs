@@ -157,14 +157,28 @@ pub fn worker_loads() -> Option<(Vec<usize>, u64)> {
     })
 }
 
-/// Whether connections are packed on one worker now, how many times the mode switched, and
-/// each worker's busy fraction (permille); `None` off the worker threads (INFO
-/// `ferrokv_packed`, `ferrokv_pack_switches`, `ferrokv_worker_busy`, see [`crate::affinity`]).
-pub fn worker_packing() -> Option<(bool, u64, Vec<u32>)> {
+/// The packing state for INFO; `None` off the worker threads.
+pub struct PackingInfo {
+    /// Whether connections are packed on one worker now (`ferrokv_packed`).
+    pub packed: bool,
+    /// Switches between packed and spread (`ferrokv_pack_switches`).
+    pub switches: u64,
+    /// Each worker's busy fraction, permille (`ferrokv_worker_busy_permille`).
+    pub busy: Vec<u32>,
+    /// Each worker's repeated-shard share of lock acquisitions, permille
+    /// (`ferrokv_worker_repeat_permille`, see [`crate::affinity::ONE_SHARD_ABOVE`]).
+    pub repeats: Vec<u32>,
+}
+
+/// The packing state of the workers (see [`crate::affinity`]); `None` off the worker threads.
+pub fn worker_packing() -> Option<PackingInfo> {
     WORKERS.with(|w| {
-        w.borrow()
-            .as_ref()
-            .map(|w| (w.is_packed(), w.switches.load(Relaxed), w.busy_permille()))
+        w.borrow().as_ref().map(|w| PackingInfo {
+            packed: w.is_packed(),
+            switches: w.switches.load(Relaxed),
+            busy: w.busy_permille(),
+            repeats: w.repeat_permille(),
+        })
     })
 }
 

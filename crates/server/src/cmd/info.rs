@@ -884,11 +884,17 @@ fn stats_section(srv: &Server, t: &ShardWalk, out: &mut String) {
         let loads: Vec<String> = loads.iter().map(usize::to_string).collect();
         field!(out, "ferrokv_worker_connections", "{}", loads.join(","));
     }
-    if let Some((packed, switches, busy)) = crate::net::worker_packing() {
-        let busy: Vec<String> = busy.iter().map(u32::to_string).collect();
-        field!(out, "ferrokv_packed", "{}", u8::from(packed));
-        field!(out, "ferrokv_pack_switches", "{}", switches);
-        field!(out, "ferrokv_worker_busy_permille", "{}", busy.join(","));
+    if let Some(p) = crate::net::worker_packing() {
+        let list = |v: &[u32]| v.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        field!(out, "ferrokv_packed", "{}", u8::from(p.packed));
+        field!(out, "ferrokv_pack_switches", "{}", p.switches);
+        field!(out, "ferrokv_worker_busy_permille", "{}", list(&p.busy));
+        field!(
+            out,
+            "ferrokv_worker_repeat_permille",
+            "{}",
+            list(&p.repeats)
+        );
     }
 }
 
