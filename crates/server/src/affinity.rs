@@ -371,7 +371,7 @@ impl Sampler {
         );
         self.last_taken = taken;
         if let Some(r) = workers.repeats.get(self.index) {
-            let permille = if n == 0 { 0 } else { same.min(n) * 1000 / n };
+            let permille = (same.min(n) * 1000).checked_div(n).unwrap_or(0);
             r.store(u32::try_from(permille).unwrap_or(1000), Relaxed);
         }
         if self.index == 0 {
