@@ -75,6 +75,24 @@ pub struct MetaToken {
     meta: Option<Meta>,
 }
 
+impl MetaToken {
+    /// The token of a key the batch deletes (or that stays missing).
+    fn missing(pdb: u32) -> MetaToken {
+        MetaToken { pdb, meta: None }
+    }
+
+    /// The token of `m`, the record a batch writes: without its value, as `meta_read`'s
+    /// tokens (only the header counts); `None` for a key with an expiry (the expiry sweep may
+    /// delete it without the caller's lock, so its state is never known).
+    fn written(pdb: u32, mut m: Meta) -> Option<MetaToken> {
+        if m.expire.is_some() {
+            return None;
+        }
+        m.value = Vec::new();
+        Some(MetaToken { pdb, meta: Some(m) })
+    }
+}
+
 /// One key write of an atomic [`DiskEngine::apply`].
 #[derive(Clone, Copy, Debug)]
 pub enum KeyWrite<'a> {
@@ -773,35 +791,32 @@ impl DiskEngine {
                     read.as_ref()
                 }
             };
+            // A delete, or a put of an empty collection (which Redis never keeps): the key goes.
+            let deletes = match writes[n] {
+                KeyWrite::Delete { .. } => true,
+                KeyWrite::Put { value, .. } | KeyWrite::PutCompact { value, .. } => {
+                    value.is_empty_collection()
+                }
+                KeyWrite::Delta { .. } | KeyWrite::Expire { .. } => false,
+            };
+            if deletes {
+                if let Some(o) = old {
+                    i.del_meta(&mut b, db, key, o);
+                }
+                out[n] = Some(MetaToken::missing(db));
+                continue;
+            }
             match writes[n] {
                 KeyWrite::Delta {
                     delta, expire_ms, ..
                 } => {
                     let new = i.stage_delta(&mut b, db, key, old, delta, expire_ms, &mut splits)?;
                     out[n] = match new {
-                        Some(m) if m.expire.is_some() => None,
-                        Some(mut m) => {
-                            m.value = Vec::new();
-                            Some(MetaToken {
-                                pdb: db,
-                                meta: Some(m),
-                            })
-                        }
-                        None => Some(MetaToken {
-                            pdb: db,
-                            meta: None,
-                        }),
+                        Some(m) => MetaToken::written(db, m),
+                        None => Some(MetaToken::missing(db)),
                     };
                 }
-                KeyWrite::Delete { .. } => {
-                    if let Some(o) = old {
-                        i.del_meta(&mut b, db, key, o);
-                    }
-                    out[n] = Some(MetaToken {
-                        pdb: db,
-                        meta: None,
-                    });
-                }
+                KeyWrite::Delete { .. } => {} // above
                 KeyWrite::Expire { expire_ms, .. } => {
                     if let Some(o) = old {
                         if o.expire != expire_ms {
@@ -814,16 +829,6 @@ impl DiskEngine {
                 KeyWrite::PutCompact {
                     value, expire_ms, ..
                 } => {
-                    if value.is_empty_collection() {
-                        if let Some(o) = old {
-                            i.del_meta(&mut b, db, key, o);
-                        }
-                        out[n] = Some(MetaToken {
-                            pdb: db,
-                            meta: None,
-                        });
-                        continue;
-                    }
                     let mut new = match value {
                         RdbValue::String(_) => return Err(corrupt("a string has no fields")),
                         RdbValue::Stream(_) => return Err(unsupported_stream()),
@@ -835,13 +840,7 @@ impl DiskEngine {
                             + items.iter().map(|v| crate::ops::lp_size(v)).sum::<u64>();
                     }
                     i.put_meta(&mut b, db, key, old, &new);
-                    if new.expire.is_none() {
-                        new.value = Vec::new();
-                        out[n] = Some(MetaToken {
-                            pdb: db,
-                            meta: Some(new),
-                        });
-                    }
+                    out[n] = MetaToken::written(db, new);
                 }
                 KeyWrite::Put {
                     value,
@@ -849,17 +848,7 @@ impl DiskEngine {
                     inline,
                     ..
                 } => {
-                    if value.is_empty_collection() {
-                        if let Some(o) = old {
-                            i.del_meta(&mut b, db, key, o);
-                        }
-                        out[n] = Some(MetaToken {
-                            pdb: db,
-                            meta: None,
-                        });
-                        continue;
-                    }
-                    let mut new = match value {
+                    let new = match value {
                         RdbValue::String(s) => {
                             let mut m = Meta::new_collection(KeyType::String, 0);
                             m.tagged = false;
@@ -875,14 +864,7 @@ impl DiskEngine {
                         _ => i.put_fields(&mut b, db, key, value, expire_ms)?,
                     };
                     i.put_meta(&mut b, db, key, old, &new);
-                    if new.expire.is_none() {
-                        // Without its value, as `meta_read`'s tokens (only the header counts).
-                        new.value = Vec::new();
-                        out[n] = Some(MetaToken {
-                            pdb: db,
-                            meta: Some(new),
-                        });
-                    }
+                    out[n] = MetaToken::written(db, new);
                 }
             }
         }

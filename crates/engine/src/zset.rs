@@ -1326,6 +1326,24 @@ mod tests {
         }
     }
 
+    /// A xorshift64 generator from `seed` (deterministic test input).
+    fn xorshift(mut rng: u64) -> impl FnMut() -> u64 {
+        move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        }
+    }
+
+    /// Limits under which every sorted set is a skiplist.
+    fn skiplist_only() -> EncodingLimits {
+        EncodingLimits {
+            zset_max_listpack_entries: 0,
+            ..EncodingLimits::default()
+        }
+    }
+
     fn run_model(limits: EncodingLimits, seed: u64, ops: usize) {
         run_model_with(limits, seed, ops, 0);
     }
@@ -1336,13 +1354,7 @@ mod tests {
     fn run_model_with(limits: EncodingLimits, seed: u64, ops: usize, pad: usize) {
         let mut z = ZSet::new();
         let mut model: BTreeSet<K> = BTreeSet::new();
-        let mut rng = seed;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let mut next = xorshift(seed);
         for i in 0..ops {
             let id = next() % 200;
             let m = if pad == 0 {
@@ -1365,7 +1377,7 @@ mod tests {
             } else if r < 6 {
                 // upsert_with, sometimes deciding to leave the member alone (ZADD GT/NX/XX).
                 let s = (next() % 20) as f64 - 10.0;
-                let keep = next() % 4 == 0;
+                let keep = next().is_multiple_of(4);
                 let mold = model.iter().find(|k| k.1 == m).map(|k| k.0);
                 let mut seen = None;
                 let old = z
@@ -1433,28 +1445,13 @@ mod tests {
 
     #[test]
     fn skiplist_matches_model() {
-        run_model(
-            EncodingLimits {
-                zset_max_listpack_entries: 0,
-                ..EncodingLimits::default()
-            },
-            11,
-            20000,
-        );
+        run_model(skiplist_only(), 11, 20000);
     }
 
     #[test]
     fn skiplist_matches_model_across_member_lengths() {
         for (seed, pad) in [(3, 12), (5, 17), (9, 30)] {
-            run_model_with(
-                EncodingLimits {
-                    zset_max_listpack_entries: 0,
-                    ..EncodingLimits::default()
-                },
-                seed,
-                8000,
-                pad,
-            );
+            run_model_with(skiplist_only(), seed, 8000, pad);
         }
     }
 
@@ -1462,17 +1459,8 @@ mod tests {
     /// moves, then removals: order, ranks and spans checked against a model at the end.
     #[test]
     fn big_skiplist_moves_keep_ranks() {
-        let limits = EncodingLimits {
-            zset_max_listpack_entries: 0,
-            ..EncodingLimits::default()
-        };
-        let mut rng = 0x2545_F491_u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let limits = skiplist_only();
+        let mut next = xorshift(0x2545_F491);
         let mut z = ZSet::new();
         let mut scores = std::collections::HashMap::new();
         for _ in 0..40_000 {
@@ -1494,17 +1482,8 @@ mod tests {
     /// and the new place is often next to the old one or the old one itself.
     #[test]
     fn big_skiplist_moves_among_ties_keep_order() {
-        let limits = EncodingLimits {
-            zset_max_listpack_entries: 0,
-            ..EncodingLimits::default()
-        };
-        let mut rng = 0x9E37_79B9_u64;
-        let mut next = move || {
-            rng ^= rng << 13;
-            rng ^= rng >> 7;
-            rng ^= rng << 17;
-            rng
-        };
+        let limits = skiplist_only();
+        let mut next = xorshift(0x9E37_79B9);
         let mut z = ZSet::new();
         let mut scores = std::collections::HashMap::new();
         for round in 0..30_000 {
