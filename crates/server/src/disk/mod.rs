@@ -167,41 +167,34 @@ fn first_key_resident(c: &mut Ctx<'_, '_>) -> bool {
     c.locks.for_key(db, key).is_some() && cache.is_resident(db, key)
 }
 
-/// Whether `c` (a top-level command without the write flag) reads exactly one key, in the
-/// client's database, that is resident in the hot-object cache and live: it can then run on
-/// the resident copy in place. Notes the hit (and the key's use for the eviction order).
-fn resident_read(c: &mut Ctx<'_, '_>) -> bool {
-    let Some(cache) = object_cache(c.srv) else {
-        return false;
-    };
+/// If `c` (a top-level command without the write flag) reads exactly one key, in the
+/// client's database, that is resident in the hot-object cache and live, the key's argument
+/// index: the command can then run on the resident copy in place. Notes the hit (and the
+/// key's use for the eviction order).
+fn resident_read(c: &mut Ctx<'_, '_>) -> Option<usize> {
+    let cache = object_cache(c.srv)?;
     if cache.is_empty()
         || !matches!(c.cmd.locking, Locking::Keys)
         || !c.cmd.has(crate::spec::flags::READONLY)
         || c.cmd.has(crate::spec::flags::MAY_REPLICATE)
     {
-        return false;
+        return None;
     }
-    let Some(key) = crate::dispatch::single_key_index(c.cmd.spec).and_then(|i| c.argv.get(i))
-    else {
-        return false;
-    };
+    let i = crate::dispatch::single_key_index(c.cmd.spec)?;
+    let key = c.argv.get(i)?;
     let db = c.client.db;
     let now = c.clock.ms;
     let live = c
         .locks
         .for_key(db, key)
         .is_some_and(|s| s.peek(key).is_some_and(|e| !e.is_expired(now)));
-    live && cache.touch(db, key)
+    (live && cache.touch(db, key)).then_some(i)
 }
 
-/// Checks the key of a [`resident_read`] out of the cache as a loaded key of the unit (the
-/// handler modified it, which a read-only command is not expected to do).
-fn adopt_resident(c: &mut Ctx<'_, '_>) {
-    let Some(cache) = object_cache(c.srv) else {
-        return;
-    };
-    let Some(key) = crate::dispatch::single_key_index(c.cmd.spec).and_then(|i| c.argv.get(i))
-    else {
+/// Checks the key at argument `i` of a [`resident_read`] out of the cache as a loaded key of
+/// the unit (the handler modified it, which a read-only command is not expected to do).
+fn adopt_resident(c: &mut Ctx<'_, '_>, i: usize) {
+    let (Some(cache), Some(key)) = (object_cache(c.srv), c.argv.get(i)) else {
         return;
     };
     let db = c.client.db;
@@ -209,12 +202,25 @@ fn adopt_resident(c: &mut Ctx<'_, '_>) {
         return;
     };
     if let Some(r) = cache.take(db, key, shard) {
-        let st = &mut c.client.disk;
-        st.loaded.insert((db, key.clone()), r.origin);
-        if let Some(o) = r.original {
-            st.originals.insert((db, key.clone()), o);
+        checked_out(&mut c.client.disk, db, key, r);
+        c.client.disk.wrote = true;
+    }
+}
+
+/// Records resident key `r` just checked out of the cache as loaded by the unit: its origin,
+/// the original of a field-level value (the base of its delta), and the token of a record
+/// (the write-back then reads no metadata; kept aside when the unit takes no tokens).
+fn checked_out(st: &mut ClientDisk, db: u32, key: &Bytes, r: cache::Resident) {
+    st.loaded.insert((db, key.clone()), r.origin);
+    if let Some(o) = r.original {
+        st.originals.insert((db, key.clone()), o);
+    }
+    if let (Some(t), store::Origin::Record) = (r.token, r.origin) {
+        if st.want_tokens {
+            st.tokens.push((db, key.clone(), t));
+        } else {
+            st.carry.push((db, key.clone(), t));
         }
-        st.wrote = true;
     }
 }
 
@@ -378,7 +384,10 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
     }
     if c.cmd.has(crate::spec::flags::WRITE) || c.cmd.name == "debug" {
         c.client.disk.wrote = true;
-    } else if c.client.disk.depth == 0 && c.client.disk.idle() && resident_read(c) {
+    } else if let Some(i) = (c.client.disk.depth == 0 && c.client.disk.idle())
+        .then(|| resident_read(c))
+        .flatten()
+    {
         // A read of one resident key runs on the resident copy in place: nothing is loaded,
         // checked out or in, or written back.
         c.client.disk.depth += 1;
@@ -391,7 +400,7 @@ pub fn call(c: &mut Ctx<'_, '_>, handler: Handler) -> CmdResult {
         {
             // The read changed its key after all: checked out now, the end of the unit writes
             // it back like any loaded key.
-            adopt_resident(c);
+            adopt_resident(c, i);
         }
         if !c.client.disk.idle() {
             // The handler loaded keys (or one was adopted): they leave (or go back to the
@@ -545,18 +554,7 @@ fn load_key(
             // have deleted and announced it already), as without the cache.
             if !shard.peek(key).is_some_and(|e| e.is_expired(clock.ms)) {
                 cache.note_hit();
-                st.loaded.insert((db, key.clone()), r.origin);
-                if let Some(o) = r.original {
-                    st.originals.insert((db, key.clone()), o);
-                }
-                if let (Some(t), store::Origin::Record) = (r.token, r.origin) {
-                    // The stored state is known: the write-back reads no metadata.
-                    if st.want_tokens {
-                        st.tokens.push((db, key.clone(), t));
-                    } else {
-                        st.carry.push((db, key.clone(), t));
-                    }
-                }
+                checked_out(st, db, key, r);
                 return Ok(());
             }
             cache::discard(shard, key);
