@@ -298,11 +298,6 @@ pub struct PackControl {
 }
 
 thread_local! {
-    /// Lock acquisitions by this thread, and how many took the shard of the one before
-    /// ([`note_taken`]; read by the thread's own [`Sampler`]).
-    static TAKEN: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
-    /// The shard this thread took last (`u32::MAX - 1`: none yet).
-    static LAST_TAKEN: Cell<u32> = const { Cell::new(u32::MAX - 1) };
     /// When this worker's runtime parked (`None`: running).
     static PARKED_AT: Cell<Option<Instant>> = const { Cell::new(None) };
     /// Nanoseconds this worker's runtime spent parked so far.
@@ -342,7 +337,7 @@ impl Sampler {
             index,
             last: now,
             last_idle: IDLE_NS.with(|i| i.get()),
-            last_taken: TAKEN.with(|t| t.get()),
+            last_taken: NOTES.with(|n| n.taken.get()),
             ctl: PackControl::default(),
             origin: now,
         }
@@ -364,7 +359,7 @@ impl Sampler {
         if let Some(b) = workers.busy.get(self.index) {
             b.store(busy, Relaxed);
         }
-        let taken = TAKEN.with(|t| t.get());
+        let taken = NOTES.with(|n| n.taken.get());
         let (n, same) = (
             taken.0.wrapping_sub(self.last_taken.0),
             taken.1.wrapping_sub(self.last_taken.1),
@@ -393,6 +388,11 @@ struct Notes {
     home: Cell<u32>,
     /// Whether the current batch took the home shard.
     touched: Cell<bool>,
+    /// Lock acquisitions by this thread, and how many took the shard of the one before
+    /// ([`note_taken`]; read by the thread's own [`Sampler`]).
+    taken: Cell<(u64, u64)>,
+    /// The shard this thread took last (`u32::MAX - 1`: none yet).
+    last_taken: Cell<u32>,
 }
 
 thread_local! {
@@ -403,6 +403,8 @@ thread_local! {
             waited_shard: Cell::new(u32::MAX),
             home: Cell::new(u32::MAX),
             touched: Cell::new(false),
+            taken: Cell::new((0, 0)),
+            last_taken: Cell::new(u32::MAX - 1),
         }
     };
 }
@@ -443,13 +445,12 @@ pub fn note_taken(key: u32) {
         if n.home.get() == key {
             n.touched.set(true);
         }
-    });
-    // The script interpreter counts as a repeat and is not remembered: scripts run one at a
-    // time, so a script load is a one-shard load whatever keys each script then takes.
-    let repeat = key == SCRIPT_INTERPRETER || LAST_TAKEN.with(|l| l.replace(key)) == key;
-    TAKEN.with(|t| {
-        let (n, same) = t.get();
-        t.set((n.wrapping_add(1), same.wrapping_add(u64::from(repeat))));
+        // The script interpreter counts as a repeat and is not remembered: scripts run one at
+        // a time, so a script load is a one-shard load whatever keys each script then takes.
+        let repeat = key == SCRIPT_INTERPRETER || n.last_taken.replace(key) == key;
+        let (all, same) = n.taken.get();
+        n.taken
+            .set((all.wrapping_add(1), same.wrapping_add(u64::from(repeat))));
     });
 }
 
