@@ -552,6 +552,7 @@ impl Inner {
             if rev {
                 out.reverse();
             }
+            self.zero_signs(view, db, key, m, &mut out)?;
             return Ok(out);
         }
         let p = codec::sub_prefix(db, key, m.version);
@@ -573,7 +574,28 @@ impl Inner {
                 push(g)?;
             }
         }
+        self.zero_signs(view, db, key, m, &mut out)?;
         Ok(out)
+    }
+
+    /// Restores the sign of zero scores read from the score index. The index encodes `-0` as
+    /// `0` (they order as equal, then by member, as in Redis), but Redis keeps and replies the
+    /// `-0` a member was given; the member's own record holds the exact score. Zero scores are
+    /// rare, so this costs a point read only for them.
+    pub(crate) fn zero_signs(
+        &self,
+        view: View<'_>,
+        db: u32,
+        key: &[u8],
+        m: &Meta,
+        out: &mut [(Vec<u8>, f64)],
+    ) -> Result<()> {
+        for (member, score) in out.iter_mut().filter(|(_, s)| *s == 0.0) {
+            if let Some(v) = view.get(&self.data, &elem_key(db, key, m.version, member))? {
+                *score = dec_f64(&v)?;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn list_range(
@@ -1292,6 +1314,7 @@ impl DiskEngine {
         if min.value.is_nan() || max.value.is_nan() || min.value > max.value {
             return Ok(Vec::new());
         }
+        let pdb = p;
         let p = codec::sub_prefix(p, key, m.version);
         let mut lo = p.clone();
         lo.extend_from_slice(&codec::enc_score(min.value));
@@ -1336,6 +1359,7 @@ impl DiskEngine {
                 }
             }
         }
+        i.zero_signs(View::Live, pdb, key, &m, &mut out)?;
         Ok(out)
     }
 }

@@ -381,7 +381,7 @@ fn is_resp3(r: &Reply) -> bool {
 }
 
 /// Writes elements as ZRANGE does: members, or member+score (flat in RESP2, pairs in RESP3).
-fn reply_elements(r: &mut Reply, items: &[(Vec<u8>, f64)], withscores: bool) {
+pub(crate) fn reply_elements(r: &mut Reply, items: &[(Vec<u8>, f64)], withscores: bool) {
     if withscores && is_resp3(r) {
         r.array(items.len());
         for (m, s) in items {
@@ -706,7 +706,7 @@ fn zrank_generic(c: &mut Ctx, rev: bool) -> CmdResult {
 // ZRANGE family
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum RangeType {
+pub(crate) enum RangeType {
     Auto,
     Rank,
     Score,
@@ -714,7 +714,7 @@ enum RangeType {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Direction {
+pub(crate) enum Direction {
     Auto,
     Forward,
     Reverse,
@@ -791,23 +791,23 @@ fn rank_selection(len: usize, start: i64, end: i64, rev: bool) -> Selection {
     }
 }
 
-enum ParsedRange {
+pub(crate) enum ParsedRange {
     Rank(i64, i64),
     Score(ScoreRange),
     Lex(LexRange),
 }
 
-struct RangeReq {
-    range: ParsedRange,
-    rev: bool,
-    withscores: bool,
-    offset: i64,
-    limit: i64,
+pub(crate) struct RangeReq {
+    pub(crate) range: ParsedRange,
+    pub(crate) rev: bool,
+    pub(crate) withscores: bool,
+    pub(crate) offset: i64,
+    pub(crate) limit: i64,
 }
 
 /// Parses `<min> <max> [options]` starting at `argv[first]` (the min argument), as
 /// zrangeGenericCommand.
-fn parse_zrange(
+pub(crate) fn parse_zrange(
     c: &Ctx,
     first: usize,
     mut rangetype: RangeType,
@@ -914,6 +914,20 @@ fn zrange_generic(c: &mut Ctx, rangetype: RangeType, dir: Direction) -> CmdResul
         }
     });
     Ok(())
+}
+
+/// The range type and direction each read of the ZRANGE family starts from (its options may
+/// still choose them: ZRANGE's BYSCORE/BYLEX/REV). Shared with the disk engine's native path.
+pub(crate) fn range_command(name: &str) -> Option<(RangeType, Direction)> {
+    Some(match name {
+        "zrange" => (RangeType::Auto, Direction::Auto),
+        "zrangebyscore" => (RangeType::Score, Direction::Forward),
+        "zrevrangebyscore" => (RangeType::Score, Direction::Reverse),
+        "zrangebylex" => (RangeType::Lex, Direction::Forward),
+        "zrevrangebylex" => (RangeType::Lex, Direction::Reverse),
+        "zrevrange" => (RangeType::Rank, Direction::Reverse),
+        _ => return None,
+    })
 }
 
 fn zrange(c: &mut Ctx) -> CmdResult {

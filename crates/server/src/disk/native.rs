@@ -52,7 +52,7 @@ pub const NATIVE_MIN_LEN: u64 = 1024;
 pub fn native_min_len(kind: KeyType, cmd: &str, compact: bool) -> u64 {
     match (kind, cmd) {
         (KeyType::ZSet, _) => 1,
-        (KeyType::List, "lpush" | "rpush" | "lindex" | "llen") => 1,
+        (KeyType::List, "lpush" | "rpush" | "lindex" | "llen" | "lrange") => 1,
         (KeyType::List, "lpop" | "rpop") if compact => 1,
         (KeyType::List, "lset") if compact => u64::MAX,
         _ => NATIVE_MIN_LEN,
@@ -131,8 +131,11 @@ pub(super) fn kind_of(name: &str) -> Option<KeyType> {
             KeyType::Hash
         }
         "sadd" | "srem" | "sismember" | "scard" => KeyType::Set,
-        "zadd" | "zincrby" | "zscore" | "zrem" | "zcard" | "zrank" | "zrevrank" => KeyType::ZSet,
-        "lpush" | "rpush" | "lpop" | "rpop" | "lindex" | "llen" | "lset" => KeyType::List,
+        "zadd" | "zincrby" | "zscore" | "zrem" | "zcard" | "zrank" | "zrevrank" | "zrange"
+        | "zrevrange" | "zrangebyscore" | "zrevrangebyscore" => KeyType::ZSet,
+        "lpush" | "rpush" | "lpop" | "rpop" | "lindex" | "llen" | "lset" | "lrange" => {
+            KeyType::List
+        }
         _ => return None,
     })
 }
@@ -241,11 +244,13 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         "zrem" => n.zrem(c),
         "zrank" => n.zrank(c, false),
         "zrevrank" => n.zrank(c, true),
+        "zrange" | "zrevrange" | "zrangebyscore" | "zrevrangebyscore" => n.zrange(c),
         "lpush" => n.push(c, true),
         "rpush" => n.push(c, false),
         "lpop" => n.pop(c, true),
         "rpop" => n.pop(c, false),
         "lindex" => n.lindex(c),
+        "lrange" => n.lrange(c),
         "lset" => n.lset(c),
         _ => return Outcome::Load,
     };
@@ -868,6 +873,49 @@ impl Native<'_> {
         Ok(Some(()))
     }
 
+    /// ZRANGE (by rank or BYSCORE, REV, LIMIT, WITHSCORES), ZREVRANGE, ZRANGEBYSCORE and
+    /// ZREVRANGEBYSCORE: O(log N + returned) through the engine's score and rank indexes instead
+    /// of loading the whole sorted set. BYLEX and anything that does not parse take the load
+    /// path (the handler then gives its own errors).
+    fn zrange(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        use crate::cmd::sorted_set::{self as z, ParsedRange};
+        use ferrokv_engine_disk::ScoreBound;
+        let Some((rangetype, dir)) = z::range_command(c.cmd.name) else {
+            return Ok(None);
+        };
+        let Ok(req) = z::parse_zrange(c, 2, rangetype, dir, false) else {
+            return Ok(None);
+        };
+        let items = match &req.range {
+            ParsedRange::Rank(start, stop) => self
+                .eng
+                .zrange_by_rank(self.db, &self.key, *start, *stop, req.rev, self.now),
+            ParsedRange::Score(r) => {
+                if req.offset < 0 {
+                    // Redis: a negative offset selects nothing.
+                    Ok(Vec::new())
+                } else {
+                    let bound = |value, exclusive| ScoreBound { value, exclusive };
+                    self.eng.zrange_by_score(
+                        self.db,
+                        &self.key,
+                        bound(r.min, r.minex),
+                        bound(r.max, r.maxex),
+                        req.rev,
+                        usize::try_from(req.offset).unwrap_or(usize::MAX),
+                        usize::try_from(req.limit).ok(),
+                        self.now,
+                    )
+                }
+            }
+            ParsedRange::Lex(_) => return Ok(None),
+        }
+        .map_err(storage)?;
+        c.hit(true);
+        z::reply_elements(c.out(), &items, req.withscores);
+        Ok(Some(()))
+    }
+
     // ---- lists -----------------------------------------------------------------------------
 
     fn push(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
@@ -983,6 +1031,24 @@ impl Native<'_> {
         match v {
             Some(v) => c.reply.bulk(&v),
             None => c.reply.null(),
+        }
+        Ok(Some(()))
+    }
+
+    /// LRANGE: O(log N + returned) records instead of loading the whole list.
+    fn lrange(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let (Ok(start), Ok(stop)) = (args::int(c.arg(2)), args::int(c.arg(3))) else {
+            return Ok(None);
+        };
+        let items = self
+            .eng
+            .lrange(self.db, &self.key, start, stop, self.now)
+            .map_err(storage)?;
+        c.hit(true);
+        let r = c.out();
+        r.array(items.len());
+        for v in &items {
+            r.bulk(v);
         }
         Ok(Some(()))
     }
