@@ -1061,3 +1061,39 @@ fn call_error(lua: &Lua, raise: bool, text: Vec<u8>) -> mlua::Result<Value> {
     t.raw_set("err", lua.create_string(text)?)?;
     Ok(Value::Table(t))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `redis.call` / `redis.pcall` called when no run is in progress (a reference kept by a
+    /// script and called from code that is not a run, e.g. a library's load phase) raise
+    /// Redis's error: the run slot is null, nothing is dereferenced.
+    #[test]
+    fn redis_call_outside_a_run_raises_redis_error() -> mlua::Result<()> {
+        let vm = Vm::new(Arc::new(RunFlags::default()))?;
+        for name in ["call", "pcall"] {
+            let f: Function = vm.redis_table().raw_get(name)?;
+            let e = match f.call::<Value>("PING") {
+                Err(e) => e,
+                Ok(v) => panic!("redis.{name} outside a run returned {v:?}"),
+            };
+            assert_eq!(
+                redis_error(&e),
+                Some("ERR redis.call/pcall can only be called inside a script invocation"),
+                "{e}"
+            );
+        }
+        // From Lua code too, through a protected call: the error is the same table text.
+        let out: String = vm
+            .lua()
+            .load("local ok, e = pcall(redis.call, 'PING') return tostring(ok) .. ' ' .. e")
+            .set_environment(vm.env().clone())
+            .eval()?;
+        assert_eq!(
+            out,
+            "false ERR redis.call/pcall can only be called inside a script invocation"
+        );
+        Ok(())
+    }
+}
