@@ -709,10 +709,7 @@ fn a_redis_call_kept_in_a_global_runs_in_a_later_script() {
     // the kept function is looked for on every run and must be found most of the time.
     for _ in 0..20 {
         expected += 1;
-        assert_eq!(
-            c.cmd(&["EVAL", keep, "1", "counter"]),
-            Value::Int(expected)
-        );
+        assert_eq!(c.cmd(&["EVAL", keep, "1", "counter"]), Value::Int(expected));
         expected += 1;
         match c.cmd(&["EVAL", use_kept, "1", "counter"]) {
             Value::Array(v) => {
@@ -724,7 +721,10 @@ fn a_redis_call_kept_in_a_global_runs_in_a_later_script() {
             other => panic!("got {other:?}"),
         }
     }
-    assert!(used >= 10, "the kept redis.call was found in {used} of 20 runs");
+    assert!(
+        used >= 10,
+        "the kept redis.call was found in {used} of 20 runs"
+    );
     assert_eq!(
         c.cmd(&["GET", "counter"]),
         Value::Bulk(expected.to_string().into_bytes())
@@ -789,10 +789,7 @@ fn the_lua_heap_stays_bounded_over_many_runs() {
     let mut highest = 0;
     for i in 0..4000 {
         let n = i.to_string();
-        assert_eq!(
-            c.cmd(&["EVALSHA", &sha, "1", "k", &n]),
-            Value::Int(i + 1)
-        );
+        assert_eq!(c.cmd(&["EVALSHA", &sha, "1", "k", &n]), Value::Int(i + 1));
         if i % 500 == 499 {
             highest = highest.max(heap(&mut c));
         }
