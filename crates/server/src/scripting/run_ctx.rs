@@ -6,7 +6,7 @@
 //! caller's stack frame) is reached through a pointer that [`RunSlot::during`] sets for exactly
 //! the duration of one run and clears after it, also when the run fails or panics. A scoped
 //! callback per run (mlua's `Lua::scope`) did the same safely, but creating it, dropping the
-//! scope and collecting its userdata cost ~2.4k instructions per EVALSHA (see
+//! scope and collecting its userdata cost ~3.1k instructions per EVALSHA (see
 //! docs/performance-notes.md, "EVALSHA: a `redis.call` registered once").
 //!
 //! This is the only module of the server that allows `unsafe`, for one block: the dereference
