@@ -26,6 +26,7 @@ pub mod convert;
 pub mod functions;
 pub mod inline;
 pub mod local;
+mod run_ctx;
 pub mod vm;
 
 use crate::args;

@@ -11,6 +11,7 @@
 //! - Scripts are compiled once per SHA1 into functions kept in the registry.
 
 use super::convert::{lua_to_reply, resp_to_lua};
+use super::run_ctx::RunSlot;
 use super::{RunFlags, ScriptFlags};
 use crate::dispatch::Ctx;
 use crate::errors::{CmdError, CmdResult};
@@ -173,8 +174,8 @@ return env
 const GC_PAUSE: i32 = 400;
 
 /// Lua code run once at start: returns the function every EVAL run goes through, so that one
-/// call from Rust sets `redis.call`, KEYS and ARGV and runs the script under `xpcall` (each
-/// `raw_set` was an mlua call of its own). `real` is the real globals table (its metatable
+/// call from Rust sets KEYS and ARGV and runs the script under `xpcall` (each `raw_set` was an
+/// mlua call of its own). `real` is the real globals table (its metatable
 /// has no `__newindex`, so a plain assignment is a raw set) and `redis` the real `redis`
 /// table. `argv` is nil for a call without arguments: the real globals' `__index` (see
 /// [`PRELUDE`]) then builds the empty ARGV table if the script reads it (most scripts without
@@ -184,10 +185,9 @@ const GC_PAUSE: i32 = 400;
 /// is armed, i.e. each in protected mode, which cost more than the tables built through the
 /// API while disarmed.)
 const RUNNER: &str = r#"
-local xpcall, real, redis, handler, lazy = ...
-return function(f, call, keys, argv)
+local xpcall, real, handler, lazy = ...
+return function(f, keys, argv)
   lazy.argv = true
-  redis.call = call
   real.KEYS = keys
   real.ARGV = argv
   return xpcall(f, handler)
@@ -221,8 +221,9 @@ pub struct Vm {
     scratch: Reply,
     /// Argument vector of `redis.call`'s commands (one allocation for all calls).
     call_args: Vec<Bytes>,
-    /// Interned key set on every FCALL run: "call".
-    k_call: mlua::LuaString,
+    /// Where `redis.call` / `redis.pcall` (registered once, in [`Vm::new`]) find the run in
+    /// progress.
+    slot: Rc<RunSlot>,
     /// `bind(f, k, a)` returns a closure calling `f(k, a)` (how FCALL passes keys and args).
     bind: Function,
     /// While FUNCTION LOAD runs a library's code in this state: the Unix ms after which the
@@ -523,17 +524,28 @@ impl Vm {
                 globals.raw_set(n, Value::Nil)?;
             }
         }
-        // redis.call / redis.pcall are set per run (scoped callbacks, see `run`); they are C
-        // functions (as in Redis) so that a script's `return redis.call(...)` keeps its frame
-        // and errors report the script's line.
-        let real = redis.clone();
+        // redis.call / redis.pcall are registered once and reach the run in progress through
+        // `slot` (see `run_ctx`); they are C functions (as in Redis) so that a script's
+        // `return redis.call(...)` keeps its frame and errors report the script's line.
+        let slot = Rc::new(RunSlot::default());
+        let s = slot.clone();
+        redis.set(
+            "call",
+            lua.create_function(move |lua, a: MultiValue| {
+                s.with(|call| call.call(lua, a, true))
+                    .unwrap_or_else(|| Err(lua_err(OUTSIDE_RUN)))
+            })?,
+        )?;
+        let s = slot.clone();
         redis.set(
             "pcall",
-            lua.create_function(move |lua, a: mlua::MultiValue| {
-                let call: Function = real.raw_get("call")?;
-                match call.call::<Value>(a) {
-                    Ok(v) => Ok(v),
-                    Err(e) => match redis_error(&e) {
+            lua.create_function(move |lua, a: MultiValue| {
+                match s.with(|call| call.call(lua, a, false)) {
+                    // Raised, as Redis does for pcall too.
+                    None => Err(lua_err(OUTSIDE_RUN)),
+                    // What `call` itself raises even for pcall (a recursive call) is an error
+                    // table for the script, as the command errors are.
+                    Some(Err(e)) => match redis_error(&e) {
                         Some(text) => {
                             let t = lua.create_table()?;
                             t.raw_set("err", lua.create_string(text)?)?;
@@ -541,6 +553,7 @@ impl Vm {
                         }
                         None => Err(e),
                     },
+                    Some(out) => out,
                 }
             })?,
         )?;
@@ -670,13 +683,11 @@ impl Vm {
         let runner: Function = lua.load(RUNNER).set_name("=runner").call((
             xpcall.clone(),
             globals.clone(),
-            redis.clone(),
             handler.clone(),
             lazy,
         ))?;
-        let k_call = lua.create_string("call")?;
         Ok(Vm {
-            k_call,
+            slot,
             lua,
             globals,
             env,
@@ -828,22 +839,23 @@ impl Vm {
             resp3: &self.resp3,
             declared: run.declared,
         };
-        let result: mlua::Result<(bool, Value)> = lua.scope(|scope| {
-            // Only `redis.call` is per run (a scoped callback costs an allocation or two);
-            // the static `redis.pcall` calls it (see `Vm::new`).
-            let f_call = scope.create_function(|lua, a: MultiValue| call.call(lua, a, true))?;
-            let _armed;
+        let (runner, bind, xpcall, handler, limit) = (
+            &self.runner,
+            &self.bind,
+            &self.xpcall,
+            &self.handler,
+            self.limit,
+        );
+        // `redis.call` / `redis.pcall` reach `call` only while `during` runs.
+        let result: mlua::Result<(bool, Value)> = self.slot.during(&call, || {
             if function {
-                self.redis.raw_set(&self.k_call, f_call)?;
-                let func = self.bind.call::<Function>((func, k, a))?;
-                _armed = Armed::new(lua, self.limit);
-                return self.xpcall.call::<(bool, Value)>((func, &self.handler));
+                let func = bind.call::<Function>((func, k, a))?;
+                let _armed = Armed::new(lua, limit);
+                return xpcall.call::<(bool, Value)>((func, handler));
             }
-            _armed = Armed::new(lua, self.limit);
-            self.runner.call::<(bool, Value)>((func, f_call, k, a))
+            let _armed = Armed::new(lua, limit);
+            runner.call::<(bool, Value)>((func, k, a))
         });
-        // `redis.call` stays set to the dead scoped callback until the next run: nothing
-        // runs in this state between runs, and calling it would only raise an error.
         let script_resp3 = self.resp3.load(Relaxed);
         let c = call.c.into_inner();
         let sha = run.sha;
@@ -925,8 +937,11 @@ const SCRATCH_KEEP: usize = 64 << 10;
 /// `redis.call`'s argument vector keeps at most this many slots between calls.
 const ARGS_KEEP: usize = 64;
 
-/// What `redis.call` / `redis.pcall` reach during a run.
-struct CallCtx<'c, 'a, 'k> {
+/// The error of `redis.call` / `redis.pcall` called when no run is in progress (Redis's text).
+const OUTSIDE_RUN: &str = "redis.call/pcall can only be called inside a script invocation";
+
+/// What `redis.call` / `redis.pcall` reach during a run (through [`RunSlot`]).
+pub(super) struct CallCtx<'c, 'a, 'k> {
     c: RefCell<&'c mut Ctx<'a, 'k>>,
     /// The commands' reply buffer, kept across calls and runs.
     reply: RefCell<&'c mut Reply>,
@@ -957,7 +972,7 @@ fn number_arg(n: f64) -> Bytes {
 impl CallCtx<'_, '_, '_> {
     /// One `redis.call` (`raise`: errors are raised) or `redis.pcall` (errors are returned as
     /// `{err=...}` tables).
-    fn call(&self, lua: &Lua, a: MultiValue, raise: bool) -> mlua::Result<Value> {
+    pub(super) fn call(&self, lua: &Lua, a: MultiValue, raise: bool) -> mlua::Result<Value> {
         // Disarmed while Rust converts arguments and the reply; re-armed on return.
         let _disarmed = Armed::new(lua, 0);
         // The argument vector is kept across calls and runs (emptied after each call).
@@ -1045,4 +1060,40 @@ fn call_error(lua: &Lua, raise: bool, text: Vec<u8>) -> mlua::Result<Value> {
     let t = lua.create_table()?;
     t.raw_set("err", lua.create_string(text)?)?;
     Ok(Value::Table(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `redis.call` / `redis.pcall` called when no run is in progress (a reference kept by a
+    /// script and called from code that is not a run, e.g. a library's load phase) raise
+    /// Redis's error: the run slot is null, nothing is dereferenced.
+    #[test]
+    fn redis_call_outside_a_run_raises_redis_error() -> mlua::Result<()> {
+        let vm = Vm::new(Arc::new(RunFlags::default()))?;
+        for name in ["call", "pcall"] {
+            let f: Function = vm.redis_table().raw_get(name)?;
+            let e = match f.call::<Value>("PING") {
+                Err(e) => e,
+                Ok(v) => panic!("redis.{name} outside a run returned {v:?}"),
+            };
+            assert_eq!(
+                redis_error(&e),
+                Some("ERR redis.call/pcall can only be called inside a script invocation"),
+                "{e}"
+            );
+        }
+        // From Lua code too, through a protected call: the error is the same table text.
+        let out: String = vm
+            .lua()
+            .load("local ok, e = pcall(redis.call, 'PING') return tostring(ok) .. ' ' .. e")
+            .set_environment(vm.env().clone())
+            .eval()?;
+        assert_eq!(
+            out,
+            "false ERR redis.call/pcall can only be called inside a script invocation"
+        );
+        Ok(())
+    }
 }
