@@ -322,6 +322,12 @@ const SANDBOX: &[&str] = &[
     "return package",
     "return type(loadstring)",
     "return loadstring('return 1+1')()",
+    // A chunk from loadstring sees the script's protected globals, not the real table.
+    "loadstring('x = 1')()",
+    "return pcall(loadstring('y = 1'))",
+    "return loadstring('return nosuchglobal2')()",
+    "return loadstring('return redis ~= nil')()",
+    "return loadstring('syntax error here')",
     "return type(getfenv)",
     "return type(coroutine)",
     "return type(gcinfo())",

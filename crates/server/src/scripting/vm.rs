@@ -93,7 +93,7 @@ const READONLY_LIBS: &[&str] = &[
 
 /// Lua code run once at start: builds the read-only view of the globals and Redis's `pcall`.
 const PRELUDE: &str = r#"
-local real, libs, errtext, lazy = ...
+local real, libs, errtext, lazy, rsetfenv = ...
 local rsetmetatable, rrawset, rpcall, rerror = setmetatable, rawset, pcall, error
 local protected = {}
 local real_env
@@ -166,6 +166,17 @@ rsetmetatable(real, {
 protected[env] = true
 real_env = env
 rrawset(real, "_G", env)
+-- A chunk compiled by loadstring gets the globals of the state (Lua 5.1), i.e. the real table,
+-- where a script could leave a global for later runs. Redis makes that table read-only; here
+-- the chunk gets the scripts' protected view instead, with the same errors.
+local rloadstring = rawget(real, 'loadstring')
+if rloadstring ~= nil then
+  rrawset(real, 'loadstring', function(...)
+    local f, e = rloadstring(...)
+    if f ~= nil then rsetfenv(f, env) end
+    return f, e
+  end)
+end
 return env
 "#;
 
@@ -466,28 +477,31 @@ fn build_redis_table(lua: &Lua, run_flags: Arc<RunFlags>) -> mlua::Result<Table>
     Ok(r)
 }
 
-/// The first line number in a `user_script` frame, walking up from the error.
-fn user_line(lua: &Lua) -> usize {
+/// Where an error was raised, as Redis's error handler reports it (`on <source>:<line>`): the
+/// line of the first frame above the handler that belongs to the user's script or function —
+/// then no source (the caller names it) — or to a chunk compiled by `loadstring`, whose source
+/// is its own text (as Redis prints it). C functions and the server's own Lua helpers (sources
+/// starting with `=`: the prelude, the runner) are skipped.
+fn error_frame(lua: &Lua) -> (usize, Option<String>) {
     for level in 0..32 {
         let found = lua.inspect_stack(level, |d| {
             let src = d.source();
-            let is_user = src
-                .source
-                .as_deref()
-                .is_some_and(|s| s.contains("user_script") || s.contains("user_function"));
-            if is_user {
-                d.current_line()
-            } else {
+            let s = src.source.as_deref().unwrap_or("=");
+            if s.contains("user_script") || s.contains("user_function") {
+                d.current_line().map(|l| (l, None))
+            } else if s.starts_with('=') || src.what == "C" {
                 None
+            } else {
+                d.current_line().map(|l| (l, Some(s.to_string())))
             }
         });
         match found {
-            Some(Some(line)) => return line,
+            Some(Some(frame)) => return frame,
             Some(None) => continue,
             None => break,
         }
     }
-    1
+    (1, None)
 }
 
 impl Vm {
@@ -511,6 +525,8 @@ impl Vm {
         globals.set("os", os)?;
         let redis = build_redis_table(&lua, flags.clone())?;
         globals.set("redis", redis.clone())?;
+        // Kept for the prelude's `loadstring` (scripts themselves cannot reach it).
+        let setfenv: Function = globals.get("setfenv")?;
         let names: Vec<String> = globals
             .pairs::<Value, Value>()
             .filter_map(|p| p.ok())
@@ -605,9 +621,10 @@ impl Vm {
             libs,
             errtext,
             lazy.clone(),
+            setfenv,
         ))?;
         let handler = lua.create_function(|lua, e: Value| {
-            let line = user_line(lua);
+            let (line, source) = error_frame(lua);
             let t = lua.create_table()?;
             match &e {
                 Value::Table(et) => {
@@ -636,6 +653,9 @@ impl Vm {
                 }
             }
             t.raw_set("line", line)?;
+            if let Some(source) = source {
+                t.raw_set("source", source)?;
+            }
             Ok(t)
         })?;
         let bind: Function = lua
@@ -892,15 +912,23 @@ impl Vm {
             return Ok(());
         }
         let (msg, line) = failure_text(&value);
+        // A chunk compiled by `loadstring` is named by its text (see `error_frame`).
+        let source = match &value {
+            Value::Table(t) => t.raw_get::<Option<String>>("source").ok().flatten(),
+            _ => None,
+        };
+        let source = source.unwrap_or_else(|| {
+            if run.function {
+                "@user_function".to_string()
+            } else {
+                "@user_script".to_string()
+            }
+        });
         Err(crate::cmd_err!(
-            "{} script: {}, on @{}:{}.",
+            "{} script: {}, on {}:{}.",
             msg,
             sha,
-            if run.function {
-                "user_function"
-            } else {
-                "user_script"
-            },
+            source,
             line
         ))
     }
