@@ -53,7 +53,7 @@ pub fn native_min_len(kind: KeyType, cmd: &str, compact: bool) -> u64 {
     match (kind, cmd) {
         (KeyType::ZSet, _) => 1,
         (KeyType::List, "lpush" | "rpush" | "lindex" | "llen" | "lrange") => 1,
-        (KeyType::List, "lpop" | "rpop") if compact => 1,
+        (KeyType::List, "lpop" | "rpop" | "blpop" | "brpop") if compact => 1,
         (KeyType::List, "lset") if compact => u64::MAX,
         _ => NATIVE_MIN_LEN,
     }
@@ -133,9 +133,8 @@ pub(super) fn kind_of(name: &str) -> Option<KeyType> {
         "sadd" | "srem" | "sismember" | "scard" => KeyType::Set,
         "zadd" | "zincrby" | "zscore" | "zrem" | "zcard" | "zrank" | "zrevrank" | "zrange"
         | "zrevrange" | "zrangebyscore" | "zrevrangebyscore" => KeyType::ZSet,
-        "lpush" | "rpush" | "lpop" | "rpop" | "lindex" | "llen" | "lset" | "lrange" => {
-            KeyType::List
-        }
+        "lpush" | "rpush" | "lpop" | "rpop" | "blpop" | "brpop" | "lindex" | "llen" | "lset"
+        | "lrange" => KeyType::List,
         _ => return None,
     })
 }
@@ -249,6 +248,8 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         "rpush" => n.push(c, false),
         "lpop" => n.pop(c, true),
         "rpop" => n.pop(c, false),
+        "blpop" => n.bpop(c, true),
+        "brpop" => n.bpop(c, false),
         "lindex" => n.lindex(c),
         "lrange" => n.lrange(c),
         "lset" => n.lset(c),
@@ -969,8 +970,61 @@ impl Native<'_> {
             c.reply.empty_array();
             return Ok(Some(()));
         }
-        let want = count.unwrap_or(1);
-        let got = if self.stage {
+        let Some(got) = self.take(c, left, count.unwrap_or(1))? else {
+            return Ok(None);
+        };
+        let r = c.out();
+        if count.is_some() {
+            r.array(got.len());
+            for v in &got {
+                r.bulk(v);
+            }
+        } else {
+            match got.first() {
+                Some(v) => r.bulk(v),
+                None => r.null(),
+            }
+        }
+        self.removed(c, left, got.len() as u64);
+        Ok(Some(()))
+    }
+
+    /// BLPOP / BRPOP whose first key is this (non-empty) list: a pop from it, replied as
+    /// `[key, element]` and propagated as `LPOP key` / `RPOP key`, as the handler does (it
+    /// never blocks: the key has elements). A bad timeout takes the load path for its error.
+    fn bpop(&mut self, c: &mut Ctx<'_, '_>, left: bool) -> Step {
+        let last = c.argv.len() - 1;
+        if args::timeout(c.arg(last), c.now_ms()).is_err() {
+            return Ok(None);
+        }
+        let Some(got) = self.take(c, left, 1)? else {
+            return Ok(None);
+        };
+        let Some(v) = got.first() else {
+            // The metadata said non-empty: the handler decides (blocking included).
+            return Ok(None);
+        };
+        let r = c.out();
+        r.array(2);
+        r.bulk(&self.key);
+        r.bulk(v);
+        self.removed(c, left, 1);
+        if c.propagating() {
+            let name: &'static [u8] = if left { b"LPOP" } else { b"RPOP" };
+            c.propagate(vec![Bytes::from_static(name), self.key.clone()]);
+        }
+        Ok(Some(()))
+    }
+
+    /// Removes up to `want` elements from one end (staged inside a multi-command unit): the
+    /// elements, or `None` for the load path (a staged pop that would empty the list).
+    fn take(
+        &mut self,
+        c: &mut Ctx<'_, '_>,
+        left: bool,
+        want: u64,
+    ) -> Result<Option<Vec<Vec<u8>>>, CmdError> {
+        if self.stage {
             if want >= self.len {
                 return Ok(None);
             }
@@ -992,33 +1046,26 @@ impl Native<'_> {
                 },
                 self.len - want,
             );
-            Ok(got)
-        } else if left {
+            return Ok(Some(got));
+        }
+        if left {
             self.eng.lpop(self.db, &self.key, want, self.now)
         } else {
             self.eng.rpop(self.db, &self.key, want, self.now)
         }
-        .map_err(storage)?;
-        let r = c.out();
-        if count.is_some() {
-            r.array(got.len());
-            for v in &got {
-                r.bulk(v);
-            }
-        } else {
-            match got.first() {
-                Some(v) => r.bulk(v),
-                None => r.null(),
-            }
-        }
-        let n = got.len() as u64;
+        .map(Some)
+        .map_err(storage)
+    }
+
+    /// What a pop of `n` elements signals, as the handler: the pop event, `del` when the list
+    /// emptied, WATCH/tracking, dirty.
+    fn removed(&mut self, c: &mut Ctx<'_, '_>, left: bool, n: u64) {
         c.notify(notify::LIST, if left { "lpop" } else { "rpop" }, &self.key);
         if n >= self.len {
             c.notify(notify::GENERIC, "del", &self.key);
         }
         c.modified(&self.key);
         c.dirty(n);
-        Ok(Some(()))
     }
 
     fn lindex(&mut self, c: &mut Ctx<'_, '_>) -> Step {
