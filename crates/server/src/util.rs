@@ -77,6 +77,33 @@ pub fn background_priority() {
     }
 }
 
+/// Applies `disable-thp yes` (Redis's default, and ours): turns transparent huge pages off for
+/// the whole process, as redis-server does at startup. Why it matters more here than for
+/// Redis's jemalloc: mimalloc asks for huge pages on its arenas (`MADV_HUGEPAGE`), so while
+/// the dataset grows every fresh 2 MiB of heap is one page fault that zeroes 2 MiB at once.
+/// Measured on the benchmark VM (docs/performance-notes.md, "Tail latency"): one such fault
+/// kept the connection worker ~5 ms away from its clients, once per ~2 MiB written: the
+/// "periodic stall" of one-key LPUSH at pipeline 16 (p99 6-7 ms against Redis's 1 ms). With 4
+/// KiB pages the same zeroing is spread over many small faults. Best effort: a kernel that
+/// refuses the flag leaves huge pages on, and a warning is logged. Returns whether THP is off.
+pub fn disable_transparent_huge_pages() -> bool {
+    match rustix::thread::disable_transparent_huge_pages(true) {
+        Ok(()) => true,
+        Err(e) => {
+            crate::log_warning!(
+                "WARNING: could not disable transparent huge pages for this process: {}",
+                e
+            );
+            false
+        }
+    }
+}
+
+/// Whether transparent huge pages are off for this process (INFO, tests).
+pub fn transparent_huge_pages_disabled() -> bool {
+    rustix::thread::transparent_huge_pages_are_disabled().unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
