@@ -132,4 +132,9 @@ fn disable_thp_turns_huge_pages_off_for_the_process() {
     let srv = ServerProc::ferrokv(BIN, &["--disable-thp", "no"]);
     assert_eq!(srv.conn().cmd(&["PING"]), Value::Simple("PONG".into()));
     assert_eq!(thp_enabled(&srv.pid().to_string()), Some(own));
+    let logs = srv.logs();
+    assert!(
+        !logs.contains("'disable-thp' is accepted but has no effect"),
+        "{logs}"
+    );
 }
