@@ -99,11 +99,6 @@ pub fn disable_transparent_huge_pages() -> bool {
     }
 }
 
-/// Whether transparent huge pages are off for this process (INFO, tests).
-pub fn transparent_huge_pages_disabled() -> bool {
-    rustix::thread::transparent_huge_pages_are_disabled().unwrap_or(false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
