@@ -82,7 +82,7 @@ pub fn background_priority() {
 /// Redis's jemalloc: mimalloc asks for huge pages on its arenas (`MADV_HUGEPAGE`), so while
 /// the dataset grows every fresh 2 MiB of heap is one page fault that zeroes 2 MiB at once.
 /// Measured on the benchmark VM (docs/performance-notes.md, "Tail latency"): one such fault
-/// kept the connection worker ~5 ms away from its clients, once per ~2 MiB written: the
+/// kept the connection worker 5-7.6 ms away from its clients, once per 2 MiB of heap growth: the
 /// "periodic stall" of one-key LPUSH at pipeline 16 (p99 6-7 ms against Redis's 1 ms). With 4
 /// KiB pages the same zeroing is spread over many small faults. Best effort: a kernel that
 /// refuses the flag leaves huge pages on, and a warning is logged. Returns whether THP is off.
