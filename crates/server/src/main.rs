@@ -124,6 +124,11 @@ fn main() -> ExitCode {
     for w in &warnings {
         log_warning!("{}", w);
     }
+    // Before any thread starts and before the dataset is loaded, so that no huge page is
+    // faulted in first (the flag applies to later faults of the whole process).
+    if config.get_bool("disable-thp") != Some(false) {
+        ferrokv_server::util::disable_transparent_huge_pages();
+    }
     let threads = std::env::var("FERROKV_THREADS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())

@@ -77,6 +77,28 @@ pub fn background_priority() {
     }
 }
 
+/// Applies `disable-thp yes` (Redis's default, and ours): turns transparent huge pages off for
+/// the whole process, as redis-server does at startup. Why it matters more here than for
+/// Redis's jemalloc: mimalloc asks for huge pages on its arenas (`MADV_HUGEPAGE`), so while
+/// the dataset grows every fresh 2 MiB of heap is one page fault that zeroes 2 MiB at once.
+/// Measured on the benchmark VM (docs/performance-notes.md, "Tail latency"): one such fault
+/// kept the connection worker 5-7.6 ms away from its clients, once per 2 MiB of heap growth: the
+/// "periodic stall" of one-key LPUSH at pipeline 16 (p99 6-7 ms against Redis's 1 ms). With 4
+/// KiB pages the same zeroing is spread over many small faults. Best effort: a kernel that
+/// refuses the flag leaves huge pages on, and a warning is logged. Returns whether THP is off.
+pub fn disable_transparent_huge_pages() -> bool {
+    match rustix::thread::disable_transparent_huge_pages(true) {
+        Ok(()) => true,
+        Err(e) => {
+            crate::log_warning!(
+                "WARNING: could not disable transparent huge pages for this process: {}",
+                e
+            );
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

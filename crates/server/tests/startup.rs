@@ -100,3 +100,41 @@ fn directives_without_effect_are_reported_in_the_log() {
         "{logs}"
     );
 }
+
+/// The `THP_enabled` line of /proc/<pid>/status (Linux: 0 once `PR_SET_THP_DISABLE` is set).
+fn thp_enabled(pid: &str) -> Option<String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("THP_enabled:"))
+        .map(|v| v.trim().to_string())
+}
+
+/// `disable-thp yes` (the default, as in Redis) turns transparent huge pages off for the
+/// process: mimalloc would otherwise fault in 2 MiB at a time and stall a worker for
+/// milliseconds (docs/performance-notes.md, "Tail latency"). `no` leaves them as they are.
+#[test]
+fn disable_thp_turns_huge_pages_off_for_the_process() {
+    let Some(own) = thp_enabled("self") else {
+        eprintln!("skipped: no THP_enabled line in /proc/self/status");
+        return;
+    };
+    let srv = ServerProc::ferrokv(BIN, &[]);
+    let mut c = srv.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "disable-thp"]),
+        Value::Array(vec![
+            Value::Bulk(b"disable-thp".to_vec()),
+            Value::Bulk(b"yes".to_vec())
+        ])
+    );
+    assert_eq!(thp_enabled(&srv.pid().to_string()).as_deref(), Some("0"));
+    let srv = ServerProc::ferrokv(BIN, &["--disable-thp", "no"]);
+    assert_eq!(srv.conn().cmd(&["PING"]), Value::Simple("PONG".into()));
+    assert_eq!(thp_enabled(&srv.pid().to_string()), Some(own));
+    let logs = srv.logs();
+    assert!(
+        !logs.contains("'disable-thp' is accepted but has no effect"),
+        "{logs}"
+    );
+}

@@ -718,6 +718,7 @@ pub static EFFECTIVE: &[&str] = &[
     "rdbchecksum",
     "stop-writes-on-bgsave-error",
     "sanitize-dump-payload",
+    "disable-thp",
     "lazyfree-lazy-server-del",
 ];
 
