@@ -78,10 +78,9 @@ pub enum Fsync {
 pub struct DiskOptions {
     /// Block cache capacity in bytes (shared by all keyspaces).
     pub cache_bytes: u64,
-    /// Memtable budget in bytes: each keyspace's memtable is sealed and flushed at
-    /// `memtable_bytes / 4` (at least 1 MiB; fixed when a keyspace is created), and writers
-    /// wait while all memtables together (active + sealed) hold more than twice this budget
-    /// (module `throttle`); fjall also stalls a keyspace's writers at 4 sealed memtables.
+    /// Upper bound of all memtables together (active + sealed) in bytes: each keyspace gets
+    /// `memtable_bytes / 20` (at least 1 MiB) per memtable and fjall stalls its writers when 4
+    /// sealed memtables wait for flushing.
     pub memtable_bytes: u64,
     /// Journal persistence policy.
     pub fsync: Fsync,
@@ -348,39 +347,21 @@ impl Drop for Inner {
     }
 }
 
-/// The share of the memtable budget one keyspace's memtable may reach before it is sealed.
-///
-/// It used to be a twentieth (the budget split over 4 write-heavy keyspaces x 5 memtables each,
-/// as if fjall's per-keyspace stall were the bound): a string workload, which writes one
-/// keyspace, then flushed a ~3 MiB memtable every few thousand writes and compaction merged
-/// the many small level-0 tables over and over (fjall's workers took 20% of a SET run's CPU,
-/// 35% of a ZADD run's). What bounds the total is the engine-wide write-buffer throttle (twice
-/// the budget, module `throttle`), not the split, so a busy keyspace may use a quarter of the
-/// budget: measured 10% (SET) and 15% (ZADD) of the CPU in the workers, docs/disk-engine.md §9
-/// "Memtable size and level-0/1 compression".
-const MEMTABLE_SHARE: u64 = 4;
+/// Keyspaces that take bulk writes (meta, data, zscore, expire).
+const WRITE_KEYSPACES: u64 = 4;
+/// fjall halts a keyspace's writers once it has this many sealed memtables queued for flushing,
+/// so a keyspace holds at most this many plus its active one.
+const MEMTABLES_PER_KEYSPACE: u64 = 5;
 
-/// Per-keyspace memtable size for a budget of `memtable_bytes`.
+/// Per-keyspace memtable size such that all memtables together stay within `memtable_bytes`
+/// (fjall 3.1 does not enforce its global write-buffer bound; this is the bound that holds).
 fn memtable_size(memtable_bytes: u64) -> u64 {
-    (memtable_bytes / MEMTABLE_SHARE).max(1 << 20)
-}
-
-/// Data-block compression per level: none on levels 0 and 1, LZ4 below.
-///
-/// Every flush writes level 0 and most compactions rewrite level 1, so compressing them is paid
-/// on every byte written (and decompressing on every block-cache miss of recent data), while
-/// they hold a small part of a large dataset: the deeper levels, where the bytes are, stay LZ4.
-fn compression_policy() -> CompressionPolicy {
-    CompressionPolicy::new([
-        CompressionType::None,
-        CompressionType::None,
-        CompressionType::Lz4,
-    ])
+    (memtable_bytes / (WRITE_KEYSPACES * MEMTABLES_PER_KEYSPACE)).max(1 << 20)
 }
 
 fn keyspace_options(memtable_bytes: u64, partition_all: bool) -> KeyspaceCreateOptions {
     let o = KeyspaceCreateOptions::default()
-        .data_block_compression_policy(compression_policy())
+        .data_block_compression_policy(CompressionPolicy::all(CompressionType::Lz4))
         .max_memtable_size(memtable_size(memtable_bytes));
     if partition_all {
         o.filter_block_partitioning_policy(PartitioningPolicy::all(true))

@@ -31,14 +31,13 @@ pub(crate) struct WriteThrottle {
 }
 
 impl WriteThrottle {
-    /// The bound for a memtable budget of `memtable_bytes` with memtables sealed at
-    /// `per_memtable` bytes: twice the budget, and never below one memtable per keyspace plus
-    /// one (the 1 MiB floor of `per_memtable` makes small budgets hold more than the budget
-    /// says, and active memtables below their size are never flushed: above this bound at
-    /// least one memtable is sealed or due to be, so a flush will bring the buffer down).
+    /// The bound for a memtable budget of `memtable_bytes` split into memtables of
+    /// `per_memtable` bytes: twice the budget, and never below two memtables per keyspace (the
+    /// 1 MiB floor of `per_memtable` makes small budgets hold more than the budget says, and
+    /// active memtables below their size are never flushed, so a lower bound could not be met).
     pub(crate) fn new(memtable_bytes: u64, per_memtable: u64) -> WriteThrottle {
         WriteThrottle {
-            limit: (2 * memtable_bytes).max((KEYSPACES + 1) * per_memtable),
+            limit: (2 * memtable_bytes).max(2 * KEYSPACES * per_memtable),
             waits: AtomicU64::new(0),
         }
     }
