@@ -115,6 +115,9 @@ fn overlay_command(name: &str) -> bool {
             | "sadd"
             | "srem"
             | "sismember"
+            | "smismember"
+            | "hstrlen"
+            | "zmscore"
             | "scard"
             | "zadd"
             | "zincrby"
@@ -127,12 +130,11 @@ fn overlay_command(name: &str) -> bool {
 /// The type a native command works on (`None`: not a native command).
 pub(super) fn kind_of(name: &str) -> Option<KeyType> {
     Some(match name {
-        "hset" | "hmset" | "hget" | "hmget" | "hdel" | "hlen" | "hexists" | "hincrby" => {
-            KeyType::Hash
-        }
-        "sadd" | "srem" | "sismember" | "scard" => KeyType::Set,
-        "zadd" | "zincrby" | "zscore" | "zrem" | "zcard" | "zrank" | "zrevrank" | "zrange"
-        | "zrevrange" | "zrangebyscore" | "zrevrangebyscore" => KeyType::ZSet,
+        "hset" | "hmset" | "hget" | "hmget" | "hdel" | "hlen" | "hexists" | "hincrby"
+        | "hstrlen" => KeyType::Hash,
+        "sadd" | "srem" | "sismember" | "smismember" | "scard" => KeyType::Set,
+        "zadd" | "zincrby" | "zscore" | "zmscore" | "zrem" | "zcard" | "zrank" | "zrevrank"
+        | "zrange" | "zrevrange" | "zrangebyscore" | "zrevrangebyscore" => KeyType::ZSet,
         "lpush" | "rpush" | "lpop" | "rpop" | "blpop" | "brpop" | "lindex" | "llen" | "lset"
         | "lrange" => KeyType::List,
         _ => return None,
@@ -233,6 +235,9 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         "hdel" => n.hdel(c),
         "hlen" | "scard" | "zcard" | "llen" => n.card(c),
         "hexists" => n.hexists(c),
+        "hstrlen" => n.hstrlen(c),
+        "smismember" => n.smismember(c),
+        "zmscore" => n.zmscore(c),
         "hincrby" => n.hincrby(c),
         "sadd" => n.sadd(c),
         "srem" => n.srem(c),
@@ -559,6 +564,13 @@ impl Native<'_> {
         Ok(Some(()))
     }
 
+    fn hstrlen(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let v = self.hget_ov(c.arg(2)).map_err(storage)?;
+        c.reply.int(v.map_or(0, |v| v.len() as i64));
+        c.hit(true);
+        Ok(Some(()))
+    }
+
     fn hdel(&mut self, c: &mut Ctx<'_, '_>) -> Step {
         let fields = Self::args(c, 2);
         let removed = if self.stage {
@@ -674,7 +686,41 @@ impl Native<'_> {
         Ok(Some(()))
     }
 
+    /// SMISMEMBER: one point read per member (the handler loads the whole set).
+    fn smismember(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let members = Self::args(c, 2);
+        let mut yes = Vec::with_capacity(members.len());
+        for m in &members {
+            yes.push(self.sismember_ov(m).map_err(storage)?);
+        }
+        c.hit(true);
+        c.reply.array(yes.len());
+        for y in yes {
+            c.reply.int(i64::from(y));
+        }
+        Ok(Some(()))
+    }
+
     // ---- sorted sets -----------------------------------------------------------------------
+
+    /// ZMSCORE: one point read per member.
+    fn zmscore(&mut self, c: &mut Ctx<'_, '_>) -> Step {
+        let members = Self::args(c, 2);
+        let mut scores = Vec::with_capacity(members.len());
+        for m in &members {
+            scores.push(self.zscore_ov(m).map_err(storage)?);
+        }
+        c.hit(true);
+        let r = c.out();
+        r.array(scores.len());
+        for s in scores {
+            match s {
+                Some(s) => r.double(s),
+                None => r.null(),
+            }
+        }
+        Ok(Some(()))
+    }
 
     /// Plain `ZADD key score member [score member ...]` (any flag: load path).
     fn zadd(&mut self, c: &mut Ctx<'_, '_>) -> Step {
