@@ -271,6 +271,12 @@ impl Shard {
         self.table.volatile_len()
     }
 
+    /// Where the shard's keys live, for prefetching ahead of a lookup (see
+    /// [`crate::table::Table::prefetch_hint`] and [`crate::table::hint_addresses`]).
+    pub fn prefetch_hint(&self) -> u64 {
+        self.table.prefetch_hint()
+    }
+
     /// The access value a new key starts with.
     pub fn new_access(&self, clock: &Clock) -> u32 {
         match self.access_mode {

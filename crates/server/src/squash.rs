@@ -225,6 +225,12 @@ impl<'s> Squash<'s> {
                 }
             }
             cache.keep = next.is_some_and(|c| same_key(cmd, args, c, &self.spare));
+            if !cache.keep {
+                // Another key next: start fetching its shard while this command runs.
+                if let Some(key) = next.and_then(|c| single_key(c, &self.spare)) {
+                    srv.keyspace.prefetch_key(client.db, key);
+                }
+            }
             // Without a lock to keep or to reuse, the plain path (the cache costs ~90
             // instructions per command).
             let with_cache = (cache.keep || cache.set.is_some()).then_some(&mut cache);
