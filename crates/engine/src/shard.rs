@@ -277,6 +277,18 @@ impl Shard {
         self.table.prefetch_hint()
     }
 
+    /// The address of the segment header a lookup of a key with this [`crate::table::hash_key`]
+    /// reads first, for a prefetch ([`crate::table::Table::segment_addr`]).
+    pub fn segment_addr(&self, hash: u64) -> usize {
+        self.table.segment_addr(hash)
+    }
+
+    /// Where the block of `key`'s entry most likely is, for a prefetch before the command
+    /// runs ([`crate::table::Table::entry_addr`]).
+    pub fn entry_addr(&self, key: &[u8]) -> Option<usize> {
+        self.table.entry_addr(key)
+    }
+
     /// The access value a new key starts with.
     pub fn new_access(&self, clock: &Clock) -> u32 {
         match self.access_mode {

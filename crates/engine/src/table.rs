@@ -166,6 +166,22 @@ impl Table {
         self.hint
     }
 
+    /// The address of the header of the segment `hash` falls in (its hash table's pointer and
+    /// size), for a prefetch; it moves only when the directory grows.
+    pub fn segment_addr(&self, hash: u64) -> usize {
+        self.segs.as_ptr().wrapping_add(self.seg_of(hash)) as usize
+    }
+
+    /// The block address of the entry `key` most likely has ([`Entry::block_addr`]), for a
+    /// prefetch ahead of the lookup: the first bucket of the key's probe whose 7-bit hash tag
+    /// matches, found from the control bytes and the bucket alone, without reading any entry
+    /// (a tag collision gives another key's block, a missing key usually none).
+    pub fn entry_addr(&self, key: &[u8]) -> Option<usize> {
+        let h = hash_key(key);
+        let seg = self.segs.get(self.seg_of(h))?;
+        seg.map.iter_hash(h).next().map(Entry::block_addr)
+    }
+
     /// Records the hint from a found bucket of the segment `seg` (see [`make_hint`]); only a
     /// single-segment table has one.
     #[inline]

@@ -100,10 +100,11 @@ pub const SHARDS: usize = 1024;
 /// One logical database (SELECT index).
 pub struct Db {
     shards: Box<[Slot]>,
-    /// Each shard's [`Shard::prefetch_hint`], published when its lock is released, so that
-    /// [`Keyspace::prefetch_key`] can start fetching a key's bucket without the lock. Dense
-    /// (8 KiB per database) so that reading it does not itself wait for memory.
-    hints: Box<[AtomicU64]>,
+    /// Each shard's [`Shard::prefetch_hint`] and the address of its (only) segment's header,
+    /// published when its lock is released, so that [`Keyspace::prefetch_key`] can start
+    /// fetching a key's bucket without the lock. Dense (16 KiB per database) so that reading
+    /// it does not itself wait for memory.
+    hints: Box<[[AtomicU64; 2]]>,
 }
 
 impl Db {
@@ -115,7 +116,9 @@ impl Db {
                     lock: Mutex::new(Shard::new()),
                 })
                 .collect(),
-            hints: (0..SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            hints: (0..SHARDS)
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
+                .collect(),
         }
     }
 }
@@ -466,6 +469,22 @@ impl Keyspace {
         }
     }
 
+    /// [`Keyspace::lock_key`] that does not wait: `None` when the shard is taken (or `db`
+    /// does not exist), and the caller locks the usual way later.
+    pub fn try_lock_key(&self, db: u32, key: &[u8]) -> Option<LockSet<'_>> {
+        let s = shard_of(key) as u32;
+        let m = self.shard_mutex(db, s)?;
+        let g = m.lock.try_lock()?;
+        m.taken(crate::affinity::pack(db, s));
+        Some(LockSet {
+            ks: self,
+            held: Guards::One(((db, s), g)),
+            hint: Some((key.as_ptr() as usize, key.len(), s)),
+            keys: Box::default(),
+            next_key: 0,
+        })
+    }
+
     pub fn lock_key(&self, db: u32, key: &[u8]) -> LockSet<'_> {
         let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
@@ -524,7 +543,11 @@ impl Keyspace {
                 crate::prefetch::for_read(base.wrapping_add(line * 64));
             }
         }
-        let hint = d.hints.get(s).map_or(0, |h| h.load(Relaxed));
+        let Some([hint, seg]) = d.hints.get(s) else {
+            return;
+        };
+        let hint = hint.load(Relaxed);
+        crate::prefetch::for_read(seg.load(Relaxed) as usize as *const u8);
         if let Some((ctrl, bucket)) =
             ferrokv_engine::table::hint_addresses(hint, ferrokv_engine::table::hash_key(key))
         {
@@ -580,8 +603,11 @@ fn publish_hint(ks: &Keyspace, db: u32, s: u32, shard: &Shard) {
         .and_then(|d| d.hints.get(s as usize))
     {
         let hint = shard.prefetch_hint();
-        if h.load(Relaxed) != hint {
-            h.store(hint, Relaxed);
+        if h[0].load(Relaxed) != hint {
+            h[0].store(hint, Relaxed);
+            // A one-segment table's header is at the same place for every hash.
+            let seg = if hint == 0 { 0 } else { shard.segment_addr(0) };
+            h[1].store(seg as u64, Relaxed);
         }
     }
 }

@@ -211,6 +211,11 @@ impl<'s> Squash<'s> {
         let started = client.clock_us;
         let mut n = 1;
         loop {
+            // Only with another request buffered: alone (pipeline 1) there is nothing to
+            // overlap the fetch with.
+            if cache.set.is_none() && !inbuf.is_empty() {
+                lock_early(srv, client.db, cmd, args, &mut cache);
+            }
             // The next request is parsed before this one runs: whether it names the same key
             // decides whether this command's lock is kept for it.
             let mut next = None;
@@ -413,6 +418,33 @@ pub fn lock<'k>(
             None => Ok(srv.keyspace.lock(&LockPlan::None)),
         },
         _ => dispatch::lock_for_call(srv, cmd, argv, db),
+    }
+}
+
+/// Before the parse-ahead: takes the lock of a single-key command about to run and starts
+/// fetching its key's entry, which the lookup would otherwise wait for (the shard's lock line,
+/// control bytes and bucket were prefetched while the previous command ran: see
+/// [`crate::keyspace::Keyspace::prefetch_key`]). The set is left in the cache as if the
+/// previous command had kept it for this key, and the command takes it through [`lock`]; a
+/// command rejected before it locks leaves it there unmarked and [`Squash::run`] releases it.
+/// The lock is only held earlier, by the length of one request's parse; a busy shard is not
+/// waited for here.
+#[inline]
+fn lock_early<'k>(
+    srv: &'k Server,
+    db: u32,
+    cmd: &Command,
+    argv: &[Bytes],
+    cache: &mut LockCache<'k>,
+) {
+    let Some(key) = single_key(cmd, argv) else {
+        return;
+    };
+    if let Some(mut set) = srv.keyspace.try_lock_key(db, key) {
+        if let Some(addr) = set.for_key(db, key).and_then(|s| s.entry_addr(key)) {
+            crate::prefetch::for_read(addr as *const u8);
+        }
+        cache.set = Some(set);
     }
 }
 
