@@ -630,7 +630,10 @@ mod tests {
             // At most one group (16 buckets) away, at lower addresses, or wrapped around.
             near += usize::from(at <= bucket && bucket - at < 16 * 16);
         }
-        assert!(exact * 2 > n, "only {exact} of {n} keys at their home bucket");
+        assert!(
+            exact * 2 > n,
+            "only {exact} of {n} keys at their home bucket"
+        );
         assert!(near * 10 > n * 9, "only {near} of {n} keys within a group");
         // A write through `upsert` on an existing key leaves the same kind of hint.
         t.upsert(b"key:7", |_| e("key:7"));
