@@ -283,10 +283,10 @@ impl Shard {
         self.table.segment_addr(hash)
     }
 
-    /// Where the block of `key`'s entry most likely is, for a prefetch before the command
-    /// runs ([`crate::table::Table::entry_addr`]).
-    pub fn entry_addr(&self, key: &[u8]) -> Option<usize> {
-        self.table.entry_addr(key)
+    /// Where the block of the entry of the key with this [`crate::table::hash_key`] most
+    /// likely is, for a prefetch before the command runs ([`crate::table::Table::entry_addr`]).
+    pub fn entry_addr(&self, hash: u64) -> Option<usize> {
+        self.table.entry_addr(hash)
     }
 
     /// The access value a new key starts with.

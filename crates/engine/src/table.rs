@@ -172,12 +172,13 @@ impl Table {
         self.segs.as_ptr().wrapping_add(self.seg_of(hash)) as usize
     }
 
-    /// The block address of the entry `key` most likely has ([`Entry::block_addr`]), for a
+    /// The block address of the entry a key with this hash most likely has ([`Entry::block_addr`]), for a
     /// prefetch ahead of the lookup: the first bucket of the key's probe whose 7-bit hash tag
     /// matches, found from the control bytes and the bucket alone, without reading any entry
     /// (a tag collision gives another key's block, a missing key usually none).
-    pub fn entry_addr(&self, key: &[u8]) -> Option<usize> {
-        let h = hash_key(key);
+    /// `hash` is the key's [`hash_key`].
+    pub fn entry_addr(&self, hash: u64) -> Option<usize> {
+        let h = hash;
         let seg = self.segs.get(self.seg_of(h))?;
         seg.map.iter_hash(h).next().map(Entry::block_addr)
     }

@@ -470,9 +470,10 @@ impl Keyspace {
     }
 
     /// [`Keyspace::lock_key`] that does not wait: `None` when the shard is taken (or `db`
-    /// does not exist), and the caller locks the usual way later.
-    pub fn try_lock_key(&self, db: u32, key: &[u8]) -> Option<LockSet<'_>> {
-        let s = shard_of(key) as u32;
+    /// does not exist), and the caller locks the usual way later. `s` is `key`'s shard
+    /// ([`shard_of`], as [`Keyspace::prefetch_key`] returns it).
+    pub fn try_lock_key(&self, db: u32, key: &[u8], s: u32) -> Option<LockSet<'_>> {
+        debug_assert_eq!(s as usize, shard_of(key));
         let m = self.shard_mutex(db, s)?;
         let g = m.lock.try_lock()?;
         m.taken(crate::affinity::pack(db, s));
@@ -529,11 +530,16 @@ impl Keyspace {
     /// With the shard's published hint (see [`publish_hint`]) it also prefetches the control
     /// bytes and the bucket where the key's probe starts, two of the three dependent loads of
     /// the lookup; the third, the entry itself, needs the bucket's content.
+    ///
+    /// Returns the key's shard and table hash, which [`Keyspace::try_lock_key`] and
+    /// [`Shard::entry_addr`] take instead of computing them again.
     #[inline]
-    pub fn prefetch_key(&self, db: u32, key: &[u8]) {
+    pub fn prefetch_key(&self, db: u32, key: &[u8]) -> (u32, u64) {
         let s = shard_of(key);
+        let hash = ferrokv_engine::table::hash_key(key);
+        let at = (s as u32, hash);
         let Some(d) = self.dbs.get(db as usize) else {
-            return;
+            return at;
         };
         if let Some(slot) = d.shards.get(s) {
             let base: *const Slot = slot;
@@ -544,19 +550,18 @@ impl Keyspace {
             }
         }
         let Some([hint, seg]) = d.hints.get(s) else {
-            return;
+            return at;
         };
         let hint = hint.load(Relaxed);
         crate::prefetch::for_read(seg.load(Relaxed) as usize as *const u8);
-        if let Some((ctrl, bucket)) =
-            ferrokv_engine::table::hint_addresses(hint, ferrokv_engine::table::hash_key(key))
-        {
+        if let Some((ctrl, bucket)) = ferrokv_engine::table::hint_addresses(hint, hash) {
             crate::prefetch::for_read(ctrl as *const u8);
             // The key is usually in that bucket or the next few (at lower addresses): the
             // second line covers a displacement of up to three buckets.
             crate::prefetch::for_read(bucket as *const u8);
             crate::prefetch::for_read(bucket.wrapping_sub(48) as *const u8);
         }
+        at
     }
 
     fn shard_mutex(&self, db: u32, s: u32) -> Option<&Slot> {

@@ -210,12 +210,16 @@ impl<'s> Squash<'s> {
         let mut cache = LockCache::default();
         let started = client.clock_us;
         let mut n = 1;
+        // The shard and table hash of the key of the request in `args`, when the previous
+        // iteration computed them for its prefetch (never for the run's first request).
+        let mut at: Option<(u32, u64)> = None;
         loop {
             // Only with another request buffered: alone (pipeline 1) there is nothing to
             // overlap the fetch with.
             if cache.set.is_none() && !inbuf.is_empty() {
-                lock_early(srv, client.db, cmd, args, &mut cache);
+                lock_early(srv, client.db, cmd, args, at, &mut cache);
             }
+            let mut next_at = None;
             // The next request is parsed before this one runs: whether it names the same key
             // decides whether this command's lock is kept for it.
             let mut next = None;
@@ -233,7 +237,7 @@ impl<'s> Squash<'s> {
             if !cache.keep {
                 // Another key next: start fetching its shard while this command runs.
                 if let Some(key) = next.and_then(|c| single_key(c, &self.spare)) {
-                    srv.keyspace.prefetch_key(client.db, key);
+                    next_at = Some(srv.keyspace.prefetch_key(client.db, key));
                 }
             }
             // Without a lock to keep or to reuse, the plain path (the cache costs ~90
@@ -264,6 +268,7 @@ impl<'s> Squash<'s> {
             self.ahead = Ahead::None;
             std::mem::swap(args, &mut self.spare);
             cmd = c;
+            at = next_at;
             n += 1;
         }
     }
@@ -435,13 +440,20 @@ fn lock_early<'k>(
     db: u32,
     cmd: &Command,
     argv: &[Bytes],
+    at: Option<(u32, u64)>,
     cache: &mut LockCache<'k>,
 ) {
     let Some(key) = single_key(cmd, argv) else {
         return;
     };
-    if let Some(mut set) = srv.keyspace.try_lock_key(db, key) {
-        if let Some(addr) = set.for_key(db, key).and_then(|s| s.entry_addr(key)) {
+    let (s, hash) = at.unwrap_or_else(|| {
+        (
+            crate::keyspace::shard_of(key) as u32,
+            ferrokv_engine::table::hash_key(key),
+        )
+    });
+    if let Some(mut set) = srv.keyspace.try_lock_key(db, key, s) {
+        if let Some(addr) = set.for_key(db, key).and_then(|sh| sh.entry_addr(hash)) {
             crate::prefetch::for_read(addr as *const u8);
         }
         cache.set = Some(set);
