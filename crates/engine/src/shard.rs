@@ -271,6 +271,24 @@ impl Shard {
         self.table.volatile_len()
     }
 
+    /// Where the shard's keys live, for prefetching ahead of a lookup (see
+    /// [`crate::table::Table::prefetch_hint`] and [`crate::table::hint_addresses`]).
+    pub fn prefetch_hint(&self) -> u64 {
+        self.table.prefetch_hint()
+    }
+
+    /// The address of the segment header a lookup of a key with this [`crate::table::hash_key`]
+    /// reads first, for a prefetch ([`crate::table::Table::segment_addr`]).
+    pub fn segment_addr(&self, hash: u64) -> usize {
+        self.table.segment_addr(hash)
+    }
+
+    /// Where the block of the entry of the key with this [`crate::table::hash_key`] most
+    /// likely is, for a prefetch before the command runs ([`crate::table::Table::entry_addr`]).
+    pub fn entry_addr(&self, hash: u64) -> Option<usize> {
+        self.table.entry_addr(hash)
+    }
+
     /// The access value a new key starts with.
     pub fn new_access(&self, clock: &Clock) -> u32 {
         match self.access_mode {

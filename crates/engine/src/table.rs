@@ -88,6 +88,47 @@ pub struct Table {
     segs: Vec<Segment>,
     len: usize,
     volatile: usize,
+    /// Where the only segment's hash table lives, for prefetching (see [`Table::prefetch_hint`]).
+    hint: u64,
+}
+
+/// Bits of a [`Table::prefetch_hint`] holding the control-byte address (x86_64 and aarch64
+/// user-space addresses fit in 48 bits); the bits above hold log2 of the bucket count.
+const HINT_ADDR_BITS: u32 = 56;
+const HINT_ADDR_MASK: u64 = (1 << HINT_ADDR_BITS) - 1;
+
+/// The hint of a hashbrown table whose bucket `index` is at `at`, or 0 (no hint).
+///
+/// hashbrown lays a table out as `[bucket n-1, ..., bucket 1, bucket 0 | control bytes]`: the
+/// control byte of bucket `i` is at `ctrl + i` and the bucket at `ctrl - (i + 1) * size_of::<T>()`
+/// (`RawTable::data_end` in its source). This is not public API, which is fine for what the
+/// hint is used for: addresses handed to a prefetch instruction, never dereferenced, so a
+/// different layout would only make the prefetch useless.
+#[inline]
+fn make_hint(at: *const Entry, index: usize, buckets: usize) -> u64 {
+    let ctrl = (at as usize).wrapping_add((index + 1) * std::mem::size_of::<Entry>()) as u64;
+    if ctrl & !HINT_ADDR_MASK != 0 || !buckets.is_power_of_two() {
+        return 0;
+    }
+    ctrl | (u64::from(buckets.trailing_zeros()) << HINT_ADDR_BITS)
+}
+
+/// For a [`Table::prefetch_hint`] and a key's [`hash_key`]: the address of the first control
+/// byte the key's probe reads and of the bucket it starts at (the key itself usually sits in
+/// that bucket or one of the next few, at lower addresses). `None` for a zero hint. The
+/// addresses are only good for prefetching: the table may have changed since the hint was
+/// taken.
+#[inline]
+pub fn hint_addresses(hint: u64, hash: u64) -> Option<(usize, usize)> {
+    let shift = hint >> HINT_ADDR_BITS;
+    if hint == 0 || shift >= 64 {
+        return None;
+    }
+    let ctrl = (hint & HINT_ADDR_MASK) as usize;
+    // hashbrown's first probe position: the low bits of the hash (`h1`) masked to the table.
+    let pos = (hash as usize) & ((1usize << shift) - 1);
+    let bucket = ctrl.wrapping_sub((pos + 1) * std::mem::size_of::<Entry>());
+    Some((ctrl.wrapping_add(pos), bucket))
 }
 
 impl Default for Table {
@@ -113,7 +154,44 @@ impl Table {
             segs: vec![Segment::new(0, 0)],
             len: 0,
             volatile: 0,
+            hint: 0,
         }
+    }
+
+    /// Where this table's keys live, for a prefetch ahead of a lookup ([`hint_addresses`]):
+    /// taken by the last lookup that found a key (GET, SET, ... on an existing key) while the
+    /// table had one segment, 0 when there is none. It may be stale (the table grew since),
+    /// which only makes a prefetch miss.
+    pub fn prefetch_hint(&self) -> u64 {
+        self.hint
+    }
+
+    /// The address of the header of the segment `hash` falls in (its hash table's pointer and
+    /// size), for a prefetch; it moves only when the directory grows.
+    pub fn segment_addr(&self, hash: u64) -> usize {
+        self.segs.as_ptr().wrapping_add(self.seg_of(hash)) as usize
+    }
+
+    /// The block address of the entry a key with this hash most likely has ([`Entry::block_addr`]), for a
+    /// prefetch ahead of the lookup: the first bucket of the key's probe whose 7-bit hash tag
+    /// matches, found from the control bytes and the bucket alone, without reading any entry
+    /// (a tag collision gives another key's block, a missing key usually none).
+    /// `hash` is the key's [`hash_key`].
+    pub fn entry_addr(&self, hash: u64) -> Option<usize> {
+        let h = hash;
+        let seg = self.segs.get(self.seg_of(h))?;
+        seg.map.iter_hash(h).next().map(Entry::block_addr)
+    }
+
+    /// Records the hint from a found bucket of the segment `seg` (see [`make_hint`]); only a
+    /// single-segment table has one.
+    #[inline]
+    fn note_found(&mut self, at: *const Entry, index: usize, buckets: usize) {
+        self.hint = if self.depth == 0 {
+            make_hint(at, index, buckets)
+        } else {
+            0
+        };
     }
 
     /// Number of keys.
@@ -161,6 +239,7 @@ impl Table {
         let Some(seg) = self.segs.get_mut(s) else {
             return Probe::Missing;
         };
+        let buckets = seg.map.num_buckets();
         match seg.map.find_entry(h, |e| e.key() == key) {
             Err(_) => Probe::Missing,
             Ok(found) if found.get().is_expired(now_ms) => {
@@ -170,7 +249,17 @@ impl Table {
                 self.len -= 1;
                 Probe::Expired(old)
             }
-            Ok(found) => Probe::Live(found.into_mut()),
+            Ok(found) => {
+                let index = found.bucket_index();
+                let e = found.into_mut();
+                let at: *const Entry = e;
+                self.hint = if self.depth == 0 {
+                    make_hint(at, index, buckets)
+                } else {
+                    0
+                };
+                Probe::Live(e)
+            }
         }
     }
 
@@ -282,15 +371,22 @@ impl Table {
         let h = hash_key(key);
         let mut s = self.seg_of(h);
         if let Some(seg) = self.segs.get_mut(s) {
-            if let Some(slot) = seg.map.find_mut(h, |e| e.key() == key) {
-                if in_place(slot) {
-                    return Upsert::Modified;
-                }
-                let entry = make(Some(slot));
-                let new_volatile = entry.expire_at().is_some();
-                let old = std::mem::replace(slot, entry);
-                count_volatile_change(seg, &mut self.volatile, &old, new_volatile);
-                return Upsert::Replaced(old);
+            let buckets = seg.map.num_buckets();
+            if let Ok(mut found) = seg.map.find_entry(h, |e| e.key() == key) {
+                let at: *const Entry = found.get();
+                let index = found.bucket_index();
+                let slot = found.get_mut();
+                let outcome = if in_place(slot) {
+                    Upsert::Modified
+                } else {
+                    let entry = make(Some(slot));
+                    let new_volatile = entry.expire_at().is_some();
+                    let old = std::mem::replace(slot, entry);
+                    count_volatile_change(seg, &mut self.volatile, &old, new_volatile);
+                    Upsert::Replaced(old)
+                };
+                self.note_found(at, index, buckets);
+                return outcome;
             }
             if seg.map.len() >= SEGMENT_MAX {
                 self.split(s);
@@ -505,6 +601,52 @@ mod tests {
 
     fn e(k: &str) -> Entry {
         Entry::new_string(k.as_bytes(), b"v", None, 0)
+    }
+
+    /// The hint a found key leaves points its probe at that key's control byte and bucket:
+    /// the bucket address from [`hint_addresses`] is the entry's own slot, or a few slots
+    /// before it when the key sits past its home position.
+    #[test]
+    fn prefetch_hint_points_at_the_found_bucket() {
+        let mut t = Table::new();
+        assert_eq!(t.prefetch_hint(), 0);
+        assert_eq!(hint_addresses(0, 12345), None);
+        let n = 600;
+        for i in 0..n {
+            t.insert(e(&format!("key:{i}")));
+        }
+        let (mut exact, mut near) = (0, 0);
+        for i in 0..n {
+            let k = format!("key:{i}");
+            let at = match t.lookup_mut(k.as_bytes(), 0) {
+                Probe::Live(found) => found as *const Entry as usize,
+                _ => panic!("{k} missing"),
+            };
+            let hint = t.prefetch_hint();
+            assert_ne!(hint, 0, "a one-segment table has a hint after a hit");
+            let (ctrl, bucket) = hint_addresses(hint, hash_key(k.as_bytes())).unwrap_or_default();
+            // The control bytes follow bucket 0; the home bucket is below them.
+            assert!(bucket < ctrl, "{k}");
+            exact += usize::from(at == bucket);
+            // At most one group (16 buckets) away, at lower addresses, or wrapped around.
+            near += usize::from(at <= bucket && bucket - at < 16 * 16);
+        }
+        assert!(
+            exact * 2 > n,
+            "only {exact} of {n} keys at their home bucket"
+        );
+        assert!(near * 10 > n * 9, "only {near} of {n} keys within a group");
+        // A write through `upsert` on an existing key leaves the same kind of hint.
+        t.upsert(b"key:7", |_| e("key:7"));
+        let (_, bucket) = hint_addresses(t.prefetch_hint(), hash_key(b"key:7")).unwrap_or_default();
+        let at = t.get(b"key:7").map_or(0, |x| x as *const Entry as usize);
+        assert!(at <= bucket && bucket - at < 16 * 16);
+        // A table that has split gives no hint.
+        for i in n..5_000 {
+            t.insert(e(&format!("key:{i}")));
+        }
+        assert!(matches!(t.lookup_mut(b"key:1", 0), Probe::Live(_)));
+        assert_eq!(t.prefetch_hint(), 0);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use crate::crc16::key_slot;
 use ferrokv_engine::{AccessMode, Shard};
 use parking_lot::{Mutex, MutexGuard};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::time::Duration;
 
 /// How many times a busy shard lock is retried (with a CPU pause in between) before the thread
@@ -40,8 +40,10 @@ enum Acquired<'a> {
 
 /// One shard's lock, and which connection worker took it last (see [`crate::affinity`]).
 /// `repr(C)` with the byte first keeps it on the lock's cache line, which the thread that just
-/// took the lock owns: writing it costs nothing measurable.
-#[repr(C)]
+/// took the lock owns: writing it costs nothing measurable. Aligned to a cache line so that
+/// no two shards share one (two workers taking neighbouring shards would otherwise pull the
+/// line back and forth), and so that [`Keyspace::prefetch_key`] knows which lines it covers.
+#[repr(C, align(64))]
 struct Slot {
     holder: AtomicU8,
     lock: Mutex<Shard>,
@@ -98,6 +100,11 @@ pub const SHARDS: usize = 1024;
 /// One logical database (SELECT index).
 pub struct Db {
     shards: Box<[Slot]>,
+    /// Each shard's [`Shard::prefetch_hint`] and the address of its (only) segment's header,
+    /// published when its lock is released, so that [`Keyspace::prefetch_key`] can start
+    /// fetching a key's bucket without the lock. Dense (16 KiB per database) so that reading
+    /// it does not itself wait for memory.
+    hints: Box<[[AtomicU64; 2]]>,
 }
 
 impl Db {
@@ -108,6 +115,9 @@ impl Db {
                     holder: AtomicU8::new(crate::affinity::NONE),
                     lock: Mutex::new(Shard::new()),
                 })
+                .collect(),
+            hints: (0..SHARDS)
+                .map(|_| [AtomicU64::new(0), AtomicU64::new(0)])
                 .collect(),
         }
     }
@@ -459,6 +469,23 @@ impl Keyspace {
         }
     }
 
+    /// [`Keyspace::lock_key`] that does not wait: `None` when the shard is taken (or `db`
+    /// does not exist), and the caller locks the usual way later. `s` is `key`'s shard
+    /// ([`shard_of`], as [`Keyspace::prefetch_key`] returns it).
+    pub fn try_lock_key(&self, db: u32, key: &[u8], s: u32) -> Option<LockSet<'_>> {
+        debug_assert_eq!(s as usize, shard_of(key));
+        let m = self.shard_mutex(db, s)?;
+        let g = m.lock.try_lock()?;
+        m.taken(crate::affinity::pack(db, s));
+        Some(LockSet {
+            ks: self,
+            held: Guards::One(((db, s), g)),
+            hint: Some((key.as_ptr() as usize, key.len(), s)),
+            keys: Box::default(),
+            next_key: 0,
+        })
+    }
+
     pub fn lock_key(&self, db: u32, key: &[u8]) -> LockSet<'_> {
         let s = shard_of(key) as u32;
         let held = match self.shard_mutex(db, s) {
@@ -495,6 +522,48 @@ impl Keyspace {
         })
     }
 
+    /// Asks the CPU to start fetching the shard of `key` (its lock line for writing, the rest
+    /// of the shard's own fields for reading) ahead of a command that will lock it: the
+    /// connection loop calls this for the request it parsed ahead while the current one runs
+    /// ([`crate::squash`]), so that the lock and the table's header are in cache by then.
+    ///
+    /// With the shard's published hint (see [`publish_hint`]) it also prefetches the control
+    /// bytes and the bucket where the key's probe starts, two of the three dependent loads of
+    /// the lookup; the third, the entry itself, needs the bucket's content.
+    ///
+    /// Returns the key's shard and table hash, which [`Keyspace::try_lock_key`] and
+    /// [`Shard::entry_addr`] take instead of computing them again.
+    #[inline]
+    pub fn prefetch_key(&self, db: u32, key: &[u8]) -> (u32, u64) {
+        let s = shard_of(key);
+        let hash = ferrokv_engine::table::hash_key(key);
+        let at = (s as u32, hash);
+        let Some(d) = self.dbs.get(db as usize) else {
+            return at;
+        };
+        if let Some(slot) = d.shards.get(s) {
+            let base: *const Slot = slot;
+            crate::prefetch::for_write(base);
+            let base = base.cast::<u8>();
+            for line in 1..std::mem::size_of::<Slot>().div_ceil(64) {
+                crate::prefetch::for_read(base.wrapping_add(line * 64));
+            }
+        }
+        let Some([hint, seg]) = d.hints.get(s) else {
+            return at;
+        };
+        let hint = hint.load(Relaxed);
+        crate::prefetch::for_read(seg.load(Relaxed) as usize as *const u8);
+        if let Some((ctrl, bucket)) = ferrokv_engine::table::hint_addresses(hint, hash) {
+            crate::prefetch::for_read(ctrl as *const u8);
+            // The key is usually in that bucket or the next few (at lower addresses): the
+            // second line covers a displacement of up to three buckets.
+            crate::prefetch::for_read(bucket as *const u8);
+            crate::prefetch::for_read(bucket.wrapping_sub(48) as *const u8);
+        }
+        at
+    }
+
     fn shard_mutex(&self, db: u32, s: u32) -> Option<&Slot> {
         self.dbs.get(db as usize)?.shards.get(s as usize)
     }
@@ -522,8 +591,28 @@ impl Keyspace {
 
 impl Drop for LockSet<'_> {
     fn drop(&mut self) {
-        for (_, g) in self.held.as_slice() {
+        for ((db, s), g) in self.held.as_slice() {
             note_expiry_work(self.ks, g);
+            publish_hint(self.ks, *db, *s, g);
+        }
+    }
+}
+
+/// Called with a shard lock still held: publishes the shard's prefetch hint when it changed
+/// (a load first, so the shared hint line is written only when the table moved).
+#[inline]
+fn publish_hint(ks: &Keyspace, db: u32, s: u32, shard: &Shard) {
+    if let Some(h) = ks
+        .dbs
+        .get(db as usize)
+        .and_then(|d| d.hints.get(s as usize))
+    {
+        let hint = shard.prefetch_hint();
+        if h[0].load(Relaxed) != hint {
+            h[0].store(hint, Relaxed);
+            // A one-segment table's header is at the same place for every hash.
+            let seg = if hint == 0 { 0 } else { shard.segment_addr(0) };
+            h[1].store(seg as u64, Relaxed);
         }
     }
 }

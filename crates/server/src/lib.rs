@@ -32,6 +32,7 @@ pub mod logging;
 pub mod net;
 pub mod notify;
 pub mod persist;
+pub mod prefetch;
 pub mod propagate;
 pub mod pubsub;
 pub mod scripting;

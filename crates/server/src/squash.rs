@@ -210,7 +210,16 @@ impl<'s> Squash<'s> {
         let mut cache = LockCache::default();
         let started = client.clock_us;
         let mut n = 1;
+        // The shard and table hash of the key of the request in `args`, when the previous
+        // iteration computed them for its prefetch (never for the run's first request).
+        let mut at: Option<(u32, u64)> = None;
         loop {
+            // Only with another request buffered: alone (pipeline 1) there is nothing to
+            // overlap the fetch with.
+            if cache.set.is_none() && !inbuf.is_empty() {
+                lock_early(srv, client.db, cmd, args, at, &mut cache);
+            }
+            let mut next_at = None;
             // The next request is parsed before this one runs: whether it names the same key
             // decides whether this command's lock is kept for it.
             let mut next = None;
@@ -225,6 +234,12 @@ impl<'s> Squash<'s> {
                 }
             }
             cache.keep = next.is_some_and(|c| same_key(cmd, args, c, &self.spare));
+            if !cache.keep {
+                // Another key next: start fetching its shard while this command runs.
+                if let Some(key) = next.and_then(|c| single_key(c, &self.spare)) {
+                    next_at = Some(srv.keyspace.prefetch_key(client.db, key));
+                }
+            }
             // Without a lock to keep or to reuse, the plain path (the cache costs ~90
             // instructions per command).
             let with_cache = (cache.keep || cache.set.is_some()).then_some(&mut cache);
@@ -253,6 +268,7 @@ impl<'s> Squash<'s> {
             self.ahead = Ahead::None;
             std::mem::swap(args, &mut self.spare);
             cmd = c;
+            at = next_at;
             n += 1;
         }
     }
@@ -407,6 +423,40 @@ pub fn lock<'k>(
             None => Ok(srv.keyspace.lock(&LockPlan::None)),
         },
         _ => dispatch::lock_for_call(srv, cmd, argv, db),
+    }
+}
+
+/// Before the parse-ahead: takes the lock of a single-key command about to run and starts
+/// fetching its key's entry, which the lookup would otherwise wait for (the shard's lock line,
+/// control bytes and bucket were prefetched while the previous command ran: see
+/// [`crate::keyspace::Keyspace::prefetch_key`]). The set is left in the cache as if the
+/// previous command had kept it for this key, and the command takes it through [`lock`]; a
+/// command rejected before it locks leaves it there unmarked and [`Squash::run`] releases it.
+/// The lock is only held earlier, by the length of one request's parse; a busy shard is not
+/// waited for here.
+#[inline]
+fn lock_early<'k>(
+    srv: &'k Server,
+    db: u32,
+    cmd: &Command,
+    argv: &[Bytes],
+    at: Option<(u32, u64)>,
+    cache: &mut LockCache<'k>,
+) {
+    let Some(key) = single_key(cmd, argv) else {
+        return;
+    };
+    let (s, hash) = at.unwrap_or_else(|| {
+        (
+            crate::keyspace::shard_of(key) as u32,
+            ferrokv_engine::table::hash_key(key),
+        )
+    });
+    if let Some(mut set) = srv.keyspace.try_lock_key(db, key, s) {
+        if let Some(addr) = set.for_key(db, key).and_then(|sh| sh.entry_addr(hash)) {
+            crate::prefetch::for_read(addr as *const u8);
+        }
+        cache.set = Some(set);
     }
 }
 

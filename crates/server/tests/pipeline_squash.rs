@@ -363,3 +363,73 @@ fn rejected_command_does_not_pass_a_kept_lock_on() {
     d.check(&["GET", "jj"]);
     d.check(&["GET", "kk"]);
 }
+
+/// Pipelines over many keys in different shards from two connections at once: each command
+/// of such a pipeline takes its shard before the request after it is parsed (and prefetches
+/// the key's entry), so the two connections keep meeting on shards the other one took early.
+/// No update may be lost and every reply must be the command's own.
+#[test]
+fn concurrent_pipelines_on_many_keys_lose_nothing() {
+    let s = ServerProc::ferrokv(BIN, &[]);
+    const ROUNDS: usize = 200;
+    const KEYS: usize = 48;
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = s.conn();
+            std::thread::spawn(move || {
+                let names: Vec<String> = (0..KEYS).map(|i| format!("many:{i}")).collect();
+                let mut cmds: Vec<Vec<&str>> = Vec::new();
+                for n in &names {
+                    cmds.push(vec!["INCR", n]);
+                    cmds.push(vec!["GET", "many:absent"]);
+                }
+                let refs: Vec<&[&str]> = cmds.iter().map(|c| &c[..]).collect();
+                let p = pipeline(&refs);
+                for _ in 0..ROUNDS {
+                    c.send_raw(&p);
+                    for i in 0..2 * KEYS {
+                        let r = c.read_reply();
+                        if i % 2 == 0 {
+                            assert!(r.starts_with(b":"), "{}", String::from_utf8_lossy(&r));
+                        } else {
+                            assert_eq!(r, b"$-1\r\n".to_vec());
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let mut c = s.conn();
+    for i in 0..KEYS {
+        assert_eq!(
+            c.cmd(&["GET", &format!("many:{i}")]),
+            Value::Bulk((2 * ROUNDS).to_string().into_bytes()),
+            "many:{i}"
+        );
+    }
+}
+
+/// A command whose shard was taken early (before the parse-ahead) and which is then rejected
+/// before it runs (wrong arity, wrong type of call) gives the lock back: the commands after it,
+/// on the same key and on others, run and reply as on Redis.
+#[test]
+fn early_lock_of_a_rejected_command_is_released() {
+    let mut d = diff_or_skip!(BIN);
+    d.check(&["SET", "early:b", "1"]);
+    let p = pipeline(&[
+        &["SET", "early:a", "1"],
+        &["GET", "early:b", "extra"],
+        &["INCR", "early:b"],
+        &["GET", "early:c", "x", "y"],
+        &["SET", "early:c", "v"],
+        &["GET", "early:c"],
+        &["LPUSH", "early:a", "x"],
+        &["GET", "early:a"],
+        &["INCR", "early:b"],
+    ]);
+    d.check_raw(&p, 9);
+    d.check(&["MGET", "early:a", "early:b", "early:c"]);
+}
