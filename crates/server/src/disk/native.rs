@@ -688,11 +688,11 @@ impl Native<'_> {
 
     /// SMISMEMBER: one point read per member (the handler loads the whole set).
     fn smismember(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let members = Self::args(c, 2);
-        let mut yes = Vec::with_capacity(members.len());
-        for m in &members {
-            yes.push(self.sismember_ov(m).map_err(storage)?);
-        }
+        let yes = Self::args(c, 2)
+            .iter()
+            .map(|m| self.sismember_ov(m))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
         c.hit(true);
         c.reply.array(yes.len());
         for y in yes {
@@ -705,11 +705,11 @@ impl Native<'_> {
 
     /// ZMSCORE: one point read per member.
     fn zmscore(&mut self, c: &mut Ctx<'_, '_>) -> Step {
-        let members = Self::args(c, 2);
-        let mut scores = Vec::with_capacity(members.len());
-        for m in &members {
-            scores.push(self.zscore_ov(m).map_err(storage)?);
-        }
+        let scores = Self::args(c, 2)
+            .iter()
+            .map(|m| self.zscore_ov(m))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(storage)?;
         c.hit(true);
         let r = c.out();
         r.array(scores.len());
