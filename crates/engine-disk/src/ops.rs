@@ -1198,7 +1198,16 @@ impl DiskEngine {
             }
         }
         let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
-        let added = i.stage_zadd(&mut b, p, key, old.is_some(), &mut m, zi.as_mut(), items, prev)?;
+        let added = i.stage_zadd(
+            &mut b,
+            p,
+            key,
+            old.is_some(),
+            &mut m,
+            zi.as_mut(),
+            items,
+            prev,
+        )?;
         if clear_compact {
             m.compact = false;
         }

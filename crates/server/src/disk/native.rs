@@ -778,10 +778,9 @@ impl Native<'_> {
         converts: bool,
     ) -> Result<(), CmdError> {
         let r = match self.token.take() {
-            Some(t) => {
-                self.eng
-                    .zadd_known(self.db, &self.key, &t, items, prev, self.now, converts)
-            }
+            Some(t) => self
+                .eng
+                .zadd_known(self.db, &self.key, &t, items, prev, self.now, converts),
             None => self
                 .eng
                 .zadd_ext(self.db, &self.key, items, self.now, converts),
