@@ -7,7 +7,10 @@
 //!   (`key_meta_with_token`) then `apply_known` of the new string value, N times over 10,000
 //!   keys (so most writes overwrite), values of `size` bytes (default 64);
 //! - `hset`, `zadd`, `lpush`: one native element write per call on a key already holding
-//!   2,000 elements (field-level), N calls.
+//!   2,000 elements (field-level), N calls;
+//! - `zadd-native`, `zadd-native-known`: a native ZADD of one member as the server makes it
+//!   (metadata read with a token, ZSCORE, write) with the engine re-reading both
+//!   (`zadd_ext`), or not (`zscore_known` + `zadd_known`).
 //!
 //! Prints ops/s; under `valgrind --tool=callgrind` the instruction count divided by N is the
 //! cost per operation (the setup is small next to N = 100,000).
@@ -80,6 +83,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "zadd" => {
             for (i, f) in fields.iter().take(n).enumerate() {
                 e.zadd(0, b"bigzset", &[(i as f64, &f[..])], t)?;
+            }
+        }
+        // What the server's native ZADD of one member does: its metadata read (with a
+        // token), the member's score, the write; `-known` passes both reads to the engine.
+        "zadd-native" | "zadd-native-known" => {
+            let known = op.ends_with("-known");
+            for (i, f) in fields.iter().take(n).enumerate() {
+                let (_, tok) = e.key_meta_with_token(0, b"bigzset", t)?;
+                let tok = tok.ok_or("no token")?;
+                let item = [(i as f64, &f[..])];
+                if known {
+                    let prev = e.zscore_known(0, b"bigzset", &tok, f, t)?;
+                    e.zadd_known(0, b"bigzset", &tok, &item, &[prev], t, false)?;
+                } else {
+                    e.zscore(0, b"bigzset", f, t)?;
+                    e.zadd_ext(0, b"bigzset", &item, t, false)?;
+                }
             }
         }
         "lpush" => {

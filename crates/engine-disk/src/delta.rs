@@ -267,7 +267,7 @@ impl Inner {
                     let rem = without(rem, set.iter().map(|(_, mb)| *mb));
                     self.stage_remove(b, pdb, key, &mut m, zi.as_mut(), &rem, now)?;
                 }
-                self.stage_zadd(b, pdb, key, exists, &mut m, zi.as_mut(), set)?;
+                self.stage_zadd(b, pdb, key, exists, &mut m, zi.as_mut(), set, None)?;
                 if let Some(zi) = &zi {
                     if m.size > 0 {
                         zi.write(b);

@@ -76,6 +76,15 @@ pub struct MetaToken {
 }
 
 impl MetaToken {
+    /// The record of a live field-level collection of `kind` in physical database `pdb`, as
+    /// the token's read found it (`None`: another database since, missing, inline, another
+    /// type, or with an expiry): what an element write may use instead of reading it again.
+    pub(crate) fn field_meta(&self, pdb: u32, kind: KeyType) -> Option<&Meta> {
+        self.meta
+            .as_ref()
+            .filter(|m| self.pdb == pdb && m.kind == kind && !m.inline && m.expire.is_none())
+    }
+
     /// The token of a key the batch deletes (or that stays missing).
     fn missing(pdb: u32) -> MetaToken {
         MetaToken { pdb, meta: None }

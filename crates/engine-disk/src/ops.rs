@@ -7,7 +7,7 @@
 
 use crate::codec::{self, KeyType, Meta};
 use crate::zindex::ZIndex;
-use crate::{Batch, DiskEngine, DiskError, DiskSnapshot, Inner, Result};
+use crate::{Batch, DiskEngine, DiskError, DiskSnapshot, Inner, MetaToken, Result};
 use fjall::{Keyspace, Readable};
 use std::collections::HashSet;
 use std::ops::Bound;
@@ -338,7 +338,8 @@ impl Inner {
 
     /// Stages ZADD `items` (scores already checked) into `b` on the field-level sorted set `m`,
     /// counting them in the rank index `zi` (the caller writes it); returns how many members
-    /// were added. The last occurrence of a member wins, as in Redis.
+    /// were added. The last occurrence of a member wins, as in Redis. `known[n]`, when given,
+    /// is the stored score of `items[n]`'s member (`None`: not a member), which then is not read.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn stage_zadd(
         &self,
@@ -349,18 +350,21 @@ impl Inner {
         m: &mut Meta,
         mut zi: Option<&mut ZIndex<'_>>,
         items: &[(f64, &[u8])],
+        known: Option<&[Option<f64>]>,
     ) -> Result<u64> {
         let mut added = 0;
-        let mut last: std::collections::HashMap<&[u8], f64> = std::collections::HashMap::new();
-        for (score, member) in items {
-            last.insert(member, *score);
+        // Member -> (new score, its stored score when `known` gives it).
+        type Last = (f64, Option<Option<f64>>);
+        let mut last: std::collections::HashMap<&[u8], Last> = std::collections::HashMap::new();
+        for (n, (score, member)) in items.iter().enumerate() {
+            last.insert(member, (*score, known.and_then(|k| k.get(n).copied())));
         }
-        for (member, score) in last {
+        for (member, (score, given)) in last {
             let ek = elem_key(pdb, key, m.version, member);
-            let prev = if exists {
-                self.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?
-            } else {
-                None
+            let prev = match given {
+                _ if !exists => None,
+                Some(p) => p,
+                None => self.data.get(&ek)?.map(|v| dec_f64(&v)).transpose()?,
             };
             match prev {
                 Some(ps) if ps.to_bits() == score.to_bits() => continue,
@@ -1110,6 +1114,68 @@ impl DiskEngine {
         now_ms: i64,
         clear_compact: bool,
     ) -> Result<u64> {
+        self.zadd_with(db, key, items, now_ms, clear_compact, None)
+    }
+
+    /// [`zadd_ext`](Self::zadd_ext) for a caller that already read the key's metadata (`token`,
+    /// from [`key_meta_with_token`](Self::key_meta_with_token)) and the stored score of every
+    /// member it writes (`prev[n]` for `items[n]`, `None`: not a member, e.g. with
+    /// [`zscore_known`](Self::zscore_known)): neither is read again (2 point reads less for a
+    /// one-member ZADD). Same contract as [`apply_known`](Self::apply_known): nothing wrote the
+    /// key since those reads (the caller holds a lock every writer of the key takes). A token
+    /// that does not describe a live field-level sorted set without expiry in this database is
+    /// ignored (then both are read, as `zadd_ext` does).
+    #[allow(clippy::too_many_arguments)]
+    pub fn zadd_known(
+        &self,
+        db: u16,
+        key: &[u8],
+        token: &MetaToken,
+        items: &[(f64, &[u8])],
+        prev: &[Option<f64>],
+        now_ms: i64,
+        clear_compact: bool,
+    ) -> Result<u64> {
+        let known = token
+            .field_meta(self.inner.pdb(db), KeyType::ZSet)
+            .filter(|_| prev.len() == items.len())
+            .map(|m| (m.clone(), prev));
+        self.zadd_with(db, key, items, now_ms, clear_compact, known)
+    }
+
+    /// [`zscore`](Self::zscore) of a key whose metadata the caller read with `token` (see
+    /// [`zadd_known`](Self::zadd_known)): one point read, the member's record.
+    pub fn zscore_known(
+        &self,
+        db: u16,
+        key: &[u8],
+        token: &MetaToken,
+        member: &[u8],
+        now_ms: i64,
+    ) -> Result<Option<f64>> {
+        let i = &self.inner;
+        let p = i.pdb(db);
+        let Some(m) = token.field_meta(p, KeyType::ZSet) else {
+            return self.zscore(db, key, member, now_ms);
+        };
+        let _g = i.lock(db, key);
+        i.data
+            .get(elem_key(p, key, m.version, member))?
+            .map(|v| dec_f64(&v))
+            .transpose()
+    }
+
+    /// The body of [`zadd_ext`](Self::zadd_ext) and [`zadd_known`](Self::zadd_known)
+    /// (`known`: the stored metadata and the members' stored scores, not read again).
+    fn zadd_with(
+        &self,
+        db: u16,
+        key: &[u8],
+        items: &[(f64, &[u8])],
+        now_ms: i64,
+        clear_compact: bool,
+        known: Option<(Meta, &[Option<f64>])>,
+    ) -> Result<u64> {
         for (s, _) in items {
             check_score(*s)?;
         }
@@ -1117,7 +1183,13 @@ impl DiskEngine {
         let _g = i.lock(db, key);
         let p = i.pdb(db);
         let mut b = i.batch();
-        let (mut old, mut m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+        let (mut old, mut m, prev) = match known {
+            Some((m, prev)) => (Some(m.clone()), m, Some(prev)),
+            None => {
+                let (old, m) = i.typed_or_new(&mut b, db, key, now_ms, KeyType::ZSet)?;
+                (old, m, None)
+            }
+        };
         if clear_compact && m.compact && !m.ranked {
             if let Some(o) = &old {
                 // A compact sorted set has no rank index: build it before it grows.
@@ -1126,7 +1198,16 @@ impl DiskEngine {
             }
         }
         let mut zi = m.ranked.then(|| ZIndex::new(i, p, key, &m, old.is_none()));
-        let added = i.stage_zadd(&mut b, p, key, old.is_some(), &mut m, zi.as_mut(), items)?;
+        let added = i.stage_zadd(
+            &mut b,
+            p,
+            key,
+            old.is_some(),
+            &mut m,
+            zi.as_mut(),
+            items,
+            prev,
+        )?;
         if clear_compact {
             m.compact = false;
         }

@@ -668,3 +668,66 @@ fn compact_flag_and_listpack_bytes() {
     put(&e, b"l2", &l, None, false);
     assert!(!e.key_meta(0, b"l2", NOW).unwrap().unwrap().compact);
 }
+
+/// `zadd_known` / `zscore_known` (issue #7, "diskz"): with the metadata token and the stored
+/// scores the caller read, a ZADD leaves exactly what `zadd_ext` leaves (members, scores,
+/// count, rank index through several bucket splits); a token that does not describe the key
+/// in this physical database (after SWAPDB) is ignored and everything is read again.
+#[test]
+fn zadd_known_matches_zadd_ext() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path());
+    let names: Vec<Vec<u8>> = (0..900).map(|i| format!("m{i:04}").into_bytes()).collect();
+    let seed: Vec<(f64, &[u8])> = names[..300].iter().map(|m| (1.0, &m[..])).collect();
+    for k in [&b"a"[..], b"b"] {
+        e.zadd(0, k, &seed, NOW).unwrap();
+    }
+    // New members, score updates, unchanged scores, a duplicate in one call, -0 after 0.
+    let mut calls: Vec<Vec<(f64, &[u8])>> = Vec::new();
+    for (i, m) in names.iter().enumerate() {
+        calls.push(vec![((i % 7) as f64, &m[..])]);
+    }
+    for m in names.iter().step_by(3) {
+        calls.push(vec![(-1.5, &m[..]), (2.5, &names[0][..]), (-1.5, &m[..])]);
+    }
+    calls.push(vec![(0.0, &names[5][..])]);
+    calls.push(vec![(-0.0, &names[5][..])]);
+    for items in &calls {
+        let (_, tok) = e.key_meta_with_token(0, b"a", NOW).unwrap();
+        let tok = tok.unwrap();
+        let prev: Vec<Option<f64>> = items
+            .iter()
+            .map(|(_, m)| e.zscore_known(0, b"a", &tok, m, NOW).unwrap())
+            .collect();
+        let got = e
+            .zadd_known(0, b"a", &tok, items, &prev, NOW, false)
+            .unwrap();
+        assert_eq!(got, e.zadd_ext(0, b"b", items, NOW, false).unwrap());
+    }
+    let (va, vb) = (
+        e.load_value(0, b"a", NOW).unwrap(),
+        e.load_value(0, b"b", NOW).unwrap(),
+    );
+    assert_eq!(va, vb);
+    assert_eq!(e.zcard(0, b"a", NOW).unwrap(), 900);
+    for m in names.iter().step_by(37) {
+        for rev in [false, true] {
+            let ra = e.zrank(0, b"a", m, rev, NOW).unwrap();
+            assert!(ra.is_some());
+            assert_eq!(ra, e.zrank(0, b"b", m, rev, NOW).unwrap());
+        }
+    }
+    // A stale token (SWAPDB since): `prev` is not trusted, the member is found stored.
+    let (_, tok) = e.key_meta_with_token(0, b"a", NOW).unwrap();
+    let tok = tok.unwrap();
+    e.swap_db(0, 1).unwrap();
+    e.zadd(0, b"a", &[(9.0, b"x")], NOW).unwrap();
+    assert_eq!(e.zscore_known(0, b"a", &tok, b"x", NOW).unwrap(), Some(9.0));
+    assert_eq!(
+        e.zadd_known(0, b"a", &tok, &[(10.0, b"x")], &[None], NOW, false)
+            .unwrap(),
+        0
+    );
+    assert_eq!(e.zcard(0, b"a", NOW).unwrap(), 1);
+    assert_eq!(e.zscore(0, b"a", b"x", NOW).unwrap(), Some(10.0));
+}

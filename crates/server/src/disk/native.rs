@@ -26,7 +26,7 @@ use crate::dispatch::Ctx;
 use crate::errors::{self, CmdError, CmdResult};
 use crate::{args, notify};
 use bytes::Bytes;
-use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, Layout};
+use ferrokv_engine_disk::{DiskEngine, DiskError, KeyType, Layout, MetaToken};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -223,6 +223,11 @@ pub fn try_call(c: &mut Ctx<'_, '_>, eng: &DiskEngine) -> Outcome {
         ov: None,
         compact: km.compact,
         lp_bytes: km.listpack_bytes,
+        token: if c.client.disk.depth == 0 && staged.is_none() {
+            token
+        } else {
+            None
+        },
     };
     if let Some((p, _, len)) = staged {
         n.len = len;
@@ -328,6 +333,10 @@ struct Native<'e> {
     compact: bool,
     /// A compact list's listpack byte size (`KeyMeta::listpack_bytes`).
     lp_bytes: u64,
+    /// The token of this command's metadata read (top level, nothing staged on the key): a
+    /// sorted-set read or write passes it to the engine, which then does not read the key's
+    /// metadata again. Taken by the first write (the record changes then).
+    token: Option<MetaToken>,
 }
 
 type Step = Result<Option<()>, CmdError>;
@@ -440,9 +449,10 @@ impl Native<'_> {
 
     /// ZSCORE through the staged operations.
     fn zscore_ov(&self, m: &[u8]) -> Result<Option<f64>, DiskError> {
-        match self.ov.as_ref().and_then(|p| p.score(m)) {
-            Some(r) => Ok(r),
-            None => self.eng.zscore(self.db, &self.key, m, self.now),
+        match (self.ov.as_ref().and_then(|p| p.score(m)), &self.token) {
+            (Some(r), _) => Ok(r),
+            (None, Some(t)) => self.eng.zscore_known(self.db, &self.key, t, m, self.now),
+            (None, None) => self.eng.zscore(self.db, &self.key, m, self.now),
         }
     }
 
@@ -786,9 +796,11 @@ impl Native<'_> {
                 );
             }
         } else if !writes.is_empty() || converts {
-            self.eng
-                .zadd_ext(self.db, &self.key, &writes, self.now, converts)
-                .map_err(storage)?;
+            let prev: Vec<Option<f64>> = writes
+                .iter()
+                .map(|(_, m)| before.get(m).copied().flatten())
+                .collect();
+            self.write_zset(&writes, &prev, converts)?;
         }
         if added + updated > 0 {
             c.modified(&self.key);
@@ -800,6 +812,26 @@ impl Native<'_> {
         }
         c.reply.int(added as i64);
         Ok(Some(()))
+    }
+
+    /// Writes `items` (`prev[n]`: the stored score of `items[n]`'s member, as read by this
+    /// command) to the disk in one batch; with the command's metadata token, the engine reads
+    /// neither again.
+    fn write_zset(
+        &mut self,
+        items: &[(f64, &[u8])],
+        prev: &[Option<f64>],
+        converts: bool,
+    ) -> Result<(), CmdError> {
+        let r = match self.token.take() {
+            Some(t) => self
+                .eng
+                .zadd_known(self.db, &self.key, &t, items, prev, self.now, converts),
+            None => self
+                .eng
+                .zadd_ext(self.db, &self.key, items, self.now, converts),
+        };
+        r.map(|_| ()).map_err(storage)
     }
 
     fn zincrby(&mut self, c: &mut Ctx<'_, '_>) -> Step {
@@ -834,9 +866,7 @@ impl Native<'_> {
                 self.len + u64::from(old.is_none()),
             );
         } else if changed || converts {
-            self.eng
-                .zadd_ext(self.db, &self.key, &[(new, m)], self.now, converts)
-                .map_err(storage)?;
+            self.write_zset(&[(new, m)], &[old], converts)?;
         }
         if changed {
             c.modified(&self.key);
