@@ -18,17 +18,21 @@ use ferrokv_resp::Reply;
 /// are reported as Lua errors anyway).
 pub fn resp_to_lua(lua: &Lua, buf: &[u8], pos: &mut usize) -> LuaResult<Value> {
     let bad = || ferrokv_lua::mlua::Error::RuntimeError("bad reply from command".into());
-    let line_end = buf
-        .get(*pos..)
-        .and_then(|r| r.windows(2).position(|w| w == b"\r\n"))
-        .ok_or_else(bad)?;
+    // The first "\r\n": found by its '\r' (one byte compare per byte; a line of a reply
+    // the server wrote has no other '\r'), by the pair when a lone '\r' comes first.
+    let rest = buf.get(*pos..).ok_or_else(bad)?;
+    let line_end = match rest.iter().position(|&b| b == b'\r') {
+        Some(i) if rest.get(i + 1) == Some(&b'\n') => i,
+        _ => rest.windows(2).position(|w| w == b"\r\n").ok_or_else(bad)?,
+    };
     let kind = *buf.get(*pos).ok_or_else(bad)?;
     let line = &buf[*pos + 1..*pos + line_end];
     *pos += line_end + 2;
     let int = |l: &[u8]| -> LuaResult<i64> {
-        std::str::from_utf8(l)
-            .ok()
-            .and_then(|t| t.parse().ok())
+        // Canonical integers (all the server writes) by Redis's strict parser; anything else
+        // as Rust parses it (e.g. `+5`), as before.
+        ferrokv_resp::string2ll(l)
+            .or_else(|| std::str::from_utf8(l).ok().and_then(|t| t.parse().ok()))
             .ok_or_else(bad)
     };
     Ok(match kind {

@@ -22,6 +22,7 @@
 //! runtime errors `ERR user_script:<line>: <msg> script: <sha>, on @user_script:<line>.`,
 //! errors raised by `redis.call` keep the command's error text with the same suffix.
 
+mod call_args;
 pub mod convert;
 pub mod functions;
 pub mod inline;

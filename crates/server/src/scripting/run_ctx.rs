@@ -9,8 +9,9 @@
 //! scope and collecting its userdata cost ~3.1k instructions per EVALSHA (see
 //! docs/performance-notes.md, "EVALSHA: a `redis.call` registered once").
 //!
-//! This is the only module of the server that allows `unsafe`, for one block: the dereference
-//! of the pointer (storing it, with its lifetimes erased, is a safe cast).
+//! One of the two modules of the server that allow `unsafe` (the other is `call_args`), for
+//! one block: the dereference of the pointer (storing it, with its lifetimes erased, is a
+//! safe cast).
 #![allow(unsafe_code)]
 
 use super::vm::CallCtx;

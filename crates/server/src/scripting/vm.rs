@@ -10,6 +10,7 @@
 //!   marks the script busy after `busy-reply-threshold` and stops it on SCRIPT KILL.
 //! - Scripts are compiled once per SHA1 into functions kept in the registry.
 
+use super::call_args::CallArgs;
 use super::convert::{lua_to_reply, resp_to_lua};
 use super::run_ctx::RunSlot;
 use super::{RunFlags, ScriptFlags};
@@ -17,8 +18,7 @@ use crate::dispatch::Ctx;
 use crate::errors::{CmdError, CmdResult};
 use bytes::Bytes;
 use ferrokv_lua::mlua::{
-    self, Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, Variadic,
-    VmState,
+    self, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState,
 };
 use ferrokv_resp::{Protocol, Reply};
 use std::cell::{Cell, RefCell};
@@ -230,8 +230,6 @@ pub struct Vm {
     limit: usize,
     /// Reply buffer of `redis.call`'s commands (one allocation for all calls).
     scratch: Reply,
-    /// Argument vector of `redis.call`'s commands (one allocation for all calls).
-    call_args: Vec<Bytes>,
     /// Where `redis.call` / `redis.pcall` (registered once, in [`Vm::new`]) find the run in
     /// progress.
     slot: Rc<RunSlot>,
@@ -547,7 +545,7 @@ impl Vm {
         let s = slot.clone();
         redis.set(
             "call",
-            lua.create_function(move |lua, a: MultiValue| {
+            lua.create_function(move |lua, a: CallArgs| {
                 s.with(|call| call.call(lua, a, true))
                     .unwrap_or_else(|| Err(lua_err(OUTSIDE_RUN)))
             })?,
@@ -555,7 +553,7 @@ impl Vm {
         let s = slot.clone();
         redis.set(
             "pcall",
-            lua.create_function(move |lua, a: MultiValue| {
+            lua.create_function(move |lua, a: CallArgs| {
                 match s.with(|call| call.call(lua, a, false)) {
                     // Raised, as Redis does for pcall too.
                     None => Err(lua_err(OUTSIDE_RUN)),
@@ -720,7 +718,6 @@ impl Vm {
             resp3,
             limit: memory_limit(),
             scratch: Reply::new(Protocol::Resp2),
-            call_args: Vec::new(),
             bind,
             load_deadline,
         })
@@ -813,26 +810,9 @@ impl Vm {
         run: Run,
     ) -> CmdResult {
         let lua = &self.lua;
-        let mk = |items: &[Bytes]| -> mlua::Result<Table> {
-            // Text items (the usual case) are pushed straight onto the Lua stack by
-            // `create_sequence_from` (each checked once); a `create_string` handle per item
-            // costs a registry slot and two stack moves, so only binary items take it, after.
-            let mut binary = false;
-            let t = lua.create_sequence_from(items.iter().map(|b| {
-                std::str::from_utf8(b).unwrap_or_else(|_| {
-                    binary = true;
-                    ""
-                })
-            }))?;
-            if binary {
-                for (i, b) in items.iter().enumerate() {
-                    if std::str::from_utf8(b).is_err() {
-                        t.raw_set(i + 1, lua.create_string(&b[..])?)?;
-                    }
-                }
-            }
-            Ok(t)
-        };
+        // Each item is pushed as its bytes (no UTF-8 check, no registry slot: see
+        // `call_args::sequence`).
+        let mk = |items: &[Bytes]| super::call_args::sequence(lua, items);
         let function = run.function;
         // Built while the limit is disarmed: under a limit every mlua call that allocates
         // (a string pushed as an argument too) runs in protected mode, which costs a C closure.
@@ -854,7 +834,6 @@ impl Vm {
         let call = CallCtx {
             c: RefCell::new(c),
             reply: RefCell::new(&mut self.scratch),
-            args: RefCell::new(&mut self.call_args),
             readonly: run.readonly,
             resp3: &self.resp3,
             declared: run.declared,
@@ -962,9 +941,6 @@ impl Drop for Armed<'_> {
 /// A `redis.call` reply buffer larger than this is dropped after the call instead of kept.
 const SCRATCH_KEEP: usize = 64 << 10;
 
-/// `redis.call`'s argument vector keeps at most this many slots between calls.
-const ARGS_KEEP: usize = 64;
-
 /// The error of `redis.call` / `redis.pcall` called when no run is in progress (Redis's text).
 const OUTSIDE_RUN: &str = "redis.call/pcall can only be called inside a script invocation";
 
@@ -973,8 +949,6 @@ pub(super) struct CallCtx<'c, 'a, 'k> {
     c: RefCell<&'c mut Ctx<'a, 'k>>,
     /// The commands' reply buffer, kept across calls and runs.
     reply: RefCell<&'c mut Reply>,
-    /// The commands' argument vector, kept across calls and runs.
-    args: RefCell<&'c mut Vec<Bytes>>,
     readonly: bool,
     resp3: &'c AtomicBool,
     /// See [`Run::declared`].
@@ -997,39 +971,32 @@ fn number_arg(n: f64) -> Bytes {
     Bytes::from(out)
 }
 
+/// The text of a Lua number argument, exactly as mlua's `Value` path made it: a number whose
+/// bits round-trip through `i64` was an integer (`i.to_string()` within ±2^62), anything else
+/// (also -0, NaN, ±inf and integers beyond ±2^62) goes through [`number_arg`].
+pub(super) fn number_text(n: f64) -> Bytes {
+    let i = n as i64;
+    if n.to_bits() == (i as f64).to_bits() && i.unsigned_abs() <= 1 << 62 {
+        return Bytes::from(i.to_string());
+    }
+    number_arg(n)
+}
+
 impl CallCtx<'_, '_, '_> {
     /// One `redis.call` (`raise`: errors are raised) or `redis.pcall` (errors are returned as
     /// `{err=...}` tables).
-    pub(super) fn call(&self, lua: &Lua, a: MultiValue, raise: bool) -> mlua::Result<Value> {
-        // Disarmed while Rust converts arguments and the reply; re-armed on return.
+    pub(super) fn call(&self, lua: &Lua, a: CallArgs, raise: bool) -> mlua::Result<Value> {
+        // Disarmed while Rust converts the reply; re-armed on return.
         let _disarmed = Armed::new(lua, 0);
-        // The argument vector is kept across calls and runs (emptied after each call).
-        let mut cmd_args = self
-            .args
-            .try_borrow_mut()
-            .map_err(|_| lua_err("recursive redis.call"))?;
-        cmd_args.clear();
-        for v in a.iter() {
-            match v {
-                Value::String(s) => cmd_args.push(Bytes::copy_from_slice(&s.as_bytes())),
-                Value::Integer(i) if i.unsigned_abs() <= 1 << 62 => {
-                    cmd_args.push(Bytes::from(i.to_string()))
-                }
-                Value::Integer(i) => cmd_args.push(number_arg(*i as f64)),
-                Value::Number(n) => cmd_args.push(number_arg(*n)),
-                _ => {
-                    return call_error(
-                        lua,
-                        raise,
-                        error_message(
-                            "Lua redis lib command arguments must be strings or integers",
-                        )
-                        .into_bytes(),
-                    )
-                }
-            }
+        if a.bad {
+            return call_error(
+                lua,
+                raise,
+                error_message("Lua redis lib command arguments must be strings or integers")
+                    .into_bytes(),
+            );
         }
-        drop(a);
+        let cmd_args = a.args;
         if cmd_args.is_empty() {
             return call_error(
                 lua,
@@ -1053,11 +1020,7 @@ impl CallCtx<'_, '_, '_> {
         });
         let out = super::call_command(&mut c, &cmd_args, &mut reply, self.readonly, self.declared);
         drop(c);
-        cmd_args.clear();
-        if cmd_args.capacity() > ARGS_KEEP {
-            cmd_args.shrink_to(ARGS_KEEP);
-        }
-        drop(cmd_args);
+        super::call_args::recycle(cmd_args);
         let bytes = reply.as_bytes();
         let v = match out {
             Err(text) => call_error(lua, raise, error_message(&format!("-{text}")).into_bytes()),
