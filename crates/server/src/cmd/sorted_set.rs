@@ -27,13 +27,13 @@ pub fn register(t: &mut CommandTable) {
     t.add("zcard", zcard, Locking::Keys);
     t.add("zcount", zcount, Locking::Keys);
     t.add("zlexcount", zlexcount, Locking::Keys);
-    t.add("zrange", zrange, Locking::Keys);
+    t.add("zrange", zrange_read, Locking::Keys);
     t.add("zrangestore", zrangestore, Locking::Keys);
-    t.add("zrangebyscore", zrangebyscore, Locking::Keys);
-    t.add("zrevrangebyscore", zrevrangebyscore, Locking::Keys);
-    t.add("zrangebylex", zrangebylex, Locking::Keys);
-    t.add("zrevrangebylex", zrevrangebylex, Locking::Keys);
-    t.add("zrevrange", zrevrange, Locking::Keys);
+    t.add("zrangebyscore", zrange_read, Locking::Keys);
+    t.add("zrevrangebyscore", zrange_read, Locking::Keys);
+    t.add("zrangebylex", zrange_read, Locking::Keys);
+    t.add("zrevrangebylex", zrange_read, Locking::Keys);
+    t.add("zrevrange", zrange_read, Locking::Keys);
     t.add("zrank", zrank, Locking::Keys);
     t.add("zrevrank", zrevrank, Locking::Keys);
     t.add("zrem", zrem, Locking::Keys);
@@ -930,28 +930,11 @@ pub(crate) fn range_command(name: &str) -> Option<(RangeType, Direction)> {
     })
 }
 
-fn zrange(c: &mut Ctx) -> CmdResult {
-    zrange_generic(c, RangeType::Auto, Direction::Auto)
-}
-
-fn zrangebyscore(c: &mut Ctx) -> CmdResult {
-    zrange_generic(c, RangeType::Score, Direction::Forward)
-}
-
-fn zrevrangebyscore(c: &mut Ctx) -> CmdResult {
-    zrange_generic(c, RangeType::Score, Direction::Reverse)
-}
-
-fn zrangebylex(c: &mut Ctx) -> CmdResult {
-    zrange_generic(c, RangeType::Lex, Direction::Forward)
-}
-
-fn zrevrangebylex(c: &mut Ctx) -> CmdResult {
-    zrange_generic(c, RangeType::Lex, Direction::Reverse)
-}
-
-fn zrevrange(c: &mut Ctx) -> CmdResult {
-    zrange_generic(c, RangeType::Rank, Direction::Reverse)
+/// ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX: one handler,
+/// the command's starting range type and direction from [`range_command`].
+fn zrange_read(c: &mut Ctx) -> CmdResult {
+    let (rangetype, dir) = range_command(c.cmd.name).unwrap_or((RangeType::Auto, Direction::Auto));
+    zrange_generic(c, rangetype, dir)
 }
 
 /// Stores `pairs` at `dst` as a new sorted set (or deletes `dst` when empty), replying the
